@@ -1,0 +1,36 @@
+// mime/headers.hpp — small header-field utilities shared by the summary and the
+// composer: RFC 5322 3.3 date-time parsing/formatting (no clocks: the caller gives
+// the time), RFC 5322 3.6.4 msg-id lists, header-value bounding.
+// SECURITY: untrusted input; every function is total, bounded and never throws.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace refmail::mime {
+
+// Parses an RFC 5322 3.3 date-time (with the obsolete forms of 4.3: two/three digit
+// years, named zones, missing seconds, comments, a missing weekday) into seconds since
+// the Unix epoch (UTC). Lenient about case, whitespace and a missing zone (taken as
+// UTC). std::nullopt if the fields are missing or out of range.
+[[nodiscard]] std::optional<std::int64_t> parse_rfc5322_date(std::string_view text);
+
+// "Sat, 21 Nov 2026 08:53:00 +0000" for `epoch_seconds` (UTC), RFC 5322 3.3.
+// REQUIRES: year of the date in 1..9999.
+[[nodiscard]] std::string format_rfc5322_date(std::int64_t epoch_seconds);
+
+inline constexpr std::size_t kMaxMessageIds = 1000;
+
+// msg-id list (Message-ID, In-Reply-To, References): the ids between '<' and '>',
+// without the brackets, CFWS inside removed, in order. Lenient: a value with no
+// brackets gives its whitespace-separated words that contain '@'.
+[[nodiscard]] std::vector<std::string> parse_message_ids(std::string_view field_body,
+                                                         std::size_t max_ids = kMaxMessageIds);
+
+// `s` cut to at most `max_bytes` without splitting a UTF-8 sequence.
+[[nodiscard]] std::string_view truncate_utf8(std::string_view s, std::size_t max_bytes) noexcept;
+
+}  // namespace refmail::mime
