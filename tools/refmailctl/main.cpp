@@ -1,1 +1,315 @@
-int main() { return 0; }
+// tools/refmailctl/main.cpp — refmail's admin command line. Online commands talk to
+// the running refmaild over its admin unix socket; offline ones (fsck --repair,
+// restore, mime check) open files directly and refuse while the daemon holds the store.
+// Exit codes follow sysexits.h: 0 ok, 1 the operation was refused or failed,
+// 64 usage, 69 daemon unavailable, 74 I/O error.
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+
+#include "config/config.hpp"
+#include "tools/refmailctl/admin_client.hpp"
+#include "tools/refmailctl/commands.hpp"
+#include "tools/refmailctl/offline.hpp"
+
+namespace json = boost::json;
+using refmail::tools::AdminClient;
+using refmail::tools::AdminResponse;
+
+namespace {
+
+struct Globals {
+  std::string config_file;
+  std::string socket;
+  std::string data_dir;
+  bool json = false;
+};
+
+refmail::config::Config load_config(const Globals& g) {
+  refmail::config::Config cfg;
+  if (!g.config_file.empty()) {
+    auto r = refmail::config::load_file(g.config_file);
+    if (!r) {
+      std::cerr << "refmailctl: " << r.error().message << "\n";
+      std::exit(EX_CONFIG);
+    }
+    cfg = *r;
+  } else {
+    cfg = *refmail::config::parse("", "(defaults)");
+  }
+  if (!g.data_dir.empty()) cfg.data_dir = g.data_dir;
+  if (!g.socket.empty()) cfg.admin.socket_path = g.socket;
+  return cfg;
+}
+
+// Sends one admin request; prints the daemon's error and exits on failure.
+json::value call(const Globals& g, const std::string& method, const std::string& path,
+                 const json::value& body = nullptr) {
+  AdminClient client(load_config(g).admin_socket());
+  AdminResponse r = client.call(method, path, body.is_null() ? std::string() : json::serialize(body));
+  if (r.status == 0) {
+    std::cerr << "refmailctl: " << r.error << "\n";
+    std::exit(EX_UNAVAILABLE);
+  }
+  json::value v;
+  boost::system::error_code ec;
+  v = json::parse(r.body, ec);
+  if (r.status >= 300) {
+    std::string msg = (!ec && v.is_object() && v.as_object().contains("error"))
+                          ? std::string(v.at("error").as_string())
+                          : r.body;
+    std::cerr << "refmailctl: " << msg << "\n";
+    std::exit(1);
+  }
+  if (ec) {
+    std::cerr << "refmailctl: the daemon answered something that is not JSON\n";
+    std::exit(1);
+  }
+  return v;
+}
+
+std::string read_password_stdin() {
+  std::string pw;
+  std::getline(std::cin, pw);
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  if (pw.empty()) {
+    std::cerr << "refmailctl: no password on standard input\n";
+    std::exit(EX_USAGE);
+  }
+  return pw;
+}
+
+std::string url_escape(const std::string& s) {
+  std::ostringstream o;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '@' || c == '.' || c == '-' || c == '_' || c == '+') {
+      o << c;
+    } else {
+      o << '%' << std::hex << std::uppercase << std::setw(2) << std::setfill('0') << int(c);
+    }
+  }
+  return o.str();
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(u == 0 ? 0 : 1) << b << " " << units[u];
+  return o.str();
+}
+
+double num(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return 0;
+  const auto* p = v.as_object().if_contains(key);
+  if (!p) return 0;
+  if (p->is_int64()) return static_cast<double>(p->as_int64());
+  if (p->is_uint64()) return static_cast<double>(p->as_uint64());
+  if (p->is_double()) return p->as_double();
+  return 0;
+}
+
+void print_stats(const json::value& s) {
+  std::cout << "logical bytes   " << std::setw(16) << std::fixed << std::setprecision(0)
+            << num(s, "logical_bytes") << "  (" << human_bytes(num(s, "logical_bytes")) << ")\n"
+            << "physical bytes  " << std::setw(16) << num(s, "physical_bytes") << "  ("
+            << human_bytes(num(s, "physical_bytes")) << ")\n"
+            << "saving ratio    " << std::setw(16) << std::setprecision(3) << num(s, "saving_ratio")
+            << "\n"
+            << "messages        " << std::setw(16) << std::setprecision(0) << num(s, "messages") << "\n"
+            << "blobs           " << std::setw(16) << num(s, "blobs") << "\n";
+  auto table = [](const json::value& s, std::string_view key, std::string_view title) {
+    const auto* rows = s.as_object().if_contains(key);
+    if (!rows || !rows->is_array() || rows->as_array().empty()) return;
+    std::cout << "\n" << std::left << std::setw(40) << title << std::right << std::setw(16)
+              << "logical bytes" << std::setw(10) << "messages" << "\n";
+    for (const auto& r : rows->as_array()) {
+      std::cout << std::left << std::setw(40) << json::value_to<std::string>(r.at("name"))
+                << std::right << std::setw(16) << num(r, "logical_bytes") << std::setw(10)
+                << num(r, "messages") << "\n";
+    }
+  };
+  table(s, "domains", "domain");
+  table(s, "accounts", "account");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"refmailctl — administer a refmail server"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("-c,--config", g.config_file, "refmail.toml of the daemon (for data_dir / socket)");
+  app.add_option("--socket", g.socket, "admin socket (default: <data_dir>/refmaild.sock)");
+  app.add_option("--data-dir", g.data_dir, "data folder (default ./data)");
+
+  // domain
+  auto* domain = app.add_subcommand("domain", "local domains")->require_subcommand(1);
+  std::string name;
+  domain->add_subcommand("add", "add a local domain")->add_option("name", name)->required();
+  domain->add_subcommand("remove", "remove a domain without users")->add_option("name", name)->required();
+  domain->add_subcommand("list", "list local domains");
+
+  // user
+  auto* user = app.add_subcommand("user", "user accounts")->require_subcommand(1);
+  std::string address;
+  bool pw_stdin = false, admin = false;
+  std::uint64_t quota = 0;
+  auto* user_add = user->add_subcommand("add", "add a user; prints a generated password once");
+  user_add->add_option("address", address)->required();
+  user_add->add_flag("--password-stdin", pw_stdin, "read the password from standard input");
+  user_add->add_flag("--admin", admin, "the user may see the admin pages and API");
+  user_add->add_option("--quota", quota, "quota in bytes (logical size; 0 = none)");
+  user->add_subcommand("remove", "remove a user and their mailboxes")->add_option("address", address)->required();
+  auto* user_pw = user->add_subcommand("passwd", "set a user's password");
+  user_pw->add_option("address", address)->required();
+  user_pw->add_flag("--password-stdin", pw_stdin, "read the password from standard input");
+  auto* user_list = user->add_subcommand("list", "list users");
+  std::string only_domain;
+  user_list->add_option("--domain", only_domain, "only this domain");
+
+  // alias
+  auto* alias = app.add_subcommand("alias", "aliases (address -> one or more targets)")->require_subcommand(1);
+  std::vector<std::string> targets;
+  auto* alias_add = alias->add_subcommand("add", "add an alias");
+  alias_add->add_option("address", address)->required();
+  alias_add->add_option("targets", targets, "target addresses")->required();
+  alias->add_subcommand("remove", "remove an alias")->add_option("address", address)->required();
+  alias->add_subcommand("list", "list aliases");
+
+  // stats, fsck, backup, restore
+  auto* stats = app.add_subcommand("stats", "storage report: logical vs physical bytes");
+  stats->add_flag("--json", g.json, "print JSON");
+  auto* fsck = app.add_subcommand("fsck", "recompute every count and report drift");
+  bool repair = false;
+  fsck->add_flag("--repair", repair, "write the corrections (offline: stop refmaild first)");
+  fsck->add_flag("--json", g.json, "print JSON");
+  std::string dir;
+  app.add_subcommand("backup", "online checkpoint of the store into DIR")->add_option("dir", dir)->required();
+  app.add_subcommand("restore", "replace the store with a checkpoint (offline)")->add_option("dir", dir)->required();
+
+  // mime check
+  auto* mime = app.add_subcommand("mime", "offline MIME tools")->require_subcommand(1);
+  auto* mime_check = mime->add_subcommand("check", "split and join messages; report savings");
+  std::vector<std::string> files;
+  mime_check->add_option("files", files, "Maildir files, .eml files or mbox files")->required();
+  mime_check->add_flag("--json", g.json, "print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : EX_USAGE;
+  }
+
+  if (domain->parsed()) {
+    if (domain->got_subcommand("add")) {
+      call(g, "POST", "/admin/v1/domains", json::object{{"name", name}});
+      std::cout << "domain " << name << " added\n";
+    } else if (domain->got_subcommand("remove")) {
+      call(g, "DELETE", "/admin/v1/domains/" + url_escape(name));
+      std::cout << "domain " << name << " removed\n";
+    } else {
+      auto v = call(g, "GET", "/admin/v1/domains");
+      for (const auto& d : v.at("domains").as_array()) {
+        std::cout << json::value_to<std::string>(d.at("name")) << "\n";
+      }
+    }
+    return 0;
+  }
+  if (user->parsed()) {
+    if (user->got_subcommand("add")) {
+      json::object body{{"address", address}, {"admin", admin}, {"quota_bytes", quota}};
+      if (pw_stdin) body["password"] = read_password_stdin();
+      auto v = call(g, "POST", "/admin/v1/users", body);
+      std::cout << "user " << address << " added\n";
+      if (const auto* pw = v.as_object().if_contains("password")) {
+        std::cout << "password: " << json::value_to<std::string>(*pw)
+                  << "\n(shown once; set another with refmailctl user passwd)\n";
+      }
+    } else if (user->got_subcommand("remove")) {
+      call(g, "DELETE", "/admin/v1/users/" + url_escape(address));
+      std::cout << "user " << address << " removed\n";
+    } else if (user->got_subcommand("passwd")) {
+      json::object body;
+      if (pw_stdin) body["password"] = read_password_stdin();
+      auto v = call(g, "POST", "/admin/v1/users/" + url_escape(address) + "/password", body);
+      std::cout << "password of " << address << " changed\n";
+      if (const auto* pw = v.as_object().if_contains("password")) {
+        std::cout << "password: " << json::value_to<std::string>(*pw) << "\n(shown once)\n";
+      }
+    } else {
+      auto v = call(g, "GET", "/admin/v1/users" + (only_domain.empty() ? "" : "?domain=" + url_escape(only_domain)));
+      for (const auto& u : v.at("users").as_array()) {
+        std::cout << json::value_to<std::string>(u.at("address"));
+        if (u.as_object().contains("admin") && u.at("admin").as_bool()) std::cout << " (admin)";
+        std::cout << "\n";
+      }
+    }
+    return 0;
+  }
+  if (alias->parsed()) {
+    if (alias->got_subcommand("add")) {
+      json::array t;
+      for (auto& x : targets) t.emplace_back(x);
+      call(g, "POST", "/admin/v1/aliases", json::object{{"address", address}, {"targets", t}});
+      std::cout << "alias " << address << " added\n";
+    } else if (alias->got_subcommand("remove")) {
+      call(g, "DELETE", "/admin/v1/aliases/" + url_escape(address));
+      std::cout << "alias " << address << " removed\n";
+    } else {
+      auto v = call(g, "GET", "/admin/v1/aliases");
+      for (const auto& a : v.at("aliases").as_array()) {
+        std::cout << json::value_to<std::string>(a.at("address")) << " ->";
+        for (const auto& t : a.at("targets").as_array()) std::cout << " " << json::value_to<std::string>(t);
+        std::cout << "\n";
+      }
+    }
+    return 0;
+  }
+  if (stats->parsed()) {
+    auto v = call(g, "GET", "/admin/v1/stats");
+    if (g.json) {
+      std::cout << json::serialize(v) << "\n";
+    } else {
+      print_stats(v);
+    }
+    return 0;
+  }
+  if (fsck->parsed()) {
+    if (repair) return refmail::tools::offline_fsck(load_config(g), true, g.json, std::cout, std::cerr);
+    auto v = call(g, "POST", "/admin/v1/fsck", json::object{});
+    if (g.json) {
+      std::cout << json::serialize(v) << "\n";
+    } else {
+      const auto& drift = v.at("drift").as_array();
+      for (const auto& d : drift) {
+        std::cout << json::value_to<std::string>(d.at("what")) << " " << json::value_to<std::string>(d.at("key"))
+                  << ": stored " << d.at("stored") << ", expected " << d.at("expected") << "\n";
+      }
+      std::cout << (drift.empty() ? "fsck: no drift\n" : "fsck: drift found; stop refmaild and run refmailctl fsck --repair\n");
+    }
+    return v.at("drift").as_array().empty() ? 0 : 1;
+  }
+  if (app.got_subcommand("backup")) {
+    auto v = call(g, "POST", "/admin/v1/backup", json::object{{"dir", dir}});
+    std::cout << "checkpoint written to " << json::value_to<std::string>(v.at("dir")) << "\n";
+    return 0;
+  }
+  if (app.got_subcommand("restore")) {
+    return refmail::tools::offline_restore(load_config(g), dir, std::cout, std::cerr);
+  }
+  if (mime->parsed()) {
+    return refmail::tools::mime_check(files, g.json, std::cout, std::cerr);
+  }
+  return EX_USAGE;
+}

@@ -1,0 +1,105 @@
+// config/config.hpp — refmail's configuration: the TOML schema, its embedded
+// defaults, and validation. Every key has a default, so refmaild runs with no file.
+// Pure logic: parses text it is given (or a file it is told to read); opens no
+// sockets. Errors name the file, the line and the key ("refmail.toml:7: key
+// 'limits.message_size': expected an integer").
+// SECURITY: unknown keys are refused (a typo must not silently disable a limit).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+namespace refmail::config {
+
+// A TCP listen address; an empty host means "disabled".
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  [[nodiscard]] bool enabled() const { return !host.empty(); }
+  [[nodiscard]] std::string to_string() const;
+};
+
+struct Limits {
+  std::uint64_t message_size_bytes = 50ull << 20;  // SMTP SIZE and DATA/BDAT cap
+  std::uint32_t recipients = 1000;                 // RCPTs per transaction
+  std::uint32_t connections = 500;                 // concurrent connections, all listeners
+  std::uint32_t connections_per_ip = 50;
+  std::uint32_t errors_before_disconnect = 10;
+  std::uint32_t commands_before_mail = 50;
+  std::uint32_t command_line_bytes = 2048;
+  std::uint32_t data_line_bytes = 65536;
+  std::chrono::seconds read_timeout{300};  // RFC 5321 4.5.3.2 asks for >= 5 min
+  std::uint64_t http_body_bytes = 64ull << 20;
+  std::uint32_t mime_max_depth = 50;
+  std::uint32_t mime_max_parts = 5000;
+  std::uint32_t mime_max_header_bytes = 256u << 10;
+};
+
+struct Tls {
+  std::string cert_file;  // PEM; empty: a self-signed pair is generated in data_dir/tls
+  std::string key_file;
+};
+
+struct Smtp {
+  bool plain_auth_on_loopback = false;  // AUTH without TLS, for tests on 127.0.0.1 only
+  bool allow_any_sender = false;        // submission may use any MAIL FROM / From
+  std::uint64_t min_cut_bytes = 2048;   // attachments smaller than this stay in the skeleton
+};
+
+struct Relay {
+  std::chrono::seconds max_age{5 * 24 * 3600};
+  bool delay_warnings = false;
+};
+
+struct Admin {
+  std::string socket_path;  // empty: <data_dir>/refmaild.sock
+  Endpoint listen;          // optional TCP admin API; requires token
+  std::string token;
+};
+
+struct Config {
+  std::string source;  // file the values came from, or "(defaults)"
+  std::string data_dir = "./data";
+  std::string hostname = "localhost";
+  std::vector<std::string> local_domains{"example.test"};
+  Endpoint smtp{"127.0.0.1", 2525};
+  Endpoint submission{"127.0.0.1", 2587};
+  Endpoint smtps{"127.0.0.1", 2465};
+  Endpoint http{"127.0.0.1", 8080};
+  Tls tls;
+  Limits limits;
+  Smtp smtp_policy;
+  Relay relay;
+  Admin admin;
+  std::string log_level = "info";  // debug, info, warn, error
+
+  // The admin socket path with the data_dir default applied.
+  [[nodiscard]] std::string admin_socket() const;
+};
+
+enum class errc { cannot_read = 1, syntax, unknown_key, bad_type, bad_value };
+[[nodiscard]] const boost::system::error_category& category();
+[[nodiscard]] inline boost::system::error_code make_error_code(errc e) {
+  return {static_cast<int>(e), category()};
+}
+
+// A refused configuration: one line fit to print, "file:line: key 'x': reason".
+struct Error {
+  errc code;
+  std::string message;
+};
+
+// Parses TOML text; `source_name` is used in error messages.
+[[nodiscard]] boost::system::result<Config, Error> parse(std::string_view toml_text,
+                                                         std::string_view source_name);
+// Reads and parses a file.
+[[nodiscard]] boost::system::result<Config, Error> load_file(const std::string& path);
+
+// Parses "host:port" or "[v6]:port"; "" means disabled.
+[[nodiscard]] bool parse_endpoint(std::string_view text, Endpoint& out);
+
+}  // namespace refmail::config

@@ -1,0 +1,195 @@
+// server/daemon.cpp — see daemon.hpp.
+#include "server/daemon.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <boost/asio.hpp>
+
+#include "server/http_server.hpp"
+#include "server/listeners.hpp"
+#include "server/log.hpp"
+#include "server/tls.hpp"
+#include "storage/store.hpp"
+#include "web/admin.hpp"
+
+namespace refmail::server {
+namespace {
+
+namespace fs = std::filesystem;
+using asio::ip::tcp;
+
+// Seeds the configured local domains; on a store with no users, creates a first admin
+// user and prints its password once.
+bool seed(storage::Store& store, const config::Config& cfg) {
+  for (const auto& d : cfg.local_domains) {
+    auto r = store.add_domain(d);
+    if (!r && r.error() != storage::errc::exists) {
+      log::error("store.seed_failed", {{"domain", d}, {"error", storage::error_detail(r.error())}});
+      return false;
+    }
+  }
+  auto users = store.list_users();
+  if (!users) {
+    log::error("store.read_failed", {{"error", storage::error_detail(users.error())}});
+    return false;
+  }
+  if (users->empty()) {
+    std::string address = "admin@" + cfg.local_domains.front();
+    std::string password = web::generate_password();
+    if (auto r = store.add_user(address, password, true); !r) {
+      log::error("store.first_user_failed", {{"error", storage::error_detail(r.error())}});
+      return false;
+    }
+    log::info("store.first_user", {{"address", address}});
+    std::cout << "refmaild: first user " << address << " created; password: " << password
+              << "\nrefmaild: (shown once; change it with refmailctl user passwd " << address << ")\n"
+              << std::flush;
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_daemon(const config::Config& cfg) {
+  log::set_level(log::parse_level(cfg.log_level));
+  ::umask(0077);
+  std::error_code fec;
+  fs::create_directories(cfg.data_dir, fec);
+  if (fec) {
+    std::cerr << "refmaild: cannot create data_dir " << cfg.data_dir << ": " << fec.message() << "\n";
+    return 1;
+  }
+
+  storage::StoreOptions sopts;
+  sopts.path = fs::path(cfg.data_dir) / "store";
+  auto opened = storage::Store::open(sopts);
+  if (!opened) {
+    std::cerr << "refmaild: " << storage::error_detail(opened.error()) << "\n";
+    return 1;
+  }
+  std::unique_ptr<storage::Store> store = std::move(*opened);
+  log::info("store.open", {{"path", sopts.path.string()}});
+  if (!seed(*store, cfg)) return 1;
+
+  auto tls_files = ensure_tls_files(cfg.tls.cert_file, cfg.tls.key_file, cfg.data_dir, cfg.hostname);
+  if (!tls_files) {
+    std::cerr << "refmaild: " << tls_files.error() << "\n";
+    return 1;
+  }
+  if (tls_files->generated) log::info("tls.generated", {{"cert", tls_files->cert_file}});
+  auto tls = make_server_tls(*tls_files);
+  if (!tls) {
+    std::cerr << "refmaild: " << tls.error() << "\n";
+    return 1;
+  }
+
+  asio::io_context io(1);
+  asio::thread_pool pool(8);  // blocking work; several writers let RocksDB group commits
+  ConnectionTracker tracker(cfg.limits.connections, cfg.limits.connections_per_ip);
+  ConnectionTracker admin_tracker(64, 64);
+  Runtime rt{io, pool, tracker};
+
+  // Admin API on the unix socket. A stale socket file is removed: the store lock
+  // above proves no other refmaild uses this data_dir.
+  std::string sock_path = cfg.admin_socket();
+  ::unlink(sock_path.c_str());
+  asio::local::stream_protocol::acceptor admin_acc(io);
+  boost::system::error_code ec;
+  admin_acc.open(asio::local::stream_protocol(), ec);
+  if (!ec) admin_acc.bind(asio::local::stream_protocol::endpoint(sock_path), ec);
+  if (!ec) ::chmod(sock_path.c_str(), 0600);
+  if (!ec) admin_acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::cerr << "refmaild: cannot listen on admin socket " << sock_path << ": " << ec.message() << "\n";
+    return 1;
+  }
+  auto admin_api = std::make_shared<web::AdminApi>(*store);
+  HttpHandler admin_handler = [admin_api](web::Request&& r) { return admin_api->handle(r); };
+  HttpOptions admin_opts;
+  admin_opts.name = "admin";
+  admin_opts.read_timeout = cfg.limits.read_timeout;
+  admin_opts.admin_token = cfg.admin.token;
+  Runtime admin_rt{io, pool, admin_tracker};
+  std::vector<std::function<void()>> closers;
+  closers.push_back([&admin_acc] {
+    boost::system::error_code ignored;
+    admin_acc.close(ignored);
+  });
+  spawn_logged(io, serve_http(admin_acc, admin_rt, admin_opts, admin_handler), "admin");
+
+  tcp::acceptor admin_tcp(io);
+  if (cfg.admin.listen.enabled()) {
+    std::string why;
+    if (!bind_tcp(io, cfg.admin.listen, "admin-tcp", admin_tcp, why)) {
+      std::cerr << "refmaild: " << why << "\n";
+      return 1;
+    }
+    log::info("listen", {{"listener", "admin-tcp"}, {"address", cfg.admin.listen.to_string()}});
+    closers.push_back([&admin_tcp] {
+      boost::system::error_code ignored;
+      admin_tcp.close(ignored);
+    });
+    HttpOptions o = admin_opts;
+    o.name = "admin-tcp";
+    spawn_logged(io, serve_http(admin_tcp, admin_rt, o, admin_handler), "admin-tcp");
+  }
+
+  Services services{cfg, *store, rt, *tls};
+  std::unique_ptr<Listeners> listeners;
+  {
+    std::string why;
+    listeners = start_listeners(services, why);
+    if (!listeners) {
+      std::cerr << "refmaild: " << why << "\n";
+      return 1;
+    }
+  }
+
+  // Signals: the first SIGTERM/SIGINT starts the drain; a hard deadline ends it.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer hard_stop(io);
+  asio::steady_timer poll(io);
+  std::function<void()> drain_poll;
+  signals.async_wait([&](const boost::system::error_code& sec, int signo) {
+    if (sec) return;
+    log::info("shutdown.begin", {{"signal", signo}, {"connections", tracker.total()}});
+    for (auto& c : closers) c();
+    listeners->close();
+    tracker.stop();
+    admin_tracker.stop();
+    hard_stop.expires_after(std::chrono::seconds(15));
+    hard_stop.async_wait([&](const boost::system::error_code& tec) {
+      if (tec) return;
+      log::warn("shutdown.forced", {{"connections", tracker.total()}});
+      io.stop();
+    });
+    // When every connection has finished, nothing else keeps the io_context busy but
+    // the hard-stop timer; a poller cancels it as soon as the count reaches zero.
+    drain_poll = [&] {
+      if (tracker.total() == 0 && admin_tracker.total() == 0) {
+        hard_stop.cancel();
+        return;
+      }
+      poll.expires_after(std::chrono::milliseconds(50));
+      poll.async_wait([&](const boost::system::error_code& e) {
+        if (!e) drain_poll();
+      });
+    };
+    drain_poll();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
+  log::info("ready", {{"hostname", cfg.hostname}, {"data_dir", cfg.data_dir}, {"admin_socket", sock_path}});
+  io.run();
+  pool.join();  // in-flight commits finish before the store closes
+  listeners.reset();
+  store.reset();
+  ::unlink(sock_path.c_str());
+  log::info("shutdown.done");
+  return 0;
+}
+
+}  // namespace refmail::server

@@ -1,0 +1,154 @@
+// server/http_server.cpp — see http_server.hpp.
+#include "server/http_server.hpp"
+
+#include <openssl/crypto.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "server/log.hpp"
+
+namespace refmail::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::use_awaitable;
+
+bool token_matches(std::string_view presented, const std::string& token) {
+  if (token.empty() || presented.size() != token.size()) return false;
+  return CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
+}
+
+web::Request to_request(http::request<http::string_body>&& req, std::string peer, bool trusted,
+                        const std::string& token) {
+  web::Request r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  for (const auto& f : req) r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  r.body = std::move(req.body());
+  r.peer = std::move(peer);
+  r.peer_trusted = trusted;
+  if (!trusted) {
+    std::string_view auth = r.header("Authorization");
+    if (auth.starts_with("Bearer ") && token_matches(auth.substr(7), token)) r.peer_trusted = true;
+  }
+  return r;
+}
+
+http::response<http::string_body> to_response(web::Response&& w, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(w.status), version};
+  res.set(http::field::server, "refmail");
+  if (!w.content_type.empty()) res.set(http::field::content_type, w.content_type);
+  for (auto& [k, v] : w.headers) res.set(k, v);
+  res.body() = std::move(w.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+template <typename Stream>
+asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpHandler handler,
+                              std::string peer, bool trusted, ConnectionTracker::Slot slot) {
+  beast::flat_buffer buffer;
+  bool stop_requested = false;
+  slot.set_on_stop([&stream, &stop_requested] {
+    stop_requested = true;
+    beast::get_lowest_layer(stream).cancel();
+  });
+  for (;;) {
+    if (rt.connections.stopping() || stop_requested) break;
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(opts.body_limit_bytes);
+    parser.header_limit(64 * 1024);
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout) {
+      break;
+    }
+    if (ec) {
+      // A request we cannot parse gets a status, then the connection closes.
+      int status = ec == http::error::body_limit ? 413 : 400;
+      auto res = to_response(web::error_response(status, ec.message()), 11, false);
+      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+      break;
+    }
+    auto req = parser.release();
+    bool keep_alive = req.keep_alive();
+    unsigned version = req.version();
+    web::Request wreq = to_request(std::move(req), peer, trusted, opts.admin_token);
+    std::string method = wreq.method, target = wreq.target;
+    auto started = std::chrono::steady_clock::now();
+    web::Response wres = co_await offload(rt.pool, [&handler, r = std::move(wreq)]() mutable {
+      return handler(std::move(r));
+    });
+    int status = wres.status;
+    auto res = to_response(std::move(wres), version, keep_alive && !rt.connections.stopping());
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                    started).count();
+    log::debug("http.request", {{"listener", opts.name}, {"peer", peer}, {"method", method},
+                                {"target", target}, {"status", status}, {"us", us}});
+    if (wec || !res.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  beast::get_lowest_layer(stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);
+}
+
+template <typename Acceptor, typename Peer>
+asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions opts, HttpHandler handler,
+                                  bool trusted, Peer peer_of) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec) {
+      log::warn("http.accept_failed", {{"listener", opts.name}, {"error", ec.message()}});
+      continue;
+    }
+    auto [peer, ip] = peer_of(socket);
+    auto slot = rt.connections.acquire(ip);
+    if (!slot) {
+      log::warn("http.refused", {{"listener", opts.name}, {"peer", peer}, {"reason", "connection limit"}});
+      continue;  // the socket closes as it goes out of scope
+    }
+    using Proto = typename Acceptor::protocol_type;
+    beast::basic_stream<Proto> stream(std::move(socket));
+    asio::co_spawn(acceptor.get_executor(),
+                   session(std::move(stream), rt, opts, handler, peer, trusted, std::move(slot)),
+                   [name = opts.name](std::exception_ptr e) {
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       log::error("http.session_failed", {{"listener", name}, {"error", ex.what()}});
+                     }
+                   });
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, Runtime rt, HttpOptions opts,
+                                 HttpHandler handler) {
+  co_await accept_loop(acceptor, rt, std::move(opts), std::move(handler), false,
+                       [](asio::ip::tcp::socket& s) {
+                         boost::system::error_code ec;
+                         auto ep = s.remote_endpoint(ec);
+                         std::string ip = ec ? "?" : ep.address().to_string();
+                         return std::pair{ip + ":" + std::to_string(ec ? 0 : ep.port()), ip};
+                       });
+}
+
+asio::awaitable<void> serve_http(asio::local::stream_protocol::acceptor& acceptor, Runtime rt,
+                                 HttpOptions opts, HttpHandler handler) {
+  co_await accept_loop(acceptor, rt, std::move(opts), std::move(handler), true,
+                       [](asio::local::stream_protocol::socket&) {
+                         return std::pair{std::string("unix"), std::string("unix")};
+                       });
+}
+
+}  // namespace refmail::server

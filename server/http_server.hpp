@@ -1,0 +1,37 @@
+// server/http_server.hpp — HTTP/1.1 listeners on Beast (Beast's
+// server-flex-awaitable model: listen -> session -> a pure handler). Used for the
+// admin unix socket and the public HTTP port. Every read has a deadline and every
+// parser a body limit; handlers run on the blocking pool and never see a socket.
+// SECURITY: requests on the unix socket are trusted (the socket is 0600, owner only);
+// on TCP, trust comes only from a matching admin token (constant-time compare).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "server/runtime.hpp"
+#include "web/http.hpp"
+
+namespace refmail::server {
+
+using HttpHandler = std::function<web::Response(web::Request&&)>;
+
+struct HttpOptions {
+  std::chrono::seconds read_timeout{30};
+  std::uint64_t body_limit_bytes = 64ull << 20;
+  std::string admin_token;  // TCP only: "Authorization: Bearer <token>" makes a request trusted
+  std::string name = "http";
+};
+
+// REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.
+asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, Runtime rt, HttpOptions opts,
+                                 HttpHandler handler);
+asio::awaitable<void> serve_http(asio::local::stream_protocol::acceptor& acceptor, Runtime rt,
+                                 HttpOptions opts, HttpHandler handler);
+
+}  // namespace refmail::server

@@ -1,0 +1,133 @@
+// server/ingest.cpp — see ingest.hpp.
+#include "server/ingest.hpp"
+
+#include <openssl/rand.h>
+
+#include <ctime>
+
+#include <boost/json.hpp>
+
+#include "mime/splitter.hpp"
+#include "server/log.hpp"
+#include "server/summary_hook.hpp"
+#include "storage/store.hpp"
+
+namespace refmail::server {
+namespace {
+
+std::string random_id() {
+  unsigned char b[8];
+  if (RAND_bytes(b, sizeof b) != 1) std::abort();
+  static const char* hex = "0123456789ABCDEF";
+  std::string s;
+  for (unsigned char c : b) {
+    s.push_back(hex[c >> 4]);
+    s.push_back(hex[c & 15]);
+  }
+  return s;
+}
+
+// RFC 5322 3.3 date-time, in UTC.
+std::string rfc5322_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+// Peer-supplied text in a header: printable ASCII only, bounded.
+std::string clean(std::string_view s, std::size_t max = 255) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out.push_back(u > 32 && u < 127 && c != '(' && c != ')' ? c : '?');
+  }
+  return out.empty() ? "unknown" : out;
+}
+
+// The relay queue's envelope (opaque to the store): JSON the relay worker reads.
+std::string queue_envelope(const smtp::Envelope& env, const std::vector<std::string>& rcpts) {
+  boost::json::array to;
+  for (const auto& r : rcpts) to.emplace_back(r);
+  boost::json::object o{{"mail_from", env.mail_from.to_string()}, {"rcpt_to", to},
+                        {"smtputf8", env.params.smtputf8}};
+  if (!env.params.envid.empty()) o["envid"] = env.params.envid;
+  if (env.params.ret != smtp::DsnRet::Unspecified) o["ret"] = env.params.ret == smtp::DsnRet::Full ? "FULL" : "HDRS";
+  return boost::json::serialize(o);
+}
+
+}  // namespace
+
+std::string received_header(const IngestRequest& req, const std::string& hostname, const std::string& id,
+                            std::time_t now) {
+  const auto& env = req.envelope;
+  std::string h = "Received: from " + clean(env.ehlo_domain) + " (";
+  if (!req.peer_name.empty()) h += clean(req.peer_name) + " ";
+  h += "[" + req.peer_ip + "])\r\n\tby " + hostname + " (refmail) with " + env.with_protocol() + " id " + id;
+  // RFC 5321 4.4: "for" only with a single recipient, so Bcc recipients do not leak.
+  if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + clean(env.rcpt_to.front().address.to_string(), 512) + ">";
+  h += "; " + rfc5322_date(now) + "\r\n";
+  return h;
+}
+
+IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestRequest req) {
+  IngestOutcome out;
+  std::time_t now = std::time(nullptr);
+  std::string id = random_id();
+  std::string trace = received_header(req, cfg.hostname, id, now);
+
+  storage::Delivery d = store.begin_delivery();
+  mime::SplitParams sp;
+  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
+  sp.limits.max_depth = cfg.limits.mime_max_depth;
+  sp.limits.max_parts = cfg.limits.mime_max_parts;
+  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  mime::Splitter splitter(sp, d.blob_sink());
+  splitter.feed(trace);
+  splitter.feed(req.bytes);
+  auto skel = splitter.finish();
+  if (!skel) {
+    out.detail = "split failed: " + skel.error().message();
+    return out;
+  }
+  std::string full;  // the summary reads the whole message once, never again
+  full.reserve(trace.size() + req.bytes.size());
+  full.append(trace).append(req.bytes);
+  req.bytes.clear();
+  req.bytes.shrink_to_fit();
+
+  storage::MessageRecord rec;
+  rec.summary = summarize_for_store(full, *skel, cfg);
+  rec.blob_ids = skel->blob_ids();
+  rec.logical_size = full.size();
+  rec.skeleton = skel->serialize();
+  d.set_message(std::move(rec));
+
+  auto internal = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::from_time_t(now));
+  for (const auto& a : req.local_accounts) d.add_mailbox_row(a, "INBOX", {}, internal);
+  if (!req.sent_account.empty()) d.add_mailbox_row(req.sent_account, "Sent", {"$seen"}, internal);
+  if (!req.foreign.empty()) d.add_queue_row(queue_envelope(req.envelope, req.foreign), internal);
+
+  auto receipt = d.commit();
+  if (!receipt) {
+    out.detail = storage::error_detail(receipt.error());
+    out.status = receipt.error() == storage::errc::quota_exceeded ? smtp::DeliveryStatus::QuotaExceeded
+                                                                   : smtp::DeliveryStatus::TempFail;
+    return out;
+  }
+  out.status = smtp::DeliveryStatus::Ok;
+  out.queue_id = receipt->message_id;
+  out.new_blob_bytes = receipt->new_blob_bytes;
+  log::info("ingest.commit", {{"id", id},
+                              {"message_id", receipt->message_id},
+                              {"from", req.envelope.mail_from.to_string()},
+                              {"local", req.local_accounts.size()},
+                              {"foreign", req.foreign.size()},
+                              {"bytes", full.size()},
+                              {"cuts", skel->cuts.size()},
+                              {"new_blob_bytes", receipt->new_blob_bytes}});
+  return out;
+}
+
+}  // namespace refmail::server

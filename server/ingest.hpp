@@ -1,0 +1,46 @@
+// server/ingest.hpp — the ingest pipeline: a finished message (envelope + bytes) from
+// an SMTP session becomes one durable delivery. A Received: trace header is prepended
+// (RFC 5321 4.4), the bytes stream through the MIME splitter into the store's blob
+// sink (attachments kept once, by content), the summary is computed once, and one
+// commit writes the skeleton, blobs, one INBOX row per local recipient, a Sent row for
+// a submitting user, and queue rows for foreign recipients.
+// Must never: acknowledge before the commit returned, or store half a message.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "smtp/action.hpp"
+#include "smtp/envelope.hpp"
+
+namespace refmail::storage {
+class Store;
+}
+
+namespace refmail::server {
+
+struct IngestRequest {
+  smtp::Envelope envelope;
+  std::string bytes;                        // as received, after dot-unstuffing
+  std::vector<std::string> local_accounts;  // resolved at RCPT time, deduplicated
+  std::vector<std::string> foreign;         // recipients for the relay queue
+  std::string sent_account;                 // the submitting account ("" on the MX)
+  std::string peer_ip;
+  std::string peer_name;                    // reverse name if known, else ""
+};
+
+struct IngestOutcome {
+  smtp::DeliveryStatus status = smtp::DeliveryStatus::TempFail;
+  std::string queue_id;  // shown in "250 2.0.0 Ok: queued as ..."
+  std::string detail;    // for the log
+  std::uint64_t new_blob_bytes = 0;
+};
+
+// Blocking (splits and commits durably): call on the thread pool.
+[[nodiscard]] IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestRequest req);
+
+// The trace header for one hop (RFC 5321 4.4, RFC 3848 protocol names), CRLF-ended.
+[[nodiscard]] std::string received_header(const IngestRequest& req, const std::string& hostname,
+                                          const std::string& id, std::time_t now);
+
+}  // namespace refmail::server

@@ -1,0 +1,114 @@
+// server/listeners.cpp — binds the public listeners and spawns their accept loops.
+#include "server/listeners.hpp"
+
+#include <list>
+
+#include <boost/asio.hpp>
+
+#include "server/http_server.hpp"
+#include "server/log.hpp"
+#include "server/smtp_server.hpp"
+#include "web/router.hpp"
+
+namespace refmail::server {
+namespace {
+
+using tcp = asio::ip::tcp;
+
+class TcpListeners final : public Listeners {
+ public:
+  void close() override {
+    for (auto* a : acceptors_) {
+      boost::system::error_code ignored;
+      a->close(ignored);
+    }
+  }
+  std::list<tcp::acceptor> owned;
+  std::vector<tcp::acceptor*> acceptors_;
+  std::shared_ptr<web::Router> router;
+};
+
+}  // namespace
+
+bool bind_tcp(asio::io_context& io, const config::Endpoint& ep, std::string_view what, tcp::acceptor& out,
+              std::string& why) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(ep.host, ec);
+  if (ec) {
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+    if (ec || results.empty()) {
+      why = "cannot resolve the " + std::string(what) + " address " + ep.to_string();
+      return false;
+    }
+    addr = results.begin()->endpoint().address();
+  }
+  tcp::endpoint endpoint(addr, ep.port);
+  out.open(endpoint.protocol(), ec);
+  if (!ec) out.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) out.bind(endpoint, ec);
+  if (!ec) out.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    why = "cannot listen on " + ep.to_string() + " (" + std::string(what) + "): " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+void spawn_logged(asio::io_context& io, asio::awaitable<void> task, std::string name) {
+  asio::co_spawn(io, std::move(task), [name = std::move(name)](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("listener.failed", {{"listener", name}, {"error", ex.what()}});
+    }
+  });
+}
+
+std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
+  auto l = std::make_unique<TcpListeners>();
+  auto& io = svc.rt.io;
+  struct Smtp {
+    const config::Endpoint* ep;
+    SmtpListenerConfig lc;
+  };
+  const Smtp smtp[] = {
+      {&svc.cfg.smtp, {"mx", false, false, false}},
+      {&svc.cfg.submission, {"submission", false, true, true}},
+      {&svc.cfg.smtps, {"smtps", true, true, true}},
+  };
+  for (const auto& s : smtp) {
+    if (!s.ep->enabled()) continue;
+    auto& acc = l->owned.emplace_back(io);
+    if (!bind_tcp(io, *s.ep, s.lc.name, acc, why)) return nullptr;
+    l->acceptors_.push_back(&acc);
+    log::info("listen", {{"listener", s.lc.name}, {"address", s.ep->to_string()}});
+  }
+  if (svc.cfg.http.enabled()) {
+    auto& acc = l->owned.emplace_back(io);
+    if (!bind_tcp(io, svc.cfg.http, "http", acc, why)) return nullptr;
+    l->acceptors_.push_back(&acc);
+    log::info("listen", {{"listener", "http"}, {"address", svc.cfg.http.to_string()}});
+  }
+  // Every port is bound: start accepting (nothing is served if any bind failed).
+  std::size_t i = 0;
+  for (const auto& s : smtp) {
+    if (!s.ep->enabled()) continue;
+    spawn_logged(io, serve_smtp(*l->acceptors_[i++], s.lc, svc), s.lc.name);
+  }
+  if (svc.cfg.http.enabled()) {
+    l->router = std::make_shared<web::Router>(svc.store, svc.cfg);
+    HttpOptions o;
+    o.name = "http";
+    o.read_timeout = std::min(svc.cfg.limits.read_timeout, std::chrono::seconds(60));
+    o.body_limit_bytes = svc.cfg.limits.http_body_bytes;
+    auto router = l->router;
+    spawn_logged(io, serve_http(*l->acceptors_[i++], svc.rt, o,
+                         [router](web::Request&& r) { return router->handle(r); }),
+          "http");
+  }
+  return l;
+}
+
+}  // namespace refmail::server

@@ -1,0 +1,49 @@
+// server/listeners.hpp — the public listeners: SMTP MX, submission (STARTTLS + AUTH),
+// SMTPS (implicit TLS) and HTTP. Each accepted connection runs as one coroutine on
+// the io_context; blocking work (password checks, splitting, commits) is offloaded.
+// SECURITY: per-IP and total connection limits before the greeting; a deadline on
+// every read; AUTH only after TLS unless plain_auth_on_loopback and the peer is loopback.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "config/config.hpp"
+#include "server/runtime.hpp"
+
+namespace refmail::storage {
+class Store;
+}
+
+namespace refmail::server {
+
+struct Services {
+  const config::Config& cfg;
+  storage::Store& store;
+  Runtime rt;
+  std::shared_ptr<boost::asio::ssl::context> tls;
+};
+
+class Listeners {
+ public:
+  virtual ~Listeners() = default;
+  // Stops accepting (closes every acceptor); live connections drain on their own.
+  virtual void close() = 0;
+};
+
+// Opens, binds and listens; false with `why` (one line naming the address) on failure.
+[[nodiscard]] bool bind_tcp(boost::asio::io_context& io, const config::Endpoint& ep, std::string_view what,
+                            boost::asio::ip::tcp::acceptor& out, std::string& why);
+
+// Logs (never rethrows) an exception escaping a listener's coroutine.
+void spawn_logged(boost::asio::io_context& io, boost::asio::awaitable<void> task, std::string name);
+
+// Binds every enabled listener and starts accepting; nullptr with `why` set (one line
+// naming the address) when a port cannot be bound.
+[[nodiscard]] std::unique_ptr<Listeners> start_listeners(Services services, std::string& why);
+
+}  // namespace refmail::server

@@ -1,0 +1,301 @@
+// server/smtp_server.cpp — one coroutine per SMTP connection driving an
+// smtp::Session: read (with a deadline), feed, perform the actions in order, write.
+// Blocking decisions (passwords, recipients, ingest) run on the pool; the session
+// is touched only from this coroutine.
+// SECURITY: the greeting is sent only after the connection limit check; AUTH without
+// TLS only on loopback with smtp.plain_auth_on_loopback; a failed TLS handshake closes
+// the connection; passwords are never logged.
+#include "server/smtp_server.hpp"
+
+#include <deque>
+#include <map>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "server/ingest.hpp"
+#include "server/log.hpp"
+#include "smtp/session.hpp"
+#include "storage/store.hpp"
+
+namespace refmail::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// "local@domain" for the store; "<postmaster>" (no domain) goes to the first local domain.
+std::string store_address(const smtp::Address& a, const config::Config& cfg) {
+  if (a.domain.empty()) return lower(a.local_part) + "@" + cfg.local_domains.front();
+  return a.local_part + "@" + lower(a.domain);
+}
+
+// What one accepted recipient resolved to, kept until the message is delivered.
+struct Routed {
+  std::vector<std::string> accounts;
+  std::vector<std::string> foreign;
+};
+
+smtp::RcptVerdict decide_recipient(storage::Store& store, const config::Config& cfg,
+                                   const smtp::CheckRecipient& c, Routed& out) {
+  std::string addr = store_address(c.address, cfg);
+  auto r = store.resolve_recipient(addr);
+  if (r) {
+    if (r->accounts.empty() && r->foreign.empty()) return smtp::RcptVerdict::UnknownUser;
+    out.accounts = r->accounts;
+    out.foreign = r->foreign;  // alias targets elsewhere: the admin chose to forward
+    return smtp::RcptVerdict::Accept;
+  }
+  if (r.error() == storage::errc::not_local_domain) {
+    // Never an open relay: a foreign recipient needs an authenticated session.
+    if (!c.auth_user) return smtp::RcptVerdict::RelayDenied;
+    out.foreign = {c.address.to_string()};
+    return smtp::RcptVerdict::Accept;
+  }
+  if (r.error() == storage::errc::not_found || r.error() == storage::errc::invalid_argument) {
+    return smtp::RcptVerdict::UnknownUser;
+  }
+  log::warn("smtp.rcpt_tempfail", {{"rcpt", addr}, {"error", storage::error_detail(r.error())}});
+  return smtp::RcptVerdict::TempFail;
+}
+
+// RFC 6409 6.1: a submitting user may use only their own addresses (or aliases that
+// deliver to them), unless the admin allows any sender.
+bool sender_allowed(storage::Store& store, const config::Config& cfg, const smtp::CheckSender& c) {
+  if (cfg.smtp_policy.allow_any_sender || c.address.is_null()) return true;
+  std::string addr = lower(store_address(c.address, cfg));
+  if (addr == lower(c.user)) return true;
+  auto r = store.resolve_recipient(addr);
+  if (!r) return false;
+  for (const auto& a : r->accounts) {
+    if (lower(a) == lower(c.user)) return true;
+  }
+  return false;
+}
+
+struct Conn {
+  beast::ssl_stream<beast::tcp_stream> stream;
+  bool tls = false;
+  std::string outbuf;
+};
+
+asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
+  if (c.outbuf.empty()) co_return true;
+  beast::get_lowest_layer(c.stream).expires_after(timeout);
+  boost::system::error_code ec;
+  if (c.tls) {
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(c.stream, asio::buffer(c.outbuf), asio::as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, std::ignore) = co_await asio::async_write(c.stream.next_layer(), asio::buffer(c.outbuf),
+                                                           asio::as_tuple(use_awaitable));
+  }
+  c.outbuf.clear();
+  co_return !ec;
+}
+
+asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Services svc,
+                                   ConnectionTracker::Slot slot) {
+  const config::Config& cfg = svc.cfg;
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  std::string peer_ip = ec ? "?" : remote.address().to_string();
+  bool loopback = !ec && remote.address().is_loopback();
+  Conn c{beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *svc.tls)};
+  bool stop_requested = false;
+  slot.set_on_stop([&c, &stop_requested] {
+    stop_requested = true;
+    beast::get_lowest_layer(c.stream).cancel();
+  });
+  const auto timeout = cfg.limits.read_timeout;
+
+  if (lc.implicit_tls) {
+    beast::get_lowest_layer(c.stream).expires_after(timeout);
+    auto [hec] = co_await c.stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
+    if (hec) {
+      log::info("smtp.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
+      co_return;
+    }
+    c.tls = true;
+  }
+
+  smtp::Options opts;
+  opts.hostname = cfg.hostname;
+  opts.tls_available = true;
+  opts.tls_active = c.tls;
+  opts.auth_enabled = lc.auth;
+  opts.auth_without_tls = lc.auth && cfg.smtp_policy.plain_auth_on_loopback && loopback;
+  opts.require_auth = lc.require_auth;
+  opts.check_sender = !cfg.smtp_policy.allow_any_sender;
+  smtp::Limits lim;
+  lim.max_command_line = cfg.limits.command_line_bytes;
+  lim.max_message_size = cfg.limits.message_size_bytes;
+  lim.max_recipients = cfg.limits.recipients;
+  lim.max_errors = cfg.limits.errors_before_disconnect;
+  lim.max_junk_commands = cfg.limits.commands_before_mail;
+  lim.max_data_line = cfg.limits.data_line_bytes;
+  smtp::Session session(opts, lim);
+
+  std::map<std::string, Routed> routes;  // by RFC 5321 address text, for this transaction
+  std::deque<smtp::Action> pending;
+  auto push = [&pending](std::vector<smtp::Action> v) {
+    for (auto& a : v) pending.push_back(std::move(a));
+  };
+  push(session.start());
+  log::debug("smtp.connect", {{"listener", lc.name}, {"peer", peer_ip}});
+  std::uint64_t messages = 0;
+  std::array<char, 64 * 1024> buf;
+  bool closing = false;
+
+  while (!closing) {
+    while (!pending.empty() && !closing) {
+      smtp::Action action = std::move(pending.front());
+      pending.pop_front();
+      if (auto* r = std::get_if<smtp::Reply>(&action)) {
+        c.outbuf += r->wire;
+      } else if (std::holds_alternative<smtp::StartTls>(action)) {
+        if (!co_await flush(c, timeout)) co_return;
+        beast::get_lowest_layer(c.stream).expires_after(timeout);
+        auto [hec] = co_await c.stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
+        if (hec) {
+          log::info("smtp.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
+          co_return;
+        }
+        c.tls = true;
+        routes.clear();
+        push(session.tls_started());
+      } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
+        bool proxy = !a->authzid.empty() && lower(a->authzid) != lower(a->user);
+        auto account = proxy ? storage::result<std::string>(storage::errc::bad_password)
+                             : co_await offload(svc.rt.pool, [&svc, user = a->user, pw = a->password] {
+                                 return svc.store.verify_password(user, pw);
+                               });
+        log::info(account ? "smtp.auth_ok" : "smtp.auth_failed",
+                  {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}, {"mechanism", a->mechanism}});
+        push(session.auth_result(bool(account), account ? std::string_view(*account) : std::string_view()));
+      } else if (auto* s = std::get_if<smtp::CheckSender>(&action)) {
+        bool ok = co_await offload(svc.rt.pool, [&svc, s = *s] { return sender_allowed(svc.store, svc.cfg, s); });
+        push(session.sender_result(ok));
+      } else if (auto* rc = std::get_if<smtp::CheckRecipient>(&action)) {
+        Routed routed;
+        auto verdict = co_await offload(svc.rt.pool, [&svc, &routed, rc = *rc] {
+          return decide_recipient(svc.store, svc.cfg, rc, routed);
+        });
+        if (verdict == smtp::RcptVerdict::Accept) routes[rc->address.to_string()] = std::move(routed);
+        push(session.recipient_result(verdict));
+      } else if (auto* d = std::get_if<smtp::Deliver>(&action)) {
+        IngestRequest req;
+        req.envelope = std::move(d->envelope);
+        req.bytes = std::move(d->bytes);
+        req.peer_ip = peer_ip;
+        for (const auto& r : req.envelope.rcpt_to) {
+          auto it = routes.find(r.address.to_string());
+          if (it == routes.end()) continue;
+          for (auto& a : it->second.accounts) {
+            if (std::find(req.local_accounts.begin(), req.local_accounts.end(), a) == req.local_accounts.end()) {
+              req.local_accounts.push_back(a);
+            }
+          }
+          for (auto& f : it->second.foreign) req.foreign.push_back(f);
+        }
+        routes.clear();
+        if (lc.auth && req.envelope.auth_user) req.sent_account = *req.envelope.auth_user;
+        auto outcome = co_await offload(svc.rt.pool, [&svc, r = std::move(req)]() mutable {
+          return ingest(svc.store, svc.cfg, std::move(r));
+        });
+        if (outcome.status != smtp::DeliveryStatus::Ok) {
+          log::warn("smtp.delivery_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", outcome.detail}});
+        } else {
+          ++messages;
+        }
+        push(session.delivery_result(outcome.status, outcome.queue_id));
+      } else if (std::holds_alternative<smtp::Close>(action)) {
+        closing = true;
+      } else {
+        // smtp::Action gained an alternative this loop does not know: a bug.
+        log::error("smtp.unknown_action", {{"listener", lc.name}});
+        closing = true;
+      }
+    }
+    if (!co_await flush(c, timeout) || closing || session.closed()) break;
+    if (stop_requested || svc.rt.connections.stopping()) {
+      // Draining: a connection between commands says goodbye (RFC 5321 3.8).
+      c.outbuf = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
+      co_await flush(c, timeout);
+      break;
+    }
+    beast::get_lowest_layer(c.stream).expires_after(timeout);
+    boost::system::error_code rec;
+    std::size_t n = 0;
+    if (c.tls) {
+      std::tie(rec, n) = co_await c.stream.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    } else {
+      std::tie(rec, n) =
+          co_await c.stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    }
+    if (rec == beast::error::timeout) {
+      c.outbuf = "421 4.4.2 " + cfg.hostname + " Error: timeout exceeded\r\n";
+      co_await flush(c, std::chrono::seconds(5));
+      log::info("smtp.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())}});
+      break;
+    }
+    if (rec == asio::error::operation_aborted && (stop_requested || svc.rt.connections.stopping())) {
+      if (!session.in_content()) {
+        c.outbuf = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
+        co_await flush(c, std::chrono::seconds(5));
+      }
+      break;
+    }
+    if (rec) break;  // peer closed or reset: nothing half-stored, the session is dropped
+    push(session.feed(std::span<const char>(buf.data(), n), std::chrono::steady_clock::now()));
+  }
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(c.stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  log::debug("smtp.disconnect", {{"listener", lc.name}, {"peer", peer_ip}, {"messages", messages}});
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_smtp(tcp::acceptor& acceptor, SmtpListenerConfig lc, Services svc) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec) {
+      log::warn("smtp.accept_failed", {{"listener", lc.name}, {"error", ec.message()}});
+      continue;
+    }
+    boost::system::error_code rec;
+    auto remote = socket.remote_endpoint(rec);
+    std::string ip = rec ? "?" : remote.address().to_string();
+    auto slot = svc.rt.connections.acquire(ip);
+    if (!slot) {
+      // RFC 5321 3.1: a server may refuse with 421 and close.
+      static constexpr std::string_view kBusy = "421 4.7.0 Too many connections, try again later\r\n";
+      boost::system::error_code wec;
+      asio::write(socket, asio::buffer(kBusy), wec);
+      log::warn("smtp.refused", {{"listener", lc.name}, {"peer", ip}, {"reason", "connection limit"}});
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), rec);
+    asio::co_spawn(acceptor.get_executor(), smtp_session(std::move(socket), lc, svc, std::move(slot)),
+                   [name = lc.name](std::exception_ptr e) {
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       log::error("smtp.session_failed", {{"listener", name}, {"error", ex.what()}});
+                     }
+                   });
+  }
+}
+
+}  // namespace refmail::server

@@ -1,0 +1,133 @@
+// Tests for config/: embedded defaults, the example file, and refusals that name
+// the file, the line and the key.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "config/config.hpp"
+
+namespace refmail::config {
+namespace {
+
+TEST(Config, EmptyDocumentGivesEmbeddedDefaults) {
+  auto r = parse("", "x.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  const Config& c = *r;
+  EXPECT_EQ(c.data_dir, "./data");
+  EXPECT_EQ(c.smtp.to_string(), "127.0.0.1:2525");
+  EXPECT_EQ(c.submission.port, 2587);
+  EXPECT_EQ(c.smtps.port, 2465);
+  EXPECT_EQ(c.http.port, 8080);
+  EXPECT_EQ(c.admin_socket(), "./data/refmaild.sock");
+  ASSERT_EQ(c.local_domains.size(), 1u);
+  EXPECT_EQ(c.limits.message_size_bytes, 50ull << 20);
+}
+
+TEST(Config, ExampleFileEqualsTheDefaults) {
+  std::ifstream in(std::string(REFMAIL_SOURCE_DIR) + "/config/refmail.toml");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto file = parse(ss.str(), "refmail.toml");
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  auto def = parse("", "(defaults)");
+  ASSERT_TRUE(def.has_value());
+  EXPECT_EQ(file->data_dir, def->data_dir);
+  EXPECT_EQ(file->hostname, def->hostname);
+  EXPECT_EQ(file->local_domains, def->local_domains);
+  EXPECT_EQ(file->smtp.to_string(), def->smtp.to_string());
+  EXPECT_EQ(file->submission.to_string(), def->submission.to_string());
+  EXPECT_EQ(file->smtps.to_string(), def->smtps.to_string());
+  EXPECT_EQ(file->http.to_string(), def->http.to_string());
+  EXPECT_EQ(file->limits.message_size_bytes, def->limits.message_size_bytes);
+  EXPECT_EQ(file->limits.recipients, def->limits.recipients);
+  EXPECT_EQ(file->limits.connections, def->limits.connections);
+  EXPECT_EQ(file->limits.connections_per_ip, def->limits.connections_per_ip);
+  EXPECT_EQ(file->limits.read_timeout, def->limits.read_timeout);
+  EXPECT_EQ(file->limits.http_body_bytes, def->limits.http_body_bytes);
+  EXPECT_EQ(file->limits.mime_max_parts, def->limits.mime_max_parts);
+  EXPECT_EQ(file->smtp_policy.min_cut_bytes, def->smtp_policy.min_cut_bytes);
+  EXPECT_EQ(file->relay.max_age, def->relay.max_age);
+}
+
+TEST(Config, ValuesAreApplied) {
+  auto r = parse(
+      "data_dir = \"/var/lib/refmail\"\n"
+      "hostname = \"MX.Example.ORG\"\n"
+      "local_domains = [\"Example.org\", \"example.net\"]\n"
+      "[listen]\n"
+      "smtp = \"0.0.0.0:25\"\n"
+      "submission = \"[::1]:587\"\n"
+      "smtps = \"\"\n"
+      "[limits]\n"
+      "message_size = 10485760\n"
+      "read_timeout = 60\n",
+      "t.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->hostname, "mx.example.org");
+  EXPECT_EQ(r->local_domains, (std::vector<std::string>{"example.org", "example.net"}));
+  EXPECT_EQ(r->smtp.port, 25);
+  EXPECT_EQ(r->submission.host, "::1");
+  EXPECT_EQ(r->submission.to_string(), "[::1]:587");
+  EXPECT_FALSE(r->smtps.enabled());
+  EXPECT_EQ(r->limits.message_size_bytes, 10485760u);
+  EXPECT_EQ(r->limits.read_timeout, std::chrono::seconds(60));
+}
+
+struct Refusal {
+  const char* text;
+  const char* expect;  // substring of the error line
+};
+
+class ConfigRefusal : public ::testing::TestWithParam<Refusal> {};
+
+TEST_P(ConfigRefusal, NamesFileLineAndKey) {
+  auto r = parse(GetParam().text, "bad.toml");
+  ASSERT_FALSE(r.has_value()) << "accepted: " << GetParam().text;
+  EXPECT_NE(r.error().message.find(GetParam().expect), std::string::npos) << r.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConfigRefusal,
+    ::testing::Values(
+        Refusal{"hostname = \"a\"\ndata_dirr = \"x\"\n", "bad.toml:2: key 'data_dirr': unknown key"},
+        Refusal{"\n\n[limits]\nmessage_sise = 5\n", "bad.toml:4: key 'limits.message_sise'"},
+        Refusal{"[limits]\nmessage_size = \"big\"\n", "bad.toml:2: key 'limits.message_size': expected an integer"},
+        Refusal{"[limits]\nrecipients = 0\n", "bad.toml:2: key 'limits.recipients': must be between"},
+        Refusal{"[listen]\nsmtp = \"127.0.0.1\"\n", "bad.toml:2: key 'listen.smtp': expected \"host:port\""},
+        Refusal{"[listen]\nsmtp = \"127.0.0.1:70000\"\n", "key 'listen.smtp'"},
+        Refusal{"[listen]\nsmtp = \"::1:25\"\n", "key 'listen.smtp'"},
+        Refusal{"local_domains = \"example.org\"\n", "bad.toml:1: key 'local_domains': expected an array"},
+        Refusal{"local_domains = [\"bad domain\"]\n", "key 'local_domains'"},
+        Refusal{"local_domains = []\n", "local_domains"},
+        Refusal{"listen = 5\n", "bad.toml:1: key 'listen': expected a table"},
+        Refusal{"log_level = \"loud\"\n", "key 'log_level'"},
+        Refusal{"[smtp]\nplain_auth_on_loopback = 1\n", "expected true or false"},
+        Refusal{"[tls]\ncert_file = \"/x.pem\"\n", "'tls.cert_file' and 'tls.key_file'"},
+        Refusal{"[admin]\nlisten = \"127.0.0.1:9000\"\n", "'admin.listen' needs 'admin.token'"},
+        Refusal{"[admin]\ntoken = \"short\"\n", "key 'admin.token'"},
+        Refusal{"hostname = \"x\n", "bad.toml:1:"},
+        Refusal{"[limits\n", "bad.toml:1:"}));
+
+TEST(Config, MissingFileIsAClearError) {
+  auto r = load_file("/nonexistent/refmail.toml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, errc::cannot_read);
+  EXPECT_NE(r.error().message.find("/nonexistent/refmail.toml"), std::string::npos);
+}
+
+TEST(Endpoint, Parsing) {
+  Endpoint e;
+  EXPECT_TRUE(parse_endpoint("mail.example.org:25", e));
+  EXPECT_EQ(e.host, "mail.example.org");
+  EXPECT_FALSE(parse_endpoint(":25", e));
+  EXPECT_FALSE(parse_endpoint("1.2.3.4:0", e));
+  EXPECT_FALSE(parse_endpoint("1.2.3.4:25x", e));
+  EXPECT_FALSE(parse_endpoint("[::1]25", e));
+  EXPECT_TRUE(parse_endpoint("", e));
+  EXPECT_FALSE(e.enabled());
+}
+
+}  // namespace
+}  // namespace refmail::config

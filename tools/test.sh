@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Quick start, command 2: install what is missing, build everything, and run every
+# test: unit tests, corpus round-trips, end-to-end tests against the real refmaild
+# (ctest), then each libFuzzer target for a bounded time in a clang sanitizer build.
+# REFMAIL_FUZZ_SECONDS (default 30) bounds each fuzz run; 0 skips fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bash tools/install-deps.sh --test
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j2
+ctest --test-dir build --output-on-failure -j2 --timeout 900
+
+fuzz_seconds=${REFMAIL_FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  cmake -S . -B build-fuzz -G Ninja -DREFMAIL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+  cmake --build build-fuzz -j2
+  shopt -s nullglob
+  targets=(build-fuzz/tests/fuzz/fuzz_*)
+  failed=0
+  for t in "${targets[@]}"; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    seeds="$root/tests/fuzz/seeds/$name"
+    work=$(mktemp -d)
+    [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
+    echo "fuzz: $name for ${fuzz_seconds}s"
+    if ! "$t" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
+         -artifact_prefix="build-fuzz/$name-" "$work" > "build-fuzz/$name.log" 2>&1; then
+      echo "fuzz: $name FAILED (see build-fuzz/$name.log)"; tail -30 "build-fuzz/$name.log"; failed=1
+    fi
+    rm -rf "$work"
+  done
+  [ "$failed" -eq 0 ] || exit 1
+  echo "fuzz: ${#targets[@]} targets ran ${fuzz_seconds}s each without a finding"
+fi

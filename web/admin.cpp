@@ -1,0 +1,274 @@
+// web/admin.cpp — see admin.hpp. Routes are matched on method + path prefix; bodies
+// are JSON objects; every store error becomes a status with the store's one-line detail.
+#include "web/admin.hpp"
+
+#include <openssl/rand.h>
+
+#include <boost/json.hpp>
+
+#include "storage/store.hpp"
+
+namespace refmail::web {
+namespace {
+
+namespace json = boost::json;
+
+Response json_ok(const json::value& v, int status = 200) {
+  Response r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+int status_for(const boost::system::error_code& ec) {
+  using storage::errc;
+  if (ec.category() != storage::storage_category()) return 500;
+  switch (static_cast<errc>(ec.value())) {
+    case errc::not_found: return 404;
+    case errc::exists: return 409;
+    case errc::not_empty: return 409;
+    case errc::invalid_argument: return 400;
+    case errc::not_local_domain: return 400;
+    case errc::busy: return 503;
+    case errc::locked: return 503;
+    default: return 500;
+  }
+}
+
+Response store_error(const boost::system::error_code& ec) {
+  return error_response(status_for(ec), storage::error_detail(ec));
+}
+
+std::string url_unescape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// The value of `key` in the query string, unescaped; "" if absent.
+std::string query_param(std::string_view target, std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    auto eq = kv.find('=');
+    if (kv.substr(0, eq) == key) return eq == std::string_view::npos ? "" : url_unescape(kv.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return {};
+}
+
+// Parses the request body as a JSON object ({} when empty).
+bool body_object(const Request& req, json::object& out, Response& err) {
+  if (req.body.empty()) {
+    out = {};
+    return true;
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) {
+    err = error_response(400, "the request body must be a JSON object");
+    return false;
+  }
+  out = std::move(v.as_object());
+  return true;
+}
+
+bool string_field(const json::object& o, std::string_view key, std::string& out) {
+  const auto* p = o.if_contains(key);
+  if (!p || !p->is_string()) return false;
+  out = std::string(p->as_string());
+  return true;
+}
+
+json::object usage_rows(const std::map<std::string, storage::Usage>& m, std::string_view key,
+                        json::object& doc) {
+  json::array rows;
+  for (const auto& [name, u] : m) {
+    rows.push_back(json::object{{"name", name}, {"logical_bytes", u.logical_bytes}, {"messages", u.messages}});
+  }
+  doc[key] = std::move(rows);
+  return doc;
+}
+
+}  // namespace
+
+std::string generate_password() {
+  static constexpr char kAlphabet[] = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  constexpr std::size_t n = sizeof(kAlphabet) - 1;
+  std::string pw;
+  while (pw.size() < 20) {
+    unsigned char b[32];
+    if (RAND_bytes(b, sizeof b) != 1) std::abort();  // no CSPRNG: nothing safe to do
+    for (unsigned char c : b) {
+      // Rejection sampling keeps every symbol equally likely.
+      if (c < 256 - 256 % n && pw.size() < 20) pw.push_back(kAlphabet[c % n]);
+    }
+  }
+  return pw;
+}
+
+std::string stats_json(storage::Store& store, int& status) {
+  auto s = store.stats();
+  if (!s) {
+    status = status_for(s.error());
+    return json::serialize(json::object{{"error", storage::error_detail(s.error())}});
+  }
+  json::object doc{{"logical_bytes", s->logical_bytes}, {"physical_bytes", s->physical_bytes},
+                   {"saving_ratio", s->saving_ratio},   {"blobs", s->blobs},
+                   {"messages", s->messages},           {"mailbox_rows", s->mailbox_rows}};
+  usage_rows(s->per_domain, "domains", doc);
+  usage_rows(s->per_account, "accounts", doc);
+  status = 200;
+  return json::serialize(doc);
+}
+
+Response AdminApi::handle(const Request& req) {
+  if (!req.peer_trusted) return error_response(403, "the admin API needs the admin socket or token");
+  std::string_view path = req.path();
+  const std::string& m = req.method;
+  constexpr std::string_view kPrefix = "/admin/v1/";
+  if (!path.starts_with(kPrefix)) return error_response(404, "no such admin route");
+  path.remove_prefix(kPrefix.size());
+  json::object body;
+  Response bad;
+  if ((m == "POST" || m == "PUT") && !body_object(req, body, bad)) return bad;
+
+  auto split_route = [&](std::string_view base, std::string& rest) {
+    if (path == base) return true;
+    if (path.starts_with(std::string(base) + "/")) {
+      rest = url_unescape(path.substr(base.size() + 1));
+      return true;
+    }
+    return false;
+  };
+  std::string rest;
+
+  if (split_route("domains", rest)) {
+    if (m == "GET" && rest.empty()) {
+      auto d = store_.list_domains();
+      if (!d) return store_error(d.error());
+      json::array arr;
+      for (auto& x : *d) arr.push_back(json::object{{"name", x}});
+      return json_ok(json::object{{"domains", arr}});
+    }
+    if (m == "POST" && rest.empty()) {
+      std::string name;
+      if (!string_field(body, "name", name)) return error_response(400, "\"name\" is required");
+      if (auto r = store_.add_domain(name); !r) return store_error(r.error());
+      return json_ok(json::object{{"name", name}}, 201);
+    }
+    if (m == "DELETE" && !rest.empty()) {
+      if (auto r = store_.remove_domain(rest); !r) return store_error(r.error());
+      return json_ok(json::object{{"removed", rest}});
+    }
+  } else if (split_route("users", rest)) {
+    if (m == "GET" && rest.empty()) {
+      auto u = store_.list_users(query_param(req.target, "domain"));
+      if (!u) return store_error(u.error());
+      json::array arr;
+      for (auto& x : *u) {
+        arr.push_back(json::object{{"address", x.address},
+                                   {"admin", x.is_admin},
+                                   {"quota_bytes", x.quota_bytes},
+                                   {"logical_bytes", x.used_bytes},
+                                   {"messages", x.messages}});
+      }
+      return json_ok(json::object{{"users", arr}});
+    }
+    if (m == "POST" && rest.empty()) {
+      std::string address, password;
+      if (!string_field(body, "address", address)) return error_response(400, "\"address\" is required");
+      bool generated = !string_field(body, "password", password);
+      if (generated) password = generate_password();
+      bool is_admin = body.contains("admin") && body.at("admin").is_bool() && body.at("admin").as_bool();
+      std::uint64_t quota = 0;
+      if (const auto* q = body.if_contains("quota_bytes"); q && (q->is_uint64() || q->is_int64())) {
+        quota = q->is_uint64() ? q->as_uint64() : static_cast<std::uint64_t>(std::max<std::int64_t>(0, q->as_int64()));
+      }
+      if (auto r = store_.add_user(address, password, is_admin, quota); !r) return store_error(r.error());
+      json::object out{{"address", address}};
+      if (generated) out["password"] = password;
+      return json_ok(out, 201);
+    }
+    if (m == "DELETE" && !rest.empty()) {
+      if (auto r = store_.remove_user(rest); !r) return store_error(r.error());
+      return json_ok(json::object{{"removed", rest}});
+    }
+    if (m == "POST" && rest.ends_with("/password")) {
+      std::string address = rest.substr(0, rest.size() - 9);
+      std::string password;
+      bool generated = !string_field(body, "password", password);
+      if (generated) password = generate_password();
+      if (auto r = store_.set_password(address, password); !r) return store_error(r.error());
+      json::object out{{"address", address}};
+      if (generated) out["password"] = password;
+      return json_ok(out);
+    }
+  } else if (split_route("aliases", rest)) {
+    if (m == "GET" && rest.empty()) {
+      auto a = store_.list_aliases(query_param(req.target, "domain"));
+      if (!a) return store_error(a.error());
+      json::array arr;
+      for (auto& x : *a) {
+        json::array t;
+        for (auto& y : x.targets) t.emplace_back(y);
+        arr.push_back(json::object{{"address", x.address}, {"targets", t}});
+      }
+      return json_ok(json::object{{"aliases", arr}});
+    }
+    if (m == "POST" && rest.empty()) {
+      std::string address;
+      if (!string_field(body, "address", address)) return error_response(400, "\"address\" is required");
+      const auto* t = body.if_contains("targets");
+      if (!t || !t->is_array() || t->as_array().empty()) {
+        return error_response(400, "\"targets\" must be a non-empty array of addresses");
+      }
+      std::vector<std::string> targets;
+      for (const auto& x : t->as_array()) {
+        if (!x.is_string()) return error_response(400, "\"targets\" must hold strings");
+        targets.emplace_back(x.as_string());
+      }
+      if (auto r = store_.add_alias(address, std::move(targets)); !r) return store_error(r.error());
+      return json_ok(json::object{{"address", address}}, 201);
+    }
+    if (m == "DELETE" && !rest.empty()) {
+      if (auto r = store_.remove_alias(rest); !r) return store_error(r.error());
+      return json_ok(json::object{{"removed", rest}});
+    }
+  } else if (path == "stats" && m == "GET") {
+    Response r;
+    r.body = stats_json(store_, r.status);
+    return r;
+  } else if (path == "fsck" && m == "POST") {
+    auto rep = store_.fsck(false);  // repair is offline only (refmailctl fsck --repair)
+    if (!rep) return store_error(rep.error());
+    json::array drift;
+    for (const auto& i : rep->issues) {
+      drift.push_back(json::object{{"what", i.what}, {"key", i.key}, {"stored", i.stored}, {"expected", i.expected}});
+    }
+    return json_ok(json::object{{"drift", drift},
+                                {"blobs_checked", rep->blobs_checked},
+                                {"messages_checked", rep->messages_checked},
+                                {"rows_checked", rep->rows_checked}});
+  } else if (path == "backup" && m == "POST") {
+    std::string dir;
+    if (!string_field(body, "dir", dir) || dir.empty()) return error_response(400, "\"dir\" is required");
+    if (auto r = store_.checkpoint(dir); !r) return store_error(r.error());
+    return json_ok(json::object{{"dir", dir}});
+  }
+  return error_response(404, "no such admin route: " + m + " /admin/v1/" + std::string(path));
+}
+
+}  // namespace refmail::web
