@@ -1,0 +1,70 @@
+// mime/composer.hpp — a draft (addresses, subject, text/HTML bodies, inline images and
+// attachments given by blob id) -> a Skeleton whose attachment bodies are cuts, so a
+// message written in refmail is stored and delivered locally without ever encoding an
+// attachment; joined (joiner.hpp) it is a correct RFC 5322 / RFC 2045-2049 message:
+// CRLF, lines <= 998 (<= 78 for headers where possible), MIME-Version, Date,
+// Message-ID, RFC 2047 subject/display names, RFC 2231 file names, base64 at 76 columns,
+// multipart/alternative (text + HTML), multipart/related (HTML + cid images),
+// multipart/mixed (attachments), boundaries that cannot occur in the content.
+// Bcc is never written (the envelope carries it). No clocks, no randomness of its own:
+// the caller passes the date and a random seed.
+// SECURITY: draft fields are user input: every header value is encoded or validated
+// (no CR/LF injection); blob ids are checked against blob_io.hpp's alphabet.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "mime/address.hpp"
+#include "mime/skeleton.hpp"
+
+namespace refmail::mime {
+
+struct DraftInlineImage {
+  std::string blob_id;      // decoded bytes in the blob store
+  std::string cid;          // Content-ID the HTML refers to ("cid:..."), without <>
+  std::string type;         // "image/png"; invalid -> application/octet-stream
+  std::string name;         // file name, UTF-8 (may be empty)
+  std::uint64_t size = 0;   // decoded size: must equal the blob's size
+};
+
+struct DraftAttachment {
+  std::string blob_id;
+  std::string name;         // file name, UTF-8
+  std::string type;         // media type; invalid -> application/octet-stream
+  std::uint64_t size = 0;   // decoded size: must equal the blob's size
+};
+
+struct Draft {
+  std::vector<Address> from;      // REQUIRES: at least one
+  std::vector<Address> sender;    // optional (RFC 5322 3.6.2), at most one
+  std::vector<Address> reply_to;
+  std::vector<Address> to, cc;
+  std::vector<Address> bcc;       // never written into the message
+  std::string subject;            // UTF-8
+  std::optional<std::string> text_body;  // UTF-8; LF or CRLF line endings
+  std::optional<std::string> html_body;  // UTF-8
+  std::vector<DraftInlineImage> inline_images;  // go with html_body in multipart/related
+  std::vector<DraftAttachment> attachments;
+  std::vector<std::string> in_reply_to;  // msg-ids without <>
+  std::vector<std::string> references;
+  std::int64_t date = 0;          // epoch seconds (the caller's clock)
+  std::string message_id;         // without <>; empty: generated from seed + host
+  std::uint64_t random_seed = 0;  // caller's randomness, for Message-ID and boundaries
+  std::string host = "localhost"; // right-hand side of a generated Message-ID
+};
+
+struct Composed {
+  Skeleton skeleton;        // cuts reference the draft's blob ids (base64, 76, CRLF)
+  std::string message_id;   // without <>
+};
+
+// Builds the message. Errors (errc::bad_argument): no From, more than one Sender, an
+// address or msg-id with control characters / angle brackets / over 900 bytes, an
+// invalid blob id. Never throws.
+[[nodiscard]] boost::system::result<Composed> compose(const Draft& draft);
+
+}  // namespace refmail::mime
