@@ -1,0 +1,311 @@
+// storage/delivery.cpp — one delivery = one atomic, durable WriteBatch: new blob
+// chunks + meta, blob refcounts, the message record, mailbox rows, queue rows, grants
+// and counters. Staging (the BlobSink) hashes with streaming XXH3-128 keyed with the
+// installation secret; SHA-256 is computed only for blobs that turn out to be new.
+// Must never: make anything visible before commit(), or write a blob whose id was
+// not decided under its stripe lock (see resolve_and_pin in blobs.cpp).
+// SECURITY: quota is checked before anything is written; the SMTP 250 must wait for
+// commit() to return a receipt (durable when sync_writes).
+#include <sodium.h>
+
+#include <algorithm>
+#include <set>
+
+#include <xxhash.h>
+
+#include "storage/impl.hpp"
+
+namespace refmail::storage {
+
+namespace {
+struct RowSpec {
+  std::string account;
+  std::string mailbox;
+  std::vector<std::string> keywords;
+  std::optional<UnixSeconds> internal_date;
+};
+struct QueueSpec {
+  std::string envelope;
+  UnixSeconds due;
+};
+struct StagedRef {
+  std::string blob_id;
+  StagedPtr bytes;
+  bool pending = false;  // free in the database when decided: may need writing
+};
+}  // namespace
+
+struct Delivery::State final : mime::BlobSink {
+  Store::Impl* store = nullptr;
+  // The candidate being staged.
+  bool in_candidate = false;
+  std::shared_ptr<StagedBlob> current;
+  XXH3_state_t* xxh = nullptr;
+  // Decided ids; each holds one pin in the registry until commit ends or destruction.
+  std::vector<StagedRef> staged;
+  std::vector<std::string> extra_pins;  // referenced ids that were already stored
+  std::optional<MessageRecord> message;
+  std::vector<RowSpec> rows;
+  std::vector<QueueSpec> queue;
+  bool committed = false;
+
+  explicit State(Store::Impl* s) : store(s) { xxh = XXH3_createState(); }
+  ~State() override {
+    release_pins();
+    XXH3_freeState(xxh);
+  }
+  void release_pins() {
+    for (const auto& s : staged) store->unpin(s.blob_id);
+    for (const auto& id : extra_pins) store->unpin(id);
+    staged.clear();
+    extra_pins.clear();
+  }
+
+  void begin() override {
+    in_candidate = true;
+    current = std::make_shared<StagedBlob>();
+    XXH3_128bits_reset_withSecret(xxh, store->secret.data(), store->secret.size());
+  }
+
+  void append(std::span<const char> decoded) override {
+    if (!in_candidate) return;
+    XXH3_128bits_update(xxh, decoded.data(), decoded.size());
+    const std::size_t max = store->options.max_chunk_bytes;
+    while (!decoded.empty()) {
+      if (current->chunks.empty() || current->chunks.back().size() == max) {
+        current->chunks.emplace_back();
+        current->chunks.back().reserve(std::min(max, decoded.size()));
+      }
+      auto& last = current->chunks.back();
+      auto take = std::min(max - last.size(), decoded.size());
+      last.append(decoded.data(), take);
+      decoded = decoded.subspan(take);
+      current->size += take;
+    }
+  }
+
+  boost::system::result<std::string> commit() override {
+    if (!in_candidate) return fail(errc::invalid_argument, "blob sink: commit without begin");
+    in_candidate = false;
+    StagedPtr bytes = std::move(current);
+    current.reset();
+    auto base = store->base_blob_id(*bytes, xxh);
+    bool pending = false;
+    auto id = store->resolve_and_pin(bytes, base, &pending);
+    if (!id) return id.error();
+    staged.push_back(StagedRef{*id, bytes, pending});
+    return *id;
+  }
+
+  void discard() override {
+    in_candidate = false;
+    current.reset();
+  }
+};
+
+Delivery::Delivery(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Delivery::Delivery(Delivery&&) noexcept = default;
+Delivery& Delivery::operator=(Delivery&&) noexcept = default;
+Delivery::~Delivery() = default;
+
+mime::BlobSink& Delivery::blob_sink() { return *state_; }
+
+result<std::string> Delivery::put_blob(std::span<const char> decoded) {
+  state_->begin();
+  state_->append(decoded);
+  return state_->commit();
+}
+
+void Delivery::set_message(MessageRecord record) { state_->message = std::move(record); }
+
+void Delivery::add_mailbox_row(std::string account, std::string mailbox,
+                               std::vector<std::string> keywords,
+                               std::optional<UnixSeconds> internal_date) {
+  state_->rows.push_back(
+      RowSpec{std::move(account), std::move(mailbox), std::move(keywords), internal_date});
+}
+
+void Delivery::add_queue_row(std::string envelope, UnixSeconds due) {
+  state_->queue.push_back(QueueSpec{std::move(envelope), due});
+}
+
+Delivery Store::begin_delivery() { return Delivery(std::make_unique<Delivery::State>(impl_.get())); }
+
+namespace {
+std::string random_id(char prefix, std::size_t bytes) {
+  std::vector<std::uint8_t> buf(bytes);
+  randombytes_buf(buf.data(), buf.size());
+  std::string id(1, prefix);
+  id += hex(buf);
+  return id;
+}
+}  // namespace
+
+result<DeliveryReceipt> Delivery::commit() {
+  auto& st = *state_;
+  auto& s = *st.store;
+  if (st.committed) return fail(errc::invalid_argument, "delivery committed twice");
+  if (!st.message) return fail(errc::invalid_argument, "delivery has no message");
+  if (st.rows.empty() && st.queue.empty())
+    return fail(errc::invalid_argument, "delivery has no mailbox or queue rows");
+  st.committed = true;
+  const MessageRecord& msg = *st.message;
+  {
+    std::set<std::string_view> distinct(msg.blob_ids.begin(), msg.blob_ids.end());
+    if (distinct.size() != msg.blob_ids.size())
+      return fail(errc::invalid_argument, "message lists a blob id twice");
+  }
+
+  std::shared_lock admin(s.admin_mu);
+
+  // Resolve rows: canonical account, existing user, existing mailbox.
+  struct Target {
+    std::string account;
+    std::string mailbox;
+    MailboxMeta meta;
+  };
+  std::vector<Target> targets;
+  std::map<std::string, std::uint64_t> add_bytes;  // per account
+  for (const auto& r : st.rows) {
+    auto acct = canonical_address(r.account);
+    if (!acct) return fail(errc::invalid_argument, "malformed account '" + r.account + "'");
+    auto mbox = canonical_mailbox(r.mailbox);
+    if (!mbox) return fail(errc::invalid_argument, "malformed mailbox name '" + r.mailbox + "'");
+    auto user = s.load_user(*acct);
+    if (!user) return user.error();
+    if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
+    auto mm = s.find_mailbox(*acct, *mbox);
+    if (!mm) return mm.error();
+    if (!*mm) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
+    targets.push_back(Target{*acct, *mbox, **mm});
+    add_bytes[*acct] += msg.logical_size;
+  }
+  // Quota (soft against concurrent deliveries to the same account: each checks the
+  // committed usage, so two racing commits may overshoot by one message each).
+  for (const auto& [acct, bytes] : add_bytes) {
+    auto user = s.load_user(acct);
+    if (!user) return user.error();
+    if ((*user)->quota_bytes == 0) continue;
+    auto used = s.counter(account_bytes_key(acct));
+    if (!used) return used.error();
+    if (static_cast<std::uint64_t>(std::max<std::int64_t>(0, *used)) + bytes > (*user)->quota_bytes)
+      return fail(errc::quota_exceeded,
+                  "account " + acct + " is over its quota (" + std::to_string(*used) + " + " +
+                      std::to_string(bytes) + " > " + std::to_string((*user)->quota_bytes) +
+                      " bytes)");
+  }
+
+  // Every referenced blob must be staged by us (pinned) or already stored (pin it).
+  std::vector<const StagedRef*> refs;
+  std::vector<std::string> existing;
+  for (const auto& id : msg.blob_ids) {
+    auto it = std::find_if(st.staged.begin(), st.staged.end(),
+                           [&](const StagedRef& r) { return r.blob_id == id; });
+    if (it != st.staged.end()) {
+      refs.push_back(&*it);
+      continue;
+    }
+    auto p = s.pin_existing(id);
+    if (!p) return p.error();
+    st.extra_pins.push_back(id);
+    existing.push_back(id);
+  }
+
+  DeliveryReceipt receipt;
+  receipt.message_id = random_id('M', 12);
+  const std::int64_t now = now_unix();
+  rocksdb::WriteBatch batch;
+  auto* counters = s.cf(kCfCounter);
+
+  MessageValue mv;
+  mv.refcount = static_cast<std::int64_t>(targets.size() + st.queue.size());
+  mv.created = now;
+  mv.record = msg;
+  batch.Put(s.cf(kCfMessage), receipt.message_id, encode_message(mv));
+  std::int64_t physical = static_cast<std::int64_t>(msg.skeleton.size() + msg.summary.size());
+
+  // Mailbox rows, grants, usage counters.
+  std::map<std::string, std::int64_t> rows_per_account;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    const auto& spec = st.rows[i];
+    auto uid = s.allocate_uid(t.account, t.meta.mailbox_id);
+    RowValue rv;
+    rv.message_id = receipt.message_id;
+    rv.internal_date = spec.internal_date ? spec.internal_date->time_since_epoch().count() : now;
+    rv.logical_size = msg.logical_size;
+    rv.keywords = spec.keywords;
+    batch.Put(s.cf(kCfMailbox), row_key(t.account, t.meta.mailbox_id, uid), encode_row(rv));
+    batch.Merge(counters, uidnext_key(t.account, t.meta.mailbox_id), max_operand(uid + 1));
+    receipt.rows.push_back(RowReceipt{t.account, t.mailbox, uid});
+    ++rows_per_account[t.account];
+  }
+  const auto logical = static_cast<std::int64_t>(msg.logical_size);
+  for (const auto& [acct, n] : rows_per_account) {
+    for (const auto& id : msg.blob_ids) batch.Merge(s.cf(kCfGrant), grant_key(acct, id), add_operand(n));
+    auto dom = domain_of(acct);
+    batch.Merge(counters, account_bytes_key(acct), add_operand(n * logical));
+    batch.Merge(counters, account_msgs_key(acct), add_operand(n));
+    batch.Merge(counters, domain_bytes_key(dom), add_operand(n * logical));
+    batch.Merge(counters, domain_msgs_key(dom), add_operand(n));
+  }
+  const auto nrows = static_cast<std::int64_t>(targets.size());
+  if (nrows > 0) {
+    batch.Merge(counters, kLogicalBytes, add_operand(nrows * logical));
+    batch.Merge(counters, kRows, add_operand(nrows));
+  }
+  batch.Merge(counters, kMessages, add_operand(1));
+
+  // Queue rows: "Q" due(be64) qid -> value; "I" qid -> due(be64).
+  for (const auto& q : st.queue) {
+    auto qid = random_id('Q', 12);
+    std::string key = "Q";
+    put_be64(key, static_cast<std::uint64_t>(q.due.time_since_epoch().count()));
+    key += qid;
+    std::string v;
+    put_str(v, receipt.message_id);
+    put_str(v, q.envelope);
+    put_u32(v, 0);
+    put_str(v, "");
+    batch.Put(s.cf(kCfQueue), key, v);
+    std::string idx;
+    put_be64(idx, static_cast<std::uint64_t>(q.due.time_since_epoch().count()));
+    batch.Put(s.cf(kCfQueue), "I" + qid, idx);
+    receipt.queue_ids.push_back(qid);
+  }
+
+  // Blobs: existing ones get +1 (pinned, so GC cannot delete them before our write).
+  // Pending ones are written by whoever commits first, decided under the stripe lock
+  // held across the write, so exactly one batch writes chunks and physical bytes.
+  for (const auto& id : existing) batch.Merge(s.cf(kCfBlobMeta), id, add_operand(1));
+  std::vector<std::size_t> stripes;
+  for (const auto* r : refs) {
+    if (r->pending) stripes.push_back(s.stripe_index(r->blob_id));
+    else batch.Merge(s.cf(kCfBlobMeta), r->blob_id, add_operand(1));
+  }
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(stripes.size());
+  for (auto i : stripes) locks.emplace_back(s.blob_stripes[i].mu);
+  for (const auto* r : refs) {
+    if (!r->pending) continue;
+    auto meta = s.load_meta(r->blob_id);
+    if (!meta) return meta.error();
+    if (*meta) {
+      batch.Merge(s.cf(kCfBlobMeta), r->blob_id, add_operand(1));
+    } else {
+      s.write_new_blob(batch, r->blob_id, *r->bytes, 1);
+      receipt.new_blob_bytes += r->bytes->size;
+    }
+  }
+  batch.Merge(counters, kPhysicalBytes, add_operand(physical));
+
+  auto w = s.write(batch);
+  locks.clear();
+  st.release_pins();
+  if (!w) return w.error();
+  return receipt;
+}
+
+}  // namespace refmail::storage

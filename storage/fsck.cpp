@@ -1,0 +1,398 @@
+// storage/fsck.cpp — recomputes every count from the rows on one snapshot (blob
+// refcounts from message records, message refcounts from mailbox + queue rows, grants,
+// usage counters, UID high-water marks) and finds orphans; repair writes corrections.
+// Also stats() and the test hook that corrupts a count on purpose.
+// Must never: repair while deliveries run (repair holds the admin lock exclusively,
+// and every writer, blob GC included, holds it shared).
+// SECURITY: reports name accounts and ids; they are for operators only.
+#include <map>
+#include <set>
+
+#include "storage/impl.hpp"
+
+namespace refmail::storage {
+
+namespace {
+
+struct SnapshotGuard {
+  rocksdb::DB* db;
+  const rocksdb::Snapshot* snap;
+  ~SnapshotGuard() { db->ReleaseSnapshot(snap); }
+};
+
+std::string printable(std::string_view key) {
+  std::string out;
+  for (unsigned char c : key) {
+    if (c >= 0x20 && c < 0x7f) out.push_back(static_cast<char>(c));
+    else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+bool is_usage_counter(std::string_view k) {
+  return k.starts_with("ab/") || k.starts_with("am/") || k.starts_with("db/") ||
+         k.starts_with("dm/") || k == kLogicalBytes || k == kPhysicalBytes || k == kMessages ||
+         k == kBlobs || k == kRows;
+}
+
+}  // namespace
+
+result<FsckReport> Store::fsck(bool repair) {
+  auto& s = *impl_;
+  std::unique_lock<std::shared_mutex> admin(s.admin_mu, std::defer_lock);
+  if (repair) admin.lock();
+  SnapshotGuard guard{s.db.get(), s.db->GetSnapshot()};
+  const auto* snap = guard.snap;
+  FsckReport report;
+  rocksdb::WriteBatch fix;
+  auto issue = [&](std::string what, std::string key, std::int64_t stored, std::int64_t expected) {
+    report.issues.push_back(FsckIssue{std::move(what), std::move(key), stored, expected});
+  };
+
+  std::map<std::string, std::int64_t> counters;  // expected usage counters
+  for (auto k : {kLogicalBytes, kPhysicalBytes, kMessages, kBlobs, kRows}) counters[std::string(k)] = 0;
+
+  // 1. messages
+  struct Msg {
+    std::vector<std::string> blobs;
+    std::int64_t stored_refcount = 0;
+    std::int64_t expected_refcount = 0;
+    std::int64_t bytes = 0;
+    std::string raw_tail;  // the value after the refcount, for a repair rewrite
+  };
+  std::map<std::string, Msg> messages;
+  {
+    auto it = s.iter(kCfMessage, snap);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto key = it->key().ToString();
+      std::string_view v(it->value().data(), it->value().size());
+      auto m = decode_message(v);
+      if (!m) {
+        issue(v.size() == 8 ? "orphan_message_refcount" : "corrupt_message", key,
+              v.size() >= 8 ? decode_i64(v) : 0, 0);
+        if (v.size() == 8) fix.Delete(s.cf(kCfMessage), key);
+        continue;
+      }
+      Msg msg;
+      msg.blobs = m->record.blob_ids;
+      msg.stored_refcount = m->refcount;
+      msg.bytes = static_cast<std::int64_t>(m->record.skeleton.size() + m->record.summary.size());
+      msg.raw_tail = std::string(v.substr(8));
+      messages.emplace(key, std::move(msg));
+      ++report.messages_checked;
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning messages");
+  }
+
+  // 2. mailboxes and rows
+  std::set<std::string> mailboxes;  // account \0 be32(mailbox id)
+  std::map<std::string, std::uint32_t> max_uid;  // uidnext_key -> max uid
+  std::map<std::string, std::int64_t> grants;
+  {
+    auto it = s.iter(kCfMailbox, snap);
+    for (it->Seek("N"); it->Valid() && it->key()[0] == 'N'; it->Next()) {
+      auto key = it->key().ToString();
+      auto z = key.find('\0');
+      Reader r(std::string_view(it->value().data(), it->value().size()));
+      auto id = r.u32();
+      std::string mk = key.substr(1, z - 1);
+      mk.push_back('\0');
+      put_be32(mk, id);
+      mailboxes.insert(mk);
+    }
+    for (it->Seek("R"); it->Valid() && it->key()[0] == 'R'; it->Next()) {
+      std::string key = it->key().ToString();
+      auto z = key.find('\0');
+      if (z == std::string::npos || key.size() != z + 9) {
+        issue("corrupt_row_key", printable(key), 0, 0);
+        continue;
+      }
+      std::string account = key.substr(1, z - 1);
+      auto mailbox_id = get_be32(std::string_view(key).substr(z + 1, 4));
+      auto uid = get_be32(std::string_view(key).substr(z + 5, 4));
+      auto row = decode_row(std::string_view(it->value().data(), it->value().size()));
+      ++report.rows_checked;
+      if (!row) {
+        issue("corrupt_row", printable(key), 0, 0);
+        continue;
+      }
+      if (!mailboxes.count(key.substr(1, z + 4))) {
+        issue("orphan_row", printable(key), 1, 0);
+        fix.Delete(s.cf(kCfMailbox), key);
+        continue;
+      }
+      auto m = messages.find(row->message_id);
+      if (m == messages.end()) {
+        issue("dangling_row", printable(key) + " -> " + row->message_id, 1, 0);
+        fix.Delete(s.cf(kCfMailbox), key);
+        continue;
+      }
+      ++m->second.expected_refcount;
+      for (const auto& b : m->second.blobs) ++grants[grant_key(account, b)];
+      const auto size = static_cast<std::int64_t>(row->logical_size);
+      const auto dom = domain_of(account);
+      counters[std::string(kLogicalBytes)] += size;
+      counters[std::string(kRows)] += 1;
+      counters[account_bytes_key(account)] += size;
+      counters[account_msgs_key(account)] += 1;
+      counters[domain_bytes_key(dom)] += size;
+      counters[domain_msgs_key(dom)] += 1;
+      auto& mu = max_uid[uidnext_key(account, mailbox_id)];
+      mu = std::max(mu, uid);
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning mailboxes");
+  }
+
+  // 3. queue rows
+  {
+    auto it = s.iter(kCfQueue, snap);
+    for (it->Seek("Q"); it->Valid() && it->key()[0] == 'Q'; it->Next()) {
+      Reader r(std::string_view(it->value().data(), it->value().size()));
+      auto mid = r.str();
+      auto m = messages.find(mid);
+      if (!r.ok() || m == messages.end()) {
+        issue("dangling_queue_row", printable(it->key().ToString()), 1, 0);
+        continue;  // reported only: the relay decides what to do with it
+      }
+      ++m->second.expected_refcount;
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning the queue");
+  }
+
+  // 4. message refcounts; unreferenced messages are deleted by a repair.
+  std::map<std::string, std::int64_t> blob_refs;
+  for (auto& [id, m] : messages) {
+    if (m.expected_refcount == 0) {
+      issue("unreferenced_message", id, m.stored_refcount, 0);
+      fix.Delete(s.cf(kCfMessage), id);
+      continue;
+    }
+    counters[std::string(kMessages)] += 1;
+    counters[std::string(kPhysicalBytes)] += m.bytes;
+    for (const auto& b : m.blobs) ++blob_refs[b];
+    if (m.stored_refcount != m.expected_refcount) {
+      issue("message_refcount", id, m.stored_refcount, m.expected_refcount);
+      fix.Put(s.cf(kCfMessage), id, encode_i64(m.expected_refcount) + m.raw_tail);
+    }
+  }
+
+  // 5. blobs: meta, chunks, SHA-256 index
+  std::map<std::string, BlobMeta> metas;
+  {
+    auto it = s.iter(kCfBlobMeta, snap);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto id = it->key().ToString();
+      auto m = decode_blob_meta(std::string_view(it->value().data(), it->value().size()));
+      if (!m) {
+        issue("corrupt_blob_meta", id, 0, 0);
+        continue;
+      }
+      if (!m->has_record) {
+        issue("orphan_blob_refcount", id, m->refcount, 0);
+        fix.Delete(s.cf(kCfBlobMeta), id);
+        continue;
+      }
+      ++report.blobs_checked;
+      counters[std::string(kBlobs)] += 1;
+      counters[std::string(kPhysicalBytes)] += static_cast<std::int64_t>(m->size);
+      auto expected = blob_refs.count(id) ? blob_refs[id] : 0;
+      if (m->refcount != expected) {
+        issue("blob_refcount", id, m->refcount, expected);
+        auto fixed = *m;
+        fixed.refcount = expected;
+        fix.Put(s.cf(kCfBlobMeta), id, encode_blob_meta(fixed));
+      }
+      metas.emplace(id, *m);
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning blobs");
+  }
+  for (const auto& [id, n] : blob_refs)
+    if (!metas.count(id)) issue("missing_blob", id, 0, n);  // not repairable: bytes are gone
+  {
+    std::map<std::string, std::pair<std::uint64_t, std::uint32_t>> seen;  // bytes, chunks
+    auto it = s.iter(kCfBlobChunk, snap);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string key = it->key().ToString();
+      auto z = key.find('\0');
+      std::string id = z == std::string::npos ? key : key.substr(0, z);
+      auto m = metas.find(id);
+      std::uint32_t n = (z != std::string::npos && key.size() == z + 5)
+                            ? get_be32(std::string_view(key).substr(z + 1, 4))
+                            : UINT32_MAX;
+      if (m == metas.end() || n >= m->second.chunk_count) {
+        issue("orphan_chunk", printable(key), static_cast<std::int64_t>(it->value().size()), 0);
+        fix.Delete(s.cf(kCfBlobChunk), key);
+        continue;
+      }
+      seen[id].first += it->value().size();
+      seen[id].second += 1;
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning chunks");
+    for (const auto& [id, m] : metas) {
+      auto f = seen.find(id);
+      std::uint64_t bytes = f == seen.end() ? 0 : f->second.first;
+      if (bytes != m.size)  // not repairable: report (the blob cannot be read whole)
+        issue("blob_size", id, static_cast<std::int64_t>(bytes), static_cast<std::int64_t>(m.size));
+    }
+  }
+  {
+    std::set<std::string> indexed;
+    auto it = s.iter(kCfBlobSha, snap);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto id = it->value().ToString();
+      auto m = metas.find(id);
+      if (m == metas.end() || it->key().size() != 32 ||
+          std::memcmp(m->second.sha256.data(), it->key().data(), 32) != 0) {
+        issue("orphan_sha_index", printable(it->key().ToString()) + " -> " + id, 1, 0);
+        fix.Delete(s.cf(kCfBlobSha), it->key());
+        continue;
+      }
+      indexed.insert(id);
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning the SHA-256 index");
+    for (const auto& [id, m] : metas) {
+      if (indexed.count(id)) continue;
+      issue("missing_sha_index", id, 0, 1);
+      fix.Put(s.cf(kCfBlobSha),
+              rocksdb::Slice(reinterpret_cast<const char*>(m.sha256.data()), 32), id);
+    }
+  }
+
+  // 6. grants
+  {
+    auto it = s.iter(kCfGrant, snap);
+    std::set<std::string> stored_keys;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto key = it->key().ToString();
+      stored_keys.insert(key);
+      std::int64_t stored = it->value().size() == 8
+                                ? decode_i64(std::string_view(it->value().data(), 8))
+                                : -1;
+      auto expected = grants.count(key) ? grants[key] : 0;
+      if (stored != expected) {
+        issue("grant", printable(key), stored, expected);
+        if (expected == 0) fix.Delete(s.cf(kCfGrant), key);
+        else fix.Put(s.cf(kCfGrant), key, encode_i64(expected));
+      }
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning grants");
+    for (const auto& [key, n] : grants) {
+      if (stored_keys.count(key)) continue;
+      issue("grant", printable(key), 0, n);
+      fix.Put(s.cf(kCfGrant), key, encode_i64(n));
+    }
+  }
+
+  // 7. counters and UID high-water marks
+  std::vector<std::pair<std::string, std::uint32_t>> uid_fixes;
+  {
+    std::set<std::string> stored_keys;
+    auto it = s.iter(kCfCounter, snap);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto key = it->key().ToString();
+      std::int64_t stored = it->value().size() == 8
+                                ? decode_i64(std::string_view(it->value().data(), 8))
+                                : INT64_MIN;
+      if (key.starts_with("un/")) {
+        auto f = max_uid.find(key);
+        if (f != max_uid.end() && stored <= static_cast<std::int64_t>(f->second)) {
+          issue("uidnext", printable(key), stored, f->second + 1);
+          fix.Put(s.cf(kCfCounter), key, encode_i64(f->second + 1));
+          uid_fixes.emplace_back(key, f->second + 1);
+        }
+        max_uid.erase(key);
+        continue;
+      }
+      if (!is_usage_counter(key)) continue;
+      stored_keys.insert(key);
+      auto expected = counters.count(key) ? counters[key] : 0;
+      if (stored != expected) {
+        issue("counter", key, stored, expected);
+        fix.Put(s.cf(kCfCounter), key, encode_i64(expected));
+      }
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning counters");
+    for (const auto& [key, n] : counters) {
+      if (stored_keys.count(key) || n == 0) continue;
+      issue("counter", key, 0, n);
+      fix.Put(s.cf(kCfCounter), key, encode_i64(n));
+    }
+    for (const auto& [key, uid] : max_uid) {  // rows but no high-water mark at all
+      issue("uidnext", printable(key), 0, uid + 1);
+      fix.Put(s.cf(kCfCounter), key, encode_i64(uid + 1));
+      uid_fixes.emplace_back(key, uid + 1);
+    }
+  }
+
+  if (repair && !report.issues.empty()) {
+    auto w = s.write(fix);
+    if (!w) return w.error();
+    {
+      std::lock_guard lock(s.uid_mu);
+      for (const auto& [key, next] : uid_fixes) {
+        auto& v = s.uidnext[key];
+        v = std::max(v, next);
+      }
+    }
+    report.repaired = true;
+  }
+  return report;
+}
+
+result<Stats> Store::stats() {
+  auto& s = *impl_;
+  SnapshotGuard guard{s.db.get(), s.db->GetSnapshot()};
+  Stats st;
+  auto it = s.iter(kCfCounter, guard.snap);
+  auto nonneg = [](std::int64_t v) { return static_cast<std::uint64_t>(std::max<std::int64_t>(0, v)); };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto key = it->key().ToString();
+    if (it->value().size() != 8) continue;
+    auto v = nonneg(decode_i64(std::string_view(it->value().data(), 8)));
+    if (key == kLogicalBytes) st.logical_bytes = v;
+    else if (key == kPhysicalBytes) st.physical_bytes = v;
+    else if (key == kBlobs) st.blobs = v;
+    else if (key == kMessages) st.messages = v;
+    else if (key == kRows) st.mailbox_rows = v;
+    else if (key.starts_with("ab/")) st.per_account[key.substr(3)].logical_bytes = v;
+    else if (key.starts_with("am/")) st.per_account[key.substr(3)].messages = v;
+    else if (key.starts_with("db/")) st.per_domain[key.substr(3)].logical_bytes = v;
+    else if (key.starts_with("dm/")) st.per_domain[key.substr(3)].messages = v;
+  }
+  if (!it->status().ok()) return fail_status(it->status(), "reading counters");
+  st.saving_ratio = st.logical_bytes == 0
+                        ? 0.0
+                        : 1.0 - static_cast<double>(st.physical_bytes) /
+                                    static_cast<double>(st.logical_bytes);
+  return st;
+}
+
+result<void> Store::debug_set_count(DebugCount which, std::string_view key, std::int64_t value) {
+  auto& s = *impl_;
+  rocksdb::WriteBatch batch;
+  switch (which) {
+    case DebugCount::blob_refcount:
+    case DebugCount::message_refcount: {
+      Cf c = which == DebugCount::blob_refcount ? kCfBlobMeta : kCfMessage;
+      auto v = s.get(c, key);
+      if (!v) return v.error();
+      if (!*v || (*v)->size() < 8) return fail(errc::not_found, "no such record");
+      batch.Put(s.cf(c), key, encode_i64(value) + (*v)->substr(8));
+      break;
+    }
+    case DebugCount::grant:
+      batch.Put(s.cf(kCfGrant), key, encode_i64(value));
+      break;
+    case DebugCount::counter:
+      batch.Put(s.cf(kCfCounter), key, encode_i64(value));
+      break;
+  }
+  return s.write(batch);
+}
+
+}  // namespace refmail::storage

@@ -1,0 +1,408 @@
+// storage/impl.hpp — PRIVATE to storage/: Store::Impl, the RocksDB handles, key and
+// value encodings, merge operators and the blob in-flight registry. Never include
+// this from outside storage/ (it pulls in RocksDB).
+// SECURITY: decoders are bounds-checked; a malformed value is errc::corrupt, never UB.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/write_batch.h>
+
+#include "storage/errors.hpp"
+#include "storage/store.hpp"
+
+namespace refmail::storage {
+
+// Records a one-line detail for the calling thread and returns the code.
+boost::system::error_code fail(errc e, std::string detail);
+// Maps a non-ok RocksDB status to an errc (no_space, corrupt, locked, io_error, ...).
+boost::system::error_code fail_status(const rocksdb::Status& s, std::string_view context);
+
+// Converts to any result<T> as an error; needed for result<bool>, where a bare
+// error_code would be ambiguous.
+struct ErrorValue {
+  boost::system::error_code ec;
+  template <class T>
+  operator result<T>() const {  // NOLINT(google-explicit-constructor)
+    return result<T>(boost::system::in_place_error, ec);
+  }
+};
+inline ErrorValue as_error(boost::system::error_code ec) { return ErrorValue{ec}; }
+
+// ---- column families (ARCHITECTURE.md "The store") ----
+enum Cf : int {
+  kCfDefault = 0,  // "meta": the per-installation secret, the format version
+  kCfBlobMeta,
+  kCfBlobSha,
+  kCfBlobChunk,
+  kCfMessage,
+  kCfMailbox,
+  kCfAccount,
+  kCfGrant,
+  kCfQueue,
+  kCfImport,
+  kCfCounter,
+  kCfCount
+};
+inline constexpr std::array<const char*, kCfCount> kCfNames = {
+    "default", "blob_meta", "blob_sha256", "blob_chunk", "message", "mailbox",
+    "account", "grant",     "queue",       "import",     "counter"};
+
+// ---- little-endian / big-endian codecs ----
+inline void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline void put_i64(std::string& out, std::int64_t v) { put_u64(out, static_cast<std::uint64_t>(v)); }
+inline void put_str(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+// Big-endian so keys sort numerically.
+inline void put_be32(std::string& out, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline void put_be64(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline std::uint32_t get_be32(std::string_view s) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(s[i]);
+  return v;
+}
+inline std::uint64_t get_be64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(s[i]);
+  return v;
+}
+inline std::int64_t decode_i64(std::string_view s) {  // REQUIRES: s.size() >= 8
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(s[i]);
+  return static_cast<std::int64_t>(v);
+}
+inline std::string encode_i64(std::int64_t v) {
+  std::string s;
+  put_i64(s, v);
+  return s;
+}
+
+// Bounds-checked reader; ok() turns false at the first short read.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && in_.empty(); }
+  std::uint8_t u8() {
+    if (!need(1)) return 0;
+    auto v = static_cast<std::uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return v;
+  }
+  std::uint32_t u32() {
+    if (!need(4)) return 0;
+    std::uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(in_[i]);
+    in_.remove_prefix(4);
+    return v;
+  }
+  std::uint64_t u64() {
+    if (!need(8)) return 0;
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(in_[i]);
+    in_.remove_prefix(8);
+    return v;
+  }
+  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
+  std::string_view bytes(std::size_t n) {
+    if (!need(n)) return {};
+    auto v = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return v;
+  }
+  std::string str() {
+    auto n = u32();
+    return std::string(bytes(n));
+  }
+
+ private:
+  bool need(std::size_t n) {
+    if (!ok_ || in_.size() < n) ok_ = false;
+    return ok_;
+  }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+// ---- merge operands ----
+// counter/grant CF values: 8-byte LE int64. Operands: 'A'+i64 (add) or 'X'+i64 (max).
+// blob_meta/message CF values: 8-byte LE int64 refcount followed by the record;
+// operands 'A'+i64 adjust the refcount and keep the record.
+inline std::string add_operand(std::int64_t delta) {
+  std::string s(1, 'A');
+  put_i64(s, delta);
+  return s;
+}
+inline std::string max_operand(std::int64_t v) {
+  std::string s(1, 'X');
+  put_i64(s, v);
+  return s;
+}
+std::shared_ptr<rocksdb::MergeOperator> make_counter_merge();
+std::shared_ptr<rocksdb::MergeOperator> make_refcount_merge();
+
+// ---- records ----
+struct BlobMeta {
+  std::int64_t refcount = 0;
+  bool has_record = false;  // false: a refcount with no blob (orphan merge)
+  std::uint64_t size = 0;
+  std::uint32_t chunk_count = 0;
+  std::uint32_t chunk_bytes = 0;
+  Sha256 sha256{};
+  std::int64_t first_seen = 0;
+};
+std::string encode_blob_meta(const BlobMeta& m);
+std::optional<BlobMeta> decode_blob_meta(std::string_view v);
+
+struct MessageValue {
+  std::int64_t refcount = 0;
+  std::int64_t created = 0;
+  MessageRecord record;
+};
+std::string encode_message(const MessageValue& m);
+std::optional<MessageValue> decode_message(std::string_view v);
+
+struct RowValue {
+  std::string message_id;
+  std::int64_t internal_date = 0;
+  std::uint64_t logical_size = 0;
+  std::vector<std::string> keywords;
+};
+std::string encode_row(const RowValue& r);
+std::optional<RowValue> decode_row(std::string_view v);
+
+struct MailboxMeta {
+  std::uint32_t mailbox_id = 0;
+  std::uint32_t uidvalidity = 0;
+  std::int64_t created = 0;
+};
+
+struct UserRecord {
+  std::string password_hash;
+  bool is_admin = false;
+  std::uint64_t quota_bytes = 0;
+  std::int64_t created = 0;
+};
+std::string encode_user(const UserRecord& u);
+std::optional<UserRecord> decode_user(std::string_view v);
+
+struct QueueValue {
+  std::string message_id;
+  std::string envelope;
+  std::uint32_t attempts = 0;
+  std::string last_error;
+};
+
+// ---- keys ----
+inline std::string chunk_key(std::string_view blob_id, std::uint32_t n) {
+  std::string k(blob_id);
+  k.push_back('\0');
+  put_be32(k, n);
+  return k;
+}
+inline std::string mailbox_name_key(std::string_view account, std::string_view name) {
+  std::string k = "N";
+  k.append(account).push_back('\0');
+  k.append(name);
+  return k;
+}
+inline std::string row_prefix(std::string_view account, std::uint32_t mailbox_id) {
+  std::string k = "R";
+  k.append(account).push_back('\0');
+  put_be32(k, mailbox_id);
+  return k;
+}
+inline std::string row_key(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid) {
+  auto k = row_prefix(account, mailbox_id);
+  put_be32(k, uid);
+  return k;
+}
+inline std::string grant_key(std::string_view account, std::string_view blob_id) {
+  std::string k(account);
+  k.push_back('\0');
+  k.append(blob_id);
+  return k;
+}
+inline std::string uidnext_key(std::string_view account, std::uint32_t mailbox_id) {
+  std::string k = "un/";
+  k.append(account).push_back('\0');
+  put_be32(k, mailbox_id);
+  return k;
+}
+// Users and aliases are keyed domain first so a domain's entries are one range:
+// "u" domain \0 local, "a" domain \0 local (an empty local part is the catch-all).
+inline std::string user_key(std::string_view account) {
+  auto at = account.rfind('@');
+  std::string k = "u";
+  k.append(account.substr(at + 1)).push_back('\0');
+  k.append(account.substr(0, at));
+  return k;
+}
+inline std::string alias_key(std::string_view address) {
+  auto at = address.rfind('@');
+  std::string k = "a";
+  k.append(address.substr(at + 1)).push_back('\0');
+  k.append(address.substr(0, at));
+  return k;
+}
+inline std::string domain_of(std::string_view account) {
+  auto at = account.rfind('@');
+  return at == std::string_view::npos ? std::string() : std::string(account.substr(at + 1));
+}
+// Counter names.
+inline constexpr std::string_view kLogicalBytes = "g/logical_bytes";
+inline constexpr std::string_view kPhysicalBytes = "g/physical_bytes";
+inline constexpr std::string_view kMessages = "g/messages";
+inline constexpr std::string_view kBlobs = "g/blobs";
+inline constexpr std::string_view kRows = "g/mailbox_rows";
+inline constexpr std::string_view kUidValidity = "g/uidvalidity";
+inline std::string account_bytes_key(std::string_view a) { return "ab/" + std::string(a); }
+inline std::string account_msgs_key(std::string_view a) { return "am/" + std::string(a); }
+inline std::string domain_bytes_key(std::string_view d) { return "db/" + std::string(d); }
+inline std::string domain_msgs_key(std::string_view d) { return "dm/" + std::string(d); }
+inline std::string mailbox_next_key(std::string_view a) { return "mb/" + std::string(a); }
+
+inline constexpr std::array<std::string_view, 5> kSystemMailboxes = {"INBOX", "Sent", "Drafts",
+                                                                     "Trash", "Archive"};
+
+// ---- staged blob bytes and the in-flight registry ----
+struct StagedBlob {
+  std::vector<std::string> chunks;  // each <= max_chunk_bytes
+  std::uint64_t size = 0;
+};
+using StagedPtr = std::shared_ptr<const StagedBlob>;
+
+// An id some uncommitted delivery has decided to use. `pending` holds the bytes when
+// the id was free in the database at decision time (the delivery will write it);
+// null when it names a blob already stored (the pin keeps GC from deleting it).
+struct InflightEntry {
+  int pins = 0;
+  StagedPtr pending;
+};
+
+struct BlobStripe {
+  std::mutex mu;
+  std::unordered_map<std::string, InflightEntry> inflight;
+};
+
+inline constexpr std::size_t kBlobStripes = 1024;
+inline constexpr std::size_t kMessageStripes = 256;
+
+class BlobSourceAdapter final : public mime::BlobSource {
+ public:
+  explicit BlobSourceAdapter(Store& store) : store_(store) {}
+  boost::system::result<std::size_t> read(std::string_view blob_id, std::uint64_t offset,
+                                          std::span<char> out) override {
+    return store_.read_blob(blob_id, offset, out);
+  }
+
+ private:
+  Store& store_;
+};
+
+struct Store::Impl {
+  StoreOptions options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::string secret;  // >= 136 bytes (XXH3_SECRET_SIZE_MIN), from a CSPRNG
+  rocksdb::WriteOptions write_options;
+  std::array<BlobStripe, kBlobStripes> blob_stripes;
+  std::array<std::mutex, kMessageStripes> message_stripes;
+  // Shared by deliveries, expunges and row changes; exclusive for structural
+  // changes (mailbox rename/delete, user removal) and fsck repair.
+  std::shared_mutex admin_mu;
+  std::mutex queue_mu;  // queue row reschedule/removal
+  std::mutex uid_mu;  // UID, mailbox-id and uidvalidity allocation
+  std::unordered_map<std::string, std::uint32_t> uidnext;  // uidnext_key -> next
+  std::unordered_map<std::string, std::uint32_t> mailbox_next;
+  std::int64_t last_uidvalidity = -1;
+  std::unique_ptr<BlobSourceAdapter> source;
+
+  ~Impl();
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c]; }
+
+  // nullopt when absent.
+  result<std::optional<std::string>> get(Cf c, std::string_view key,
+                                         const rocksdb::Snapshot* snap = nullptr);
+  result<void> write(rocksdb::WriteBatch& batch, bool sync = true);
+  // Makes earlier write(batch, /*sync=*/false) calls durable (when sync_writes).
+  result<void> sync_wal();
+  result<std::int64_t> counter(std::string_view key, const rocksdb::Snapshot* snap = nullptr);
+  std::unique_ptr<rocksdb::Iterator> iter(Cf c, const rocksdb::Snapshot* snap = nullptr);
+
+  // blobs (blobs.cpp)
+  BlobStripe& stripe_for(std::string_view blob_id);
+  std::size_t stripe_index(std::string_view blob_id) const;
+  std::string base_blob_id(const StagedBlob& b, const void* xxh_state) const;
+  result<std::optional<BlobMeta>> load_meta(std::string_view blob_id,
+                                            const rocksdb::Snapshot* snap = nullptr);
+  result<bool> stored_equals(std::string_view blob_id, const BlobMeta& meta, const StagedBlob& b);
+  // Chooses the id for staged bytes (dedup after a full compare, suffix on a true
+  // collision) and pins it. Sets *pending when this delivery may have to write it.
+  result<std::string> resolve_and_pin(const StagedPtr& bytes, const std::string& base,
+                                      bool* pending);
+  // Pins an id that must already be stored; not_found otherwise.
+  result<void> pin_existing(std::string_view blob_id);
+  void unpin(std::string_view blob_id);
+  // Deletes the blob if its refcount is <= 0 and no delivery pins it.
+  result<void> gc_blob(std::string_view blob_id, GcReport* report);
+  void write_new_blob(rocksdb::WriteBatch& batch, std::string_view blob_id, const StagedBlob& b,
+                      std::int64_t refcount);
+
+  // mailboxes (mailboxes.cpp)
+  result<std::optional<MailboxMeta>> find_mailbox(std::string_view account,
+                                                  std::string_view name);
+  std::uint32_t allocate_uid(std::string_view account, std::uint32_t mailbox_id);
+  std::uint32_t allocate_mailbox_id(std::string_view account);
+  std::uint32_t allocate_uidvalidity();
+  result<std::optional<UserRecord>> load_user(std::string_view account);
+  void put_mailbox(rocksdb::WriteBatch& batch, std::string_view account, std::string_view name,
+                   const MailboxMeta& m);
+  // Removes one row (REQUIRES: admin_mu held shared or exclusive). Blobs whose
+  // refcount was dropped are appended to *gc for gc_blob() after the write.
+  result<void> expunge_row(std::string_view account, std::uint32_t mailbox_id,
+                           std::uint32_t uid, bool sync, std::vector<std::string>* gc);
+  result<void> expunge_mailbox_rows(std::string_view account, std::uint32_t mailbox_id);
+  void gc_blobs(const std::vector<std::string>& ids);
+  std::mutex& message_lock(std::string_view message_id);
+  // Adds to `batch` the removal of one reference to message `message_id` (whose
+  // current value is `mv`): a refcount merge, or at zero the message's deletion, its
+  // blobs' refcount drops (ids appended to *gc) and counters.
+  // REQUIRES: message_lock(message_id) held until the batch is written.
+  void drop_message_ref(rocksdb::WriteBatch& batch, std::string_view message_id,
+                        const MessageValue& mv, std::vector<std::string>* gc);
+  result<std::optional<MessageValue>> load_message(std::string_view message_id);
+};
+
+// Canonical forms (accounts.cpp). nullopt when malformed.
+std::optional<std::string> canonical_address(std::string_view address);
+std::optional<std::string> canonical_domain(std::string_view domain);
+// "INBOX" case-insensitively becomes "INBOX"; other names are kept as given.
+std::optional<std::string> canonical_mailbox(std::string_view name);
+std::string hex(std::span<const std::uint8_t> bytes);
+std::int64_t now_unix();
+
+}  // namespace refmail::storage

@@ -1,0 +1,468 @@
+// storage/mailboxes.cpp — per-account mailboxes (system and user-created), UID and
+// UIDVALIDITY allocation, row listing, keywords, copy/move and expunge with GC.
+// Must never: reuse a UID in a mailbox (RFC 3501 2.3.1.1) — not after expunging the
+// highest, not after a crash: the next UID is persisted with a max-merge in the same
+// batch as the row, and allocation is in memory above the persisted value.
+// SECURITY: names are validated (no control characters); rows are keyed by the
+// account, so one account's listing never reaches another's rows.
+#include <algorithm>
+
+#include <xxhash.h>
+
+#include "storage/impl.hpp"
+
+namespace refmail::storage {
+
+namespace {
+
+std::string encode_mailbox(const MailboxMeta& m) {
+  std::string v;
+  put_u32(v, m.mailbox_id);
+  put_u32(v, m.uidvalidity);
+  put_i64(v, m.created);
+  return v;
+}
+
+std::optional<MailboxMeta> decode_mailbox(std::string_view v) {
+  Reader r(v);
+  MailboxMeta m;
+  m.mailbox_id = r.u32();
+  m.uidvalidity = r.u32();
+  m.created = r.i64();
+  if (!r.done()) return std::nullopt;
+  return m;
+}
+
+bool is_system(std::string_view name) {
+  return std::find(kSystemMailboxes.begin(), kSystemMailboxes.end(), name) !=
+         kSystemMailboxes.end();
+}
+
+bool starts_with(const rocksdb::Slice& s, std::string_view p) {
+  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
+}
+
+}  // namespace
+
+std::optional<std::string> canonical_mailbox(std::string_view name) {
+  if (name.empty() || name.size() > 255) return std::nullopt;
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return std::nullopt;
+  if (name.front() == ' ' || name.back() == ' ') return std::nullopt;
+  // RFC 3501 5.1: INBOX is case-insensitive.
+  if (name.size() == 5) {
+    std::string up(name);
+    for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (up == "INBOX") return up;
+  }
+  return std::string(name);
+}
+
+std::mutex& Store::Impl::message_lock(std::string_view message_id) {
+  return message_stripes[XXH3_64bits(message_id.data(), message_id.size()) % kMessageStripes];
+}
+
+result<std::optional<MessageValue>> Store::Impl::load_message(std::string_view message_id) {
+  auto v = get(kCfMessage, message_id);
+  if (!v) return v.error();
+  if (!*v) return std::optional<MessageValue>();
+  auto m = decode_message(**v);
+  if (!m) return fail(errc::corrupt, "message " + std::string(message_id) + " is corrupt");
+  return m;
+}
+
+result<std::optional<UserRecord>> Store::Impl::load_user(std::string_view account) {
+  auto v = get(kCfAccount, user_key(account));
+  if (!v) return v.error();
+  if (!*v) return std::optional<UserRecord>();
+  auto u = decode_user(**v);
+  if (!u) return fail(errc::corrupt, "user record of " + std::string(account) + " is corrupt");
+  return u;
+}
+
+result<std::optional<MailboxMeta>> Store::Impl::find_mailbox(std::string_view account,
+                                                             std::string_view name) {
+  auto v = get(kCfMailbox, mailbox_name_key(account, name));
+  if (!v) return v.error();
+  if (!*v) return std::optional<MailboxMeta>();
+  auto m = decode_mailbox(**v);
+  if (!m) return fail(errc::corrupt, "mailbox " + std::string(name) + " record is corrupt");
+  return m;
+}
+
+void Store::Impl::put_mailbox(rocksdb::WriteBatch& batch, std::string_view account,
+                              std::string_view name, const MailboxMeta& m) {
+  batch.Put(cf(kCfMailbox), mailbox_name_key(account, name), encode_mailbox(m));
+}
+
+std::uint32_t Store::Impl::allocate_uid(std::string_view account, std::uint32_t mailbox_id) {
+  auto key = uidnext_key(account, mailbox_id);
+  std::lock_guard lock(uid_mu);
+  auto it = uidnext.find(key);
+  if (it == uidnext.end()) {
+    auto persisted = counter(key);
+    std::uint32_t next = persisted && *persisted > 0 ? static_cast<std::uint32_t>(*persisted) : 1;
+    it = uidnext.emplace(key, next).first;
+  }
+  return it->second++;
+}
+
+std::uint32_t Store::Impl::allocate_mailbox_id(std::string_view account) {
+  auto key = mailbox_next_key(account);
+  std::lock_guard lock(uid_mu);
+  auto it = mailbox_next.find(key);
+  if (it == mailbox_next.end()) {
+    auto persisted = counter(key);
+    std::uint32_t next = persisted && *persisted > 0 ? static_cast<std::uint32_t>(*persisted) : 1;
+    it = mailbox_next.emplace(key, next).first;
+  }
+  return it->second++;
+}
+
+std::uint32_t Store::Impl::allocate_uidvalidity() {
+  std::lock_guard lock(uid_mu);
+  if (last_uidvalidity < 0) {
+    auto persisted = counter(kUidValidity);
+    last_uidvalidity = persisted ? *persisted : 0;
+  }
+  last_uidvalidity = std::max<std::int64_t>(last_uidvalidity + 1, now_unix() & 0xffffffff);
+  return static_cast<std::uint32_t>(last_uidvalidity);
+}
+
+void Store::Impl::drop_message_ref(rocksdb::WriteBatch& batch, std::string_view message_id,
+                                   const MessageValue& mv, std::vector<std::string>* gc) {
+  rocksdb::Slice key(message_id.data(), message_id.size());
+  if (mv.refcount > 1) {
+    batch.Merge(cf(kCfMessage), key, add_operand(-1));
+    return;
+  }
+  batch.Delete(cf(kCfMessage), key);
+  batch.Merge(cf(kCfCounter), kMessages, add_operand(-1));
+  batch.Merge(cf(kCfCounter), kPhysicalBytes,
+              add_operand(-static_cast<std::int64_t>(mv.record.skeleton.size() +
+                                                     mv.record.summary.size())));
+  for (const auto& id : mv.record.blob_ids) {
+    batch.Merge(cf(kCfBlobMeta), id, add_operand(-1));
+    gc->push_back(id);
+  }
+}
+
+result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t mailbox_id,
+                                      std::uint32_t uid, bool sync,
+                                      std::vector<std::string>* gc) {
+  auto key = row_key(account, mailbox_id, uid);
+  auto v = get(kCfMailbox, key);
+  if (!v) return v.error();
+  if (!*v) return {};
+  auto row = decode_row(**v);
+  if (!row) return fail(errc::corrupt, "mailbox row of " + std::string(account) + " is corrupt");
+  std::lock_guard mlock(message_lock(row->message_id));
+  auto mv = load_message(row->message_id);
+  if (!mv) return mv.error();
+  rocksdb::WriteBatch batch;
+  auto* counters = cf(kCfCounter);
+  batch.Delete(cf(kCfMailbox), key);
+  const auto size = static_cast<std::int64_t>(row->logical_size);
+  const auto dom = domain_of(account);
+  batch.Merge(counters, kLogicalBytes, add_operand(-size));
+  batch.Merge(counters, kRows, add_operand(-1));
+  batch.Merge(counters, account_bytes_key(account), add_operand(-size));
+  batch.Merge(counters, account_msgs_key(account), add_operand(-1));
+  batch.Merge(counters, domain_bytes_key(dom), add_operand(-size));
+  batch.Merge(counters, domain_msgs_key(dom), add_operand(-1));
+  if (*mv) {
+    for (const auto& id : (*mv)->record.blob_ids)
+      batch.Merge(cf(kCfGrant), grant_key(account, id), add_operand(-1));
+    drop_message_ref(batch, row->message_id, **mv, gc);
+  }
+  return write(batch, sync);
+}
+
+result<void> Store::Impl::expunge_mailbox_rows(std::string_view account,
+                                               std::uint32_t mailbox_id) {
+  std::vector<std::uint32_t> uids;
+  {
+    auto prefix = row_prefix(account, mailbox_id);
+    auto it = iter(kCfMailbox);
+    for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
+      uids.push_back(get_be32(std::string_view(it->key().data() + prefix.size(), 4)));
+    if (!it->status().ok()) return fail_status(it->status(), "listing mailbox rows");
+  }
+  std::vector<std::string> gc;
+  for (std::size_t i = 0; i < uids.size(); ++i) {
+    // One WAL sync at the end instead of one per row.
+    auto r = expunge_row(account, mailbox_id, uids[i], /*sync=*/false, &gc);
+    if (!r) return r;
+  }
+  auto synced = sync_wal();
+  if (!synced) return synced;
+  gc_blobs(gc);
+  return {};
+}
+
+// ---- public mailbox API ----
+
+result<std::vector<MailboxInfo>> Store::list_mailboxes(std::string_view account) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto user = impl_->load_user(*acct);
+  if (!user) return user.error();
+  if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
+  std::vector<MailboxInfo> out;
+  std::string prefix = "N" + *acct;
+  prefix.push_back('\0');
+  auto it = impl_->iter(kCfMailbox);
+  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
+    auto m = decode_mailbox(std::string_view(it->value().data(), it->value().size()));
+    if (!m) return fail(errc::corrupt, "mailbox record of " + *acct + " is corrupt");
+    MailboxInfo info;
+    info.name = it->key().ToString().substr(prefix.size());
+    info.mailbox_id = m->mailbox_id;
+    info.uidvalidity = m->uidvalidity;
+    info.is_system = is_system(info.name);
+    auto key = uidnext_key(*acct, m->mailbox_id);
+    {
+      std::lock_guard lock(impl_->uid_mu);
+      auto f = impl_->uidnext.find(key);
+      if (f != impl_->uidnext.end()) info.uidnext = f->second;
+    }
+    if (info.uidnext == 0) {
+      auto c = impl_->counter(key);
+      if (!c) return c.error();
+      info.uidnext = *c > 0 ? static_cast<std::uint32_t>(*c) : 1;
+    }
+    out.push_back(std::move(info));
+  }
+  if (!it->status().ok()) return fail_status(it->status(), "listing mailboxes");
+  return out;
+}
+
+result<MailboxInfo> Store::create_mailbox(std::string_view account, std::string_view name) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto mbox = canonical_mailbox(name);
+  if (!mbox) return fail(errc::invalid_argument, "malformed mailbox name '" + std::string(name) + "'");
+  std::unique_lock admin(impl_->admin_mu);
+  auto user = impl_->load_user(*acct);
+  if (!user) return user.error();
+  if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
+  auto existing = impl_->find_mailbox(*acct, *mbox);
+  if (!existing) return existing.error();
+  if (*existing) return fail(errc::exists, "mailbox " + *mbox + " of " + *acct + " already exists");
+  MailboxMeta m;
+  m.mailbox_id = impl_->allocate_mailbox_id(*acct);
+  m.uidvalidity = impl_->allocate_uidvalidity();
+  m.created = now_unix();
+  rocksdb::WriteBatch batch;
+  impl_->put_mailbox(batch, *acct, *mbox, m);
+  batch.Merge(impl_->cf(kCfCounter), mailbox_next_key(*acct), max_operand(m.mailbox_id + 1));
+  batch.Merge(impl_->cf(kCfCounter), kUidValidity, max_operand(m.uidvalidity));
+  auto w = impl_->write(batch);
+  if (!w) return w.error();
+  return MailboxInfo{*mbox, m.mailbox_id, m.uidvalidity, 1, false};
+}
+
+result<void> Store::rename_mailbox(std::string_view account, std::string_view from,
+                                   std::string_view to) {
+  auto acct = canonical_address(account);
+  auto src = canonical_mailbox(from);
+  auto dst = canonical_mailbox(to);
+  if (!acct || !src || !dst) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  if (is_system(*src) || is_system(*dst))
+    return fail(errc::invalid_argument, "system mailboxes cannot be renamed");
+  std::unique_lock admin(impl_->admin_mu);
+  auto m = impl_->find_mailbox(*acct, *src);
+  if (!m) return m.error();
+  if (!*m) return fail(errc::not_found, "mailbox " + *src + " of " + *acct + " does not exist");
+  auto d = impl_->find_mailbox(*acct, *dst);
+  if (!d) return d.error();
+  if (*d) return fail(errc::exists, "mailbox " + *dst + " of " + *acct + " already exists");
+  // Rows are keyed by the mailbox id, so a rename touches only the name record and
+  // UIDs and UIDVALIDITY stay valid.
+  rocksdb::WriteBatch batch;
+  batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *src));
+  impl_->put_mailbox(batch, *acct, *dst, **m);
+  return impl_->write(batch);
+}
+
+result<void> Store::delete_mailbox(std::string_view account, std::string_view name) {
+  auto acct = canonical_address(account);
+  auto mbox = canonical_mailbox(name);
+  if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  if (is_system(*mbox)) return fail(errc::invalid_argument, "system mailboxes cannot be deleted");
+  std::unique_lock admin(impl_->admin_mu);
+  auto m = impl_->find_mailbox(*acct, *mbox);
+  if (!m) return m.error();
+  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
+  auto r = impl_->expunge_mailbox_rows(*acct, (*m)->mailbox_id);
+  if (!r) return r;
+  rocksdb::WriteBatch batch;
+  batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *mbox));
+  return impl_->write(batch);
+}
+
+namespace {
+MailboxRow to_row(std::string_view account, std::string_view mailbox, std::uint32_t uid,
+                  RowValue&& v) {
+  MailboxRow row;
+  row.account = std::string(account);
+  row.mailbox = std::string(mailbox);
+  row.uid = uid;
+  row.message_id = std::move(v.message_id);
+  row.keywords = std::move(v.keywords);
+  row.internal_date = UnixSeconds(std::chrono::seconds(v.internal_date));
+  row.logical_size = v.logical_size;
+  return row;
+}
+}  // namespace
+
+result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
+                                                 std::string_view mailbox) {
+  auto acct = canonical_address(account);
+  auto mbox = canonical_mailbox(mailbox);
+  if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  auto m = impl_->find_mailbox(*acct, *mbox);
+  if (!m) return m.error();
+  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
+  std::vector<MailboxRow> rows;
+  auto prefix = row_prefix(*acct, (*m)->mailbox_id);
+  auto it = impl_->iter(kCfMailbox);
+  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
+    auto v = decode_row(std::string_view(it->value().data(), it->value().size()));
+    if (!v) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
+    auto uid = get_be32(std::string_view(it->key().data() + prefix.size(), 4));
+    rows.push_back(to_row(*acct, *mbox, uid, std::move(*v)));
+  }
+  if (!it->status().ok()) return fail_status(it->status(), "listing mailbox rows");
+  return rows;
+}
+
+result<MailboxRow> Store::get_row(std::string_view account, std::string_view mailbox,
+                                  std::uint32_t uid) {
+  auto acct = canonical_address(account);
+  auto mbox = canonical_mailbox(mailbox);
+  if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  auto m = impl_->find_mailbox(*acct, *mbox);
+  if (!m) return m.error();
+  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
+  auto v = impl_->get(kCfMailbox, row_key(*acct, (*m)->mailbox_id, uid));
+  if (!v) return v.error();
+  if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
+  auto r = decode_row(**v);
+  if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
+  return to_row(*acct, *mbox, uid, std::move(*r));
+}
+
+result<void> Store::set_keywords(std::string_view account, std::string_view mailbox,
+                                 std::uint32_t uid, std::vector<std::string> keywords) {
+  auto acct = canonical_address(account);
+  auto mbox = canonical_mailbox(mailbox);
+  if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  std::shared_lock admin(impl_->admin_mu);
+  auto m = impl_->find_mailbox(*acct, *mbox);
+  if (!m) return m.error();
+  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
+  auto key = row_key(*acct, (*m)->mailbox_id, uid);
+  auto v = impl_->get(kCfMailbox, key);
+  if (!v) return v.error();
+  if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
+  auto r = decode_row(**v);
+  if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
+  // Serialise with expunge/copy of the same message so the row is not resurrected.
+  std::lock_guard mlock(impl_->message_lock(r->message_id));
+  auto again = impl_->get(kCfMailbox, key);
+  if (!again) return again.error();
+  if (!*again) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
+  r->keywords = std::move(keywords);
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->cf(kCfMailbox), key, encode_row(*r));
+  return impl_->write(batch);
+}
+
+result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view from_mailbox,
+                                      std::uint32_t uid, std::string_view to_mailbox, bool move) {
+  auto acct = canonical_address(account);
+  auto src = canonical_mailbox(from_mailbox);
+  auto dst = canonical_mailbox(to_mailbox);
+  if (!acct || !src || !dst) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  std::shared_lock admin(impl_->admin_mu);
+  auto sm = impl_->find_mailbox(*acct, *src);
+  if (!sm) return sm.error();
+  if (!*sm) return fail(errc::not_found, "mailbox " + *src + " of " + *acct + " does not exist");
+  auto dm = impl_->find_mailbox(*acct, *dst);
+  if (!dm) return dm.error();
+  if (!*dm) return fail(errc::not_found, "mailbox " + *dst + " of " + *acct + " does not exist");
+  auto key = row_key(*acct, (*sm)->mailbox_id, uid);
+  auto v = impl_->get(kCfMailbox, key);
+  if (!v) return v.error();
+  if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *src);
+  auto r = decode_row(**v);
+  if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
+  std::lock_guard mlock(impl_->message_lock(r->message_id));
+  auto again = impl_->get(kCfMailbox, key);
+  if (!again) return again.error();
+  if (!*again) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *src);
+  auto mv = impl_->load_message(r->message_id);
+  if (!mv) return mv.error();
+  if (!*mv) return fail(errc::corrupt, "message " + r->message_id + " of a row is missing");
+  if (!move) {
+    auto user = impl_->load_user(*acct);
+    if (!user) return user.error();
+    if (*user && (*user)->quota_bytes > 0) {
+      auto used = impl_->counter(account_bytes_key(*acct));
+      if (!used) return used.error();
+      if (static_cast<std::uint64_t>(std::max<std::int64_t>(0, *used)) + r->logical_size >
+          (*user)->quota_bytes)
+        return fail(errc::quota_exceeded, "account " + *acct + " is over its quota");
+    }
+  }
+  auto new_uid = impl_->allocate_uid(*acct, (*dm)->mailbox_id);
+  rocksdb::WriteBatch batch;
+  auto* counters = impl_->cf(kCfCounter);
+  batch.Put(impl_->cf(kCfMailbox), row_key(*acct, (*dm)->mailbox_id, new_uid), encode_row(*r));
+  batch.Merge(counters, uidnext_key(*acct, (*dm)->mailbox_id), max_operand(new_uid + 1));
+  if (move) {
+    // One row out, one row in: refcounts, grants and usage are unchanged.
+    batch.Delete(impl_->cf(kCfMailbox), key);
+  } else {
+    const auto size = static_cast<std::int64_t>(r->logical_size);
+    const auto dom = domain_of(*acct);
+    batch.Merge(impl_->cf(kCfMessage), r->message_id, add_operand(1));
+    for (const auto& id : (*mv)->record.blob_ids)
+      batch.Merge(impl_->cf(kCfGrant), grant_key(*acct, id), add_operand(1));
+    batch.Merge(counters, kLogicalBytes, add_operand(size));
+    batch.Merge(counters, kRows, add_operand(1));
+    batch.Merge(counters, account_bytes_key(*acct), add_operand(size));
+    batch.Merge(counters, account_msgs_key(*acct), add_operand(1));
+    batch.Merge(counters, domain_bytes_key(dom), add_operand(size));
+    batch.Merge(counters, domain_msgs_key(dom), add_operand(1));
+  }
+  auto w = impl_->write(batch);
+  if (!w) return w.error();
+  return new_uid;
+}
+
+result<void> Store::expunge(std::string_view account, std::string_view mailbox,
+                            std::span<const std::uint32_t> uids) {
+  auto acct = canonical_address(account);
+  auto mbox = canonical_mailbox(mailbox);
+  if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  std::vector<std::string> gc;
+  {
+    std::shared_lock admin(impl_->admin_mu);
+    auto m = impl_->find_mailbox(*acct, *mbox);
+    if (!m) return m.error();
+    if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
+    for (std::size_t i = 0; i < uids.size(); ++i) {
+      auto r = impl_->expunge_row(*acct, (*m)->mailbox_id, uids[i], /*sync=*/false, &gc);
+      if (!r) return r;
+    }
+    auto synced = impl_->sync_wal();
+    if (!synced) return synced;
+    // Under the admin lock so fsck repair never races a blob deletion.
+    impl_->gc_blobs(gc);
+  }
+  return {};
+}
+
+}  // namespace refmail::storage

@@ -1,0 +1,224 @@
+// storage/records.cpp — value encodings of the store's records and the two merge
+// operators (int64 add/max counters; refcount-prefixed records).
+// Must never: trust a stored value's lengths (every decode is bounds-checked).
+// SECURITY: a malformed value decodes to nullopt (reported as corrupt), never UB.
+#include "storage/impl.hpp"
+
+#include <deque>
+
+namespace refmail::storage {
+
+// ---- blob meta: [i64 refcount][u8 version=1][u64 size][u32 chunks][u32 chunk_bytes]
+//                 [32 sha256][i64 first_seen]
+std::string encode_blob_meta(const BlobMeta& m) {
+  std::string v;
+  put_i64(v, m.refcount);
+  v.push_back('\1');
+  put_u64(v, m.size);
+  put_u32(v, m.chunk_count);
+  put_u32(v, m.chunk_bytes);
+  v.append(reinterpret_cast<const char*>(m.sha256.data()), m.sha256.size());
+  put_i64(v, m.first_seen);
+  return v;
+}
+
+std::optional<BlobMeta> decode_blob_meta(std::string_view v) {
+  Reader r(v);
+  BlobMeta m;
+  m.refcount = r.i64();
+  if (!r.ok()) return std::nullopt;
+  if (r.done()) return m;  // a refcount with no record: an orphan merge
+  if (r.u8() != 1) return std::nullopt;
+  m.size = r.u64();
+  m.chunk_count = r.u32();
+  m.chunk_bytes = r.u32();
+  auto sha = r.bytes(32);
+  m.first_seen = r.i64();
+  if (!r.done()) return std::nullopt;
+  std::memcpy(m.sha256.data(), sha.data(), 32);
+  m.has_record = true;
+  return m;
+}
+
+// ---- message: [i64 refcount][u8 version=1][i64 created][u64 logical][str skeleton]
+//               [str summary][u32 n][str blob_id]*n
+std::string encode_message(const MessageValue& m) {
+  std::string v;
+  v.reserve(64 + m.record.skeleton.size() + m.record.summary.size());
+  put_i64(v, m.refcount);
+  v.push_back('\1');
+  put_i64(v, m.created);
+  put_u64(v, m.record.logical_size);
+  put_str(v, m.record.skeleton);
+  put_str(v, m.record.summary);
+  put_u32(v, static_cast<std::uint32_t>(m.record.blob_ids.size()));
+  for (const auto& id : m.record.blob_ids) put_str(v, id);
+  return v;
+}
+
+std::optional<MessageValue> decode_message(std::string_view v) {
+  Reader r(v);
+  MessageValue m;
+  m.refcount = r.i64();
+  if (r.u8() != 1) return std::nullopt;
+  m.created = r.i64();
+  m.record.logical_size = r.u64();
+  m.record.skeleton = r.str();
+  m.record.summary = r.str();
+  auto n = r.u32();
+  if (!r.ok() || n > v.size()) return std::nullopt;
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) m.record.blob_ids.push_back(r.str());
+  if (!r.done()) return std::nullopt;
+  return m;
+}
+
+// ---- mailbox row: [str message_id][i64 internal_date][u64 logical][u32 n][str kw]*n
+std::string encode_row(const RowValue& row) {
+  std::string v;
+  put_str(v, row.message_id);
+  put_i64(v, row.internal_date);
+  put_u64(v, row.logical_size);
+  put_u32(v, static_cast<std::uint32_t>(row.keywords.size()));
+  for (const auto& k : row.keywords) put_str(v, k);
+  return v;
+}
+
+std::optional<RowValue> decode_row(std::string_view v) {
+  Reader r(v);
+  RowValue row;
+  row.message_id = r.str();
+  row.internal_date = r.i64();
+  row.logical_size = r.u64();
+  auto n = r.u32();
+  if (!r.ok() || n > v.size()) return std::nullopt;
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) row.keywords.push_back(r.str());
+  if (!r.done()) return std::nullopt;
+  return row;
+}
+
+// ---- user: [u8 version=1][str hash][u8 admin][u64 quota][i64 created]
+std::string encode_user(const UserRecord& u) {
+  std::string v(1, '\1');
+  put_str(v, u.password_hash);
+  v.push_back(u.is_admin ? '\1' : '\0');
+  put_u64(v, u.quota_bytes);
+  put_i64(v, u.created);
+  return v;
+}
+
+std::optional<UserRecord> decode_user(std::string_view v) {
+  Reader r(v);
+  UserRecord u;
+  if (r.u8() != 1) return std::nullopt;
+  u.password_hash = r.str();
+  u.is_admin = r.u8() != 0;
+  u.quota_bytes = r.u64();
+  u.created = r.i64();
+  if (!r.done()) return std::nullopt;
+  return u;
+}
+
+namespace {
+
+bool parse_operand(const rocksdb::Slice& s, char* tag, std::int64_t* v) {
+  if (s.size() != 9) return false;
+  *tag = s[0];
+  *v = decode_i64(std::string_view(s.data() + 1, 8));
+  return *tag == 'A' || *tag == 'X';
+}
+
+// int64 counters: operands add ('A') or raise to a maximum ('X').
+class CounterMerge final : public rocksdb::MergeOperator {
+ public:
+  const char* Name() const override { return "refmail.counter"; }
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::int64_t value = 0;
+    if (in.existing_value != nullptr) {
+      if (in.existing_value->size() != 8) return false;  // reported as corruption
+      value = decode_i64(std::string_view(in.existing_value->data(), 8));
+    }
+    for (const auto& op : in.operand_list) {
+      char tag = 0;
+      std::int64_t v = 0;
+      if (!parse_operand(op, &tag, &v)) return false;
+      if (tag == 'A') value = static_cast<std::int64_t>(static_cast<std::uint64_t>(value) +
+                                                        static_cast<std::uint64_t>(v));
+      else value = std::max(value, v);
+    }
+    out->new_value = encode_i64(value);
+    return true;
+  }
+
+  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& ops,
+                         std::string* new_value, rocksdb::Logger*) const override {
+    char first = 0;
+    std::int64_t acc = 0;
+    bool any = false;
+    for (const auto& op : ops) {
+      char tag = 0;
+      std::int64_t v = 0;
+      if (!parse_operand(op, &tag, &v)) return false;
+      if (any && tag != first) return false;  // add and max do not combine
+      if (!any) { first = tag; acc = v; any = true; continue; }
+      acc = tag == 'A' ? static_cast<std::int64_t>(static_cast<std::uint64_t>(acc) +
+                                                   static_cast<std::uint64_t>(v))
+                       : std::max(acc, v);
+    }
+    if (!any) return false;
+    *new_value = first == 'A' ? add_operand(acc) : max_operand(acc);
+    return true;
+  }
+};
+
+// Records whose first 8 bytes are an int64 refcount: 'A' operands adjust it and keep
+// the rest. With no base value the result is the bare 8-byte refcount, which the
+// decoders report as an orphan (fsck finds it).
+class RefcountMerge final : public rocksdb::MergeOperator {
+ public:
+  const char* Name() const override { return "refmail.refcount"; }
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::int64_t count = 0;
+    std::string_view rest;
+    if (in.existing_value != nullptr) {
+      if (in.existing_value->size() < 8) return false;
+      std::string_view v(in.existing_value->data(), in.existing_value->size());
+      count = decode_i64(v);
+      rest = v.substr(8);
+    }
+    for (const auto& op : in.operand_list) {
+      char tag = 0;
+      std::int64_t d = 0;
+      if (!parse_operand(op, &tag, &d) || tag != 'A') return false;
+      count += d;
+    }
+    out->new_value = encode_i64(count);
+    out->new_value.append(rest);
+    return true;
+  }
+
+  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& ops,
+                         std::string* new_value, rocksdb::Logger*) const override {
+    std::int64_t acc = 0;
+    for (const auto& op : ops) {
+      char tag = 0;
+      std::int64_t d = 0;
+      if (!parse_operand(op, &tag, &d) || tag != 'A') return false;
+      acc += d;
+    }
+    *new_value = add_operand(acc);
+    return true;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> make_counter_merge() {
+  return std::make_shared<CounterMerge>();
+}
+std::shared_ptr<rocksdb::MergeOperator> make_refcount_merge() {
+  return std::make_shared<RefcountMerge>();
+}
+
+}  // namespace refmail::storage

@@ -1,0 +1,205 @@
+// storage/store.hpp — the Store: one RocksDB database holding blobs (kept once, by
+// content), messages (skeleton + summary), mailboxes, accounts, grants, the relay
+// queue and counters. One delivery is one atomic, durable WriteBatch (group commit).
+// Must never: expose RocksDB types, share a blob on a hash match without comparing
+// every byte, or acknowledge a delivery before it is durable.
+// SECURITY: a blob id alone grants nothing; callers check grant_count(account, blob)
+// before serving bytes. Passwords are stored only as argon2id hashes (libsodium).
+// All methods are thread-safe. Expected failures are result<T> with storage::errc;
+// error_detail(ec) gives a one-line description naming the path/account/blob.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "mime/blob_io.hpp"
+#include "storage/errors.hpp"
+#include "storage/types.hpp"
+
+namespace refmail::storage {
+
+template <class T>
+using result = boost::system::result<T>;
+
+class Store;
+
+// One delivery: stage blobs through blob_sink() (or put_blob), set the message, add
+// mailbox rows and queue rows, then commit() once. Nothing is visible or durable
+// before commit() returns a receipt; a Delivery destroyed without commit() forgets
+// everything it staged. Staged bytes live in memory (chunks <= max_chunk_bytes).
+// Not thread-safe itself (one thread drives one delivery); many deliveries may run
+// and commit concurrently. REQUIRES: does not outlive its Store.
+class Delivery {
+ public:
+  Delivery(Delivery&&) noexcept;
+  Delivery& operator=(Delivery&&) noexcept;
+  ~Delivery();
+
+  // The sink the MIME splitter writes decoded attachment bytes into. Its commit()
+  // returns the blob id (an existing blob's id when the bytes are already stored).
+  [[nodiscard]] mime::BlobSink& blob_sink();
+  // begin/append/commit on blob_sink() in one call.
+  [[nodiscard]] result<std::string> put_blob(std::span<const char> decoded);
+
+  // REQUIRES: called once before commit(); every id in record.blob_ids was returned
+  // by this delivery's sink or names a blob already in the store.
+  void set_message(MessageRecord record);
+  // A copy of the message in `account`'s `mailbox` ("INBOX" is case-insensitive).
+  void add_mailbox_row(std::string account, std::string mailbox = "INBOX",
+                       std::vector<std::string> keywords = {},
+                       std::optional<UnixSeconds> internal_date = std::nullopt);
+  // An outbound relay job for this message (envelope bytes are opaque to the store).
+  void add_queue_row(std::string envelope, UnixSeconds due);
+
+  // Writes everything as one WriteBatch (sync when StoreOptions::sync_writes).
+  // Errors: not_found (account, mailbox or referenced blob unknown), quota_exceeded
+  // (names the account; nothing written), invalid_argument (no message / no rows),
+  // io_error, no_space. REQUIRES: called at most once.
+  [[nodiscard]] result<DeliveryReceipt> commit();
+
+  struct State;
+
+ private:
+  friend class Store;
+  explicit Delivery(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the store at options.path. Errors: locked (another process or
+  // Store holds it), permission_denied, corrupt, no_space, not_found (missing and
+  // !create_if_missing), io_error — each with a one-line error_detail().
+  [[nodiscard]] static result<std::unique_ptr<Store>> open(StoreOptions options);
+
+  // Replaces the store at data_path by a copy of checkpoint_dir (a checkpoint() made
+  // earlier). Refuses with errc::locked while data_path is open anywhere. The copy is
+  // made in a temporary sibling folder, checked to open, then renamed into place;
+  // the old folder is removed only after the rename.
+  [[nodiscard]] static result<void> restore(const std::filesystem::path& checkpoint_dir,
+                                            const std::filesystem::path& data_path);
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  // ---- blobs ----
+  // Copies up to out.size() bytes of blob `blob_id` from `offset`; returns the number
+  // copied (0 at or past the end). not_found for an unknown blob.
+  [[nodiscard]] result<std::size_t> read_blob(std::string_view blob_id, std::uint64_t offset,
+                                              std::span<char> out);
+  // The joiner's view of read_blob. Lives as long as the Store.
+  [[nodiscard]] mime::BlobSource& blob_source();
+  [[nodiscard]] result<BlobInfo> blob_info(std::string_view blob_id);
+  [[nodiscard]] result<std::string> find_blob_by_sha256(const Sha256& digest);
+  // The upload pre-check: the blob id only when `account` holds a grant for it
+  // (so nobody learns what other accounts store); else not_found.
+  [[nodiscard]] result<std::string> find_granted_blob_by_sha256(std::string_view account,
+                                                                const Sha256& digest);
+  // Number of `account`'s mailbox rows whose message references the blob (0 if none).
+  [[nodiscard]] result<std::int64_t> grant_count(std::string_view account,
+                                                 std::string_view blob_id);
+
+  // ---- deliveries and messages ----
+  [[nodiscard]] Delivery begin_delivery();
+  [[nodiscard]] result<StoredMessage> get_message(std::string_view message_id);
+
+  // ---- mailboxes ----
+  [[nodiscard]] result<std::vector<MailboxInfo>> list_mailboxes(std::string_view account);
+  [[nodiscard]] result<MailboxInfo> create_mailbox(std::string_view account,
+                                                   std::string_view name);
+  // System mailboxes (INBOX, Sent, Drafts, Trash, Archive) cannot be renamed or deleted.
+  [[nodiscard]] result<void> rename_mailbox(std::string_view account, std::string_view from,
+                                            std::string_view to);
+  // Expunges every row of the mailbox, then removes it.
+  [[nodiscard]] result<void> delete_mailbox(std::string_view account, std::string_view name);
+  // Rows in UID order.
+  [[nodiscard]] result<std::vector<MailboxRow>> list_rows(std::string_view account,
+                                                          std::string_view mailbox);
+  [[nodiscard]] result<MailboxRow> get_row(std::string_view account, std::string_view mailbox,
+                                           std::uint32_t uid);
+  [[nodiscard]] result<void> set_keywords(std::string_view account, std::string_view mailbox,
+                                          std::uint32_t uid, std::vector<std::string> keywords);
+  // Adds the row's message to another mailbox of the same account (new UID there);
+  // with `move` the source row is expunged in the same batch.
+  [[nodiscard]] result<std::uint32_t> copy_row(std::string_view account,
+                                               std::string_view from_mailbox, std::uint32_t uid,
+                                               std::string_view to_mailbox, bool move = false);
+  // Removes rows (unknown UIDs are skipped); messages and blobs reaching zero
+  // references are deleted (GC), physical bytes drop.
+  [[nodiscard]] result<void> expunge(std::string_view account, std::string_view mailbox,
+                                     std::span<const std::uint32_t> uids);
+
+  // ---- relay queue ----
+  [[nodiscard]] result<std::vector<QueueEntry>> due_queue(UnixSeconds now, std::size_t limit);
+  [[nodiscard]] result<void> reschedule_queue(std::string_view queue_id, UnixSeconds due,
+                                              std::string_view last_error);
+  // Done (delivered or bounced): drops the row and the message reference.
+  [[nodiscard]] result<void> remove_queue(std::string_view queue_id);
+
+  // ---- accounts ----
+  // Domains and local parts are compared case-insensitively (ASCII folding; the
+  // stored form is lowercase). RFC 5321 2.4 lets local parts be case-sensitive;
+  // refmail deliberately does not, so "Bob@x" and "bob@x" are one account.
+  [[nodiscard]] result<void> add_domain(std::string_view domain);
+  [[nodiscard]] result<std::vector<std::string>> list_domains();
+  [[nodiscard]] result<bool> is_local_domain(std::string_view domain);
+  // not_empty while users or aliases of the domain exist.
+  [[nodiscard]] result<void> remove_domain(std::string_view domain);
+  // Creates the user and its INBOX, Sent, Drafts, Trash, Archive. REQUIRES: domain added.
+  [[nodiscard]] result<void> add_user(std::string_view address, std::string_view password,
+                                      bool is_admin = false, std::uint64_t quota_bytes = 0);
+  [[nodiscard]] result<UserInfo> get_user(std::string_view address);
+  // All users, or those of one domain.
+  [[nodiscard]] result<std::vector<UserInfo>> list_users(std::string_view domain = {});
+  // Returns the canonical account on success; bad_password or not_found otherwise.
+  [[nodiscard]] result<std::string> verify_password(std::string_view address,
+                                                    std::string_view password);
+  [[nodiscard]] result<void> set_password(std::string_view address, std::string_view password);
+  [[nodiscard]] result<void> set_quota(std::string_view address, std::uint64_t quota_bytes);
+  [[nodiscard]] result<void> set_admin(std::string_view address, bool is_admin);
+  // Expunges all the user's rows, removes its mailboxes, counters and the user.
+  [[nodiscard]] result<void> remove_user(std::string_view address);
+  // `address` "@domain" is a catch-all for the domain. Targets may be foreign.
+  [[nodiscard]] result<void> add_alias(std::string_view address,
+                                       std::vector<std::string> targets);
+  [[nodiscard]] result<std::vector<AliasInfo>> list_aliases(std::string_view domain = {});
+  [[nodiscard]] result<void> remove_alias(std::string_view address);
+  // Errors: not_local_domain (domain not hosted), not_found (no such user/alias).
+  // Aliases expand recursively (depth <= 8); a user beats an alias of the same name.
+  [[nodiscard]] result<Resolution> resolve_recipient(std::string_view address);
+
+  // ---- maintenance ----
+  // Deletes blobs whose refcount is zero (left by a crash between an expunge and its
+  // blob deletion) and compacts every column family to give space back.
+  [[nodiscard]] result<GcReport> gc();
+  [[nodiscard]] result<void> compact();
+  // Recomputes every count from the rows (on a snapshot) and reports drift and
+  // orphans; with repair the corrections are written (deliveries are paused meanwhile).
+  [[nodiscard]] result<FsckReport> fsck(bool repair);
+  [[nodiscard]] result<Stats> stats();
+  // An online, consistent copy of the store in `dir` (which must not exist).
+  [[nodiscard]] result<void> checkpoint(const std::filesystem::path& dir);
+  [[nodiscard]] const std::filesystem::path& path() const;
+
+  // ---- tests only: deliberately corrupt a count so fsck has something to find ----
+  enum class DebugCount { blob_refcount, message_refcount, grant, counter };
+  // blob_refcount: key = blob id; message_refcount: key = message id;
+  // grant: key = "account\0blob"; counter: key = counter name (see fsck key names).
+  [[nodiscard]] result<void> debug_set_count(DebugCount which, std::string_view key,
+                                             std::int64_t value);
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace refmail::storage

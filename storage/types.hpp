@@ -1,0 +1,165 @@
+// storage/types.hpp — plain value types exchanged with the Store: options, message
+// records, mailbox rows, queue entries, receipts, blob info, stats and fsck reports.
+// No RocksDB here; every field has an explicit unit in its type or name.
+// SECURITY: MessageRecord bytes (skeleton, summary) and queue envelopes are opaque to
+// the store and come from untrusted mail; the store never interprets them.
+#pragma once
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace refmail::storage {
+
+using Sha256 = std::array<std::uint8_t, 32>;
+using UnixSeconds = std::chrono::sys_seconds;
+
+// How much work a password hash costs (libsodium argon2id opslimit/memlimit).
+enum class PasswordCost {
+  interactive,   // crypto_pwhash_*_INTERACTIVE (64 MiB, ~0.1-0.5 s): the default
+  moderate,      // crypto_pwhash_*_MODERATE (256 MiB)
+  test_minimal,  // crypto_pwhash_*_MIN: tests only, never in production
+};
+
+inline constexpr std::size_t kMaxChunkBytes = std::size_t{1} << 20;  // 1 MiB
+
+struct StoreOptions {
+  std::filesystem::path path;           // the data folder (RocksDB directory)
+  bool create_if_missing = true;
+  bool sync_writes = true;              // every commit fsyncs the WAL (group commit)
+  PasswordCost password_cost = PasswordCost::interactive;
+  std::size_t max_chunk_bytes = kMaxChunkBytes;  // REQUIRES: 1 <= value <= kMaxChunkBytes
+  std::size_t block_cache_bytes = std::size_t{64} << 20;
+  // Tests only: replaces the keyed XXH3-128 of a blob's decoded bytes. Must return
+  // 32 lowercase hex characters. Lets a test force two different contents onto one
+  // hash to exercise the true-collision path.
+  std::function<std::string(std::string_view decoded)> blob_hash_override;
+};
+
+// What a delivery stores once per message (bytes come from mime/; opaque here).
+struct MessageRecord {
+  std::string skeleton;                // the original bytes with attachment bodies cut out
+  std::string summary;                 // the parsed summary, serialized by mime/
+  std::vector<std::string> blob_ids;   // REQUIRES: distinct ids the skeleton references
+  std::uint64_t logical_size = 0;      // size of the full raw message in bytes
+};
+
+struct StoredMessage {
+  std::string message_id;
+  MessageRecord record;
+  std::int64_t refcount = 0;           // mailbox rows + queue rows that reference it
+  UnixSeconds created{};
+};
+
+struct MailboxRow {
+  std::string account;
+  std::string mailbox;
+  std::uint32_t uid = 0;
+  std::string message_id;
+  std::vector<std::string> keywords;   // IMAP flags / JMAP keywords, e.g. "$seen"
+  UnixSeconds internal_date{};
+  std::uint64_t logical_size = 0;
+};
+
+struct MailboxInfo {
+  std::string name;
+  std::uint32_t mailbox_id = 0;        // stable across renames, never reused per account
+  std::uint32_t uidvalidity = 0;       // RFC 3501 2.3.1.1
+  std::uint32_t uidnext = 0;           // the next UID that may be assigned
+  bool is_system = false;              // INBOX, Sent, Drafts, Trash, Archive
+};
+
+struct RowReceipt {
+  std::string account;
+  std::string mailbox;
+  std::uint32_t uid = 0;
+};
+
+struct QueueEntry {
+  std::string queue_id;
+  std::string message_id;
+  std::string envelope;                // opaque to the store (relay's MAIL FROM / RCPT TO)
+  UnixSeconds due{};
+  std::uint32_t attempts = 0;
+  std::string last_error;
+};
+
+struct DeliveryReceipt {
+  std::string message_id;
+  std::vector<RowReceipt> rows;        // in the order add_mailbox_row was called
+  std::vector<std::string> queue_ids;  // in the order add_queue_row was called
+  std::uint64_t new_blob_bytes = 0;    // decoded bytes this delivery added to the store
+};
+
+struct BlobInfo {
+  std::string blob_id;
+  std::uint64_t size_bytes = 0;
+  Sha256 sha256{};
+  std::int64_t refcount = 0;           // number of message records that reference it
+  UnixSeconds first_seen{};
+};
+
+struct UserInfo {
+  std::string address;                 // lowercase "local@domain"
+  bool is_admin = false;
+  std::uint64_t quota_bytes = 0;       // 0 = unlimited
+  std::uint64_t used_bytes = 0;        // logical bytes in the account's mailboxes
+  std::uint64_t messages = 0;          // mailbox rows of the account
+};
+
+struct AliasInfo {
+  std::string address;                 // lowercase; "@domain" is a catch-all
+  std::vector<std::string> targets;    // local accounts or foreign addresses
+};
+
+// resolve_recipient(): where mail for an address goes.
+struct Resolution {
+  std::vector<std::string> accounts;   // local accounts (deduplicated, sorted)
+  std::vector<std::string> foreign;    // alias targets in domains not hosted here
+};
+
+struct Usage {
+  std::uint64_t logical_bytes = 0;
+  std::uint64_t messages = 0;          // mailbox rows
+};
+
+struct Stats {
+  std::uint64_t logical_bytes = 0;     // what every mailbox would hold with its own copy
+  std::uint64_t physical_bytes = 0;    // blob bytes + skeletons + summaries actually stored
+  std::uint64_t blobs = 0;
+  std::uint64_t messages = 0;          // distinct message records
+  std::uint64_t mailbox_rows = 0;
+  // Fraction of the logical bytes not stored: 1 - physical/logical (0 when empty).
+  // 0.75 means four mailbox copies cost the disk one.
+  double saving_ratio = 0.0;
+  std::map<std::string, Usage> per_domain;
+  std::map<std::string, Usage> per_account;
+};
+
+struct FsckIssue {
+  std::string what;                    // e.g. "blob_refcount", "counter", "orphan_chunk"
+  std::string key;                     // printable key (blob id, counter name, ...)
+  std::int64_t stored = 0;
+  std::int64_t expected = 0;
+};
+
+struct FsckReport {
+  std::vector<FsckIssue> issues;
+  bool repaired = false;               // the corrections were written
+  std::uint64_t blobs_checked = 0;
+  std::uint64_t messages_checked = 0;
+  std::uint64_t rows_checked = 0;
+  [[nodiscard]] bool clean() const { return issues.empty(); }
+};
+
+struct GcReport {
+  std::uint64_t blobs_deleted = 0;
+  std::uint64_t bytes_freed = 0;
+};
+
+}  // namespace refmail::storage
