@@ -165,6 +165,43 @@ class Builder {
 
   bool is_multipart(std::size_t i) const { return parts_[i].is_multipart; }
 
+  // RFC 2387 3.1/3.2: the root of a multipart/related is the part named by "start"
+  // (a Content-ID), else the first part. RFC 8621's algorithm only looks at the first
+  // part, so we move the root there; and when there is no "start" but the "type"
+  // parameter names a type the first part does not have (MHTML writers put images
+  // first), the first part of that type is taken as the root.
+  std::vector<std::size_t> related_root_first(const Part& rel) {
+    std::vector<std::size_t> kids = rel.children;
+    if (kids.size() < 2) return kids;
+    std::ptrdiff_t root = -1;
+    if (const std::string* start = rel.type_param("start")) {
+      std::string_view want = trim(*start);
+      if (want.size() >= 2 && want.front() == '<' && want.back() == '>')
+        want = want.substr(1, want.size() - 2);
+      for (std::size_t k = 0; k < kids.size() && root < 0; ++k) {
+        const HeaderField* f = parts_[kids[k]].field("content-id");
+        if (!f) continue;
+        std::string_view v = trim(f->value);
+        if (v.size() >= 2 && v.front() == '<' && v.back() == '>') v = v.substr(1, v.size() - 2);
+        if (trim(v) == want) root = static_cast<std::ptrdiff_t>(k);
+      }
+    } else if (const std::string* type = rel.type_param("type")) {
+      const std::string want = to_lower(trim(*type));
+      auto type_of = [&](std::size_t idx) {
+        return parts_[idx].type + "/" + parts_[idx].subtype;
+      };
+      if (type_of(kids[0]) != want)
+        for (std::size_t k = 1; k < kids.size() && root < 0; ++k)
+          if (type_of(kids[k]) == want) root = static_cast<std::ptrdiff_t>(k);
+    }
+    if (root > 0) {
+      const std::size_t r = kids[static_cast<std::size_t>(root)];
+      kids.erase(kids.begin() + root);
+      kids.insert(kids.begin(), r);
+    }
+    return kids;
+  }
+
   // RFC 8621 4.1.4 parseStructure, ported line by line. text_body/html_body are the
   // RFC's nullable arrays (nullptr = null); nulling them is local to this call.
   void parse_structure(const std::vector<std::size_t>& list, std::string_view multipart_type,
@@ -191,7 +228,9 @@ class Builder {
       if (multipart) {
         if (depth >= limits_.limits.max_depth + 1) continue;
         const std::string& sub = part.subtype;
-        parse_structure(part.children, sub, in_alternative || sub == "alternative", html_body,
+        const std::vector<std::size_t> children =
+            sub == "related" ? related_root_first(part) : part.children;
+        parse_structure(children, sub, in_alternative || sub == "alternative", html_body,
                         text_body, attachments, depth + 1);
       } else if (is_inline) {
         if (multipart_type == "alternative") {

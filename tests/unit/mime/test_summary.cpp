@@ -274,3 +274,32 @@ TEST(Summary, PreviewAndHtml) {
 
 }  // namespace
 }  // namespace refmail::mime
+
+namespace refmail::mime {
+namespace {
+
+TEST(SummaryCorpus, RelatedRootByTypeParameter) {
+  // MHTML: multipart/related; type="text/html" with the image first (RFC 2387 3.1).
+  const Summary s = summarize_file("mimekit/UnitTests/TestData/messages/multipart-related-mhtml.txt");
+  EXPECT_EQ(paths(s.html_body), V{"2"});
+  EXPECT_EQ(paths(s.text_body), V{"2"});
+  EXPECT_EQ(paths(s.attachments), V{"1"});
+  ASSERT_EQ(s.attachments.size(), 1u);
+  EXPECT_EQ(s.attachments[0].type, "image/png");
+  EXPECT_EQ(s.attachments[0].location, "image1");
+}
+
+TEST(Summary, RelatedRootByStart) {
+  const std::string m =
+      "Content-Type: multipart/related; boundary=B; start=\"<root@x>\"\r\n\r\n"
+      "--B\r\nContent-Type: image/gif\r\nContent-ID: <img@x>\r\n\r\nGIF\r\n"
+      "--B\r\nContent-Type: text/html\r\nContent-ID: <root@x>\r\n\r\n<p>hi</p>\r\n--B--\r\n";
+  const Summary s = summarize(m, Skeleton{});
+  EXPECT_EQ(paths(s.html_body), V{"2"});
+  EXPECT_EQ(paths(s.attachments), V{"1"});
+  EXPECT_EQ(s.preview, "hi");
+  EXPECT_FALSE(s.has_attachment);  // the only attachment is a cid image
+}
+
+}  // namespace
+}  // namespace refmail::mime
