@@ -100,6 +100,31 @@ std::string normalize_newlines(std::string_view s) {
   return out;
 }
 
+// HTML without a charset parameter: the <meta charset=...> or <meta http-equiv
+// content="...; charset=..."> in the first 2 KiB (the HTML spec's prescan, simplified).
+std::string sniff_html_charset(std::string_view html) {
+  const std::string head = to_lower(html.substr(0, 2048));
+  std::size_t pos = 0;
+  while ((pos = head.find("<meta", pos)) != std::string::npos) {
+    const std::size_t end = head.find('>', pos);
+    const std::string_view tag =
+        std::string_view(head).substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos += 5;
+    const auto c = tag.find("charset");
+    if (c == std::string_view::npos) continue;
+    std::size_t k = c + 7;
+    while (k < tag.size() && (tag[k] == ' ' || tag[k] == '=' || tag[k] == '"' || tag[k] == '\''))
+      ++k;
+    std::string cs;
+    while (k < tag.size() && cs.size() < 40 &&
+           ((tag[k] >= 'a' && tag[k] <= 'z') || (tag[k] >= '0' && tag[k] <= '9') ||
+            tag[k] == '-' || tag[k] == '_' || tag[k] == ':' || tag[k] == '.'))
+      cs.push_back(tag[k++]);
+    if (!cs.empty()) return cs;
+  }
+  return {};
+}
+
 class Builder {
  public:
   Builder(std::string_view message, const Skeleton& skel, const SummaryLimits& limits)
@@ -307,7 +332,9 @@ class Builder {
                                        : decode_body(body, p.encoding, keep);
       if (!cut) ps.size = d.size;
       if (text) {
-        std::string utf8 = normalize_newlines(to_utf8(d.bytes, ps.charset));
+        std::string charset = ps.charset;
+        if (charset.empty() && in.type == "text/html") charset = sniff_html_charset(d.bytes);
+        std::string utf8 = normalize_newlines(to_utf8(d.bytes, charset));
         const std::string_view cut_text = truncate_utf8(utf8, keep);
         ps.truncated = d.truncated || cut_text.size() < utf8.size();
         utf8.resize(cut_text.size());

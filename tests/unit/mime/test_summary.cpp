@@ -303,3 +303,21 @@ TEST(Summary, RelatedRootByStart) {
 
 }  // namespace
 }  // namespace refmail::mime
+
+namespace refmail::mime {
+namespace {
+
+TEST(Summary, HtmlMetaCharset) {
+  const std::string m =
+      "Content-Type: text/html\r\n\r\n"
+      "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\">"
+      "</head><body>\xF0\xD2\xC9\xD7\xC5\xD4</body></html>\r\n";
+  const Summary s = summarize(m, Skeleton{});
+  ASSERT_EQ(s.html_body.size(), 1u);
+  EXPECT_EQ(s.html_body[0].charset, "");
+  EXPECT_NE(s.html_body[0].content.find("Привет"), std::string::npos);
+  EXPECT_EQ(s.preview, "Привет");
+}
+
+}  // namespace
+}  // namespace refmail::mime
