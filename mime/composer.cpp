@@ -62,6 +62,7 @@ bool valid_addresses(const std::vector<Address>& v) {
   for (const Address& a : v) {
     // A quoted local part may hold spaces: "john doe"@example.com.
     if (!valid_token_text(a.email, a.email.find('"') != std::string::npos)) return false;
+    if (a.email.size() > 254) return false;  // RFC 5321 4.5.3.1.3: path <= 256 with <>
     if (a.name.size() > kMaxIdBytes) return false;
   }
   return true;

@@ -161,6 +161,8 @@ bool is_atext(char c) {
   }
 }
 
+std::string encode_rfc2047_words(std::string_view text, std::size_t first_line_used);
+
 }  // namespace
 
 std::string unfold_header(std::string_view field_body) {
@@ -304,6 +306,8 @@ std::string encode_rfc2047(std::string_view text_in, EncodeContext context,
       }
     }
     if (atoms) return fold_header(text, first_line_used);
+    // A long quoted string could not be folded safely everywhere; encoded-words can.
+    if (text.size() > 60) return encode_rfc2047_words(text, first_line_used);
     std::string q = "\"";
     for (char c : text) {
       if (c == '"' || c == '\\') q.push_back('\\');
@@ -313,6 +317,12 @@ std::string encode_rfc2047(std::string_view text_in, EncodeContext context,
     return q;
   }
 
+  return encode_rfc2047_words(text, first_line_used);
+}
+
+namespace {
+
+std::string encode_rfc2047_words(std::string_view text, std::size_t first_line_used) {
   // Q or B: whichever is shorter over the whole text.
   std::size_t q_len = 0;
   for (char c : text) q_len += (c == ' ' || q_literal(static_cast<unsigned char>(c))) ? 1 : 3;
@@ -375,4 +385,5 @@ std::string encode_rfc2047(std::string_view text_in, EncodeContext context,
   return out;
 }
 
+}  // namespace
 }  // namespace refmail::mime
