@@ -481,12 +481,11 @@ std::vector<Action> Session::recipient_result(RcptVerdict verdict) {
   out_.clear();
   Recipient rcpt = std::move(*pending_rcpt_);
   pending_rcpt_.reset();
-  enter_state(env_.rcpt_to.empty() ? SessionState::Mail : SessionState::Rcpt);
   const std::string who = bracket(rcpt.address);
+  if (verdict == RcptVerdict::Accept) env_.rcpt_to.push_back(std::move(rcpt));
+  enter_state(env_.rcpt_to.empty() ? SessionState::Mail : SessionState::Rcpt);
   switch (verdict) {
     case RcptVerdict::Accept:
-      env_.rcpt_to.push_back(std::move(rcpt));
-      enter_state(SessionState::Rcpt);
       reply(250, "2.1.5 Ok");
       break;
     case RcptVerdict::UnknownUser:

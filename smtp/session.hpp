@@ -19,6 +19,7 @@
 #include "smtp/message_sink.hpp"
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -63,8 +64,12 @@ class Session {
   // wants_input()). Bytes fed while StartTls is pending, or after Close, are discarded.
   // `now` is recorded for last_activity(); the session never reads a clock.
   [[nodiscard]] std::vector<Action> feed(std::span<const char> bytes, TimePoint now = {});
-  [[nodiscard]] std::vector<Action> feed(std::string_view bytes, TimePoint now = {}) {
-    return feed(std::span<const char>(bytes.data(), bytes.size()), now);
+  // Convenience for anything string-like (std::string, string_view, literals).
+  template <class S>
+    requires std::convertible_to<const S&, std::string_view>
+  [[nodiscard]] std::vector<Action> feed(const S& bytes, TimePoint now = {}) {
+    const std::string_view v(bytes);
+    return feed(std::span<const char>(v.data(), v.size()), now);
   }
 
   // Outcomes. Each REQUIRES the matching wait state (a contract violation aborts).
