@@ -157,6 +157,10 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   auto row = decode_row(**v);
   if (!row) return fail(errc::corrupt, "mailbox row of " + std::string(account) + " is corrupt");
   std::lock_guard mlock(message_lock(row->message_id));
+  // Two expunges of the same row may race: only the one that still sees it proceeds.
+  auto again = get(kCfMailbox, key);
+  if (!again) return again.error();
+  if (!*again) return {};
   auto mv = load_message(row->message_id);
   if (!mv) return mv.error();
   rocksdb::WriteBatch batch;

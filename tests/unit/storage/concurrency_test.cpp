@@ -87,5 +87,26 @@ TEST(Concurrency, DeliveriesRacingExpungeAndGcOfTheSameBlob) {
   expect_fsck_clean(*s);
 }
 
+TEST(Concurrency, RacingExpungesOfTheSameRowsCountOnce) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test", "b@x.test"});
+  std::vector<std::uint32_t> uids;
+  for (int i = 0; i < 20; ++i) {
+    auto r = deliver(*s, {{"a@x.test"}, {"b@x.test"}}, {random_bytes(2000, i % 4)});
+    ASSERT_TRUE(r);
+    uids.push_back(r->rows[0].uid);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] { EXPECT_TRUE(s->expunge("a@x.test", "INBOX", uids)); });
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(s->list_rows("a@x.test", "INBOX")->empty());
+  EXPECT_EQ(s->stats()->mailbox_rows, 20u);
+  EXPECT_EQ(s->stats()->blobs, 4u);
+  expect_fsck_clean(*s);
+}
+
 }  // namespace
 }  // namespace refmail::storage::testing
