@@ -14,6 +14,7 @@
 #include "mime/composer.hpp"
 #include "mime/errc.hpp"
 #include "mime/joiner.hpp"
+#include "mime/splitter.hpp"
 #include "mime/summary.hpp"
 
 namespace refmail::mime {
@@ -338,6 +339,49 @@ TEST(Composer, PythonCheckCanFail) {
       "From: a@b.c\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n"
       "--q\r\nContent-Type: text/plain\r\n\r\nhi\r\n";
   EXPECT_NE(python_check(broken, ""), "OK");
+}
+
+}  // namespace
+}  // namespace refmail::mime
+
+namespace refmail::mime {
+namespace {
+
+// A composed message that is received again (local delivery of a relayed copy, an
+// import) splits back into the same attachment bytes: the composer's base64 is the
+// splitter's canonical form, so dedup finds them.
+class CountingSink final : public BlobSink {
+ public:
+  std::vector<std::string> committed;
+  std::string current;
+  void begin() override { current.clear(); }
+  void append(std::span<const char> d) override { current.append(d.data(), d.size()); }
+  boost::system::result<std::string> commit() override {
+    committed.push_back(current);
+    return "c" + std::to_string(committed.size());
+  }
+  void discard() override { current.clear(); }
+};
+
+TEST(Composer, ComposedMessageSplitsBackIntoTheSameBlobs) {
+  Blobs blobs;
+  const Draft d = full_draft(blobs);
+  auto c = compose(d);
+  ASSERT_TRUE(c.has_value());
+  auto joined = join_all(c->skeleton, blobs);
+  ASSERT_TRUE(joined.has_value());
+  CountingSink sink;
+  auto skel = split_message(*joined, sink);
+  ASSERT_TRUE(skel.has_value());
+  // The 100 KB PDF and the 3 KB logo are over the default 2 KiB threshold.
+  std::vector<std::string> want = {blobs.data["logoblob"], blobs.data["pdfblob"]};
+  std::vector<std::string> got;
+  for (const Cut& cut : skel->cuts) {
+    EXPECT_FALSE(cut.partial);
+    got.push_back(sink.committed.at(std::stoul(cut.blob_id.substr(1)) - 1));
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(skel->joined_size(), joined->size());
 }
 
 }  // namespace

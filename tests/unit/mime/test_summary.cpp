@@ -321,3 +321,30 @@ TEST(Summary, HtmlMetaCharset) {
 
 }  // namespace
 }  // namespace refmail::mime
+
+namespace refmail::mime {
+namespace {
+
+TEST(Summary, DeepAndWideStructuresAreBounded) {
+  // 500 nested multiparts (the scanner stops at its max_depth) and 10,000 parts.
+  std::string deep = "Subject: deep\r\n";
+  for (int i = 0; i < 500; ++i)
+    deep += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n--b" +
+            std::to_string(i) + "\r\n";
+  deep += "Content-Type: text/plain\r\n\r\nbottom\r\n";
+  const Summary d = summarize(deep, Skeleton{});
+  EXPECT_EQ(d.subject, "deep");
+  std::string wide = "Content-Type: multipart/mixed; boundary=w\r\n\r\n";
+  for (int i = 0; i < 10000; ++i)
+    wide += "--w\r\nContent-Type: application/x-" + std::to_string(i) +
+            "\r\nContent-Disposition: attachment; filename=f" + std::to_string(i) + "\r\n\r\nx\r\n";
+  wide += "--w--\r\n";
+  SummaryLimits lim;
+  const Summary w = summarize(wide, Skeleton{}, lim);
+  EXPECT_EQ(w.attachments.size(), lim.max_parts);
+  EXPECT_EQ(w.attachments[0].name, "f0");
+  EXPECT_TRUE(w.has_attachment);
+}
+
+}  // namespace
+}  // namespace refmail::mime
