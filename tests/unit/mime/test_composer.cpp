@@ -48,7 +48,7 @@ void expect_wire_rules(const std::string& m) {
   while (start < m.size()) {
     const auto lf = m.find('\n', start);
     ASSERT_NE(lf, std::string::npos) << "message must end with CRLF";
-    ASSERT_GT(lf, start - 0) << "bare LF";
+    ASSERT_GT(lf, start) << "bare LF (empty line without CR)";
     ASSERT_EQ(m[lf - 1], '\r') << "bare LF at " << lf;
     const std::size_t len = lf - 1 - start;
     EXPECT_LE(len, 998u);
@@ -58,9 +58,11 @@ void expect_wire_rules(const std::string& m) {
     }
     start = lf + 1;
   }
-  EXPECT_EQ(m.find('\r', 0) == std::string::npos ? 0 : 1, 1);
+  EXPECT_TRUE(m.ends_with("\r\n"));
   for (std::size_t i = 0; i < m.size(); ++i)
-    if (m[i] == '\r') ASSERT_TRUE(i + 1 < m.size() && m[i + 1] == '\n') << "bare CR at " << i;
+    if (m[i] == '\r') {
+      ASSERT_TRUE(i + 1 < m.size() && m[i + 1] == '\n') << "bare CR at " << i;
+    }
 }
 
 // Runs Python's email parser over the bytes; returns its report ("OK" when clean).

@@ -238,7 +238,7 @@ TEST(Summary, MalformedAndBounded) {
   EXPECT_EQ(s2.text_body[0].size, 80000u);
   EXPECT_EQ(s2.preview, "café ÿ caf");
   // Garbage never throws.
-  for (const std::string g : {std::string(), std::string("\0\0\0", 3), std::string(5000, '\n'),
+  for (const std::string& g : {std::string(), std::string("\0\0\0", 3), std::string(5000, '\n'),
                               std::string("Content-Type: multipart/mixed\r\n\r\n--\r\n")}) {
     const Summary s = summarize(g, Skeleton{});
     EXPECT_EQ(s.size, g.size());
