@@ -324,6 +324,20 @@ result<void> Store::remove_user(std::string_view address) {
     auto r = impl_->expunge_mailbox_rows(*acct, id);
     if (!r) return r;
   }
+  {
+    std::vector<std::string> uploads, gc;
+    std::string prefix = "U" + *acct;
+    prefix.push_back('\0');
+    auto it = impl_->iter(kCfMailbox);
+    for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
+      uploads.push_back(it->key().ToString());
+    if (!it->status().ok()) return fail_status(it->status(), "listing uploads");
+    for (const auto& key : uploads) {
+      auto r = impl_->release_upload_key(key, &gc);
+      if (!r && r.error() != errc::not_found) return r;
+    }
+    impl_->gc_blobs(gc);
+  }
   rocksdb::WriteBatch batch;
   for (const auto& [key, id] : boxes) batch.Delete(impl_->cf(kCfMailbox), key);
   // Grants are all zero now; drop the keys. UID and mailbox-id high-water marks stay,

@@ -24,6 +24,10 @@ struct RowSpec {
   std::vector<std::string> keywords;
   std::optional<UnixSeconds> internal_date;
 };
+struct HoldSpec {
+  std::string account;
+  UnixSeconds expires;
+};
 struct QueueSpec {
   std::string envelope;
   UnixSeconds due;
@@ -47,6 +51,7 @@ struct Delivery::State final : mime::BlobSink {
   std::optional<MessageRecord> message;
   std::vector<RowSpec> rows;
   std::vector<QueueSpec> queue;
+  std::vector<HoldSpec> holds;
   bool committed = false;
 
   explicit State(Store::Impl* s) : store(s) { xxh = XXH3_createState(); }
@@ -129,6 +134,10 @@ void Delivery::add_queue_row(std::string envelope, UnixSeconds due) {
   state_->queue.push_back(QueueSpec{std::move(envelope), due});
 }
 
+void Delivery::add_upload_hold(std::string account, UnixSeconds expires) {
+  state_->holds.push_back(HoldSpec{std::move(account), expires});
+}
+
 Delivery Store::begin_delivery() { return Delivery(std::make_unique<Delivery::State>(impl_.get())); }
 
 namespace {
@@ -146,8 +155,8 @@ result<DeliveryReceipt> Delivery::commit() {
   auto& s = *st.store;
   if (st.committed) return fail(errc::invalid_argument, "delivery committed twice");
   if (!st.message) return fail(errc::invalid_argument, "delivery has no message");
-  if (st.rows.empty() && st.queue.empty())
-    return fail(errc::invalid_argument, "delivery has no mailbox or queue rows");
+  if (st.rows.empty() && st.queue.empty() && st.holds.empty())
+    return fail(errc::invalid_argument, "delivery has no mailbox, queue or upload rows");
   st.committed = true;
   const MessageRecord& msg = *st.message;
   {
@@ -179,6 +188,15 @@ result<DeliveryReceipt> Delivery::commit() {
     if (!*mm) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
     targets.push_back(Target{*acct, *mbox, **mm});
     add_bytes[*acct] += msg.logical_size;
+  }
+  std::vector<std::string> hold_accounts;
+  for (const auto& h : st.holds) {
+    auto acct = canonical_address(h.account);
+    if (!acct) return fail(errc::invalid_argument, "malformed account '" + h.account + "'");
+    auto user = s.load_user(*acct);
+    if (!user) return user.error();
+    if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
+    hold_accounts.push_back(*acct);
   }
   // Quota (soft against concurrent deliveries to the same account: each checks the
   // committed usage, so two racing commits may overshoot by one message each).
@@ -218,7 +236,7 @@ result<DeliveryReceipt> Delivery::commit() {
   auto* counters = s.cf(kCfCounter);
 
   MessageValue mv;
-  mv.refcount = static_cast<std::int64_t>(targets.size() + st.queue.size());
+  mv.refcount = static_cast<std::int64_t>(targets.size() + st.queue.size() + st.holds.size());
   mv.created = now;
   mv.record = msg;
   batch.Put(s.cf(kCfMessage), receipt.message_id, encode_message(mv));
@@ -248,6 +266,17 @@ result<DeliveryReceipt> Delivery::commit() {
     batch.Merge(counters, account_msgs_key(acct), add_operand(n));
     batch.Merge(counters, domain_bytes_key(dom), add_operand(n * logical));
     batch.Merge(counters, domain_msgs_key(dom), add_operand(n));
+  }
+  // Upload holds: a grant per hold (the uploader may download and reuse the blob).
+  for (std::size_t i = 0; i < st.holds.size(); ++i) {
+    auto uid = random_id('U', 12);
+    std::string v;
+    put_str(v, receipt.message_id);
+    put_i64(v, st.holds[i].expires.time_since_epoch().count());
+    batch.Put(s.cf(kCfMailbox), upload_key(hold_accounts[i], uid), v);
+    for (const auto& id : msg.blob_ids)
+      batch.Merge(s.cf(kCfGrant), grant_key(hold_accounts[i], id), add_operand(1));
+    receipt.upload_ids.push_back(uid);
   }
   const auto nrows = static_cast<std::int64_t>(targets.size());
   if (nrows > 0) {

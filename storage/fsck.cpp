@@ -145,6 +145,22 @@ result<FsckReport> Store::fsck(bool repair) {
       auto& mu = max_uid[uidnext_key(account, mailbox_id)];
       mu = std::max(mu, uid);
     }
+    for (it->Seek("U"); it->Valid() && it->key()[0] == 'U'; it->Next()) {
+      std::string key = it->key().ToString();
+      auto z = key.find('\0');
+      Reader r(std::string_view(it->value().data(), it->value().size()));
+      auto mid = r.str();
+      (void)r.i64();
+      auto m = messages.find(mid);
+      if (z == std::string::npos || !r.done() || m == messages.end()) {
+        issue("dangling_upload", printable(key), 1, 0);
+        fix.Delete(s.cf(kCfMailbox), key);
+        continue;
+      }
+      ++m->second.expected_refcount;
+      std::string account = key.substr(1, z - 1);
+      for (const auto& b : m->second.blobs) ++grants[grant_key(account, b)];
+    }
     if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning mailboxes");
   }
 

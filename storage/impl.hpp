@@ -240,6 +240,13 @@ inline std::string row_key(std::string_view account, std::uint32_t mailbox_id, s
   put_be32(k, uid);
   return k;
 }
+// "U" account \0 upload_id -> [str message_id][i64 expires]
+inline std::string upload_key(std::string_view account, std::string_view upload_id) {
+  std::string k = "U";
+  k.append(account).push_back('\0');
+  k.append(upload_id);
+  return k;
+}
 inline std::string grant_key(std::string_view account, std::string_view blob_id) {
   std::string k(account);
   k.push_back('\0');
@@ -386,6 +393,8 @@ struct Store::Impl {
   result<void> expunge_row(std::string_view account, std::uint32_t mailbox_id,
                            std::uint32_t uid, bool sync, std::vector<std::string>* gc);
   result<void> expunge_mailbox_rows(std::string_view account, std::uint32_t mailbox_id);
+  // Drops an upload hold (REQUIRES: admin_mu held); blobs to collect go to *gc.
+  result<void> release_upload_key(const std::string& key, std::vector<std::string>* gc);
   void gc_blobs(const std::vector<std::string>& ids);
   std::mutex& message_lock(std::string_view message_id);
   // Adds to `batch` the removal of one reference to message `message_id` (whose

@@ -6,6 +6,7 @@
 // SECURITY: names are validated (no control characters); rows are keyed by the
 // account, so one account's listing never reaches another's rows.
 #include <algorithm>
+#include <map>
 
 #include <xxhash.h>
 
@@ -204,6 +205,67 @@ result<void> Store::Impl::expunge_mailbox_rows(std::string_view account,
   return {};
 }
 
+result<void> Store::Impl::release_upload_key(const std::string& key, std::vector<std::string>* gc) {
+  auto v = get(kCfMailbox, key);
+  if (!v) return v.error();
+  if (!*v) return fail(errc::not_found, "upload not found");
+  Reader r(**v);
+  auto message_id = r.str();
+  (void)r.i64();
+  if (!r.done()) return fail(errc::corrupt, "upload record is corrupt");
+  std::lock_guard mlock(message_lock(message_id));
+  auto again = get(kCfMailbox, key);
+  if (!again) return again.error();
+  if (!*again) return fail(errc::not_found, "upload not found");
+  auto mv = load_message(message_id);
+  if (!mv) return mv.error();
+  rocksdb::WriteBatch batch;
+  batch.Delete(cf(kCfMailbox), key);
+  if (*mv) {
+    std::string_view account(key.data() + 1, key.find('\0') - 1);
+    for (const auto& id : (*mv)->record.blob_ids)
+      batch.Merge(cf(kCfGrant), grant_key(account, id), add_operand(-1));
+    drop_message_ref(batch, message_id, **mv, gc);
+  }
+  return write(batch);
+}
+
+result<void> Store::release_upload(std::string_view account, std::string_view upload_id) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  std::vector<std::string> gc;
+  std::shared_lock admin(impl_->admin_mu);
+  auto r = impl_->release_upload_key(upload_key(*acct, upload_id), &gc);
+  if (!r) return r;
+  impl_->gc_blobs(gc);
+  return {};
+}
+
+result<std::size_t> Store::expire_uploads(UnixSeconds now) {
+  std::vector<std::string> expired;
+  std::shared_lock admin(impl_->admin_mu);
+  {
+    auto it = impl_->iter(kCfMailbox);
+    for (it->Seek("U"); it->Valid() && it->key()[0] == 'U'; it->Next()) {
+      Reader r(std::string_view(it->value().data(), it->value().size()));
+      (void)r.str();
+      auto expires = r.i64();
+      if (r.done() && expires <= now.time_since_epoch().count())
+        expired.push_back(it->key().ToString());
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "listing uploads");
+  }
+  std::vector<std::string> gc;
+  std::size_t n = 0;
+  for (const auto& key : expired) {
+    auto r = impl_->release_upload_key(key, &gc);
+    if (r) ++n;
+    else if (r.error() != errc::not_found) return r.error();
+  }
+  impl_->gc_blobs(gc);
+  return n;
+}
+
 // ---- public mailbox API ----
 
 result<std::vector<MailboxInfo>> Store::list_mailboxes(std::string_view account) {
@@ -338,6 +400,36 @@ result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
     rows.push_back(to_row(*acct, *mbox, uid, std::move(*v)));
   }
   if (!it->status().ok()) return fail_status(it->status(), "listing mailbox rows");
+  return rows;
+}
+
+result<std::vector<MailboxRow>> Store::list_account_rows(std::string_view account) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  std::map<std::uint32_t, std::string> names;
+  std::string nprefix = "N" + *acct;
+  nprefix.push_back('\0');
+  auto it = impl_->iter(kCfMailbox);
+  for (it->Seek(nprefix); it->Valid() && starts_with(it->key(), nprefix); it->Next()) {
+    auto m = decode_mailbox(std::string_view(it->value().data(), it->value().size()));
+    if (!m) return fail(errc::corrupt, "mailbox record of " + *acct + " is corrupt");
+    names[m->mailbox_id] = it->key().ToString().substr(nprefix.size());
+  }
+  std::vector<MailboxRow> rows;
+  std::string rprefix = "R" + *acct;
+  rprefix.push_back('\0');
+  for (it->Seek(rprefix); it->Valid() && starts_with(it->key(), rprefix); it->Next()) {
+    if (it->key().size() != rprefix.size() + 8) continue;
+    std::string_view key(it->key().data(), it->key().size());
+    auto mailbox_id = get_be32(key.substr(rprefix.size(), 4));
+    auto uid = get_be32(key.substr(rprefix.size() + 4, 4));
+    auto v = decode_row(std::string_view(it->value().data(), it->value().size()));
+    if (!v) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
+    auto name = names.find(mailbox_id);
+    if (name == names.end()) continue;  // a row of a mailbox being deleted
+    rows.push_back(to_row(*acct, name->second, uid, std::move(*v)));
+  }
+  if (!it->status().ok()) return fail_status(it->status(), "listing rows");
   return rows;
 }
 

@@ -56,6 +56,10 @@ class Delivery {
                        std::optional<UnixSeconds> internal_date = std::nullopt);
   // An outbound relay job for this message (envelope bytes are opaque to the store).
   void add_queue_row(std::string envelope, UnixSeconds due);
+  // A JMAP upload (RFC 8620 6.1): keeps the message's blobs alive and granted to
+  // `account` until `expires` (expire_uploads) or release_upload. Counts in the
+  // message refcount like a row; adds no logical bytes.
+  void add_upload_hold(std::string account, UnixSeconds expires);
 
   // Writes everything as one WriteBatch (sync when StoreOptions::sync_writes).
   // Errors: not_found (account, mailbox or referenced blob unknown), quota_exceeded
@@ -142,6 +146,14 @@ class Store {
                                               std::string_view last_error);
   // Done (delivered or bounced): drops the row and the message reference.
   [[nodiscard]] result<void> remove_queue(std::string_view queue_id);
+
+  // ---- upload holds ----
+  [[nodiscard]] result<void> release_upload(std::string_view account, std::string_view upload_id);
+  // Releases every hold whose expiry is <= now; returns how many.
+  [[nodiscard]] result<std::size_t> expire_uploads(UnixSeconds now);
+
+  // Every row of an account, all mailboxes, in (mailbox id, UID) order.
+  [[nodiscard]] result<std::vector<MailboxRow>> list_account_rows(std::string_view account);
 
   // ---- accounts ----
   // Domains and local parts are compared case-insensitively (ASCII folding; the

@@ -93,6 +93,7 @@ struct DeliveryReceipt {
   std::string message_id;
   std::vector<RowReceipt> rows;        // in the order add_mailbox_row was called
   std::vector<std::string> queue_ids;  // in the order add_queue_row was called
+  std::vector<std::string> upload_ids; // in the order add_upload_hold was called
   std::uint64_t new_blob_bytes = 0;    // decoded bytes this delivery added to the store
 };
 

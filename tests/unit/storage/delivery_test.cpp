@@ -248,5 +248,48 @@ TEST(Delivery, QueueRowsHoldTheMessageUntilRemoved) {
   expect_fsck_clean(*s);
 }
 
+TEST(Delivery, UploadHoldsKeepBlobsAliveUntilTheyExpire) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test", "b@x.test"});
+  const auto bytes = random_bytes(6000, 3);
+  // The upload: a blob held for a@x.test, no mailbox row.
+  auto up = s->begin_delivery();
+  auto id = up.put_blob(bytes);
+  ASSERT_TRUE(id);
+  up.set_message(MessageRecord{"", "", {*id}, 0});
+  up.add_upload_hold("a@x.test", UnixSeconds(std::chrono::seconds(1000)));
+  auto ur = up.commit();
+  ASSERT_TRUE(ur) << error_detail(ur.error());
+  ASSERT_EQ(ur->upload_ids.size(), 1u);
+  EXPECT_EQ(*s->grant_count("a@x.test", *id), 1);
+  ASSERT_TRUE(s->gc());
+  EXPECT_TRUE(s->blob_info(*id));  // held: GC keeps it
+  EXPECT_EQ(s->stats()->logical_bytes, 0u);
+  expect_fsck_clean(*s);
+
+  // Email/set + EmailSubmission: a message referencing the uploaded blob by id.
+  auto d = s->begin_delivery();
+  d.set_message(MessageRecord{"skel", "sum", {*id}, 6004});
+  d.add_mailbox_row("a@x.test", "Sent");
+  d.add_mailbox_row("b@x.test");
+  auto r = d.commit();
+  ASSERT_TRUE(r) << error_detail(r.error());
+  EXPECT_EQ(s->blob_info(*id)->refcount, 2);
+  EXPECT_EQ(*s->grant_count("a@x.test", *id), 2);
+  EXPECT_EQ(s->list_account_rows("a@x.test")->size(), 1u);
+  expect_fsck_clean(*s);
+
+  EXPECT_EQ(*s->expire_uploads(UnixSeconds(std::chrono::seconds(999))), 0u);
+  EXPECT_EQ(*s->expire_uploads(UnixSeconds(std::chrono::seconds(1000))), 1u);
+  EXPECT_FALSE(s->get_message(ur->message_id));
+  EXPECT_EQ(s->blob_info(*id)->refcount, 1);
+  EXPECT_EQ(*s->grant_count("a@x.test", *id), 1);
+  EXPECT_EQ(s->release_upload("a@x.test", ur->upload_ids[0]).error(), errc::not_found);
+  expect_fsck_clean(*s);
+  EXPECT_EQ(read_all(*s, *id), bytes);
+}
+
 }  // namespace
 }  // namespace refmail::storage::testing
