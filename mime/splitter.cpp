@@ -83,6 +83,7 @@ class Base64Verifier {
   // Body ended. Returns false if the text is not canonical.
   bool finish() {
     if (phase_ == Phase::Trailing) return true;
+    if (phase_ == Phase::Leading) return false;  // nothing but whitespace
     if (gn_ != 0 || pad_wait_) return false;
     if (l_ == 0) {  // a single line without ending
       if (col_ == 0) return false;
@@ -96,19 +97,20 @@ class Base64Verifier {
   }
 
   [[nodiscard]] std::uint64_t valid_end() const { return valid_end_; }
+  [[nodiscard]] std::uint64_t prefix() const { return prefix_; }
   [[nodiscard]] std::uint64_t decoded() const { return decoded_; }
   [[nodiscard]] Base64Params params() const {
-    return {l_ ? l_ : static_cast<std::uint32_t>(valid_end_), e_, last_line_ending_};
+    return {l_ ? l_ : static_cast<std::uint32_t>(valid_end_ - prefix_), e_, last_line_ending_};
   }
   // Params for a partial cut covering [0, valid_end()).
   [[nodiscard]] Base64Params partial_params() const {
     Base64Params p{l_, e_, at_line_start_};
-    if (l_ == 0) p = {static_cast<std::uint32_t>(valid_end_), e_, false};
+    if (l_ == 0) p = {static_cast<std::uint32_t>(valid_end_ - prefix_), e_, false};
     return p;
   }
 
  private:
-  enum class Phase { Lines, Trailing };
+  enum class Phase { Leading, Lines, Trailing };
 
   bool end_line(LineEnding ending) {
     // A line ended (its ending is the byte at pos_, already counted).
@@ -148,6 +150,14 @@ class Base64Verifier {
 
   bool step(unsigned char c, const std::uint8_t* val, char*& o) {
     if (phase_ == Phase::Trailing) return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    if (phase_ == Phase::Leading) {
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+        prefix_ = pos_ + 1;
+        valid_end_ = prefix_;
+        return true;
+      }
+      phase_ = Phase::Lines;
+    }
     if (cr_) {
       cr_ = false;
       if (c == '\n') return end_line(LineEnding::Crlf);
@@ -221,7 +231,8 @@ class Base64Verifier {
     return false;
   }
 
-  Phase phase_ = Phase::Lines;
+  Phase phase_ = Phase::Leading;
+  std::uint64_t prefix_ = 0;      // leading whitespace kept as literal before the cut
   std::uint32_t l_ = 0;           // line length (0 until the first line ends)
   LineEnding e_ = LineEnding::Crlf;
   std::uint32_t col_ = 0;         // characters on the current line
@@ -251,6 +262,8 @@ struct Splitter::Impl final : ScanHandler {
   bool finished = false;
 
   // The current candidate.
+  std::ptrdiff_t cand_index = -1;  // scanner index of the candidate part, -1 if none
+  bool cand_cut = false;
   bool active = false;
   std::size_t part_index = 0;
   std::string part_path;
@@ -277,7 +290,8 @@ struct Splitter::Impl final : ScanHandler {
     ++stats.parts;
     if (!is_candidate(p) || error.failed()) return;
     active = true;
-    ++stats.candidates;
+    cand_index = static_cast<std::ptrdiff_t>(p.index);
+    cand_cut = false;
     part_index = p.index;
     part_path = p.path;
     encoding = p.encoding;
@@ -296,7 +310,6 @@ struct Splitter::Impl final : ScanHandler {
   // Gives up on the candidate: the part stays verbatim (or partially cut if released).
   void abandon() {
     active = false;
-    ++stats.kept;
     if (!released) {
       sink.discard();
       builder.append_literal(held);
@@ -319,15 +332,14 @@ struct Splitter::Impl final : ScanHandler {
       c.line_ending = bp.line_ending;
       c.last_line_ending = bp.last_line_ending;
       c.decoded_size = b64.decoded();
-      c.encoded_size = ve;
+      c.encoded_size = ve - b64.prefix();
       c.partial = true;
-      if (base64_encoded_size(c.decoded_size, bp) != ve) {
+      if (base64_encoded_size(c.decoded_size, bp) != c.encoded_size) {
         error = errc::sink_failed;  // cannot happen: the verifier's invariant
         return;
       }
       builder.append_cut(std::move(c));
-      ++stats.cut;
-      --stats.kept;
+      cand_cut = true;
       builder.append_literal(std::string_view(held).substr(ve - held_from));
       held.clear();
       return;
@@ -341,9 +353,20 @@ struct Splitter::Impl final : ScanHandler {
       abandon();  // QP is never released: keep it verbatim
       return;
     }
-    const std::uint64_t ve =
-        encoding == TransferEncoding::Base64 ? b64.valid_end() : held_from + held.size();
+    std::uint64_t begin = 0;  // where the cut will start, relative to the body
+    std::uint64_t ve = held_from + held.size();
+    if (encoding == TransferEncoding::Base64) {
+      begin = b64.prefix();
+      ve = b64.valid_end();
+      if (ve <= begin) {  // nothing but leading whitespace so far: not worth it
+        abandon();
+        return;
+      }
+    }
     if (ve <= held_from) return;
+    if (!released) {  // the literal text before the cut goes out first
+      builder.append_literal(std::string_view(held).substr(0, static_cast<std::size_t>(begin)));
+    }
     held.erase(0, static_cast<std::size_t>(ve - held_from));
     held_from = ve;
     released = true;
@@ -429,14 +452,21 @@ struct Splitter::Impl final : ScanHandler {
   }
 
   void on_part_end(const Part& p) override {
-    if (!active || p.index != part_index) return;
-    finish_candidate();
+    if (cand_index < 0 || p.index != static_cast<std::size_t>(cand_index)) return;
+    if (active) finish_candidate();
+    cand_index = -1;
+    // Counted here, when the body size is known: small parts were never worth cutting.
+    if (p.body.size() >= params.min_cut_bytes || cand_cut) {
+      ++stats.candidates;
+      ++(cand_cut ? stats.cut : stats.kept);
+    }
   }
 
   void finish_candidate() {
     Cut c;
     c.part_path = part_path;
-    std::uint64_t cut_len = 0;  // encoded bytes covered, from body start
+    std::uint64_t cut_begin = 0;  // encoded text covered: [cut_begin, cut_len) of the body
+    std::uint64_t cut_len = 0;
     switch (encoding) {
       case TransferEncoding::Identity:
         c.encoding = CutEncoding::Identity;
@@ -456,8 +486,9 @@ struct Splitter::Impl final : ScanHandler {
         c.line_ending = bp.line_ending;
         c.last_line_ending = bp.last_line_ending;
         c.decoded_size = b64.decoded();
+        cut_begin = b64.prefix();
         cut_len = b64.valid_end();
-        if (base64_encoded_size(c.decoded_size, bp) != cut_len) {  // verifier invariant
+        if (base64_encoded_size(c.decoded_size, bp) != cut_len - cut_begin) {  // invariant
           abandon();
           return;
         }
@@ -480,14 +511,13 @@ struct Splitter::Impl final : ScanHandler {
         abandon();
         return;
     }
-    c.encoded_size = cut_len;
+    c.encoded_size = cut_len - cut_begin;
     if (body_bytes < params.min_cut_bytes || c.decoded_size == 0) {
       if (!released) {
         active = false;
         sink.discard();
         builder.append_literal(held);
         held.clear();
-        --stats.candidates;  // too small: not a candidate after all
         return;
       }
     }
@@ -498,14 +528,15 @@ struct Splitter::Impl final : ScanHandler {
         error = errc::sink_failed;
         return;
       }
-      ++stats.kept;
       builder.append_literal(held);
       held.clear();
       return;
     }
     c.blob_id = std::move(*id);
+    if (!released)
+      builder.append_literal(std::string_view(held).substr(0, static_cast<std::size_t>(cut_begin)));
     builder.append_cut(std::move(c));
-    ++stats.cut;
+    cand_cut = true;
     if (cut_len < held_from + held.size())
       builder.append_literal(std::string_view(held).substr(cut_len - held_from));
     held.clear();

@@ -35,7 +35,7 @@ struct SplitParams {
 struct SplitStats {
   std::uint64_t input_bytes = 0;
   std::size_t parts = 0;             // entities seen by the scanner
-  std::size_t candidates = 0;        // leaf parts that qualified for cutting
+  std::size_t candidates = 0;        // leaf parts that qualified (type and size)
   std::size_t cut = 0;               // candidates cut (partial ones included)
   std::size_t kept = 0;              // candidates left verbatim (mismatch, sink error)
   std::uint64_t max_held_bytes = 0;  // peak bytes held back (scanner + candidate)

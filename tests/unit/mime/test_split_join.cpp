@@ -130,6 +130,19 @@ TEST(Splitter, TrailingBlankLinesStayLiteralButAttachmentIsCut) {
   ASSERT_EQ(r.skeleton.cuts.size(), 1u);
   EXPECT_TRUE(r.skeleton.cuts[0].last_line_ending);
   expect_roundtrip(m, "trailing blank lines");
+  // Leading blank lines (old mailers) stay literal too.
+  const std::string lead = "Content-Type: application/x-pkcs7-mime\nContent-Transfer-Encoding: base64\n\n\n \n" +
+                           base64_encode(data, {64, LineEnding::Lf, true}) + "\n";
+  MemoryBlobs s2;
+  const SplitResult r2 = split_with(lead, s2, Chunking::OneByte);
+  ASSERT_EQ(r2.skeleton.cuts.size(), 1u);
+  EXPECT_EQ(s2.blobs.at(r2.skeleton.cuts[0].blob_id), data);
+  expect_roundtrip(lead, "leading blank lines");
+  SplitParams tiny;
+  tiny.max_held_body_bytes = 1000;  // released early: the prefix must still come first
+  expect_roundtrip(lead, "leading blank lines, released", tiny);
+  MemoryBlobs s3;
+  EXPECT_EQ(split_with(lead, s3, Chunking::Random, 3, tiny).skeleton.cuts.size(), 1u);
 }
 
 TEST(Splitter, CandidatesAndNonCandidates) {
