@@ -82,9 +82,9 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     web::Request wreq = to_request(std::move(req), peer, trusted, opts.admin_token);
     std::string method = wreq.method, target = wreq.target;
     auto started = std::chrono::steady_clock::now();
-    web::Response wres = co_await offload(rt.pool, [&handler, r = std::move(wreq)]() mutable {
-      return handler(std::move(r));
-    });
+    // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+    auto run = [&handler, r = std::move(wreq)]() mutable { return handler(std::move(r)); };
+    web::Response wres = co_await offload(rt.pool, std::move(run));
     int status = wres.status;
     auto res = to_response(std::move(wres), version, keep_alive && !rt.connections.stopping());
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);

@@ -11,7 +11,9 @@
 #include <type_traits>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -94,13 +96,23 @@ struct Runtime {
 };
 
 // Runs `f` on the blocking pool and resumes the caller on its own executor with the
-// result. REQUIRES: `f` owns (or outlives) everything it touches.
+// result. REQUIRES: `f` owns (or outlives) everything it touches and returns a value
+// (not void). Built from plain handlers rather than a coroutine lambda: GCC 12
+// mis-relocates the captures of coroutine lambdas (seen under ASan as a bad free).
 template <typename F>
 asio::awaitable<std::invoke_result_t<F&>> offload(asio::thread_pool& pool, F f) {
   using R = std::invoke_result_t<F&>;
-  co_return co_await asio::co_spawn(
-      pool, [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); },
-      asio::use_awaitable);
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+      [&pool, ex](auto handler, F fn) {
+        asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
+          R r = fn();
+          asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
+            std::move(handler)(std::move(r));
+          });
+        });
+      },
+      asio::use_awaitable, std::move(f));
 }
 
 }  // namespace refmail::server

@@ -17,6 +17,7 @@
 
 #include "server/ingest.hpp"
 #include "server/log.hpp"
+#include "smtp/recipient_policy.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
 
@@ -45,27 +46,48 @@ struct Routed {
   std::vector<std::string> foreign;
 };
 
+// The policy is smtp::classify_recipient (local domain / known mailbox / relay only
+// when authenticated); the store answers its questions and records where the
+// recipient's copies go.
 smtp::RcptVerdict decide_recipient(storage::Store& store, const config::Config& cfg,
                                    const smtp::CheckRecipient& c, Routed& out) {
   std::string addr = store_address(c.address, cfg);
-  auto r = store.resolve_recipient(addr);
-  if (r) {
-    if (r->accounts.empty() && r->foreign.empty()) return smtp::RcptVerdict::UnknownUser;
+  smtp::RecipientDirectory dir;
+  dir.is_local_domain = [&](std::string_view domain) {
+    auto r = store.is_local_domain(domain.empty() ? cfg.local_domains.front() : std::string(domain));
+    if (!r) return smtp::Lookup::TempFail;
+    return *r ? smtp::Lookup::Yes : smtp::Lookup::No;
+  };
+  dir.has_mailbox = [&](const smtp::Address&) {
+    auto r = store.resolve_recipient(addr);
+    if (!r) {
+      return r.error() == storage::errc::not_found || r.error() == storage::errc::not_local_domain
+                 ? smtp::Lookup::No
+                 : smtp::Lookup::TempFail;
+    }
     out.accounts = r->accounts;
     out.foreign = r->foreign;  // alias targets elsewhere: the admin chose to forward
-    return smtp::RcptVerdict::Accept;
+    return out.accounts.empty() && out.foreign.empty() ? smtp::Lookup::No : smtp::Lookup::Yes;
+  };
+  auto verdict = smtp::classify_recipient(c.address, c.auth_user, dir);
+  if (verdict != smtp::RcptVerdict::Accept || !out.accounts.empty() || !out.foreign.empty()) {
+    if (verdict == smtp::RcptVerdict::TempFail) log::warn("smtp.rcpt_tempfail", {{"rcpt", addr}});
+    return verdict;
   }
-  if (r.error() == storage::errc::not_local_domain) {
-    // Never an open relay: a foreign recipient needs an authenticated session.
-    if (!c.auth_user) return smtp::RcptVerdict::RelayDenied;
+  // Accepted with no local copy: a foreign recipient (relay) or a postmaster without
+  // an account of its own, which the domain's admins receive (RFC 5321 4.5.1).
+  auto local = dir.is_local_domain(c.address.domain);
+  if (local == smtp::Lookup::No) {
     out.foreign = {c.address.to_string()};
-    return smtp::RcptVerdict::Accept;
+    return verdict;
   }
-  if (r.error() == storage::errc::not_found || r.error() == storage::errc::invalid_argument) {
-    return smtp::RcptVerdict::UnknownUser;
+  auto users = store.list_users();
+  if (users) {
+    for (const auto& u : *users) {
+      if (u.is_admin) out.accounts.push_back(u.address);
+    }
   }
-  log::warn("smtp.rcpt_tempfail", {{"rcpt", addr}, {"error", storage::error_detail(r.error())}});
-  return smtp::RcptVerdict::TempFail;
+  return out.accounts.empty() ? smtp::RcptVerdict::UnknownUser : verdict;
 }
 
 // RFC 6409 6.1: a submitting user may use only their own addresses (or aliases that
@@ -174,22 +196,24 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         routes.clear();
         push(session.tls_started());
       } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
+        // No proxy authentication: an authzid other than the user is refused.
         bool proxy = !a->authzid.empty() && lower(a->authzid) != lower(a->user);
-        auto account = proxy ? storage::result<std::string>(storage::errc::bad_password)
-                             : co_await offload(svc.rt.pool, [&svc, user = a->user, pw = a->password] {
-                                 return svc.store.verify_password(user, pw);
-                               });
+        storage::result<std::string> account = storage::errc::bad_password;
+        if (!proxy) {
+          auto verify = [&svc, user = a->user, pw = a->password] { return svc.store.verify_password(user, pw); };
+          account = co_await offload(svc.rt.pool, std::move(verify));
+        }
         log::info(account ? "smtp.auth_ok" : "smtp.auth_failed",
                   {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}, {"mechanism", a->mechanism}});
         push(session.auth_result(bool(account), account ? std::string_view(*account) : std::string_view()));
       } else if (auto* s = std::get_if<smtp::CheckSender>(&action)) {
-        bool ok = co_await offload(svc.rt.pool, [&svc, s = *s] { return sender_allowed(svc.store, svc.cfg, s); });
+        auto check = [&svc, s = *s] { return sender_allowed(svc.store, svc.cfg, s); };
+        bool ok = co_await offload(svc.rt.pool, std::move(check));
         push(session.sender_result(ok));
       } else if (auto* rc = std::get_if<smtp::CheckRecipient>(&action)) {
         Routed routed;
-        auto verdict = co_await offload(svc.rt.pool, [&svc, &routed, rc = *rc] {
-          return decide_recipient(svc.store, svc.cfg, rc, routed);
-        });
+        auto decide = [&svc, &routed, rc = *rc] { return decide_recipient(svc.store, svc.cfg, rc, routed); };
+        auto verdict = co_await offload(svc.rt.pool, std::move(decide));
         if (verdict == smtp::RcptVerdict::Accept) routes[rc->address.to_string()] = std::move(routed);
         push(session.recipient_result(verdict));
       } else if (auto* d = std::get_if<smtp::Deliver>(&action)) {
@@ -209,9 +233,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         }
         routes.clear();
         if (lc.auth && req.envelope.auth_user) req.sent_account = *req.envelope.auth_user;
-        auto outcome = co_await offload(svc.rt.pool, [&svc, r = std::move(req)]() mutable {
-          return ingest(svc.store, svc.cfg, std::move(r));
-        });
+        auto run = [&svc, r = std::move(req)]() mutable { return ingest(svc.store, svc.cfg, std::move(r)); };
+        auto outcome = co_await offload(svc.rt.pool, std::move(run));
         if (outcome.status != smtp::DeliveryStatus::Ok) {
           log::warn("smtp.delivery_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", outcome.detail}});
         } else {
