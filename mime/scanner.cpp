@@ -201,7 +201,8 @@ struct Scanner::Impl {
   std::vector<Frame> stack;
   bool line_start = true;       // window begins at a line start with no line ending held
   bool no_delims = false;       // part limit hit: no delimiter is recognised any more
-  std::size_t header_scan = 0;  // bytes of the pending header block already scanned
+  std::size_t header_scan = 0;  // bytes of the pending header block searched for '\n'
+  std::size_t header_line = 0;  // start of its current (incomplete) line
   bool finished = false;
 
   void emit(const char* d, std::size_t b, std::size_t e, ByteKind kind) {
@@ -231,6 +232,7 @@ struct Scanner::Impl {
     emit(d, hs, he, ByteKind::Structure);
     handler.on_part_begin(p);
     header_scan = 0;
+    header_line = 0;
     line_start = true;
     if (p.is_multipart) {
       f.state = State::Preamble;
@@ -364,17 +366,18 @@ struct Scanner::Impl {
   std::size_t header_step(const char* d, std::size_t pos, std::size_t n, bool final,
                           bool& progressed) {
     const std::size_t hs = pos;
-    std::size_t i = hs + header_scan;
+    std::size_t i = hs + header_line;             // start of the current line
+    std::size_t from = hs + std::max(header_scan, header_line);  // not yet searched
     while (true) {
-      const void* q = i < n ? std::memchr(d + i, '\n', n - i) : nullptr;
+      const void* q = from < n ? std::memchr(d + from, '\n', n - from) : nullptr;
       if (q == nullptr) {
         const std::size_t partial = n - i;
         if (final) {
           // Input ends inside the header block.
           std::string_view line(d + i, partial);
-          const bool header_line =
+          const bool is_header =
               partial > 0 && (is_field_line(line) || (is_wsp(line.front()) && i > hs));
-          const std::size_t he = header_line ? n : i;
+          const std::size_t he = is_header ? n : i;
           end_header(d, hs, he, false);
           progressed = true;
           return he;
@@ -384,7 +387,8 @@ struct Scanner::Impl {
           progressed = true;
           return i;
         }
-        header_scan = i - hs;
+        header_line = i - hs;
+        header_scan = n - hs;  // a partial line is never searched twice
         progressed = false;
         return hs;
       }
@@ -420,6 +424,7 @@ struct Scanner::Impl {
         return i;
       }
       i = le;
+      from = le;
     }
   }
 
@@ -504,6 +509,7 @@ struct Scanner::Impl {
     child.part.header.begin = base + line_end;
     stack.push_back(std::move(child));
     header_scan = 0;
+    header_line = 0;
     line_start = true;
     return true;
   }

@@ -278,6 +278,7 @@ struct Splitter::Impl final : ScanHandler {
   std::unique_ptr<QpEncoder> qp_enc;
   std::uint64_t qp_cmp = 0;     // held bytes matched by the re-encoding
   std::uint64_t qp_decoded = 0;
+  std::size_t qp_scan = 0;      // held bytes already searched for the first line end
   std::string scratch;
   std::string scratch2;
 
@@ -304,6 +305,7 @@ struct Splitter::Impl final : ScanHandler {
     qp_enc.reset();
     qp_cmp = 0;
     qp_decoded = 0;
+    qp_scan = 0;
     sink.begin();
   }
 
@@ -413,7 +415,8 @@ struct Splitter::Impl final : ScanHandler {
 
   bool qp_feed(std::string_view bytes, bool final) {
     if (!qp_enc) {
-      const std::size_t nl = held.find('\n');
+      const std::size_t nl = held.find('\n', qp_scan);
+      qp_scan = held.size();  // never search the same bytes twice
       if (nl == std::string::npos && !final) return true;  // ending not known yet
       QpParams qp;
       if (nl != std::string::npos && !(nl > 0 && held[nl - 1] == '\r'))

@@ -245,6 +245,19 @@ TEST(Scanner, LimitsMakeTheRestOpaqueNeverDropped) {
   EXPECT_LE(sb.max_held_bytes(), 4096u + 1000u);
 }
 
+TEST(Scanner, LongHeaderLineFedBytewiseIsLinear) {
+  // 60 KB header line, one byte per feed: quadratic rescanning would take minutes.
+  const std::string m = "X-Long: " + std::string(60000, 'h') + "\r\nSubject: s\r\n\r\nbody";
+  Recorder r;
+  Scanner s(Limits{}, r);
+  for (char c : m) s.feed(std::string_view(&c, 1));
+  s.finish();
+  EXPECT_EQ(r.bytes, m);
+  ASSERT_EQ(r.ended.size(), 1u);
+  EXPECT_EQ(r.ended[0].fields.size(), 2u);
+  EXPECT_EQ(r.ended[0].body.begin, m.size() - 4);
+}
+
 TEST(Scanner, HeldBytesStayBoundedForHugeBodies) {
   std::string m = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n";
   const std::string line(76, 'A');
