@@ -173,6 +173,13 @@ result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   dbo.max_total_wal_size = 256 << 20;
   dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   dbo.paranoid_checks = true;
+  // A crash keeps every write up to the last whole WAL record (a torn tail is cut).
+  dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Reusing WAL files means a synced append does not change the file's size, so the
+  // fdatasync of each commit group skips the inode update: measured 2-3x more durable
+  // deliveries/s with 8 writers (docs: PERFORMANCE). Compatible with point-in-time
+  // recovery (recycled records carry their log number).
+  dbo.recycle_log_file_num = 4;
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
