@@ -168,8 +168,11 @@ TEST(Delivery, UidsStrictlyIncreaseAndSurviveReopen) {
   auto boxes = s->list_mailboxes("a@x.test");
   ASSERT_TRUE(boxes);
   EXPECT_EQ(boxes->size(), 5u);
-  for (const auto& b : *boxes)
-    if (b.name == "INBOX") EXPECT_EQ(b.uidnext, last + 1);
+  for (const auto& b : *boxes) {
+    if (b.name == "INBOX") {
+      EXPECT_EQ(b.uidnext, last + 1);
+    }
+  }
   auto r = deliver(*s, {{"a@x.test"}}, {});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->rows[0].uid, last + 1);
