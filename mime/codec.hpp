@@ -52,8 +52,10 @@ struct Base64Decoded {
 // Output is identical to base64_encode() of the concatenated input.
 class Base64Encoder {
  public:
-  // REQUIRES: p.line_length % 4 == 0.
-  explicit Base64Encoder(const Base64Params& p) noexcept : p_(p) {}
+  // REQUIRES: p.line_length % 4 == 0 (defensively rounded down to a multiple of 4).
+  explicit Base64Encoder(const Base64Params& p) noexcept : p_(p) {
+    p_.line_length -= p_.line_length % 4;
+  }
   void update(std::string_view in, std::string& out);
   void finish(std::string& out);
   // Most bytes update()/finish() may append for `n` input bytes (for reserving).

@@ -65,10 +65,11 @@ char* base64_encode_tail(const unsigned char* in, std::size_t n, char* out) noex
 
 std::uint64_t base64_encoded_size(std::uint64_t decoded_size, const Base64Params& p) noexcept {
   if (decoded_size == 0) return 0;
+  const std::uint32_t width = p.line_length - p.line_length % 4;  // as Base64Encoder
   const std::uint64_t chars = (decoded_size + 2) / 3 * 4;
   const std::uint64_t eol = line_ending_text(p.line_ending).size();
   std::uint64_t lines = 1;
-  if (p.line_length > 0) lines = (chars + p.line_length - 1) / p.line_length;
+  if (width > 0) lines = (chars + width - 1) / width;
   return chars + (lines - 1) * eol + (p.last_line_ending ? eol : 0);
 }
 
