@@ -263,7 +263,17 @@ result<std::string> Store::verify_password(std::string_view address, std::string
   if (!acct) return fail(errc::bad_password, "authentication failed");
   auto u = impl_->load_user(*acct);
   if (!u) return u.error();
-  if (!*u) return fail(errc::bad_password, "authentication failed for " + *acct);
+  if (!*u) {
+    std::call_once(impl_->dummy_hash_once, [&] {
+      auto h = hash_password("refmail-dummy-password", impl_->options.password_cost);
+      if (h) impl_->dummy_hash = std::move(*h);
+    });
+    if (!impl_->dummy_hash.empty()) {
+      [[maybe_unused]] int ignored = crypto_pwhash_argon2id_str_verify(
+          impl_->dummy_hash.c_str(), password.data(), password.size());
+    }
+    return fail(errc::bad_password, "authentication failed for " + *acct);
+  }
   if (crypto_pwhash_argon2id_str_verify((*u)->password_hash.c_str(), password.data(),
                                         password.size()) != 0)
     return fail(errc::bad_password, "authentication failed for " + *acct);

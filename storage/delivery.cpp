@@ -138,6 +138,36 @@ void Delivery::add_upload_hold(std::string account, UnixSeconds expires) {
   state_->holds.push_back(HoldSpec{std::move(account), expires});
 }
 
+result<void> Store::Impl::reserve_quota(const std::map<std::string, std::uint64_t>& add,
+                                        QuotaReservation* r) {
+  std::vector<std::pair<std::string, std::uint64_t>> limited;
+  for (const auto& [acct, bytes] : add) {
+    auto user = load_user(acct);
+    if (!user) return user.error();
+    if (*user && (*user)->quota_bytes > 0) limited.emplace_back(acct, (*user)->quota_bytes);
+  }
+  if (limited.empty()) return {};
+  std::lock_guard lock(quota_mu);
+  for (const auto& [acct, quota] : limited) {
+    auto used = counter(account_bytes_key(acct));
+    if (!used) return used.error();
+    auto it = quota_reserved.find(acct);
+    const std::uint64_t reserved = it == quota_reserved.end() ? 0 : it->second;
+    const std::uint64_t bytes = add.at(acct);
+    const auto committed = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *used));
+    if (committed + reserved + bytes > quota)
+      return fail(errc::quota_exceeded,
+                  "account " + acct + " is over its quota (" + std::to_string(committed) + " + " +
+                      std::to_string(bytes) + " > " + std::to_string(quota) + " bytes)");
+  }
+  for (const auto& [acct, quota] : limited) {
+    quota_reserved[acct] += add.at(acct);
+    r->held_.emplace_back(acct, add.at(acct));
+  }
+  r->impl_ = this;
+  return {};
+}
+
 Delivery Store::begin_delivery() { return Delivery(std::make_unique<Delivery::State>(impl_.get())); }
 
 namespace {
@@ -183,6 +213,10 @@ result<DeliveryReceipt> Delivery::commit() {
     auto user = s.load_user(*acct);
     if (!user) return user.error();
     if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
+    if (r.keywords.size() > kMaxKeywords ||
+        std::any_of(r.keywords.begin(), r.keywords.end(),
+                    [](const std::string& k) { return k.empty() || k.size() > kMaxKeywordBytes; }))
+      return fail(errc::invalid_argument, "too many or malformed keywords for " + *acct);
     auto mm = s.find_mailbox(*acct, *mbox);
     if (!mm) return mm.error();
     if (!*mm) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
@@ -198,20 +232,9 @@ result<DeliveryReceipt> Delivery::commit() {
     if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
     hold_accounts.push_back(*acct);
   }
-  // Quota (soft against concurrent deliveries to the same account: each checks the
-  // committed usage, so two racing commits may overshoot by one message each).
-  for (const auto& [acct, bytes] : add_bytes) {
-    auto user = s.load_user(acct);
-    if (!user) return user.error();
-    if ((*user)->quota_bytes == 0) continue;
-    auto used = s.counter(account_bytes_key(acct));
-    if (!used) return used.error();
-    if (static_cast<std::uint64_t>(std::max<std::int64_t>(0, *used)) + bytes > (*user)->quota_bytes)
-      return fail(errc::quota_exceeded,
-                  "account " + acct + " is over its quota (" + std::to_string(*used) + " + " +
-                      std::to_string(bytes) + " > " + std::to_string((*user)->quota_bytes) +
-                      " bytes)");
-  }
+  // Quota: exact also under concurrency (reserved until our write is visible).
+  QuotaReservation quota;
+  if (auto q = s.reserve_quota(add_bytes, &quota); !q) return q.error();
 
   // Every referenced blob must be staged by us (pinned) or already stored (pin it).
   std::vector<const StagedRef*> refs;
@@ -332,6 +355,7 @@ result<DeliveryReceipt> Delivery::commit() {
 
   auto w = s.write(batch);
   locks.clear();
+  quota.release();  // after the write: the counter now holds these bytes
   st.release_pins();
   if (!w) return w.error();
   return receipt;

@@ -330,6 +330,8 @@ class BlobSourceAdapter final : public mime::BlobSource {
   Store& store_;
 };
 
+class QuotaReservation;
+
 struct Store::Impl {
   StoreOptions options;
   std::unique_ptr<rocksdb::DB> db;
@@ -342,11 +344,19 @@ struct Store::Impl {
   // changes (mailbox rename/delete, user removal) and fsck repair.
   std::shared_mutex admin_mu;
   std::mutex queue_mu;  // queue row reschedule/removal
+  // Bytes of commits in flight per account, so concurrent deliveries cannot together
+  // overshoot a quota (each checks committed usage + everything reserved).
+  std::mutex quota_mu;
+  std::unordered_map<std::string, std::uint64_t> quota_reserved;
   std::mutex uid_mu;  // UID, mailbox-id and uidvalidity allocation
   std::unordered_map<std::string, std::uint32_t> uidnext;  // uidnext_key -> next
   std::unordered_map<std::string, std::uint32_t> mailbox_next;
   std::int64_t last_uidvalidity = -1;
   std::unique_ptr<BlobSourceAdapter> source;
+  // A hash verified for unknown users, so a login attempt costs the same time
+  // whether or not the account exists (no user enumeration by timing).
+  std::once_flag dummy_hash_once;
+  std::string dummy_hash;
 
   ~Impl();
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c]; }
@@ -379,6 +389,11 @@ struct Store::Impl {
   void write_new_blob(rocksdb::WriteBatch& batch, std::string_view blob_id, const StagedBlob& b,
                       std::int64_t refcount);
 
+  // Checks the quota of every account in `add` (logical bytes to add) and reserves
+  // the bytes in *r until it is destroyed; quota_exceeded names the first account over.
+  result<void> reserve_quota(const std::map<std::string, std::uint64_t>& add,
+                             QuotaReservation* r);
+
   // mailboxes (mailboxes.cpp)
   result<std::optional<MailboxMeta>> find_mailbox(std::string_view account,
                                                   std::string_view name);
@@ -404,6 +419,31 @@ struct Store::Impl {
   void drop_message_ref(rocksdb::WriteBatch& batch, std::string_view message_id,
                         const MessageValue& mv, std::vector<std::string>* gc);
   result<std::optional<MessageValue>> load_message(std::string_view message_id);
+};
+
+class QuotaReservation {
+ public:
+  QuotaReservation() = default;
+  QuotaReservation(const QuotaReservation&) = delete;
+  QuotaReservation& operator=(const QuotaReservation&) = delete;
+  ~QuotaReservation() { release(); }
+  void release() {
+    if (impl_ == nullptr) return;
+    std::lock_guard lock(impl_->quota_mu);
+    for (const auto& [acct, bytes] : held_) {
+      auto it = impl_->quota_reserved.find(acct);
+      if (it == impl_->quota_reserved.end()) continue;
+      it->second -= bytes;
+      if (it->second == 0) impl_->quota_reserved.erase(it);
+    }
+    held_.clear();
+    impl_ = nullptr;
+  }
+
+ private:
+  friend struct Store::Impl;
+  Store::Impl* impl_ = nullptr;
+  std::vector<std::pair<std::string, std::uint64_t>> held_;
 };
 
 // Canonical forms (accounts.cpp). nullopt when malformed.

@@ -454,6 +454,10 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   auto acct = canonical_address(account);
   auto mbox = canonical_mailbox(mailbox);
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  if (keywords.size() > kMaxKeywords ||
+      std::any_of(keywords.begin(), keywords.end(),
+                  [](const std::string& k) { return k.empty() || k.size() > kMaxKeywordBytes; }))
+    return fail(errc::invalid_argument, "too many or malformed keywords");
   std::shared_lock admin(impl_->admin_mu);
   auto m = impl_->find_mailbox(*acct, *mbox);
   if (!m) return m.error();
@@ -501,16 +505,10 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   auto mv = impl_->load_message(r->message_id);
   if (!mv) return mv.error();
   if (!*mv) return fail(errc::corrupt, "message " + r->message_id + " of a row is missing");
+  QuotaReservation quota;
   if (!move) {
-    auto user = impl_->load_user(*acct);
-    if (!user) return user.error();
-    if (*user && (*user)->quota_bytes > 0) {
-      auto used = impl_->counter(account_bytes_key(*acct));
-      if (!used) return used.error();
-      if (static_cast<std::uint64_t>(std::max<std::int64_t>(0, *used)) + r->logical_size >
-          (*user)->quota_bytes)
-        return fail(errc::quota_exceeded, "account " + *acct + " is over its quota");
-    }
+    auto q = impl_->reserve_quota({{*acct, r->logical_size}}, &quota);
+    if (!q) return q.error();
   }
   auto new_uid = impl_->allocate_uid(*acct, (*dm)->mailbox_id);
   rocksdb::WriteBatch batch;

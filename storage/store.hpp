@@ -189,7 +189,8 @@ class Store {
 
   // ---- maintenance ----
   // Deletes blobs whose refcount is zero (left by a crash between an expunge and its
-  // blob deletion) and compacts every column family to give space back.
+  // blob deletion), drops zero-count grant keys (briefly pausing deliveries), and
+  // compacts every column family to give space back.
   [[nodiscard]] result<GcReport> gc();
   [[nodiscard]] result<void> compact();
   // Recomputes every count from the rows (on a snapshot) and reports drift and

@@ -161,6 +161,11 @@ struct FsckReport {
 struct GcReport {
   std::uint64_t blobs_deleted = 0;
   std::uint64_t bytes_freed = 0;
+  std::uint64_t grants_deleted = 0;    // zero-count grant keys removed
 };
+
+// Bounds on what a mailbox row carries.
+inline constexpr std::size_t kMaxKeywords = 128;
+inline constexpr std::size_t kMaxKeywordBytes = 255;
 
 }  // namespace refmail::storage

@@ -87,6 +87,33 @@ TEST(Concurrency, DeliveriesRacingExpungeAndGcOfTheSameBlob) {
   expect_fsck_clean(*s);
 }
 
+TEST(Concurrency, QuotaHoldsExactlyUnderConcurrentDeliveries) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test"});
+  const std::string skeleton(1000, 'k');  // logical size 1000 per message
+  ASSERT_TRUE(s->set_quota("a@x.test", 10500));
+  std::atomic<int> ok{0}, over{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 4; ++i) {
+        auto r = deliver(*s, {{"a@x.test"}}, {}, skeleton);
+        if (r) ++ok;
+        else if (r.error() == errc::quota_exceeded) ++over;
+        else ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 10);
+  EXPECT_EQ(over.load(), 22);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(s->get_user("a@x.test")->used_bytes, 10000u);
+  expect_fsck_clean(*s);
+}
+
 TEST(Concurrency, RacingExpungesOfTheSameRowsCountOnce) {
   TempDir dir;
   auto s = open_store(test_options(dir.path()));

@@ -137,6 +137,7 @@ TEST(Delivery, ExpungeAndGcGoBackToZero) {
   auto gc = s->gc();
   ASSERT_TRUE(gc);
   EXPECT_EQ(gc->blobs_deleted, 0u);  // expunge already collected them
+  EXPECT_EQ(gc->grants_deleted, 4u);  // a and b each held both blobs; all zero now
   expect_fsck_clean(*s);
 }
 
