@@ -105,6 +105,8 @@ std::vector<ClientAction> ClientSession::connection_lost(std::string_view why) {
 }
 
 void ClientSession::fail(DeliveryClass c, int code, std::string text, bool quit) {
+  // A failure decided in the same batch as the STARTTLS reply: no handshake then.
+  if (!out_.empty() && std::holds_alternative<ClientStartTls>(out_.back())) out_.pop_back();
   // A session-level failure: every recipient not already decided shares it.
   for (std::size_t i = 0; i < result_.rcpts.size(); ++i) {
     ClientRcptResult& r = result_.rcpts[i];

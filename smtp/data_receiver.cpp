@@ -45,23 +45,30 @@ DataReceiver::Result DataReceiver::feed(std::string_view in, MessageSink& sink) 
         prev_cr_ = true;
         break;
       case State::Mid: {
-        const void* lf = std::memchr(in.data() + i, '\n', n - i);
-        if (lf == nullptr) {
-          sink.append(in.substr(i));
-          prev_cr_ = in[n - 1] == '\r';
-          i = n;
-          break;
+        // Consume whole lines as one run, so the sink sees large spans; stop at a line
+        // that starts with '.', which the byte-wise states handle.
+        const std::size_t run_start = i;
+        for (;;) {
+          const void* lf = std::memchr(in.data() + i, '\n', n - i);
+          if (lf == nullptr) {
+            prev_cr_ = in[n - 1] == '\r';
+            i = n;
+            break;
+          }
+          const std::size_t at = static_cast<const char*>(lf) - in.data();
+          const bool cr_before = at > run_start ? in[at - 1] == '\r' : prev_cr_;
+          i = at + 1;
+          prev_cr_ = false;
+          if (!cr_before) {
+            bare_lf_ = true;  // content, not a line end (see header)
+            continue;
+          }
+          if (i == n || in[i] == '.') {
+            state_ = State::LineStart;
+            break;
+          }
         }
-        const std::size_t at = static_cast<const char*>(lf) - in.data();
-        const bool cr_before = at > i ? in[at - 1] == '\r' : prev_cr_;
-        sink.append(in.substr(i, at + 1 - i));
-        i = at + 1;
-        prev_cr_ = false;
-        if (cr_before) {
-          state_ = State::LineStart;
-        } else {
-          bare_lf_ = true;  // content, not a line end (see header)
-        }
+        sink.append(in.substr(run_start, i - run_start));
         break;
       }
       case State::Done:

@@ -76,6 +76,13 @@ std::string encode_base64(std::string_view s) {
   return out;
 }
 
+bool is_sasl_name(std::string_view s) noexcept {
+  if (s.size() > kMaxPlainField) return false;
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
 boost::system::result<PlainCredentials> parse_sasl_plain(std::string_view d) {
   const std::size_t a = d.find('\0');
   if (a == std::string_view::npos) return errc::malformed_sasl;
@@ -87,7 +94,7 @@ boost::system::result<PlainCredentials> parse_sasl_plain(std::string_view d) {
   c.password.assign(d.substr(b + 1));
   if (c.authcid.empty() || c.password.empty() || c.password.find('\0') != std::string::npos ||
       c.authzid.size() > kMaxPlainField || c.authcid.size() > kMaxPlainField ||
-      c.password.size() > kMaxPlainField)
+      c.password.size() > kMaxPlainField || !is_sasl_name(c.authzid) || !is_sasl_name(c.authcid))
     return errc::malformed_sasl;
   return c;
 }

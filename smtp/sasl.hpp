@@ -22,8 +22,12 @@ struct PlainCredentials {
   std::string password;  // non-empty
 };
 
+// A user or authorization name we accept: non-empty-or-empty, at most 255 octets, no
+// control characters (so it can never split a log line or a reply).
+[[nodiscard]] bool is_sasl_name(std::string_view s) noexcept;
+
 // RFC 4616 2: message = [authzid] UTF8NUL authcid UTF8NUL passwd (each at most 255).
-// Errors: errc::malformed_sasl.
+// authzid and authcid must pass is_sasl_name(). Errors: errc::malformed_sasl.
 [[nodiscard]] boost::system::result<PlainCredentials> parse_sasl_plain(std::string_view decoded);
 
 }  // namespace refmail::smtp

@@ -165,6 +165,20 @@ std::vector<Action> Session::feed(std::span<const char> bytes, TimePoint now) {
   // After Close nothing matters; while StartTls is pending the bytes belong to the TLS
   // handshake, never to the plaintext command stream (RFC 3207 / CVE-2011-0411).
   if (state_ == SessionState::Closed || state_ == SessionState::WaitTls) return {};
+  if (in_.empty() && wants_input()) {
+    // Fast path: nothing buffered, parse straight from the caller's bytes and keep only
+    // an unfinished line (or nothing, in DATA/BDAT).
+    const std::string_view v(bytes.data(), bytes.size());
+    std::size_t n = process(v);
+    if (drop_input_) {
+      drop_input_ = false;
+      line_scanned_ = 0;
+      n = v.size();
+    }
+    in_.assign(v.substr(n));
+    pos_ = 0;
+    return take_out();
+  }
   in_.append(bytes.data(), bytes.size());
   if (!wants_input()) {
     if (buffered_bytes() > lim_.max_input_buffer) {
@@ -435,7 +449,8 @@ std::vector<Action> Session::sender_result(bool allowed) {
     accept_mail(std::move(from), std::move(params));
   } else {
     enter_state(SessionState::Ready);
-    fail(553, "5.7.1 " + bracket(from) + ": Sender address rejected: not owned by user " + *auth_user_);
+    // The user name is not echoed: replies carry only validated text.
+    fail(553, "5.7.1 " + bracket(from) + ": Sender address rejected: not owned by user");
   }
   run();
   return take_out();
@@ -809,7 +824,8 @@ void Session::handle_auth_response(std::string_view line) {
       reply(334, "UGFzc3dvcmQ6");
       return;
     case AuthStep::LoginPassword:
-      if (auth_login_user_.empty() || decoded->empty()) {
+      if (auth_login_user_.empty() || decoded->empty() || !is_sasl_name(auth_login_user_) ||
+          decoded->find('\0') != std::string::npos) {
         enter_state(SessionState::Ready);
         fail(501, "5.5.2 Error: malformed authentication response");
         return;

@@ -5,6 +5,9 @@
 // "ddd[ -]text\r\n" lines with one code, asynchronous actions end their batch, buffers and
 // delivered messages stay within the limits, nothing happens after Close, and the same
 // stream fed whole gives the same replies as when chunked (unless STARTTLS intervenes).
+// With the top bit of the first byte set, the bytes are instead server replies fed to a
+// ClientSession (no credentials before TLS, nothing after ClientFinished, bounded buffer).
+#include "smtp/client_session.hpp"
 #include "smtp/session.hpp"
 
 #include <cstdint>
@@ -123,11 +126,69 @@ struct Runner {
   }
 };
 
+// Client mode: the fuzzer plays the server.
+void fuzz_client(std::uint8_t flags, std::uint8_t seed, std::string_view stream) {
+  ClientOptions o;
+  o.tls = static_cast<TlsMode>(flags & 3);
+  if (flags & 4) o.auth = ClientCredentials{"user", "SECRETPW", {AuthMechanism::XOAuth2, AuthMechanism::Login,
+                                                                  AuthMechanism::Plain}};
+  o.allow_plaintext_auth = flags & 8;
+  o.use_bdat = flags & 16;
+  o.use_pipelining = flags & 32;
+  ClientMessage m;
+  m.mail_from = Address{"a", "b.example"};
+  for (int i = 0; i < 1 + seed % 4; ++i) m.rcpt_to.push_back(Recipient{Address{"r" + std::to_string(i), "c.example"}, {}});
+  m.params.smtputf8 = flags & 64;
+  m.bytes = "Subject: x\r\n\r\n.body\r\n";
+  ClientSession c(o, m);
+  Rng rng{seed};
+  bool finished = false, tls = o.tls == TlsMode::Implicit, pending_tls = false;
+  auto take = [&](std::vector<ClientAction> acts) {
+    for (std::size_t k = 0; k < acts.size(); ++k) {
+      FUZZ_CHECK(!finished);
+      if (auto* w = std::get_if<ClientWrite>(&acts[k])) {
+        // Credentials never leave in plaintext unless allowed.
+        if (!tls && !o.allow_plaintext_auth) {
+          FUZZ_CHECK(w->bytes.find("AUTH") == std::string::npos);
+          FUZZ_CHECK(w->bytes.find("U0VDUkVUUFc") == std::string::npos);  // base64("SECRETPW")
+        }
+      } else if (std::holds_alternative<ClientStartTls>(acts[k])) {
+        FUZZ_CHECK(k + 1 == acts.size());
+        pending_tls = true;
+      } else if (std::holds_alternative<ClientFinished>(acts[k])) {
+        FUZZ_CHECK(k + 1 == acts.size());
+        FUZZ_CHECK(c.finished());
+        finished = true;
+      }
+    }
+  };
+  std::size_t i = 0;
+  while (i < stream.size() && !finished) {
+    const std::size_t n = std::min<std::size_t>(stream.size() - i, 1 + rng.next() % 32);
+    take(c.feed(stream.substr(i, n)));
+    i += n;
+    if (pending_tls && !finished) {
+      pending_tls = false;
+      tls = true;
+      take(c.tls_started());
+    }
+  }
+  if (!finished) take(c.connection_lost("eof"));
+  FUZZ_CHECK(finished && c.finished());
+  FUZZ_CHECK(c.result().rcpts.size() == m.rcpt_to.size());
+  for (const auto& r : c.result().rcpts) FUZZ_CHECK(r.code != -1);
+  FUZZ_CHECK(c.feed(std::string_view("250 ok\r\n")).empty());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 4) return 0;
   const std::uint8_t flags = data[0];
+  if (flags & 128) {
+    fuzz_client(data[1], data[2], std::string_view(reinterpret_cast<const char*>(data) + 3, size - 3));
+    return 0;
+  }
   Options o;
   o.hostname = "fuzz.test";
   o.tls_available = flags & 1;

@@ -118,6 +118,14 @@ TEST(Auth, LongAuthLineAllowed) {
   EXPECT_NE(r.out.find("334 \r\n500 5.5.2 Error: line too long\r\n250 2.0.0 Ok\r\n"), std::string::npos) << r.out;
 }
 
+TEST(Auth, ControlCharactersInUserNamesAreRefused) {
+  expect_transcript(auth_options(), Limits{},
+                    {"EHLO c\r\nAUTH LOGIN " + encode_base64("a\r\n250 ok") + "\r\n", encode_base64("pw") + "\r\n",
+                     "AUTH PLAIN " + plain("", "x\ny", "pw") + "\r\n"},
+                    kStart + "334 UGFzc3dvcmQ6\r\n501 5.5.2 Error: malformed authentication response\r\n"
+                             "501 5.5.2 Error: malformed authentication response\r\n");
+}
+
 TEST(Auth, IdentityFromServer) {
   Driver d(auth_options(), Limits{});
   d.feed("EHLO c\r\nAUTH PLAIN " + plain("", "Alice", "pw") + "\r\n");

@@ -45,6 +45,10 @@ TEST(Sasl, Plain) {
   EXPECT_FALSE(parse_sasl_plain(std::string("\0user\0", 6)));
   EXPECT_FALSE(parse_sasl_plain(std::string("\0user\0pa\0ss", 11)));
   EXPECT_FALSE(parse_sasl_plain(std::string(1, '\0') + std::string(256, 'u') + std::string(1, '\0') + "p"));
+  // Control characters in names could split replies or log lines.
+  EXPECT_FALSE(parse_sasl_plain(std::string("\0us\r\ner\0pass", 12)));
+  EXPECT_FALSE(parse_sasl_plain(std::string("a\x7f\0user\0pass", 12)));
+  EXPECT_TRUE(parse_sasl_plain(std::string("\0us\xC3\xA9r\0p\r\nw", 11)));  // passwords may hold anything but NUL
 }
 
 }  // namespace
