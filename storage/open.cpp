@@ -289,6 +289,10 @@ result<void> Store::restore(const std::filesystem::path& checkpoint_dir,
   if (!fs::exists(checkpoint_dir / "CURRENT", ec))
     return fail(errc::not_found, what + ": " + checkpoint_dir.string() + " is not a checkpoint");
   const bool had_data = fs::exists(data_path, ec);
+  // Never swap away (and then delete) a folder that is not a store.
+  if (had_data && !fs::exists(data_path / "CURRENT", ec) && !fs::is_empty(data_path, ec))
+    return fail(errc::invalid_argument,
+                what + ": " + data_path.string() + " exists and is not a refmail store");
   FolderLock lock;
   if (had_data && fs::exists(data_path / "CURRENT", ec)) {
     auto s = lock.lock(data_path);

@@ -143,6 +143,16 @@ TEST(Backup, CheckpointAndRestore) {
   expect_fsck_clean(*s);
   auto bad = Store::restore(dir.path() / "nothing", data);
   EXPECT_EQ(bad.error(), errc::not_found);
+  // A folder that is not a store is never replaced.
+  fs::create_directories(dir.path() / "other");
+  { std::FILE* f = std::fopen((dir.path() / "other" / "keep.txt").c_str(), "w"); std::fclose(f); }
+  EXPECT_EQ(Store::restore(cp, dir.path() / "other").error(), errc::invalid_argument);
+  EXPECT_TRUE(fs::exists(dir.path() / "other" / "keep.txt"));
+  // Restoring to a new place works too (a fresh machine).
+  ASSERT_TRUE(Store::restore(cp, dir.path() / "fresh"));
+  auto fresh = open_store(test_options(dir.path() / "fresh"));
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->list_rows("a@x.test", "INBOX")->size(), 1u);
 }
 
 }  // namespace
