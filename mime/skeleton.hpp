@@ -76,8 +76,6 @@ class SkeletonBuilder {
   [[nodiscard]] std::uint64_t joined_size() const noexcept {
     return skel_.bytes.size() + cut_bytes_;
   }
-  // Direct access for the splitter (e.g. to truncate a tentative literal).
-  [[nodiscard]] std::string& bytes() noexcept { return skel_.bytes; }
   // Returns the skeleton; the builder is empty afterwards.
   [[nodiscard]] Skeleton finish();
 
