@@ -147,6 +147,14 @@ class Store {
   // Done (delivered or bounced): drops the row and the message reference.
   [[nodiscard]] result<void> remove_queue(std::string_view queue_id);
 
+  // ---- import jobs (the `import` column family) ----
+  [[nodiscard]] result<std::string> enqueue_import(std::string_view account,
+                                                   std::string_view payload, UnixSeconds due);
+  [[nodiscard]] result<std::vector<ImportJob>> due_imports(UnixSeconds now, std::size_t limit);
+  [[nodiscard]] result<void> reschedule_import(std::string_view job_id, UnixSeconds due,
+                                               std::string_view last_error);
+  [[nodiscard]] result<void> remove_import(std::string_view job_id);
+
   // ---- upload holds ----
   [[nodiscard]] result<void> release_upload(std::string_view account, std::string_view upload_id);
   // Releases every hold whose expiry is <= now; returns how many.

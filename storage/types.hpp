@@ -89,6 +89,17 @@ struct QueueEntry {
   std::string last_error;
 };
 
+// A durable import job (push import from a legacy server); payload is opaque
+// (source, mailbox, UIDs: the import worker's encoding).
+struct ImportJob {
+  std::string job_id;
+  std::string account;
+  std::string payload;
+  UnixSeconds due{};
+  std::uint32_t attempts = 0;
+  std::string last_error;
+};
+
 struct DeliveryReceipt {
   std::string message_id;
   std::vector<RowReceipt> rows;        // in the order add_mailbox_row was called

@@ -295,5 +295,36 @@ TEST(Delivery, UploadHoldsKeepBlobsAliveUntilTheyExpire) {
   EXPECT_EQ(read_all(*s, *id), bytes);
 }
 
+TEST(Import, JobsAreDurableAndOrderedByDueTime) {
+  TempDir dir;
+  auto o = test_options(dir.path());
+  std::string late;
+  {
+    auto s = open_store(o);
+    ASSERT_TRUE(s);
+    add_users(*s, {"a@x.test"});
+    EXPECT_EQ(s->enqueue_import("nobody@x.test", "p", UnixSeconds{}).error(), errc::not_found);
+    auto j1 = s->enqueue_import("A@x.test", "uids 1:5", UnixSeconds(std::chrono::seconds(20)));
+    auto j2 = s->enqueue_import("a@x.test", "uids 6", UnixSeconds(std::chrono::seconds(10)));
+    ASSERT_TRUE(j1 && j2);
+    late = *j1;
+    auto due = s->due_imports(UnixSeconds(std::chrono::seconds(15)), 10);
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_EQ((*due)[0].job_id, *j2);
+    EXPECT_EQ((*due)[0].account, "a@x.test");
+    ASSERT_TRUE(s->remove_import(*j2));
+    ASSERT_TRUE(s->reschedule_import(*j1, UnixSeconds(std::chrono::seconds(30)), "IMAP timeout"));
+  }
+  auto s = open_store(o);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->due_imports(UnixSeconds(std::chrono::seconds(29)), 10)->empty());
+  auto due = s->due_imports(UnixSeconds(std::chrono::seconds(30)), 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].job_id, late);
+  EXPECT_EQ((*due)[0].payload, "uids 1:5");
+  EXPECT_EQ((*due)[0].attempts, 1u);
+  EXPECT_EQ((*due)[0].last_error, "IMAP timeout");
+}
+
 }  // namespace
 }  // namespace refmail::storage::testing
