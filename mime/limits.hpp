@@ -23,8 +23,9 @@ struct Limits {
   std::size_t max_line_bytes = 64 * 1024;
 };
 
-// Longest line that may still be recognised as a boundary delimiter (RFC 2046 5.1.1:
-// boundary <= 70 chars, plus "--" twice and transport padding).
-inline constexpr std::size_t kMaxDelimiterLineBytes = 1000;
+// Longest line that may still be recognised as a boundary delimiter. RFC 2046 5.1.1
+// allows 70 boundary characters plus "--" twice and transport padding; real mail has
+// longer ones (mime4j's test mail goes to 7 KB), so the bound is generous.
+inline constexpr std::size_t kMaxDelimiterLineBytes = 8192;
 
 }  // namespace refmail::mime

@@ -139,6 +139,51 @@ std::string join_path(const std::string& parent, std::size_t i) {
   return parent.empty() ? std::to_string(i) : parent + "." + std::to_string(i);
 }
 
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 2231 4: charset'language'%XX-encoded value (charset ignored: a boundary is ASCII).
+std::string rfc2231_value(std::string_view v, bool initial) {
+  if (initial) {
+    const std::size_t q1 = v.find('\'');
+    const std::size_t q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
+    if (q2 != std::string_view::npos) v.remove_prefix(q2 + 1);
+  }
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '%' && i + 2 < v.size() &&
+        hex_digit(v[i + 1]) >= 0 && hex_digit(v[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(v[i]);
+    }
+  }
+  return out;
+}
+
+// The boundary parameter, plain or in RFC 2231 extended / continued form.
+std::string boundary_param(const Part& p) {
+  if (const std::string* b = p.type_param("boundary")) return *b;
+  if (const std::string* b = p.type_param("boundary*")) return rfc2231_value(*b, true);
+  std::string out;
+  for (int i = 0; i < 64; ++i) {
+    const std::string n = "boundary*" + std::to_string(i);
+    if (const std::string* b = p.type_param(n)) {
+      out += *b;
+    } else if (const std::string* e = p.type_param(n + "*")) {
+      out += rfc2231_value(*e, i == 0);
+    } else {
+      break;
+    }
+  }
+  return out;
+}
+
 enum class State : std::uint8_t { Header, LeafBody, Preamble, InChild, Epilogue, Message };
 
 struct Frame {
@@ -204,6 +249,8 @@ struct Scanner::Impl {
   std::size_t header_scan = 0;  // bytes of the pending header block searched for '\n'
   std::size_t header_line = 0;  // start of its current (incomplete) line
   bool finished = false;
+  std::uint64_t delim_line_abs = ~0ull;  // a "--" line waiting for its end: its start
+  std::uint64_t delim_scanned_abs = 0;   // and how far it was searched for '\n'
 
   void emit(const char* d, std::size_t b, std::size_t e, ByteKind kind) {
     if (e > b) handler.on_bytes(base + b, std::string_view(d + b, e - b), kind);
@@ -315,7 +362,8 @@ struct Scanner::Impl {
         skip_cfws(v, i);
         subtype = lower(read_token(v, i, ";"));
       }
-      if (!type.empty()) {
+      // RFC 2045 5.2: a Content-Type without a subtype is invalid: text/plain applies.
+      if (!type.empty() && !subtype.empty()) {
         p.type = std::move(type);
         p.subtype = std::move(subtype);
       }
@@ -343,13 +391,13 @@ struct Scanner::Impl {
     }
     const bool deep = p.depth >= lim.max_depth;
     if (p.type == "multipart") {
-      const std::string* b = p.type_param("boundary");
-      if (b && !b->empty() && b->size() <= kMaxDelimiterLineBytes - 8 && !p.limited) {
+      const std::string b = boundary_param(p);
+      if (!b.empty() && b.size() <= kMaxDelimiterLineBytes - 8 && !p.limited) {
         if (deep) {
           p.limited = true;
         } else {
           p.is_multipart = true;
-          p.boundary = *b;
+          p.boundary = b;
           f.digest_children = p.subtype == "digest";
         }
       }
@@ -433,16 +481,46 @@ struct Scanner::Impl {
   enum class Delim { NeedMore, No, Yes };
 
   // Is the line at `s` a delimiter of an active multipart? Sets frame/close/line_end.
+  // Whether a partial line (after "--") may still become a delimiter of an active
+  // multipart: it is a prefix of boundary ["--"] LWSP*.
+  bool could_match(std::string_view partial) const {
+    for (std::size_t k = stack.size(); k-- > 0;) {
+      const Frame& f = stack[k];
+      if (!f.part.is_multipart || f.state == State::Epilogue) continue;
+      const std::string& b = f.part.boundary;
+      if (partial.size() <= b.size()) {
+        if (std::string_view(b).starts_with(partial)) return true;
+        continue;
+      }
+      if (!partial.starts_with(b)) continue;
+      std::string_view rest = partial.substr(b.size());
+      if (rest == "-") return true;
+      if (rest.starts_with("--")) rest.remove_prefix(2);
+      while (!rest.empty() && (is_wsp(rest.front()) || rest.front() == '\r')) rest.remove_prefix(1);
+      if (rest.empty()) return true;
+    }
+    return false;
+  }
+
   Delim check_delim(const char* d, std::size_t s, std::size_t n, bool final,
                     std::size_t& frame, bool& close, std::size_t& line_end) {
     if (n - s < 2) return final ? Delim::No : Delim::NeedMore;
     if (d[s] != '-' || d[s + 1] != '-') return Delim::No;
     const std::size_t lim_end = std::min(n, s + kMaxDelimiterLineBytes + 1);
-    const void* q = std::memchr(d + s, '\n', lim_end - s);
+    // A line already searched in an earlier call is not searched again.
+    std::size_t from = s;
+    if (delim_line_abs == base + s && delim_scanned_abs > base + s)
+      from = std::min<std::size_t>(static_cast<std::size_t>(delim_scanned_abs - base), lim_end);
+    const void* q = std::memchr(d + from, '\n', lim_end - from);
     std::size_t ce;  // content end
     if (q == nullptr) {
       if (lim_end < n || n - s > kMaxDelimiterLineBytes) return Delim::No;
-      if (!final) return Delim::NeedMore;
+      if (!final) {
+        if (!could_match(std::string_view(d + s + 2, n - s - 2))) return Delim::No;
+        delim_line_abs = base + s;
+        delim_scanned_abs = base + n;
+        return Delim::NeedMore;
+      }
       ce = n;
       line_end = n;
     } else {

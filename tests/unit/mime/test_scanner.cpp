@@ -126,6 +126,17 @@ std::vector<Case> cases() {
                {"1 text/plain"}});
   v.push_back({"mbox_from_line", "From someone Mon Jan  1 00:00:00 2024\nSubject: s\n\nbody\n",
                {{"1", "body\n"}}, {"1 text/plain"}});
+  v.push_back({"rfc2231_boundary",
+               "Content-Type: multipart/signed;\n\tboundary*=\"us-ascii''Ee%51f\"\n\n--EeQf\n\none\n--EeQf--\n",
+               {{"1", "one"}}, {" multipart/signed", "1 text/plain"}});
+  v.push_back({"rfc2231_continued_boundary",
+               "Content-Type: multipart/mixed; boundary*0=ab; boundary*1*=%63d\n\n--abcd\n\nx\n--abcd--\n",
+               {{"1", "x"}}, {" multipart/mixed", "1 text/plain"}});
+  v.push_back({"missing_subtype_is_text_plain", "Content-Type: text\n\nbody", {{"1", "body"}},
+               {"1 text/plain"}});
+  v.push_back({"dash_lines_in_body",
+               "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n-- \nsig\n----------\n--b--\n",
+               {{"1", "-- \nsig\n----------"}}, {" multipart/mixed", "1 text/plain"}});
   v.push_back({"empty_part_between_delimiters",
                "Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\nX\n--b--\n",
                {{"1", ""}, {"2", "X"}},
@@ -256,6 +267,27 @@ TEST(Scanner, LongHeaderLineFedBytewiseIsLinear) {
   ASSERT_EQ(r.ended.size(), 1u);
   EXPECT_EQ(r.ended[0].fields.size(), 2u);
   EXPECT_EQ(r.ended[0].body.begin, m.size() - 4);
+}
+
+TEST(Scanner, VeryLongBoundaryBytewiseAndDashLinesNotHeld) {
+  const std::string b(5000, 'q');
+  const std::string m = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\r\n\r\n--" + b +
+                        "\r\n\r\none\r\n--" + b + " \r\n\r\ntwo\r\n--" + b + "--\r\n";
+  std::vector<std::size_t> all;
+  for (std::size_t i = 1; i < m.size(); ++i) all.push_back(i);
+  const Recorder r = scan_chunks(m, all);
+  EXPECT_EQ(r.bytes, m);
+  EXPECT_EQ(body_of(r, m, "1"), "one");
+  EXPECT_EQ(body_of(r, m, "2"), "two");
+  // A long line of dashes that cannot be a delimiter is not held back.
+  const std::string d = "Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\n" +
+                        std::string(6000, '-') + "\nx\n--zz--\n";
+  Recorder rd;
+  Scanner s(Limits{}, rd);
+  for (char c : d) s.feed(std::string_view(&c, 1));
+  s.finish();
+  EXPECT_EQ(rd.bytes, d);
+  EXPECT_LT(s.max_held_bytes(), 100u);
 }
 
 TEST(Scanner, HeldBytesStayBoundedForHugeBodies) {
