@@ -362,6 +362,7 @@ result<void> Store::remove_user(std::string_view address) {
   }
   batch.Delete(impl_->cf(kCfCounter), account_bytes_key(*acct));
   batch.Delete(impl_->cf(kCfCounter), account_msgs_key(*acct));
+  // The state key stays: a re-created account must never repeat an old state.
   batch.Delete(impl_->cf(kCfAccount), user_key(*acct));
   return impl_->write(batch);
 }

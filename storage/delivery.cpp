@@ -287,6 +287,7 @@ result<DeliveryReceipt> Delivery::commit() {
     auto dom = domain_of(acct);
     batch.Merge(counters, account_bytes_key(acct), add_operand(n * logical));
     batch.Merge(counters, account_msgs_key(acct), add_operand(n));
+    batch.Merge(counters, account_state_key(acct), add_operand(1));
     batch.Merge(counters, domain_bytes_key(dom), add_operand(n * logical));
     batch.Merge(counters, domain_msgs_key(dom), add_operand(n));
   }

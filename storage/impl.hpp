@@ -291,6 +291,8 @@ inline std::string account_msgs_key(std::string_view a) { return "am/" + std::st
 inline std::string domain_bytes_key(std::string_view d) { return "db/" + std::string(d); }
 inline std::string domain_msgs_key(std::string_view d) { return "dm/" + std::string(d); }
 inline std::string mailbox_next_key(std::string_view a) { return "mb/" + std::string(a); }
+// Bumped by every batch that changes what an account sees (rows, keywords, mailboxes).
+inline std::string account_state_key(std::string_view a) { return "st/" + std::string(a); }
 
 inline constexpr std::array<std::string_view, 5> kSystemMailboxes = {"INBOX", "Sent", "Drafts",
                                                                      "Trash", "Archive"};

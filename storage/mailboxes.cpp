@@ -173,6 +173,7 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   batch.Merge(counters, kRows, add_operand(-1));
   batch.Merge(counters, account_bytes_key(account), add_operand(-size));
   batch.Merge(counters, account_msgs_key(account), add_operand(-1));
+  batch.Merge(counters, account_state_key(account), add_operand(1));
   batch.Merge(counters, domain_bytes_key(dom), add_operand(-size));
   batch.Merge(counters, domain_msgs_key(dom), add_operand(-1));
   if (*mv) {
@@ -323,6 +324,7 @@ result<MailboxInfo> Store::create_mailbox(std::string_view account, std::string_
   impl_->put_mailbox(batch, *acct, *mbox, m);
   batch.Merge(impl_->cf(kCfCounter), mailbox_next_key(*acct), max_operand(m.mailbox_id + 1));
   batch.Merge(impl_->cf(kCfCounter), kUidValidity, max_operand(m.uidvalidity));
+  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
   auto w = impl_->write(batch);
   if (!w) return w.error();
   return MailboxInfo{*mbox, m.mailbox_id, m.uidvalidity, 1, false};
@@ -348,6 +350,7 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *src));
   impl_->put_mailbox(batch, *acct, *dst, **m);
+  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
   return impl_->write(batch);
 }
 
@@ -364,6 +367,7 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
   if (!r) return r;
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *mbox));
+  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
   return impl_->write(batch);
 }
 
@@ -401,6 +405,14 @@ result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
   }
   if (!it->status().ok()) return fail_status(it->status(), "listing mailbox rows");
   return rows;
+}
+
+result<std::uint64_t> Store::account_state(std::string_view account) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto v = impl_->counter(account_state_key(*acct));
+  if (!v) return v.error();
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, *v));
 }
 
 result<std::vector<MailboxRow>> Store::list_account_rows(std::string_view account) {
@@ -476,6 +488,7 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   r->keywords = std::move(keywords);
   rocksdb::WriteBatch batch;
   batch.Put(impl_->cf(kCfMailbox), key, encode_row(*r));
+  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
   return impl_->write(batch);
 }
 
@@ -531,6 +544,7 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
     batch.Merge(counters, domain_bytes_key(dom), add_operand(size));
     batch.Merge(counters, domain_msgs_key(dom), add_operand(1));
   }
+  batch.Merge(counters, account_state_key(*acct), add_operand(1));
   auto w = impl_->write(batch);
   if (!w) return w.error();
   return new_uid;

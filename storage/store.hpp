@@ -160,6 +160,10 @@ class Store {
   // Releases every hold whose expiry is <= now; returns how many.
   [[nodiscard]] result<std::size_t> expire_uploads(UnixSeconds now);
 
+  // A number that changes whenever the account's rows, keywords or mailboxes change
+  // (JMAP state strings, push). Only ever grows while the account exists.
+  [[nodiscard]] result<std::uint64_t> account_state(std::string_view account);
+
   // Every row of an account, all mailboxes, in (mailbox id, UID) order.
   [[nodiscard]] result<std::vector<MailboxRow>> list_account_rows(std::string_view account);
 

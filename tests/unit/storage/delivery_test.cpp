@@ -199,7 +199,9 @@ TEST(Delivery, MailboxesCreateRenameDeleteCopyMove) {
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].uid, r->rows[0].uid);
 
+  auto state = *s->account_state("a@x.test");
   ASSERT_TRUE(s->set_keywords("a@x.test", "Work", r->rows[0].uid, {"$flagged", "$seen"}));
+  EXPECT_GT(*s->account_state("a@x.test"), state);
   EXPECT_EQ(s->get_row("a@x.test", "Work", r->rows[0].uid)->keywords.size(), 2u);
 
   auto copied = s->copy_row("a@x.test", "Work", r->rows[0].uid, "Archive");
