@@ -1,6 +1,6 @@
 // smtp/errc.hpp — expected failures of the SMTP parsers (peer input), as error codes.
-// Every one of them becomes an SMTP reply in the session (see reply_for() in
-// session.cpp); none is ever thrown.
+// Every one of them becomes an SMTP reply in the session (cmd_mail()/cmd_rcpt() etc.
+// in session.cpp map them to 5xx codes); none is ever thrown.
 #pragma once
 
 #include <boost/system/error_code.hpp>

@@ -8,7 +8,10 @@
 namespace refmail::smtp {
 
 void MessageSink::reserve(std::uint64_t n) {
+  // SIZE= is peer-declared: a hint, never a reason to commit much memory up front.
+  constexpr std::uint64_t kMaxReserve = 4u << 20;
   if (n > max_size_) n = max_size_;
+  if (n > kMaxReserve) n = kMaxReserve;
   bytes_.reserve(static_cast<std::size_t>(n));
 }
 

@@ -17,7 +17,7 @@ class MessageSink {
 
   // Appends content bytes (already unstuffed for DATA).
   void append(std::string_view bytes);
-  // Reserves capacity (for a declared SIZE=), capped at the limit.
+  // Reserves capacity (for a declared SIZE=), capped at the limit and at 4 MiB.
   void reserve(std::uint64_t n);
 
   [[nodiscard]] std::uint64_t size_bytes() const noexcept { return total_; }

@@ -10,6 +10,25 @@
 // delivery_result(Ok); plaintext pipelined after STARTTLS is discarded (CVE-2011-0411);
 // end of DATA is only <CRLF>.<CRLF> (SMTP smuggling); errors and junk commands are
 // counted and end the session with 421.
+//
+// How the server drives it (one coroutine per connection):
+//   Session s(options, limits);
+//   perform(s.start());
+//   while (!s.closed()) {
+//     n = co_await read_some(buf) with a deadline (longer while s.in_content());
+//     if (error or timeout) break;               // nothing is delivered: no Deliver was done
+//     perform(s.feed(span(buf, n), now));
+//   }
+//   perform(actions): for each action in order:
+//     Reply          -> append wire to the output; write it before the next read
+//     StartTls       -> flush output, handshake, perform(s.tls_started()) (or close on failure)
+//     Authenticate   -> perform(s.auth_result(verify(user, password)))
+//     CheckSender    -> perform(s.sender_result(owns(user, address)))
+//     CheckRecipient -> perform(s.recipient_result(classify_recipient(...)))
+//     Deliver        -> commit durably, then perform(s.delivery_result(status, queue_id))
+//     Close          -> flush output, close the socket
+//   Every asynchronous action is the last of its batch; feed() may be called while one
+//   is pending (bytes are buffered), but the server should stop reading (wants_input()).
 #pragma once
 
 #include "smtp/action.hpp"
