@@ -346,6 +346,7 @@ struct Splitter::Impl final : ScanHandler {
       held.clear();
       return;
     }
+    sink.discard();  // cannot happen (only base64 and identity are released)
     error = errc::sink_failed;
   }
 
