@@ -73,6 +73,8 @@ class Session {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
+  // REQUIRES: limits.max_command_line >= 512 (RFC 5321 4.5.3.1.4), max_auth_line >=
+  // max_command_line, max_errors >= 1, max_auth_attempts >= 1, hostname without CR/LF.
   Session(Options options, Limits limits);
 
   // The 220 greeting. REQUIRES: called once, first.
