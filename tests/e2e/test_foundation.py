@@ -16,7 +16,8 @@ class Foundation(unittest.TestCase):
         self.assertIsNotNone(m, self.d.first_output)
         self.assertEqual(m.group(1), "admin@example.test")
         self.assertGreaterEqual(len(m.group(2)), 16)
-        self.assertNotIn(m.group(2), open(self.d.log_path, errors="replace").read())
+        with open(self.d.log_path, errors="replace") as f:
+            self.assertNotIn(m.group(2), f.read())
         users = self.d.ctl("user", "list").stdout
         self.assertIn("admin@example.test (admin)", users)
         # A restart does not make another first user.

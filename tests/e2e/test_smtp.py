@@ -60,7 +60,7 @@ class Smtp(unittest.TestCase):
         self.assertLess(s1["physical_bytes"] - s0["physical_bytes"], 1.1 * len(payload))
         self.assertEqual(s1["messages"] - s0["messages"], 1)
         self.assertEqual(s1["mailbox_rows"] - s0["mailbox_rows"], 10)
-        # The same file again, at 64 columns with bare LF line ends, adds no blob bytes.
+        # The same file again, at 64 columns under another name, adds no blob bytes.
         s = self.mx()
         s.sendmail("y@outside.test", [self.users[1]],
                    with_attachment("again", payload, self.users[1], line=64, name="copy.pdf"))
