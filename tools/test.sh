@@ -12,6 +12,24 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2
 ctest --test-dir build --output-on-failure -j2 --timeout 900
 
+# The acceptance checks beside the project drive refmaild on its default ports, as a user
+# would. They run when ../shared/checks is present and the default ports are free.
+checks="$root/../shared/checks"
+if [ -d "$checks" ]; then
+  busy=$(python3 -c 'import socket
+for p in (2525, 2587, 2465, 8080):
+    s = socket.socket()
+    if s.connect_ex(("127.0.0.1", p)) == 0: print(p)
+    s.close()')
+  if [ -n "$busy" ]; then
+    echo "acceptance checks skipped: default ports in use ($busy)"
+  else
+    for c in foundation smtp_server; do
+      echo "acceptance check $c: $(REFMAIL_CHECK_BUILD="$root/build" python3 "$checks/$c.py")"
+    done
+  fi
+fi
+
 fuzz_seconds=${REFMAIL_FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" -gt 0 ]; then
   cmake -S . -B build-fuzz -G Ninja -DREFMAIL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
