@@ -25,7 +25,11 @@ for p in (2525, 2587, 2465, 8080):
     echo "acceptance checks skipped: default ports in use ($busy)"
   else
     for c in foundation smtp_server; do
-      echo "acceptance check $c: $(REFMAIL_CHECK_BUILD="$root/build" python3 "$checks/$c.py")"
+      if ! out=$(REFMAIL_CHECK_BUILD="$root/build" python3 "$checks/$c.py" 2>&1); then
+        echo "acceptance check $c FAILED: $out"
+        exit 1
+      fi
+      echo "acceptance check $c: $out"
     done
   fi
 fi
