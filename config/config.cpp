@@ -214,6 +214,80 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        seconds_at([](Config& c) -> std::chrono::seconds& { return c.relay.max_age; }, 60,
                   60ll * 24 * 3600)},
       {"relay.delay_warnings", boolean_at([](Config& c) -> bool& { return c.relay.delay_warnings; })},
+      {"relay.delay_warning_after",
+       seconds_at([](Config& c) -> std::chrono::seconds& { return c.relay.delay_warning_after; }, 1,
+                  60ll * 24 * 3600)},
+      {"relay.retry_schedule",
+       [](const toml::node& n, Config& c) -> std::string {
+         const auto* arr = n.as_array();
+         if (!arr || arr->empty()) return "expected a non-empty array of seconds";
+         std::vector<std::chrono::seconds> out;
+         for (const auto& el : *arr) {
+           auto v = el.value<std::int64_t>();
+           if (!el.is_integer() || !v || *v < 1 || *v > 7 * 24 * 3600) {
+             return "every entry must be a number of seconds between 1 and 604800";
+           }
+           out.emplace_back(*v);
+         }
+         c.relay.retry_schedule = std::move(out);
+         return {};
+       }},
+      {"relay.dns_servers",
+       [](const toml::node& n, Config& c) -> std::string {
+         const auto* arr = n.as_array();
+         if (!arr) return "expected an array of \"ip\" or \"ip:port\" strings";
+         std::vector<std::string> out;
+         for (const auto& el : *arr) {
+           auto v = el.value<std::string>();
+           if (!el.is_string() || !v) return "every entry must be a string";
+           Endpoint ep;
+           in_addr a4{};
+           in6_addr a6{};
+           bool ok = inet_pton(AF_INET, v->c_str(), &a4) == 1 || inet_pton(AF_INET6, v->c_str(), &a6) == 1 ||
+                     (parse_endpoint(*v, ep) && (inet_pton(AF_INET, ep.host.c_str(), &a4) == 1 ||
+                                                 inet_pton(AF_INET6, ep.host.c_str(), &a6) == 1));
+           if (!ok) return "every entry must be an IP address, \"ip:port\" or \"[v6]:port\"";
+           out.push_back(*v);
+         }
+         c.relay.dns_servers = std::move(out);
+         return {};
+       }},
+      {"relay.mx_port",
+       integer_at<std::uint16_t>([](Config& c) -> std::uint16_t& { return c.relay.mx_port; }, 1, 65535)},
+      {"relay.concurrency",
+       integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.relay.concurrency; }, 1, 10000)},
+      {"relay.per_domain_concurrency",
+       integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.relay.per_domain_concurrency; },
+                                 1, 10000)},
+      {"relay.timeout",
+       seconds_at([](Config& c) -> std::chrono::seconds& { return c.relay.timeout; }, 1, 3600)},
+      {"relay.smarthost", endpoint_at([](Config& c) -> Endpoint& { return c.relay.smarthost; })},
+      {"relay.smarthost_tls",
+       [](const toml::node& n, Config& c) -> std::string {
+         std::string s;
+         if (auto e = want_string(n, s); !e.empty()) return e;
+         if (s != "starttls" && s != "tls" && s != "none") return "expected \"starttls\", \"tls\" or \"none\"";
+         c.relay.smarthost_tls = s;
+         return {};
+       }},
+      {"relay.smarthost_auth",
+       [](const toml::node& n, Config& c) -> std::string {
+         std::string s;
+         if (auto e = want_string(n, s); !e.empty()) return e;
+         s = lower(s);
+         if (s != "plain" && s != "login" && s != "xoauth2" && s != "none") {
+           return "expected \"plain\", \"login\", \"xoauth2\" or \"none\"";
+         }
+         c.relay.smarthost_auth = s;
+         return {};
+       }},
+      {"relay.smarthost_user", string_at([](Config& c) -> std::string& { return c.relay.smarthost_user; })},
+      {"relay.smarthost_password",
+       string_at([](Config& c) -> std::string& { return c.relay.smarthost_password; })},
+      {"relay.smarthost_password_file",
+       string_at([](Config& c) -> std::string& { return c.relay.smarthost_password_file; })},
+      {"relay.smarthost_ca_file",
+       string_at([](Config& c) -> std::string& { return c.relay.smarthost_ca_file; })},
       {"admin.socket", string_at([](Config& c) -> std::string& { return c.admin.socket_path; })},
       {"admin.listen", endpoint_at([](Config& c) -> Endpoint& { return c.admin.listen; })},
       {"admin.token",
@@ -338,6 +412,11 @@ boost::system::result<Config, Error> parse(std::string_view toml_text, std::stri
     return Error{errc::bad_value, std::string(source_name) +
                                       ": key 'admin.listen' needs 'admin.token' (the TCP admin API "
                                       "is never open without a token)"};
+  }
+  if (!cfg.relay.smarthost_password.empty() && !cfg.relay.smarthost_password_file.empty()) {
+    return Error{errc::bad_value, std::string(source_name) +
+                                      ": keys 'relay.smarthost_password' and 'relay.smarthost_password_file' "
+                                      "are exclusive"};
   }
   if (cfg.local_domains.empty()) {
     return Error{errc::bad_value,

@@ -50,9 +50,27 @@ struct Smtp {
   std::uint64_t min_cut_bytes = 2048;   // attachments smaller than this stay in the skeleton
 };
 
+// The outbound relay (server/relay.cpp). A smarthost, when set, replaces MX routing.
 struct Relay {
-  std::chrono::seconds max_age{5 * 24 * 3600};
-  bool delay_warnings = false;
+  std::chrono::seconds max_age{5 * 24 * 3600};  // then the message bounces
+  bool delay_warnings = false;                   // a "still trying" DSN to local senders
+  std::chrono::seconds delay_warning_after{4 * 3600};
+  // Retry delays after attempt 1, 2, ...; the last one repeats (RFC 5321 4.5.4.1).
+  std::vector<std::chrono::seconds> retry_schedule{
+      std::chrono::seconds(60), std::chrono::seconds(300), std::chrono::seconds(900),
+      std::chrono::seconds(1800), std::chrono::seconds(3600)};
+  std::vector<std::string> dns_servers;  // "ip" or "ip:port"; empty: /etc/resolv.conf
+  std::uint16_t mx_port = 25;            // port of MX hosts (tests use a high port)
+  std::uint32_t concurrency = 20;        // deliveries in flight, all destinations
+  std::uint32_t per_domain_concurrency = 4;
+  std::chrono::seconds timeout{300};     // connect, TLS handshake and every reply
+  Endpoint smarthost;                    // disabled: deliver to the MX hosts
+  std::string smarthost_tls = "starttls";  // starttls, tls, none
+  std::string smarthost_auth = "plain";    // plain, login, xoauth2, none
+  std::string smarthost_user;
+  std::string smarthost_password;          // or smarthost_password_file
+  std::string smarthost_password_file;
+  std::string smarthost_ca_file;           // empty: the system CA store
 };
 
 struct Admin {

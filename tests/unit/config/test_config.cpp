@@ -49,6 +49,42 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->limits.mime_max_parts, def->limits.mime_max_parts);
   EXPECT_EQ(file->smtp_policy.min_cut_bytes, def->smtp_policy.min_cut_bytes);
   EXPECT_EQ(file->relay.max_age, def->relay.max_age);
+  EXPECT_EQ(file->relay.retry_schedule, def->relay.retry_schedule);
+  EXPECT_EQ(file->relay.dns_servers, def->relay.dns_servers);
+  EXPECT_EQ(file->relay.mx_port, def->relay.mx_port);
+  EXPECT_EQ(file->relay.concurrency, def->relay.concurrency);
+  EXPECT_EQ(file->relay.per_domain_concurrency, def->relay.per_domain_concurrency);
+  EXPECT_EQ(file->relay.timeout, def->relay.timeout);
+  EXPECT_EQ(file->relay.smarthost.to_string(), def->relay.smarthost.to_string());
+  EXPECT_EQ(file->relay.smarthost_tls, def->relay.smarthost_tls);
+  EXPECT_EQ(file->relay.smarthost_auth, def->relay.smarthost_auth);
+  EXPECT_EQ(file->relay.delay_warning_after, def->relay.delay_warning_after);
+}
+
+TEST(Config, RelayKeys) {
+  auto r = parse(
+      "[relay]\n"
+      "retry_schedule = [1, 2]\n"
+      "dns_servers = [\"127.0.0.1:5353\", \"::1\"]\n"
+      "mx_port = 2526\n"
+      "smarthost = \"smtp.example.net:587\"\n"
+      "smarthost_auth = \"LOGIN\"\n",
+      "relay.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->relay.retry_schedule, (std::vector<std::chrono::seconds>{std::chrono::seconds(1),
+                                                                         std::chrono::seconds(2)}));
+  EXPECT_EQ(r->relay.dns_servers, (std::vector<std::string>{"127.0.0.1:5353", "::1"}));
+  EXPECT_EQ(r->relay.mx_port, 2526);
+  EXPECT_EQ(r->relay.smarthost.host, "smtp.example.net");
+  EXPECT_EQ(r->relay.smarthost_auth, "login");
+  auto bad = parse("[relay]\ndns_servers = [\"resolver.example\"]\n", "bad.toml");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("bad.toml:2: key 'relay.dns_servers'"), std::string::npos)
+      << bad.error().message;
+  auto empty = parse("[relay]\nretry_schedule = []\n", "bad.toml");
+  EXPECT_FALSE(empty.has_value());
+  auto tls = parse("[relay]\nsmarthost_tls = \"maybe\"\n", "bad.toml");
+  EXPECT_FALSE(tls.has_value());
 }
 
 TEST(Config, ValuesAreApplied) {
