@@ -146,6 +146,14 @@ class Store {
                                               std::string_view last_error);
   // Done (delivered or bounced): drops the row and the message reference.
   [[nodiscard]] result<void> remove_queue(std::string_view queue_id);
+  // One row by id (storage/queue_ops.cpp). not_found when absent.
+  [[nodiscard]] result<QueueEntry> get_queue(std::string_view queue_id);
+  // Rewrites a row's due time, attempt count and last error (and its envelope when
+  // given, e.g. the recipients still pending after a partial delivery) in one write.
+  // The message reference is untouched. not_found when absent.
+  [[nodiscard]] result<void> update_queue(std::string_view queue_id, UnixSeconds due,
+                                          std::uint32_t attempts, std::string_view last_error,
+                                          std::optional<std::string> envelope = std::nullopt);
 
   // ---- import jobs (the `import` column family) ----
   [[nodiscard]] result<std::string> enqueue_import(std::string_view account,
