@@ -274,17 +274,32 @@ Result<Invocation> parse_args(std::string_view program, std::span<const std::str
   Words words{args};
   // Sub-commands only for the refmail name: as "sendmail" every operand is a recipient.
   const bool subcommands = basename(program) != "sendmail";
-  if (subcommands && !args.empty()) {
-    if (args[0] == "send") {
+  // Common long options may come before the sub-command ("--config F send ...").
+  std::size_t first = 0;
+  while (subcommands && first < args.size() && args[first].starts_with("--") && args[first] != "--") {
+    Words probe{args, first + 1};
+    CommonArgs scratch;
+    auto c = common_long(args[first], probe, scratch);
+    if (!c || !*c) break;
+    first = probe.i;
+  }
+  if (subcommands && first < args.size() && (args[first] == "send" || args[first] == "account")) {
+    // Parse the leading options for real, then the sub-command.
+    for (Words lead{args.first(first)}; !lead.done();) {
+      const std::string& w = lead.next();
+      auto c = common_long(w, lead, inv.common);
+      if (!c) return c.error();
+    }
+    if (args[first] == "send") {
       inv.mode = Mode::Send;
-      words.i = 1;
+      words.i = first + 1;
       auto r = parse_send(words, inv);
       if (!r) return r.error();
       return inv;
     }
-    if (args[0] == "account") {
+    if (args[first] == "account") {
       inv.mode = Mode::AccountSet;
-      words.i = 1;
+      words.i = first + 1;
       auto r = parse_account(words, inv);
       if (!r) return r.error();
       return inv;

@@ -221,9 +221,10 @@ Phase next_phase(std::string_view w, Phase current) {
   if (w.starts_with("EHLO ") || w.starts_with("HELO ")) return Phase::Hello;
   if (w == "STARTTLS\r\n") return Phase::StartTls;
   if (w.starts_with("AUTH ")) return Phase::Auth;
-  if (current == Phase::Auth) return Phase::Auth;     // SASL responses
+  // Base64 SASL responses never hold ':' or ' ', so these cannot be one.
   if (w.starts_with("MAIL FROM:")) return Phase::Mail;
   if (w.starts_with("RCPT TO:")) return Phase::Rcpt;
+  if (current == Phase::Auth) return Phase::Auth;     // SASL responses ("DATA" is base64 too)
   if (w == "DATA\r\n") return Phase::Data;
   return current;
 }
