@@ -134,6 +134,7 @@ ca_file = "{cls.ca}"
         self.assertNotIn(PASSWORD, log)
         self.assertNotIn(base64.b64encode(PASSWORD.encode()).decode(), log)
         self.assertIn("S: 235", log)
+        self.assertIn("TLS established: TLSv1.", log)
 
     def test_linked_as_sendmail(self):
         link = os.path.join(self.tmp, "sendmail")

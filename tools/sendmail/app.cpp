@@ -196,9 +196,10 @@ int run(std::string_view program, std::span<const std::string> args, std::istrea
   if (!job) return report(err, job.error());
 
   if (inv->common.dry_run) {
-    out << "# account " << job->account.name << " (" << job->account.host << ":" << job->account.effective_port()
-        << ")\n# MAIL FROM:<" << job->mail_from << ">\n";
-    for (const std::string& r : job->rcpts) out << "# RCPT TO:<" << r << ">\n";
+    // The envelope on stderr, so stdout is exactly the message that would be sent.
+    err << "# dry run: account " << job->account.name << " (" << job->account.host << ":"
+        << job->account.effective_port() << ")\n# MAIL FROM:<" << job->mail_from << ">\n";
+    for (const std::string& r : job->rcpts) err << "# RCPT TO:<" << r << ">\n";
     out << job->bytes;
     return 0;
   }

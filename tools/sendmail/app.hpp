@@ -13,7 +13,7 @@
 namespace refmail::sendmail {
 
 // `program` is argv[0]; `args` the rest. Errors are one line "refmail-sendmail: ..."
-// on `err`; --dry-run writes the envelope as comment lines and the message to `out`.
+// on `err`; --dry-run writes the message to `out` and the envelope ("# ..." lines) to `err`.
 [[nodiscard]] int run(std::string_view program, std::span<const std::string> args, std::istream& in,
                       std::ostream& out, std::ostream& err);
 

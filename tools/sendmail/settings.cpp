@@ -235,7 +235,9 @@ Result<std::string> resolve_secret(const Account& a, std::vector<std::string>& w
     }
   } else if (!a.password_command.empty()) {
     // The command's first output line is the secret (a password or an OAuth token).
-    std::FILE* p = ::popen(a.password_command.c_str(), "r");
+    // No input for the command: stdin may still hold the rest of the message.
+    const std::string cmd = "exec </dev/null; " + a.password_command;
+    std::FILE* p = ::popen(cmd.c_str(), "r");
     if (!p) return fail(EX_OSERR, "cannot run password_command: " + std::string(std::strerror(errno)));
     char buf[4096];
     std::string all;

@@ -119,6 +119,7 @@ class Connection {
     } else if (SSL_CTX_set_default_verify_paths(ctx_) != 1) {
       return fail(EX_CONFIG, "cannot load the system's trusted certificates: " + openssl_errors());
     }
+    host_ = host;
     ssl_ = SSL_new(ctx_);
     if (!ssl_ || SSL_set_fd(ssl_, fd_) != 1) return fail(EX_SOFTWARE, "TLS failed: " + openssl_errors());
     if (is_ip_literal(host)) {
@@ -140,7 +141,13 @@ class Connection {
     return {};
   }
 
-  // Empty string with ok() = nothing (never returned); errors as text.
+  // "TLS established: TLSv1.3, TLS_AES_256_GCM_SHA384, certificate verified for HOST".
+  [[nodiscard]] std::string tls_summary() const {
+    return std::string("TLS established: ") + SSL_get_version(ssl_) + ", " + SSL_get_cipher_name(ssl_) +
+           ", certificate verified for " + host_;
+  }
+
+  // Some bytes from the server (never empty), or why none came.
   Result<std::string> read_some() {
     char buf[16384];
     if (ssl_) {
@@ -181,6 +188,7 @@ class Connection {
   int fd_ = -1;
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
+  std::string host_;
 };
 
 void log_server(std::ostream* t, std::string_view bytes) {
@@ -311,7 +319,7 @@ Result<SubmitReport> submit(const SubmitOptions& o, smtp::ClientMessage message)
   if (o.transcript) *o.transcript << "connected to " << o.host << ":" << o.port << "\n";
   if (o.tls == TlsSetting::Implicit) {
     if (auto t = conn.start_tls(o.host, o.ca_file); !t) return t.error();
-    if (o.transcript) *o.transcript << "TLS established (certificate verified)\n";
+    if (o.transcript) *o.transcript << conn.tls_summary() << "\n";
   }
 
   smtp::ClientSession session(co, std::move(message));
@@ -332,7 +340,7 @@ Result<SubmitReport> submit(const SubmitOptions& o, smtp::ClientMessage message)
           tls_failure = t.error();
           return;
         }
-        if (o.transcript) *o.transcript << "TLS established (certificate verified)\n";
+        if (o.transcript) *o.transcript << conn.tls_summary() << "\n";
         self(self, session.tls_started());
       }
     }

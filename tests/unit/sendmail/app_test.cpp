@@ -42,10 +42,9 @@ TEST_F(App, DryRunDashT) {
   auto r = run_app({"--config", cfg, "--account", "main", "--dry-run", "-t", "-F", "Backup"},
                    "To: a@example.org\nBcc: b@example.org\nSubject: s\n\nline\n.\nignored\n");
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_EQ(r.err, "");
-  EXPECT_TRUE(r.out.starts_with("# account main (127.0.0.1:1)\n# MAIL FROM:<me@example.org>\n"
-                                "# RCPT TO:<a@example.org>\n# RCPT TO:<b@example.org>\n"
-                                "To: a@example.org\r\nSubject: s\r\nFrom: Backup <me@example.org>\r\nDate: "))
+  EXPECT_EQ(r.err, "# dry run: account main (127.0.0.1:1)\n# MAIL FROM:<me@example.org>\n"
+                   "# RCPT TO:<a@example.org>\n# RCPT TO:<b@example.org>\n");
+  EXPECT_TRUE(r.out.starts_with("To: a@example.org\r\nSubject: s\r\nFrom: Backup <me@example.org>\r\nDate: "))
       << r.out;
   EXPECT_TRUE(r.out.ends_with("\r\n\r\nline\r\n")) << r.out;
   EXPECT_EQ(r.out.find("ignored"), std::string::npos);
@@ -57,7 +56,7 @@ TEST_F(App, DryRunNotification) {
                     "--subject", "Disk 95%", "--body-file", "-", "--attach", att},
                    "body from stdin\n");
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.out.find("# RCPT TO:<ops@example.org>\n"), std::string::npos);
+  EXPECT_NE(r.err.find("# RCPT TO:<ops@example.org>\n"), std::string::npos);
   EXPECT_NE(r.out.find("Subject: Disk 95%\r\n"), std::string::npos);
   EXPECT_NE(r.out.find("filename=report.csv"), std::string::npos);
   EXPECT_NE(r.out.find("Content-Type: text/csv"), std::string::npos);
@@ -100,7 +99,7 @@ TEST_F(App, PlaintextAllowedByFlagStillValidates) {
   auto r = run_app({"--config", cfg, "--account", "plain", "--allow-plaintext", "--dry-run", "a@example.org"},
                    "Subject: x\n\nx\n");
   EXPECT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.out.find("# MAIL FROM:<x@example.org>"), std::string::npos);
+  EXPECT_NE(r.err.find("# MAIL FROM:<x@example.org>"), std::string::npos);
 }
 
 TEST_F(App, ConnectionRefusedIsTempFail) {

@@ -158,6 +158,8 @@ TEST(Settings, ResolveSecret) {
   EXPECT_NE(failed.error().message.find("exit status 3"), std::string::npos);
   a.password_command = "true";
   EXPECT_FALSE(resolve_secret(a, w));  // empty output
+  a.password_command = "cat";          // gets no input (stdin may hold the message): no hang
+  EXPECT_FALSE(resolve_secret(a, w));
 }
 
 }  // namespace
