@@ -121,11 +121,11 @@ Result<Job> prepare_job(const Invocation& inv, std::istream& in, std::vector<std
   const SendArgs& s = inv.send;
   Notification n;
   n.from = job.mail_from;
-  auto to = parse_recipients(s.to);
+  auto to = parse_mailboxes(s.to);
   if (!to) return to.error();
-  auto cc = parse_recipients(s.cc);
+  auto cc = parse_mailboxes(s.cc);
   if (!cc) return cc.error();
-  auto bcc = parse_recipients(s.bcc);
+  auto bcc = parse_mailboxes(s.bcc);
   if (!bcc) return bcc.error();
   n.to = *to;
   n.cc = *cc;
@@ -160,8 +160,8 @@ Result<Job> prepare_job(const Invocation& inv, std::istream& in, std::vector<std
   if (!built) return built.error();
   job.bytes = std::move(*built);
   for (const auto* list : {&n.to, &n.cc, &n.bcc})
-    for (const std::string& r : *list)
-      if (std::find(job.rcpts.begin(), job.rcpts.end(), r) == job.rcpts.end()) job.rcpts.push_back(r);
+    for (const mime::Address& r : *list)
+      if (std::find(job.rcpts.begin(), job.rcpts.end(), r.email) == job.rcpts.end()) job.rcpts.push_back(r.email);
   return job;
 }
 

@@ -103,19 +103,28 @@ Result<void> check_address(std::string_view addr, std::string_view what) {
   return {};
 }
 
-Result<std::vector<std::string>> parse_recipients(const std::vector<std::string>& lists) {
-  std::vector<std::string> out;
+Result<std::vector<mime::Address>> parse_mailboxes(const std::vector<std::string>& lists) {
+  std::vector<mime::Address> out;
   for (const std::string& list : lists) {
     auto parsed = mime::parse_address_list(list);
     if (parsed.empty() && list.find_first_not_of(" \t,") != std::string::npos) {
       return fail(EX_DATAERR, "bad recipient: " + one_line(list));
     }
-    for (const mime::Address& a : parsed) {
+    for (mime::Address& a : parsed) {
       if (auto ok = check_address(a.email, "recipient"); !ok) return ok.error();
-      const bool dup = std::any_of(out.begin(), out.end(), [&](const std::string& o) { return iequals(o, a.email); });
-      if (!dup) out.push_back(a.email);
+      const bool dup =
+          std::any_of(out.begin(), out.end(), [&](const mime::Address& o) { return iequals(o.email, a.email); });
+      if (!dup) out.push_back(std::move(a));
     }
   }
+  return out;
+}
+
+Result<std::vector<std::string>> parse_recipients(const std::vector<std::string>& lists) {
+  auto boxes = parse_mailboxes(lists);
+  if (!boxes) return boxes.error();
+  std::vector<std::string> out;
+  for (mime::Address& a : *boxes) out.push_back(std::move(a.email));
   return out;
 }
 
@@ -180,9 +189,9 @@ Result<Prepared> prepare_sendmail_message(std::string msg, bool extract, const s
 Result<std::string> build_notification(const Notification& n) {
   mime::Draft d;
   d.from.push_back(mime::Address{n.from_name, n.from});
-  for (const auto& a : n.to) d.to.push_back(mime::Address{"", a});
-  for (const auto& a : n.cc) d.cc.push_back(mime::Address{"", a});
-  for (const auto& a : n.bcc) d.bcc.push_back(mime::Address{"", a});
+  d.to = n.to;
+  d.cc = n.cc;
+  d.bcc = n.bcc;
   d.subject = n.subject;
   d.text_body = n.text_body;
   d.html_body = n.html_body;

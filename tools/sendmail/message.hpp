@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mime/address.hpp"
 #include "tools/sendmail/args.hpp"
 #include "tools/sendmail/failure.hpp"
 
@@ -49,6 +50,8 @@ struct HeaderDefaults {
 
 // Splits operands/--to values ("a@x, B <b@y>") into addr-specs and validates each.
 [[nodiscard]] Result<std::vector<std::string>> parse_recipients(const std::vector<std::string>& lists);
+// The same, keeping display names (for headers the composer writes).
+[[nodiscard]] Result<std::vector<mime::Address>> parse_mailboxes(const std::vector<std::string>& lists);
 
 // Checks one addr-spec the way RCPT TO will carry it. Failure: EX_DATAERR.
 [[nodiscard]] Result<void> check_address(std::string_view addr, std::string_view what);
@@ -56,7 +59,7 @@ struct HeaderDefaults {
 struct Notification {
   std::string from;                 // addr-spec (envelope and From:)
   std::string from_name;
-  std::vector<std::string> to, cc, bcc;  // addr-specs
+  std::vector<mime::Address> to, cc, bcc;  // validated (parse_mailboxes)
   std::string subject;              // UTF-8
   std::optional<std::string> text_body;  // UTF-8; none: HTML only
   std::optional<std::string> html_body;

@@ -123,8 +123,13 @@ TEST(AccountEdit, RefusesFormsItCannotEdit) {
   auto broken = apply_account_update("[account.work\n", u, "c.toml");
   ASSERT_FALSE(broken);
   EXPECT_NE(broken.error().message.find("not rewritten"), std::string::npos);
-  EXPECT_FALSE(make_account_update(AccountSetArgs{.name = "bad name"}, std::nullopt));
-  EXPECT_FALSE(make_account_update(AccountSetArgs{.name = "a", .tls = "ssl"}, std::nullopt));
+  AccountSetArgs bad_name;
+  bad_name.name = "bad name";
+  EXPECT_FALSE(make_account_update(bad_name, std::nullopt));
+  AccountSetArgs bad_tls;
+  bad_tls.name = "a";
+  bad_tls.tls = "ssl";
+  EXPECT_FALSE(make_account_update(bad_tls, std::nullopt));
 }
 
 TEST(AccountEdit, AtomicWriteMode0600) {

@@ -126,8 +126,8 @@ std::string decode_base64_lines(std::string_view b64) {
 TEST(Notification, ComposedWithEncodedSubjectAndFileName) {
   Notification n;
   n.from = "alerts@example.org";
-  n.to = {"ops@example.org"};
-  n.bcc = {"audit@example.org"};
+  n.to = {{"Ops Team", "ops@example.org"}};
+  n.bcc = {{"", "audit@example.org"}};
   n.subject = "Sauvegarde réussie ✓";
   n.text_body = "Tout va bien.\n";
   std::string payload(5000, '\0');
@@ -143,6 +143,7 @@ TEST(Notification, ComposedWithEncodedSubjectAndFileName) {
   EXPECT_NE(m->find("Content-Type: application/pdf"), std::string::npos);
   EXPECT_EQ(m->find("audit@"), std::string::npos);  // Bcc never written
   EXPECT_NE(m->find("Date: Tue, 14 Nov 2023"), std::string::npos);
+  EXPECT_NE(m->find("To: Ops Team <ops@example.org>\r\n"), std::string::npos);
   EXPECT_NE(m->find("Message-ID: <"), std::string::npos);
   // The attachment's base64 decodes to the file's bytes.
   const auto start = m->find("\r\n\r\n", m->find("rapport")) + 4;
@@ -153,7 +154,7 @@ TEST(Notification, ComposedWithEncodedSubjectAndFileName) {
 TEST(Notification, HtmlOnlyAndTypes) {
   Notification n;
   n.from = "a@example.org";
-  n.to = {"b@example.org"};
+  n.to = {{"", "b@example.org"}};
   n.subject = "s";
   n.html_body = "<p>hi</p>";
   auto m = build_notification(n);
