@@ -50,7 +50,10 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection() {
-    if (ssl_) SSL_free(ssl_);
+    if (ssl_) {
+      if (SSL_is_init_finished(ssl_)) (void)SSL_shutdown(ssl_);  // close_notify; no wait for the peer's
+      SSL_free(ssl_);
+    }
     if (ctx_) SSL_CTX_free(ctx_);
     if (fd_ >= 0) ::close(fd_);
   }
