@@ -384,6 +384,7 @@ boost::system::result<Config, Error> parse(std::string_view toml_text, std::stri
   const auto& table = schema();
   for (const auto& [k, v] : doc) {
     std::string key(k.str());
+    if (key == "import") continue;  // config/import_config.cpp
     if (is_section(key)) {
       const auto* sub = v.as_table();
       if (!sub) return fail(errc::bad_type, source_name, v, key, "expected a table [" + key + "]");
@@ -403,6 +404,7 @@ boost::system::result<Config, Error> parse(std::string_view toml_text, std::stri
       return fail(errc::bad_value, source_name, v, key, why);
     }
   }
+  if (auto e = parse_import(toml_text, source_name, cfg.import)) return Error{e->code, e->message};
   // Cross-key rules.
   if (cfg.tls.cert_file.empty() != cfg.tls.key_file.empty()) {
     return Error{errc::bad_value, std::string(source_name) +

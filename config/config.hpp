@@ -13,6 +13,8 @@
 
 #include <boost/system/result.hpp>
 
+#include "config/import_config.hpp"
+
 namespace refmail::config {
 
 // A TCP listen address; an empty host means "disabled".
@@ -93,6 +95,7 @@ struct Config {
   Smtp smtp_policy;
   Relay relay;
   Admin admin;
+  Import import;  // [import]: legacy IMAP sources (config/import_config.hpp)
   std::string log_level = "info";  // debug, info, warn, error
 
   // The admin socket path with the data_dir default applied.

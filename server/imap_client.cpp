@@ -1,0 +1,608 @@
+// server/imap_client.cpp — see imap_client.hpp. The parser first finds where a whole
+// response ends (CRLF not preceded by a literal announcement, RFC 3501 4.3 / 7), then
+// tokenizes it; literals over the limit are dropped as they stream and remembered.
+#include "server/imap_client.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+#include <boost/beast/core/detail/base64.hpp>
+
+namespace refmail::server::imap {
+namespace {
+
+class Category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "refmail.imap"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::syntax: return "malformed IMAP response";
+      case errc::line_too_long: return "IMAP response line too long";
+      case errc::bad_literal: return "malformed IMAP literal";
+      case errc::unsafe_argument: return "argument cannot be sent in an IMAP command";
+    }
+    return "unknown IMAP error";
+  }
+};
+
+std::string upper(std::string_view s) {
+  std::string o(s);
+  for (auto& c : o) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return o;
+}
+
+template <class Int>
+std::optional<Int> to_number(std::string_view s) {
+  Int v{};
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// A parsed value of a response (RFC 3501 9: atom, number, string, literal, NIL, list).
+struct Value {
+  enum class Type { Atom, String, List, Nil, SkippedLiteral };
+  Type type = Type::Atom;
+  std::string text;
+  std::vector<Value> list;
+  std::uint64_t size = 0;  // SkippedLiteral
+};
+
+// Tokenizer over one complete response. `skipped` lists oversized literals by the
+// offset of their '{' relative to `in`.
+class Lexer {
+ public:
+  Lexer(std::string_view in, std::vector<std::pair<std::size_t, std::uint64_t>> skipped, std::size_t max_items)
+      : in_(in), skipped_(std::move(skipped)), max_items_(max_items) {}
+
+  bool at_end() const { return pos_ + 2 >= in_.size() && rest_is_crlf(); }
+  bool rest_is_crlf() const { return in_.substr(pos_) == "\r\n"; }
+  std::size_t pos() const { return pos_; }
+  std::string_view rest_of_line() const {
+    auto e = in_.find("\r\n", pos_);
+    return in_.substr(pos_, e == std::string_view::npos ? std::string_view::npos : e - pos_);
+  }
+  bool eat(char c) {
+    if (pos_ < in_.size() && in_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  char peek() const { return pos_ < in_.size() ? in_[pos_] : '\0'; }
+  void skip_spaces() {
+    while (pos_ < in_.size() && in_[pos_] == ' ') ++pos_;
+  }
+  // An atom up to SP/paren/CRLF; brackets may hold spaces and parens (BODY[HEADER.FIELDS (X)]).
+  std::string_view atom() {
+    std::size_t b = pos_;
+    int depth = 0;
+    while (pos_ < in_.size()) {
+      char c = in_[pos_];
+      if (c == '\r' || c == '\n') break;
+      if (c == '[') ++depth;
+      else if (c == ']' && depth > 0) --depth;
+      else if (depth == 0 && (c == ' ' || c == '(' || c == ')' || c == '"' || c == '{')) break;
+      ++pos_;
+    }
+    return in_.substr(b, pos_ - b);
+  }
+
+  bool value(Value& v, int depth = 0) {
+    if (++items_ > max_items_ || depth > 32) return false;
+    skip_spaces();
+    if (pos_ >= in_.size()) return false;
+    char c = in_[pos_];
+    if (c == '(') {
+      ++pos_;
+      v.type = Value::Type::List;
+      for (;;) {
+        skip_spaces();
+        if (eat(')')) return true;
+        if (pos_ >= in_.size() || in_[pos_] == '\r') return false;
+        Value e;
+        if (!value(e, depth + 1)) return false;
+        v.list.push_back(std::move(e));
+      }
+    }
+    if (c == '"') {
+      ++pos_;
+      v.type = Value::Type::String;
+      while (pos_ < in_.size()) {
+        char d = in_[pos_++];
+        if (d == '"') return true;
+        if (d == '\r' || d == '\n') return false;
+        if (d == '\\') {
+          if (pos_ >= in_.size()) return false;
+          d = in_[pos_++];
+        }
+        v.text.push_back(d);
+      }
+      return false;
+    }
+    if (c == '{') {
+      std::size_t open = pos_;
+      auto close = in_.find('}', pos_);
+      if (close == std::string_view::npos) return false;
+      auto digits = in_.substr(pos_ + 1, close - pos_ - 1);
+      if (!digits.empty() && digits.back() == '+') digits.remove_suffix(1);
+      auto n = to_number<std::uint64_t>(digits);
+      if (!n || in_.substr(close + 1, 2) != "\r\n") return false;
+      pos_ = close + 3;
+      for (const auto& [at, size] : skipped_) {
+        if (at == open) {
+          v.type = Value::Type::SkippedLiteral;
+          v.size = size;
+          return true;
+        }
+      }
+      if (in_.size() - pos_ < *n) return false;
+      v.type = Value::Type::String;
+      v.text.assign(in_.substr(pos_, *n));
+      pos_ += *n;
+      return true;
+    }
+    auto a = atom();
+    if (a.empty()) return false;
+    if (upper(a) == "NIL") {
+      v.type = Value::Type::Nil;
+    } else {
+      v.type = Value::Type::Atom;
+      v.text.assign(a);
+    }
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  std::vector<std::pair<std::size_t, std::uint64_t>> skipped_;
+  std::size_t max_items_;
+  std::size_t items_ = 0;
+  std::size_t pos_ = 0;
+};
+
+// resp-text (RFC 3501 9): optional "[code]" then text.
+void parse_resp_text(std::string_view s, Response& r) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  if (!s.empty() && s.front() == '[') {
+    auto e = s.find(']');
+    if (e != std::string_view::npos) {
+      r.code.assign(s.substr(1, e - 1));
+      s.remove_prefix(e + 1);
+      while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    }
+  }
+  r.text.assign(s);
+}
+
+bool is_status(std::string_view u) {
+  return u == "OK" || u == "NO" || u == "BAD" || u == "BYE" || u == "PREAUTH";
+}
+
+bool parse_fetch(Lexer& lx, Response& r) {
+  Value list;
+  if (!lx.value(list) || list.type != Value::Type::List || list.list.size() % 2 != 0) return false;
+  FetchData f;
+  f.seq = r.number.value_or(0);
+  for (std::size_t i = 0; i < list.list.size(); i += 2) {
+    const auto& name = list.list[i];
+    const auto& val = list.list[i + 1];
+    if (name.type != Value::Type::Atom) return false;
+    std::string n = upper(name.text);
+    if (n == "UID") {
+      auto u = to_number<std::uint32_t>(val.text);
+      if (val.type != Value::Type::Atom || !u) return false;
+      f.uid = *u;
+    } else if (n == "FLAGS") {
+      if (val.type != Value::Type::List) return false;
+      std::vector<std::string> flags;
+      for (const auto& e : val.list) {
+        if (e.type != Value::Type::Atom) return false;
+        flags.push_back(e.text);
+      }
+      f.flags = std::move(flags);
+    } else if (n == "INTERNALDATE") {
+      if (val.type != Value::Type::String) return false;
+      f.internal_date = val.text;
+    } else if (n == "RFC822.SIZE") {
+      auto s = to_number<std::uint64_t>(val.text);
+      if (val.type != Value::Type::Atom || !s) return false;
+      f.rfc822_size = *s;
+    } else if (n == "BODY[]" || n == "RFC822") {
+      if (val.type == Value::Type::SkippedLiteral) {
+        f.body_too_large = true;
+        f.body_size = val.size;
+      } else if (val.type == Value::Type::String) {
+        f.body_size = val.text.size();
+        f.body = std::move(const_cast<Value&>(val).text);
+      } else if (val.type == Value::Type::Nil) {
+        f.body = std::string();
+      } else {
+        return false;
+      }
+    }
+    // Other items (MODSEQ, X-GM-*, ...) are ignored.
+  }
+  r.fetch = std::move(f);
+  return true;
+}
+
+boost::system::result<Response> parse_response(std::string_view in,
+                                               std::vector<std::pair<std::size_t, std::uint64_t>> skipped,
+                                               std::size_t max_items) {
+  Response r;
+  Lexer lx(in, std::move(skipped), max_items);
+  if (lx.eat('+')) {
+    r.kind = Response::Kind::Continuation;
+    auto t = lx.rest_of_line();
+    if (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    r.text.assign(t);
+    return r;
+  }
+  bool untagged = lx.eat('*');
+  std::string tag;
+  if (!untagged) {
+    tag.assign(lx.atom());
+    if (tag.empty()) return errc::syntax;
+  }
+  if (!lx.eat(' ')) return errc::syntax;
+  auto first = lx.atom();
+  if (first.empty()) return errc::syntax;
+  std::string ufirst = upper(first);
+  if (!untagged) {
+    r.kind = Response::Kind::Tagged;
+    r.tag = std::move(tag);
+    if (!is_status(ufirst)) return errc::syntax;
+    r.status = ufirst;
+    parse_resp_text(lx.rest_of_line(), r);
+    return r;
+  }
+  r.kind = Response::Kind::Untagged;
+  if (is_status(ufirst)) {
+    r.status = ufirst;
+    parse_resp_text(lx.rest_of_line(), r);
+    return r;
+  }
+  if (auto n = to_number<std::uint32_t>(first)) {
+    // message-data / mailbox-data with a number (RFC 3501 7.3.1, 7.4).
+    r.number = *n;
+    if (!lx.eat(' ')) return errc::syntax;
+    r.keyword = upper(lx.atom());
+    if (r.keyword == "FETCH") {
+      if (!lx.eat(' ') || !parse_fetch(lx, r)) return errc::syntax;
+      lx.skip_spaces();
+      if (!lx.rest_is_crlf()) return errc::syntax;
+    }
+    return r;
+  }
+  r.keyword = ufirst;
+  if (r.keyword == "SEARCH") {
+    for (;;) {
+      lx.skip_spaces();
+      if (lx.rest_is_crlf()) break;
+      auto a = lx.atom();
+      auto n = to_number<std::uint32_t>(a);
+      if (!n) {
+        if (lx.peek() == '(') break;  // (MODSEQ n) from CONDSTORE
+        return errc::syntax;
+      }
+      r.numbers.push_back(*n);
+    }
+    return r;
+  }
+  if (r.keyword == "CAPABILITY" || r.keyword == "ENABLED") {
+    for (;;) {
+      lx.skip_spaces();
+      if (lx.rest_is_crlf()) break;
+      auto a = lx.atom();
+      if (a.empty()) return errc::syntax;
+      r.atoms.push_back(upper(a));
+    }
+    return r;
+  }
+  if (r.keyword == "FLAGS") {
+    Value v;
+    if (!lx.value(v) || v.type != Value::Type::List) return errc::syntax;
+    for (auto& e : v.list) r.atoms.push_back(e.text);
+    return r;
+  }
+  // LIST, LSUB, STATUS, NAMESPACE, ID ...: kept as text (unused by the importer).
+  r.text.assign(lx.rest_of_line());
+  return r;
+}
+
+int month_index(std::string_view m) {
+  static const char* names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+  std::string l;
+  for (char c : m) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (int i = 0; i < 12; ++i)
+    if (l == names[i]) return i;
+  return -1;
+}
+
+void append_mutf7_chunk(std::string& out, const std::u16string& u) {
+  // RFC 3501 5.1.3: "&" + modified BASE64 of UTF-16BE (',' for '/', no padding) + "-".
+  std::string bytes;
+  for (char16_t c : u) {
+    bytes.push_back(static_cast<char>(c >> 8));
+    bytes.push_back(static_cast<char>(c & 0xff));
+  }
+  std::string enc(boost::beast::detail::base64::encoded_size(bytes.size()), '\0');
+  enc.resize(boost::beast::detail::base64::encode(enc.data(), bytes.data(), bytes.size()));
+  while (!enc.empty() && enc.back() == '=') enc.pop_back();
+  std::replace(enc.begin(), enc.end(), '/', ',');
+  out += "&" + enc + "-";
+}
+
+}  // namespace
+
+const boost::system::error_category& category() {
+  static const Category c;
+  return c;
+}
+
+std::optional<std::uint32_t> Response::code_number(std::string_view name) const {
+  if (code.size() <= name.size() + 1) return std::nullopt;
+  if (upper(code.substr(0, name.size())) != name || code[name.size()] != ' ') return std::nullopt;
+  auto rest = std::string_view(code).substr(name.size() + 1);
+  auto sp = rest.find(' ');
+  return to_number<std::uint32_t>(rest.substr(0, sp));
+}
+
+void Parser::feed(std::string_view bytes) {
+  if (error_) return;
+  // Drop the bytes of an oversized literal as they stream by.
+  if (skip_ > 0) {
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_, bytes.size()));
+    skip_ -= n;
+    bytes.remove_prefix(n);
+  }
+  buf_.append(bytes);
+}
+
+boost::system::result<std::optional<Response>> Parser::next() {
+  if (error_) return *error_;
+  auto r = scan();
+  if (!r) error_ = r.error();
+  return r;
+}
+
+boost::system::result<std::optional<Response>> Parser::scan() {
+  for (;;) {
+    if (skip_ > 0) return std::optional<Response>();
+    // The text segment being scanned starts after the last literal (or at start_).
+    std::size_t seg_start = line_start_ ? *line_start_ : start_;
+    auto crlf = buf_.find("\r\n", scan_);
+    if (crlf == std::string::npos) {
+      if (buf_.size() - seg_start > limits_.max_line_bytes) return errc::line_too_long;
+      // Resume one byte back next time: a CR may get its LF in the next feed.
+      scan_ = std::max(seg_start, buf_.empty() ? std::size_t{0} : buf_.size() - 1);
+      return std::optional<Response>();
+    }
+    if (crlf - seg_start > limits_.max_line_bytes) return errc::line_too_long;
+    std::string_view seg(buf_.data() + seg_start, crlf - seg_start);
+    // RFC 3501 4.3: a line ending in {n} (or {n+}, RFC 7888) announces n bytes.
+    if (!seg.empty() && seg.back() == '}') {
+      auto open = seg.rfind('{');
+      if (open == std::string_view::npos) return errc::bad_literal;
+      auto digits = seg.substr(open + 1, seg.size() - open - 2);
+      if (!digits.empty() && digits.back() == '+') digits.remove_suffix(1);
+      auto n = to_number<std::uint64_t>(digits);
+      if (!n) return errc::bad_literal;
+      std::size_t body = crlf + 2;
+      if (*n > limits_.max_literal_bytes) {
+        // Too large: remember it, drop its bytes, continue after it.
+        skipped_.push_back({seg_start + open, *n});
+        std::size_t have = buf_.size() - body;
+        std::uint64_t drop = std::min<std::uint64_t>(have, *n);
+        buf_.erase(body, static_cast<std::size_t>(drop));
+        skip_ = *n - drop;
+        scan_ = body;
+        line_start_ = body;
+        continue;
+      }
+      if (buf_.size() - body < *n) {
+        scan_ = crlf;  // rescan from the CRLF when more arrives (cheap: finds it at once)
+        line_start_ = seg_start;
+        return std::optional<Response>();
+      }
+      scan_ = body + static_cast<std::size_t>(*n);
+      line_start_ = scan_;
+      continue;
+    }
+    // A whole response: [start_, crlf + 2).
+    std::size_t end = crlf + 2;
+    std::string_view whole(buf_.data() + start_, end - start_);
+    std::vector<std::pair<std::size_t, std::uint64_t>> sk;
+    for (const auto& s : skipped_) sk.emplace_back(s.pos - start_, s.size);
+    auto r = parse_response(whole, std::move(sk), limits_.max_response_items);
+    if (!r) return r.error();
+    skipped_.clear();
+    line_start_.reset();
+    start_ = end;
+    scan_ = end;
+    // Compact once the consumed prefix is large.
+    if (start_ > 64 * 1024 || start_ == buf_.size()) {
+      buf_.erase(0, start_);
+      scan_ -= start_;
+      start_ = 0;
+    }
+    return std::optional<Response>(std::move(*r));
+  }
+}
+
+boost::system::result<std::string> quote(std::string_view s) {
+  bool atom = !s.empty();
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u == 0 || c == '\r' || c == '\n' || u >= 0x80) return errc::unsafe_argument;
+    // atom-specials (RFC 3501 9): ( ) { SP CTL % * " \ ]
+    if (u < 0x21 || u == 0x7f || std::string_view("(){%*\"\\]").find(c) != std::string_view::npos) atom = false;
+  }
+  if (atom && upper(s) != "NIL") return std::string(s);
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') q.push_back('\\');
+    q.push_back(c);
+  }
+  q.push_back('"');
+  return q;
+}
+
+boost::system::result<std::string> mailbox_arg(std::string_view utf8) {
+  std::string out;
+  std::u16string pending;
+  for (std::size_t i = 0; i < utf8.size();) {
+    auto c = static_cast<unsigned char>(utf8[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      if (!pending.empty()) {
+        append_mutf7_chunk(out, pending);
+        pending.clear();
+      }
+      out += c == '&' ? std::string("&-") : std::string(1, static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    // Decode one UTF-8 sequence.
+    std::uint32_t cp = 0;
+    int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    if (len == 0 || i + len > utf8.size()) return errc::unsafe_argument;
+    cp = c & (0x7f >> len);
+    for (int k = 1; k < len; ++k) {
+      auto d = static_cast<unsigned char>(utf8[i + k]);
+      if ((d & 0xc0) != 0x80) return errc::unsafe_argument;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    i += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      pending.push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
+      pending.push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
+    } else {
+      pending.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  if (!pending.empty()) append_mutf7_chunk(out, pending);
+  return quote(out);
+}
+
+std::string uid_set(std::vector<std::uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  std::string s;
+  for (std::size_t i = 0; i < uids.size();) {
+    std::size_t j = i;
+    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
+    if (!s.empty()) s.push_back(',');
+    s += std::to_string(uids[i]);
+    if (j > i) s += ":" + std::to_string(uids[j]);
+    i = j + 1;
+  }
+  return s;
+}
+
+std::optional<std::int64_t> parse_internal_date(std::string_view s) {
+  // date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE
+  // e.g. " 7-Jul-1996 02:44:25 -0700" (the day may be space-padded).
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  auto d1 = s.find('-');
+  if (d1 == std::string_view::npos) return std::nullopt;
+  auto d2 = s.find('-', d1 + 1);
+  if (d2 == std::string_view::npos || s.size() < d2 + 1 + 4 + 1 + 8 + 1 + 5) return std::nullopt;
+  auto day = to_number<int>(s.substr(0, d1));
+  int mon = month_index(s.substr(d1 + 1, d2 - d1 - 1));
+  auto year = to_number<int>(s.substr(d2 + 1, 4));
+  auto rest = s.substr(d2 + 5);
+  if (!day || mon < 0 || !year || rest.size() != 15 || rest[0] != ' ' || rest[3] != ':' || rest[6] != ':' ||
+      rest[9] != ' ')
+    return std::nullopt;
+  auto hh = to_number<int>(rest.substr(1, 2));
+  auto mm = to_number<int>(rest.substr(4, 2));
+  auto ss = to_number<int>(rest.substr(7, 2));
+  char sign = rest[10];
+  auto zh = to_number<int>(rest.substr(11, 2));
+  auto zm = to_number<int>(rest.substr(13, 2));
+  if (!hh || !mm || !ss || !zh || !zm || (sign != '+' && sign != '-') || *day < 1 || *day > 31 || *hh > 23 ||
+      *mm > 59 || *ss > 60 || *zm > 59)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = *year - 1900;
+  tm.tm_mon = mon;
+  tm.tm_mday = *day;
+  tm.tm_hour = *hh;
+  tm.tm_min = *mm;
+  tm.tm_sec = *ss;
+  std::int64_t t = timegm(&tm);
+  std::int64_t off = (*zh * 3600 + *zm * 60) * (sign == '+' ? 1 : -1);
+  return t - off;
+}
+
+std::vector<std::string> flags_to_keywords(const std::vector<std::string>& flags) {
+  std::vector<std::string> out;
+  for (const auto& f : flags) {
+    std::string l;
+    for (char c : f) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    std::string k;
+    if (l == "\\seen") k = "$seen";
+    else if (l == "\\answered") k = "$answered";
+    else if (l == "\\flagged") k = "$flagged";
+    else if (l == "\\draft") k = "$draft";
+    else if (l.empty() || l[0] == '\\' || l.size() > 255) continue;  // \Recent, \Deleted, \*
+    else k = l;
+    bool ok = true;
+    for (char c : k) {
+      auto u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u >= 0x7f || std::string_view("(){]%*\"\\").find(c) != std::string_view::npos) ok = false;
+    }
+    if (ok && std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+  }
+  return out;
+}
+
+std::string Commands::line(std::string_view rest) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "A%04u", ++n_);
+  tag_ = buf;
+  return tag_ + " " + std::string(rest) + "\r\n";
+}
+
+boost::system::result<std::string> Commands::login(std::string_view user, std::string_view password) {
+  auto u = quote(user);
+  if (!u) return u.error();
+  auto p = quote(password);
+  if (!p) return p.error();
+  return line("LOGIN " + *u + " " + *p);
+}
+
+boost::system::result<std::string> Commands::authenticate_plain(std::string_view authzid, std::string_view user,
+                                                                std::string_view password) {
+  std::string msg;
+  msg.append(authzid).push_back('\0');
+  msg.append(user).push_back('\0');
+  msg.append(password);
+  for (char c : msg.substr(0, msg.size()))
+    if (c == '\r' || c == '\n') return errc::unsafe_argument;
+  std::string enc(boost::beast::detail::base64::encoded_size(msg.size()), '\0');
+  enc.resize(boost::beast::detail::base64::encode(enc.data(), msg.data(), msg.size()));
+  return line("AUTHENTICATE PLAIN " + (enc.empty() ? std::string("=") : enc));
+}
+
+boost::system::result<std::string> Commands::select(std::string_view mailbox) {
+  auto m = mailbox_arg(mailbox);
+  if (!m) return m.error();
+  return line("SELECT " + *m);
+}
+
+boost::system::result<std::string> Commands::examine(std::string_view mailbox) {
+  auto m = mailbox_arg(mailbox);
+  if (!m) return m.error();
+  return line("EXAMINE " + *m);
+}
+
+std::string Commands::uid_fetch_messages(const std::vector<std::uint32_t>& uids) {
+  return line("UID FETCH " + uid_set(uids) + " (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
+}
+
+}  // namespace refmail::server::imap
