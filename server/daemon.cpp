@@ -11,7 +11,9 @@
 
 #include "server/http_server.hpp"
 #include "server/listeners.hpp"
+#include "server/ingest.hpp"
 #include "server/log.hpp"
+#include "server/relay.hpp"
 #include "server/tls.hpp"
 #include "storage/store.hpp"
 #include "web/admin.hpp"
@@ -138,6 +140,18 @@ int run_daemon(const config::Config& cfg) {
     spawn_logged(io, serve_http(admin_tcp, admin_rt, o, admin_handler), "admin-tcp");
   }
 
+  // The relay worker starts before the listeners, so the first queued row wakes it.
+  auto relay = std::make_unique<RelayWorker>(cfg, *store, io, pool);
+  {
+    std::string why;
+    if (!relay->start(why)) {
+      std::cerr << "refmaild: " << why << "\n";
+      return 1;
+    }
+  }
+  set_queue_notifier([r = relay.get()] { r->notify(); });
+  admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
+
   Services services{cfg, *store, rt, *tls};
   std::unique_ptr<Listeners> listeners;
   {
@@ -159,6 +173,7 @@ int run_daemon(const config::Config& cfg) {
     log::info("shutdown.begin", {{"signal", signo}, {"connections", tracker.total()}});
     for (auto& c : closers) c();
     listeners->close();
+    relay->stop();
     tracker.stop();
     admin_tracker.stop();
     hard_stop.expires_after(std::chrono::seconds(15));
@@ -185,6 +200,8 @@ int run_daemon(const config::Config& cfg) {
   log::info("ready", {{"hostname", cfg.hostname}, {"data_dir", cfg.data_dir}, {"admin_socket", sock_path}});
   io.run();
   pool.join();  // in-flight commits finish before the store closes
+  set_queue_notifier({});
+  relay.reset();
   listeners.reset();
   store.reset();
   ::unlink(sock_path.c_str());

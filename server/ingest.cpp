@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <ctime>
+#include <map>
 
 #include <boost/json.hpp>
 
@@ -57,7 +58,22 @@ std::string queue_envelope(const smtp::Envelope& env, const std::vector<std::str
   return boost::json::serialize(o);
 }
 
+// Lowercased domain of "local@domain" (the relay's destination key).
+std::string rcpt_domain(const std::string& address) {
+  auto at = address.rfind('@');
+  std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
+  for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return d;
+}
+
+std::function<void()>& queue_notifier() {
+  static std::function<void()> f;  // written once at start-up, before ingest runs
+  return f;
+}
+
 }  // namespace
+
+void set_queue_notifier(std::function<void()> notify) { queue_notifier() = std::move(notify); }
 
 std::string received_header(const IngestRequest& req, const std::string& hostname, const std::string& id,
                             std::time_t now) {
@@ -107,8 +123,79 @@ IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestReq
   auto internal = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::from_time_t(now));
   for (const auto& a : req.local_accounts) d.add_mailbox_row(a, "INBOX", {}, internal);
   if (!req.sent_account.empty()) d.add_mailbox_row(req.sent_account, "Sent", {"$seen"}, internal);
-  if (!req.foreign.empty()) d.add_queue_row(queue_envelope(req.envelope, req.foreign), internal);
+  // One relay queue row per destination domain (each is routed and retried alone).
+  std::map<std::string, std::vector<std::string>> by_domain;
+  for (const auto& f : req.foreign) by_domain[rcpt_domain(f)].push_back(f);
+  for (const auto& [domain, rcpts] : by_domain) d.add_queue_row(queue_envelope(req.envelope, rcpts), internal);
 
+  auto receipt = d.commit();
+  if (!receipt) {
+    out.detail = storage::error_detail(receipt.error());
+    out.status = receipt.error() == storage::errc::quota_exceeded ? smtp::DeliveryStatus::QuotaExceeded
+                                                                   : smtp::DeliveryStatus::TempFail;
+    return out;
+  }
+  out.status = smtp::DeliveryStatus::Ok;
+  if (!by_domain.empty() && queue_notifier()) queue_notifier()();
+  out.queue_id = receipt->message_id;
+  out.new_blob_bytes = receipt->new_blob_bytes;
+  log::info("ingest.commit", {{"id", id},
+                              {"message_id", receipt->message_id},
+                              {"from", req.envelope.mail_from.to_string()},
+                              {"local", req.local_accounts.size()},
+                              {"foreign", req.foreign.size()},
+                              {"bytes", full.size()},
+                              {"cuts", skel->cuts.size()},
+                              {"new_blob_bytes", receipt->new_blob_bytes}});
+  return out;
+}
+
+IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, ImportIngestRequest req) {
+  IngestOutcome out;
+  // The target mailbox: INBOX always exists; others are created on first use.
+  if (!(req.mailbox.size() == 5 && (req.mailbox == "INBOX" || req.mailbox == "inbox" || req.mailbox == "Inbox"))) {
+    auto boxes = store.list_mailboxes(req.account);
+    if (!boxes) {
+      out.detail = storage::error_detail(boxes.error());
+      return out;
+    }
+    bool have = false;
+    for (const auto& b : *boxes) have = have || b.name == req.mailbox;
+    if (!have) {
+      auto made = store.create_mailbox(req.account, req.mailbox);
+      if (!made && made.error() != storage::errc::exists) {
+        out.detail = "creating mailbox " + req.mailbox + ": " + storage::error_detail(made.error());
+        return out;
+      }
+    }
+  }
+  storage::Delivery d = store.begin_delivery();
+  mime::SplitParams sp;
+  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
+  sp.limits.max_depth = cfg.limits.mime_max_depth;
+  sp.limits.max_parts = cfg.limits.mime_max_parts;
+  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  mime::Splitter splitter(sp, d.blob_sink());
+  splitter.feed(req.bytes);
+  auto skel = splitter.finish();
+  if (!skel) {
+    out.detail = "split failed: " + skel.error().message();
+    return out;
+  }
+  storage::MessageRecord rec;
+  rec.summary = summarize_for_store(req.bytes, *skel, cfg);
+  rec.blob_ids = skel->blob_ids();
+  rec.logical_size = req.bytes.size();
+  rec.skeleton = skel->serialize();
+  const std::size_t size = req.bytes.size();
+  req.bytes.clear();
+  req.bytes.shrink_to_fit();
+  d.set_message(std::move(rec));
+  auto internal = storage::UnixSeconds(std::chrono::seconds(req.internal_date));
+  d.add_mailbox_row(req.account, req.mailbox, req.keywords, internal);
+  for (const auto& a : req.grant_accounts) {
+    if (a != req.account) d.add_mailbox_row(a, "INBOX", {}, internal);
+  }
   auto receipt = d.commit();
   if (!receipt) {
     out.detail = storage::error_detail(receipt.error());
@@ -119,12 +206,11 @@ IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestReq
   out.status = smtp::DeliveryStatus::Ok;
   out.queue_id = receipt->message_id;
   out.new_blob_bytes = receipt->new_blob_bytes;
-  log::info("ingest.commit", {{"id", id},
+  log::info("import.commit", {{"origin", req.origin},
                               {"message_id", receipt->message_id},
-                              {"from", req.envelope.mail_from.to_string()},
-                              {"local", req.local_accounts.size()},
-                              {"foreign", req.foreign.size()},
-                              {"bytes", full.size()},
+                              {"account", req.account},
+                              {"mailbox", req.mailbox},
+                              {"bytes", size},
                               {"cuts", skel->cuts.size()},
                               {"new_blob_bytes", receipt->new_blob_bytes}});
   return out;

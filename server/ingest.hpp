@@ -6,6 +6,7 @@
 // a submitting user, and queue rows for foreign recipients.
 // Must never: acknowledge before the commit returned, or store half a message.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,30 @@ struct IngestOutcome {
 
 // Blocking (splits and commits durably): call on the thread pool.
 [[nodiscard]] IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestRequest req);
+
+// Called after every commit that added relay queue rows (from the pool thread that
+// committed); the daemon points it at RelayWorker::notify. Set once at start-up,
+// before any ingest runs; an empty function turns it off.
+void set_queue_notifier(std::function<void()> notify);
+
+// One message copied from a legacy server (server/import_worker.cpp): no envelope and
+// no trace header (the bytes are kept exactly as the source holds them); it lands in
+// `account`'s `mailbox` (created when missing) with the source's keywords and internal
+// date. `grant_accounts` (other local recipients, when configured) get an INBOX row.
+struct ImportIngestRequest {
+  std::string account;
+  std::string mailbox = "INBOX";
+  std::vector<std::string> keywords;  // refmail keywords ("$seen"), already mapped
+  std::int64_t internal_date = 0;     // Unix seconds
+  std::string bytes;
+  std::vector<std::string> grant_accounts;
+  std::string origin;                 // "source/user/mailbox/uidvalidity/uid", for the log
+};
+
+// Blocking, like ingest(): split (attachments deduplicated), summary, one durable commit.
+// status Ok with queue_id = the stored message id; QuotaExceeded / TempFail otherwise.
+[[nodiscard]] IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg,
+                                          ImportIngestRequest req);
 
 // The trace header for one hop (RFC 5321 4.4, RFC 3848 protocol names), CRLF-ended.
 [[nodiscard]] std::string received_header(const IngestRequest& req, const std::string& hostname,

@@ -4,6 +4,9 @@
 
 #include <openssl/rand.h>
 
+#include <chrono>
+#include <set>
+
 #include <boost/json.hpp>
 
 #include "storage/store.hpp"
@@ -128,6 +131,24 @@ std::string stats_json(storage::Store& store, int& status) {
   json::object doc{{"logical_bytes", s->logical_bytes}, {"physical_bytes", s->physical_bytes},
                    {"saving_ratio", s->saving_ratio},   {"blobs", s->blobs},
                    {"messages", s->messages},           {"mailbox_rows", s->mailbox_rows}};
+  // The relay queue: rows, and the age of the oldest queued message (over the first
+  // kQueueStatsRows rows, so a huge queue cannot make stats slow).
+  constexpr std::size_t kQueueStatsRows = 10000;
+  auto q = store.due_queue(storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue)), kQueueStatsRows);
+  std::int64_t oldest = 0;
+  if (q) {
+    const auto now = std::chrono::system_clock::now();
+    std::set<std::string> seen;
+    for (const auto& row : *q) {
+      if (!seen.insert(row.message_id).second) continue;
+      auto m = store.get_message(row.message_id);
+      if (!m) continue;
+      oldest = std::max<std::int64_t>(
+          oldest, std::chrono::duration_cast<std::chrono::seconds>(now - m->created).count());
+    }
+  }
+  doc["queue_size"] = q ? q->size() : 0;
+  doc["queue_oldest_seconds"] = oldest;
   usage_rows(s->per_domain, "domains", doc);
   usage_rows(s->per_account, "accounts", doc);
   status = 200;
@@ -247,6 +268,20 @@ Response AdminApi::handle(const Request& req) {
       if (auto r = store_.remove_alias(rest); !r) return store_error(r.error());
       return json_ok(json::object{{"removed", rest}});
     }
+  } else if (split_route("queue", rest)) {
+    return handle_queue(req, rest);
+  } else if (split_route("rows", rest) && m == "GET" && !rest.empty()) {
+    std::string mailbox = query_param(req.target, "mailbox");
+    auto rows = store_.list_rows(rest, mailbox.empty() ? "INBOX" : mailbox);
+    if (!rows) return store_error(rows.error());
+    json::array arr;
+    for (const auto& r : *rows) {
+      json::array kw;
+      for (const auto& k : r.keywords) kw.emplace_back(k);
+      arr.push_back(json::object{{"uid", r.uid}, {"message_id", r.message_id}, {"keywords", kw},
+                                 {"internal_date", r.internal_date.time_since_epoch().count()}});
+    }
+    return json_ok(json::object{{"rows", arr}});
   } else if (path == "stats" && m == "GET") {
     Response r;
     r.body = stats_json(store_, r.status);
@@ -269,6 +304,85 @@ Response AdminApi::handle(const Request& req) {
     return json_ok(json::object{{"dir", dir}});
   }
   return error_response(404, "no such admin route: " + m + " /admin/v1/" + std::string(path));
+}
+
+namespace {
+
+json::object queue_row_json(const storage::QueueEntry& e) {
+  json::object o{{"id", e.queue_id},
+                 {"message_id", e.message_id},
+                 {"due", e.due.time_since_epoch().count()},
+                 {"held", e.due.time_since_epoch().count() >= kQueueHeldDue},
+                 {"attempts", e.attempts},
+                 {"last_error", e.last_error}};
+  boost::system::error_code ec;
+  auto env = json::parse(e.envelope, ec);  // the relay's envelope (server/ingest.cpp)
+  if (!ec && env.is_object()) {
+    const auto& eo = env.as_object();
+    if (auto* f = eo.if_contains("mail_from")) o["mail_from"] = *f;
+    if (auto* t = eo.if_contains("rcpt_to")) o["rcpt_to"] = *t;
+  }
+  return o;
+}
+
+}  // namespace
+
+Response AdminApi::handle_queue(const Request& req, const std::string& rest) {
+  const std::string& m = req.method;
+  const auto held = storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue));
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto notify = [this] {
+    if (queue_notify_) queue_notify_();
+  };
+  if (rest.empty() && m == "GET") {
+    auto rows = store_.due_queue(held, 100000);
+    if (!rows) return store_error(rows.error());
+    json::array arr;
+    for (const auto& e : *rows) arr.push_back(queue_row_json(e));
+    return json_ok(json::object{{"queue", arr}, {"size", rows->size()}});
+  }
+  if (rest == "retry-all" && m == "POST") {
+    auto rows = store_.due_queue(held, 100000);
+    if (!rows) return store_error(rows.error());
+    std::size_t n = 0;
+    for (const auto& e : *rows) {
+      if (e.due >= held || e.due <= now) continue;  // held rows stay held
+      if (auto r = store_.update_queue(e.queue_id, now, e.attempts, e.last_error); r) ++n;
+    }
+    notify();
+    return json_ok(json::object{{"rescheduled", n}});
+  }
+  std::string id = rest;
+  std::string op;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    id = rest.substr(0, slash);
+    op = rest.substr(slash + 1);
+  }
+  if (id.empty()) return error_response(404, "no such queue route");
+  if (op.empty() && m == "GET") {
+    auto e = store_.get_queue(id);
+    if (!e) return store_error(e.error());
+    auto o = queue_row_json(*e);
+    o["envelope"] = e->envelope;
+    return json_ok(o);
+  }
+  if (op.empty() && m == "DELETE") {
+    // The message reference goes with the row: no bounce is sent (the operator decided).
+    if (auto r = store_.remove_queue(id); !r) return store_error(r.error());
+    return json_ok(json::object{{"removed", id}});
+  }
+  if (m == "POST" && (op == "retry" || op == "release" || op == "hold")) {
+    auto e = store_.get_queue(id);
+    if (!e) return store_error(e.error());
+    auto due = op == "hold" ? held : now;
+    std::string err = op == "hold" ? "held by the operator" : e->last_error;
+    if (op == "release" && e->due < held) return error_response(409, "queue row " + id + " is not held");
+    if (op == "retry" && e->due >= held) return error_response(409, "queue row " + id + " is held; release it");
+    if (auto r = store_.update_queue(id, due, e->attempts, err); !r) return store_error(r.error());
+    if (op != "hold") notify();
+    return json_ok(json::object{{"id", id}, {op == "hold" ? "held" : "due", op == "hold" ? json::value(true) : json::value(now.time_since_epoch().count())}});
+  }
+  return error_response(404, "no such queue route: " + m + " /admin/v1/queue/" + rest);
 }
 
 }  // namespace refmail::web

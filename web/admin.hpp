@@ -5,9 +5,15 @@
 //   POST /admin/v1/users/{address}/password
 //   GET/POST /admin/v1/aliases, DELETE /admin/v1/aliases/{address}
 //   GET /admin/v1/stats, POST /admin/v1/fsck (report only), POST /admin/v1/backup {"dir"}
+//   GET /admin/v1/queue, GET|DELETE /admin/v1/queue/{id}, POST /admin/v1/queue/{id}/retry,
+//   POST /admin/v1/queue/{id}/hold, POST /admin/v1/queue/{id}/release,
+//   POST /admin/v1/queue/retry-all, GET /admin/v1/rows/{account}[?mailbox=INBOX]
 // SECURITY: every route requires Request::peer_trusted; otherwise 403. Passwords in
 // requests are never logged; a generated password is returned once, never stored plain.
 #pragma once
+#include <cstdint>
+#include <functional>
+
 #include "web/http.hpp"
 
 namespace refmail::storage {
@@ -16,13 +22,22 @@ class Store;
 
 namespace refmail::web {
 
+// A held relay queue row has this due time (9999-12-31T23:59:59Z): the relay worker
+// never reaches it. server/relay.hpp uses the same value.
+inline constexpr std::int64_t kQueueHeldDue = 253402300799;
+
 class AdminApi {
  public:
   explicit AdminApi(storage::Store& store) : store_(store) {}
   [[nodiscard]] Response handle(const Request& req);
+  // Called after a queue route made rows due (retry, release): wakes the relay worker.
+  // Set once at start-up, before requests are served.
+  void set_queue_notifier(std::function<void()> notify) { queue_notify_ = std::move(notify); }
 
  private:
+  [[nodiscard]] Response handle_queue(const Request& req, const std::string& rest);
   storage::Store& store_;
+  std::function<void()> queue_notify_;
 };
 
 // A random password of 20 characters from a 54-symbol alphabet without look-alikes

@@ -17,6 +17,7 @@
 #include "tools/refmailctl/admin_client.hpp"
 #include "tools/refmailctl/commands.hpp"
 #include "tools/refmailctl/offline.hpp"
+#include "tools/refmailctl/queue.hpp"
 
 namespace json = boost::json;
 using refmail::tools::AdminClient;
@@ -128,6 +129,10 @@ void print_stats(const json::value& s) {
             << "\n"
             << "messages        " << std::setw(16) << std::setprecision(0) << num(s, "messages") << "\n"
             << "blobs           " << std::setw(16) << num(s, "blobs") << "\n";
+  if (s.as_object().contains("queue_size")) {
+    std::cout << "relay queue     " << std::setw(16) << num(s, "queue_size") << "  (oldest "
+              << num(s, "queue_oldest_seconds") << " s)\n";
+  }
   auto table = [](const json::value& s, std::string_view key, std::string_view title) {
     const auto* rows = s.as_object().if_contains(key);
     if (!rows || !rows->is_array() || rows->as_array().empty()) return;
@@ -197,6 +202,17 @@ int main(int argc, char** argv) {
   std::string dir;
   app.add_subcommand("backup", "online checkpoint of the store into DIR")->add_option("dir", dir)->required();
   app.add_subcommand("restore", "replace the store with a checkpoint (offline)")->add_option("dir", dir)->required();
+
+  // queue (the relay queue, via /admin/v1/queue)
+  auto* queue = app.add_subcommand("queue", "the outbound relay queue")->require_subcommand(1);
+  std::string queue_id;
+  queue->add_subcommand("list", "list queued rows")->add_flag("--json", g.json, "print JSON");
+  queue->add_subcommand("show", "show one row")->add_option("id", queue_id)->required();
+  queue->add_subcommand("retry", "make a row due now")->add_option("id", queue_id)->required();
+  queue->add_subcommand("retry-all", "make every row (not held) due now");
+  queue->add_subcommand("delete", "remove a row without a bounce")->add_option("id", queue_id)->required();
+  queue->add_subcommand("hold", "keep a row from being tried")->add_option("id", queue_id)->required();
+  queue->add_subcommand("release", "release a held row (due now)")->add_option("id", queue_id)->required();
 
   // mime check
   auto* mime = app.add_subcommand("mime", "offline MIME tools")->require_subcommand(1);
@@ -307,6 +323,13 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("restore")) {
     return refmail::tools::offline_restore(load_config(g), dir, std::cout, std::cerr);
+  }
+  if (queue->parsed()) {
+    auto admin_call = [&g](const std::string& method, const std::string& path, const json::value& body) {
+      return call(g, method, path, body);
+    };
+    return refmail::tools::queue_command(queue->get_subcommands().front()->get_name(), queue_id, g.json,
+                                         admin_call, std::cout);
   }
   if (mime->parsed()) {
     return refmail::tools::mime_check(files, g.json, std::cout, std::cerr);

@@ -1,0 +1,272 @@
+// server/dns.cpp — see dns.hpp. c-ares 1.18 API: ares_query + ares_parse_*_reply,
+// driven with ares_getsock / poll / ares_process_fd on the calling thread.
+#include "server/dns.hpp"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <mutex>
+
+namespace refmail::server {
+namespace {
+
+enum class Answer { Ok, NoData, NxDomain, TempFail };
+
+struct Query {
+  int status = ARES_ETIMEOUT;
+  std::string answer;  // raw DNS message
+  bool done = false;
+};
+
+void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+  auto* q = static_cast<Query*>(arg);
+  q->status = status;
+  if (abuf && alen > 0) q->answer.assign(reinterpret_cast<const char*>(abuf), static_cast<std::size_t>(alen));
+  q->done = true;
+}
+
+class Channel {
+ public:
+  explicit Channel(const DnsOptions& o) {
+    static std::once_flag once;
+    std::call_once(once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+    ares_options opts{};
+    opts.timeout = static_cast<int>(o.timeout.count());
+    opts.tries = o.tries;
+    int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    ok_ = ares_init_options(&ch_, &opts, mask) == ARES_SUCCESS;
+    if (ok_ && !o.servers.empty()) {
+      std::string csv;
+      for (const auto& s : o.servers) {
+        if (!csv.empty()) csv += ",";
+        csv += s;
+      }
+      ok_ = ares_set_servers_ports_csv(ch_, csv.c_str()) == ARES_SUCCESS;
+    }
+  }
+  ~Channel() {
+    if (ch_) ares_destroy(ch_);
+  }
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+
+  // One query, run to completion.
+  Query run(const std::string& name, int type) {
+    Query q;
+    ares_query(ch_, name.c_str(), ns_c_in, type, on_answer, &q);
+    while (!q.done) {
+      ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+      int bits = ares_getsock(ch_, socks, ARES_GETSOCK_MAXNUM);
+      pollfd fds[ARES_GETSOCK_MAXNUM];
+      int n = 0;
+      for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+        short ev = 0;
+        if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
+        if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
+        if (ev) fds[n++] = pollfd{socks[i], ev, 0};
+      }
+      timeval tv{};
+      timeval* tvp = ares_timeout(ch_, nullptr, &tv);
+      int ms = tvp ? static_cast<int>(tvp->tv_sec * 1000 + tvp->tv_usec / 1000) : 1000;
+      if (n == 0 && !tvp) break;  // nothing pending and no timer: c-ares gave up
+      int r = ::poll(fds, static_cast<nfds_t>(n), ms);
+      if (r <= 0) {
+        ares_process_fd(ch_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
+        continue;
+      }
+      for (int i = 0; i < n; ++i) {
+        ares_process_fd(ch_, (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD,
+                        (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD);
+      }
+    }
+    if (!q.done) ares_cancel(ch_);
+    return q;
+  }
+
+ private:
+  ares_channel ch_ = nullptr;
+  bool ok_ = false;
+};
+
+Answer classify(int status) {
+  switch (status) {
+    case ARES_SUCCESS: return Answer::Ok;
+    case ARES_ENODATA: return Answer::NoData;
+    case ARES_ENOTFOUND: return Answer::NxDomain;
+    default: return Answer::TempFail;  // SERVFAIL, refused, timeout, bad reply
+  }
+}
+
+std::string why(int status) { return ares_strerror(status); }
+
+// A then AAAA of one name. ok: at least one address.
+Answer addresses(Channel& ch, const std::string& name, std::vector<std::string>& out, std::string& detail) {
+  Answer worst = Answer::NxDomain;
+  bool any_temp = false, any_nodata = false;
+  for (int type : {ns_t_a, ns_t_aaaa}) {
+    Query q = ch.run(name, type);
+    Answer a = classify(q.status);
+    if (a == Answer::Ok) {
+      const auto* buf = reinterpret_cast<const unsigned char*>(q.answer.data());
+      int len = static_cast<int>(q.answer.size());
+      char text[INET6_ADDRSTRLEN];
+      if (type == ns_t_a) {
+        ares_addrttl ttls[kMaxAddresses];
+        int n = static_cast<int>(kMaxAddresses);
+        if (ares_parse_a_reply(buf, len, nullptr, ttls, &n) == ARES_SUCCESS) {
+          for (int i = 0; i < n; ++i)
+            if (inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof text)) out.emplace_back(text);
+        }
+      } else {
+        ares_addr6ttl ttls[kMaxAddresses];
+        int n = static_cast<int>(kMaxAddresses);
+        if (ares_parse_aaaa_reply(buf, len, nullptr, ttls, &n) == ARES_SUCCESS) {
+          for (int i = 0; i < n; ++i)
+            if (inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof text)) out.emplace_back(text);
+        }
+      }
+    } else if (a == Answer::TempFail) {
+      any_temp = true;
+      detail = "DNS lookup of " + name + " failed: " + why(q.status);
+    } else if (a == Answer::NoData) {
+      any_nodata = true;
+    }
+    if (type == ns_t_a && a == Answer::NxDomain) break;  // no AAAA for a name that does not exist
+  }
+  if (!out.empty()) return Answer::Ok;
+  if (any_temp) return Answer::TempFail;
+  (void)worst;
+  if (any_nodata) {
+    detail = "host " + name + " has no address";
+    return Answer::NoData;
+  }
+  detail = "host " + name + " not found (NXDOMAIN)";
+  return Answer::NxDomain;
+}
+
+bool literal(std::string_view domain, Route& r) {
+  if (domain.size() < 3 || domain.front() != '[' || domain.back() != ']') return false;
+  std::string inner(domain.substr(1, domain.size() - 2));
+  if (inner.rfind("IPv6:", 0) == 0 || inner.rfind("ipv6:", 0) == 0) inner = inner.substr(5);
+  in_addr a4{};
+  in6_addr a6{};
+  if (inet_pton(AF_INET, inner.c_str(), &a4) == 1 || inet_pton(AF_INET6, inner.c_str(), &a6) == 1) {
+    r.status = RouteStatus::Ok;
+    r.targets.push_back({inner, inner});
+  } else {
+    r.status = RouteStatus::PermFail;
+    r.detail = "bad address literal " + std::string(domain);
+  }
+  return true;
+}
+
+}  // namespace
+
+Route resolve_host(const DnsOptions& options, std::string_view host) {
+  Route r;
+  in_addr a4{};
+  in6_addr a6{};
+  std::string h(host);
+  if (inet_pton(AF_INET, h.c_str(), &a4) == 1 || inet_pton(AF_INET6, h.c_str(), &a6) == 1) {
+    r.status = RouteStatus::Ok;
+    r.targets.push_back({h, h});
+    return r;
+  }
+  Channel ch(options);
+  if (!ch.ok()) {
+    r.detail = "cannot initialise the DNS resolver";
+    return r;
+  }
+  std::vector<std::string> ips;
+  auto a = addresses(ch, h, ips, r.detail);
+  if (a == Answer::Ok) {
+    r.status = RouteStatus::Ok;
+    for (auto& ip : ips) r.targets.push_back({h, ip});
+  } else {
+    r.status = a == Answer::TempFail ? RouteStatus::TempFail : RouteStatus::PermFail;
+  }
+  return r;
+}
+
+Route resolve_mail_route(const DnsOptions& options, std::string_view domain) {
+  Route r;
+  if (literal(domain, r)) return r;
+  Channel ch(options);
+  if (!ch.ok()) {
+    r.detail = "cannot initialise the DNS resolver";
+    return r;
+  }
+  std::string name(domain);
+  Query q = ch.run(name, ns_t_mx);
+  Answer a = classify(q.status);
+  if (a == Answer::TempFail) {
+    r.detail = "MX lookup of " + name + " failed: " + why(q.status);
+    return r;
+  }
+  if (a == Answer::NxDomain) {
+    r.status = RouteStatus::PermFail;
+    r.detail = "domain " + name + " not found (NXDOMAIN)";
+    return r;
+  }
+  std::vector<std::pair<int, std::string>> mx;
+  if (a == Answer::Ok) {
+    ares_mx_reply* reply = nullptr;
+    int st = ares_parse_mx_reply(reinterpret_cast<const unsigned char*>(q.answer.data()),
+                                 static_cast<int>(q.answer.size()), &reply);
+    if (st == ARES_SUCCESS) {
+      for (auto* p = reply; p; p = p->next) mx.emplace_back(p->priority, p->host ? p->host : "");
+      ares_free_data(reply);
+    } else if (st != ARES_ENODATA) {
+      r.detail = "MX reply for " + name + " is malformed: " + why(st);
+      return r;
+    }
+  }
+  // RFC 7505 3: a single MX whose exchange is "." means the domain accepts no mail.
+  if (mx.size() == 1 && (mx[0].second.empty() || mx[0].second == ".")) {
+    r.status = RouteStatus::PermFail;
+    r.detail = "domain " + name + " accepts no mail (null MX, RFC 7505)";
+    return r;
+  }
+  if (mx.empty()) {
+    // RFC 5321 5.1: no MX -> the domain itself is the implicit MX.
+    std::vector<std::string> ips;
+    auto aa = addresses(ch, name, ips, r.detail);
+    if (aa == Answer::Ok) {
+      r.status = RouteStatus::Ok;
+      for (auto& ip : ips) r.targets.push_back({name, ip});
+    } else {
+      r.status = aa == Answer::TempFail ? RouteStatus::TempFail : RouteStatus::PermFail;
+      if (aa != Answer::TempFail) r.detail = "domain " + name + " has no MX and no address";
+    }
+    return r;
+  }
+  std::stable_sort(mx.begin(), mx.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  if (mx.size() > kMaxMxHosts) mx.resize(kMaxMxHosts);
+  bool temp = false;
+  std::string last;
+  for (const auto& [pref, host] : mx) {
+    if (host.empty() || host == ".") continue;
+    std::vector<std::string> ips;
+    std::string d;
+    auto aa = addresses(ch, host, ips, d);
+    if (aa == Answer::TempFail) temp = true;
+    if (aa != Answer::Ok) last = d;
+    for (auto& ip : ips) {
+      if (r.targets.size() < kMaxAddresses) r.targets.push_back({host, ip});
+    }
+  }
+  if (!r.targets.empty()) {
+    r.status = RouteStatus::Ok;
+  } else {
+    r.status = temp ? RouteStatus::TempFail : RouteStatus::PermFail;
+    r.detail = "no MX host of " + name + " has an address" + (last.empty() ? "" : " (" + last + ")");
+  }
+  return r;
+}
+
+}  // namespace refmail::server

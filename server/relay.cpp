@@ -1,0 +1,759 @@
+// server/relay.cpp — see relay.hpp. One worker coroutine schedules; one coroutine per
+// queue row delivers (bounded overall and per destination domain). Blocking work
+// (store reads/writes, joining, bounces) runs on the daemon's pool, DNS on a private
+// pool. Everything else (the in-flight maps, the timer) lives on the io thread only.
+// RFC 5321 4.5.4.1 (retry strategy), 5.1 (MX order, implicit MX), RFC 7505 (null MX),
+// RFC 3461/3464 (DSN), RFC 7435 (opportunistic TLS).
+#include "server/relay.hpp"
+
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
+
+#include "mime/dsn.hpp"
+#include "mime/joiner.hpp"
+#include "mime/skeleton.hpp"
+#include "server/dns.hpp"
+#include "server/ingest.hpp"
+#include "server/log.hpp"
+#include "smtp/client_session.hpp"
+#include "storage/store.hpp"
+
+namespace refmail::server {
+
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+namespace json = boost::json;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kScanLimit = 1000;           // rows looked at per scheduling pass
+constexpr auto kIdleWake = std::chrono::hours(1);  // a safety net, not a poll
+constexpr std::size_t kMaxTargets = 5;             // MX addresses tried per attempt
+constexpr std::string_view kInDelivery = "in delivery";
+
+storage::UnixSeconds now_seconds() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string domain_of(std::string_view address) {
+  auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : lower(std::string(address.substr(at + 1)));
+}
+
+std::uint64_t random64() {
+  std::uint64_t v = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) std::abort();
+  return v;
+}
+
+std::string rfc5322_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+// The queue row's envelope (written by server/ingest.cpp), plus what the relay adds:
+// "warned" once a delay warning went out.
+struct QueuedEnvelope {
+  std::string mail_from;
+  std::vector<std::string> rcpt_to;
+  bool smtputf8 = false;
+  std::string envid;
+  std::string ret;
+  bool warned = false;
+};
+
+std::optional<QueuedEnvelope> parse_envelope(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  QueuedEnvelope e;
+  auto str = [&](std::string_view k, std::string& out) {
+    if (auto* p = o.if_contains(k); p && p->is_string()) out = std::string(p->as_string());
+  };
+  str("mail_from", e.mail_from);
+  str("envid", e.envid);
+  str("ret", e.ret);
+  if (auto* p = o.if_contains("smtputf8"); p && p->is_bool()) e.smtputf8 = p->as_bool();
+  if (auto* p = o.if_contains("warned"); p && p->is_bool()) e.warned = p->as_bool();
+  auto* r = o.if_contains("rcpt_to");
+  if (!r || !r->is_array()) return std::nullopt;
+  for (const auto& x : r->as_array()) {
+    if (!x.is_string()) return std::nullopt;
+    e.rcpt_to.emplace_back(x.as_string());
+  }
+  if (e.rcpt_to.empty()) return std::nullopt;
+  return e;
+}
+
+std::string serialize_envelope(const QueuedEnvelope& e) {
+  json::array to;
+  for (const auto& r : e.rcpt_to) to.emplace_back(r);
+  json::object o{{"mail_from", e.mail_from}, {"rcpt_to", to}, {"smtputf8", e.smtputf8}};
+  if (!e.envid.empty()) o["envid"] = e.envid;
+  if (!e.ret.empty()) o["ret"] = e.ret;
+  if (e.warned) o["warned"] = true;
+  return json::serialize(o);
+}
+
+std::optional<smtp::Address> parse_address(const std::string& s, smtp::PathKind kind) {
+  std::string path = "<" + s + ">";
+  auto p = smtp::parse_path(path, kind);
+  if (!p || !p->rest.empty()) return std::nullopt;
+  return p->address;
+}
+
+// What one delivery attempt needs from the store.
+struct Loaded {
+  std::string bytes;  // the joined message, as stored
+  std::int64_t created = 0;
+  std::string error;  // set on failure
+};
+
+Loaded load_message(storage::Store& store, const std::string& message_id) {
+  Loaded l;
+  auto m = store.get_message(message_id);
+  if (!m) {
+    l.error = "cannot read message " + message_id + ": " + storage::error_detail(m.error());
+    return l;
+  }
+  l.created = m->created.time_since_epoch().count();
+  auto sk = mime::Skeleton::parse(m->record.skeleton);
+  if (!sk) {
+    l.error = "message " + message_id + " has a corrupt skeleton";
+    return l;
+  }
+  auto joined = mime::join_all(*sk, store.blob_source());
+  if (!joined) {
+    l.error = "cannot rebuild message " + message_id + ": " + joined.error().message();
+    return l;
+  }
+  l.bytes = std::move(*joined);
+  return l;
+}
+
+std::string subject_of(std::string_view headers) {
+  std::size_t pos = 0;
+  while (pos < headers.size()) {
+    auto nl = headers.find('\n', pos);
+    auto line = headers.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    if (line.size() >= 8 && lower(std::string(line.substr(0, 8))) == "subject:") {
+      auto v = line.substr(8);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.remove_suffix(1);
+      return std::string(v);
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return {};
+}
+
+// A bounce (or delay warning) into the local sender's INBOX, through the normal
+// ingest (split, summary, one durable commit). Blocking. Returns a log detail.
+std::string send_report(storage::Store& store, const config::Config& cfg, const QueuedEnvelope& env,
+                        const std::string& message_bytes, std::int64_t arrival,
+                        std::vector<mime::DsnRecipient> rcpts) {
+  if (env.mail_from.empty()) return "null sender: no report (RFC 5321 4.5.5)";
+  auto res = store.resolve_recipient(lower(env.mail_from));
+  if (!res || res->accounts.empty()) return "sender " + env.mail_from + " is not local: no report";
+  mime::DsnInput in;
+  in.reporting_mta = cfg.hostname;
+  in.to = env.mail_from;
+  in.original_envid = env.envid;
+  in.arrival_date = arrival;
+  in.date = std::time(nullptr);
+  in.original_headers = mime::header_section(message_bytes);
+  in.original_subject = subject_of(in.original_headers);
+  in.recipients = std::move(rcpts);
+  in.random_seed = random64();
+  IngestRequest req;
+  req.envelope.ehlo_domain = cfg.hostname;
+  auto to = parse_address(env.mail_from, smtp::PathKind::Forward);
+  if (to) req.envelope.rcpt_to.push_back(smtp::Recipient{*to, {}});
+  req.bytes = mime::compose_dsn(in);
+  req.local_accounts = res->accounts;
+  req.peer_ip = "127.0.0.1";
+  req.peer_name = "localhost";
+  auto out = ingest(store, cfg, std::move(req));
+  if (out.status != smtp::DeliveryStatus::Ok) return "report delivery failed: " + out.detail;
+  return "report delivered to " + env.mail_from + " as " + out.queue_id;
+}
+
+}  // namespace
+
+struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
+  Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p)
+      : cfg(c), store(s), io(i), pool(p), dns_pool(2), timer(i), mx_tls(ssl::context::tls_client),
+        smarthost_tls(ssl::context::tls_client) {}
+
+  const config::Config& cfg;
+  storage::Store& store;
+  asio::io_context& io;
+  asio::thread_pool& pool;
+  asio::thread_pool dns_pool;
+  asio::steady_timer timer;
+  ssl::context mx_tls;
+  ssl::context smarthost_tls;
+  std::string smarthost_secret;
+
+  // io thread only.
+  bool stopping = false;
+  bool wake_pending = false;
+  std::set<std::string> in_flight;                    // queue ids
+  std::map<std::string, std::uint32_t> per_domain;    // in-flight count by domain
+  std::map<std::uint64_t, beast::tcp_stream*> live;   // open connections, closed on stop
+  std::uint64_t next_live = 0;
+
+  std::chrono::seconds retry_delay(std::uint32_t failures) const {
+    const auto& s = cfg.relay.retry_schedule;
+    return s[std::min<std::size_t>(failures, s.size() - 1)];
+  }
+};
+
+namespace {
+
+using ImplPtr = std::shared_ptr<RelayWorker::Impl>;
+
+struct Target {
+  std::string host;  // name for logs, SNI and verification
+  std::string ip;
+  std::uint16_t port = 25;
+};
+
+// Keeps a connection registered for stop() while it lives.
+struct LiveGuard {
+  ImplPtr self;
+  std::uint64_t id;
+  LiveGuard(ImplPtr s, beast::tcp_stream* t) : self(std::move(s)), id(++self->next_live) {
+    self->live[id] = t;
+  }
+  ~LiveGuard() { self->live.erase(id); }
+};
+
+// One SMTP session with one host: connect, run the client session to its end.
+asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smtp::ClientOptions opts,
+                                                smtp::ClientMessage msg, bool smarthost) {
+  const auto timeout = self->cfg.relay.timeout;
+  const bool implicit = opts.tls == smtp::TlsMode::Implicit;
+  smtp::ClientSession session(std::move(opts), std::move(msg));
+  ssl::context& ctx = smarthost ? self->smarthost_tls : self->mx_tls;
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(self->io), ctx);
+  auto& lowest = beast::get_lowest_layer(stream);
+  LiveGuard guard(self, &lowest);
+  if (self->stopping) {
+    (void)session.connection_lost("shutting down");
+    co_return session.result();
+  }
+
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(target.ip, ec);
+  if (ec) {
+    (void)session.connection_lost("bad address " + target.ip);
+    co_return session.result();
+  }
+  lowest.expires_after(timeout);
+  auto [cec] = co_await lowest.async_connect(tcp::endpoint(addr, target.port), asio::as_tuple(use_awaitable));
+  if (cec) {
+    (void)session.connection_lost("connect to " + target.host + "[" + target.ip + "]:" +
+                                  std::to_string(target.port) + ": " + cec.message());
+    co_return session.result();
+  }
+  if (smarthost) {
+    // SNI and RFC 6125 host name verification for the smarthost; MX peers are not
+    // verified (RFC 7435: opportunistic TLS protects against passive attackers only).
+    SSL_set_tlsext_host_name(stream.native_handle(), target.host.c_str());
+    stream.set_verify_mode(ssl::verify_peer);
+    stream.set_verify_callback(ssl::host_name_verification(target.host));
+  }
+  bool tls_on = false;
+  std::vector<smtp::ClientAction> todo;
+  if (implicit) {
+    lowest.expires_after(timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
+    if (hec) {
+      (void)session.connection_lost("TLS handshake with " + target.host + " failed: " + hec.message());
+      co_return session.result();
+    }
+    tls_on = true;
+  }
+  std::array<char, 16384> buf;
+  while (!session.finished()) {
+    lowest.expires_after(timeout);
+    boost::system::error_code rec;
+    std::size_t n = 0;
+    if (tls_on) {
+      std::tie(rec, n) = co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    } else {
+      std::tie(rec, n) =
+          co_await stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    }
+    if (rec) {
+      todo = session.connection_lost(rec == beast::error::timeout ? "timeout waiting for " + target.host
+                                                                   : "connection to " + target.host + " lost: " +
+                                                                         rec.message());
+    } else {
+      todo = session.feed(std::span<const char>(buf.data(), n));
+    }
+    // Perform the actions in order; a handshake adds the session's next actions.
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+      auto action = std::move(todo[i]);
+      if (auto* w = std::get_if<smtp::ClientWrite>(&action)) {
+        lowest.expires_after(timeout);
+        boost::system::error_code wec;
+        if (tls_on) {
+          std::tie(wec, std::ignore) =
+              co_await asio::async_write(stream, asio::buffer(w->bytes), asio::as_tuple(use_awaitable));
+        } else {
+          std::tie(wec, std::ignore) = co_await asio::async_write(stream.next_layer(), asio::buffer(w->bytes),
+                                                                  asio::as_tuple(use_awaitable));
+        }
+        if (wec) {
+          auto more = session.connection_lost("write to " + target.host + " failed: " + wec.message());
+          todo.insert(todo.end(), more.begin(), more.end());
+        }
+      } else if (std::holds_alternative<smtp::ClientStartTls>(action)) {
+        lowest.expires_after(timeout);
+        auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
+        std::vector<smtp::ClientAction> more;
+        if (hec) {
+          more = session.connection_lost("STARTTLS handshake with " + target.host + " failed: " + hec.message());
+        } else {
+          tls_on = true;
+          more = session.tls_started();
+        }
+        todo.insert(todo.end(), more.begin(), more.end());
+      } else {
+        break;  // ClientFinished
+      }
+    }
+  }
+  co_return session.result();
+}
+
+struct Outcome {
+  std::vector<std::string> delivered;
+  std::vector<mime::DsnRecipient> failed;   // bounce these
+  std::vector<std::string> deferred;        // retry these
+  std::string last_error;
+};
+
+// Route, then try the targets in order until one gives definitive answers.
+asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::ClientMessage& msg,
+                                 std::vector<std::string> rcpts) {
+  Outcome out;
+  const auto& rc = self->cfg.relay;
+  const bool smarthost = rc.smarthost.enabled();
+  std::vector<Target> targets;
+  if (smarthost) {
+    tcp::resolver resolver(self->io);
+    auto [rec, results] = co_await resolver.async_resolve(rc.smarthost.host, std::to_string(rc.smarthost.port),
+                                                           asio::as_tuple(use_awaitable));
+    if (rec) {
+      out.deferred = rcpts;
+      out.last_error = "cannot resolve smarthost " + rc.smarthost.host + ": " + rec.message();
+      co_return out;
+    }
+    for (const auto& e : results) {
+      if (targets.size() >= kMaxTargets) break;
+      targets.push_back({rc.smarthost.host, e.endpoint().address().to_string(), rc.smarthost.port});
+    }
+  } else {
+    DnsOptions dopts;
+    dopts.servers = rc.dns_servers;
+    auto lookup = [dopts, domain] { return resolve_mail_route(dopts, domain); };
+    Route route = co_await offload(self->dns_pool, std::move(lookup));
+    if (route.status != RouteStatus::Ok) {
+      if (route.status == RouteStatus::TempFail) {
+        out.deferred = rcpts;
+        out.last_error = "4.4.3 " + route.detail;
+      } else {
+        std::string status = route.detail.find("null MX") != std::string::npos ? "5.1.10" : "5.1.2";
+        for (const auto& r : rcpts) out.failed.push_back({r, "failed", status, "", route.detail});
+        out.last_error = status + " " + route.detail;
+      }
+      co_return out;
+    }
+    for (const auto& t : route.targets) {
+      if (targets.size() >= kMaxTargets) break;
+      targets.push_back({t.host, t.ip, rc.mx_port});
+    }
+  }
+
+  smtp::ClientOptions opts;
+  opts.ehlo_domain = self->cfg.hostname;
+  if (smarthost) {
+    opts.tls = rc.smarthost_tls == "tls"    ? smtp::TlsMode::Implicit
+               : rc.smarthost_tls == "none" ? smtp::TlsMode::None
+                                            : smtp::TlsMode::Required;
+    // An operator who configured a plaintext smarthost chose to send credentials so.
+    opts.allow_plaintext_auth = rc.smarthost_tls == "none";
+    if (rc.smarthost_auth != "none" && !rc.smarthost_user.empty()) {
+      smtp::ClientCredentials cred;
+      cred.user = rc.smarthost_user;
+      cred.secret = self->smarthost_secret;
+      cred.mechanisms = {rc.smarthost_auth == "login"     ? smtp::AuthMechanism::Login
+                         : rc.smarthost_auth == "xoauth2" ? smtp::AuthMechanism::XOAuth2
+                                                          : smtp::AuthMechanism::Plain};
+      opts.auth = std::move(cred);
+    }
+  } else {
+    opts.tls = smtp::TlsMode::Opportunistic;
+  }
+
+  smtp::ClientResult result;
+  std::string host;
+  for (const auto& t : targets) {
+    if (self->stopping) break;
+    result = co_await run_session(self, t, opts, msg, smarthost);
+    host = t.host;
+    bool all_temp = true;
+    for (const auto& r : result.rcpts) all_temp = all_temp && r.status == smtp::DeliveryClass::TempFail;
+    log::info("relay.attempt", {{"domain", domain},
+                                {"host", t.host},
+                                {"ip", t.ip},
+                                {"tls", result.tls ? "yes" : "no"},
+                                {"code", result.code},
+                                {"reply", result.reply.substr(0, 200)}});
+    // RFC 5321 5.1: a host that cannot be reached or answers 4xx to the session ->
+    // the next one. Per-recipient answers (or any 5xx) are definitive.
+    if (!all_temp || result.rcpts.empty()) break;
+  }
+  if (result.rcpts.empty() && targets.empty()) {
+    out.deferred = rcpts;
+    out.last_error = "4.4.4 no host to deliver to";
+    co_return out;
+  }
+  for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    const smtp::ClientRcptResult* r = i < result.rcpts.size() ? &result.rcpts[i] : nullptr;
+    if (r && r->status == smtp::DeliveryClass::Delivered) {
+      out.delivered.push_back(rcpts[i]);
+    } else if (r && r->status == smtp::DeliveryClass::PermFail) {
+      std::string text = (r->code ? std::to_string(r->code) + " " : "") + r->reply;
+      out.failed.push_back({rcpts[i], "failed", mime::status_from_reply(r->code, text), host, text});
+      out.last_error = text;
+    } else {
+      out.deferred.push_back(rcpts[i]);
+      std::string text = r ? (r->code ? std::to_string(r->code) + " " : "") + r->reply
+                           : (result.reply.empty() ? "no answer" : result.reply);
+      out.last_error = (host.empty() ? "" : host + ": ") + text;
+    }
+  }
+  co_return out;
+}
+
+asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string domain) {
+  auto& store = self->store;
+  const auto& cfg = self->cfg;
+  auto env = parse_envelope(row.envelope);
+  if (!env) {
+    // Cannot be delivered nor bounced: hold it for the operator, never drop it.
+    log::error("relay.bad_envelope", {{"queue_id", row.queue_id}});
+    auto hold = [&store, id = row.queue_id, attempts = row.attempts] {
+      return store.update_queue(id, storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue)), attempts,
+                                "held: unreadable envelope");
+    };
+    (void)co_await offload(self->pool, std::move(hold));
+    co_return;
+  }
+  if (row.last_error.starts_with(kInDelivery)) {
+    log::warn("relay.possible_duplicate",
+              {{"queue_id", row.queue_id}, {"domain", domain}, {"note", "interrupted delivery is retried"}});
+  }
+  // Durably mark the row as active (Postfix's "active" queue) without counting an
+  // attempt: after a crash the mark says a duplicate is possible.
+  std::string previous = row.last_error.starts_with(kInDelivery) ? std::string() : row.last_error;
+  {
+    auto mark = [&store, id = row.queue_id, due = row.due, attempts = row.attempts, previous] {
+      return store.update_queue(id, due, attempts, std::string(kInDelivery) + (previous.empty() ? "" : "; previous: " + previous));
+    };
+    auto marked = co_await offload(self->pool, std::move(mark));
+    if (!marked) {
+      log::warn("relay.row_gone", {{"queue_id", row.queue_id}, {"error", storage::error_detail(marked.error())}});
+      co_return;  // removed meanwhile (refmailctl queue delete)
+    }
+  }
+
+  auto load = [&store, id = row.message_id] { return load_message(store, id); };
+  Loaded msg = co_await offload(self->pool, std::move(load));
+  const auto now = now_seconds();
+  const std::int64_t age = msg.error.empty() ? now.time_since_epoch().count() - msg.created : 0;
+
+  Outcome out;
+  if (!msg.error.empty()) {
+    out.deferred = env->rcpt_to;
+    out.last_error = "4.3.0 " + msg.error;
+    log::error("relay.load_failed", {{"queue_id", row.queue_id}, {"error", msg.error}});
+  } else {
+    smtp::ClientMessage cm;
+    auto from = parse_address(env->mail_from, smtp::PathKind::Reverse);
+    if (env->mail_from.empty()) from = smtp::Address{};
+    std::vector<std::string> usable;
+    for (const auto& r : env->rcpt_to) {
+      auto a = parse_address(r, smtp::PathKind::Forward);
+      if (!a) {
+        out.failed.push_back({r, "failed", "5.1.3", "", "bad recipient address syntax"});
+        continue;
+      }
+      cm.rcpt_to.push_back(smtp::Recipient{*a, {}});
+      usable.push_back(r);
+    }
+    if (!from) {
+      for (const auto& r : usable) out.failed.push_back({r, "failed", "5.1.7", "", "bad sender address syntax"});
+      usable.clear();
+    }
+    if (!usable.empty()) {
+      cm.mail_from = *from;
+      cm.params.smtputf8 = env->smtputf8;
+      cm.params.envid = env->envid;
+      cm.params.ret = env->ret == "FULL" ? smtp::DsnRet::Full
+                      : env->ret == "HDRS" ? smtp::DsnRet::Hdrs
+                                           : smtp::DsnRet::Unspecified;
+      bool eight = false;
+      for (unsigned char c : msg.bytes) {
+        if (c >= 0x80) {
+          eight = true;
+          break;
+        }
+      }
+      cm.params.body = eight ? smtp::Body::EightBitMime : smtp::Body::SevenBit;
+      // The trace line for this hop (RFC 5321 4.4); the stored bytes follow unchanged.
+      // No "for" clause: the recipients of other rows (and Bcc) must not show.
+      cm.bytes = "Received: by " + cfg.hostname + " (refmail relay) id " + row.queue_id + "; " +
+                 rfc5322_date(std::time(nullptr)) + "\r\n";
+      cm.bytes += msg.bytes;
+      Outcome o = co_await attempt(self, domain, cm, usable);
+      out.delivered = std::move(o.delivered);
+      out.deferred = std::move(o.deferred);
+      out.failed.insert(out.failed.end(), o.failed.begin(), o.failed.end());
+      out.last_error = std::move(o.last_error);
+    }
+  }
+
+  // Too old: what is still deferred fails now (RFC 5321 4.5.4.1: give up after 4-5 days).
+  const bool expired = msg.error.empty() && age >= cfg.relay.max_age.count() && !self->stopping;
+  if (expired && !out.deferred.empty()) {
+    for (const auto& r : out.deferred) {
+      out.failed.push_back({r, "failed", "4.4.7", "",
+                            "message expired after " + std::to_string(age / 3600) + " hours; last error: " +
+                                out.last_error});
+    }
+    out.deferred.clear();
+  }
+
+  // The bounce first, then the queue change: a crash in between repeats the bounce
+  // rather than losing it.
+  if (!out.failed.empty()) {
+    if (msg.error.empty()) {
+      auto report = [&store, &cfg, env = *env, bytes = msg.bytes, created = msg.created, rcpts = out.failed] {
+        return send_report(store, cfg, env, bytes, created, rcpts);
+      };
+      std::string detail = co_await offload(self->pool, std::move(report));
+      log::info("relay.bounce", {{"queue_id", row.queue_id}, {"failed", out.failed.size()}, {"detail", detail}});
+    }
+    for (const auto& f : out.failed) {
+      log::info("relay.failed", {{"queue_id", row.queue_id}, {"rcpt", f.address}, {"status", f.status},
+                                 {"reason", f.diagnostic.substr(0, 300)}});
+    }
+  }
+  for (const auto& d : out.delivered) log::info("relay.delivered", {{"queue_id", row.queue_id}, {"rcpt", d}});
+
+  if (out.deferred.empty()) {
+    auto remove = [&store, id = row.queue_id] { return store.remove_queue(id); };
+    auto r = co_await offload(self->pool, std::move(remove));
+    if (!r) log::error("relay.remove_failed", {{"queue_id", row.queue_id}, {"error", storage::error_detail(r.error())}});
+    co_return;
+  }
+
+  // Delay warning, once per row, when configured.
+  if (cfg.relay.delay_warnings && !env->warned && msg.error.empty() &&
+      age >= cfg.relay.delay_warning_after.count()) {
+    std::vector<mime::DsnRecipient> delayed;
+    for (const auto& r : out.deferred) delayed.push_back({r, "delayed", "4.4.1", "", out.last_error});
+    auto report = [&store, &cfg, env = *env, bytes = msg.bytes, created = msg.created, rcpts = delayed] {
+      return send_report(store, cfg, env, bytes, created, rcpts);
+    };
+    std::string detail = co_await offload(self->pool, std::move(report));
+    env->warned = true;
+    log::info("relay.delay_warning", {{"queue_id", row.queue_id}, {"detail", detail}});
+  }
+  QueuedEnvelope next = *env;
+  next.rcpt_to = out.deferred;
+  const auto delay = self->retry_delay(row.attempts);
+  // A drain interrupted this attempt: retry soon after the restart, count nothing.
+  const bool interrupted = self->stopping;
+  auto resched = [&store, id = row.queue_id, due = interrupted ? now : now + delay,
+                  attempts = interrupted ? row.attempts : row.attempts + 1, err = out.last_error,
+                  envelope = serialize_envelope(next)]() -> storage::result<void> {
+    // An operator's hold placed during the attempt stays (refmailctl queue hold).
+    auto cur = store.get_queue(id);
+    if (!cur) return cur.error();
+    bool held = cur->due.time_since_epoch().count() >= kQueueHeldDue;
+    return store.update_queue(id, held ? cur->due : due, attempts, held ? cur->last_error : err, envelope);
+  };
+  auto r = co_await offload(self->pool, std::move(resched));
+  if (!r) log::error("relay.reschedule_failed", {{"queue_id", row.queue_id}, {"error", storage::error_detail(r.error())}});
+  log::info("relay.deferred", {{"queue_id", row.queue_id},
+                               {"rcpts", out.deferred.size()},
+                               {"attempts", row.attempts + 1},
+                               {"retry_in", interrupted ? 0 : delay.count()},
+                               {"error", out.last_error.substr(0, 300)}});
+}
+
+// Runs one delivery and releases its concurrency slots; then wakes the scheduler.
+asio::awaitable<void> deliver_and_release(ImplPtr self, storage::QueueEntry row, std::string domain) {
+  std::string id = row.queue_id;
+  try {
+    co_await deliver(self, std::move(row), domain);
+  } catch (const std::exception& e) {
+    // A bug or a library exception: the row stays queued and is retried.
+    log::error("relay.delivery_failed", {{"queue_id", id}, {"error", e.what()}});
+  }
+  self->in_flight.erase(id);
+  if (auto it = self->per_domain.find(domain); it != self->per_domain.end() && --it->second == 0) {
+    self->per_domain.erase(it);
+  }
+  self->wake_pending = true;
+  self->timer.cancel();
+}
+
+asio::awaitable<void> schedule(ImplPtr self) {
+  const auto& rc = self->cfg.relay;
+  while (!self->stopping) {
+    self->wake_pending = false;
+    auto scan = [&store = self->store, n = kScanLimit + self->in_flight.size()] {
+      return store.due_queue(storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue)), n);
+    };
+    auto rows = co_await offload(self->pool, std::move(scan));
+    if (self->stopping) break;
+    auto now = now_seconds();
+    std::optional<storage::UnixSeconds> next;
+    if (!rows) {
+      log::error("relay.scan_failed", {{"error", storage::error_detail(rows.error())}});
+      next = now + std::chrono::seconds(30);
+    } else {
+      for (auto& row : *rows) {
+        if (self->in_flight.count(row.queue_id)) continue;
+        if (row.due > now) {
+          next = row.due;
+          break;
+        }
+        if (self->in_flight.size() >= rc.concurrency) break;  // a finishing delivery wakes us
+        auto env = parse_envelope(row.envelope);
+        std::string domain = env ? domain_of(env->rcpt_to.front()) : std::string("?");
+        if (rc.smarthost.enabled()) domain = "smarthost";  // one destination for the limit
+        auto& n = self->per_domain[domain];
+        if (n >= rc.per_domain_concurrency) continue;
+        ++n;
+        self->in_flight.insert(row.queue_id);
+        log::debug("relay.start", {{"queue_id", row.queue_id}, {"domain", domain}, {"attempts", row.attempts}});
+        asio::co_spawn(self->io, deliver_and_release(self, std::move(row), domain), asio::detached);
+      }
+    }
+    if (self->wake_pending || self->stopping) continue;
+    std::chrono::steady_clock::duration wait = kIdleWake;
+    if (next) {
+      auto d = std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next - now) +
+               std::chrono::milliseconds(50);
+      if (d < wait) wait = d;
+      if (wait < std::chrono::steady_clock::duration::zero()) wait = std::chrono::steady_clock::duration::zero();
+    }
+    self->timer.expires_after(wait);
+    auto [ec] = co_await self->timer.async_wait(asio::as_tuple(use_awaitable));
+    (void)ec;  // cancelled = woken
+  }
+  log::info("relay.stopped", {{"in_flight", self->in_flight.size()}});
+}
+
+}  // namespace
+
+RelayWorker::RelayWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io,
+                         asio::thread_pool& pool)
+    : impl_(std::make_shared<Impl>(cfg, store, io, pool)) {}
+
+RelayWorker::~RelayWorker() {
+  if (impl_) impl_->dns_pool.join();
+}
+
+bool RelayWorker::start(std::string& why) {
+  auto& im = *impl_;
+  const auto& rc = im.cfg.relay;
+  // TLS 1.2 minimum for both; MX peers unverified (opportunistic), the smarthost verified.
+  for (ssl::context* c : {&im.mx_tls, &im.smarthost_tls}) {
+    c->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
+  }
+  im.mx_tls.set_verify_mode(ssl::verify_none);
+  boost::system::error_code ec;
+  if (!rc.smarthost_ca_file.empty()) {
+    im.smarthost_tls.load_verify_file(rc.smarthost_ca_file, ec);
+    if (ec) {
+      why = "relay.smarthost_ca_file " + rc.smarthost_ca_file + ": " + ec.message();
+      return false;
+    }
+  } else {
+    im.smarthost_tls.set_default_verify_paths(ec);
+  }
+  im.smarthost_tls.set_verify_mode(ssl::verify_peer);
+  im.smarthost_secret = rc.smarthost_password;
+  if (!rc.smarthost_password_file.empty()) {
+    std::ifstream in(rc.smarthost_password_file);
+    if (!in || !std::getline(in, im.smarthost_secret)) {
+      why = "relay.smarthost_password_file " + rc.smarthost_password_file + ": cannot read";
+      return false;
+    }
+    if (!im.smarthost_secret.empty() && im.smarthost_secret.back() == '\r') im.smarthost_secret.pop_back();
+  }
+  log::info("relay.start", {{"mode", rc.smarthost.enabled() ? "smarthost" : "mx"},
+                            {"smarthost", rc.smarthost.enabled() ? rc.smarthost.to_string() : std::string("-")},
+                            {"concurrency", rc.concurrency}});
+  asio::co_spawn(im.io, schedule(impl_), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("relay.worker_failed", {{"error", ex.what()}});
+    }
+  });
+  return true;
+}
+
+void RelayWorker::notify() {
+  std::weak_ptr<Impl> w = impl_;
+  asio::post(impl_->io, [w] {
+    if (auto s = w.lock()) {
+      s->wake_pending = true;
+      s->timer.cancel();
+    }
+  });
+}
+
+void RelayWorker::stop() {
+  auto& im = *impl_;
+  im.stopping = true;
+  im.timer.cancel();
+  for (auto& [id, t] : im.live) t->cancel();
+}
+
+}  // namespace refmail::server
