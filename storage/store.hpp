@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/system/result.hpp>
@@ -28,6 +29,12 @@ template <class T>
 using result = boost::system::result<T>;
 
 class Store;
+
+// One write of Store::write_import_state: put `value`, or delete `key` when nullopt.
+struct ImportStateOp {
+  std::string key;
+  std::optional<std::string> value;
+};
 
 // One delivery: stage blobs through blob_sink() (or put_blob), set the message, add
 // mailbox rows and queue rows, then commit() once. Nothing is visible or durable
@@ -162,6 +169,14 @@ class Store {
   [[nodiscard]] result<void> reschedule_import(std::string_view job_id, UnixSeconds due,
                                                std::string_view last_error);
   [[nodiscard]] result<void> remove_import(std::string_view job_id);
+  // Import worker state beside the jobs (storage/import_state.cpp): opaque values under
+  // caller-chosen keys (imported-UID markers, pending UIDs, per-source counters).
+  // write_import_state applies every op (a value puts, nullopt deletes) in one batch.
+  [[nodiscard]] result<std::optional<std::string>> get_import_state(std::string_view key);
+  [[nodiscard]] result<void> write_import_state(const std::vector<ImportStateOp>& ops);
+  // Keys starting with `prefix`, in key order, at most `limit`.
+  [[nodiscard]] result<std::vector<std::pair<std::string, std::string>>> scan_import_state(
+      std::string_view prefix, std::size_t limit);
 
   // ---- upload holds ----
   [[nodiscard]] result<void> release_upload(std::string_view account, std::string_view upload_id);

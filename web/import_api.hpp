@@ -1,0 +1,88 @@
+// web/import_api.hpp — the legacy-import HTTP surface and the durable enqueue that the
+// webhook and the IDLE watchers share (ARCHITECTURE flow 6):
+//   POST|PUT /api/import/notify       a source says "mailbox M of user U has new mail"
+//   GET  /admin/v1/import             per-source status (admin API; refmailctl import status)
+//   POST /admin/v1/import/run         {"source","user"[,"mailbox"]}: one full copy, batched
+// Accepted bodies: refmail JSON {"source","user","mailbox","uidvalidity","uids":[...]}
+// and Dovecot push_notification's `ox` JSON {"user","folder","event","imap-uidvalidity",
+// "imap-uid",...} (the source then comes from ?source=, or the Basic auth user name).
+// 202 is answered only after the UIDs are durably queued; repeats are idempotent (the
+// pending set is keyed by UID, imported UIDs are remembered).
+// SECURITY: each source has its own token (Bearer, or the Basic password); it is
+// compared in constant time; unknown source, unknown user and a bad token all answer
+// the same 401/404 without touching the store. Bodies are capped at 64 KiB.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "config/config.hpp"
+#include "storage/types.hpp"
+#include "web/http.hpp"
+
+namespace refmail::storage {
+class Store;
+}
+
+namespace refmail::web {
+
+struct ImportNotification {
+  std::string source;             // may be empty in an `ox` body (filled from the request)
+  std::string user;
+  std::string mailbox = "INBOX";
+  std::uint32_t uidvalidity = 0;  // 0: unknown
+  std::vector<std::uint32_t> uids;
+  bool full = false;              // copy the whole mailbox (refmailctl import run)
+  bool ignored = false;           // an `ox` event other than messageNew/messageAppend
+};
+
+// Parses either JSON form. Errors are a one-line reason (for a 400 body and the log).
+[[nodiscard]] boost::system::result<ImportNotification, std::string> parse_notification(std::string_view body);
+
+// Keys of the import worker's state (Store::*_import_state). One place, so the web
+// enqueue and server/import_worker.cpp agree. `mbox` = source \0 user \0 mailbox.
+namespace import_keys {
+[[nodiscard]] std::string mbox(std::string_view source, std::string_view user, std::string_view mailbox);
+[[nodiscard]] std::string pending_prefix(std::string_view mbox);  // "Q" mbox \0
+[[nodiscard]] std::string pending(std::string_view mbox, std::uint32_t uid);
+[[nodiscard]] std::string marker(std::string_view mbox);          // "P" mbox -> job id
+[[nodiscard]] std::string done(std::string_view mbox, std::uint32_t uidvalidity, std::uint32_t uid);
+[[nodiscard]] std::string intent(std::string_view mbox, std::uint32_t uidvalidity, std::uint32_t uid);
+[[nodiscard]] std::string uidvalidity(std::string_view mbox);     // "V" mbox -> decimal
+[[nodiscard]] std::string stats(std::string_view source);         // "S" source -> JSON
+}  // namespace import_keys
+
+// The job payload (opaque to the store): {"source","user","mailbox","full"}.
+[[nodiscard]] std::string import_job_payload(std::string_view source, std::string_view user,
+                                             std::string_view mailbox, bool full);
+
+struct EnqueueResult {
+  std::string job_id;       // the new or the already pending job
+  bool new_job = false;
+  storage::UnixSeconds due{};
+};
+
+// Durably records the notification's UIDs as pending and makes sure one job exists for
+// the mailbox, due `window` from now (coalescing). REQUIRES: n.source and n.user name a
+// configured mapping (the caller checked). Blocking (RocksDB writes).
+[[nodiscard]] boost::system::result<EnqueueResult, std::string> enqueue_notification(
+    storage::Store& store, const config::Import& cfg, const ImportNotification& n, storage::UnixSeconds now);
+
+struct ImportContext {
+  storage::Store& store;
+  const config::Config& cfg;
+  // Called after a new job was queued (any thread); the daemon wakes its worker.
+  std::function<void(storage::UnixSeconds due)> wake;
+};
+
+// POST|PUT /api/import/notify. Blocking: call on the pool like the other handlers.
+[[nodiscard]] Response handle_import(const Request& req, ImportContext& ctx);
+// /admin/v1/import[...]. REQUIRES: req.peer_trusted (the admin API checked it).
+[[nodiscard]] Response handle_admin_import(const Request& req, ImportContext& ctx);
+
+}  // namespace refmail::web
