@@ -176,6 +176,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   log::debug("smtp.connect", {{"listener", lc.name}, {"peer", peer_ip}});
   std::uint64_t messages = 0;
   std::array<char, 64 * 1024> buf;
+  asio::steady_timer deadline(c.stream.get_executor());
   bool closing = false;
 
   while (!closing) {
@@ -256,7 +257,17 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       co_await flush(c, timeout);
       break;
     }
-    beast::get_lowest_layer(c.stream).expires_after(timeout);
+    // The read deadline cancels the read instead of closing the socket (as a Beast
+    // expiry would), so the client still gets its 421 (RFC 5321 4.5.3.2).
+    beast::get_lowest_layer(c.stream).expires_never();
+    bool timed_out = false;
+    deadline.expires_after(timeout);
+    deadline.async_wait([&timed_out, &c](const boost::system::error_code& tec) {
+      if (tec) return;
+      timed_out = true;
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(c.stream).socket().cancel(ignored);
+    });
     boost::system::error_code rec;
     std::size_t n = 0;
     if (c.tls) {
@@ -265,7 +276,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       std::tie(rec, n) =
           co_await c.stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
     }
-    if (rec == beast::error::timeout) {
+    deadline.cancel();
+    if (timed_out) {
       c.outbuf = "421 4.4.2 " + cfg.hostname + " Error: timeout exceeded\r\n";
       co_await flush(c, std::chrono::seconds(5));
       log::info("smtp.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())}});

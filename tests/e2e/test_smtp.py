@@ -194,6 +194,65 @@ class Smtp(unittest.TestCase):
         self.assertEqual(self.d.stats()["messages"], before["messages"])
 
 
+class Limits(unittest.TestCase):
+    """Limits from the config, seen from the network."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_toml="[limits]\nconnections_per_ip = 2\nread_timeout = 2\n")
+        cls.d.add_user("l@example.test", "pw-l-1")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def greeting(self, sock):
+        sock.settimeout(10)
+        return sock.recv(4096)
+
+    def test_per_ip_connection_limit(self):
+        a = socket.create_connection(("127.0.0.1", self.d.ports["smtp"]))
+        b = socket.create_connection(("127.0.0.1", self.d.ports["smtp"]))
+        try:
+            self.assertTrue(self.greeting(a).startswith(b"220"))
+            self.assertTrue(self.greeting(b).startswith(b"220"))
+            with socket.create_connection(("127.0.0.1", self.d.ports["smtp"])) as c:
+                self.assertTrue(self.greeting(c).startswith(b"421 4.7.0"))
+        finally:
+            a.close()
+            b.close()
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", self.d.ports["smtp"])) as c:
+            self.assertTrue(self.greeting(c).startswith(b"220"), "slots are given back on close")
+
+    def test_read_deadline_closes_a_silent_client(self):
+        with socket.create_connection(("127.0.0.1", self.d.ports["smtp"])) as c:
+            self.assertTrue(self.greeting(c).startswith(b"220"))
+            t0 = time.time()
+            data = b""
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertIn(b"421 4.4.2", data)
+            self.assertLess(time.time() - t0, 10)
+
+    def test_disconnect_mid_data_stores_nothing(self):
+        before = self.d.stats()
+        with socket.create_connection(("127.0.0.1", self.d.ports["smtp"])) as c:
+            f = c.makefile("rb")
+            f.readline()
+            c.sendall(b"HELO x\r\nMAIL FROM:<a@outside.test>\r\nRCPT TO:<l@example.test>\r\nDATA\r\n")
+            for _ in range(4):
+                f.readline()
+            c.sendall(b"Subject: cut\r\n\r\nhalf a message")
+        time.sleep(0.5)
+        after = self.d.stats()
+        self.assertEqual(after["messages"], before["messages"])
+        self.assertEqual(after["physical_bytes"], before["physical_bytes"])
+
+
 class Durability(unittest.TestCase):
     def test_acknowledged_message_survives_kill9(self):
         d = Daemon()
