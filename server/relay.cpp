@@ -360,8 +360,10 @@ struct Outcome {
 };
 
 // Route, then try the targets in order until one gives definitive answers.
+// `plaintext`: the previous attempt failed in the STARTTLS handshake; MX delivery then
+// goes without TLS, as opportunistic TLS allows (RFC 7435 3; Postfix does the same).
 asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::ClientMessage& msg,
-                                 std::vector<std::string> rcpts) {
+                                 std::vector<std::string> rcpts, bool plaintext) {
   Outcome out;
   const auto& rc = self->cfg.relay;
   const bool smarthost = rc.smarthost.enabled();
@@ -419,7 +421,7 @@ asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::C
       opts.auth = std::move(cred);
     }
   } else {
-    opts.tls = smtp::TlsMode::Opportunistic;
+    opts.tls = plaintext ? smtp::TlsMode::None : smtp::TlsMode::Opportunistic;
   }
 
   smtp::ClientResult result;
@@ -543,7 +545,8 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       cm.bytes = "Received: by " + cfg.hostname + " (refmail relay) id " + row.queue_id + "; " +
                  rfc5322_date(std::time(nullptr)) + "\r\n";
       cm.bytes += msg.bytes;
-      Outcome o = co_await attempt(self, domain, cm, usable);
+      const bool plaintext = previous.find("STARTTLS handshake") != std::string::npos;
+      Outcome o = co_await attempt(self, domain, cm, usable, plaintext);
       out.delivered = std::move(o.delivered);
       out.deferred = std::move(o.deferred);
       out.failed.insert(out.failed.end(), o.failed.begin(), o.failed.end());

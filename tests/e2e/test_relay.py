@@ -13,8 +13,8 @@ from harness import Daemon, main, free_port
 class DnsResponder:
     """Answers MX and A from a table over UDP on 127.0.0.1; everything else NXDOMAIN."""
 
-    def __init__(self, mx, a, nodata=()):
-        self.mx, self.a, self.nodata = mx, a, set(nodata)
+    def __init__(self, mx, a, nodata=(), servfail=()):
+        self.mx, self.a, self.nodata, self.servfail = mx, a, set(nodata), set(servfail)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -54,7 +54,9 @@ class DnsResponder:
         question = q[12:pos + 5]
         self.queries.append((qname, qtype))
         answers, rcode = [], 0
-        if qtype == 15 and qname in self.mx:
+        if qname in self.servfail:
+            rcode = 2  # SERVFAIL
+        elif qtype == 15 and qname in self.mx:
             for pref, host in self.mx[qname]:
                 rdata = struct.pack(">H", pref) + self.encode_name(host)
                 answers.append((15, rdata))
@@ -164,6 +166,8 @@ class Peer:
                 local = r.split("@")[0]
                 if local.startswith("reject"):
                     send("550 5.1.1 <%s>: no such user here" % r)
+                elif local.startswith("always451"):
+                    send("451 4.3.0 still not ready")
                 elif local.startswith("later") and r not in self.seen_later:
                     self.seen_later.add(r)
                     send("451 4.3.0 try again later")
@@ -300,7 +304,7 @@ class RelayMx(unittest.TestCase):
             mx={"remote.test": [(10, "mx.remote.test")], "nullmx.test": [(0, ".")],
                 "backup.test": [(5, "dead.backup.test"), (10, "mx.remote.test")]},
             a={"mx.remote.test": ["127.0.0.1"], "dead.backup.test": ["127.0.0.2"]},
-            nodata=("implicit.test",))
+            nodata=("implicit.test",), servfail=("broken.test",))
         cls.d = Daemon(extra_toml=RELAY_BASE + f'dns_servers = ["127.0.0.1:{cls.dns.port}"]\n'
                                               f"mx_port = {cls.peer.port}\n")
         cls.d.add_user("alice@example.test", "alice-pw")
@@ -378,6 +382,17 @@ class RelayMx(unittest.TestCase):
         self.assertGreater(len(msgs), before, self.d.tail(40))
         self.assertEqual(msgs[before][1], ["carol@backup.test"])
 
+    def test_6_servfail_is_retried_not_bounced(self):
+        rows0 = len(self.inbox())
+        data = message("dns trouble", "erin@broken.test", b"d" * 100)
+        self.assertEqual(submit(self.d, ["erin@broken.test"], data), {})
+        rows = wait_until(lambda: [r for r in queue(self.d) if r["rcpt_to"] == ["erin@broken.test"]
+                                   and r["attempts"] >= 2], 30)
+        self.assertTrue(rows, queue(self.d))
+        self.assertIn("MX lookup", rows[0]["last_error"])
+        self.assertEqual(len(self.inbox()), rows0)  # no bounce
+        self.assertEqual(admin(self.d, "DELETE", "queue/" + rows[0]["id"])[0], 200)
+
     def test_5_queue_admin_hold_release_delete(self):
         # A destination whose MX host is unreachable: the row stays queued.
         dns_bad = {"slow.test": [(10, "dead.backup.test")]}
@@ -401,6 +416,29 @@ class RelayMx(unittest.TestCase):
         self.assertEqual(self.d.stats()["queue_size"], 0)
         r = self.d.ctl("queue", "list", check=False)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class DelayWarning(unittest.TestCase):
+    def test_one_warning_then_still_queued(self):
+        peer = Peer()
+        dns = DnsResponder(mx={"remote.test": [(10, "mx.remote.test")]}, a={"mx.remote.test": ["127.0.0.1"]})
+        d = Daemon(extra_toml=RELAY_BASE + f'dns_servers = ["127.0.0.1:{dns.port}"]\nmx_port = {peer.port}\n'
+                                           "delay_warnings = true\ndelay_warning_after = 1\n")
+        try:
+            d.add_user("alice@example.test", "alice-pw")
+            data = message("slow", "always451@remote.test", b"w" * 100)
+            self.assertEqual(submit(d, ["always451@remote.test"], data), {})
+            rows = wait_until(lambda: [r for r in queue(d) if r["attempts"] >= 3], 40)
+            self.assertTrue(rows, d.tail(30))
+            inbox = admin(d, "GET", "rows/alice@example.test")[1]["rows"]
+            self.assertEqual(len(inbox), 1)  # exactly one warning, not one per attempt
+            self.assertIn("451", rows[0]["last_error"])
+            with open(d.log_path, "rb") as f:
+                self.assertEqual(f.read().count(b"relay.delay_warning"), 1)
+        finally:
+            d.cleanup()
+            peer.close()
+            dns.close()
 
 
 # ---------------------------------------------------------------- smarthost
