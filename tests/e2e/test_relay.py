@@ -418,6 +418,134 @@ class RelayMx(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class BadPeer:
+    """A misbehaving MX on 127.0.0.<n>:<port> (the port every MX connection uses)."""
+
+    def __init__(self, ip, port, mode, good):
+        self.mode, self.good, self.connections = mode, good, 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(16)
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.serve, args=(conn, self.connections), daemon=True).start()
+
+    def serve(self, conn, n):
+        f = conn.makefile("rb")
+        try:
+            if self.mode == "garbage":
+                conn.sendall(b"\x00\xffHELLO? \x01\x02\r\nnot smtp at all\r\n")
+                time.sleep(1)
+            elif self.mode == "close":
+                conn.sendall(b"220-mx.bad.test partial")
+            elif self.mode == "stall":
+                time.sleep(6)
+            elif self.mode == "huge":
+                conn.sendall(b"220 ok\r\n")
+                f.readline()
+                conn.sendall(b"".join(b"250-line %d\r\n" % i for i in range(10000)) + b"250 done\r\n")
+                time.sleep(1)
+            elif self.mode == "badtls":
+                conn.sendall(b"220 ok\r\n")
+                f.readline()
+                if n == 1:
+                    conn.sendall(b"250-mx.bad.test\r\n250 STARTTLS\r\n")
+                    f.readline()
+                    conn.sendall(b"220 go ahead\r\n")
+                    conn.sendall(b"this is not a TLS server hello\r\n" * 4)
+                    time.sleep(0.5)
+                else:  # the plaintext retry: hand over to a good peer session
+                    conn.sendall(b"250 mx.bad.test\r\n")
+                    mail_from, rcpts = None, []
+                    while True:
+                        line = f.readline().decode(errors="replace").rstrip("\r\n")
+                        if not line:
+                            return
+                        v = line[:4].upper()
+                        if v == "MAIL":
+                            mail_from = line[line.index("<") + 1:line.index(">")]
+                            conn.sendall(b"250 ok\r\n")
+                        elif v == "RCPT":
+                            rcpts.append(line[line.index("<") + 1:line.index(">")])
+                            conn.sendall(b"250 ok\r\n")
+                        elif v == "DATA":
+                            conn.sendall(b"354 go\r\n")
+                            data = b""
+                            while (l := f.readline()) not in (b".\r\n", b""):
+                                data += l[1:] if l.startswith(b".") else l
+                            with self.good.lock:
+                                self.good.messages.append((mail_from, rcpts, data, False, False))
+                            conn.sendall(b"250 queued\r\n")
+                        elif v == "QUIT":
+                            conn.sendall(b"221 bye\r\n")
+                            return
+                        else:
+                            conn.sendall(b"250 ok\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class BadInput(unittest.TestCase):
+    """Each misbehaving MX ends in a retry with the reason recorded; the worker keeps
+    delivering everything else."""
+
+    def test_bad_peers(self):
+        good = Peer()
+        modes = {"garbage": "127.0.0.3", "close": "127.0.0.4", "stall": "127.0.0.5", "huge": "127.0.0.6",
+                 "badtls": "127.0.0.7"}
+        bad = [BadPeer(ip, good.port, m, good) for m, ip in modes.items()]
+        dns = DnsResponder(mx={**{f"{m}.test": [(10, f"mx.{m}.test")] for m in modes},
+                               "remote.test": [(10, "mx.remote.test")]},
+                           a={**{f"mx.{m}.test": [ip] for m, ip in modes.items()},
+                              "mx.remote.test": ["127.0.0.1"]})
+        d = Daemon(extra_toml="[relay]\nretry_schedule = [1, 60]\ntimeout = 2\n"
+                              f'dns_servers = ["127.0.0.1:{dns.port}"]\nmx_port = {good.port}\n')
+        try:
+            d.add_user("alice@example.test", "alice-pw")
+            rcpts = [f"x@{m}.test" for m in modes]
+            self.assertEqual(submit(d, rcpts, message("bad peers", "x@garbage.test", b"b" * 100)), {})
+            # Every bad destination has been tried and recorded a reason.
+            want = {f"x@{m}.test" for m in modes if m != "badtls"}
+            def tried():
+                rows = {r["rcpt_to"][0]: r for r in queue(d) if r["attempts"] >= 1}
+                return rows if want <= set(rows) else None
+            rows = wait_until(tried, 40)
+            self.assertTrue(rows, queue(d))
+            for r in want:
+                self.assertTrue(rows[r]["last_error"], r)
+                if os.environ.get("RELAY_TEST_VERBOSE"):
+                    print(r, rows[r]["last_error"])
+            # STARTTLS that fails its handshake: the next attempt goes in plaintext and delivers.
+            got = good.wait(1, timeout=30)
+            self.assertEqual([m[1] for m in got], [["x@badtls.test"]], d.tail(30))
+            # The worker still delivers other mail.
+            self.assertEqual(submit(d, ["ok@remote.test"], message("after", "ok@remote.test", b"a" * 10)), {})
+            got = good.wait(2, timeout=30)
+            self.assertEqual(got[-1][1], ["ok@remote.test"])
+            self.assertIsNone(d.proc.poll())
+            inbox = admin(d, "GET", "rows/alice@example.test")[1]["rows"]
+            self.assertEqual(inbox, [])  # temporary failures: no bounce
+        finally:
+            d.cleanup()
+            for b in bad:
+                b.close()
+            good.close()
+            dns.close()
+
+
 class DelayWarning(unittest.TestCase):
     def test_one_warning_then_still_queued(self):
         peer = Peer()
