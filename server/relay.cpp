@@ -483,12 +483,15 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
     log::warn("relay.possible_duplicate",
               {{"queue_id", row.queue_id}, {"domain", domain}, {"note", "interrupted delivery is retried"}});
   }
-  // Durably mark the row as active (Postfix's "active" queue) without counting an
+  // Mark the row as active (Postfix's "active" queue) without counting an
   // attempt: after a crash the mark says a duplicate is possible.
   std::string previous = row.last_error.starts_with(kInDelivery) ? std::string() : row.last_error;
   {
     auto mark = [&store, id = row.queue_id, due = row.due, attempts = row.attempts, previous] {
-      return store.update_queue(id, due, attempts, std::string(kInDelivery) + (previous.empty() ? "" : "; previous: " + previous));
+      // Not fsynced: the mark is advisory (a lost mark only loses the duplicate warning).
+      return store.update_queue(id, due, attempts,
+                                std::string(kInDelivery) + (previous.empty() ? "" : "; previous: " + previous),
+                                std::nullopt, false);
     };
     auto marked = co_await offload(self->pool, std::move(mark));
     if (!marked) {

@@ -76,7 +76,7 @@ result<QueueEntry> Store::get_queue(std::string_view queue_id) {
 
 result<void> Store::update_queue(std::string_view queue_id, UnixSeconds due, std::uint32_t attempts,
                                  std::string_view last_error,
-                                 std::optional<std::string> envelope) {
+                                 std::optional<std::string> envelope, bool durable) {
   std::lock_guard lock(impl_->queue_mu);
   auto l = load_row(*impl_, queue_id);
   if (!l) return l.error();
@@ -91,7 +91,7 @@ result<void> Store::update_queue(std::string_view queue_id, UnixSeconds due, std
   std::string nidx;
   put_be64(nidx, due_s);
   batch.Put(impl_->cf(kCfQueue), "I" + std::string(queue_id), nidx);
-  return impl_->write(batch);
+  return impl_->write(batch, durable);
 }
 
 }  // namespace refmail::storage

@@ -157,10 +157,13 @@ class Store {
   [[nodiscard]] result<QueueEntry> get_queue(std::string_view queue_id);
   // Rewrites a row's due time, attempt count and last error (and its envelope when
   // given, e.g. the recipients still pending after a partial delivery) in one write.
-  // The message reference is untouched. not_found when absent.
+  // The message reference is untouched. not_found when absent. With !durable the
+  // write skips the WAL fsync (for advisory state a crash may lose, such as the
+  // relay's "in delivery" mark); it still becomes durable with the next synced write.
   [[nodiscard]] result<void> update_queue(std::string_view queue_id, UnixSeconds due,
                                           std::uint32_t attempts, std::string_view last_error,
-                                          std::optional<std::string> envelope = std::nullopt);
+                                          std::optional<std::string> envelope = std::nullopt,
+                                          bool durable = true);
 
   // ---- import jobs (the `import` column family) ----
   [[nodiscard]] result<std::string> enqueue_import(std::string_view account,
