@@ -1,0 +1,202 @@
+// Tests for server/dns: MX routing against a tiny in-process DNS responder on
+// 127.0.0.1 (UDP): preference order, implicit MX (RFC 5321 5.1), null MX (RFC 7505),
+// NXDOMAIN (permanent) vs SERVFAIL and timeout (temporary), address literals.
+#include "server/dns.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace refmail::server {
+namespace {
+
+// Answers from fixed tables; unknown names get NXDOMAIN, "servfail.test" SERVFAIL,
+// "silent.test" no answer at all.
+class Responder {
+ public:
+  std::map<std::string, std::vector<std::pair<int, std::string>>> mx;
+  std::map<std::string, std::vector<std::string>> a;
+
+  Responder() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    socklen_t len = sizeof sa;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+  }
+  ~Responder() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  void start() { thread_ = std::thread([this] { serve(); }); }
+  [[nodiscard]] std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static std::string name(const std::string& n) {
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < n.size()) {
+      auto dot = n.find('.', pos);
+      if (dot == std::string::npos) dot = n.size();
+      out.push_back(static_cast<char>(dot - pos));
+      out.append(n, pos, dot - pos);
+      pos = dot + 1;
+    }
+    out.push_back('\0');
+    return out;
+  }
+  static void u16(std::string& s, unsigned v) {
+    s.push_back(static_cast<char>(v >> 8));
+    s.push_back(static_cast<char>(v & 0xff));
+  }
+
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char buf[512];
+      sockaddr_in from{};
+      socklen_t fl = sizeof from;
+      auto n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 17) continue;
+      std::string q(buf, static_cast<std::size_t>(n));
+      std::size_t pos = 12;
+      std::string qname;
+      while (pos < q.size() && q[pos] != 0) {
+        auto len = static_cast<unsigned char>(q[pos]);
+        if (!qname.empty()) qname += ".";
+        qname += q.substr(pos + 1, len);
+        pos += 1 + len;
+      }
+      unsigned qtype = (static_cast<unsigned char>(q[pos + 1]) << 8) | static_cast<unsigned char>(q[pos + 2]);
+      std::string question = q.substr(12, pos + 5 - 12);
+      if (qname == "silent.test") continue;
+      std::vector<std::pair<unsigned, std::string>> answers;
+      unsigned rcode = 0;
+      if (qname == "servfail.test") {
+        rcode = 2;
+      } else if (qtype == 15 && mx.count(qname)) {
+        for (auto& [pref, host] : mx[qname]) {
+          std::string rd;
+          u16(rd, static_cast<unsigned>(pref));
+          rd += host == "." ? std::string(1, '\0') : name(host);
+          answers.emplace_back(15, rd);
+        }
+      } else if (qtype == 1 && a.count(qname)) {
+        for (auto& ip : a[qname]) {
+          in_addr ad{};
+          inet_pton(AF_INET, ip.c_str(), &ad);
+          answers.emplace_back(1, std::string(reinterpret_cast<char*>(&ad), 4));
+        }
+      } else if (!mx.count(qname) && !a.count(qname)) {
+        rcode = 3;
+      }
+      std::string r;
+      r.append(q, 0, 2);
+      u16(r, 0x8180 | rcode);
+      u16(r, 1);
+      u16(r, static_cast<unsigned>(answers.size()));
+      u16(r, 0);
+      u16(r, 0);
+      r += question;
+      for (auto& [type, rd] : answers) {
+        r += "\xc0\x0c";
+        u16(r, type);
+        u16(r, 1);
+        r += std::string("\0\0\0\x3c", 4);
+        u16(r, static_cast<unsigned>(rd.size()));
+        r += rd;
+      }
+      ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class Dns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    r_.mx["multi.test"] = {{20, "b.multi.test"}, {10, "a.multi.test"}, {30, "gone.multi.test"}};
+    r_.a["a.multi.test"] = {"192.0.2.1"};
+    r_.a["b.multi.test"] = {"192.0.2.2", "192.0.2.3"};
+    r_.mx["null.test"] = {{0, "."}};
+    r_.a["implicit.test"] = {"192.0.2.9"};
+    r_.mx["noaddr.test"] = {{10, "gone.noaddr.test"}};
+    r_.start();
+    opts_.servers = {r_.server()};
+    opts_.timeout = std::chrono::milliseconds(300);
+    opts_.tries = 1;
+  }
+  Responder r_;
+  DnsOptions opts_;
+};
+
+TEST_F(Dns, MxInPreferenceOrderWithAllAddresses) {
+  auto r = resolve_mail_route(opts_, "multi.test");
+  ASSERT_EQ(r.status, RouteStatus::Ok) << r.detail;
+  ASSERT_EQ(r.targets.size(), 3u);
+  EXPECT_EQ(r.targets[0].host, "a.multi.test");
+  EXPECT_EQ(r.targets[0].ip, "192.0.2.1");
+  EXPECT_EQ(r.targets[1].host, "b.multi.test");
+  EXPECT_EQ(r.targets[2].ip, "192.0.2.3");
+}
+
+TEST_F(Dns, NullMxIsPermanent) {
+  auto r = resolve_mail_route(opts_, "null.test");
+  EXPECT_EQ(r.status, RouteStatus::PermFail);
+  EXPECT_NE(r.detail.find("null MX"), std::string::npos) << r.detail;
+}
+
+TEST_F(Dns, NoMxFallsBackToTheDomainsAddress) {
+  auto r = resolve_mail_route(opts_, "implicit.test");
+  ASSERT_EQ(r.status, RouteStatus::Ok) << r.detail;
+  ASSERT_EQ(r.targets.size(), 1u);
+  EXPECT_EQ(r.targets[0].host, "implicit.test");
+  EXPECT_EQ(r.targets[0].ip, "192.0.2.9");
+}
+
+TEST_F(Dns, NxdomainIsPermanentServfailAndSilenceAreTemporary) {
+  auto nx = resolve_mail_route(opts_, "nothing-here.test");
+  EXPECT_EQ(nx.status, RouteStatus::PermFail);
+  EXPECT_NE(nx.detail.find("NXDOMAIN"), std::string::npos) << nx.detail;
+  auto sf = resolve_mail_route(opts_, "servfail.test");
+  EXPECT_EQ(sf.status, RouteStatus::TempFail) << sf.detail;
+  auto silent = resolve_mail_route(opts_, "silent.test");
+  EXPECT_EQ(silent.status, RouteStatus::TempFail) << silent.detail;
+}
+
+TEST_F(Dns, MxWithoutAnyAddressIsPermanent) {
+  auto r = resolve_mail_route(opts_, "noaddr.test");
+  EXPECT_EQ(r.status, RouteStatus::PermFail) << r.detail;
+}
+
+TEST_F(Dns, AddressLiterals) {
+  auto r = resolve_mail_route(opts_, "[192.0.2.7]");
+  ASSERT_EQ(r.status, RouteStatus::Ok);
+  EXPECT_EQ(r.targets.at(0).ip, "192.0.2.7");
+  auto v6 = resolve_mail_route(opts_, "[IPv6:2001:db8::1]");
+  ASSERT_EQ(v6.status, RouteStatus::Ok);
+  EXPECT_EQ(v6.targets.at(0).ip, "2001:db8::1");
+  EXPECT_EQ(resolve_mail_route(opts_, "[not-an-ip]").status, RouteStatus::PermFail);
+}
+
+}  // namespace
+}  // namespace refmail::server
