@@ -7,6 +7,7 @@
 // expansion for stateful charsets, which is capped).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,9 @@ inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
 // True if `bytes` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates,
 // nothing above U+10FFFF).
 [[nodiscard]] bool is_valid_utf8(std::string_view bytes) noexcept;
+
+// Appends code point `cp` as UTF-8. REQUIRES: cp <= 0x10FFFF and not a surrogate.
+void append_utf8(std::string& out, std::uint32_t cp);
 
 // True if every byte is < 0x80.
 [[nodiscard]] bool is_ascii(std::string_view bytes) noexcept;
