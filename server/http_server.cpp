@@ -41,11 +41,103 @@ http::response<http::string_body> to_response(web::Response&& w, unsigned versio
   http::response<http::string_body> res{static_cast<http::status>(w.status), version};
   res.set(http::field::server, "refmail");
   if (!w.content_type.empty()) res.set(http::field::content_type, w.content_type);
-  for (auto& [k, v] : w.headers) res.set(k, v);
+  for (auto& [k, v] : w.headers) res.insert(k, v);
   res.body() = std::move(w.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+template <typename Fields>
+void set_fields(Fields& res, const web::Response& w) {
+  res.set(http::field::server, "refmail");
+  if (!w.content_type.empty()) res.set(http::field::content_type, w.content_type);
+  for (const auto& [k, v] : w.headers) res.insert(k, v);
+}
+
+// A BodyStream: the header with Content-Length, then chunks read on the blocking
+// pool (1 MiB at a time) and written as they come. HEAD sends the header only.
+template <typename Stream>
+asio::awaitable<bool> write_streamed(Stream& stream, Runtime& rt, const HttpOptions& opts, web::Response w,
+                                     unsigned version, bool keep_alive, bool head) {
+  std::shared_ptr<web::BodyStream> body = w.stream;
+  std::uint64_t remaining = body->size();
+  if (head) {
+    http::response<http::empty_body> res{static_cast<http::status>(w.status), version};
+    set_fields(res, w);
+    res.content_length(remaining);
+    res.keep_alive(keep_alive);
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    http::response_serializer<http::empty_body> sr{res};
+    auto [ec, n] = co_await http::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
+    co_return !ec;
+  }
+  http::response<http::buffer_body> res{static_cast<http::status>(w.status), version};
+  set_fields(res, w);
+  res.content_length(remaining);
+  res.keep_alive(keep_alive);
+  res.body().data = nullptr;
+  res.body().more = true;
+  http::response_serializer<http::buffer_body> sr{res};
+  beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+  auto [hec, hn] = co_await http::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
+  if (hec) co_return false;
+  std::vector<char> buf(std::min<std::uint64_t>(remaining, 1u << 20));
+  while (remaining > 0) {
+    std::span<char> out(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), remaining)));
+    auto read = [body, out]() { return body->read(out); };
+    boost::system::result<std::size_t> n = co_await offload(rt.pool, std::move(read));
+    if (!n || *n == 0) {
+      log::warn("http.stream_failed", {{"listener", opts.name}, {"left", remaining}});
+      co_return false;  // the length was promised: closing tells the client it is short
+    }
+    remaining -= *n;
+    res.body().data = buf.data();
+    res.body().size = *n;
+    res.body().more = remaining > 0;
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec, wn] = co_await http::async_write(stream, sr, asio::as_tuple(use_awaitable));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return false;
+  }
+  if (!sr.is_done()) {
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    auto [ec, wn] = co_await http::async_write(stream, sr, asio::as_tuple(use_awaitable));
+    if (ec && ec != http::error::need_buffer) co_return false;
+  }
+  co_return true;
+}
+
+// text/event-stream: the header, then whatever poll() returns every interval, until
+// the peer goes away or the daemon drains. The connection closes afterwards.
+template <typename Stream>
+asio::awaitable<bool> write_events(Stream& stream, Runtime& rt, const HttpOptions& opts, web::Response w,
+                                   unsigned version, bool& stop_requested) {
+  std::shared_ptr<web::EventSource> events = w.events;
+  http::response<http::empty_body> res{static_cast<http::status>(w.status), version};
+  set_fields(res, w);
+  res.keep_alive(false);
+  http::response_serializer<http::empty_body> sr{res};
+  beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+  auto [hec, hn] = co_await http::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
+  if (hec) co_return false;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    if (rt.connections.stopping() || stop_requested) break;
+    auto poll = [events]() { return events->poll(); };
+    std::string text = co_await offload(rt.pool, std::move(poll));
+    if (!text.empty()) {
+      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), asio::as_tuple(use_awaitable));
+      if (ec) break;
+    }
+    timer.expires_after(events->interval());
+    auto [tec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+    if (tec) break;
+  }
+  co_return true;
 }
 
 template <typename Stream>
@@ -86,14 +178,25 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     auto run = [&handler, r = std::move(wreq)]() mutable { return handler(std::move(r)); };
     web::Response wres = co_await offload(rt.pool, std::move(run));
     int status = wres.status;
-    auto res = to_response(std::move(wres), version, keep_alive && !rt.connections.stopping());
-    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+    bool ok = true;
+    bool keep = keep_alive && !rt.connections.stopping();
+    if (wres.events) {
+      ok = co_await write_events(stream, rt, opts, std::move(wres), version, stop_requested);
+      keep = false;
+    } else if (wres.stream) {
+      ok = co_await write_streamed(stream, rt, opts, std::move(wres), version, keep, method == "HEAD");
+    } else {
+      auto res = to_response(std::move(wres), version, keep);
+      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+      ok = !wec;
+      keep = res.keep_alive();
+    }
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                     started).count();
     log::debug("http.request", {{"listener", opts.name}, {"peer", peer}, {"method", method},
                                 {"target", target}, {"status", status}, {"us", us}});
-    if (wec || !res.keep_alive()) break;
+    if (!ok || !keep) break;
   }
   beast::error_code ignored;
   beast::get_lowest_layer(stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);

@@ -1,11 +1,26 @@
-// web/router.hpp — the public HTTP port's routes: health, and (as they land) JMAP,
-// downloads/uploads, the webmail's files, /metrics and /api/admin. Plain
-// Request -> Response over the store; no sockets.
-// SECURITY: nothing here is trusted by address; every route that reads mail checks
-// the account's credentials and grants.
+// web/router.hpp — the public HTTP port's routes. Plain Request -> Response over the
+// store; no sockets.
+//   GET  /healthz
+//   POST /api/login, /api/logout                 (auth.hpp: cookie sessions)
+//   GET  /.well-known/jmap                       (JMAP session, RFC 8620 2)
+//   POST /jmap/api                               (RFC 8620 3)
+//   GET  /jmap/download/{accountId}/{blobId}/{name}?accept={type}
+//   POST /jmap/upload/{accountId}/
+//   GET  /jmap/eventsource?types=&closeafter=&ping=
+//   GET  /api/admin/stats                        (admin accounts: savings report)
+//   GET  /metrics                                (Prometheus; loopback or admin)
+// SECURITY: nothing here is trusted by address except /metrics from loopback; every
+// route that reads mail authenticates (auth.hpp) and checks the account's rows and
+// grants (jmap.hpp). Every request is counted and timed in Metrics.
 #pragma once
+#include <atomic>
+#include <memory>
+
 #include "config/config.hpp"
+#include "web/auth.hpp"
 #include "web/http.hpp"
+#include "web/jmap.hpp"
+#include "web/metrics.hpp"
 
 namespace refmail::storage {
 class Store;
@@ -15,12 +30,28 @@ namespace refmail::web {
 
 class Router {
  public:
-  Router(storage::Store& store, const config::Config& cfg) : store_(store), cfg_(cfg) {}
+  // `metrics` is shared with server/ (SMTP counters); one is made when null.
+  Router(storage::Store& store, const config::Config& cfg, std::shared_ptr<Metrics> metrics = nullptr,
+         AuthOptions auth = {}, JmapLimits limits = {});
   [[nodiscard]] Response handle(const Request& req);
+  [[nodiscard]] Metrics& metrics() { return *metrics_; }
+  [[nodiscard]] std::shared_ptr<Metrics> shared_metrics() { return metrics_; }
 
  private:
+  Response dispatch(const Request& req);
+  Response admin_stats(const std::string& account);
+
   storage::Store& store_;
   const config::Config& cfg_;
+  std::shared_ptr<Metrics> metrics_;
+  Auth auth_;
+  Jmap jmap_;
+  std::atomic<std::int64_t> next_upload_expiry_{0};
 };
+
+// The savings report's top list: the `n` attachments referenced by the most mailbox
+// rows (name, size, references, bytes saved = size * (references - 1)). Reads rows
+// and summaries, never blob bytes.
+[[nodiscard]] std::string top_shared_json(storage::Store& store, std::size_t n);
 
 }  // namespace refmail::web

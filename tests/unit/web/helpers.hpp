@@ -1,0 +1,168 @@
+// tests/unit/web/helpers.hpp — a temporary store with users, a delivered message,
+// and request/response helpers for the web handlers (no sockets).
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "config/config.hpp"
+#include "mime/splitter.hpp"
+#include "mime/summary.hpp"
+#include "storage/store.hpp"
+#include "web/router.hpp"
+
+namespace refmail::web::testing {
+
+namespace json = boost::json;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / ("refmail-web-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string b64(std::string_view in) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {a[v >> 18], a[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+inline std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 g(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(g());
+  return s;
+}
+
+inline std::string mime_with_attachment(const std::string& subject, const std::string& payload,
+                                        const std::string& to = "alice@example.test") {
+  std::string enc = b64(payload), body;
+  for (std::size_t i = 0; i < enc.size(); i += 76) body += enc.substr(i, 76) + "\r\n";
+  return "From: Sender <sender@outside.test>\r\nTo: " + to + "\r\nSubject: " + subject +
+         "\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <m1@outside.test>\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+         "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee attached report.\r\n"
+         "--b1\r\nContent-Type: text/plain; name=\"small.txt\"\r\nContent-Disposition: attachment; filename=\"small.txt\"\r\n\r\n"
+         "tiny note\r\n"
+         "--b1\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
+         "Content-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+         body + "--b1--\r\n";
+}
+
+class WebFixture : public ::testing::Test {
+ public:
+  void SetUp() override {
+    storage::StoreOptions o;
+    o.path = dir_.path() / "data";
+    o.sync_writes = false;
+    o.password_cost = storage::PasswordCost::test_minimal;
+    auto s = storage::Store::open(o);
+    ASSERT_TRUE(s);
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->add_domain("example.test"));
+    for (const char* u : {"alice", "bob", "carol"}) {
+      ASSERT_TRUE(store_->add_user(std::string(u) + "@example.test", std::string(u) + "-pw", std::string(u) == "carol"));
+    }
+    AuthOptions ao;
+    ao.max_failures_per_account = 3;
+    ao.max_failures_per_ip = 5;
+    router_ = std::make_unique<Router>(*store_, cfg_, nullptr, ao);
+  }
+
+  // Delivers `raw` to the accounts' INBOXes; returns the message id.
+  std::string deliver(const std::string& raw, std::vector<std::string> to) {
+    auto d = store_->begin_delivery();
+    mime::SplitParams sp;
+    auto sk = mime::split_message(raw, d.blob_sink(), sp);
+    EXPECT_TRUE(sk);
+    storage::MessageRecord rec;
+    rec.summary = mime::summarize(raw, *sk).serialize();
+    rec.blob_ids = sk->blob_ids();
+    rec.logical_size = raw.size();
+    rec.skeleton = sk->serialize();
+    d.set_message(std::move(rec));
+    for (auto& a : to) d.add_mailbox_row(a);
+    auto r = d.commit();
+    EXPECT_TRUE(r);
+    return r ? r->message_id : "";
+  }
+
+  Request req(std::string method, std::string target, std::string user = "alice", std::string body = {},
+              std::vector<std::pair<std::string, std::string>> headers = {}) {
+    Request r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.peer = "127.0.0.1:40000";
+    r.headers = std::move(headers);
+    if (!user.empty()) r.headers.emplace_back("Authorization", "Basic " + b64(user + "@example.test:" + user + "-pw"));
+    return r;
+  }
+
+  static std::string drain(Response& r) {
+    if (!r.stream) return r.body;
+    std::string out;
+    std::vector<char> buf(64 * 1024);
+    for (;;) {
+      auto n = r.stream->read(buf);
+      EXPECT_TRUE(n);
+      if (!n || *n == 0) break;
+      out.append(buf.data(), *n);
+    }
+    EXPECT_EQ(out.size(), r.stream->size());
+    return out;
+  }
+
+  json::value api(const std::string& user, json::array calls) {
+    json::object body{{"using", json::array{"urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+                                            "urn:ietf:params:jmap:submission"}},
+                      {"methodCalls", std::move(calls)}};
+    auto r = router_->handle(req("POST", "/jmap/api", user, json::serialize(body), {{"Content-Type", "application/json"}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body).at("methodResponses");
+  }
+
+  static std::string acct(const std::string& user) { return account_id_for(user + "@example.test"); }
+
+  std::string header(const Response& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+
+  TempDir dir_;
+  config::Config cfg_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Router> router_;
+};
+
+}  // namespace refmail::web::testing

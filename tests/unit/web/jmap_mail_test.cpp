@@ -1,0 +1,183 @@
+// tests/unit/web/jmap_mail_test.cpp — Email/get from the summary (body values,
+// attachments), query filters, keyword and mailbox updates, destroy with GC, drafts
+// composed from uploaded blobs and EmailSubmission to a local user (no new blob bytes).
+#include <openssl/sha.h>
+
+#include "helpers.hpp"
+
+namespace refmail::web::testing {
+namespace {
+
+using JmapMail = WebFixture;
+
+TEST_F(JmapMail, EmailGetFromSummary) {
+  std::string payload = random_bytes(300000, 2);
+  std::string id = deliver(mime_with_attachment("report", payload), {"alice@example.test"});
+  auto res = api("alice", json::array{json::array{
+      "Email/get",
+      json::object{{"accountId", acct("alice")}, {"ids", json::array{id, "Mnope"}}, {"fetchTextBodyValues", true},
+                   {"maxBodyValueBytes", 8}},
+      "g"}}).as_array();
+  auto em = res[0].at(1).at("list").at(0).as_object();
+  EXPECT_EQ(res[0].at(1).at("notFound").at(0).as_string(), "Mnope");
+  EXPECT_EQ(em.at("subject").as_string(), "report");
+  EXPECT_EQ(em.at("from").at(0).at("email").as_string(), "sender@outside.test");
+  EXPECT_EQ(em.at("sentAt").as_string(), "2024-01-01T10:00:00Z");
+  EXPECT_TRUE(em.at("hasAttachment").as_bool());
+  auto tb = em.at("textBody").as_array();
+  ASSERT_FALSE(tb.empty());
+  std::string part(tb[0].at("partId").as_string());
+  auto bv = em.at("bodyValues").at(part).as_object();
+  EXPECT_EQ(bv.at("value").as_string(), "See atta");
+  EXPECT_TRUE(bv.at("isTruncated").as_bool());
+  auto atts = em.at("attachments").as_array();
+  ASSERT_EQ(atts.size(), 2u);
+  EXPECT_EQ(atts[1].at("name").as_string(), "report.pdf");
+  EXPECT_EQ(atts[1].at("size").to_number<std::uint64_t>(), payload.size());
+  EXPECT_EQ(atts[1].at("type").as_string(), "application/pdf");
+  EXPECT_EQ(atts[0].at("name").as_string(), "small.txt");
+  EXPECT_EQ(atts[0].at("blobId").as_string().front(), 'P');  // kept in the skeleton
+}
+
+TEST_F(JmapMail, QueryFiltersAndSort) {
+  deliver(mime_with_attachment("alpha news", random_bytes(3000, 3)), {"alice@example.test"});
+  std::string plain = "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: lunch\r\n\r\nPizza today?\r\n";
+  deliver(plain, {"alice@example.test"});
+  auto q = [&](json::object filter) {
+    auto r = api("alice", json::array{json::array{"Email/query", json::object{{"accountId", acct("alice")}, {"filter", filter}}, "q"}});
+    return r.at(0).at(1).at("ids").as_array().size();
+  };
+  EXPECT_EQ(q(json::object{{"subject", "ALPHA"}}), 1u);
+  EXPECT_EQ(q(json::object{{"text", "pizza"}}), 1u);
+  EXPECT_EQ(q(json::object{{"from", "bob@"}}), 1u);
+  EXPECT_EQ(q(json::object{{"hasAttachment", true}}), 1u);
+  EXPECT_EQ(q(json::object{{"hasAttachment", false}}), 1u);
+  EXPECT_EQ(q(json::object{{"before", "2000-01-01T00:00:00Z"}}), 0u);
+  EXPECT_EQ(q(json::object{{"after", "2000-01-01T00:00:00Z"}}), 2u);
+  EXPECT_EQ(q(json::object{{"operator", "NOT"}, {"conditions", json::array{json::object{{"subject", "lunch"}}}}}), 1u);
+  auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+  std::string inbox;
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array()) {
+    if (b.at("role") == "inbox") {
+      inbox = std::string(b.at("id").as_string());
+      EXPECT_EQ(b.at("totalEmails").to_number<std::uint64_t>(), 2u);
+      EXPECT_EQ(b.at("unreadEmails").to_number<std::uint64_t>(), 2u);
+    }
+  }
+  ASSERT_FALSE(inbox.empty());
+  EXPECT_EQ(q(json::object{{"inMailbox", inbox}}), 2u);
+  auto page = api("alice", json::array{json::array{
+      "Email/query", json::object{{"accountId", acct("alice")}, {"position", 1}, {"limit", 5}}, "q"}});
+  EXPECT_EQ(page.at(0).at(1).at("ids").as_array().size(), 1u);
+  EXPECT_EQ(page.at(0).at(1).at("total").as_int64(), 2);
+}
+
+TEST_F(JmapMail, KeywordsMovesAndDestroyReturnPhysicalBytes) {
+  auto before = store_->stats();
+  std::string id = deliver(mime_with_attachment("x", random_bytes(200000, 4)), {"alice@example.test"});
+  auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+  std::string archive;
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array()) {
+    if (b.at("role") == "archive") archive = std::string(b.at("id").as_string());
+  }
+  auto set = api("alice", json::array{json::array{
+      "Email/set",
+      json::object{{"accountId", acct("alice")},
+                   {"update", json::object{{id, json::object{{"keywords/$seen", true}, {"mailboxIds", json::object{{archive, true}}}}}}}},
+      "s"}});
+  ASSERT_TRUE(set.at(0).at(1).at("updated").as_object().contains(id)) << json::serialize(set);
+  auto rows = store_->list_rows("alice@example.test", "Archive");
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->at(0).keywords, std::vector<std::string>{"$seen"});
+  EXPECT_TRUE(store_->list_rows("alice@example.test", "INBOX")->empty());
+  auto del = api("alice", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("alice")}, {"destroy", json::array{id, "Mmissing"}}}, "d"}});
+  EXPECT_EQ(del.at(0).at(1).at("destroyed").at(0).as_string(), id);
+  EXPECT_TRUE(del.at(0).at(1).at("notDestroyed").as_object().contains("Mmissing"));
+  ASSERT_TRUE(store_->gc());
+  auto after = store_->stats();
+  EXPECT_EQ(after->physical_bytes, before->physical_bytes);
+  EXPECT_EQ(after->blobs, before->blobs);
+}
+
+TEST_F(JmapMail, DraftWithUploadedBlobSubmittedLocallyAddsNoBlobBytes) {
+  std::string payload = random_bytes(100000, 5);
+  auto up = router_->handle(req("POST", "/jmap/upload/" + acct("alice") + "/", "alice", payload,
+                                {{"Content-Type", "application/pdf"}}));
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string blob(json::parse(up.body).at("blobId").as_string());
+  auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+  std::string drafts, sent;
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array()) {
+    if (b.at("role") == "drafts") drafts = std::string(b.at("id").as_string());
+    if (b.at("role") == "sent") sent = std::string(b.at("id").as_string());
+  }
+  auto blobs_before = store_->stats()->blobs;
+  json::object draft{{"mailboxIds", json::object{{drafts, true}}},
+                     {"keywords", json::object{{"$draft", true}}},
+                     {"from", json::array{json::object{{"email", "alice@example.test"}}}},
+                     {"to", json::array{json::object{{"name", "Bob"}, {"email", "bob@example.test"}}}},
+                     {"subject", "the report"},
+                     {"textBody", json::array{json::object{{"partId", "t"}, {"type", "text/plain"}}}},
+                     {"bodyValues", json::object{{"t", json::object{{"value", "Here it is."}}}}},
+                     {"attachments", json::array{json::object{{"blobId", blob}, {"type", "application/pdf"}, {"name", "r.pdf"}}}}};
+  auto res = api("alice", json::array{
+      json::array{"Email/set", json::object{{"accountId", acct("alice")}, {"create", json::object{{"k1", draft}}}}, "c"},
+      json::array{"EmailSubmission/set",
+                  json::object{{"accountId", acct("alice")},
+                               {"create", json::object{{"s1", json::object{{"emailId", "#k1"}, {"identityId", "I0"}}}}},
+                               {"onSuccessUpdateEmail",
+                                json::object{{"#s1", json::object{{"mailboxIds/" + drafts, nullptr}, {"mailboxIds/" + sent, true},
+                                                                  {"keywords/$draft", nullptr}}}}}},
+                  "s"}}).as_array();
+  ASSERT_TRUE(res[0].at(1).at("created").is_object()) << json::serialize(res);
+  ASSERT_TRUE(res[1].at(1).at("created").is_object()) << json::serialize(res);
+  ASSERT_EQ(res.size(), 3u);  // the implicit Email/set
+  EXPECT_EQ(res[2].at(0).as_string(), "Email/set");
+  EXPECT_EQ(store_->stats()->blobs, blobs_before);
+  EXPECT_EQ(store_->list_rows("alice@example.test", "Sent")->size(), 1u);
+  EXPECT_TRUE(store_->list_rows("alice@example.test", "Drafts")->empty());
+  // Bob reads it, and may download the attachment (he now holds a grant).
+  auto got = api("bob", json::array{
+      json::array{"Email/query", json::object{{"accountId", acct("bob")}}, "q"},
+      json::array{"Email/get", json::object{{"accountId", acct("bob")},
+                                            {"#ids", json::object{{"resultOf", "q"}, {"name", "Email/query"}, {"path", "/ids"}}},
+                                            {"fetchTextBodyValues", true}}, "g"}});
+  auto em = got.at(1).at(1).at("list").at(0);
+  EXPECT_EQ(em.at("subject").as_string(), "the report");
+  EXPECT_EQ(em.at("attachments").at(0).at("blobId").as_string(), blob);
+  EXPECT_NE(json::serialize(em.at("bodyValues")).find("Here it is."), std::string::npos);
+  auto dl = router_->handle(req("GET", "/jmap/download/" + acct("bob") + "/" + blob + "/r.pdf", "bob"));
+  ASSERT_EQ(dl.status, 200);
+  EXPECT_EQ(drain(dl), payload);
+  // A draft may not reference a blob the account holds no grant for.
+  json::object stolen = draft;
+  stolen["mailboxIds"] = json::object{{drafts, true}};
+  auto carol = api("carol", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("carol")}}, "m"}});
+  std::string carol_drafts;
+  for (const auto& b : carol.at(0).at(1).at("list").as_array()) {
+    if (b.at("role") == "drafts") carol_drafts = std::string(b.at("id").as_string());
+  }
+  stolen["mailboxIds"] = json::object{{carol_drafts, true}};
+  auto denied = api("carol", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("carol")}, {"create", json::object{{"x", stolen}}}}, "c"}});
+  EXPECT_EQ(denied.at(0).at(1).at("notCreated").at("x").at("type").as_string(), "blobNotFound");
+}
+
+TEST_F(JmapMail, ForeignRecipientsGoToTheQueue) {
+  std::string id = deliver("From: alice@example.test\r\nTo: x@far.test\r\nSubject: out\r\n\r\nhi\r\n",
+                           {"alice@example.test"});
+  auto res = api("alice", json::array{json::array{
+      "EmailSubmission/set",
+      json::object{{"accountId", acct("alice")}, {"create", json::object{{"s", json::object{{"emailId", id}}}}}}, "s"}});
+  ASSERT_TRUE(res.at(0).at(1).at("created").is_object()) << json::serialize(res);
+  auto q = store_->due_queue(std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
+                                 std::chrono::hours(1), 10);
+  ASSERT_EQ(q->size(), 1u);
+  auto env = json::parse(q->at(0).envelope);
+  EXPECT_EQ(env.at("mail_from").as_string(), "alice@example.test");
+  EXPECT_EQ(env.at("rcpt_to").at(0).as_string(), "x@far.test");
+}
+
+}  // namespace
+}  // namespace refmail::web::testing

@@ -1,0 +1,243 @@
+// web/auth.cpp — see auth.hpp.
+#include "web/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <boost/json.hpp>
+
+#include "storage/store.hpp"
+
+namespace refmail::web {
+namespace {
+
+namespace json = boost::json;
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) {
+    s.push_back(digits[p[i] >> 4]);
+    s.push_back(digits[p[i] & 15]);
+  }
+  return s;
+}
+
+std::string sha256_hex(std::string_view s) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+  return to_hex(d, sizeof d);
+}
+
+std::string random_token() {
+  unsigned char b[32];
+  if (RAND_bytes(b, sizeof b) != 1) std::abort();  // no CSPRNG: nothing safe to do
+  return to_hex(b, sizeof b);
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (!in.empty() && in.back() == '=') ++pad;
+  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+Response unauthorized(std::string_view why) {
+  Response r = error_response(401, why);
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"refmail\", charset=\"UTF-8\"");
+  return r;
+}
+
+bool state_changing(const std::string& method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+}  // namespace
+
+bool Auth::limited(const std::string& key, std::uint32_t max, Clock::time_point now) {
+  auto it = failures_.find(key);
+  if (it == failures_.end()) return false;
+  if (now - it->second.window_start > opt_.failure_window) {
+    failures_.erase(it);
+    return false;
+  }
+  return it->second.count >= max;
+}
+
+void Auth::record_failure(const std::string& key, Clock::time_point now) {
+  if (failures_.size() >= opt_.max_cache_entries * 4) {
+    std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.window_start > opt_.failure_window; });
+  }
+  auto& f = failures_[key];
+  if (f.count == 0 || now - f.window_start > opt_.failure_window) {
+    f.count = 0;
+    f.window_start = now;
+  }
+  ++f.count;
+}
+
+std::optional<std::string> Auth::check_password(const std::string& ip, const std::string& user,
+                                                const std::string& password, int& status) {
+  std::string ip_key = "ip:" + ip;
+  std::string acct_key = "acct:";
+  for (char c : user) acct_key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    if (limited(ip_key, opt_.max_failures_per_ip, now) ||
+        limited(acct_key, opt_.max_failures_per_account, now)) {
+      status = 429;
+      return std::nullopt;
+    }
+  }
+  auto r = store_.verify_password(user, password);  // slow (argon2id): no lock held
+  if (r) return *r;
+  std::lock_guard lock(mu_);
+  auto now = Clock::now();
+  record_failure(ip_key, now);
+  record_failure(acct_key, now);
+  status = 401;
+  return std::nullopt;
+}
+
+std::string Auth::cookie_token(const Request& req) const {
+  std::string_view cookies = req.header("Cookie");
+  while (!cookies.empty()) {
+    auto semi = cookies.find(';');
+    std::string_view c = cookies.substr(0, semi);
+    while (!c.empty() && c.front() == ' ') c.remove_prefix(1);
+    auto eq = c.find('=');
+    if (eq != std::string_view::npos && c.substr(0, eq) == opt_.cookie_name) return std::string(c.substr(eq + 1));
+    if (semi == std::string_view::npos) break;
+    cookies.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+std::optional<std::string> Auth::authenticate(const Request& req, Response& err) {
+  std::string_view authz = req.header("Authorization");
+  if (authz.size() > 6 && (authz.substr(0, 6) == "Basic " || authz.substr(0, 6) == "basic ")) {
+    if (!req.tls && !req.peer_is_loopback()) {
+      err = error_response(403, "HTTP Basic authentication needs TLS");
+      return std::nullopt;
+    }
+    std::string key = sha256_hex(authz);
+    auto now = Clock::now();
+    {
+      std::lock_guard lock(mu_);
+      auto it = basic_cache_.find(key);
+      if (it != basic_cache_.end()) {
+        if (it->second.expires > now) return it->second.account;
+        basic_cache_.erase(it);
+      }
+    }
+    auto decoded = base64_decode(authz.substr(6));
+    auto colon = decoded ? decoded->find(':') : std::string::npos;
+    if (!decoded || colon == std::string::npos) {
+      err = unauthorized("malformed Basic credentials");
+      return std::nullopt;
+    }
+    int status = 401;
+    auto account = check_password(req.peer_ip(), decoded->substr(0, colon), decoded->substr(colon + 1), status);
+    if (!account) {
+      err = status == 429 ? error_response(429, "too many failed logins; try again later")
+                          : unauthorized("bad credentials");
+      if (status == 429) err.headers.emplace_back("Retry-After", std::to_string(opt_.failure_window.count()));
+      return std::nullopt;
+    }
+    std::lock_guard lock(mu_);
+    if (basic_cache_.size() >= opt_.max_cache_entries) basic_cache_.clear();
+    basic_cache_[key] = Cached{*account, Clock::now() + opt_.basic_cache_ttl};
+    return account;
+  }
+  std::string token = cookie_token(req);
+  if (!token.empty()) {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(token);
+    auto now = Clock::now();
+    if (it == sessions_.end() || it->second.expires <= now) {
+      if (it != sessions_.end()) sessions_.erase(it);
+      err = unauthorized("the session has expired");
+      return std::nullopt;
+    }
+    if (state_changing(req.method)) {
+      // A cross-site form can send neither a JSON content type nor our header.
+      std::string_view ct = req.header("Content-Type");
+      bool json_type = ct.substr(0, 16) == "application/json";
+      std::string_view csrf = req.header("X-CSRF-Token");
+      bool csrf_ok = csrf.size() == it->second.csrf.size() &&
+                     CRYPTO_memcmp(csrf.data(), it->second.csrf.data(), csrf.size()) == 0;
+      if (!json_type && !csrf_ok) {
+        err = error_response(403, "a cookie request that changes state needs a JSON body or X-CSRF-Token");
+        return std::nullopt;
+      }
+    }
+    it->second.expires = now + opt_.session_ttl;
+    return it->second.account;
+  }
+  err = unauthorized("authentication required");
+  return std::nullopt;
+}
+
+Response Auth::login(const Request& req) {
+  if (req.method != "POST") return error_response(405, "use POST");
+  if (!req.tls && !req.peer_is_loopback()) return error_response(403, "log in over TLS");
+  if (req.header("Content-Type").substr(0, 16) != "application/json") {
+    return error_response(415, "the login body must be application/json");
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* u = o ? o->if_contains("username") : nullptr;
+  const json::value* p = o ? o->if_contains("password") : nullptr;
+  if (!u || !p || !u->is_string() || !p->is_string()) {
+    return error_response(400, "{\"username\", \"password\"} expected");
+  }
+  int status = 401;
+  auto account = check_password(req.peer_ip(), std::string(u->as_string()), std::string(p->as_string()), status);
+  if (!account) return error_response(status, status == 429 ? "too many failed logins" : "bad credentials");
+  std::string token = random_token(), csrf = random_token();
+  {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    if (sessions_.size() >= opt_.max_cache_entries) {
+      std::erase_if(sessions_, [&](const auto& kv) { return kv.second.expires <= now; });
+    }
+    if (sessions_.size() >= opt_.max_cache_entries) return error_response(503, "too many sessions");
+    sessions_[token] = Session{*account, csrf, now + opt_.session_ttl};
+  }
+  Response r;
+  r.body = json::serialize(json::object{{"account", *account}, {"csrfToken", csrf}});
+  std::string cookie = opt_.cookie_name + "=" + token + "; Path=/; HttpOnly; SameSite=Strict";
+  if (req.tls) cookie += "; Secure";
+  r.headers.emplace_back("Set-Cookie", cookie);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+Response Auth::logout(const Request& req) {
+  if (req.method != "POST") return error_response(405, "use POST");
+  Response err;
+  std::string token = cookie_token(req);
+  if (token.empty()) return unauthorized("no session");
+  if (!authenticate(req, err)) return err;
+  {
+    std::lock_guard lock(mu_);
+    sessions_.erase(token);
+  }
+  Response r;
+  r.body = "{}";
+  r.headers.emplace_back("Set-Cookie", opt_.cookie_name + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" +
+                                           std::string(req.tls ? "; Secure" : ""));
+  return r;
+}
+
+}  // namespace refmail::web

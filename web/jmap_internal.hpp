@@ -1,0 +1,64 @@
+// web/jmap_internal.hpp — PRIVATE to web/jmap*.cpp: the per-request context, the
+// method table and JSON helpers shared by the JMAP files.
+// SECURITY: Ctx::account is the authenticated account; every lookup goes through it.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "config/config.hpp"
+#include "mime/summary.hpp"
+#include "storage/store.hpp"
+#include "web/jmap.hpp"
+
+namespace refmail::web {
+
+namespace json = boost::json;
+
+struct Jmap::Impl {
+  storage::Store& store;
+  const config::Config& cfg;
+  JmapLimits limits;
+};
+
+// One JMAP request's view of the account; caches are dropped after every change.
+struct Ctx {
+  Jmap::Impl& j;
+  std::string account;
+  std::string account_id;
+  std::map<std::string, std::string> created_ids;  // creation id -> server id
+  std::optional<std::map<std::string, std::vector<storage::MailboxRow>>> emails;
+  std::optional<std::vector<storage::MailboxInfo>> mailboxes;
+
+  // message id -> the account's rows holding it; nullptr on a store error.
+  const std::map<std::string, std::vector<storage::MailboxRow>>* email_rows();
+  const std::vector<storage::MailboxInfo>* mailbox_list();
+  void invalidate() {
+    emails.reset();
+    mailboxes.reset();
+  }
+  std::string state();
+  // "m<id>" -> mailbox name; nullopt if unknown.
+  std::optional<std::string> mailbox_name(std::string_view jmap_id);
+  std::string mailbox_jmap_id(std::string_view name);
+};
+
+using MethodFn = void (*)(Ctx&, json::object& args, const std::string& call_id, json::array& out);
+// nullptr for an unknown method name.
+MethodFn find_method(std::string_view name);
+
+json::array method_error(std::string_view type, const std::string& call_id, std::string_view description = {});
+json::array method_response(std::string_view name, json::object args, const std::string& call_id);
+
+// RFC 3339 UTC date-time ("2024-05-01T10:00:00Z").
+std::string utc_date(std::int64_t unix_seconds);
+std::optional<std::int64_t> parse_utc_date(std::string_view s);
+
+// The synthetic blob id of a part kept in the skeleton, and back.
+std::string part_blob_id(std::string_view message_id, std::string_view part_path);
+bool parse_part_blob_id(std::string_view blob_id, std::string& message_id, std::string& part_path);
+
+}  // namespace refmail::web

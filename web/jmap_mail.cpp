@@ -1,0 +1,1110 @@
+// web/jmap_mail.cpp — RFC 8621 methods: Mailbox/get|set|changes (2), Thread/get (3),
+// Email/get|query|changes|set (4), Identity/get (6), EmailSubmission/set (7).
+// Email/get answers from the stored summary (never attachment bytes).
+// Changes: the store keeps one state counter per account, not a change log, so
+// */changes answers an empty change set when sinceState is current and
+// cannotCalculateChanges otherwise (RFC 8620 5.2 allows it; clients refetch).
+// SECURITY: every email, mailbox and blob id is looked up among the caller's rows
+// and grants; a draft may only reference blobs the caller holds a grant for.
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "mime/composer.hpp"
+#include "mime/skeleton.hpp"
+#include "web/envelope.hpp"
+#include "web/jmap_internal.hpp"
+
+namespace refmail::web {
+namespace {
+
+using storage::MailboxRow;
+
+std::string lower(std::string_view s) {
+  std::string o(s);
+  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return o;
+}
+
+bool contains_ci(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
+  return lower(hay).find(lower(needle)) != std::string::npos;
+}
+
+std::string role_of(std::string_view name) {
+  if (name == "INBOX") return "inbox";
+  if (name == "Sent") return "sent";
+  if (name == "Drafts") return "drafts";
+  if (name == "Trash") return "trash";
+  if (name == "Archive") return "archive";
+  return {};
+}
+
+// Ids from "ids": null (all) or an array of strings; false if malformed.
+bool read_ids(const json::object& args, std::optional<std::vector<std::string>>& out) {
+  const auto* v = args.if_contains("ids");
+  if (!v || v->is_null()) {
+    out.reset();
+    return true;
+  }
+  if (!v->is_array()) return false;
+  std::vector<std::string> ids;
+  for (const auto& x : v->as_array()) {
+    if (!x.is_string()) return false;
+    ids.emplace_back(x.as_string());
+  }
+  out = std::move(ids);
+  return true;
+}
+
+// "properties": null (defaults) or array of strings.
+std::optional<std::set<std::string>> read_properties(const json::object& args, const char* key = "properties") {
+  const auto* v = args.if_contains(key);
+  if (!v || !v->is_array()) return std::nullopt;
+  std::set<std::string> s;
+  for (const auto& x : v->as_array()) {
+    if (x.is_string()) s.emplace(x.as_string());
+  }
+  return s;
+}
+
+bool bool_arg(const json::object& args, std::string_view key) {
+  const auto* v = args.if_contains(key);
+  return v && v->is_bool() && v->as_bool();
+}
+
+json::value addresses(const std::vector<mime::Address>& list) {
+  if (list.empty()) return nullptr;
+  json::array a;
+  for (const auto& x : list) {
+    a.push_back(json::object{{"name", x.name.empty() ? json::value(nullptr) : json::value(x.name)},
+                             {"email", x.email}});
+  }
+  return a;
+}
+
+json::value string_list(const std::vector<std::string>& v) {
+  if (v.empty()) return nullptr;
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+json::object body_part(const std::string& message_id, const mime::PartSummary& p,
+                       const std::optional<std::set<std::string>>& props) {
+  json::object o;
+  auto want = [&](const char* k) { return !props || props->count(k); };
+  auto str_or_null = [](const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); };
+  if (want("partId")) o["partId"] = p.part_path;
+  if (want("blobId")) o["blobId"] = p.blob_id.empty() ? part_blob_id(message_id, p.part_path) : p.blob_id;
+  if (want("size")) o["size"] = p.size;
+  if (want("name")) o["name"] = str_or_null(p.name);
+  if (want("type")) o["type"] = p.type;
+  if (want("charset")) o["charset"] = str_or_null(p.charset);
+  if (want("disposition")) o["disposition"] = str_or_null(p.disposition);
+  if (want("cid")) o["cid"] = str_or_null(p.cid);
+  if (want("language")) o["language"] = p.language.empty() ? json::value(nullptr) : json::value(json::array{p.language});
+  if (want("location")) o["location"] = str_or_null(p.location);
+  return o;
+}
+
+// Cuts UTF-8 text to at most `max` bytes on a code point boundary.
+std::string truncate_utf8(const std::string& s, std::size_t max, bool& truncated) {
+  truncated = false;
+  if (max == 0 || s.size() <= max) return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  truncated = true;
+  return s.substr(0, n);
+}
+
+struct EmailView {
+  const std::vector<MailboxRow>* rows = nullptr;
+  std::int64_t received = 0;
+  std::uint64_t size = 0;
+};
+
+EmailView view_of(const std::vector<MailboxRow>& rows) {
+  EmailView v;
+  v.rows = &rows;
+  v.received = rows.front().internal_date.time_since_epoch().count();
+  for (const auto& r : rows) v.received = std::min<std::int64_t>(v.received, r.internal_date.time_since_epoch().count());
+  v.size = rows.front().logical_size;
+  return v;
+}
+
+std::optional<mime::Summary> load_summary(Ctx& ctx, const std::string& message_id) {
+  auto m = ctx.j.store.get_message(message_id);
+  if (!m) return std::nullopt;
+  auto s = mime::Summary::parse(m->record.summary);
+  if (!s) return mime::Summary{};
+  return std::move(*s);
+}
+
+// ---------------------------------------------------------------- Mailbox
+
+void mailbox_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  std::optional<std::vector<std::string>> ids;
+  if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
+  const auto* boxes = ctx.mailbox_list();
+  const auto* emails = ctx.email_rows();
+  if (!boxes || !emails) return out.push_back(method_error("serverFail", call_id));
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> counts;  // name -> total, unread
+  for (const auto& [mid, rows] : *emails) {
+    std::set<std::string> seen_boxes;
+    for (const auto& r : rows) {
+      if (!seen_boxes.insert(r.mailbox).second) continue;
+      auto& c = counts[r.mailbox];
+      ++c.first;
+      if (std::find(r.keywords.begin(), r.keywords.end(), "$seen") == r.keywords.end()) ++c.second;
+    }
+  }
+  auto props = read_properties(args);
+  json::array list;
+  std::set<std::string> found;
+  for (std::size_t i = 0; i < boxes->size(); ++i) {
+    const auto& b = (*boxes)[i];
+    std::string id = "m" + std::to_string(b.mailbox_id);
+    if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
+    found.insert(id);
+    auto c = counts[b.name];
+    std::string role = role_of(b.name);
+    json::object o{{"id", id},
+                   {"name", b.name == "INBOX" ? "Inbox" : b.name},
+                   {"parentId", nullptr},
+                   {"role", role.empty() ? json::value(nullptr) : json::value(role)},
+                   {"sortOrder", b.is_system ? i : 100 + i},
+                   {"totalEmails", c.first},
+                   {"unreadEmails", c.second},
+                   {"totalThreads", c.first},
+                   {"unreadThreads", c.second},
+                   {"myRights", json::object{{"mayReadItems", true}, {"mayAddItems", true}, {"mayRemoveItems", true},
+                                             {"maySetSeen", true}, {"maySetKeywords", true},
+                                             {"mayCreateChild", false}, {"mayRename", !b.is_system},
+                                             {"mayDelete", !b.is_system}, {"maySubmit", true}}},
+                   {"isSubscribed", true}};
+    if (props) {
+      json::object p{{"id", id}};
+      for (const auto& k : *props) {
+        if (auto* v = o.if_contains(k)) p[k] = *v;
+      }
+      o = std::move(p);
+    }
+    list.push_back(std::move(o));
+  }
+  json::array not_found;
+  if (ids) {
+    for (const auto& id : *ids) {
+      if (!found.count(id)) not_found.emplace_back(id);
+    }
+  }
+  out.push_back(method_response(
+      "Mailbox/get", json::object{{"accountId", ctx.account_id}, {"state", ctx.state()}, {"list", list}, {"notFound", not_found}},
+      call_id));
+}
+
+void mailbox_set(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  std::string old_state = ctx.state();
+  if (const auto* is = args.if_contains("ifInState"); is && is->is_string() && is->as_string() != old_state) {
+    return out.push_back(method_error("stateMismatch", call_id));
+  }
+  json::object created, updated, not_created, not_updated, not_destroyed;
+  json::array destroyed;
+  auto set_error = [](std::string_view type, std::string_view desc) {
+    return json::object{{"type", type}, {"description", desc}};
+  };
+  if (const auto* c = args.if_contains("create"); c && c->is_object()) {
+    for (const auto& kv : c->as_object()) {
+      const auto* o = kv.value().if_object();
+      const json::value* name = o ? o->if_contains("name") : nullptr;
+      const json::value* parent = o ? o->if_contains("parentId") : nullptr;
+      if (!name || !name->is_string() || name->as_string().empty()) {
+        not_created[kv.key()] = set_error("invalidProperties", "name is required");
+        continue;
+      }
+      if (parent && !parent->is_null()) {
+        not_created[kv.key()] = set_error("invalidProperties", "nested mailboxes are not supported");
+        continue;
+      }
+      auto r = ctx.j.store.create_mailbox(ctx.account, std::string(name->as_string()));
+      if (!r) {
+        not_created[kv.key()] = set_error(r.error() == storage::errc::exists ? "invalidProperties" : "serverFail",
+                                          r.error() == storage::errc::exists ? "a mailbox with this name exists"
+                                                                              : "cannot create the mailbox");
+        continue;
+      }
+      std::string id = "m" + std::to_string(r->mailbox_id);
+      ctx.created_ids[std::string(kv.key())] = id;
+      created[kv.key()] = json::object{{"id", id}};
+      ctx.invalidate();
+    }
+  }
+  if (const auto* u = args.if_contains("update"); u && u->is_object()) {
+    for (const auto& kv : u->as_object()) {
+      auto name = ctx.mailbox_name(kv.key());
+      if (!name) {
+        not_updated[kv.key()] = set_error("notFound", "no such mailbox");
+        continue;
+      }
+      const auto* o = kv.value().if_object();
+      bool ok = o != nullptr;
+      for (const auto& p : o ? *o : json::object{}) {
+        if (p.key() == "name" && p.value().is_string()) {
+          std::string to(p.value().as_string());
+          if (to == *name || (*name == "INBOX" && to == "Inbox")) continue;
+          auto r = ctx.j.store.rename_mailbox(ctx.account, *name, to);
+          if (!r) {
+            not_updated[kv.key()] = set_error("forbidden", "cannot rename this mailbox");
+            ok = false;
+            break;
+          }
+          ctx.invalidate();
+        } else if (p.key() == "isSubscribed" || p.key() == "sortOrder" || (p.key() == "parentId" && p.value().is_null())) {
+          // accepted, not stored
+        } else {
+          not_updated[kv.key()] = set_error("invalidProperties", "cannot change " + std::string(p.key()));
+          ok = false;
+          break;
+        }
+      }
+      if (ok) updated[kv.key()] = nullptr;
+    }
+  }
+  if (const auto* d = args.if_contains("destroy"); d && d->is_array()) {
+    bool remove_emails = bool_arg(args, "onDestroyRemoveEmails");
+    for (const auto& idv : d->as_array()) {
+      if (!idv.is_string()) continue;
+      std::string id(idv.as_string());
+      auto name = ctx.mailbox_name(id);
+      if (!name) {
+        not_destroyed[id] = set_error("notFound", "no such mailbox");
+        continue;
+      }
+      if (!remove_emails) {
+        auto rows = ctx.j.store.list_rows(ctx.account, *name);
+        if (rows && !rows->empty()) {
+          not_destroyed[id] = set_error("mailboxHasEmail", "the mailbox is not empty");
+          continue;
+        }
+      }
+      auto r = ctx.j.store.delete_mailbox(ctx.account, *name);
+      if (!r) {
+        not_destroyed[id] = set_error("forbidden", "cannot delete this mailbox");
+        continue;
+      }
+      destroyed.emplace_back(id);
+      ctx.invalidate();
+    }
+  }
+  json::object res{{"accountId", ctx.account_id}, {"oldState", old_state}, {"newState", ctx.state()}};
+  res["created"] = created.empty() ? json::value(nullptr) : json::value(created);
+  res["updated"] = updated.empty() ? json::value(nullptr) : json::value(updated);
+  res["destroyed"] = destroyed.empty() ? json::value(nullptr) : json::value(destroyed);
+  res["notCreated"] = not_created.empty() ? json::value(nullptr) : json::value(not_created);
+  res["notUpdated"] = not_updated.empty() ? json::value(nullptr) : json::value(not_updated);
+  res["notDestroyed"] = not_destroyed.empty() ? json::value(nullptr) : json::value(not_destroyed);
+  out.push_back(method_response("Mailbox/set", std::move(res), call_id));
+}
+
+void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out, std::string_view name) {
+  const auto* since = args.if_contains("sinceState");
+  if (!since || !since->is_string()) return out.push_back(method_error("invalidArguments", call_id, "sinceState"));
+  std::string now = ctx.state();
+  if (since->as_string() != now) {
+    return out.push_back(method_error("cannotCalculateChanges", call_id,
+                                      "refmail keeps no change log; fetch the current state"));
+  }
+  json::object res{{"accountId", ctx.account_id}, {"oldState", now},       {"newState", now},
+                   {"hasMoreChanges", false},      {"created", json::array{}}, {"updated", json::array{}},
+                   {"destroyed", json::array{}}};
+  if (name == "Mailbox/changes") res["updatedProperties"] = nullptr;
+  out.push_back(method_response(name, std::move(res), call_id));
+}
+
+void mailbox_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  changes(ctx, args, call_id, out, "Mailbox/changes");
+}
+void email_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  changes(ctx, args, call_id, out, "Email/changes");
+}
+void thread_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  changes(ctx, args, call_id, out, "Thread/changes");
+}
+
+// ---------------------------------------------------------------- Email/get
+
+json::object email_object(Ctx& ctx, const std::string& id, const std::vector<MailboxRow>& rows,
+                          const mime::Summary& s, const std::optional<std::set<std::string>>& props,
+                          const json::object& args) {
+  auto want = [&](const char* k) { return !props || props->count(k); };
+  auto body_props = read_properties(args, "bodyProperties");
+  json::object o{{"id", id}};
+  EmailView v = view_of(rows);
+  if (want("blobId")) o["blobId"] = id;
+  if (want("threadId")) o["threadId"] = "T" + id;
+  if (want("mailboxIds")) {
+    json::object m;
+    for (const auto& r : rows) m[ctx.mailbox_jmap_id(r.mailbox)] = true;
+    o["mailboxIds"] = std::move(m);
+  }
+  if (want("keywords")) {
+    json::object k;
+    for (const auto& kw : rows.front().keywords) k[kw] = true;
+    o["keywords"] = std::move(k);
+  }
+  if (want("size")) o["size"] = v.size;
+  if (want("receivedAt")) o["receivedAt"] = utc_date(v.received);
+  if (want("messageId")) o["messageId"] = string_list(s.message_id);
+  if (want("inReplyTo")) o["inReplyTo"] = string_list(s.in_reply_to);
+  if (want("references")) o["references"] = string_list(s.references);
+  if (want("sender")) o["sender"] = addresses(s.sender);
+  if (want("from")) o["from"] = addresses(s.from);
+  if (want("to")) o["to"] = addresses(s.to);
+  if (want("cc")) o["cc"] = addresses(s.cc);
+  if (want("bcc")) o["bcc"] = addresses(s.bcc);
+  if (want("replyTo")) o["replyTo"] = addresses(s.reply_to);
+  if (want("subject")) o["subject"] = s.subject;
+  if (want("sentAt")) o["sentAt"] = s.date ? json::value(utc_date(*s.date)) : json::value(nullptr);
+  if (want("hasAttachment")) o["hasAttachment"] = s.has_attachment;
+  if (want("preview")) o["preview"] = s.preview;
+  auto parts = [&](const std::vector<mime::PartSummary>& ps) {
+    json::array a;
+    for (const auto& p : ps) a.push_back(body_part(id, p, body_props));
+    return a;
+  };
+  if (want("textBody")) o["textBody"] = parts(s.text_body);
+  if (want("htmlBody")) o["htmlBody"] = parts(s.html_body);
+  if (want("attachments")) o["attachments"] = parts(s.attachments);
+  if (want("bodyValues")) {
+    bool all = bool_arg(args, "fetchAllBodyValues");
+    bool text = all || bool_arg(args, "fetchTextBodyValues");
+    bool html = all || bool_arg(args, "fetchHTMLBodyValues");
+    std::size_t max = 0;
+    if (const auto* m = args.if_contains("maxBodyValueBytes"); m && m->is_int64() && m->as_int64() > 0) {
+      max = static_cast<std::size_t>(m->as_int64());
+    } else if (m && m->is_uint64()) {
+      max = static_cast<std::size_t>(m->as_uint64());
+    }
+    json::object values;
+    auto add = [&](const std::vector<mime::PartSummary>& ps) {
+      for (const auto& p : ps) {
+        if (values.contains(p.part_path)) continue;
+        bool cut = false;
+        std::string val = truncate_utf8(p.content, max, cut);
+        values[p.part_path] = json::object{{"value", val}, {"isEncodingProblem", false}, {"isTruncated", cut || p.truncated}};
+      }
+    };
+    if (text) add(s.text_body);
+    if (html) add(s.html_body);
+    o["bodyValues"] = std::move(values);
+  }
+  return o;
+}
+
+void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  std::optional<std::vector<std::string>> ids;
+  if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
+  const auto* emails = ctx.email_rows();
+  if (!emails) return out.push_back(method_error("serverFail", call_id));
+  std::vector<std::string> want;
+  if (ids) {
+    want = *ids;
+  } else {
+    for (const auto& [mid, rows] : *emails) want.push_back(mid);
+  }
+  if (want.size() > ctx.j.limits.max_objects_in_get) {
+    return out.push_back(method_error("requestTooLarge", call_id));
+  }
+  auto props = read_properties(args);
+  json::array list, not_found;
+  for (const auto& id : want) {
+    auto it = emails->find(id);
+    if (it == emails->end()) {
+      not_found.emplace_back(id);
+      continue;
+    }
+    bool need_summary = !props || std::any_of(props->begin(), props->end(), [](const std::string& p) {
+      return p != "id" && p != "blobId" && p != "threadId" && p != "mailboxIds" && p != "keywords" &&
+             p != "size" && p != "receivedAt";
+    });
+    mime::Summary s;
+    if (need_summary) {
+      auto loaded = load_summary(ctx, id);
+      if (!loaded) {
+        not_found.emplace_back(id);
+        continue;
+      }
+      s = std::move(*loaded);
+    }
+    list.push_back(email_object(ctx, id, it->second, s, props, args));
+  }
+  out.push_back(method_response(
+      "Email/get", json::object{{"accountId", ctx.account_id}, {"state", ctx.state()}, {"list", list}, {"notFound", not_found}},
+      call_id));
+}
+
+// ---------------------------------------------------------------- Email/query
+
+struct Candidate {
+  std::string id;
+  EmailView view;
+  std::optional<mime::Summary> summary;  // loaded on demand
+};
+
+const mime::Summary& summary_of(Ctx& ctx, Candidate& c) {
+  if (!c.summary) {
+    auto s = load_summary(ctx, c.id);
+    c.summary = s ? std::move(*s) : mime::Summary{};
+  }
+  return *c.summary;
+}
+
+bool addresses_match(const std::vector<mime::Address>& list, std::string_view needle) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const mime::Address& a) { return contains_ci(a.email, needle) || contains_ci(a.name, needle); });
+}
+
+// -1 unsupported filter, 0 no match, 1 match.
+int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad) {
+  if (const auto* op = f.if_contains("operator")) {
+    const auto* conds = f.if_contains("conditions");
+    if (!op->is_string() || !conds || !conds->is_array()) {
+      bad = "operator";
+      return -1;
+    }
+    std::string_view o = op->as_string();
+    bool any = false, all = true;
+    for (const auto& sub : conds->as_array()) {
+      if (!sub.is_object()) {
+        bad = "conditions";
+        return -1;
+      }
+      int m = matches(ctx, c, sub.as_object(), bad);
+      if (m < 0) return -1;
+      any = any || m == 1;
+      all = all && m == 1;
+    }
+    if (o == "AND") return all;
+    if (o == "OR") return any;
+    if (o == "NOT") return !any;
+    bad = "operator " + std::string(o);
+    return -1;
+  }
+  for (const auto& kv : f) {
+    std::string_view k = kv.key();
+    const auto& v = kv.value();
+    auto str = [&]() -> std::string_view { return v.is_string() ? std::string_view(v.as_string()) : std::string_view{}; };
+    if (k == "inMailbox") {
+      auto name = ctx.mailbox_name(str());
+      if (!name) return 0;
+      if (std::none_of(c.view.rows->begin(), c.view.rows->end(), [&](const MailboxRow& r) { return r.mailbox == *name; })) return 0;
+    } else if (k == "inMailboxOtherThan") {
+      if (!v.is_array()) return bad = "inMailboxOtherThan", -1;
+      std::set<std::string> names;
+      for (const auto& x : v.as_array()) {
+        if (auto n = x.is_string() ? ctx.mailbox_name(x.as_string()) : std::nullopt) names.insert(*n);
+      }
+      if (std::all_of(c.view.rows->begin(), c.view.rows->end(), [&](const MailboxRow& r) { return names.count(r.mailbox); })) return 0;
+    } else if (k == "before" || k == "after") {
+      auto t = parse_utc_date(str());
+      if (!t) return bad = std::string(k), -1;
+      if (k == "before" ? !(c.view.received < *t) : !(c.view.received >= *t)) return 0;
+    } else if (k == "minSize" || k == "maxSize") {
+      if (!v.is_number()) return bad = std::string(k), -1;
+      auto n = v.to_number<double>();
+      if (k == "minSize" ? !(c.view.size >= n) : !(c.view.size < n)) return 0;
+    } else if (k == "hasKeyword" || k == "notKeyword") {
+      const auto& kws = c.view.rows->front().keywords;
+      bool has = std::find(kws.begin(), kws.end(), str()) != kws.end();
+      if (k == "hasKeyword" ? !has : has) return 0;
+    } else if (k == "hasAttachment") {
+      if (!v.is_bool()) return bad = "hasAttachment", -1;
+      if (summary_of(ctx, c).has_attachment != v.as_bool()) return 0;
+    } else if (k == "from" || k == "to" || k == "cc" || k == "bcc") {
+      const auto& s = summary_of(ctx, c);
+      const auto& list = k == "from" ? s.from : k == "to" ? s.to : k == "cc" ? s.cc : s.bcc;
+      if (!addresses_match(list, str())) return 0;
+    } else if (k == "subject") {
+      if (!contains_ci(summary_of(ctx, c).subject, str())) return 0;
+    } else if (k == "body" || k == "text") {
+      const auto& s = summary_of(ctx, c);
+      bool hit = false;
+      for (const auto* ps : {&s.text_body, &s.html_body}) {
+        for (const auto& p : *ps) hit = hit || contains_ci(p.content, str());
+      }
+      if (k == "text") {
+        hit = hit || contains_ci(s.subject, str()) || addresses_match(s.from, str()) || addresses_match(s.to, str()) ||
+              addresses_match(s.cc, str()) || addresses_match(s.bcc, str());
+        for (const auto& a : s.attachments) hit = hit || contains_ci(a.name, str());
+      }
+      if (!hit) return 0;
+    } else {
+      bad = std::string(k);
+      return -1;
+    }
+  }
+  return 1;
+}
+
+// The filter's shape, checked up front so an empty mailbox answers the same error.
+bool filter_supported(const json::object& f, std::string& bad, int depth = 0) {
+  static const std::set<std::string_view> kKnown = {
+      "inMailbox", "inMailboxOtherThan", "before", "after", "minSize", "maxSize", "hasKeyword", "notKeyword",
+      "hasAttachment", "from", "to", "cc", "bcc", "subject", "body", "text"};
+  if (depth > 16) return bad = "filter too deep", false;
+  if (f.contains("operator")) {
+    const auto* conds = f.if_contains("conditions");
+    if (!conds || !conds->is_array()) return bad = "conditions", false;
+    for (const auto& c : conds->as_array()) {
+      if (!c.is_object() || !filter_supported(c.as_object(), bad, depth + 1)) return bad = bad.empty() ? "conditions" : bad, false;
+    }
+    return true;
+  }
+  for (const auto& kv : f) {
+    if (!kKnown.count(kv.key())) return bad = std::string(kv.key()), false;
+  }
+  return true;
+}
+
+void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  const auto* emails = ctx.email_rows();
+  if (!emails) return out.push_back(method_error("serverFail", call_id));
+  std::vector<Candidate> cands;
+  for (const auto& [id, rows] : *emails) cands.push_back(Candidate{id, view_of(rows), std::nullopt});
+  if (const auto* f = args.if_contains("filter"); f && !f->is_null()) {
+    if (!f->is_object()) return out.push_back(method_error("invalidArguments", call_id, "filter"));
+    if (std::string bad; !filter_supported(f->as_object(), bad)) {
+      return out.push_back(method_error("unsupportedFilter", call_id, bad));
+    }
+    std::vector<Candidate> kept;
+    for (auto& c : cands) {
+      std::string bad;
+      int m = matches(ctx, c, f->as_object(), bad);
+      if (m < 0) return out.push_back(method_error("unsupportedFilter", call_id, bad));
+      if (m) kept.push_back(std::move(c));
+    }
+    cands = std::move(kept);
+  }
+  // Sort: receivedAt (default, newest first) or size; ties by id for a stable order.
+  std::string prop = "receivedAt";
+  bool asc = false;
+  if (const auto* s = args.if_contains("sort"); s && s->is_array() && !s->as_array().empty()) {
+    const auto* c = s->as_array()[0].if_object();
+    const json::value* p = c ? c->if_contains("property") : nullptr;
+    if (!p || !p->is_string()) return out.push_back(method_error("invalidArguments", call_id, "sort"));
+    prop = std::string(p->as_string());
+    if (prop != "receivedAt" && prop != "size") return out.push_back(method_error("unsupportedSort", call_id, prop));
+    const auto* a = c->if_contains("isAscending");
+    asc = !a || !a->is_bool() || a->as_bool();  // RFC 8620 5.5: default true
+  }
+  std::stable_sort(cands.begin(), cands.end(), [&](const Candidate& a, const Candidate& b) {
+    std::int64_t ka = prop == "size" ? static_cast<std::int64_t>(a.view.size) : a.view.received;
+    std::int64_t kb = prop == "size" ? static_cast<std::int64_t>(b.view.size) : b.view.received;
+    if (ka != kb) return asc ? ka < kb : ka > kb;
+    return asc ? a.id < b.id : a.id > b.id;
+  });
+  std::int64_t position = 0;
+  if (const auto* p = args.if_contains("position"); p && p->is_int64()) position = p->as_int64();
+  if (const auto* anchor = args.if_contains("anchor"); anchor && anchor->is_string()) {
+    auto it = std::find_if(cands.begin(), cands.end(), [&](const Candidate& c) { return c.id == anchor->as_string(); });
+    if (it == cands.end()) return out.push_back(method_error("anchorNotFound", call_id));
+    std::int64_t off = 0;
+    if (const auto* o = args.if_contains("anchorOffset"); o && o->is_int64()) off = o->as_int64();
+    position = std::max<std::int64_t>(0, (it - cands.begin()) + off);
+  }
+  auto total = static_cast<std::int64_t>(cands.size());
+  if (position < 0) position = std::max<std::int64_t>(0, total + position);
+  std::int64_t limit = ctx.j.limits.max_objects_in_get;
+  if (const auto* l = args.if_contains("limit"); l && l->is_int64()) {
+    if (l->as_int64() < 0) return out.push_back(method_error("invalidArguments", call_id, "limit"));
+    limit = std::min<std::int64_t>(limit, l->as_int64());
+  }
+  json::array ids;
+  for (std::int64_t i = position; i < total && i < position + limit; ++i) ids.emplace_back(cands[static_cast<std::size_t>(i)].id);
+  json::object res{{"accountId", ctx.account_id}, {"queryState", ctx.state()}, {"canCalculateChanges", false},
+                   {"position", std::min(position, total)}, {"ids", ids}};
+  if (bool_arg(args, "calculateTotal") || true) res["total"] = total;
+  if (limit < ctx.j.limits.max_objects_in_get || args.contains("limit")) res["limit"] = limit;
+  out.push_back(method_response("Email/query", std::move(res), call_id));
+}
+
+// ---------------------------------------------------------------- Email/set
+
+json::object set_error(std::string_view type, std::string_view desc) {
+  return json::object{{"type", type}, {"description", desc}};
+}
+
+// Applies an Email/set update patch to one email; "" on success, else the error type.
+std::string update_email(Ctx& ctx, const std::string& id, const json::object& patch, std::string& desc) {
+  const auto* emails = ctx.email_rows();
+  if (!emails) return desc = "store", "serverFail";
+  auto it = emails->find(id);
+  if (it == emails->end()) return desc = "no such email", "notFound";
+  const auto rows = it->second;  // copy: the cache is invalidated below
+  std::set<std::string> kws(rows.front().keywords.begin(), rows.front().keywords.end());
+  std::set<std::string> boxes;
+  for (const auto& r : rows) boxes.insert(r.mailbox);
+  const std::set<std::string> old_kws = kws, old_boxes = boxes;
+  for (const auto& kv : patch) {
+    std::string_view k = kv.key();
+    const auto& v = kv.value();
+    if (k == "keywords") {
+      if (!v.is_object()) return desc = "keywords", "invalidProperties";
+      kws.clear();
+      for (const auto& x : v.as_object()) {
+        if (x.value() == true) kws.insert(lower(x.key()));
+      }
+    } else if (k.starts_with("keywords/")) {
+      std::string kw = lower(k.substr(9));
+      if (kw.empty()) return desc = "keyword", "invalidProperties";
+      if (v == true) kws.insert(kw);
+      else if (v.is_null()) kws.erase(kw);
+      else return desc = std::string(k), "invalidProperties";
+    } else if (k == "mailboxIds") {
+      if (!v.is_object()) return desc = "mailboxIds", "invalidProperties";
+      boxes.clear();
+      for (const auto& x : v.as_object()) {
+        auto n = ctx.mailbox_name(x.key());
+        if (!n || x.value() != true) return desc = "mailboxIds", "invalidProperties";
+        boxes.insert(*n);
+      }
+    } else if (k.starts_with("mailboxIds/")) {
+      auto n = ctx.mailbox_name(k.substr(11));
+      if (!n) return desc = std::string(k), "invalidProperties";
+      if (v == true) boxes.insert(*n);
+      else if (v.is_null()) boxes.erase(*n);
+      else return desc = std::string(k), "invalidProperties";
+    } else {
+      return desc = "cannot change " + std::string(k), "invalidProperties";
+    }
+  }
+  if (boxes.empty()) return desc = "an email must stay in at least one mailbox", "invalidProperties";
+  auto& store = ctx.j.store;
+  ctx.invalidate();
+  // Add to new mailboxes first (copy keeps the message alive), then remove.
+  const MailboxRow& src = rows.front();
+  std::vector<std::pair<std::string, std::uint32_t>> live;
+  for (const auto& r : rows) live.emplace_back(r.mailbox, r.uid);
+  for (const auto& b : boxes) {
+    if (old_boxes.count(b)) continue;
+    auto uid = store.copy_row(ctx.account, src.mailbox, src.uid, b, false);
+    if (!uid) return desc = "copy failed", "serverFail";
+    live.emplace_back(b, *uid);
+  }
+  std::vector<std::string> kw_vec(kws.begin(), kws.end());
+  for (const auto& [box, uid] : live) {
+    if (!boxes.count(box)) {
+      std::uint32_t u = uid;
+      if (auto r = store.expunge(ctx.account, box, std::span<const std::uint32_t>(&u, 1)); !r) {
+        return desc = "expunge failed", "serverFail";
+      }
+      continue;
+    }
+    if (kws != old_kws || !old_boxes.count(box)) {
+      if (auto r = store.set_keywords(ctx.account, box, uid, kw_vec); !r) return desc = "keywords", "serverFail";
+    }
+  }
+  return {};
+}
+
+bool destroy_email(Ctx& ctx, const std::string& id) {
+  const auto* emails = ctx.email_rows();
+  if (!emails) return false;
+  auto it = emails->find(id);
+  if (it == emails->end()) return false;
+  std::map<std::string, std::vector<std::uint32_t>> per_box;
+  for (const auto& r : it->second) per_box[r.mailbox].push_back(r.uid);
+  ctx.invalidate();
+  bool ok = true;
+  for (const auto& [box, uids] : per_box) ok = ctx.j.store.expunge(ctx.account, box, uids).has_value() && ok;
+  return ok;
+}
+
+std::vector<mime::Address> read_addresses(const json::value* v) {
+  std::vector<mime::Address> out;
+  if (!v || !v->is_array()) return out;
+  for (const auto& x : v->as_array()) {
+    const auto* o = x.if_object();
+    const json::value* e = o ? o->if_contains("email") : nullptr;
+    if (!e || !e->is_string()) continue;
+    mime::Address a;
+    a.email = std::string(e->as_string());
+    if (const auto* n = o->if_contains("name"); n && n->is_string()) a.name = std::string(n->as_string());
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::uint64_t random_u64() {
+  std::uint64_t v = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) std::abort();
+  return v;
+}
+
+// Email/set create (RFC 8621 4.6): a draft whose attachments are blobIds the caller
+// holds grants for, composed into a skeleton whose cuts reference those blobs (no
+// attachment byte is read or written), stored with rows in the given mailboxes.
+std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, std::string& desc) {
+  mime::Draft d;
+  d.from = read_addresses(o.if_contains("from"));
+  if (d.from.empty()) d.from.push_back(mime::Address{"", ctx.account});
+  d.to = read_addresses(o.if_contains("to"));
+  d.cc = read_addresses(o.if_contains("cc"));
+  d.bcc = read_addresses(o.if_contains("bcc"));
+  d.reply_to = read_addresses(o.if_contains("replyTo"));
+  if (const auto* s = o.if_contains("subject"); s && s->is_string()) d.subject = std::string(s->as_string());
+  const json::object* values = nullptr;
+  if (const auto* bv = o.if_contains("bodyValues"); bv && bv->is_object()) values = &bv->as_object();
+  auto body_text = [&](const char* key) -> std::optional<std::string> {
+    const auto* parts = o.if_contains(key);
+    if (!parts || !parts->is_array() || parts->as_array().empty()) return std::nullopt;
+    const auto* p = parts->as_array()[0].if_object();
+    const json::value* pid = p ? p->if_contains("partId") : nullptr;
+    if (!pid || !pid->is_string() || !values) return std::nullopt;
+    const auto* val = values->if_contains(pid->as_string());
+    const json::value* text = val && val->is_object() ? val->as_object().if_contains("value") : nullptr;
+    if (!text || !text->is_string()) return std::nullopt;
+    return std::string(text->as_string());
+  };
+  d.text_body = body_text("textBody");
+  d.html_body = body_text("htmlBody");
+  if (!d.text_body && !d.html_body) d.text_body = "";
+  if (const auto* atts = o.if_contains("attachments"); atts && atts->is_array()) {
+    for (const auto& a : atts->as_array()) {
+      const auto* ao = a.if_object();
+      const json::value* bid = ao ? ao->if_contains("blobId") : nullptr;
+      if (!bid || !bid->is_string()) return desc = "attachments need a blobId", "invalidProperties";
+      std::string blob(bid->as_string());
+      auto g = ctx.j.store.grant_count(ctx.account, blob);
+      if (!g || *g <= 0) return desc = "blob " + blob.substr(0, 80) + " not found", "blobNotFound";
+      auto info = ctx.j.store.blob_info(blob);
+      if (!info) return desc = "blob not found", "blobNotFound";
+      mime::DraftAttachment att;
+      att.blob_id = blob;
+      att.size = info->size_bytes;
+      if (const auto* t = ao->if_contains("type"); t && t->is_string()) att.type = std::string(t->as_string());
+      if (att.type.empty()) att.type = "application/octet-stream";
+      if (const auto* n = ao->if_contains("name"); n && n->is_string()) att.name = std::string(n->as_string());
+      d.attachments.push_back(std::move(att));
+    }
+  }
+  std::set<std::string> boxes;
+  if (const auto* m = o.if_contains("mailboxIds"); m && m->is_object()) {
+    for (const auto& kv : m->as_object()) {
+      auto n = ctx.mailbox_name(kv.key());
+      if (!n) return desc = "unknown mailbox " + std::string(kv.key()).substr(0, 80), "invalidProperties";
+      boxes.insert(*n);
+    }
+  }
+  if (boxes.empty()) return desc = "mailboxIds is required", "invalidProperties";
+  std::vector<std::string> kws;
+  if (const auto* k = o.if_contains("keywords"); k && k->is_object()) {
+    for (const auto& kv : k->as_object()) {
+      if (kv.value() == true) kws.push_back(lower(kv.key()));
+    }
+  }
+  d.date = static_cast<std::int64_t>(std::time(nullptr));
+  d.random_seed = random_u64();
+  d.host = ctx.j.cfg.hostname;
+  auto composed = mime::compose(d);
+  if (!composed) return desc = "cannot compose: " + composed.error().message(), "invalidProperties";
+  const mime::Skeleton& sk = composed->skeleton;
+  mime::SummaryLimits lim;
+  // The skeleton's own bytes: cut parts have no content, sizes come from the cuts.
+  mime::Summary summary = mime::summarize(sk.bytes, sk, lim);
+  summary.bcc = d.bcc;  // kept for EmailSubmission's envelope; never written into the message
+  storage::MessageRecord rec;
+  rec.summary = summary.serialize();
+  rec.blob_ids = sk.blob_ids();
+  rec.logical_size = sk.joined_size();
+  rec.skeleton = sk.serialize();
+  auto delivery = ctx.j.store.begin_delivery();
+  delivery.set_message(std::move(rec));
+  for (const auto& b : boxes) delivery.add_mailbox_row(ctx.account, b, kws);
+  auto receipt = delivery.commit();
+  ctx.invalidate();
+  if (!receipt) {
+    if (receipt.error() == storage::errc::quota_exceeded) return desc = "over quota", "overQuota";
+    return desc = storage::error_detail(receipt.error()), "serverFail";
+  }
+  new_id = receipt->message_id;
+  return {};
+}
+
+void email_set(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  std::string old_state = ctx.state();
+  if (const auto* is = args.if_contains("ifInState"); is && is->is_string() && is->as_string() != old_state) {
+    return out.push_back(method_error("stateMismatch", call_id));
+  }
+  std::size_t n = 0;
+  for (const char* k : {"create", "update", "destroy"}) {
+    if (const auto* v = args.if_contains(k)) n += v->is_object() ? v->as_object().size() : v->is_array() ? v->as_array().size() : 0;
+  }
+  if (n > ctx.j.limits.max_objects_in_set) return out.push_back(method_error("requestTooLarge", call_id));
+  json::object created, updated, not_created, not_updated, not_destroyed;
+  json::array destroyed;
+  if (const auto* c = args.if_contains("create"); c && c->is_object()) {
+    for (const auto& kv : c->as_object()) {
+      if (!kv.value().is_object()) {
+        not_created[kv.key()] = set_error("invalidProperties", "not an object");
+        continue;
+      }
+      std::string id, desc;
+      std::string err = create_email(ctx, kv.value().as_object(), id, desc);
+      if (!err.empty()) {
+        not_created[kv.key()] = set_error(err, desc);
+        continue;
+      }
+      ctx.created_ids[std::string(kv.key())] = id;
+      const auto* emails = ctx.email_rows();
+      std::uint64_t size = 0;
+      if (emails && emails->count(id)) size = emails->at(id).front().logical_size;
+      created[kv.key()] = json::object{{"id", id}, {"blobId", id}, {"threadId", "T" + id}, {"size", size}};
+    }
+  }
+  if (const auto* u = args.if_contains("update"); u && u->is_object()) {
+    for (const auto& kv : u->as_object()) {
+      std::string id(kv.key());
+      if (id.starts_with("#")) {
+        auto it = ctx.created_ids.find(id.substr(1));
+        if (it != ctx.created_ids.end()) id = it->second;
+      }
+      if (!kv.value().is_object()) {
+        not_updated[kv.key()] = set_error("invalidPatch", "not an object");
+        continue;
+      }
+      std::string desc;
+      std::string err = update_email(ctx, id, kv.value().as_object(), desc);
+      if (!err.empty()) not_updated[kv.key()] = set_error(err, desc);
+      else updated[id] = nullptr;
+    }
+  }
+  if (const auto* d = args.if_contains("destroy"); d && d->is_array()) {
+    for (const auto& v : d->as_array()) {
+      if (!v.is_string()) continue;
+      std::string id(v.as_string());
+      if (destroy_email(ctx, id)) destroyed.emplace_back(id);
+      else not_destroyed[id] = set_error("notFound", "no such email");
+    }
+  }
+  json::object res{{"accountId", ctx.account_id}, {"oldState", old_state}, {"newState", ctx.state()}};
+  res["created"] = created.empty() ? json::value(nullptr) : json::value(created);
+  res["updated"] = updated.empty() ? json::value(nullptr) : json::value(updated);
+  res["destroyed"] = destroyed.empty() ? json::value(nullptr) : json::value(destroyed);
+  res["notCreated"] = not_created.empty() ? json::value(nullptr) : json::value(not_created);
+  res["notUpdated"] = not_updated.empty() ? json::value(nullptr) : json::value(not_updated);
+  res["notDestroyed"] = not_destroyed.empty() ? json::value(nullptr) : json::value(not_destroyed);
+  out.push_back(method_response("Email/set", std::move(res), call_id));
+}
+
+// ---------------------------------------------------------------- Thread, Identity
+
+void thread_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  std::optional<std::vector<std::string>> ids;
+  if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
+  const auto* emails = ctx.email_rows();
+  if (!emails) return out.push_back(method_error("serverFail", call_id));
+  json::array list, not_found;
+  std::vector<std::string> want;
+  if (ids) want = *ids;
+  else for (const auto& [id, rows] : *emails) want.push_back("T" + id);
+  for (const auto& t : want) {
+    if (t.size() > 1 && t.front() == 'T' && emails->count(t.substr(1))) {
+      list.push_back(json::object{{"id", t}, {"emailIds", json::array{t.substr(1)}}});
+    } else {
+      not_found.emplace_back(t);
+    }
+  }
+  out.push_back(method_response(
+      "Thread/get", json::object{{"accountId", ctx.account_id}, {"state", ctx.state()}, {"list", list}, {"notFound", not_found}},
+      call_id));
+}
+
+void identity_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  std::optional<std::vector<std::string>> ids;
+  if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
+  json::object ident{{"id", "I0"}, {"name", ""}, {"email", ctx.account}, {"replyTo", nullptr},
+                     {"bcc", nullptr}, {"textSignature", ""}, {"htmlSignature", ""}, {"mayDelete", false}};
+  json::array list, not_found;
+  if (!ids || std::find(ids->begin(), ids->end(), "I0") != ids->end()) list.push_back(ident);
+  if (ids) {
+    for (const auto& i : *ids) {
+      if (i != "I0") not_found.emplace_back(i);
+    }
+  }
+  out.push_back(method_response(
+      "Identity/get", json::object{{"accountId", ctx.account_id}, {"state", "0"}, {"list", list}, {"notFound", not_found}},
+      call_id));
+}
+
+// ---------------------------------------------------------------- EmailSubmission/set
+
+// RFC 8621 7.5: hands the email to the delivery router. Local recipients get a row
+// referencing a new message record with the same skeleton (blobs shared, never
+// copied); foreign recipients one relay queue row with the shared envelope format.
+void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  std::string old_state = ctx.state();
+  json::object created, not_created;
+  std::map<std::string, std::string> sub_to_email;  // submission id -> email id
+  if (const auto* c = args.if_contains("create"); c && c->is_object()) {
+    for (const auto& kv : c->as_object()) {
+      const auto* o = kv.value().if_object();
+      const json::value* eid = o ? o->if_contains("emailId") : nullptr;
+      if (!eid || !eid->is_string()) {
+        not_created[kv.key()] = set_error("invalidProperties", "emailId is required");
+        continue;
+      }
+      std::string email_id(eid->as_string());
+      if (email_id.starts_with("#")) {
+        auto it = ctx.created_ids.find(email_id.substr(1));
+        if (it != ctx.created_ids.end()) email_id = it->second;
+      }
+      const auto* emails = ctx.email_rows();
+      if (!emails || !emails->count(email_id)) {
+        not_created[kv.key()] = set_error("invalidProperties", "no such email");
+        continue;
+      }
+      auto msg = ctx.j.store.get_message(email_id);
+      if (!msg) {
+        not_created[kv.key()] = set_error("serverFail", "cannot read the email");
+        continue;
+      }
+      auto summary = mime::Summary::parse(msg->record.summary);
+      std::string mail_from = ctx.account;
+      std::vector<std::string> rcpts;
+      const json::value* env = o->if_contains("envelope");
+      if (env && env->is_object()) {
+        const auto& eo = env->as_object();
+        if (const auto* mf = eo.if_contains("mailFrom"); mf && mf->is_object()) {
+          if (const auto* e = mf->as_object().if_contains("email"); e && e->is_string()) mail_from = std::string(e->as_string());
+        }
+        if (const auto* rt = eo.if_contains("rcptTo"); rt && rt->is_array()) {
+          for (const auto& r : rt->as_array()) {
+            const auto* ro = r.if_object();
+            const json::value* e = ro ? ro->if_contains("email") : nullptr;
+            if (e && e->is_string()) rcpts.emplace_back(e->as_string());
+          }
+        }
+      } else if (summary) {
+        for (const auto* list : {&summary->to, &summary->cc, &summary->bcc}) {
+          for (const auto& a : *list) rcpts.push_back(a.email);
+        }
+      }
+      // The sender must be the account itself (no relaying as someone else).
+      if (lower(mail_from) != ctx.account) {
+        not_created[kv.key()] = set_error("forbiddenMailFrom", "mailFrom must be the account's address");
+        continue;
+      }
+      if (rcpts.empty() || rcpts.size() > ctx.j.cfg.limits.recipients) {
+        not_created[kv.key()] = set_error("noRecipients", "no (or too many) recipients");
+        continue;
+      }
+      std::set<std::string> local;
+      std::vector<std::string> foreign;
+      bool bad = false;
+      for (const auto& r : rcpts) {
+        if (r.find('@') == std::string::npos || r.size() > 320 ||
+            r.find_first_of("\r\n<> ") != std::string::npos) {
+          bad = true;
+          break;
+        }
+        auto res = ctx.j.store.resolve_recipient(r);
+        if (res) {
+          local.insert(res->accounts.begin(), res->accounts.end());
+          foreign.insert(foreign.end(), res->foreign.begin(), res->foreign.end());
+        } else if (res.error() == storage::errc::not_local_domain) {
+          foreign.push_back(r);
+        } else {
+          bad = true;
+          break;
+        }
+      }
+      if (bad) {
+        not_created[kv.key()] = set_error("invalidRecipients", "a recipient is malformed or unknown");
+        continue;
+      }
+      auto delivery = ctx.j.store.begin_delivery();
+      storage::MessageRecord rec = msg->record;  // same skeleton: blobs referenced, not copied
+      delivery.set_message(std::move(rec));
+      auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+      for (const auto& a : local) delivery.add_mailbox_row(a, "INBOX", {}, now);
+      if (!foreign.empty()) {
+        delivery.add_queue_row(queue_envelope_json(mail_from, foreign, false, "", ""), now);
+      }
+      auto receipt = delivery.commit();
+      if (!receipt) {
+        not_created[kv.key()] = set_error(receipt.error() == storage::errc::quota_exceeded ? "overQuota" : "serverFail",
+                                          "delivery failed");
+        continue;
+      }
+      ctx.invalidate();
+      std::string sid = "S" + receipt->message_id.substr(1);
+      ctx.created_ids[std::string(kv.key())] = sid;
+      sub_to_email[sid] = email_id;
+      created[kv.key()] = json::object{{"id", sid}, {"undoStatus", "final"}, {"sendAt", utc_date(now.time_since_epoch().count())}};
+    }
+  }
+  json::object res{{"accountId", ctx.account_id}, {"oldState", old_state}, {"newState", ctx.state()}};
+  res["created"] = created.empty() ? json::value(nullptr) : json::value(created);
+  res["notCreated"] = not_created.empty() ? json::value(nullptr) : json::value(not_created);
+  res["updated"] = nullptr;
+  res["destroyed"] = nullptr;
+  out.push_back(method_response("EmailSubmission/set", std::move(res), call_id));
+  // RFC 8621 7.5: onSuccessUpdateEmail / onSuccessDestroyEmail as an implicit Email/set.
+  json::object update;
+  json::array destroy;
+  if (const auto* u = args.if_contains("onSuccessUpdateEmail"); u && u->is_object()) {
+    for (const auto& kv : u->as_object()) {
+      std::string key(kv.key());
+      std::string sid = key.starts_with("#") && ctx.created_ids.count(key.substr(1)) ? ctx.created_ids[key.substr(1)] : key;
+      auto it = sub_to_email.find(sid);
+      if (it != sub_to_email.end()) update[it->second] = kv.value();
+    }
+  }
+  if (const auto* d = args.if_contains("onSuccessDestroyEmail"); d && d->is_array()) {
+    for (const auto& v : d->as_array()) {
+      if (!v.is_string()) continue;
+      std::string key(v.as_string());
+      std::string sid = key.starts_with("#") && ctx.created_ids.count(key.substr(1)) ? ctx.created_ids[key.substr(1)] : key;
+      auto it = sub_to_email.find(sid);
+      if (it != sub_to_email.end()) destroy.emplace_back(it->second);
+    }
+  }
+  if (!update.empty() || !destroy.empty()) {
+    json::object set_args{{"accountId", ctx.account_id}};
+    if (!update.empty()) set_args["update"] = std::move(update);
+    if (!destroy.empty()) set_args["destroy"] = std::move(destroy);
+    email_set(ctx, set_args, call_id, out);
+  }
+}
+
+void submission_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  json::array not_found;
+  std::optional<std::vector<std::string>> ids;
+  if (read_ids(args, ids) && ids) {
+    for (const auto& i : *ids) not_found.emplace_back(i);
+  }
+  out.push_back(method_response("EmailSubmission/get",
+                                json::object{{"accountId", ctx.account_id}, {"state", ctx.state()},
+                                             {"list", json::array{}}, {"notFound", not_found}},
+                                call_id));
+}
+
+}  // namespace
+
+MethodFn find_method(std::string_view name) {
+  static const std::map<std::string_view, MethodFn> kMethods = {
+      {"Mailbox/get", mailbox_get},       {"Mailbox/set", mailbox_set},
+      {"Mailbox/changes", mailbox_changes}, {"Email/get", email_get},
+      {"Email/query", email_query},       {"Email/set", email_set},
+      {"Email/changes", email_changes},   {"Thread/get", thread_get},
+      {"Thread/changes", thread_changes}, {"Identity/get", identity_get},
+      {"EmailSubmission/set", submission_set}, {"EmailSubmission/get", submission_get},
+  };
+  auto it = kMethods.find(name);
+  return it == kMethods.end() ? nullptr : it->second;
+}
+
+}  // namespace refmail::web
