@@ -622,7 +622,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
   if (!r) log::error("relay.reschedule_failed", {{"queue_id", row.queue_id}, {"error", storage::error_detail(r.error())}});
   log::info("relay.deferred", {{"queue_id", row.queue_id},
                                {"rcpts", out.deferred.size()},
-                               {"attempts", row.attempts + 1},
+                               {"attempts", interrupted ? row.attempts : row.attempts + 1},
                                {"retry_in", interrupted ? 0 : delay.count()},
                                {"error", out.last_error.substr(0, 300)}});
 }
