@@ -1,0 +1,205 @@
+"""End-to-end: JMAP over HTTP against the real refmaild — urllib as the JMAP client,
+curl for downloads and uploads. A message received over SMTP reads back through
+Email/get; its attachment downloads byte-identical (also by Range); another account
+gets the same 404 as for a missing blob; re-uploading stored bytes adds no physical
+bytes; the SHA-256 pre-check answers the holder only; a draft with an uploaded
+attachment sent to a local user adds no blob bytes; destroying every copy returns the
+physical bytes; /api/admin/stats matches `refmailctl stats --json`."""
+import base64, hashlib, json, random, shutil, smtplib, subprocess, unittest, urllib.error, urllib.request
+from harness import Daemon, main
+
+
+def with_attachment(subject, payload, to, name="report.pdf"):
+    b64 = base64.b64encode(payload).decode()
+    body = "\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
+    return (f"From: sender@outside.test\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+            f"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee attached.\r\n"
+            f"--b1\r\nContent-Type: application/pdf; name=\"{name}\"\r\n"
+            f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n--b1--\r\n").encode()
+
+
+class Client:
+    def __init__(self, port, user, password):
+        self.base = f"http://127.0.0.1:{port}"
+        self.user, self.password = user, password
+        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        st, body, _ = self.request("GET", "/.well-known/jmap")
+        assert st == 200, (st, body)
+        self.session = json.loads(body)
+        self.account = self.session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+
+    def request(self, method, path, body=None, headers=None):
+        req = urllib.request.Request(self.base + path, data=body, method=method)
+        req.add_header("Authorization", self.auth)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+    def call(self, *calls):
+        body = json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+                                     "urn:ietf:params:jmap:submission"],
+                           "methodCalls": [list(c) for c in calls]}).encode()
+        st, data, _ = self.request("POST", "/jmap/api", body, {"Content-Type": "application/json"})
+        assert st == 200, (st, data[:300])
+        return json.loads(data)["methodResponses"]
+
+    def download_path(self, blob, name="file", type_="application/octet-stream"):
+        return (self.session["downloadUrl"].replace("{accountId}", self.account).replace("{blobId}", blob)
+                .replace("{name}", name).replace("{type}", urllib.parse.quote(type_, safe="")))
+
+    def curl(self, *args, data=None):
+        r = subprocess.run(["curl", "-s", "-u", f"{self.user}:{self.password}", *args], input=data,
+                           capture_output=True, timeout=60)
+        return r.stdout
+
+    def mailboxes(self):
+        r = self.call(["Mailbox/get", {"accountId": self.account}, "m"])
+        return {b["role"] or b["name"]: b["id"] for b in r[0][1]["list"]}
+
+    def latest(self, props):
+        r = self.call(["Email/query", {"accountId": self.account,
+                                       "sort": [{"property": "receivedAt", "isAscending": False}]}, "q"],
+                      ["Email/get", {"accountId": self.account, "properties": props, "fetchTextBodyValues": True,
+                                     "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
+        return r[1][1]["list"]
+
+
+def physical(d):
+    return d.stats()["physical_bytes"]
+
+
+@unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+class Jmap(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+        for u in ("alice", "bob", "carol"):
+            cls.d.add_user(f"{u}@example.test", f"{u}-pw-1")
+        cls.d.ctl("user", "add", "boss@example.test", "--admin", "--password-stdin", stdin="admin-pw-1\n")
+        cls.payload = random.Random(61).randbytes(2 * 1024 * 1024 + 5)
+        s = smtplib.SMTP("127.0.0.1", cls.d.ports["smtp"], timeout=30)
+        s.sendmail("sender@outside.test", ["alice@example.test"],
+                   with_attachment("jmap e2e", cls.payload, "alice@example.test"))
+        s.quit()
+        port = cls.d.ports["http"]
+        cls.a = Client(port, "alice@example.test", "alice-pw-1")
+        cls.b = Client(port, "bob@example.test", "bob-pw-1")
+        cls.c = Client(port, "carol@example.test", "carol-pw-1")
+        em = cls.a.latest(["subject", "bodyValues", "textBody", "attachments", "size"])[0]
+        cls.email = em
+        cls.blob = em["attachments"][0]["blobId"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_1_email_get_reads_the_summary(self):
+        self.assertEqual(self.email["subject"], "jmap e2e")
+        self.assertIn("See attached", json.dumps(self.email["bodyValues"]))
+        self.assertEqual(self.email["attachments"][0]["size"], len(self.payload))
+        self.assertEqual(self.email["attachments"][0]["name"], "report.pdf")
+
+    def test_2_download_full_and_range_with_curl(self):
+        path = self.a.download_path(self.blob, "report.pdf", "application/pdf")
+        data = self.a.curl(self.a.base + path)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), hashlib.sha256(self.payload).hexdigest())
+        part = self.a.curl("-H", "Range: bytes=1048570-1048600", self.a.base + path)
+        self.assertEqual(part, self.payload[1048570:1048601])
+        head = self.a.curl("-D", "-", "-o", "/dev/null", self.a.base + path).decode()
+        self.assertIn("ETag: \"%s\"" % self.blob, head)
+        self.assertIn("X-Content-Type-Options: nosniff", head)
+        self.assertIn("filename*=UTF-8''report.pdf", head)
+        st, _, _ = self.a.request("GET", path, headers={"Range": f"bytes={len(self.payload)}-"})
+        self.assertEqual(st, 416)
+
+    def test_3_other_account_gets_the_missing_answer(self):
+        st, body, _ = self.b.request("GET", self.b.download_path(self.blob))
+        other = self.blob[:-4] + ("0000" if not self.blob.endswith("0000") else "1111")
+        st2, body2, _ = self.b.request("GET", self.b.download_path(other))
+        self.assertEqual((st, st2), (404, 404))
+        self.assertEqual(body, body2)
+        st3, _, _ = self.b.request("GET", self.b.download_path(self.email["id"]))
+        self.assertEqual(st3, 404)
+
+    def test_4_reupload_adds_no_physical_bytes_and_precheck(self):
+        p0 = physical(self.d)
+        up = self.b.session["uploadUrl"].replace("{accountId}", self.b.account)
+        out = json.loads(self.b.curl("-X", "POST", "-H", "Content-Type: application/pdf", "--data-binary", "@-",
+                                     self.b.base + up, data=self.payload))
+        self.assertEqual(out["blobId"], self.blob)
+        self.assertLess(physical(self.d) - p0, 4096)
+        digest = "sha-256=:" + base64.b64encode(hashlib.sha256(self.payload).digest()).decode() + ":"
+        st_a, body_a, _ = self.a.request("POST", up.replace(self.b.account, self.a.account), b"",
+                                         {"Repr-Digest": digest, "Content-Type": "application/pdf"})
+        st_c, body_c, _ = self.c.request("POST", up.replace(self.b.account, self.c.account), b"",
+                                         {"Repr-Digest": digest, "Content-Type": "application/pdf"})
+        self.assertEqual(st_a, 201)
+        self.assertIn(self.blob.encode(), body_a)
+        self.assertEqual(st_c, 412)
+        self.assertNotIn(self.blob.encode(), body_c)
+
+    def test_5_draft_with_upload_sent_locally_adds_no_blob_bytes(self):
+        attachment = random.Random(62).randbytes(300 * 1024)
+        up = self.a.session["uploadUrl"].replace("{accountId}", self.a.account)
+        st, body, _ = self.a.request("POST", up, attachment, {"Content-Type": "application/zip"})
+        self.assertEqual(st, 201)
+        blob = json.loads(body)["blobId"]
+        boxes = self.a.mailboxes()
+        blobs_before = self.d.stats()["blobs"]
+        r = self.a.call(
+            ["Email/set", {"accountId": self.a.account, "create": {"k1": {
+                "mailboxIds": {boxes["drafts"]: True}, "keywords": {"$draft": True},
+                "from": [{"email": "alice@example.test"}], "to": [{"email": "bob@example.test"}],
+                "subject": "draft e2e", "textBody": [{"partId": "t", "type": "text/plain"}],
+                "bodyValues": {"t": {"value": "Attached."}},
+                "attachments": [{"blobId": blob, "type": "application/zip", "name": "a.zip"}]}}}, "c"],
+            ["EmailSubmission/set", {"accountId": self.a.account,
+                                     "create": {"s1": {"emailId": "#k1", "identityId": "I0"}},
+                                     "onSuccessUpdateEmail": {"#s1": {f"mailboxIds/{boxes['drafts']}": None,
+                                                                      f"mailboxIds/{boxes['sent']}": True,
+                                                                      "keywords/$draft": None}}}, "s"])
+        self.assertIsNotNone(r[1][1]["created"], r)
+        self.assertEqual(self.d.stats()["blobs"], blobs_before)
+        got = self.b.latest(["subject", "attachments"])[0]
+        self.assertEqual(got["subject"], "draft e2e")
+        self.assertEqual(got["attachments"][0]["blobId"], blob)
+        data = self.b.curl(self.b.base + self.b.download_path(blob, "a.zip"))
+        self.assertEqual(data, attachment)
+
+    def test_6_stats_endpoint_matches_refmailctl(self):
+        admin = Client(self.d.ports["http"], "boss@example.test", "admin-pw-1")
+        st, body, _ = admin.request("GET", "/api/admin/stats")
+        self.assertEqual(st, 200, body)
+        web = json.loads(body)
+        ctl = self.d.stats()
+        for k in ("logical_bytes", "physical_bytes", "blobs", "messages", "mailbox_rows"):
+            self.assertEqual(web[k], ctl[k], k)
+        self.assertTrue(web["top_shared"])
+        st, _, _ = self.a.request("GET", "/api/admin/stats")
+        self.assertEqual(st, 403)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{self.d.ports['http']}/metrics", timeout=30).read().decode()
+        self.assertIn("refmail_http_requests_total", metrics)
+        self.assertIn("refmail_physical_bytes", metrics)
+
+    def test_7_destroying_every_copy_returns_physical_bytes(self):
+        payload = random.Random(63).randbytes(1024 * 1024)
+        p0 = physical(self.d)
+        s = smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=30)
+        s.sendmail("sender@outside.test", ["carol@example.test"], with_attachment("gone", payload, "carol@example.test"))
+        s.quit()
+        self.assertGreater(physical(self.d) - p0, len(payload))
+        ids = self.c.call(["Email/query", {"accountId": self.c.account, "filter": {"subject": "gone"}}, "q"])[0][1]["ids"]
+        self.assertEqual(len(ids), 1)
+        r = self.c.call(["Email/set", {"accountId": self.c.account, "destroy": ids}, "d"])
+        self.assertEqual(r[0][1]["destroyed"], ids)
+        self.assertEqual(physical(self.d), p0)
+
+
+if __name__ == "__main__":
+    main()
