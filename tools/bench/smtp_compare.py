@@ -21,6 +21,7 @@ import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, ti
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import smtp_load  # noqa: E402  (its /proc accounting)
 
 SHARED_BENCH = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "bench"))
