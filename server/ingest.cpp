@@ -12,6 +12,7 @@
 #include "server/log.hpp"
 #include "server/summary_hook.hpp"
 #include "storage/store.hpp"
+#include "web/envelope.hpp"
 
 namespace refmail::server {
 namespace {
@@ -47,15 +48,12 @@ std::string clean(std::string_view s, std::size_t max = 255) {
   return out.empty() ? "unknown" : out;
 }
 
-// The relay queue's envelope (opaque to the store): JSON the relay worker reads.
+// The relay queue's envelope: one format for SMTP ingest and JMAP submission.
 std::string queue_envelope(const smtp::Envelope& env, const std::vector<std::string>& rcpts) {
-  boost::json::array to;
-  for (const auto& r : rcpts) to.emplace_back(r);
-  boost::json::object o{{"mail_from", env.mail_from.to_string()}, {"rcpt_to", to},
-                        {"smtputf8", env.params.smtputf8}};
-  if (!env.params.envid.empty()) o["envid"] = env.params.envid;
-  if (env.params.ret != smtp::DsnRet::Unspecified) o["ret"] = env.params.ret == smtp::DsnRet::Full ? "FULL" : "HDRS";
-  return boost::json::serialize(o);
+  std::string_view ret = env.params.ret == smtp::DsnRet::Unspecified ? ""
+                         : env.params.ret == smtp::DsnRet::Full      ? "FULL"
+                                                                     : "HDRS";
+  return web::queue_envelope_json(env.mail_from.to_string(), rcpts, env.params.smtputf8, env.params.envid, ret);
 }
 
 // Lowercased domain of "local@domain" (the relay's destination key).

@@ -81,6 +81,13 @@ struct QueuedEnvelope {
   std::string envid;
   std::string ret;
   bool warned = false;
+  // RFC 3461 per recipient: NOTIFY flags (0 = not given) and ORCPT ("type;address").
+  std::map<std::string, std::pair<unsigned, std::string>> dsn;
+
+  [[nodiscard]] unsigned notify(const std::string& rcpt) const {
+    auto it = dsn.find(rcpt);
+    return it == dsn.end() ? 0 : it->second.first;
+  }
 };
 
 std::optional<QueuedEnvelope> parse_envelope(std::string_view text) {
@@ -97,6 +104,18 @@ std::optional<QueuedEnvelope> parse_envelope(std::string_view text) {
   str("ret", e.ret);
   if (auto* p = o.if_contains("smtputf8"); p && p->is_bool()) e.smtputf8 = p->as_bool();
   if (auto* p = o.if_contains("warned"); p && p->is_bool()) e.warned = p->as_bool();
+  if (auto* d = o.if_contains("dsn"); d && d->is_object()) {
+    for (const auto& [k, v] : d->as_object()) {
+      if (!v.is_object()) continue;
+      unsigned n = 0;
+      if (auto* x = v.as_object().if_contains("notify"); x && (x->is_uint64() || x->is_int64())) {
+        n = static_cast<unsigned>(x->to_number<std::uint64_t>() & 15);
+      }
+      std::string orcpt;
+      if (auto* x = v.as_object().if_contains("orcpt"); x && x->is_string()) orcpt = std::string(x->as_string());
+      e.dsn[std::string(k)] = {n, orcpt};
+    }
+  }
   auto* r = o.if_contains("rcpt_to");
   if (!r || !r->is_array()) return std::nullopt;
   for (const auto& x : r->as_array()) {
@@ -114,6 +133,15 @@ std::string serialize_envelope(const QueuedEnvelope& e) {
   if (!e.envid.empty()) o["envid"] = e.envid;
   if (!e.ret.empty()) o["ret"] = e.ret;
   if (e.warned) o["warned"] = true;
+  json::object dsn;
+  for (const auto& r : e.rcpt_to) {
+    auto it = e.dsn.find(r);
+    if (it == e.dsn.end()) continue;
+    json::object p{{"notify", it->second.first}};
+    if (!it->second.second.empty()) p["orcpt"] = it->second.second;
+    dsn[r] = std::move(p);
+  }
+  if (!dsn.empty()) o["dsn"] = std::move(dsn);
   return json::serialize(o);
 }
 
@@ -521,7 +549,15 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
         out.failed.push_back({r, "failed", "5.1.3", "", "bad recipient address syntax"});
         continue;
       }
-      cm.rcpt_to.push_back(smtp::Recipient{*a, {}});
+      smtp::RcptParams rp;
+      if (auto it = env->dsn.find(r); it != env->dsn.end()) {
+        rp.notify = it->second.first;
+        if (auto semi = it->second.second.find(';'); semi != std::string::npos) {
+          rp.orcpt_type = it->second.second.substr(0, semi);
+          rp.orcpt = it->second.second.substr(semi + 1);
+        }
+      }
+      cm.rcpt_to.push_back(smtp::Recipient{*a, std::move(rp)});
       usable.push_back(r);
     }
     if (!from) {
@@ -571,8 +607,14 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
   // The bounce first, then the queue change: a crash in between repeats the bounce
   // rather than losing it.
   if (!out.failed.empty()) {
-    if (msg.error.empty()) {
-      auto report = [&store, &cfg, env = *env, bytes = msg.bytes, created = msg.created, rcpts = out.failed] {
+    // RFC 3461 4.1: with NOTIFY given, a failure is reported only when it holds FAILURE.
+    std::vector<mime::DsnRecipient> report_rcpts;
+    for (const auto& f : out.failed) {
+      unsigned n = env->notify(f.address);
+      if (n == 0 || (n & smtp::kNotifyFailure)) report_rcpts.push_back(f);
+    }
+    if (msg.error.empty() && !report_rcpts.empty()) {
+      auto report = [&store, &cfg, env = *env, bytes = msg.bytes, created = msg.created, rcpts = report_rcpts] {
         return send_report(store, cfg, env, bytes, created, rcpts);
       };
       std::string detail = co_await offload(self->pool, std::move(report));
@@ -596,11 +638,15 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
   if (cfg.relay.delay_warnings && !env->warned && msg.error.empty() &&
       age >= cfg.relay.delay_warning_after.count()) {
     std::vector<mime::DsnRecipient> delayed;
-    for (const auto& r : out.deferred) delayed.push_back({r, "delayed", "4.4.1", "", out.last_error});
+    for (const auto& r : out.deferred) {
+      unsigned n = env->notify(r);  // RFC 3461 4.1: DELAY when NOTIFY was given
+      if (n == 0 || (n & smtp::kNotifyDelay)) delayed.push_back({r, "delayed", "4.4.1", "", out.last_error});
+    }
     auto report = [&store, &cfg, env = *env, bytes = msg.bytes, created = msg.created, rcpts = delayed] {
       return send_report(store, cfg, env, bytes, created, rcpts);
     };
-    std::string detail = co_await offload(self->pool, std::move(report));
+    std::string detail = delayed.empty() ? std::string("NOTIFY excludes DELAY") : std::string();
+    if (!delayed.empty()) detail = co_await offload(self->pool, std::move(report));
     env->warned = true;
     log::info("relay.delay_warning", {{"queue_id", row.queue_id}, {"detail", detail}});
   }

@@ -393,6 +393,22 @@ class RelayMx(unittest.TestCase):
         self.assertEqual(len(self.inbox()), rows0)  # no bounce
         self.assertEqual(admin(self.d, "DELETE", "queue/" + rows[0]["id"])[0], 200)
 
+    def test_7_notify_never_suppresses_the_bounce(self):
+        rows0 = len(self.inbox())
+        data = message("quiet", "reject7@remote.test", b"n" * 100)
+        s = smtplib.SMTP("127.0.0.1", self.d.ports["submission"], timeout=30)
+        s.starttls(context=tls_client_ctx())
+        s.login("alice@example.test", "alice-pw")
+        self.assertEqual(s.sendmail("alice@example.test", ["reject7@remote.test", "reject8@remote.test"], data,
+                                    rcpt_options=["NOTIFY=NEVER"]), {})
+        s.quit()
+        self.assertTrue(wait_until(lambda: any(c.upper().startswith("RCPT TO:<REJECT8@") for c in self.peer.commands)))
+        self.assertTrue(self.wait_queue_empty())
+        time.sleep(0.5)
+        self.assertEqual(len(self.inbox()), rows0)
+        with open(self.d.log_path, "rb") as f:
+            self.assertIn(b"rcpt=reject8@remote.test status=5.1.1", f.read())
+
     def test_5_queue_admin_hold_release_delete(self):
         # A destination whose MX host is unreachable: the row stays queued.
         dns_bad = {"slow.test": [(10, "dead.backup.test")]}
