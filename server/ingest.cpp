@@ -53,7 +53,24 @@ std::string queue_envelope(const smtp::Envelope& env, const std::vector<std::str
   std::string_view ret = env.params.ret == smtp::DsnRet::Unspecified ? ""
                          : env.params.ret == smtp::DsnRet::Full      ? "FULL"
                                                                      : "HDRS";
-  return web::queue_envelope_json(env.mail_from.to_string(), rcpts, env.params.smtputf8, env.params.envid, ret);
+  std::string json =
+      web::queue_envelope_json(env.mail_from.to_string(), rcpts, env.params.smtputf8, env.params.envid, ret);
+  // RFC 3461 NOTIFY / ORCPT of the recipients that carried them (alias targets did not):
+  // "dsn": {"rcpt": {"notify": flags, "orcpt": "type;address"}}, read by the relay.
+  boost::json::object dsn;
+  for (const auto& r : rcpts) {
+    for (const auto& er : env.rcpt_to) {
+      if (er.address.to_string() != r || (er.dsn.notify == 0 && er.dsn.orcpt.empty())) continue;
+      boost::json::object p{{"notify", er.dsn.notify}};
+      if (!er.dsn.orcpt.empty()) p["orcpt"] = er.dsn.orcpt_type + ";" + er.dsn.orcpt;
+      dsn[r] = std::move(p);
+      break;
+    }
+  }
+  if (dsn.empty()) return json;
+  boost::json::value v = boost::json::parse(json);
+  v.as_object()["dsn"] = std::move(dsn);
+  return boost::json::serialize(v);
 }
 
 // Lowercased domain of "local@domain" (the relay's destination key).
