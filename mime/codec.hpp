@@ -125,10 +125,10 @@ class QpEncoder {
   void finish(std::string& out);
 
  private:
-  void step(unsigned char c, int next, std::string& out);
+  void step(unsigned char c, int next, int next2, std::string& out);
   QpParams p_;
   std::uint32_t column_ = 0;
-  int held_ = -1;           // last input byte: its encoding depends on the next byte
+  int held_[2] = {-1, -1};  // last input bytes: an encoding depends on the next two
   char pending_ws_ = 0;     // a literal SPACE/TAB not yet written: becomes =20/=09
                             // if a hard break follows (b2a_qp's protection)
 };

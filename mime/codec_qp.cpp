@@ -21,8 +21,8 @@ int hex_value(unsigned char c) noexcept {
 
 }  // namespace
 
-// One input byte `c`, knowing the next byte (`next` = -1 at end of input).
-void QpEncoder::step(unsigned char c, int next, std::string& out) {
+// One input byte `c`, knowing the next two bytes (-1 past the end of input).
+void QpEncoder::step(unsigned char c, int next, int next2, std::string& out) {
   const std::string_view eol = line_ending_text(p_.line_ending);
   const std::uint32_t max = p_.max_line_length;
   auto flush_ws = [&] {
@@ -63,7 +63,10 @@ void QpEncoder::step(unsigned char c, int next, std::string& out) {
     out.append(eol);
     return;
   }
-  if (!at_end && next != '\n' && column_ + 1 >= max) soft_break();
+  // b2a_qp does not break before a hard line break; with CRLF text that break is
+  // "\r\n", so it takes two bytes of look-ahead to see it.
+  const bool break_next = next == '\n' || (next == '\r' && next2 == '\n');
+  if (!at_end && !break_next && column_ + 1 >= max) soft_break();
   ++column_;
   flush_ws();
   if (c == ' ' || c == '\t')
@@ -75,23 +78,31 @@ void QpEncoder::step(unsigned char c, int next, std::string& out) {
 void QpEncoder::update(std::string_view in, std::string& out) {
   out.reserve(out.size() + in.size() + in.size() / 8 + 8);
   for (const char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (held_ >= 0) {
-      const auto h = static_cast<unsigned char>(held_);
-      held_ = -1;
-      step(h, c, out);
-      if (h == '\r' && c == '\n') continue;  // "\r\n" consumed as one hard break
+    const int c = static_cast<unsigned char>(ch);
+    if (held_[1] < 0) {  // fewer than two bytes held: just hold this one
+      (held_[0] < 0 ? held_[0] : held_[1]) = c;
+      continue;
     }
-    held_ = c;
+    const auto h = static_cast<unsigned char>(held_[0]);
+    step(h, held_[1], c, out);
+    if (h == '\r' && held_[1] == '\n') {  // "\r\n" consumed as one hard break
+      held_[0] = c;
+      held_[1] = -1;
+    } else {
+      held_[0] = held_[1];
+      held_[1] = c;
+    }
   }
 }
 
 void QpEncoder::finish(std::string& out) {
-  if (held_ >= 0) {
-    const auto h = static_cast<unsigned char>(held_);
-    held_ = -1;
-    step(h, -1, out);
+  if (held_[0] >= 0) {
+    const auto h = static_cast<unsigned char>(held_[0]);
+    step(h, held_[1], -1, out);
+    const bool crlf = h == '\r' && held_[1] == '\n';
+    if (held_[1] >= 0 && !crlf) step(static_cast<unsigned char>(held_[1]), -1, -1, out);
   }
+  held_[0] = held_[1] = -1;
   if (pending_ws_ != 0) out.push_back(pending_ws_);
   pending_ws_ = 0;
   column_ = 0;

@@ -137,6 +137,32 @@ TEST(QuotedPrintable, MatchesPythonB2aQp) {
   EXPECT_EQ(qp_encode(std::string(40, '='), lf), eq + "=\n" + eq2);
 }
 
+// Mail written with LF by b2a_qp and sent with CRLF (as SMTP requires) must still
+// re-encode exactly: no soft break before a CRLF hard break, as before an LF one.
+TEST(QuotedPrintable, CrlfTextBreaksLikeLfText) {
+  const std::string line75 = std::string(75, 'r');
+  const std::string lf_text = line75 + "x\n" + line75 + "y\nend";
+  std::string crlf_text = line75 + "x\r\n" + line75 + "y\r\nend";
+  const std::string lf_enc = qp_encode(lf_text, {LineEnding::Lf, 76});
+  EXPECT_EQ(lf_enc, lf_text);  // 76 characters then a hard break: no soft break
+  std::string converted;
+  for (char c : lf_enc) {
+    if (c == '\n') converted += '\r';
+    converted += c;
+  }
+  EXPECT_EQ(qp_encode(crlf_text, {LineEnding::Crlf, 76}), converted);
+  EXPECT_TRUE(qp_decode(converted).canonical);
+  // The streaming encoder agrees at every split, including between "\r" and "\n".
+  for (std::size_t cut = 0; cut <= crlf_text.size(); ++cut) {
+    QpEncoder enc({LineEnding::Crlf, 76});
+    std::string out;
+    enc.update(std::string_view(crlf_text).substr(0, cut), out);
+    enc.update(std::string_view(crlf_text).substr(cut), out);
+    enc.finish(out);
+    ASSERT_EQ(out, converted) << "split at " << cut;
+  }
+}
+
 TEST(QuotedPrintable, DecodeAndCanonical) {
   const QpDecoded d = qp_decode("caf=C3=A9 =E2=82=AC\nsoft=\nbreak\n");
   EXPECT_EQ(d.bytes, "caf\xc3\xa9 \xe2\x82\xac\nsoftbreak\n");

@@ -187,6 +187,18 @@ TEST(Splitter, QuotedPrintableAttachmentIsCutWhenCanonical) {
   EXPECT_EQ(r.skeleton.cuts[0].encoding, CutEncoding::QuotedPrintable);
   EXPECT_EQ(store.blobs.at(r.skeleton.cuts[0].blob_id), text);
   expect_roundtrip(m, "qp");
+  // The same message as SMTP carries it (CRLF everywhere) is cut to the same content
+  // with CRLF line ends.
+  std::string crlf;
+  for (char c : m) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  MemoryBlobs s_crlf;
+  const SplitResult rc = split_with(crlf, s_crlf, Chunking::Random);
+  ASSERT_EQ(rc.skeleton.cuts.size(), 1u);
+  EXPECT_EQ(rc.skeleton.cuts[0].encoding, CutEncoding::QuotedPrintable);
+  expect_roundtrip(crlf, "qp crlf");
   // A soft break where the encoder would not put one: kept verbatim.
   std::string odd = m;
   odd.insert(odd.find("Zeile 5"), "=\n");
