@@ -40,7 +40,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::size_t kScanLimit = 1000;           // rows looked at per scheduling pass
-constexpr auto kIdleWake = std::chrono::hours(1);  // a safety net, not a poll
+// A safety net for rows queued without notify() (e.g. by another process or a path
+// that has no notifier): looks at the head of the queue only, never all rows.
+constexpr auto kIdleWake = std::chrono::seconds(15);
 constexpr std::size_t kMaxTargets = 5;             // MX addresses tried per attempt
 constexpr std::string_view kInDelivery = "in delivery";
 
