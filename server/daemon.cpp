@@ -10,6 +10,7 @@
 #include <boost/asio.hpp>
 
 #include "server/http_server.hpp"
+#include "server/import_worker.hpp"
 #include "server/listeners.hpp"
 #include "server/ingest.hpp"
 #include "server/log.hpp"
@@ -17,6 +18,7 @@
 #include "server/tls.hpp"
 #include "storage/store.hpp"
 #include "web/admin.hpp"
+#include "web/import_api.hpp"
 
 namespace refmail::server {
 namespace {
@@ -110,7 +112,16 @@ int run_daemon(const config::Config& cfg) {
     return 1;
   }
   auto admin_api = std::make_shared<web::AdminApi>(*store);
-  HttpHandler admin_handler = [admin_api](web::Request&& r) { return admin_api->handle(r); };
+  // The import worker (server/import_worker.hpp); its admin routes and the notify
+  // endpoint are also served on the admin socket (agents on this host, tests).
+  auto importer = std::make_unique<ImportWorker>(cfg, *store, io, pool);
+  auto import_ctx = std::make_shared<web::ImportContext>(
+      web::ImportContext{*store, cfg, [w = importer.get()](storage::UnixSeconds due) { w->wake(due); }});
+  HttpHandler admin_handler = [admin_api, import_ctx](web::Request&& r) {
+    if (r.path().starts_with("/admin/v1/import")) return web::handle_admin_import(r, *import_ctx);
+    if (r.path() == "/api/import/notify") return web::handle_import(r, *import_ctx);
+    return admin_api->handle(r);
+  };
   HttpOptions admin_opts;
   admin_opts.name = "admin";
   admin_opts.read_timeout = cfg.limits.read_timeout;
@@ -151,6 +162,13 @@ int run_daemon(const config::Config& cfg) {
   }
   set_queue_notifier([r = relay.get()] { r->notify(); });
   admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
+  {
+    std::string why;
+    if (!importer->start(why)) {
+      std::cerr << "refmaild: " << why << "\n";
+      return 1;
+    }
+  }
 
   Services services{cfg, *store, rt, *tls};
   std::unique_ptr<Listeners> listeners;
@@ -174,6 +192,7 @@ int run_daemon(const config::Config& cfg) {
     for (auto& c : closers) c();
     listeners->close();
     relay->stop();
+    importer->stop();
     tracker.stop();
     admin_tracker.stop();
     hard_stop.expires_after(std::chrono::seconds(15));
@@ -202,6 +221,7 @@ int run_daemon(const config::Config& cfg) {
   pool.join();  // in-flight commits finish before the store closes
   set_queue_notifier({});
   relay.reset();
+  importer.reset();
   listeners.reset();
   store.reset();
   ::unlink(sock_path.c_str());

@@ -114,7 +114,8 @@ class Conn {
       co_return "source " + src_.name + " greeted with " + greeting.status + " " + greeting.text;
     if (src_.tls == config::ImportTls::StartTls) {
       imap::Response done;
-      if (auto e = co_await command(cmds_.starttls(), done, nullptr); !e.empty()) co_return e;
+      std::string line = cmds_.starttls();
+      if (auto e = co_await command(std::move(line), done, nullptr); !e.empty()) co_return e;
       // RFC 3501 6.2.1 / RFC 2595: nothing may be pipelined before the handshake.
       if (parser_.buffered() != 0) co_return "source " + src_.name + " sent data after STARTTLS OK";
       if (auto e = co_await handshake(); !e.empty()) co_return e;
@@ -419,6 +420,8 @@ std::uint32_t uid_of_key(std::string_view k) {
   return v;
 }
 
+// Every offload() below takes a named task moved in, never a temporary built inside
+// the co_await expression: GCC 12 destroys such temporaries twice (seen as a bad free).
 // Runs one job. Returns "" on success, else the error (the job is rescheduled).
 asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job, Stats& stats, Payload& p) {
   auto& cfg = self->cfg;
@@ -435,7 +438,8 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
     auto e = co_await offload(self->pool, std::move(w));
     if (!e.empty()) co_return "store: " + e;
   }
-  auto pending = co_await offload(self->pool, StateScan{&self->store, keys::pending_prefix(mb)});
+  StateScan task1{&self->store, keys::pending_prefix(mb)};
+  auto pending = co_await offload(self->pool, std::move(task1));
   if (pending.empty() && !p.full) co_return std::string();  // nothing left (already imported)
 
   Conn c(self, *src);
@@ -465,7 +469,8 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
   std::vector<storage::ImportStateOp> drop_ops;
   if (p.full || reconcile) {
     untagged.clear();
-    if (auto e = co_await c.command(c.cmds().uid_search_all(), tagged, &untagged); !e.empty()) co_return e;
+    std::string line = c.cmds().uid_search_all();
+    if (auto e = co_await c.command(std::move(line), tagged, &untagged); !e.empty()) co_return e;
     for (const auto& r : untagged)
       if (r.keyword == "SEARCH") uids.insert(uids.end(), r.numbers.begin(), r.numbers.end());
     for (const auto& [k, v] : pending) drop_ops.push_back({k, std::nullopt});
@@ -490,7 +495,8 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
     probe.push_back(keys::done(mb, uv, u));
     probe.push_back(keys::intent(mb, uv, u));
   }
-  auto got = co_await offload(self->pool, StateGet{&self->store, probe});
+  StateGet task2{&self->store, probe};
+  auto got = co_await offload(self->pool, std::move(task2));
   std::vector<std::uint32_t> todo;
   std::set<std::uint32_t> suspect;
   for (std::size_t i = 0; i < uids.size(); ++i) {
@@ -502,12 +508,16 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
     todo.push_back(uids[i]);
   }
   if (!drop_ops.empty()) {
-    auto e = co_await offload(self->pool, StateWrite{&self->store, drop_ops});
+    StateWrite task3{&self->store, drop_ops};
+    auto e = co_await offload(self->pool, std::move(task3));
     if (!e.empty()) co_return "store: " + e;
   }
   Fingerprints prints;
   bool use_prints = reconcile || !suspect.empty();
-  if (use_prints) prints = co_await offload(self->pool, Prints{&self->store, map->account, p.mailbox});
+  if (use_prints) {
+    Prints task4{&self->store, map->account, p.mailbox};
+    prints = co_await offload(self->pool, std::move(task4));
+  }
 
   std::string batch_error;
   const std::size_t batch = cfg.import.batch_size;
@@ -517,7 +527,8 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
     {
       std::vector<storage::ImportStateOp> ops;
       for (auto u : part) ops.push_back({keys::intent(mb, uv, u), std::string("1")});
-      auto e = co_await offload(self->pool, StateWrite{&self->store, std::move(ops)});
+      StateWrite task5{&self->store, std::move(ops)};
+      auto e = co_await offload(self->pool, std::move(task5));
       if (!e.empty()) co_return "store: " + e;
     }
     std::string tag;
@@ -570,7 +581,8 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           req.origin = origin + "/" + std::to_string(uv) + "/" + std::to_string(uid);
           std::uint64_t size = f.body->size();
           req.bytes = std::move(*f.body);
-          auto out = co_await offload(self->pool, Ingest{&self->store, &cfg, std::move(req)});
+          Ingest task6{&self->store, &cfg, std::move(req)};
+          auto out = co_await offload(self->pool, std::move(task6));
           if (out.status != smtp::DeliveryStatus::Ok) {
             // Keep reading the response (the connection stays in sync), retry later.
             if (batch_error.empty()) batch_error = "ingest of uid " + std::to_string(uid) + ": " + out.detail;
@@ -585,7 +597,8 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
       ops.push_back({keys::done(mb, uv, uid), done_value});
       ops.push_back({keys::intent(mb, uv, uid), std::nullopt});
       ops.push_back({keys::pending(mb, uid), std::nullopt});
-      auto e = co_await offload(self->pool, StateWrite{&self->store, std::move(ops)});
+      StateWrite task7{&self->store, std::move(ops)};
+      auto e = co_await offload(self->pool, std::move(task7));
       if (!e.empty()) co_return "store: " + e;
     }
     // UIDs the source did not return no longer exist there (expunged): forget them.
@@ -597,7 +610,8 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
       gone.push_back({keys::intent(mb, uv, u), std::nullopt});
     }
     if (!gone.empty()) {
-      auto e = co_await offload(self->pool, StateWrite{&self->store, std::move(gone)});
+      StateWrite task8{&self->store, std::move(gone)};
+      auto e = co_await offload(self->pool, std::move(task8));
       if (!e.empty()) co_return "store: " + e;
     }
     if (!batch_error.empty()) co_return batch_error;
@@ -609,14 +623,16 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
     if (!e.empty()) co_return "store: " + e;
   }
   imap::Response bye;
-  (void)co_await c.command(c.cmds().logout(), bye, nullptr);
+  std::string logout = c.cmds().logout();
+  (void)co_await c.command(std::move(logout), bye, nullptr);
   c.close();
   co_return std::string();
 }
 
 asio::awaitable<void> job_loop(ImplPtr self) {
   while (!self->stopping) {
-    auto jobs = co_await offload(self->pool, DueJobs{&self->store});
+    DueJobs task9{&self->store};
+    auto jobs = co_await offload(self->pool, std::move(task9));
     auto now = now_s();
     std::optional<storage::UnixSeconds> next;
     for (auto& job : jobs) {
@@ -653,16 +669,18 @@ asio::awaitable<void> job_loop(ImplPtr self) {
       (void)co_await offload(self->pool, std::move(d));
       // UIDs queued while this job ran, whose notification saw its marker: a new job.
       if (err.empty() && payload->source != "?") {
-        auto rest = co_await offload(self->pool, StateScan{&self->store, keys::pending_prefix(keys::mbox(
+        StateScan task10{&self->store, keys::pending_prefix(keys::mbox(
                                                                              payload->source, payload->user,
-                                                                             payload->mailbox))});
+                                                                             payload->mailbox))};
+        auto rest = co_await offload(self->pool, std::move(task10));
         if (!rest.empty()) {
           web::ImportNotification n;
           n.source = payload->source;
           n.user = payload->user;
           n.mailbox = payload->mailbox;
           for (const auto& [k, v] : rest) n.uids.push_back(uid_of_key(k));
-          (void)co_await offload(self->pool, Requeue{&self->store, &self->cfg.import, n});
+          Requeue task11{&self->store, &self->cfg.import, n};
+          (void)co_await offload(self->pool, std::move(task11));
         }
       }
       now = now_s();
@@ -739,7 +757,8 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
               if (u >= next_uid) n.uids.push_back(u);
           if (!n.uids.empty()) {
             next_uid = *std::max_element(n.uids.begin(), n.uids.end()) + 1;
-            auto due = co_await offload(self->pool, Requeue{&self->store, &self->cfg.import, n});
+            Requeue task12{&self->store, &self->cfg.import, n};
+            auto due = co_await offload(self->pool, std::move(task12));
             log::info("import.idle_new", {{"origin", origin}, {"uids", n.uids.size()}});
             if (due) {
               self->timer.cancel();  // the loop recomputes its wake-up
@@ -785,7 +804,8 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
           }
         }
         if (!err.empty()) break;
-        err = co_await c.write(imap::Commands::done());
+        std::string done_line = imap::Commands::done();
+        err = co_await c.write(done_line);
         if (!err.empty()) break;
         for (;;) {  // until IDLE's tagged OK
           imap::Response r;

@@ -1,0 +1,312 @@
+"""End-to-end: push-triggered import from a real Dovecot (Debian dovecot-imapd +
+dovecot-lmtpd, a private instance on loopback with its own base_dir). Mail is
+delivered into Dovecot over LMTP; refmaild is told by a notification in Dovecot's
+push_notification `ox` JSON (posted to /api/import/notify on the admin socket: the
+public route is wired by web/router.cpp) or finds it through its IDLE watcher, then
+copies it with UID FETCH. Checks: flags and internal date kept, attachments stored
+once (also against blobs refmail already held), repeats are idempotent, bad
+notifications refused, Dovecot stopped mid-way then restarted ends with every
+message imported exactly once, and no IMAP traffic from refmail while idle."""
+import base64, http.client, json, os, pwd, shutil, smtplib, socket, subprocess, tempfile, time, unittest
+from harness import Daemon, free_port, main
+
+TOKEN = "tok-0123456789abcdef"
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+class Dovecot:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="refmail-dovecot-")
+        os.chmod(self.dir, 0o755)
+        self.imap_port, self.lmtp_port = free_port(), free_port()
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        uid = pwd.getpwnam("nobody").pw_uid
+        for d in ("base", "state", "mail"):
+            os.makedirs(os.path.join(self.dir, d))
+        os.chown(os.path.join(self.dir, "mail"), uid, uid)
+        with open(self.conf, "w") as f:
+            f.write(f"""protocols = imap lmtp
+listen = 127.0.0.1
+base_dir = {self.dir}/base
+state_dir = {self.dir}/state
+instance_name = refmail-import-test
+log_path = {self.dir}/dovecot.log
+info_log_path = {self.dir}/dovecot-info.log
+mail_debug = no
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+passdb {{
+  driver = static
+  args = password=pass
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={uid} home={self.dir}/mail/%n
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+}}
+protocol imap {{
+  imap_idle_notify_interval = 1 secs
+}}
+protocol lmtp {{
+  postmaster_address = postmaster@legacy.test
+}}
+""")
+        self.start()
+
+    def start(self):
+        # Dovecot daemonizes: its children must not hold our pipes open.
+        out = os.path.join(self.dir, "startup.log")
+        with open(out, "ab") as log:
+            r = subprocess.run(["dovecot", "-c", self.conf], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        if r.returncode != 0:
+            with open(out) as f:
+                raise RuntimeError("dovecot did not start: " + f.read())
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.imap_port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("dovecot imap port not open")
+
+    def pid(self):
+        try:
+            with open(os.path.join(self.dir, "base", "master.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self):
+        p = self.pid()
+        if p:
+            os.kill(p, 15)
+            for _ in range(100):
+                try:
+                    os.kill(p, 0)
+                except OSError:
+                    return
+                time.sleep(0.1)
+            os.kill(p, 9)
+
+    def deliver(self, rcpt, msg):
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port) as l:
+            l.sendmail("sender@outside.test", [rcpt], msg)
+
+    def imap(self, user="alice"):
+        import imaplib
+        m = imaplib.IMAP4("127.0.0.1", self.imap_port)
+        m.login(user, "pass")
+        return m
+
+    def logins(self):
+        try:
+            with open(os.path.join(self.dir, "dovecot-info.log")) as f:
+                return f.read().count("imap-login: Login:")
+        except OSError:
+            return 0
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def message(i, attachment=None, name="report.pdf"):
+    head = (f"From: sender@outside.test\r\nTo: alice@legacy.test\r\nSubject: legacy {i}\r\n"
+            f"Message-ID: <legacy-{i}-{time.time()}@legacy.test>\r\nMIME-Version: 1.0\r\n")
+    if attachment is None:
+        return (head + "Content-Type: text/plain\r\n\r\nhello " + str(i) + "\r\n").encode()
+    b64 = base64.b64encode(attachment).decode()
+    body = "\r\n".join(b64[j:j + 76] for j in range(0, len(b64), 76))
+    return (head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
+            f"see {i}\r\n--b1\r\nContent-Type: application/pdf; name=\"{name}\"\r\n"
+            f"Content-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            f"{body}\r\n--b1--\r\n").encode()
+
+
+class Import(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dc = Dovecot()
+        toml = f"""
+[import]
+coalesce_window = 1
+batch_size = 3
+retry_schedule = [1]
+timeout = 10
+
+[[import.sources]]
+name = "legacy"
+host = "127.0.0.1"
+port = {cls.dc.imap_port}
+tls = "none"
+token = "{TOKEN}"
+idle = true
+
+[[import.mappings]]
+source = "legacy"
+user = "alice"
+account = "alice@example.test"
+password = "pass"
+"""
+        # IDLE watchers start with the daemon; they need the account first, so the
+        # daemon is started, the user added, and the daemon restarted.
+        cls.d = Daemon(extra_toml=toml)
+        cls.d.add_user("alice@example.test", "pw-alice-123")
+        cls.d.add_user("bob@example.test", "pw-bob-1234")
+        cls.sock = os.path.join(cls.d.data, "refmaild.sock")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        cls.dc.cleanup()
+
+    def api(self, method, path, body=None, headers=None):
+        c = UnixHTTP(self.sock)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, (json.loads(data) if data else None)
+
+    def notify(self, uid, token=TOKEN, user="alice", folder="INBOX"):
+        # What Dovecot's push_notification ox driver posts (plus ?source=).
+        body = json.dumps({"user": user, "event": "messageNew", "folder": folder,
+                           "imap-uidvalidity": self.uidvalidity(), "imap-uid": uid,
+                           "from": "sender@outside.test", "subject": "x", "unseen": 1})
+        return self.api("PUT", "/api/import/notify?source=legacy", body,
+                        {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+
+    def uidvalidity(self):
+        m = self.dc.imap()
+        typ, data = m.status("INBOX", "(UIDVALIDITY)")
+        m.logout()
+        return int(data[0].decode().split("UIDVALIDITY ")[1].rstrip(")"))
+
+    def rows(self):
+        s, doc = self.api("GET", "/admin/v1/rows/alice@example.test?mailbox=INBOX")
+        self.assertEqual(s, 200, doc)
+        return doc["rows"]
+
+    def wait_rows(self, n, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.rows()
+            if len(r) >= n:
+                return r
+            time.sleep(0.3)
+        self.fail(f"expected {n} rows, have {len(self.rows())}\n{self.d.tail(30)}")
+
+    def stats(self):
+        return self.d.stats()
+
+    def test_1_webhook_import_flags_dedup(self):
+        att = os.urandom(60000)
+        # refmail already holds the attachment (bob got it over SMTP).
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"]) as s:
+            s.sendmail("sender@outside.test", ["bob@example.test"], message(0, att, "held.pdf"))
+        phys0 = self.stats()["physical_bytes"]
+        for i in range(1, 5):
+            self.dc.deliver("alice@legacy.test", message(i, att if i <= 3 else None))
+        m = self.dc.imap()
+        m.select("INBOX")
+        m.uid("STORE", "2", "+FLAGS", "(\\Seen \\Flagged)")
+        m.logout()
+        for uid in (1, 2, 3, 4):
+            s, doc = self.notify(uid)
+            self.assertEqual(s, 202, doc)
+        rows = self.wait_rows(4)
+        time.sleep(2)
+        self.assertEqual(len(self.rows()), 4)
+        kw = {r["uid"]: r["keywords"] for r in rows}
+        self.assertIn(["$flagged", "$seen"], [sorted(k) for k in kw.values()])
+        # The three copies of the attachment and the one refmail held cost nothing new.
+        grown = self.stats()["physical_bytes"] - phys0
+        self.assertLess(grown, len(att) // 2, grown)
+        # Repeats are idempotent.
+        for uid in (1, 2, 3, 4):
+            s, _ = self.notify(uid)
+            self.assertEqual(s, 202)
+        time.sleep(3)
+        self.assertEqual(len(self.rows()), 4)
+
+    def test_2_bad_notifications(self):
+        s, _ = self.notify(1, token="tok-wrong-wrong-wrong")
+        self.assertEqual(s, 401)
+        s, _ = self.notify(1, user="nobody-here")
+        self.assertEqual(s, 404)
+        s, _ = self.api("POST", "/api/import/notify?source=legacy", "{not json",
+                        {"Authorization": "Bearer " + TOKEN})
+        self.assertEqual(s, 400)
+        s, _ = self.api("POST", "/api/import/notify?source=other", json.dumps({"user": "alice", "uids": [1]}),
+                        {"Authorization": "Bearer " + TOKEN})
+        self.assertEqual(s, 401)
+
+    def test_3_idle_trigger_without_webhook(self):
+        before = len(self.rows())
+        self.dc.deliver("alice@legacy.test", message(50))
+        self.wait_rows(before + 1)
+        time.sleep(2)
+        self.assertEqual(len(self.rows()), before + 1)
+
+    def test_4_source_down_then_up_exactly_once(self):
+        before = len(self.rows())
+        for i in range(60, 66):
+            self.dc.deliver("alice@legacy.test", message(i))
+        m = self.dc.imap()
+        m.select("INBOX")
+        typ, data = m.uid("SEARCH", "ALL")
+        uids = [int(x) for x in data[0].split()][-6:]
+        m.logout()
+        self.dc.stop()
+        for u in uids:
+            self.assertEqual(self.notify_noverify(u), 202)
+        time.sleep(3)  # at least one failed attempt
+        self.dc.start()
+        self.wait_rows(before + 6, timeout=60)
+        time.sleep(3)
+        self.assertEqual(len(self.rows()), before + 6)
+        s, doc = self.api("GET", "/admin/v1/import")
+        self.assertEqual(s, 200)
+        src = doc["sources"][0]
+        self.assertEqual(src["source"], "legacy")
+        self.assertGreaterEqual(src["messages"], 10)
+
+    def notify_noverify(self, uid):
+        body = json.dumps({"source": "legacy", "user": "alice", "mailbox": "INBOX", "uids": [uid]})
+        s, _ = self.api("POST", "/api/import/notify", body, {"Authorization": "Bearer " + TOKEN})
+        return s
+
+    def test_5_no_traffic_while_idle(self):
+        n0 = self.dc.logins()
+        time.sleep(5)
+        self.assertEqual(self.dc.logins(), n0)
+
+
+if __name__ == "__main__":
+    main()
