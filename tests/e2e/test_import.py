@@ -46,6 +46,13 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
+auth_master_user_separator = *
+passdb {{
+  driver = static
+  args = password=pass
+  master = yes
+  result_success = continue
+}}
 passdb {{
   driver = static
   args = password=pass
@@ -173,12 +180,36 @@ source = "legacy"
 user = "alice"
 account = "alice@example.test"
 password = "pass"
+
+[[import.sources]]
+name = "legacy2"
+host = "127.0.0.1"
+port = {cls.dc.imap_port}
+tls = "none"
+token = "{TOKEN}-2"
+master_user = "admin"
+master_password = "pass"
+
+[[import.mappings]]
+source = "legacy2"
+user = "carol"
+account = "carol@example.test"
+
+[[import.mappings]]
+source = "legacy2"
+user = "dave"
+account = "dave@example.test"
+password_file = "{cls.dc.dir}/dave.pw"
 """
+        with open(os.path.join(cls.dc.dir, "dave.pw"), "w") as f:
+            f.write("pass\n")
         # IDLE watchers start with the daemon; they need the account first, so the
         # daemon is started, the user added, and the daemon restarted.
         cls.d = Daemon(extra_toml=toml)
         cls.d.add_user("alice@example.test", "pw-alice-123")
         cls.d.add_user("bob@example.test", "pw-bob-1234")
+        cls.d.add_user("carol@example.test", "pw-carol-123")
+        cls.d.add_user("dave@example.test", "pw-dave-1234")
         cls.sock = os.path.join(cls.d.data, "refmaild.sock")
 
     @classmethod
@@ -208,19 +239,19 @@ password = "pass"
         m.logout()
         return int(data[0].decode().split("UIDVALIDITY ")[1].rstrip(")"))
 
-    def rows(self):
-        s, doc = self.api("GET", "/admin/v1/rows/alice@example.test?mailbox=INBOX")
+    def rows(self, account="alice@example.test"):
+        s, doc = self.api("GET", f"/admin/v1/rows/{account}?mailbox=INBOX")
         self.assertEqual(s, 200, doc)
         return doc["rows"]
 
-    def wait_rows(self, n, timeout=30):
+    def wait_rows(self, n, timeout=30, account="alice@example.test"):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            r = self.rows()
+            r = self.rows(account)
             if len(r) >= n:
                 return r
             time.sleep(0.3)
-        self.fail(f"expected {n} rows, have {len(self.rows())}\n{self.d.tail(30)}")
+        self.fail(f"expected {n} rows, have {len(self.rows(account))}\n{self.d.tail(30)}")
 
     def stats(self):
         return self.d.stats()
@@ -301,6 +332,33 @@ password = "pass"
         body = json.dumps({"source": "legacy", "user": "alice", "mailbox": "INBOX", "uids": [uid]})
         s, _ = self.api("POST", "/api/import/notify", body, {"Authorization": "Bearer " + TOKEN})
         return s
+
+    def test_6_webhook_only_source_with_master_login(self):
+        # legacy2 has no IDLE watcher: only the notification brings the mail.
+        for i in range(70, 72):
+            self.dc.deliver("carol@legacy.test", message(i))
+        time.sleep(2)
+        self.assertEqual(len(self.rows("carol@example.test")), 0)
+        body = json.dumps({"source": "legacy2", "user": "carol", "mailbox": "INBOX", "uids": [1, 2]})
+        s, doc = self.api("POST", "/api/import/notify", body, {"Authorization": "Bearer " + TOKEN + "-2"})
+        self.assertEqual(s, 202, doc)
+        self.wait_rows(2, account="carol@example.test")
+
+    def test_7_import_run_full_copy(self):
+        for i in range(80, 85):
+            self.dc.deliver("dave@legacy.test", message(i))
+        out = self.d.ctl("import", "run", "legacy2", "dave").stdout
+        self.assertIn("queued full copy of legacy2/dave/INBOX", out)
+        self.wait_rows(5, account="dave@example.test")
+        self.d.ctl("import", "run", "legacy2", "dave")
+        time.sleep(3)
+        self.assertEqual(len(self.rows("dave@example.test")), 5)
+        st = self.d.ctl("import", "status").stdout
+        self.assertIn("source legacy2", st)
+        self.assertIn("source legacy ", st)
+        doc = json.loads(self.d.ctl("import", "status", "--json").stdout)
+        by = {x["source"]: x for x in doc["sources"]}
+        self.assertGreaterEqual(by["legacy2"]["messages"], 7)
 
     def test_5_no_traffic_while_idle(self):
         n0 = self.dc.logins()

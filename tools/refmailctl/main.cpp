@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "tools/refmailctl/admin_client.hpp"
 #include "tools/refmailctl/commands.hpp"
+#include "tools/refmailctl/import.hpp"
 #include "tools/refmailctl/offline.hpp"
 #include "tools/refmailctl/queue.hpp"
 
@@ -213,6 +214,15 @@ int main(int argc, char** argv) {
   queue->add_subcommand("delete", "remove a row without a bounce")->add_option("id", queue_id)->required();
   queue->add_subcommand("hold", "keep a row from being tried")->add_option("id", queue_id)->required();
   queue->add_subcommand("release", "release a held row (due now)")->add_option("id", queue_id)->required();
+  // import (the legacy-import worker, via /admin/v1/import)
+  auto* import_cmd = app.add_subcommand("import", "import from legacy IMAP sources")->require_subcommand(1);
+  std::string import_source, import_user, import_mailbox;
+  import_cmd->add_subcommand("status", "per source: queued jobs, last success/error, messages, bytes")
+      ->add_flag("--json", g.json, "print JSON");
+  auto* import_run = import_cmd->add_subcommand("run", "one full copy of a mapped user's mailboxes (batched)");
+  import_run->add_option("source", import_source)->required();
+  import_run->add_option("user", import_user, "the user name on the source")->required();
+  import_run->add_option("--mailbox", import_mailbox, "only this mailbox (default: the mapping's list)");
 
   // mime check
   auto* mime = app.add_subcommand("mime", "offline MIME tools")->require_subcommand(1);
@@ -330,6 +340,13 @@ int main(int argc, char** argv) {
     };
     return refmail::tools::queue_command(queue->get_subcommands().front()->get_name(), queue_id, g.json,
                                          admin_call, std::cout);
+  }
+  if (import_cmd->parsed()) {
+    auto admin_call = [&g](const std::string& method, const std::string& path, const json::value& body) {
+      return call(g, method, path, body);
+    };
+    return refmail::tools::import_command(import_cmd->get_subcommands().front()->get_name(), import_source,
+                                          import_user, import_mailbox, g.json, admin_call, std::cout);
   }
   if (mime->parsed()) {
     return refmail::tools::mime_check(files, g.json, std::cout, std::cerr);
