@@ -13,7 +13,7 @@ build_pkgs=(
   libc-ares-dev libtomlplusplus-dev libspdlog-dev libcli11-dev libsodium-dev
   openssl
 )
-test_pkgs=( python3 swaks curl )
+test_pkgs=( python3 swaks curl dovecot-imapd dovecot-lmtpd )  # dovecot: tests/e2e/test_import.py
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test_pkgs[@]}"); fi
