@@ -6,7 +6,10 @@ public route is wired by web/router.cpp) or finds it through its IDLE watcher, t
 copies it with UID FETCH. Checks: flags and internal date kept, attachments stored
 once (also against blobs refmail already held), repeats are idempotent, bad
 notifications refused, Dovecot stopped mid-way then restarted ends with every
-message imported exactly once, and no IMAP traffic from refmail while idle."""
+message imported exactly once, and no IMAP traffic from refmail while idle. A scripted
+IMAP server adds what Dovecot will not do on demand: a drop in the middle of a FETCH
+literal (retried; the UID fetched whole before the drop is not fetched again) and a
+literal over import.max_message_bytes (skipped, logged)."""
 import base64, http.client, json, os, pwd, shutil, smtplib, socket, subprocess, tempfile, time, unittest
 from harness import Daemon, free_port, main
 
@@ -364,6 +367,137 @@ password_file = "{cls.dc.dir}/dave.pw"
         n0 = self.dc.logins()
         time.sleep(5)
         self.assertEqual(self.dc.logins(), n0)
+
+
+class ScriptedImap:
+    """A tiny IMAP server for failure cases Dovecot will not produce on demand: the
+    first connection drops in the middle of a FETCH literal; later ones answer. UID 3
+    is larger than refmail's max_message_bytes."""
+
+    def __init__(self):
+        import threading
+        self.port = free_port()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(8)
+        self.connections = 0
+        self.fetches = []
+        self.msgs = {1: message(1), 2: message(2), 3: message(3) + b"x" * 3000}
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                self.session(c, self.connections)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def session(self, c, n):
+        f = c.makefile("rb")
+        c.sendall(b"* OK scripted ready\r\n")
+        for line in f:
+            parts = line.decode().strip().split(" ")
+            tag, cmd = parts[0], parts[1].upper()
+            if cmd == "LOGIN":
+                c.sendall(tag.encode() + b" OK logged in\r\n")
+            elif cmd == "EXAMINE":
+                c.sendall(b"* 3 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 4] ok\r\n" +
+                          tag.encode() + b" OK [READ-ONLY] done\r\n")
+            elif cmd == "UID" and parts[2].upper() == "FETCH":
+                uids = []
+                for r in parts[3].split(","):
+                    a, _, b = r.partition(":")
+                    uids += list(range(int(a), int(b or a) + 1))
+                self.fetches.append(uids)
+                for i, u in enumerate(uids):
+                    body = self.msgs[u]
+                    head = f"* {u} FETCH (UID {u} FLAGS (\\Seen) INTERNALDATE \" 2-Jan-2024 10:00:00 +0000\" BODY[] {{{len(body)}}}\r\n"
+                    if n == 1 and i == 1:
+                        c.sendall(head.encode() + body[: len(body) // 2])
+                        return  # drop mid-literal
+                    c.sendall(head.encode() + body + b")\r\n")
+                c.sendall(tag.encode() + b" OK fetch done\r\n")
+            elif cmd == "LOGOUT":
+                c.sendall(b"* BYE bye\r\n" + tag.encode() + b" OK\r\n")
+                return
+            else:
+                c.sendall(tag.encode() + b" BAD unknown\r\n")
+
+    def close(self):
+        self.sock.close()
+
+
+class Scripted(unittest.TestCase):
+    def test_drop_mid_fetch_and_oversized_literal(self):
+        srv = ScriptedImap()
+        toml = f"""
+[import]
+coalesce_window = 0
+batch_size = 10
+retry_schedule = [1]
+timeout = 5
+max_message_bytes = 2048
+
+[[import.sources]]
+name = "scripted"
+host = "127.0.0.1"
+port = {srv.port}
+tls = "none"
+token = "{TOKEN}"
+
+[[import.mappings]]
+source = "scripted"
+user = "erin"
+account = "erin@example.test"
+password = "pw"
+"""
+        d = Daemon(extra_toml=toml)
+        try:
+            d.add_user("erin@example.test", "pw-erin-12345")
+            sock = os.path.join(d.data, "refmaild.sock")
+            c = UnixHTTP(sock)
+            c.request("POST", "/api/import/notify",
+                      body=json.dumps({"source": "scripted", "user": "erin", "uids": [1, 2, 3]}),
+                      headers={"Authorization": "Bearer " + TOKEN})
+            self.assertEqual(c.getresponse().status, 202)
+            c.close()
+            deadline = time.time() + 30
+            rows = []
+            while time.time() < deadline:
+                c = UnixHTTP(sock)
+                c.request("GET", "/admin/v1/rows/erin@example.test?mailbox=INBOX")
+                rows = json.loads(c.getresponse().read())["rows"]
+                c.close()
+                if len(rows) >= 2 and srv.connections >= 2:
+                    break
+                time.sleep(0.3)
+            time.sleep(2)
+            c = UnixHTTP(sock)
+            c.request("GET", "/admin/v1/rows/erin@example.test?mailbox=INBOX")
+            rows = json.loads(c.getresponse().read())["rows"]
+            c.close()
+            # UID 1 came whole before the drop, UID 2 after the retry, UID 3 is too large.
+            self.assertEqual(len(rows), 2, d.tail(30))
+            self.assertEqual([sorted(r["keywords"]) for r in rows], [["$seen"], ["$seen"]])
+            self.assertEqual(rows[0]["internal_date"], 1704189600)
+            self.assertEqual(srv.fetches[0], [1, 2, 3])
+            self.assertEqual(srv.fetches[1], [2, 3])  # UID 1 is not fetched again
+            with open(d.log_path) as f:
+                log = f.read()
+            self.assertIn("import.too_large", log)
+            self.assertIn("import.retry", log)
+        finally:
+            d.cleanup()
+            srv.close()
 
 
 if __name__ == "__main__":
