@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "server/log.hpp"
 
@@ -22,7 +23,7 @@ bool token_matches(std::string_view presented, const std::string& token) {
 }
 
 web::Request to_request(http::request<http::string_body>&& req, std::string peer, bool trusted,
-                        const std::string& token) {
+                        const std::string& token, bool tls) {
   web::Request r;
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
@@ -30,6 +31,7 @@ web::Request to_request(http::request<http::string_body>&& req, std::string peer
   r.body = std::move(req.body());
   r.peer = std::move(peer);
   r.peer_trusted = trusted;
+  r.tls = tls;
   if (!trusted) {
     std::string_view auth = r.header("Authorization");
     if (auth.starts_with("Bearer ") && token_matches(auth.substr(7), token)) r.peer_trusted = true;
@@ -142,8 +144,8 @@ asio::awaitable<bool> write_events(Stream& stream, Runtime& rt, const HttpOption
 
 template <typename Stream>
 asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpHandler handler,
-                              std::string peer, bool trusted, ConnectionTracker::Slot slot) {
-  beast::flat_buffer buffer;
+                              std::string peer, bool trusted, ConnectionTracker::Slot slot,
+                              beast::flat_buffer buffer, bool tls) {
   bool stop_requested = false;
   slot.set_on_stop([&stream, &stop_requested] {
     stop_requested = true;
@@ -171,7 +173,7 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     auto req = parser.release();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
-    web::Request wreq = to_request(std::move(req), peer, trusted, opts.admin_token);
+    web::Request wreq = to_request(std::move(req), peer, trusted, opts.admin_token, tls);
     std::string method = wreq.method, target = wreq.target;
     auto started = std::chrono::steady_clock::now();
     // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
@@ -202,6 +204,37 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
   beast::get_lowest_layer(stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);
 }
 
+// Plain HTTP, or (TCP with opts.tls) TLS when the first bytes are a ClientHello.
+template <typename Proto>
+asio::awaitable<void> detect_session(beast::basic_stream<Proto> stream, Runtime rt, HttpOptions opts,
+                                     HttpHandler handler, std::string peer, bool trusted,
+                                     ConnectionTracker::Slot slot) {
+  beast::flat_buffer buffer;
+  if constexpr (std::is_same_v<Proto, asio::ip::tcp>) {
+    if (opts.tls) {
+      stream.expires_after(opts.read_timeout);
+      auto [ec, is_tls] = co_await beast::async_detect_ssl(stream, buffer, asio::as_tuple(use_awaitable));
+      if (ec) co_return;
+      if (is_tls) {
+        beast::ssl_stream<beast::basic_stream<Proto>> tls_stream(std::move(stream), *opts.tls);
+        beast::get_lowest_layer(tls_stream).expires_after(opts.read_timeout);
+        auto [hec, used] = co_await tls_stream.async_handshake(asio::ssl::stream_base::server, buffer.data(),
+                                                                asio::as_tuple(use_awaitable));
+        if (hec) {
+          log::debug("http.tls_failed", {{"listener", opts.name}, {"peer", peer}, {"error", hec.message()}});
+          co_return;
+        }
+        buffer.consume(used);
+        co_await session(std::move(tls_stream), rt, std::move(opts), std::move(handler), std::move(peer), trusted,
+                         std::move(slot), std::move(buffer), true);
+        co_return;
+      }
+    }
+  }
+  co_await session(std::move(stream), rt, std::move(opts), std::move(handler), std::move(peer), trusted,
+                   std::move(slot), std::move(buffer), false);
+}
+
 template <typename Acceptor, typename Peer>
 asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions opts, HttpHandler handler,
                                   bool trusted, Peer peer_of) {
@@ -221,7 +254,7 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions op
     using Proto = typename Acceptor::protocol_type;
     beast::basic_stream<Proto> stream(std::move(socket));
     asio::co_spawn(acceptor.get_executor(),
-                   session(std::move(stream), rt, opts, handler, peer, trusted, std::move(slot)),
+                   detect_session(std::move(stream), rt, opts, handler, peer, trusted, std::move(slot)),
                    [name = opts.name](std::exception_ptr e) {
                      if (!e) return;
                      try {

@@ -4,15 +4,18 @@
 // parser a body limit; handlers run on the blocking pool and never see a socket.
 // SECURITY: requests on the unix socket are trusted (the socket is 0600, owner only);
 // on TCP, trust comes only from a matching admin token (constant-time compare).
+// Request::tls is set for connections that negotiated TLS (optional, same port).
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "server/runtime.hpp"
 #include "web/http.hpp"
@@ -26,6 +29,9 @@ struct HttpOptions {
   std::uint64_t body_limit_bytes = 64ull << 20;
   std::string admin_token;  // TCP only: "Authorization: Bearer <token>" makes a request trusted
   std::string name = "http";
+  // TCP only: when set, a connection that opens with a TLS ClientHello is served over
+  // TLS on the same port (detected from the first bytes); others stay plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.

@@ -103,6 +103,7 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     o.name = "http";
     o.read_timeout = std::min(svc.cfg.limits.read_timeout, std::chrono::seconds(60));
     o.body_limit_bytes = svc.cfg.limits.http_body_bytes;
+    o.tls = svc.tls;  // TLS on the same port, detected per connection
     auto router = l->router;
     spawn_logged(io, serve_http(*l->acceptors_[i++], svc.rt, o,
                          [router](web::Request&& r) { return router->handle(r); }),

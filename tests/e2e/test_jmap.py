@@ -200,6 +200,27 @@ class Jmap(unittest.TestCase):
         self.assertEqual(r[0][1]["destroyed"], ids)
         self.assertEqual(physical(self.d), p0)
 
+    def test_8_tls_on_the_same_port_cookie_login_and_event_source(self):
+        base = f"https://127.0.0.1:{self.d.ports['http']}"
+        out = subprocess.run(["curl", "-s", "-k", "-D", "-", "-X", "POST", "-H", "Content-Type: application/json",
+                              "-d", json.dumps({"username": "alice@example.test", "password": "alice-pw-1"}),
+                              base + "/api/login"], capture_output=True, text=True, timeout=60).stdout
+        cookie = [l for l in out.splitlines() if l.lower().startswith("set-cookie:")]
+        self.assertTrue(cookie and "Secure" in cookie[0] and "HttpOnly" in cookie[0], out)
+        token = cookie[0].split(":", 1)[1].strip().split(";")[0]
+        code = subprocess.run(["curl", "-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Cookie: " + token,
+                               base + "/.well-known/jmap"], capture_output=True, text=True, timeout=60).stdout
+        self.assertEqual(code, "200")
+        # A cookie POST without JSON type or CSRF token is refused.
+        code = subprocess.run(["curl", "-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Cookie: " + token,
+                               "-H", "Content-Type: text/plain", "--data", "x",
+                               base + f"/jmap/upload/{self.a.account}/"], capture_output=True, text=True, timeout=60).stdout
+        self.assertEqual(code, "403")
+        ev = subprocess.run(["curl", "-s", "-k", "-m", "2", "-H", "Cookie: " + token,
+                             base + "/jmap/eventsource?types=*&closeafter=no&ping=0"],
+                            capture_output=True, text=True, timeout=60).stdout
+        self.assertIn("event: state", ev)
+
 
 if __name__ == "__main__":
     main()
