@@ -48,6 +48,7 @@ struct ImportWorker::Impl {
   asio::thread_pool& pool;
   asio::steady_timer timer;
   bool stopping = false;
+  bool wake_pending = false;  // a job was queued while the loop was not waiting
   std::map<std::string, std::unique_ptr<ssl::context>> tls;  // per source
   std::map<std::string, std::string> master_secret;           // per source
   std::map<std::pair<std::string, std::string>, std::string> user_secret;
@@ -631,6 +632,7 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
 
 asio::awaitable<void> job_loop(ImplPtr self) {
   while (!self->stopping) {
+    self->wake_pending = false;  // the query below sees every job queued before now
     DueJobs task9{&self->store};
     auto jobs = co_await offload(self->pool, std::move(task9));
     auto now = now_s();
@@ -692,6 +694,7 @@ asio::awaitable<void> job_loop(ImplPtr self) {
       for (const auto& j : jobs) any_due = any_due || j.due <= now;
       if (any_due) continue;
     }
+    if (self->wake_pending) continue;
     if (next) {
       self->timer.expires_at(std::chrono::steady_clock::now() +
                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next - now_s()) +
@@ -761,6 +764,7 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
             auto due = co_await offload(self->pool, std::move(task12));
             log::info("import.idle_new", {{"origin", origin}, {"uids", n.uids.size()}});
             if (due) {
+              self->wake_pending = true;
               self->timer.cancel();  // the loop recomputes its wake-up
             }
           }
@@ -899,9 +903,11 @@ void ImportWorker::wake(storage::UnixSeconds due) {
   asio::post(impl_->io, [w, due] {
     auto s = w.lock();
     if (!s) return;
-    auto at = std::chrono::steady_clock::now() +
-              std::chrono::duration_cast<std::chrono::steady_clock::duration>(due - now_s());
-    if (at < s->timer.expiry()) s->timer.cancel();
+    // Always look again: the loop may be between its query and its wait. One extra
+    // due_imports() per new job (at most one per mailbox per window) is cheap.
+    (void)due;
+    s->wake_pending = true;
+    s->timer.cancel();
   });
 }
 
