@@ -297,6 +297,12 @@ Response AdminApi::handle(const Request& req) {
                                 {"blobs_checked", rep->blobs_checked},
                                 {"messages_checked", rep->messages_checked},
                                 {"rows_checked", rep->rows_checked}});
+  } else if (path == "gc" && m == "POST") {
+    // Online: deletes what no message references any more, then compacts every column
+    // family so the space goes back to the file system.
+    auto rep = store_.gc();
+    if (!rep) return store_error(rep.error());
+    return json_ok(json::object{{"blobs_deleted", rep->blobs_deleted}, {"bytes_freed", rep->bytes_freed}});
   } else if (path == "backup" && m == "POST") {
     std::string dir;
     if (!string_field(body, "dir", dir) || dir.empty()) return error_response(400, "\"dir\" is required");

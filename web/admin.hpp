@@ -4,7 +4,8 @@
 //   GET/POST /admin/v1/users[?domain=], DELETE /admin/v1/users/{address},
 //   POST /admin/v1/users/{address}/password
 //   GET/POST /admin/v1/aliases, DELETE /admin/v1/aliases/{address}
-//   GET /admin/v1/stats, POST /admin/v1/fsck (report only), POST /admin/v1/backup {"dir"}
+//   GET /admin/v1/stats, POST /admin/v1/fsck (report only), POST /admin/v1/gc,
+//   POST /admin/v1/backup {"dir"}
 //   GET /admin/v1/queue, GET|DELETE /admin/v1/queue/{id}, POST /admin/v1/queue/{id}/retry,
 //   POST /admin/v1/queue/{id}/hold, POST /admin/v1/queue/{id}/release,
 //   POST /admin/v1/queue/retry-all, GET /admin/v1/rows/{account}[?mailbox=INBOX]

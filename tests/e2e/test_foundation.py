@@ -84,6 +84,7 @@ class Foundation(unittest.TestCase):
         d.ctl("backup", backup)
         self.assertTrue(os.path.isdir(backup))
         self.assertIn("no drift", d.ctl("fsck").stdout)
+        self.assertRegex(d.ctl("gc").stdout, r"gc: \d+ blob\(s\) deleted, \d+ bytes freed")
         r = d.ctl("fsck", "--repair", check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("stop refmaild", r.stderr)

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
   bool repair = false;
   fsck->add_flag("--repair", repair, "write the corrections (offline: stop refmaild first)");
   fsck->add_flag("--json", g.json, "print JSON");
+  auto* gc = app.add_subcommand("gc", "delete unreferenced blobs and compact the store (online)");
   std::string dir;
   app.add_subcommand("backup", "online checkpoint of the store into DIR")->add_option("dir", dir)->required();
   app.add_subcommand("restore", "replace the store with a checkpoint (offline)")->add_option("dir", dir)->required();
@@ -325,6 +326,12 @@ int main(int argc, char** argv) {
       std::cout << (drift.empty() ? "fsck: no drift\n" : "fsck: drift found; stop refmaild and run refmailctl fsck --repair\n");
     }
     return v.at("drift").as_array().empty() ? 0 : 1;
+  }
+  if (gc->parsed()) {
+    auto v = call(g, "POST", "/admin/v1/gc", json::object{});
+    std::cout << "gc: " << v.at("blobs_deleted") << " blob(s) deleted, " << v.at("bytes_freed")
+              << " bytes freed; store compacted\n";
+    return 0;
   }
   if (app.got_subcommand("backup")) {
     auto v = call(g, "POST", "/admin/v1/backup", json::object{{"dir", dir}});
