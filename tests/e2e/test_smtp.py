@@ -26,7 +26,8 @@ def with_attachment(subject, payload, to, line=76, eol="\r\n", name="report.pdf"
 class Smtp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = Daemon()
+        # No DNS answers here (a closed port): mail for foreign domains stays queued.
+        cls.d = Daemon(extra_toml='[relay]\ndns_servers = ["127.0.0.1:9"]\n')
         cls.users = [f"u{i}@example.test" for i in range(10)]
         for u in cls.users:
             cls.d.add_user(u, "pw-" + u)
@@ -120,6 +121,7 @@ class Smtp(unittest.TestCase):
         s.quit()
         after = self.d.stats()
         self.assertEqual(after["messages"] - before["messages"], 1)
+        self.assertEqual(after["queue_size"] - before["queue_size"], 1, "one relay row for elsewhere.test")
         s = smtplib.SMTP_SSL("127.0.0.1", self.d.ports["smtps"], timeout=30, context=tls_ctx())
         s.ehlo("client")
         s.user, s.password = self.users[3], "pw-" + self.users[3]
