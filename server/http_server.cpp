@@ -189,6 +189,11 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
       ok = co_await write_streamed(stream, rt, opts, std::move(wres), version, keep, method == "HEAD");
     } else {
       auto res = to_response(std::move(wres), version, keep);
+      if (method == "HEAD") {  // RFC 9110 9.3.2: the GET's header fields, no content
+        auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
+      }
       beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
       auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
       ok = !wec;
