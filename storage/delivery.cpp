@@ -312,17 +312,10 @@ result<DeliveryReceipt> Delivery::commit() {
   // Queue rows: "Q" due(be64) qid -> value; "I" qid -> due(be64).
   for (const auto& q : st.queue) {
     auto qid = random_id('Q', 12);
-    std::string key = "Q";
-    put_be64(key, static_cast<std::uint64_t>(q.due.time_since_epoch().count()));
-    key += qid;
-    std::string v;
-    put_str(v, receipt.message_id);
-    put_str(v, q.envelope);
-    put_u32(v, 0);
-    put_str(v, "");
-    batch.Put(s.cf(kCfQueue), key, v);
+    const auto due = static_cast<std::uint64_t>(q.due.time_since_epoch().count());
+    batch.Put(s.cf(kCfQueue), queue_key(due, qid), encode_queue(QueueValue{receipt.message_id, q.envelope, 0, ""}));
     std::string idx;
-    put_be64(idx, static_cast<std::uint64_t>(q.due.time_since_epoch().count()));
+    put_be64(idx, due);
     batch.Put(s.cf(kCfQueue), "I" + qid, idx);
     receipt.queue_ids.push_back(qid);
   }

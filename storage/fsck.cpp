@@ -168,10 +168,9 @@ result<FsckReport> Store::fsck(bool repair) {
   {
     auto it = s.iter(kCfQueue, snap);
     for (it->Seek("Q"); it->Valid() && it->key()[0] == 'Q'; it->Next()) {
-      Reader r(std::string_view(it->value().data(), it->value().size()));
-      auto mid = r.str();
-      auto m = messages.find(mid);
-      if (!r.ok() || m == messages.end()) {
+      auto q = decode_queue(std::string_view(it->value().data(), it->value().size()));
+      auto m = q ? messages.find(q->message_id) : messages.end();
+      if (m == messages.end()) {
         issue("dangling_queue_row", printable(it->key().ToString()), 1, 0);
         continue;  // reported only: the relay decides what to do with it
       }

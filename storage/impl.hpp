@@ -215,6 +215,11 @@ struct QueueValue {
   std::uint32_t attempts = 0;
   std::string last_error;
 };
+// Queue rows: "Q" due(be64 seconds) queue_id -> encode_queue(value);
+// index: "I" queue_id -> due(be64).
+std::string queue_key(std::uint64_t due, std::string_view queue_id);
+std::string encode_queue(const QueueValue& q);
+std::optional<QueueValue> decode_queue(std::string_view v);
 
 // ---- keys ----
 inline std::string chunk_key(std::string_view blob_id, std::uint32_t n) {

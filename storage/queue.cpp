@@ -7,36 +7,6 @@
 
 namespace refmail::storage {
 
-namespace {
-
-std::string queue_key(std::uint64_t due, std::string_view qid) {
-  std::string k = "Q";
-  put_be64(k, due);
-  k.append(qid);
-  return k;
-}
-
-std::optional<QueueValue> decode_queue(std::string_view v) {
-  Reader r(v);
-  QueueValue q;
-  q.message_id = r.str();
-  q.envelope = r.str();
-  q.attempts = r.u32();
-  q.last_error = r.str();
-  if (!r.done()) return std::nullopt;
-  return q;
-}
-
-std::string encode_queue(const QueueValue& q) {
-  std::string v;
-  put_str(v, q.message_id);
-  put_str(v, q.envelope);
-  put_u32(v, q.attempts);
-  put_str(v, q.last_error);
-  return v;
-}
-
-}  // namespace
 
 result<StoredMessage> Store::get_message(std::string_view message_id) {
   auto mv = impl_->load_message(message_id);

@@ -9,34 +9,6 @@ namespace refmail::storage {
 
 namespace {
 
-// Same layout as storage/queue.cpp (kept private there); both must agree.
-std::string queue_row_key(std::uint64_t due, std::string_view qid) {
-  std::string k = "Q";
-  put_be64(k, due);
-  k.append(qid);
-  return k;
-}
-
-std::optional<QueueValue> decode_row(std::string_view v) {
-  Reader r(v);
-  QueueValue q;
-  q.message_id = r.str();
-  q.envelope = r.str();
-  q.attempts = r.u32();
-  q.last_error = r.str();
-  if (!r.done()) return std::nullopt;
-  return q;
-}
-
-std::string encode_row(const QueueValue& q) {
-  std::string v;
-  put_str(v, q.message_id);
-  put_str(v, q.envelope);
-  put_u32(v, q.attempts);
-  put_str(v, q.last_error);
-  return v;
-}
-
 struct Loaded {
   std::uint64_t due = 0;
   QueueValue value;
@@ -49,10 +21,10 @@ result<Loaded> load_row(Store::Impl& impl, std::string_view queue_id) {
     return fail(errc::not_found, "queue row " + std::string(queue_id) + " not found");
   Loaded l;
   l.due = get_be64(**idx);
-  auto v = impl.get(kCfQueue, queue_row_key(l.due, queue_id));
+  auto v = impl.get(kCfQueue, queue_key(l.due, queue_id));
   if (!v) return v.error();
   if (!*v) return fail(errc::corrupt, "queue row " + std::string(queue_id) + " is missing");
-  auto q = decode_row(**v);
+  auto q = decode_queue(**v);
   if (!q) return fail(errc::corrupt, "queue row " + std::string(queue_id) + " is corrupt");
   l.value = std::move(*q);
   return l;
@@ -86,8 +58,8 @@ result<void> Store::update_queue(std::string_view queue_id, UnixSeconds due, std
   auto due_raw = due.time_since_epoch().count();
   const auto due_s = static_cast<std::uint64_t>(due_raw < 0 ? 0 : due_raw);
   rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfQueue), queue_row_key(l->due, queue_id));
-  batch.Put(impl_->cf(kCfQueue), queue_row_key(due_s, queue_id), encode_row(l->value));
+  batch.Delete(impl_->cf(kCfQueue), queue_key(l->due, queue_id));
+  batch.Put(impl_->cf(kCfQueue), queue_key(due_s, queue_id), encode_queue(l->value));
   std::string nidx;
   put_be64(nidx, due_s);
   batch.Put(impl_->cf(kCfQueue), "I" + std::string(queue_id), nidx);

@@ -221,4 +221,31 @@ std::shared_ptr<rocksdb::MergeOperator> make_refcount_merge() {
   return std::make_shared<RefcountMerge>();
 }
 
+std::string queue_key(std::uint64_t due, std::string_view queue_id) {
+  std::string k = "Q";
+  put_be64(k, due);
+  k.append(queue_id);
+  return k;
+}
+
+std::string encode_queue(const QueueValue& q) {
+  std::string v;
+  put_str(v, q.message_id);
+  put_str(v, q.envelope);
+  put_u32(v, q.attempts);
+  put_str(v, q.last_error);
+  return v;
+}
+
+std::optional<QueueValue> decode_queue(std::string_view v) {
+  Reader r(v);
+  QueueValue q;
+  q.message_id = r.str();
+  q.envelope = r.str();
+  q.attempts = r.u32();
+  q.last_error = r.str();
+  if (!r.done()) return std::nullopt;
+  return q;
+}
+
 }  // namespace refmail::storage
