@@ -42,36 +42,6 @@ Response store_error(const boost::system::error_code& ec) {
   return error_response(status_for(ec), storage::error_detail(ec));
 }
 
-std::string url_unescape(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// The value of `key` in the query string, unescaped; "" if absent.
-std::string query_param(std::string_view target, std::string_view key) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view kv = rest.substr(0, amp);
-    auto eq = kv.find('=');
-    if (kv.substr(0, eq) == key) return eq == std::string_view::npos ? "" : url_unescape(kv.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    rest = rest.substr(amp + 1);
-  }
-  return {};
-}
-
 // Parses the request body as a JSON object ({} when empty).
 bool body_object(const Request& req, json::object& out, Response& err) {
   if (req.body.empty()) {
@@ -169,7 +139,7 @@ Response AdminApi::handle(const Request& req) {
   auto split_route = [&](std::string_view base, std::string& rest) {
     if (path == base) return true;
     if (path.starts_with(std::string(base) + "/")) {
-      rest = url_unescape(path.substr(base.size() + 1));
+      rest = unescape_url(path.substr(base.size() + 1));
       return true;
     }
     return false;
@@ -196,7 +166,7 @@ Response AdminApi::handle(const Request& req) {
     }
   } else if (split_route("users", rest)) {
     if (m == "GET" && rest.empty()) {
-      auto u = store_.list_users(query_param(req.target, "domain"));
+      auto u = store_.list_users(query_value(req.target, "domain"));
       if (!u) return store_error(u.error());
       json::array arr;
       for (auto& x : *u) {
@@ -239,7 +209,7 @@ Response AdminApi::handle(const Request& req) {
     }
   } else if (split_route("aliases", rest)) {
     if (m == "GET" && rest.empty()) {
-      auto a = store_.list_aliases(query_param(req.target, "domain"));
+      auto a = store_.list_aliases(query_value(req.target, "domain"));
       if (!a) return store_error(a.error());
       json::array arr;
       for (auto& x : *a) {
@@ -271,7 +241,7 @@ Response AdminApi::handle(const Request& req) {
   } else if (split_route("queue", rest)) {
     return handle_queue(req, rest);
   } else if (split_route("rows", rest) && m == "GET" && !rest.empty()) {
-    std::string mailbox = query_param(req.target, "mailbox");
+    std::string mailbox = query_value(req.target, "mailbox");
     auto rows = store_.list_rows(rest, mailbox.empty() ? "INBOX" : mailbox);
     if (!rows) return store_error(rows.error());
     json::array arr;
