@@ -10,7 +10,10 @@
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/json.hpp>
 
+#include "mime/summary.hpp"
 #include "storage/store.hpp"
+#include "web/jmap.hpp"
+#include "web/jmap_internal.hpp"
 
 namespace refmail::web {
 namespace {
@@ -254,6 +257,179 @@ Response handle_import(const Request& req, ImportContext& ctx) {
   if (q->new_job && ctx.wake) ctx.wake(q->due);
   json::object o{{"job", q->job_id}, {"queued", n.uids.size()}, {"coalesced", !q->new_job}};
   return Response{202, "application/json", {}, json::serialize(o), nullptr, nullptr};
+}
+
+namespace {
+
+std::string html_escape(std::string_view s) {
+  std::string o;
+  o.reserve(s.size() + 16);
+  for (char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&#39;"; break;
+      default: o.push_back(c);
+    }
+  }
+  return o;
+}
+
+// Percent-encodes a path segment (file names in download links).
+std::string url_segment(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      o.push_back(static_cast<char>(c));
+    } else {
+      o.push_back('%');
+      o.push_back(hex[c >> 4]);
+      o.push_back(hex[c & 15]);
+    }
+  }
+  return o.empty() ? std::string("part") : o;
+}
+
+// HTML to plain text: tags dropped, script/style/head content dropped, a few entities
+// decoded (the result is escaped again when written).
+std::string html_to_text(std::string_view h) {
+  std::string o;
+  std::size_t i = 0;
+  auto lower_at = [&](std::size_t at, std::string_view word) {
+    if (at + word.size() > h.size()) return false;
+    for (std::size_t k = 0; k < word.size(); ++k)
+      if (std::tolower(static_cast<unsigned char>(h[at + k])) != word[k]) return false;
+    return true;
+  };
+  while (i < h.size()) {
+    if (h[i] == '<') {
+      for (std::string_view skip : {"script", "style", "head"}) {
+        if (lower_at(i + 1, skip)) {
+          std::string close = "</" + std::string(skip);
+          std::size_t j = i + 1;
+          while (j < h.size() && !lower_at(j, close)) ++j;
+          i = j;
+          break;
+        }
+      }
+      bool block = lower_at(i + 1, "br") || lower_at(i + 1, "p") || lower_at(i + 1, "/p") ||
+                   lower_at(i + 1, "div") || lower_at(i + 1, "/div") || lower_at(i + 1, "tr") ||
+                   lower_at(i + 1, "li");
+      auto e = h.find('>', i);
+      i = e == std::string_view::npos ? h.size() : e + 1;
+      if (block && (o.empty() || o.back() != '\n')) o.push_back('\n');
+      continue;
+    }
+    if (h[i] == '&') {
+      static const std::pair<std::string_view, char> ents[] = {
+          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}, {"&nbsp;", ' '}};
+      bool done = false;
+      for (const auto& [name, ch] : ents) {
+        if (h.substr(i, name.size()) == name) {
+          o.push_back(ch);
+          i += name.size();
+          done = true;
+          break;
+        }
+      }
+      if (done) continue;
+    }
+    o.push_back(h[i++]);
+  }
+  return o;
+}
+
+std::string addresses(const std::vector<mime::Address>& list) {
+  std::string o;
+  for (const auto& a : list) {
+    if (!o.empty()) o += ", ";
+    o += a.name.empty() ? a.email : a.name + " <" + a.email + ">";
+  }
+  return o;
+}
+
+}  // namespace
+
+Response handle_message_html(const Request& req, storage::Store& store, const std::string& account) {
+  constexpr std::string_view kPrefix = "/api/messages/";
+  constexpr std::string_view kSuffix = ".html";
+  auto path = req.path();
+  if (req.method != "GET" && req.method != "HEAD") return error_response(405, "use GET");
+  if (path.size() <= kPrefix.size() + kSuffix.size() || path.substr(0, kPrefix.size()) != kPrefix ||
+      path.substr(path.size() - kSuffix.size()) != kSuffix)
+    return error_response(404, "not found");
+  std::string id(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
+  bool ok_id = id.size() > 1 && id.size() <= 64 && id[0] == 'M';
+  for (char c : id) ok_id = ok_id && (std::isalnum(static_cast<unsigned char>(c)) != 0);
+  if (!ok_id) return error_response(404, "not found");
+  // The account must hold a row of this message (else: the same 404 as a bad id).
+  auto rows = store.list_account_rows(account);
+  if (!rows) return error_response(503, storage::error_detail(rows.error()));
+  const storage::MailboxRow* row = nullptr;
+  for (const auto& r : *rows)
+    if (r.message_id == id) row = &r;
+  if (!row) return error_response(404, "not found");
+  auto msg = store.get_message(id);
+  if (!msg) return error_response(404, "not found");
+  auto sum = mime::Summary::parse(msg->record.summary);
+  if (!sum) return error_response(500, "stored summary unreadable");
+  const auto& s = *sum;
+  const std::string acc_id = account_id_for(account);
+  auto link = [&](const mime::PartSummary& p) {
+    std::string blob = p.blob_id.empty() ? part_blob_id(id, p.part_path) : p.blob_id;
+    std::string name = p.name.empty() ? (p.cid.empty() ? "part" : p.cid) : p.name;
+    return "/jmap/download/" + acc_id + "/" + blob + "/" + url_segment(name) + "?accept=" + url_segment(p.type);
+  };
+  std::string title = s.subject.empty() ? "(no subject)" : s.subject;
+  std::string h = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
+                  "</title><style>body{font-family:sans-serif;max-width:60em;margin:1em auto}"
+                  "table.h td{padding:0 .5em;vertical-align:top}table.h td:first-child{color:#666}"
+                  "pre{white-space:pre-wrap;font-family:inherit}img{max-width:100%}</style></head><body>\n"
+                  "<table class=\"h\">\n";
+  auto header = [&](const char* name, const std::string& value) {
+    if (!value.empty()) h += "<tr><td>" + std::string(name) + "</td><td>" + html_escape(value) + "</td></tr>\n";
+  };
+  header("From", addresses(s.from));
+  header("To", addresses(s.to));
+  header("Cc", addresses(s.cc));
+  header("Subject", title);
+  header("Date", s.date ? utc_date(*s.date) : s.date_raw);
+  h += "</table>\n<hr>\n";
+  for (const auto& p : s.text_body) {
+    if (p.type.rfind("image/", 0) == 0) {
+      h += "<p><img alt=\"" + html_escape(p.name) + "\" src=\"" + html_escape(link(p)) + "\"></p>\n";
+      continue;
+    }
+    std::string text = p.type == "text/html" ? html_to_text(p.content) : p.content;
+    h += "<pre>" + html_escape(text) + (p.truncated ? "\n[...]" : "") + "</pre>\n";
+  }
+  // Inline images (cid: parts, screenshots) and attachments: authorised download links.
+  bool first = true;
+  for (const auto& p : s.attachments) {
+    if (p.type.rfind("image/", 0) == 0 && (p.disposition == "inline" || !p.cid.empty())) {
+      h += "<p><img alt=\"" + html_escape(p.name.empty() ? p.cid : p.name) + "\" src=\"" +
+           html_escape(link(p)) + "\"></p>\n";
+    }
+  }
+  for (const auto& p : s.attachments) {
+    if (first) h += "<hr>\n<ul class=\"attachments\">\n";
+    first = false;
+    h += "<li><a href=\"" + html_escape(link(p)) + "\">" + html_escape(p.name.empty() ? "(unnamed)" : p.name) +
+         "</a> (" + html_escape(p.type) + ", " + std::to_string(p.size) + " bytes)</li>\n";
+  }
+  if (!first) h += "</ul>\n";
+  h += "</body></html>\n";
+  Response r{200, "text/html; charset=utf-8", {}, std::move(h), nullptr, nullptr};
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+                         "form-action 'none'; frame-ancestors 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Cache-Control", "private, no-store");
+  if (req.method == "HEAD") r.body.clear();
+  return r;
 }
 
 Response handle_admin_import(const Request& req, ImportContext& ctx) {

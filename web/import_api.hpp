@@ -3,6 +3,7 @@
 //   POST|PUT /api/import/notify       a source says "mailbox M of user U has new mail"
 //   GET  /admin/v1/import             per-source status (admin API; refmailctl import status)
 //   POST /admin/v1/import/run         {"source","user"[,"mailbox"]}: one full copy, batched
+//   GET  /api/messages/{id}.html      the HTML view of one message (handle_message_html)
 // Accepted bodies: refmail JSON {"source","user","mailbox","uidvalidity","uids":[...]}
 // and Dovecot push_notification's `ox` JSON {"user","folder","event","imap-uidvalidity",
 // "imap-uid",...} (the source then comes from ?source=, or the Basic auth user name).
@@ -82,6 +83,16 @@ struct ImportContext {
 
 // POST|PUT /api/import/notify. Blocking: call on the pool like the other handlers.
 [[nodiscard]] Response handle_import(const Request& req, ImportContext& ctx);
+// GET /api/messages/{id}.html for `account` (already authenticated by the caller, as
+// the router does for JMAP): one self-contained HTML document with a summary header
+// (from, to, cc, subject, date), the body as escaped text (HTML bodies are reduced to
+// text: no markup, script or remote content survives), inline images and attachments
+// as /jmap/download links (the same grant checks apply when they are followed).
+// 404 when the account holds no row of that message (same answer as a bad id).
+// SECURITY: served with a Content-Security-Policy that forbids scripts and loads
+// images only from this origin.
+[[nodiscard]] Response handle_message_html(const Request& req, storage::Store& store, const std::string& account);
+
 // /admin/v1/import[...]. REQUIRES: req.peer_trusted (the admin API checked it).
 [[nodiscard]] Response handle_admin_import(const Request& req, ImportContext& ctx);
 

@@ -1,14 +1,18 @@
 // tests/unit/import/test_import_notify.cpp — the notify endpoint: both JSON forms,
 // refusals, token checks, and the durable coalesced enqueue (one job per mailbox per
-// window, pending UIDs keyed so repeats are idempotent) on a temporary store.
+// window, pending UIDs keyed so repeats are idempotent) on a temporary store; and the
+// HTML view of an imported message (escaping, no script or remote content, links,
+// 404 for another account).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "config/config.hpp"
+#include "server/ingest.hpp"
 #include "storage/store.hpp"
 #include "web/import_api.hpp"
+#include "web/jmap.hpp"
 
 using namespace refmail;
 
@@ -194,4 +198,70 @@ TEST(ImportNotify, EnqueueCoalescesPerMailboxAndWindow) {
   EXPECT_EQ(due->size(), 2u);
   n.user = "zed";
   EXPECT_FALSE(web::enqueue_notification(*st, cfg->import, n, now));
+}
+
+// ---- GET /api/messages/{id}.html ----
+
+
+TEST(MessageHtml, RendersForTheRecipientOnly) {
+  TempStore st;
+  ASSERT_TRUE((*st).add_user("bob@example.test", "pw-bob-123456"));
+  config::Config cfg;
+  std::string att(5000, 'A');
+  std::string b64;
+  {
+    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (std::size_t i = 0; i + 2 < att.size(); i += 3) {
+      unsigned v = (unsigned char)att[i] << 16 | (unsigned char)att[i + 1] << 8 | (unsigned char)att[i + 2];
+      for (int k = 3; k >= 0; --k) b64.push_back(t[(v >> (6 * k)) & 63]);
+    }
+  }
+  std::string lines;
+  for (std::size_t i = 0; i < b64.size(); i += 76) lines += b64.substr(i, 76) + "\r\n";
+  std::string msg =
+      "From: \"Ann <script>\" <ann@outside.test>\r\nTo: alice@example.test\r\nCc: carl@x.test\r\n"
+      "Subject: Q3 <b>report</b>\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+      "<html><head><title>t</title></head><body><p>Hello &amp; welcome</p><script>alert(1)</script>"
+      "<img src=\"http://tracker.example/x.png\"></body></html>\r\n"
+      "--b1\r\nContent-Type: application/pdf; name=\"r&d.pdf\"\r\nContent-Disposition: attachment; "
+      "filename=\"r&d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      lines + "--b1--\r\n";
+  server::ImportIngestRequest req;
+  req.account = "alice@example.test";
+  req.bytes = msg;
+  req.internal_date = 1704189600;
+  auto out = server::ingest_import(*st, cfg, req);
+  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
+  const std::string id = out.queue_id;
+
+  web::Request r;
+  r.method = "GET";
+  r.target = "/api/messages/" + id + ".html";
+  auto resp = web::handle_message_html(r, *st, "alice@example.test");
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  EXPECT_EQ(resp.content_type, "text/html; charset=utf-8");
+  const auto& h = resp.body;
+  EXPECT_NE(h.find("Ann &lt;script&gt; &lt;ann@outside.test&gt;"), std::string::npos) << h;
+  EXPECT_NE(h.find("alice@example.test"), std::string::npos);
+  EXPECT_NE(h.find("carl@x.test"), std::string::npos);
+  EXPECT_NE(h.find("Q3 &lt;b&gt;report&lt;/b&gt;"), std::string::npos);
+  EXPECT_NE(h.find("2024-01-02T10:00:00Z"), std::string::npos) << h;
+  EXPECT_NE(h.find("Hello &amp; welcome"), std::string::npos) << h;
+  EXPECT_EQ(h.find("<script"), std::string::npos);
+  EXPECT_EQ(h.find("alert(1)"), std::string::npos);
+  EXPECT_EQ(h.find("tracker.example"), std::string::npos);
+  EXPECT_NE(h.find("/jmap/download/" + web::account_id_for("alice@example.test") + "/"), std::string::npos);
+  EXPECT_NE(h.find("r%26d.pdf"), std::string::npos) << h;
+  EXPECT_NE(h.find(">r&amp;d.pdf</a>"), std::string::npos) << h;
+  bool csp = false;
+  for (const auto& [k, v] : resp.headers) csp = csp || (k == "Content-Security-Policy" && v.find("default-src 'none'") == 0);
+  EXPECT_TRUE(csp);
+
+  // Another account, a wrong id, a bad path: the same 404.
+  EXPECT_EQ(web::handle_message_html(r, *st, "bob@example.test").status, 404);
+  r.target = "/api/messages/M000000000000000000000000.html";
+  EXPECT_EQ(web::handle_message_html(r, *st, "alice@example.test").status, 404);
+  r.target = "/api/messages/../x.html";
+  EXPECT_EQ(web::handle_message_html(r, *st, "alice@example.test").status, 404);
 }
