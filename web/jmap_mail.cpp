@@ -750,6 +750,11 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   mime::Draft d;
   d.from = read_addresses(o.if_contains("from"));
   if (d.from.empty()) d.from.push_back(mime::Address{"", ctx.account});
+  // As on the submission port: From is the account itself unless the operator allows any.
+  if (!ctx.j.cfg.smtp_policy.allow_any_sender &&
+      std::any_of(d.from.begin(), d.from.end(), [&](const mime::Address& a) { return lower(a.email) != ctx.account; })) {
+    return desc = "from must be the account's own address", "invalidProperties";
+  }
   d.to = read_addresses(o.if_contains("to"));
   d.cc = read_addresses(o.if_contains("cc"));
   d.bcc = read_addresses(o.if_contains("bcc"));

@@ -159,9 +159,17 @@ TEST_F(JmapMail, DraftWithUploadedBlobSubmittedLocallyAddsNoBlobBytes) {
     if (b.at("role") == "drafts") carol_drafts = std::string(b.at("id").as_string());
   }
   stolen["mailboxIds"] = json::object{{carol_drafts, true}};
+  stolen["from"] = json::array{json::object{{"email", "carol@example.test"}}};
   auto denied = api("carol", json::array{json::array{
       "Email/set", json::object{{"accountId", acct("carol")}, {"create", json::object{{"x", stolen}}}}, "c"}});
   EXPECT_EQ(denied.at(0).at(1).at("notCreated").at("x").at("type").as_string(), "blobNotFound");
+  // Nor claim another sender in From.
+  json::object spoof = draft;
+  spoof.erase("attachments");
+  spoof["from"] = json::array{json::object{{"email", "ceo@example.test"}}};
+  auto refused = api("alice", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("alice")}, {"create", json::object{{"x", spoof}}}}, "c"}});
+  EXPECT_EQ(refused.at(0).at(1).at("notCreated").at("x").at("type").as_string(), "invalidProperties");
 }
 
 TEST_F(JmapMail, ForeignRecipientsGoToTheQueue) {
