@@ -468,6 +468,8 @@ class ScriptedImap:
         self.connections = 0
         self.fetches = []
         self.msgs = {1: message(1), 2: message(2), 3: message(3) + b"x" * 3000}
+        self.uidvalidity = 42
+        self.drop_first = True
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -494,8 +496,11 @@ class ScriptedImap:
             if cmd == "LOGIN":
                 c.sendall(tag.encode() + b" OK logged in\r\n")
             elif cmd == "EXAMINE":
-                c.sendall(b"* 3 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 4] ok\r\n" +
+                c.sendall(f"* {len(self.msgs)} EXISTS\r\n* OK [UIDVALIDITY {self.uidvalidity}] ok\r\n".encode() +
                           tag.encode() + b" OK [READ-ONLY] done\r\n")
+            elif cmd == "UID" and parts[2].upper() == "SEARCH":
+                c.sendall(("* SEARCH " + " ".join(str(u) for u in sorted(self.msgs)) + "\r\n").encode() +
+                          tag.encode() + b" OK search done\r\n")
             elif cmd == "UID" and parts[2].upper() == "FETCH":
                 uids = []
                 for r in parts[3].split(","):
@@ -503,9 +508,11 @@ class ScriptedImap:
                     uids += list(range(int(a), int(b or a) + 1))
                 self.fetches.append(uids)
                 for i, u in enumerate(uids):
+                    if u not in self.msgs:
+                        continue  # expunged: nothing is returned for it
                     body = self.msgs[u]
                     head = f"* {u} FETCH (UID {u} FLAGS (\\Seen) INTERNALDATE \" 2-Jan-2024 10:00:00 +0000\" BODY[] {{{len(body)}}}\r\n"
-                    if n == 1 and i == 1:
+                    if n == 1 and i == 1 and self.drop_first:
                         c.sendall(head.encode() + body[: len(body) // 2])
                         return  # drop mid-literal
                     c.sendall(head.encode() + body + b")\r\n")
@@ -520,10 +527,8 @@ class ScriptedImap:
         self.sock.close()
 
 
-class Scripted(unittest.TestCase):
-    def test_drop_mid_fetch_and_oversized_literal(self):
-        srv = ScriptedImap()
-        toml = f"""
+def scripted_toml(srv):
+    return f"""
 [import]
 coalesce_window = 0
 batch_size = 10
@@ -544,7 +549,62 @@ user = "erin"
 account = "erin@example.test"
 password = "pw"
 """
-        d = Daemon(extra_toml=toml)
+
+
+def erin_rows(sock):
+    c = UnixHTTP(sock)
+    c.request("GET", "/admin/v1/rows/erin@example.test?mailbox=INBOX")
+    rows = json.loads(c.getresponse().read())["rows"]
+    c.close()
+    return rows
+
+
+def erin_notify(sock, uids, uidvalidity=None):
+    doc = {"source": "scripted", "user": "erin", "uids": uids}
+    if uidvalidity:
+        doc["uidvalidity"] = uidvalidity
+    c = UnixHTTP(sock)
+    c.request("POST", "/api/import/notify", body=json.dumps(doc), headers={"Authorization": "Bearer " + TOKEN})
+    status = c.getresponse().status
+    c.close()
+    return status
+
+
+class Scripted(unittest.TestCase):
+    def test_uidvalidity_change_reconciles_without_duplicates(self):
+        srv = ScriptedImap()
+        srv.drop_first = False
+        srv.msgs = {1: message(1), 2: message(2)}
+        d = Daemon(extra_toml=scripted_toml(srv))
+        try:
+            d.add_user("erin@example.test", "pw-erin-12345")
+            sock = os.path.join(d.data, "refmaild.sock")
+            self.assertEqual(erin_notify(sock, [1, 2], 42), 202)
+            deadline = time.time() + 20
+            while time.time() < deadline and len(erin_rows(sock)) < 2:
+                time.sleep(0.2)
+            self.assertEqual(len(erin_rows(sock)), 2)
+            # The source renumbers its mailbox (new UIDVALIDITY): same two messages
+            # under new UIDs, plus one new message.
+            old = srv.msgs
+            srv.msgs = {7: old[1], 8: old[2], 9: message(9)}
+            srv.uidvalidity = 43
+            self.assertEqual(erin_notify(sock, [9], 43), 202)
+            deadline = time.time() + 20
+            while time.time() < deadline and len(erin_rows(sock)) < 3:
+                time.sleep(0.2)
+            time.sleep(2)
+            self.assertEqual(len(erin_rows(sock)), 3, d.tail(30))
+            with open(d.log_path) as f:
+                log = f.read()
+            self.assertIn("import.uidvalidity_changed", log)
+        finally:
+            d.cleanup()
+            srv.close()
+
+    def test_drop_mid_fetch_and_oversized_literal(self):
+        srv = ScriptedImap()
+        d = Daemon(extra_toml=scripted_toml(srv))
         try:
             d.add_user("erin@example.test", "pw-erin-12345")
             sock = os.path.join(d.data, "refmaild.sock")
