@@ -305,7 +305,7 @@ Fingerprints target_fingerprints(storage::Store& store, const std::string& accou
 }
 
 struct Stats {
-  std::uint64_t messages = 0, bytes = 0, new_blob_bytes = 0, skipped = 0, duplicates = 0;
+  std::uint64_t messages = 0, bytes = 0, new_blob_bytes = 0, cut_bytes = 0, skipped = 0, duplicates = 0;
 };
 
 // Adds to the per-source counters and records the outcome (blocking).
@@ -326,12 +326,19 @@ void record_stats(storage::Store& store, const std::string& source, const Stats&
   bump("messages", add.messages);
   bump("bytes", add.bytes);
   bump("new_blob_bytes", add.new_blob_bytes);
+  bump("attachment_bytes", add.cut_bytes);
   bump("skipped", add.skipped);
   bump("duplicates_avoided", add.duplicates);
-  std::uint64_t bytes = o["bytes"].is_uint64() ? o["bytes"].as_uint64() : 0;
-  std::uint64_t nb = o["new_blob_bytes"].is_uint64() ? o["new_blob_bytes"].as_uint64() : 0;
-  (void)nb;
-  (void)bytes;
+  // Attachment bytes that were already held (by content) and so cost nothing new.
+  auto get = [&](const char* k) -> std::uint64_t {
+    const auto* x = o.if_contains(k);
+    if (x && x->is_uint64()) return x->as_uint64();
+    if (x && x->is_int64() && x->as_int64() > 0) return static_cast<std::uint64_t>(x->as_int64());
+    return 0;
+  };
+  std::uint64_t cut = get("attachment_bytes");
+  std::uint64_t nb = get("new_blob_bytes");
+  o["dedup_saved_bytes"] = cut > nb ? cut - nb : 0;
   auto t = now_s().time_since_epoch().count();
   if (error.empty()) {
     o["last_success"] = t;
@@ -592,6 +599,7 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           ++stats.messages;
           stats.bytes += size;
           stats.new_blob_bytes += out.new_blob_bytes;
+          stats.cut_bytes += out.cut_bytes;
           done_value = out.queue_id;
         }
       }

@@ -221,6 +221,7 @@ IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, Im
   out.status = smtp::DeliveryStatus::Ok;
   out.queue_id = receipt->message_id;
   out.new_blob_bytes = receipt->new_blob_bytes;
+  for (const auto& c : skel->cuts) out.cut_bytes += c.decoded_size;
   log::info("import.commit", {{"origin", req.origin},
                               {"message_id", receipt->message_id},
                               {"account", req.account},

@@ -35,6 +35,7 @@ struct IngestOutcome {
   std::string queue_id;  // shown in "250 2.0.0 Ok: queued as ..."
   std::string detail;    // for the log
   std::uint64_t new_blob_bytes = 0;
+  std::uint64_t cut_bytes = 0;  // ingest_import: decoded bytes of the attachments cut out
 };
 
 // Blocking (splits and commits durably): call on the thread pool.

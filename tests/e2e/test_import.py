@@ -446,6 +446,9 @@ password_file = "{cls.dc.dir}/dave.pw"
         doc = json.loads(self.d.ctl("import", "status", "--json").stdout)
         by = {x["source"]: x for x in doc["sources"]}
         self.assertGreaterEqual(by["legacy2"]["messages"], 7)
+        # test_1: three copies of an attachment refmail already held, none stored again.
+        self.assertGreaterEqual(by["legacy"]["dedup_saved_bytes"], 3 * 60000)
+        self.assertIn("saved by dedup", st)
 
     def test_5_no_traffic_while_idle(self):
         n0 = self.dc.logins()

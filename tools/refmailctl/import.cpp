@@ -51,7 +51,8 @@ int import_command(const std::string& sub, const std::string& source, const std:
         out << "  last error      " << when(num(so, "last_error_at")) << "  " << std::string(e->as_string()) << "\n";
       std::int64_t bytes = num(so, "bytes"), fresh = num(so, "new_blob_bytes");
       out << "  imported        " << num(so, "messages") << " message(s), " << bytes << " bytes\n";
-      out << "  new blob bytes  " << fresh << "  (attachments already held were not stored again)\n";
+      out << "  new blob bytes  " << fresh << "\n";
+      out << "  saved by dedup  " << num(so, "dedup_saved_bytes") << " bytes (attachments already held, by content)\n";
       out << "  skipped         " << num(so, "skipped") << " too large, " << num(so, "duplicates_avoided")
           << " duplicate(s) avoided\n";
     }
