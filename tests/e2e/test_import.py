@@ -230,6 +230,8 @@ def message(i, attachment=None, name="report.pdf"):
             f"{body}\r\n--b1--\r\n").encode()
 
 
+@unittest.skipUnless(shutil.which("dovecot") and os.geteuid() == 0,
+                     "needs Debian's dovecot-imapd/dovecot-lmtpd (tools/install-deps.sh --test) and root")
 class Import(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
