@@ -8,6 +8,7 @@
 #include "server/http_server.hpp"
 #include "server/log.hpp"
 #include "server/smtp_server.hpp"
+#include "web/metrics.hpp"
 #include "web/router.hpp"
 
 namespace refmail::server {
@@ -68,6 +69,7 @@ void spawn_logged(asio::io_context& io, asio::awaitable<void> task, std::string 
 
 std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   auto l = std::make_unique<TcpListeners>();
+  if (!svc.metrics) svc.metrics = std::make_shared<web::Metrics>();
   auto& io = svc.rt.io;
   struct Smtp {
     const config::Endpoint* ep;
@@ -98,7 +100,7 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     spawn_logged(io, serve_smtp(*l->acceptors_[i++], s.lc, svc), s.lc.name);
   }
   if (svc.cfg.http.enabled()) {
-    l->router = std::make_shared<web::Router>(svc.store, svc.cfg);
+    l->router = std::make_shared<web::Router>(svc.store, svc.cfg, svc.metrics);
     HttpOptions o;
     o.name = "http";
     o.read_timeout = std::min(svc.cfg.limits.read_timeout, std::chrono::seconds(60));

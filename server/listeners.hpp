@@ -18,6 +18,9 @@
 namespace refmail::storage {
 class Store;
 }
+namespace refmail::web {
+class Metrics;
+}
 
 namespace refmail::server {
 
@@ -26,6 +29,9 @@ struct Services {
   storage::Store& store;
   Runtime rt;
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Counters shared by SMTP and HTTP, rendered at /metrics; made by start_listeners
+  // when null.
+  std::shared_ptr<web::Metrics> metrics = nullptr;
 };
 
 class Listeners {

@@ -20,6 +20,7 @@
 #include "smtp/recipient_policy.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
+#include "web/metrics.hpp"
 
 namespace refmail::server {
 namespace {
@@ -174,6 +175,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   };
   push(session.start());
   log::debug("smtp.connect", {{"listener", lc.name}, {"peer", peer_ip}});
+  const std::string label = "{listener=\"" + lc.name + "\"}";
+  svc.metrics->add("refmail_smtp_sessions_total" + label);
   std::uint64_t messages = 0;
   std::array<char, 64 * 1024> buf;
   asio::steady_timer deadline(c.stream.get_executor());
@@ -238,8 +241,11 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         auto outcome = co_await offload(svc.rt.pool, std::move(run));
         if (outcome.status != smtp::DeliveryStatus::Ok) {
           log::warn("smtp.delivery_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", outcome.detail}});
+          svc.metrics->add("refmail_smtp_delivery_failures_total" + label);
         } else {
           ++messages;
+          svc.metrics->add("refmail_smtp_messages_total" + label);
+          svc.metrics->add("refmail_deliveries_total");
         }
         push(session.delivery_result(outcome.status, outcome.queue_id));
       } else if (std::holds_alternative<smtp::Close>(action)) {

@@ -1,7 +1,7 @@
 """End-to-end: refmaild's SMTP listeners with real clients — smtplib (plain MX,
 STARTTLS + AUTH on submission, implicit TLS on SMTPS), swaks (pipelining), a raw
 socket (BDAT), openssl s_client (STARTTLS). Checks that attachments are stored once."""
-import base64, os, random, shutil, smtplib, socket, ssl, subprocess, time, unittest
+import base64, os, random, re, shutil, smtplib, socket, ssl, subprocess, time, unittest, urllib.request
 from harness import Daemon, main
 
 
@@ -69,6 +69,12 @@ class Smtp(unittest.TestCase):
         s2 = self.d.stats()
         self.assertEqual(s2["blobs"], s1["blobs"])
         self.assertLess(s2["physical_bytes"] - s1["physical_bytes"], 16 * 1024)
+        # The SMTP counters reach /metrics (Prometheus text).
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.d.ports['http']}/metrics", timeout=30) as r:
+            metrics = r.read().decode()
+        m = re.search(r'^refmail_smtp_messages_total\{listener="mx"\} (\d+)$', metrics, re.M)
+        self.assertIsNotNone(m, metrics[:500])
+        self.assertGreaterEqual(int(m.group(1)), 2)
 
     def test_unknown_user_and_relay_are_refused(self):
         s = self.mx()
