@@ -170,7 +170,7 @@ int run_daemon(const config::Config& cfg) {
     }
   }
 
-  Services services{cfg, *store, rt, *tls};
+  Services services{cfg, *store, rt, *tls, nullptr, import_ctx};
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;

@@ -20,6 +20,7 @@ class Store;
 }
 namespace refmail::web {
 class Metrics;
+struct ImportContext;
 }
 
 namespace refmail::server {
@@ -32,6 +33,8 @@ struct Services {
   // Counters shared by SMTP and HTTP, rendered at /metrics; made by start_listeners
   // when null.
   std::shared_ptr<web::Metrics> metrics = nullptr;
+  // The import webhook's context; null when import is off.
+  std::shared_ptr<web::ImportContext> import = nullptr;
 };
 
 class Listeners {

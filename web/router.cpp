@@ -61,8 +61,14 @@ Response Router::dispatch(const Request& req) {
     r.body = metrics_->render(&store_);
     return r;
   }
+  // The import webhook authenticates with its source's token, not an account.
+  if (path == "/api/import/notify") {
+    if (!import_) return error_response(404, "import is not configured");
+    return handle_import(req, *import_);
+  }
+  bool html_view = path.starts_with("/api/messages/") && path.ends_with(".html");
   bool jmap_route = path == "/.well-known/jmap" || path.starts_with("/jmap/") || path == "/api/admin/stats";
-  if (!jmap_route) return error_response(404, "not found");
+  if (!jmap_route && !html_view) return error_response(404, "not found");
   Response err;
   auto account = auth_.authenticate(req, err);
   if (!account) return err;
@@ -70,6 +76,7 @@ Response Router::dispatch(const Request& req) {
     if (m != "GET") return error_response(405, "use GET");
     return jmap_.session(*account);
   }
+  if (html_view) return handle_message_html(req, store_, *account);  // grant rules as downloads
   if (path == "/jmap/api") return jmap_.api(*account, req);
   if (path.starts_with("/jmap/download/")) return jmap_.download(*account, path.substr(15), req);
   if (path.starts_with("/jmap/upload/")) return jmap_.upload(*account, path.substr(13), req);

@@ -19,6 +19,7 @@
 #include "config/config.hpp"
 #include "web/auth.hpp"
 #include "web/http.hpp"
+#include "web/import_api.hpp"
 #include "web/jmap.hpp"
 #include "web/metrics.hpp"
 
@@ -35,6 +36,9 @@ class Router {
          AuthOptions auth = {}, JmapLimits limits = {});
   [[nodiscard]] Response handle(const Request& req);
   [[nodiscard]] Metrics& metrics() { return *metrics_; }
+  // Enables /api/import/notify (the legacy server's new-mail webhook). REQUIRES: called
+  // before the router serves requests.
+  void set_import(std::shared_ptr<ImportContext> ctx) { import_ = std::move(ctx); }
   [[nodiscard]] std::shared_ptr<Metrics> shared_metrics() { return metrics_; }
 
  private:
@@ -47,6 +51,7 @@ class Router {
   Auth auth_;
   Jmap jmap_;
   std::atomic<std::int64_t> next_upload_expiry_{0};
+  std::shared_ptr<ImportContext> import_;
 };
 
 // The savings report's top list: the `n` attachments referenced by the most mailbox

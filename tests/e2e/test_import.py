@@ -308,13 +308,25 @@ password_file = "{cls.dc.dir}/dave.pw"
         c.close()
         return r.status, (json.loads(data) if data else None)
 
+    def public(self, method, path, body=None, headers=None):
+        """A request on refmaild's public HTTP port, where a legacy server posts."""
+        c = http.client.HTTPConnection("127.0.0.1", self.d.ports["http"], timeout=30)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            return r.status, (json.loads(data) if data else None)
+        except ValueError:
+            return r.status, data
+
     def notify(self, uid, token=TOKEN, user="alice", folder="INBOX"):
         # What Dovecot's push_notification ox driver posts (plus ?source=).
         body = json.dumps({"user": user, "event": "messageNew", "folder": folder,
                            "imap-uidvalidity": self.uidvalidity(), "imap-uid": uid,
                            "from": "sender@outside.test", "subject": "x", "unseen": 1})
-        return self.api("PUT", "/api/import/notify?source=legacy", body,
-                        {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        return self.public("PUT", "/api/import/notify?source=legacy", body,
+                           {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
 
     def uidvalidity(self):
         m = self.dc.imap()
@@ -368,17 +380,25 @@ password_file = "{cls.dc.dir}/dave.pw"
             self.assertEqual(s, 202)
         time.sleep(3)
         self.assertEqual(len(self.rows()), 4)
+        # The HTML view: the recipient reads it, another account gets 404.
+        mid = rows[0]["message_id"]
+        auth = lambda u, p: {"Authorization": "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()}
+        s, page = self.public("GET", f"/api/messages/{mid}.html", headers=auth("alice@example.test", "pw-alice-123"))
+        self.assertEqual(s, 200)
+        self.assertIn(b"<html", page.lower() if isinstance(page, bytes) else b"")
+        s, _ = self.public("GET", f"/api/messages/{mid}.html", headers=auth("bob@example.test", "pw-bob-1234"))
+        self.assertEqual(s, 404)
 
     def test_2_bad_notifications(self):
         s, _ = self.notify(1, token="tok-wrong-wrong-wrong")
         self.assertEqual(s, 401)
         s, _ = self.notify(1, user="nobody-here")
         self.assertEqual(s, 404)
-        s, _ = self.api("POST", "/api/import/notify?source=legacy", "{not json",
-                        {"Authorization": "Bearer " + TOKEN})
+        s, _ = self.public("POST", "/api/import/notify?source=legacy", "{not json",
+                           {"Authorization": "Bearer " + TOKEN})
         self.assertEqual(s, 400)
-        s, _ = self.api("POST", "/api/import/notify?source=other", json.dumps({"user": "alice", "uids": [1]}),
-                        {"Authorization": "Bearer " + TOKEN})
+        s, _ = self.public("POST", "/api/import/notify?source=other", json.dumps({"user": "alice", "uids": [1]}),
+                           {"Authorization": "Bearer " + TOKEN})
         self.assertEqual(s, 401)
 
     def test_3_idle_trigger_without_webhook(self):
