@@ -217,10 +217,9 @@ result<DeliveryReceipt> Delivery::commit() {
         std::any_of(r.keywords.begin(), r.keywords.end(),
                     [](const std::string& k) { return k.empty() || k.size() > kMaxKeywordBytes; }))
       return fail(errc::invalid_argument, "too many or malformed keywords for " + *acct);
-    auto mm = s.find_mailbox(*acct, *mbox);
+    auto mm = s.require_mailbox(*acct, *mbox);
     if (!mm) return mm.error();
-    if (!*mm) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
-    targets.push_back(Target{*acct, *mbox, **mm});
+    targets.push_back(Target{*acct, *mbox, std::move(*mm)});
     add_bytes[*acct] += msg.logical_size;
   }
   std::vector<std::string> hold_accounts;

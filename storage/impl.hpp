@@ -404,6 +404,8 @@ struct Store::Impl {
   // mailboxes (mailboxes.cpp)
   result<std::optional<MailboxMeta>> find_mailbox(std::string_view account,
                                                   std::string_view name);
+  // find_mailbox, with a missing mailbox as errc::not_found naming it.
+  result<MailboxMeta> require_mailbox(std::string_view account, std::string_view name);
   std::uint32_t allocate_uid(std::string_view account, std::uint32_t mailbox_id);
   std::uint32_t allocate_mailbox_id(std::string_view account);
   std::uint32_t allocate_uidvalidity();

@@ -91,6 +91,16 @@ result<std::optional<MailboxMeta>> Store::Impl::find_mailbox(std::string_view ac
   return m;
 }
 
+result<MailboxMeta> Store::Impl::require_mailbox(std::string_view account, std::string_view name) {
+  auto m = find_mailbox(account, name);
+  if (!m) return m.error();
+  if (!*m) {
+    return fail(errc::not_found,
+                "mailbox " + std::string(name) + " of " + std::string(account) + " does not exist");
+  }
+  return std::move(**m);
+}
+
 void Store::Impl::put_mailbox(rocksdb::WriteBatch& batch, std::string_view account,
                               std::string_view name, const MailboxMeta& m) {
   batch.Put(cf(kCfMailbox), mailbox_name_key(account, name), encode_mailbox(m));
@@ -339,9 +349,8 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   if (is_system(*src) || is_system(*dst))
     return fail(errc::invalid_argument, "system mailboxes cannot be renamed");
   std::unique_lock admin(impl_->admin_mu);
-  auto m = impl_->find_mailbox(*acct, *src);
+  auto m = impl_->require_mailbox(*acct, *src);
   if (!m) return m.error();
-  if (!*m) return fail(errc::not_found, "mailbox " + *src + " of " + *acct + " does not exist");
   auto d = impl_->find_mailbox(*acct, *dst);
   if (!d) return d.error();
   if (*d) return fail(errc::exists, "mailbox " + *dst + " of " + *acct + " already exists");
@@ -349,7 +358,7 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   // UIDs and UIDVALIDITY stay valid.
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *src));
-  impl_->put_mailbox(batch, *acct, *dst, **m);
+  impl_->put_mailbox(batch, *acct, *dst, *m);
   batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
   return impl_->write(batch);
 }
@@ -360,10 +369,9 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
   if (is_system(*mbox)) return fail(errc::invalid_argument, "system mailboxes cannot be deleted");
   std::unique_lock admin(impl_->admin_mu);
-  auto m = impl_->find_mailbox(*acct, *mbox);
+  auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
-  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
-  auto r = impl_->expunge_mailbox_rows(*acct, (*m)->mailbox_id);
+  auto r = impl_->expunge_mailbox_rows(*acct, m->mailbox_id);
   if (!r) return r;
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *mbox));
@@ -391,11 +399,10 @@ result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
   auto acct = canonical_address(account);
   auto mbox = canonical_mailbox(mailbox);
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
-  auto m = impl_->find_mailbox(*acct, *mbox);
+  auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
-  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
   std::vector<MailboxRow> rows;
-  auto prefix = row_prefix(*acct, (*m)->mailbox_id);
+  auto prefix = row_prefix(*acct, m->mailbox_id);
   auto it = impl_->iter(kCfMailbox);
   for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
     auto v = decode_row(std::string_view(it->value().data(), it->value().size()));
@@ -450,10 +457,9 @@ result<MailboxRow> Store::get_row(std::string_view account, std::string_view mai
   auto acct = canonical_address(account);
   auto mbox = canonical_mailbox(mailbox);
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
-  auto m = impl_->find_mailbox(*acct, *mbox);
+  auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
-  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
-  auto v = impl_->get(kCfMailbox, row_key(*acct, (*m)->mailbox_id, uid));
+  auto v = impl_->get(kCfMailbox, row_key(*acct, m->mailbox_id, uid));
   if (!v) return v.error();
   if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
   auto r = decode_row(**v);
@@ -471,10 +477,9 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
                   [](const std::string& k) { return k.empty() || k.size() > kMaxKeywordBytes; }))
     return fail(errc::invalid_argument, "too many or malformed keywords");
   std::shared_lock admin(impl_->admin_mu);
-  auto m = impl_->find_mailbox(*acct, *mbox);
+  auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
-  if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
-  auto key = row_key(*acct, (*m)->mailbox_id, uid);
+  auto key = row_key(*acct, m->mailbox_id, uid);
   auto v = impl_->get(kCfMailbox, key);
   if (!v) return v.error();
   if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
@@ -499,13 +504,11 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   auto dst = canonical_mailbox(to_mailbox);
   if (!acct || !src || !dst) return fail(errc::invalid_argument, "malformed account or mailbox name");
   std::shared_lock admin(impl_->admin_mu);
-  auto sm = impl_->find_mailbox(*acct, *src);
+  auto sm = impl_->require_mailbox(*acct, *src);
   if (!sm) return sm.error();
-  if (!*sm) return fail(errc::not_found, "mailbox " + *src + " of " + *acct + " does not exist");
-  auto dm = impl_->find_mailbox(*acct, *dst);
+  auto dm = impl_->require_mailbox(*acct, *dst);
   if (!dm) return dm.error();
-  if (!*dm) return fail(errc::not_found, "mailbox " + *dst + " of " + *acct + " does not exist");
-  auto key = row_key(*acct, (*sm)->mailbox_id, uid);
+  auto key = row_key(*acct, sm->mailbox_id, uid);
   auto v = impl_->get(kCfMailbox, key);
   if (!v) return v.error();
   if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *src);
@@ -523,11 +526,11 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
     auto q = impl_->reserve_quota({{*acct, r->logical_size}}, &quota);
     if (!q) return q.error();
   }
-  auto new_uid = impl_->allocate_uid(*acct, (*dm)->mailbox_id);
+  auto new_uid = impl_->allocate_uid(*acct, dm->mailbox_id);
   rocksdb::WriteBatch batch;
   auto* counters = impl_->cf(kCfCounter);
-  batch.Put(impl_->cf(kCfMailbox), row_key(*acct, (*dm)->mailbox_id, new_uid), encode_row(*r));
-  batch.Merge(counters, uidnext_key(*acct, (*dm)->mailbox_id), max_operand(new_uid + 1));
+  batch.Put(impl_->cf(kCfMailbox), row_key(*acct, dm->mailbox_id, new_uid), encode_row(*r));
+  batch.Merge(counters, uidnext_key(*acct, dm->mailbox_id), max_operand(new_uid + 1));
   if (move) {
     // One row out, one row in: refcounts, grants and usage are unchanged.
     batch.Delete(impl_->cf(kCfMailbox), key);
@@ -558,11 +561,10 @@ result<void> Store::expunge(std::string_view account, std::string_view mailbox,
   std::vector<std::string> gc;
   {
     std::shared_lock admin(impl_->admin_mu);
-    auto m = impl_->find_mailbox(*acct, *mbox);
+    auto m = impl_->require_mailbox(*acct, *mbox);
     if (!m) return m.error();
-    if (!*m) return fail(errc::not_found, "mailbox " + *mbox + " of " + *acct + " does not exist");
     for (std::size_t i = 0; i < uids.size(); ++i) {
-      auto r = impl_->expunge_row(*acct, (*m)->mailbox_id, uids[i], /*sync=*/false, &gc);
+      auto r = impl_->expunge_row(*acct, m->mailbox_id, uids[i], /*sync=*/false, &gc);
       if (!r) return r;
     }
     auto synced = impl_->sync_wal();
