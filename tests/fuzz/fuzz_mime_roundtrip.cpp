@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.hpp"
 #include "mime/errc.hpp"
 #include "mime/joiner.hpp"
 #include "mime/splitter.hpp"
@@ -21,14 +22,6 @@
 using namespace refmail::mime;
 
 namespace {
-
-#define FUZZ_CHECK(c)                                                              \
-  do {                                                                             \
-    if (!(c)) {                                                                    \
-      std::fprintf(stderr, "fuzz invariant failed: %s (line %d)\n", #c, __LINE__); \
-      std::abort();                                                                \
-    }                                                                              \
-  } while (0)
 
 class MemoryBlobs final : public BlobSink, public BlobSource {
  public:

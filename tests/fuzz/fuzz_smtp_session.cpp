@@ -7,6 +7,7 @@
 // stream fed whole gives the same replies as when chunked (unless STARTTLS intervenes).
 // With the top bit of the first byte set, the bytes are instead server replies fed to a
 // ClientSession (no credentials before TLS, nothing after ClientFinished, bounded buffer).
+#include "tests/fuzz/fuzz_check.hpp"
 #include "smtp/client_session.hpp"
 #include "smtp/session.hpp"
 
@@ -21,14 +22,6 @@
 using namespace refmail::smtp;
 
 namespace {
-
-#define FUZZ_CHECK(c)                                                     \
-  do {                                                                    \
-    if (!(c)) {                                                           \
-      std::fprintf(stderr, "fuzz invariant failed: %s (line %d)\n", #c, __LINE__); \
-      std::abort();                                                       \
-    }                                                                     \
-  } while (0)
 
 struct Rng {
   std::uint64_t s;
