@@ -170,7 +170,7 @@ int run_daemon(const config::Config& cfg) {
     }
   }
 
-  Services services{cfg, *store, rt, *tls, nullptr, import_ctx};
+  Services services{cfg, *store, rt, *tls, nullptr, import_ctx, [r = relay.get()] { r->notify(); }};
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;

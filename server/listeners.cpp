@@ -102,6 +102,7 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   if (svc.cfg.http.enabled()) {
     l->router = std::make_shared<web::Router>(svc.store, svc.cfg, svc.metrics);
     l->router->set_import(svc.import);
+    l->router->set_queue_notifier(svc.queue_notify);
     HttpOptions o;
     o.name = "http";
     o.read_timeout = std::min(svc.cfg.limits.read_timeout, std::chrono::seconds(60));

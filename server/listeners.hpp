@@ -35,6 +35,8 @@ struct Services {
   std::shared_ptr<web::Metrics> metrics = nullptr;
   // The import webhook's context; null when import is off.
   std::shared_ptr<web::ImportContext> import = nullptr;
+  // Wakes the relay worker after a queue row was committed (JMAP submissions).
+  std::function<void()> queue_notify = nullptr;
 };
 
 class Listeners {

@@ -16,6 +16,7 @@
 // an unknown, malformed or not-granted blob id answers the same 404. Attachment
 // bytes are never read for Email/get (answered from the stored summary).
 #pragma once
+#include <functional>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -69,6 +70,9 @@ class Jmap {
   [[nodiscard]] Response event_source(const std::string& account, const Request& req);
 
   [[nodiscard]] const JmapLimits& limits() const { return limits_; }
+  // Called (from any thread) after EmailSubmission/set committed a relay queue row, so
+  // the relay worker starts at once. REQUIRES: set before requests are served.
+  void set_queue_notifier(std::function<void()> notify);
 
   struct Impl;
 

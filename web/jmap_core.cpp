@@ -287,6 +287,8 @@ Jmap::Jmap(storage::Store& store, const config::Config& cfg, JmapLimits limits)
     : impl_(std::make_unique<Impl>(Impl{store, cfg, limits})), limits_(limits) {}
 Jmap::~Jmap() = default;
 
+void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->queue_notify = std::move(notify); }
+
 Response Jmap::session(const std::string& account) {
   const auto& l = limits_;
   std::string id = account_id_for(account);

@@ -2,6 +2,7 @@
 // method table and JSON helpers shared by the JMAP files.
 // SECURITY: Ctx::account is the authenticated account; every lookup goes through it.
 #pragma once
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@ struct Jmap::Impl {
   storage::Store& store;
   const config::Config& cfg;
   JmapLimits limits;
+  std::function<void()> queue_notify;  // wakes the relay after a queue row is committed
 };
 
 // One JMAP request's view of the account; caches are dropped after every change.

@@ -1044,6 +1044,7 @@ void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, js
                                           "delivery failed");
         continue;
       }
+      if (!foreign.empty() && ctx.j.queue_notify) ctx.j.queue_notify();
       ctx.invalidate();
       std::string sid = "S" + receipt->message_id.substr(1);
       ctx.created_ids[std::string(kv.key())] = sid;

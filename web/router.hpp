@@ -39,6 +39,8 @@ class Router {
   // Enables /api/import/notify (the legacy server's new-mail webhook). REQUIRES: called
   // before the router serves requests.
   void set_import(std::shared_ptr<ImportContext> ctx) { import_ = std::move(ctx); }
+  // Wakes the relay after JMAP submissions queue mail for foreign domains.
+  void set_queue_notifier(std::function<void()> notify) { jmap_.set_queue_notifier(std::move(notify)); }
   [[nodiscard]] std::shared_ptr<Metrics> shared_metrics() { return metrics_; }
 
  private:
