@@ -84,6 +84,9 @@ bool parse_source(Ctx& c, const toml::table& t, ImportSource& s) {
     } else if (name == "idle") {
       if (!v.is_boolean()) return c.fail(errc::bad_type, v, key, "expected true or false");
       s.idle = *v.value<bool>();
+    } else if (name == "grant_recipients") {
+      if (!v.is_boolean()) return c.fail(errc::bad_type, v, key, "expected true or false");
+      s.grant_recipients = *v.value<bool>();
     } else {
       return c.fail(errc::unknown_key, v, key, "unknown key");
     }
@@ -121,6 +124,9 @@ bool parse_mapping(Ctx& c, const toml::table& t, ImportMapping& m) {
         if (!get_string(c, e, key, s, false)) return false;
         m.mailboxes.push_back(s);
       }
+    } else if (name == "grant_recipients") {
+      if (!v.is_boolean()) return c.fail(errc::bad_type, v, key, "expected true or false");
+      m.grant_recipients = *v.value<bool>();
     } else {
       return c.fail(errc::unknown_key, v, key, "unknown key");
     }
@@ -144,6 +150,12 @@ const ImportMapping* Import::find_mapping(std::string_view source, std::string_v
   for (const auto& m : mappings)
     if (m.source == source && m.user == user) return &m;
   return nullptr;
+}
+
+bool Import::grants_recipients(const ImportMapping& m) const {
+  if (m.grant_recipients) return *m.grant_recipients;
+  const auto* s = find_source(m.source);
+  return s != nullptr && s->grant_recipients;
 }
 
 std::optional<ImportParseError> parse_import(std::string_view toml_text, std::string_view source_name,

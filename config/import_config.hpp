@@ -31,6 +31,9 @@ struct ImportSource {
   std::string master_password_file;
   std::string master_separator = "*";
   bool idle = false;             // keep an IMAP IDLE watcher per mapped mailbox
+  // Imported messages' To/Cc recipients that are local accounts get a grant for the
+  // message's blobs (download only; no mailbox row). Default off; a mapping may override.
+  bool grant_recipients = false;
 };
 
 struct ImportMapping {
@@ -40,6 +43,7 @@ struct ImportMapping {
   std::string password;          // or password_file, or none with the source's master login
   std::string password_file;
   std::vector<std::string> mailboxes{"INBOX"};  // watched by IDLE; `import run` copies all listed
+  std::optional<bool> grant_recipients;  // unset: the source's grant_recipients
 };
 
 struct Import {
@@ -56,6 +60,9 @@ struct Import {
   [[nodiscard]] const ImportSource* find_source(std::string_view name) const;
   // The mapping for (source, user); user names compare exactly.
   [[nodiscard]] const ImportMapping* find_mapping(std::string_view source, std::string_view user) const;
+  // Whether messages imported through `m` grant their local To/Cc recipients: the
+  // mapping's own setting, else its source's (false when the source is unknown).
+  [[nodiscard]] bool grants_recipients(const ImportMapping& m) const;
 };
 
 struct ImportParseError {

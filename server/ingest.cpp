@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <map>
+#include <set>
 
 #include <boost/json.hpp>
 
@@ -208,8 +209,17 @@ IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, Im
   d.set_message(std::move(rec));
   auto internal = storage::UnixSeconds(std::chrono::seconds(req.internal_date));
   d.add_mailbox_row(req.account, req.mailbox, req.keywords, internal);
-  for (const auto& a : req.grant_accounts) {
-    if (a != req.account) d.add_mailbox_row(a, "INBOX", {}, internal);
+  // Other local recipients get a grant only (they may download the blobs; the message
+  // is not put in their mailboxes). The store's grant without a row is a hold
+  // (Delivery::add_upload_hold) that never expires: it keeps the message and its blobs
+  // alive and counts in the grant until the account is deleted.
+  // SECURITY: the caller resolved these from the message's own To/Cc, which the
+  // original sender wrote; a grant for bytes that sender supplied reveals nothing new.
+  constexpr auto kNeverExpires = storage::UnixSeconds(std::chrono::seconds(std::int64_t(1) << 62));
+  {
+    std::set<std::string> granted;
+    for (const auto& a : req.grant_accounts)
+      if (a != req.account && granted.insert(a).second) d.add_upload_hold(a, kNeverExpires);
   }
   auto receipt = d.commit();
   if (!receipt) {
@@ -226,6 +236,7 @@ IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, Im
                               {"message_id", receipt->message_id},
                               {"account", req.account},
                               {"mailbox", req.mailbox},
+                              {"grants", receipt->upload_ids.size()},
                               {"bytes", size},
                               {"cuts", skel->cuts.size()},
                               {"new_blob_bytes", receipt->new_blob_bytes}});

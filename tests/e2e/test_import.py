@@ -669,5 +669,102 @@ class Scripted(unittest.TestCase):
             srv.close()
 
 
+def jmap_client(port, user, password):
+    """(request, session, accountId) for one account on the public HTTP port."""
+    import urllib.request, urllib.error
+    auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def request(method, path, body=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
+        req.add_header("Authorization", auth)
+        if body is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    st, body = request("GET", "/.well-known/jmap")
+    assert st == 200, (st, body)
+    session = json.loads(body)
+    return request, session, session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+
+
+class GrantRecipients(unittest.TestCase):
+    """import.mappings grant_recipients: the imported message's local To/Cc recipients
+    may download its attachments (grant only, no mailbox row); others get 404."""
+
+    def test_local_recipients_get_download_grants(self):
+        srv = ScriptedImap()
+        srv.drop_first = False
+        att = os.urandom(20000)
+        b64 = base64.b64encode(att).decode()
+        lines = "\r\n".join(b64[j:j + 76] for j in range(0, len(b64), 76))
+        srv.msgs = {1: ("From: sender@outside.test\r\nTo: Erin <erin@example.test>, Bob <BOB@example.test>\r\n"
+                        "Cc: someone@elsewhere.test,\r\n team@example.test\r\nSubject: granted\r\n"
+                        "Message-ID: <grant-1@legacy.test>\r\nMIME-Version: 1.0\r\n"
+                        'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
+                        "see attached\r\n--b1\r\nContent-Type: application/pdf; name=\"g.pdf\"\r\n"
+                        "Content-Disposition: attachment; filename=\"g.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                        f"{lines}\r\n--b1--\r\n").encode()}
+        toml = (scripted_toml(srv).replace('password = "pw"\n', 'password = "pw"\ngrant_recipients = true\n')
+                .replace("max_message_bytes = 2048", "max_message_bytes = 1048576"))
+        self.assertIn("grant_recipients = true", toml)
+        d = Daemon(extra_toml=toml)
+        try:
+            users = {"erin@example.test": "pw-erin-12345", "bob@example.test": "pw-bob-123456",
+                     "carol@example.test": "pw-carol-12345", "dave@example.test": "pw-dave-123456"}
+            for u, p in users.items():
+                d.add_user(u, p)
+            # team@ is an alias: its local target carol is a recipient too.
+            d.ctl("alias", "add", "team@example.test", "carol@example.test")
+            sock = os.path.join(d.data, "refmaild.sock")
+            self.assertEqual(erin_notify(sock, [1], 42), 202)
+            deadline = time.time() + 20
+            while time.time() < deadline and len(erin_rows(sock)) < 1:
+                time.sleep(0.2)
+            with open(d.log_path) as f:
+                log = [l for l in f if "http.request" not in l]
+            self.assertEqual(len(erin_rows(sock)), 1, "".join(log[-30:]))
+
+            port = d.ports["http"]
+            req, session, acc = jmap_client(port, "erin@example.test", users["erin@example.test"])
+            call = {"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+                    "methodCalls": [["Email/query", {"accountId": acc}, "q"],
+                                    ["Email/get", {"accountId": acc, "properties": ["attachments"],
+                                                   "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}},
+                                     "g"]]}
+            st, body = req("POST", "/jmap/api", json.dumps(call).encode())
+            self.assertEqual(st, 200, body)
+            emails = json.loads(body)["methodResponses"][1][1]["list"]
+            self.assertEqual(len(emails), 1)
+            blob = emails[0]["attachments"][0]["blobId"]
+
+            def download(user):
+                r, sess, a = jmap_client(port, user, users[user])
+                url = (sess["downloadUrl"].replace("{accountId}", a).replace("{blobId}", blob)
+                       .replace("{name}", "g.pdf").replace("{type}", "application%2Fpdf"))
+                return r("GET", url)
+
+            for user in ("erin@example.test", "bob@example.test", "carol@example.test"):
+                st, data = download(user)
+                self.assertEqual(st, 200, (user, data[:200]))
+                self.assertEqual(data, att, user)
+            st, _ = download("dave@example.test")
+            self.assertEqual(st, 404)
+            with open(d.log_path) as f:
+                self.assertIn("grants=2", "".join(l for l in f if "import.commit" in l))
+            # A grant, not a copy: nothing in bob's or carol's mailboxes.
+            for user in ("bob@example.test", "carol@example.test"):
+                c = UnixHTTP(sock)
+                c.request("GET", f"/admin/v1/rows/{user}?mailbox=INBOX")
+                self.assertEqual(json.loads(c.getresponse().read())["rows"], [], user)
+                c.close()
+        finally:
+            d.cleanup()
+            srv.close()
+
+
 if __name__ == "__main__":
     main()

@@ -119,6 +119,60 @@ TEST(ImportConfig, Refusals) {
   }
 }
 
+TEST(ImportConfig, GrantRecipientsPerSourceAndMapping) {
+  // Default off.
+  {
+    auto c = parse(kGood, "t.toml");
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    const auto* m = c->import.find_mapping("legacy", "alice");
+    ASSERT_NE(m, nullptr);
+    EXPECT_FALSE(c->import.sources[0].grant_recipients);
+    EXPECT_FALSE(m->grant_recipients.has_value());
+    EXPECT_FALSE(c->import.grants_recipients(*m));
+  }
+  // On for the source; one mapping turns it off again.
+  const char* toml = R"(
+[[import.sources]]
+name = "a"
+host = "h"
+grant_recipients = true
+
+[[import.mappings]]
+source = "a"
+user = "u"
+account = "u@d"
+password = "p"
+
+[[import.mappings]]
+source = "a"
+user = "v"
+account = "v@d"
+password = "p"
+grant_recipients = false
+)";
+  auto c = parse(toml, "t.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_TRUE(c->import.sources[0].grant_recipients);
+  EXPECT_TRUE(c->import.grants_recipients(*c->import.find_mapping("a", "u")));
+  EXPECT_FALSE(c->import.grants_recipients(*c->import.find_mapping("a", "v")));
+  // Off for the source; a mapping turns it on.
+  auto c2 = parse("[[import.sources]]\nname = \"a\"\nhost = \"h\"\n[[import.mappings]]\nsource = \"a\"\n"
+                  "user = \"u\"\naccount = \"u@d\"\npassword = \"p\"\ngrant_recipients = true\n",
+                  "t.toml");
+  ASSERT_TRUE(c2.has_value()) << c2.error().message;
+  EXPECT_TRUE(c2->import.grants_recipients(c2->import.mappings[0]));
+  // Not a boolean: refused with the key.
+  for (const char* bad :
+       {"[[import.sources]]\nname = \"a\"\nhost = \"h\"\ngrant_recipients = \"yes\"\n",
+        "[[import.sources]]\nname = \"a\"\nhost = \"h\"\n[[import.mappings]]\nsource = \"a\"\nuser = \"u\"\n"
+        "account = \"u@d\"\npassword = \"p\"\ngrant_recipients = 1\n"}) {
+    auto b = parse(bad, "bad.toml");
+    ASSERT_FALSE(b.has_value()) << bad;
+    EXPECT_NE(b.error().message.find("grant_recipients': expected true or false"), std::string::npos)
+        << b.error().message;
+  }
+}
+
 TEST(ImportConfig, ErrorsNameTheLine) {
   auto c = parse("hostname = \"h\"\n[import]\nbatch_size = 0\n", "l.toml");
   ASSERT_FALSE(c.has_value());
