@@ -680,7 +680,10 @@ Response handle_message_html(const Request& req, storage::Store& store, const st
   header("Subject", title);
   header("Date", s.date ? utc_date(*s.date) : s.date_raw);
   h += "</table>\n<hr>\n";
-  for (const auto& p : s.text_body) {
+  // RFC 8621 4.1.4: htmlBody prefers text/html in multipart/alternative (and equals
+  // textBody when there is no HTML); now that HTML is sanitised, show that one.
+  const auto& body_parts = s.html_body.empty() ? s.text_body : s.html_body;
+  for (const auto& p : body_parts) {
     if (p.type.rfind("image/", 0) == 0) {
       h += "<p><img alt=\"" + html_escape(p.name) + "\" src=\"" + html_escape(link(p)) + "\"></p>\n";
       continue;

@@ -351,3 +351,22 @@ TEST(MessageHtmlSanitise, DeepNestingIsBounded) {
   EXPECT_LE(n, 64);
   EXPECT_NE(body.find('x'), std::string::npos);
 }
+
+TEST(MessageHtmlSanitise, AlternativeShowsTheHtmlPart) {
+  Store st;
+  config::Config cfg;
+  server::ImportIngestRequest req;
+  req.account = "alice@example.test";
+  req.bytes =
+      "From: x@outside.test\r\nTo: alice@example.test\r\nSubject: alt\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/alternative; boundary=\"a1\"\r\n\r\n--a1\r\nContent-Type: text/plain\r\n\r\n"
+      "plain version\r\n--a1\r\nContent-Type: text/html\r\n\r\n<p>rich <b>version</b></p>"
+      "<script>alert(1)</script>\r\n--a1--\r\n";
+  auto out = server::ingest_import(*st, cfg, req);
+  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
+  auto resp = view(*st, out.queue_id, "alice@example.test");
+  ASSERT_EQ(resp.status, 200);
+  EXPECT_NE(resp.body.find("<p>rich <b>version</b></p>"), std::string::npos) << resp.body;
+  EXPECT_EQ(resp.body.find("plain version"), std::string::npos) << resp.body;
+  EXPECT_EQ(resp.body.find("<script"), std::string::npos) << resp.body;
+}
