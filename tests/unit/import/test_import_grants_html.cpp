@@ -141,6 +141,16 @@ TEST(ImportGrants, GrantOnlyNoMailboxRow) {
   g = st->grant_count("bob@example.test", blob);
   ASSERT_TRUE(g);
   EXPECT_EQ(*g, 1);
+  // The counts agree with what fsck recomputes (holds count as grants and references).
+  auto f = st->fsck(false);
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->clean());
+  // Deleting bob releases his hold; with alice's row gone the blob is collected.
+  ASSERT_TRUE(st->remove_user("bob@example.test"));
+  EXPECT_FALSE(st->read_blob(blob, 0, buf));
+  f = st->fsck(false);
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->clean());
 }
 
 TEST(ImportGrants, UnknownGrantAccountFailsTheCommitCleanly) {
