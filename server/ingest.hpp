@@ -49,7 +49,8 @@ void set_queue_notifier(std::function<void()> notify);
 // One message copied from a legacy server (server/import_worker.cpp): no envelope and
 // no trace header (the bytes are kept exactly as the source holds them); it lands in
 // `account`'s `mailbox` (created when missing) with the source's keywords and internal
-// date. `grant_accounts` (other local recipients, when configured) get an INBOX row.
+// date. `grant_accounts` (other local recipients, when `grant_recipients` is on) get a
+// grant only, no mailbox row: an upload hold that never expires, in the same batch.
 struct ImportIngestRequest {
   std::string account;
   std::string mailbox = "INBOX";

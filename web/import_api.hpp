@@ -85,9 +85,10 @@ struct ImportContext {
 [[nodiscard]] Response handle_import(const Request& req, ImportContext& ctx);
 // GET /api/messages/{id}.html for `account` (already authenticated by the caller, as
 // the router does for JMAP): one self-contained HTML document with a summary header
-// (from, to, cc, subject, date), the body as escaped text (HTML bodies are reduced to
-// text: no markup, script or remote content survives), inline images and attachments
-// as /jmap/download links (the same grant checks apply when they are followed).
+// (from, to, cc, subject, date), the HTML body (preferred over the text one) sanitised
+// by an allow-list (no script, style, frames, forms, event handlers or remote images;
+// cid: images become /jmap/download links), else the text body escaped, and the
+// attachments as /jmap/download links (the same grant checks apply when followed).
 // 404 when the account holds no row of that message (same answer as a bad id).
 // SECURITY: served with a Content-Security-Policy that forbids scripts and loads
 // images only from this origin.
