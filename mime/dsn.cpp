@@ -1,19 +1,11 @@
 // mime/dsn.cpp — see dsn.hpp. RFC 3464 (delivery-status fields), RFC 6522 (report).
+#include "mime/headers.hpp"
 #include "mime/dsn.hpp"
 
 #include <ctime>
 
 namespace refmail::mime {
 namespace {
-
-std::string rfc5322_date(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
 
 // Peer text on one line: CR/LF/TAB become spaces, other control bytes and non-ASCII
 // become '?', bounded (a 10,000-line reply must not become a 10 MB bounce).
@@ -134,7 +126,7 @@ std::string compose_dsn(const DsnInput& in) {
   std::string subject = failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)";
   if (!in.original_subject.empty()) subject += ": " + one_line(in.original_subject, 200);
   m += "Subject: " + subject + "\r\n";
-  m += "Date: " + rfc5322_date(in.date) + "\r\n";
+  m += "Date: " + format_rfc5322_date(in.date) + "\r\n";
   m += "Message-ID: <" + hex64(in.random_seed ^ 0x5DEECE66Dull) + "." + std::to_string(in.date) + "@" + mta + ">\r\n";
   m += "Auto-Submitted: auto-replied\r\n";  // RFC 3834 5: never answered by autoresponders
   m += "MIME-Version: 1.0\r\n";
@@ -164,14 +156,14 @@ std::string compose_dsn(const DsnInput& in) {
   m += "Content-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\n";
   m += "Reporting-MTA: dns; " + mta + "\r\n";
   if (!in.original_envid.empty()) m += "Original-Envelope-Id: " + one_line(in.original_envid, 100) + "\r\n";
-  if (in.arrival_date > 0) m += "Arrival-Date: " + rfc5322_date(in.arrival_date) + "\r\n";
+  if (in.arrival_date > 0) m += "Arrival-Date: " + format_rfc5322_date(in.arrival_date) + "\r\n";
   for (const auto& r : in.recipients) {
     m += "\r\nFinal-Recipient: rfc822; " + one_line(r.address, 512) + "\r\n";
     m += "Action: " + (r.action == "delayed" ? std::string("delayed") : std::string("failed")) + "\r\n";
     m += "Status: " + one_line(r.status, 16) + "\r\n";
     if (!r.remote_mta.empty()) m += "Remote-MTA: dns; " + one_line(r.remote_mta, 255) + "\r\n";
     if (!r.diagnostic.empty()) m += "Diagnostic-Code: smtp; " + one_line(r.diagnostic, 900) + "\r\n";
-    m += "Last-Attempt-Date: " + rfc5322_date(in.date) + "\r\n";
+    m += "Last-Attempt-Date: " + format_rfc5322_date(in.date) + "\r\n";
   }
 
   // 3. The original header section (RFC 6522 text/rfc822-headers).

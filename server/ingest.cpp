@@ -1,4 +1,5 @@
 // server/ingest.cpp — see ingest.hpp.
+#include "mime/headers.hpp"
 #include "server/ingest.hpp"
 
 #include <openssl/rand.h>
@@ -28,15 +29,6 @@ std::string random_id() {
     s.push_back(hex[c & 15]);
   }
   return s;
-}
-
-// RFC 5322 3.3 date-time, in UTC.
-std::string rfc5322_date(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
 }
 
 // Peer-supplied text in a header: printable ASCII only, bounded.
@@ -99,7 +91,7 @@ std::string received_header(const IngestRequest& req, const std::string& hostnam
   h += "[" + req.peer_ip + "])\r\n\tby " + hostname + " (refmail) with " + env.with_protocol() + " id " + id;
   // RFC 5321 4.4: "for" only with a single recipient, so Bcc recipients do not leak.
   if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + clean(env.rcpt_to.front().address.to_string(), 512) + ">";
-  h += "; " + rfc5322_date(now) + "\r\n";
+  h += "; " + mime::format_rfc5322_date(now) + "\r\n";
   return h;
 }
 

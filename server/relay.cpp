@@ -4,6 +4,7 @@
 // pool. Everything else (the in-flight maps, the timer) lives on the io thread only.
 // RFC 5321 4.5.4.1 (retry strategy), 5.1 (MX order, implicit MX), RFC 7505 (null MX),
 // RFC 3461/3464 (DSN), RFC 7435 (opportunistic TLS).
+#include "mime/headers.hpp"
 #include "server/relay.hpp"
 
 #include <openssl/rand.h>
@@ -64,14 +65,6 @@ std::uint64_t random64() {
   std::uint64_t v = 0;
   if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) std::abort();
   return v;
-}
-
-std::string rfc5322_date(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
 }
 
 // The queue row's envelope (written by server/ingest.cpp), plus what the relay adds:
@@ -584,7 +577,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       // The trace line for this hop (RFC 5321 4.4); the stored bytes follow unchanged.
       // No "for" clause: the recipients of other rows (and Bcc) must not show.
       cm.bytes = "Received: by " + cfg.hostname + " (refmail relay) id " + row.queue_id + "; " +
-                 rfc5322_date(std::time(nullptr)) + "\r\n";
+                 mime::format_rfc5322_date(std::time(nullptr)) + "\r\n";
       cm.bytes += msg.bytes;
       const bool plaintext = previous.find("STARTTLS handshake") != std::string::npos;
       Outcome o = co_await attempt(self, domain, cm, usable, plaintext);
