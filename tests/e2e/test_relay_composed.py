@@ -5,7 +5,7 @@ through the test's DNS responder and played by a Python SMTP peer. Checks: the p
 one transaction for both recipients (To + Bcc, same domain), the bytes parse with Python's
 email package (policy=default) without defects, the decoded attachment equals the uploaded
 bytes, the text body is there, no Bcc header (nor the Bcc address) appears anywhere in the
-headers, and the queue drains. The DNS responder, SMTP peer and JMAP client are the ones
+headers, the queue drains, and the submission wakes the relay worker at once. The DNS responder, SMTP peer and JMAP client are the ones
 of test_relay.py and test_jmap.py (imported, not copied)."""
 import email, email.policy, json, random, shutil, time, unittest
 
@@ -115,14 +115,9 @@ class ComposedRelay(unittest.TestCase):
         self.assertTrue(relay.wait_until(lambda: not relay.queue(self.d), 30), relay.queue(self.d))
         self.assertIsNone(self.d.proc.poll())
 
-    # PRODUCT BUG (reported, not fixed here: web/ and server/ are not this test's owner):
-    # EmailSubmission/set (web/jmap_mail.cpp submission_set) commits the queue row but
-    # never wakes the relay worker (server/ingest.cpp's queue_notifier is only called by
-    # the SMTP ingest; web has no such hook), so a composed message waits for the
-    # worker's idle wake-up (server/relay.cpp kIdleWake, 15 s) where an SMTP submission
-    # leaves within ~0.5 s. Remove expectedFailure once the JMAP path notifies the worker;
-    # an unexpected success makes this file fail so that nobody forgets.
-    @unittest.expectedFailure
+    # Regression: EmailSubmission/set used to commit the queue row without waking the relay
+    # worker, so a composed message waited for the idle wake-up (15 s) where an SMTP
+    # submission leaves within ~0.5 s (fixed in ba4f90c).
     def test_submission_wakes_the_relay_promptly(self):
         blob = self.upload(b"prompt " * 100, "text/plain")
         before = len(self.peer.messages)
@@ -130,7 +125,7 @@ class ComposedRelay(unittest.TestCase):
         self.compose_and_send("prompt", "soon", [(blob, "text/plain", "p.txt")], to=["carl@remote.test"], bcc=[])
         msgs = self.peer.wait(before + 1, timeout=40)
         elapsed = time.time() - t0
-        self.assertGreater(len(msgs), before, self.d.tail(40))  # it does arrive, just late
+        self.assertGreater(len(msgs), before, self.d.tail(40))
         self.assertLess(elapsed, 5.0, f"composed message left after {elapsed:.1f} s")
 
 
