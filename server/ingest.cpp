@@ -95,38 +95,58 @@ std::string received_header(const IngestRequest& req, const std::string& hostnam
   return h;
 }
 
+namespace {
+
+// Splits `message` into the delivery's blob sink (attachments kept once) and returns the
+// record to store: skeleton, summary (computed once, here), blob ids, logical size.
+// `skeleton` receives the cuts for the caller's log. On failure, `detail` says why.
+std::optional<storage::MessageRecord> prepare_record(storage::Delivery& d, const config::Config& cfg,
+                                                     std::string_view message, mime::Skeleton& skeleton,
+                                                     std::string& detail) {
+  mime::SplitParams sp;
+  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
+  sp.limits.max_depth = cfg.limits.mime_max_depth;
+  sp.limits.max_parts = cfg.limits.mime_max_parts;
+  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  auto skel = mime::split_message(message, d.blob_sink(), sp);
+  if (!skel) {
+    detail = "split failed: " + skel.error().message();
+    return std::nullopt;
+  }
+  skeleton = std::move(*skel);
+  storage::MessageRecord rec;
+  rec.summary = summarize_for_store(message, skeleton, cfg);
+  rec.blob_ids = skeleton.blob_ids();
+  rec.logical_size = message.size();
+  rec.skeleton = skeleton.serialize();
+  return rec;
+}
+
+// A failed commit as the SMTP answer it deserves: 552 over quota, else 451 (retry).
+smtp::DeliveryStatus failed_commit(const boost::system::error_code& ec) {
+  return ec == storage::errc::quota_exceeded ? smtp::DeliveryStatus::QuotaExceeded
+                                             : smtp::DeliveryStatus::TempFail;
+}
+
+}  // namespace
+
 IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestRequest req) {
   IngestOutcome out;
   std::time_t now = std::time(nullptr);
   std::string id = random_id();
   std::string trace = received_header(req, cfg.hostname, id, now);
 
-  storage::Delivery d = store.begin_delivery();
-  mime::SplitParams sp;
-  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
-  sp.limits.max_depth = cfg.limits.mime_max_depth;
-  sp.limits.max_parts = cfg.limits.mime_max_parts;
-  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
-  mime::Splitter splitter(sp, d.blob_sink());
-  splitter.feed(trace);
-  splitter.feed(req.bytes);
-  auto skel = splitter.finish();
-  if (!skel) {
-    out.detail = "split failed: " + skel.error().message();
-    return out;
-  }
-  std::string full;  // the summary reads the whole message once, never again
+  std::string full;  // trace + message: split, summarised and measured once
   full.reserve(trace.size() + req.bytes.size());
   full.append(trace).append(req.bytes);
   req.bytes.clear();
   req.bytes.shrink_to_fit();
 
-  storage::MessageRecord rec;
-  rec.summary = summarize_for_store(full, *skel, cfg);
-  rec.blob_ids = skel->blob_ids();
-  rec.logical_size = full.size();
-  rec.skeleton = skel->serialize();
-  d.set_message(std::move(rec));
+  storage::Delivery d = store.begin_delivery();
+  mime::Skeleton skel;
+  auto rec = prepare_record(d, cfg, full, skel, out.detail);
+  if (!rec) return out;
+  d.set_message(std::move(*rec));
 
   auto internal = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::from_time_t(now));
   for (const auto& a : req.local_accounts) d.add_mailbox_row(a, "INBOX", {}, internal);
@@ -139,8 +159,7 @@ IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestReq
   auto receipt = d.commit();
   if (!receipt) {
     out.detail = storage::error_detail(receipt.error());
-    out.status = receipt.error() == storage::errc::quota_exceeded ? smtp::DeliveryStatus::QuotaExceeded
-                                                                   : smtp::DeliveryStatus::TempFail;
+    out.status = failed_commit(receipt.error());
     return out;
   }
   out.status = smtp::DeliveryStatus::Ok;
@@ -153,7 +172,7 @@ IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestReq
                               {"local", req.local_accounts.size()},
                               {"foreign", req.foreign.size()},
                               {"bytes", full.size()},
-                              {"cuts", skel->cuts.size()},
+                              {"cuts", skel.cuts.size()},
                               {"new_blob_bytes", receipt->new_blob_bytes}});
   return out;
 }
@@ -178,27 +197,13 @@ IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, Im
     }
   }
   storage::Delivery d = store.begin_delivery();
-  mime::SplitParams sp;
-  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
-  sp.limits.max_depth = cfg.limits.mime_max_depth;
-  sp.limits.max_parts = cfg.limits.mime_max_parts;
-  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
-  mime::Splitter splitter(sp, d.blob_sink());
-  splitter.feed(req.bytes);
-  auto skel = splitter.finish();
-  if (!skel) {
-    out.detail = "split failed: " + skel.error().message();
-    return out;
-  }
-  storage::MessageRecord rec;
-  rec.summary = summarize_for_store(req.bytes, *skel, cfg);
-  rec.blob_ids = skel->blob_ids();
-  rec.logical_size = req.bytes.size();
-  rec.skeleton = skel->serialize();
+  mime::Skeleton skel;
+  auto rec = prepare_record(d, cfg, req.bytes, skel, out.detail);
+  if (!rec) return out;
   const std::size_t size = req.bytes.size();
   req.bytes.clear();
   req.bytes.shrink_to_fit();
-  d.set_message(std::move(rec));
+  d.set_message(std::move(*rec));
   auto internal = storage::UnixSeconds(std::chrono::seconds(req.internal_date));
   d.add_mailbox_row(req.account, req.mailbox, req.keywords, internal);
   // Other local recipients get a grant only (they may download the blobs; the message
@@ -216,21 +221,20 @@ IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, Im
   auto receipt = d.commit();
   if (!receipt) {
     out.detail = storage::error_detail(receipt.error());
-    out.status = receipt.error() == storage::errc::quota_exceeded ? smtp::DeliveryStatus::QuotaExceeded
-                                                                   : smtp::DeliveryStatus::TempFail;
+    out.status = failed_commit(receipt.error());
     return out;
   }
   out.status = smtp::DeliveryStatus::Ok;
   out.queue_id = receipt->message_id;
   out.new_blob_bytes = receipt->new_blob_bytes;
-  for (const auto& c : skel->cuts) out.cut_bytes += c.decoded_size;
+  for (const auto& c : skel.cuts) out.cut_bytes += c.decoded_size;
   log::info("import.commit", {{"origin", req.origin},
                               {"message_id", receipt->message_id},
                               {"account", req.account},
                               {"mailbox", req.mailbox},
                               {"grants", receipt->upload_ids.size()},
                               {"bytes", size},
-                              {"cuts", skel->cuts.size()},
+                              {"cuts", skel.cuts.size()},
                               {"new_blob_bytes", receipt->new_blob_bytes}});
   return out;
 }
