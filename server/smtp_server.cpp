@@ -180,6 +180,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   std::uint64_t messages = 0;
   std::array<char, 64 * 1024> buf;
   asio::steady_timer deadline(c.stream.get_executor());
+  bool timed_out = false;  // set by the deadline's handler for the current read
   bool closing = false;
 
   while (!closing) {
@@ -266,10 +267,12 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     // The read deadline cancels the read instead of closing the socket (as a Beast
     // expiry would), so the client still gets its 421 (RFC 5321 4.5.3.2).
     beast::get_lowest_layer(c.stream).expires_never();
-    bool timed_out = false;
+    timed_out = false;
     deadline.expires_after(timeout);
-    deadline.async_wait([&timed_out, &c](const boost::system::error_code& tec) {
-      if (tec) return;
+    deadline.async_wait([&timed_out, &c, &deadline](const boost::system::error_code& tec) {
+      // A handler that completed just as the read did may run after the timer was
+      // re-armed for the next read: only a deadline that has really passed counts.
+      if (tec || deadline.expiry() > std::chrono::steady_clock::now()) return;
       timed_out = true;
       boost::system::error_code ignored;
       beast::get_lowest_layer(c.stream).socket().cancel(ignored);
