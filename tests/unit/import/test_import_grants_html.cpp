@@ -11,6 +11,7 @@
 #include <regex>
 #include <set>
 
+#include "tests/unit/import/helpers.hpp"
 #include "config/config.hpp"
 #include "server/ingest.hpp"
 #include "storage/store.hpp"
@@ -21,34 +22,8 @@ using namespace refmail;
 
 namespace {
 
-class Store {
- public:
-  Store() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("refmail-import-gh-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::remove_all(dir_);
-    storage::StoreOptions o;
-    o.path = dir_;
-    o.sync_writes = false;
-    o.password_cost = storage::PasswordCost::test_minimal;
-    auto s = storage::Store::open(o);
-    EXPECT_TRUE(s);
-    store_ = std::move(*s);
-    EXPECT_TRUE(store_->add_domain("example.test"));
-    for (const char* u : {"alice@example.test", "bob@example.test", "carol@example.test"})
-      EXPECT_TRUE(store_->add_user(u, "pw-long-enough-1"));
-  }
-  ~Store() {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  storage::Store& operator*() { return *store_; }
-  storage::Store* operator->() { return store_.get(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
-  std::unique_ptr<storage::Store> store_;
+struct Store : import_testing::TestStore {
+  Store() : TestStore({"alice@example.test", "bob@example.test", "carol@example.test"}, "pw-long-enough-1") {}
 };
 
 std::string base64_lines(const std::string& in) {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "tests/unit/import/helpers.hpp"
 #include "config/config.hpp"
 #include "server/ingest.hpp"
 #include "storage/store.hpp"
@@ -32,32 +33,8 @@ account = "alice@example.test"
 password = "pw"
 )";
 
-class TempStore {
- public:
-  TempStore() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("refmail-import-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::remove_all(dir_);
-    storage::StoreOptions o;
-    o.path = dir_;
-    o.sync_writes = false;
-    o.password_cost = storage::PasswordCost::test_minimal;
-    auto s = storage::Store::open(o);
-    EXPECT_TRUE(s);
-    store_ = std::move(*s);
-    EXPECT_TRUE(store_->add_domain("example.test"));
-    EXPECT_TRUE(store_->add_user("alice@example.test", "pw-alice-123"));
-  }
-  ~TempStore() {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  storage::Store& operator*() { return *store_; }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
-  std::unique_ptr<storage::Store> store_;
+struct TempStore : import_testing::TestStore {
+  TempStore() : TestStore({"alice@example.test"}, "pw-alice-123") {}
 };
 
 web::Request request(std::string body, std::string auth, std::string target = "/api/import/notify") {
