@@ -2,11 +2,23 @@
 ports with a temporary data folder and a config file, and drives it with real
 clients (smtplib, refmailctl, swaks, openssl). Everything stays on 127.0.0.1; every
 process started here is stopped by PID."""
-import json, os, shutil, signal, socket, subprocess, tempfile, time, unittest
+import http.client, json, os, shutil, signal, socket, subprocess, tempfile, time, unittest
 
 BUILD = os.environ.get("REFMAIL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 REFMAILD = os.path.join(BUILD, "server", "refmaild")
 REFMAILCTL = os.path.join(BUILD, "tools", "refmailctl")
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    """HTTP over refmaild's admin unix socket (<data_dir>/refmaild.sock)."""
+
+    def __init__(self, path):
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
 
 
 def free_port():

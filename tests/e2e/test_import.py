@@ -12,19 +12,9 @@ IMAP server adds what Dovecot will not do on demand: a drop in the middle of a F
 literal (retried; the UID fetched whole before the drop is not fetched again) and a
 literal over import.max_message_bytes (skipped, logged)."""
 import base64, http.client, json, os, pwd, shutil, smtplib, socket, subprocess, tempfile, time, unittest
-from harness import Daemon, free_port, main
+from harness import Daemon, free_port, main, UnixHTTP
 
 TOKEN = "tok-0123456789abcdef"
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
 
 
 class Forwarder:

@@ -6,7 +6,7 @@ STARTTLS is used and a wrong certificate refused, kill -9 during delivery loses 
 and the queue admin routes (list, hold, release, retry, delete)."""
 import base64, http.client, json, os, random, shutil, smtplib, socket, socketserver, ssl, struct
 import subprocess, tempfile, threading, time, unittest
-from harness import Daemon, main, free_port
+from harness import Daemon, main, free_port, UnixHTTP
 
 
 # ---------------------------------------------------------------- DNS responder
@@ -244,16 +244,6 @@ def submit(d, rcpts, data, user="alice@example.test", password="alice-pw"):
     refused = s.sendmail(user, rcpts, data)
     s.quit()
     return refused
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
 
 
 def admin(d, method, path, body=None):
