@@ -45,27 +45,40 @@ struct Words {
   const std::string& next() { return args[i++]; }
 };
 
+// One "--name" or "--name=value" word, split once.
+struct LongOption {
+  std::string name;
+  std::string attached;
+  bool has_attached = false;
+
+  explicit LongOption(std::string_view w) : name(w) {
+    if (auto eq = w.find('='); eq != std::string_view::npos) {
+      name = std::string(w.substr(0, eq));
+      attached = std::string(w.substr(eq + 1));
+      has_attached = true;
+    }
+  }
+  // The option's value: attached, or else the next word.
+  [[nodiscard]] Result<std::string> value(Words& words) const {
+    if (has_attached) return attached;
+    if (words.done()) return usage("option " + name + " needs a value");
+    return words.next();
+  }
+};
+
 // Long options shared by every mode. Returns true when `w` was one of them.
 Result<bool> common_long(std::string_view w, Words& words, CommonArgs& c) {
-  std::string_view name = w, attached;
-  bool has_attached = false;
-  if (auto eq = w.find('='); eq != std::string_view::npos) {
-    name = w.substr(0, eq);
-    attached = w.substr(eq + 1);
-    has_attached = true;
-  }
+  const LongOption opt(w);
+  const std::string& name = opt.name;
   auto value = [&](std::string& out) -> Result<bool> {
-    if (has_attached) {
-      out = std::string(attached);
-    } else {
-      if (words.done()) return usage("option " + std::string(name) + " needs a value");
-      out = words.next();
-    }
-    if (out.empty()) return usage("option " + std::string(name) + " needs a value");
+    auto v = opt.value(words);
+    if (!v) return v.error();
+    out = std::move(*v);
+    if (out.empty()) return usage("option " + name + " needs a value");
     return answer(true);
   };
   auto flag = [&](bool& out) -> Result<bool> {
-    if (has_attached) return usage("option " + std::string(name) + " takes no value");
+    if (opt.has_attached) return usage("option " + name + " takes no value");
     out = true;
     return answer(true);
   };
@@ -180,19 +193,9 @@ Result<void> parse_send(Words& words, Invocation& inv) {
     auto c = common_long(w, words, inv.common);
     if (!c) return c.error();
     if (*c) continue;
-    std::string name = w, attached;
-    bool has_attached = false;
-    if (auto eq = w.find('='); eq != std::string::npos) {
-      name = w.substr(0, eq);
-      attached = w.substr(eq + 1);
-      has_attached = true;
-    }
-    auto value = [&]() -> Result<std::string> {
-      if (has_attached) return attached;
-      if (words.done()) return usage("option " + name + " needs a value");
-      return words.next();
-    };
-    auto v = value();
+    const LongOption opt(w);
+    const std::string& name = opt.name;
+    auto v = opt.value(words);
     if (!v) return v.error();
     if (name == "--to") s.to.push_back(*v);
     else if (name == "--cc") s.cc.push_back(*v);
@@ -227,20 +230,11 @@ Result<void> parse_account(Words& words, Invocation& inv) {
     if (w == "--password") {
       return usage("account set: a password is never taken from the command line; use --password-stdin");
     }
-    std::string name = w, attached;
-    bool has_attached = false;
-    if (auto eq = w.find('='); eq != std::string::npos) {
-      name = w.substr(0, eq);
-      attached = w.substr(eq + 1);
-      has_attached = true;
-    }
-    std::string v;
-    if (has_attached) {
-      v = attached;
-    } else {
-      if (words.done()) return usage("option " + name + " needs a value");
-      v = words.next();
-    }
+    const LongOption opt(w);
+    const std::string& name = opt.name;
+    auto value = opt.value(words);
+    if (!value) return value.error();
+    const std::string& v = *value;
     if (name == "--host") a.host = v;
     else if (name == "--tls") a.tls = v;
     else if (name == "--auth") a.auth = v;
