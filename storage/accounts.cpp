@@ -362,6 +362,17 @@ result<void> Store::remove_user(std::string_view address) {
   }
   batch.Delete(impl_->cf(kCfCounter), account_bytes_key(*acct));
   batch.Delete(impl_->cf(kCfCounter), account_msgs_key(*acct));
+  // The change log and thread index go; the floor rises to the current state.
+  impl_->drop_account_log(batch, *acct);
+  // Its browser sessions go too (few keys: scanned).
+  {
+    auto it = impl_->iter(kCfAccount);
+    for (it->Seek(kSessionPrefix); it->Valid() && starts_with(it->key(), kSessionPrefix); it->Next()) {
+      Reader r(std::string_view(it->value().data(), it->value().size()));
+      if (r.str() == *acct) batch.Delete(impl_->cf(kCfAccount), it->key());
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "listing sessions");
+  }
   // The state key stays: a re-created account must never repeat an old state.
   batch.Delete(impl_->cf(kCfAccount), user_key(*acct));
   return impl_->write(batch);

@@ -264,6 +264,27 @@ result<DeliveryReceipt> Delivery::commit() {
   batch.Put(s.cf(kCfMessage), receipt.message_id, encode_message(mv));
   std::int64_t physical = static_cast<std::int64_t>(msg.skeleton.size() + msg.summary.size());
 
+  // Threads (per account) and the change log entry of each account.
+  std::map<std::string, std::string> thread_of;
+  std::map<std::string, std::vector<Change>> changes;
+  for (const auto& t : targets) {
+    auto& log = changes[t.account];
+    if (!thread_of.count(t.account)) {
+      bool created = true;
+      auto thread = s.assign_thread(batch, t.account, receipt.message_id, msg, &created);
+      if (!thread) return thread.error();
+      thread_of[t.account] = *thread;
+      log.push_back(Change{ChangeType::email, ChangeKind::created, receipt.message_id});
+      log.push_back(Change{ChangeType::thread, created ? ChangeKind::created : ChangeKind::updated, *thread});
+    }
+    log.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(t.meta.mailbox_id)});
+  }
+  ChangeTicket ticket;
+  for (const auto& [acct, log] : changes) {
+    auto logged = s.log_changes(batch, acct, log, &ticket);
+    if (!logged) return logged.error();
+  }
+
   // Mailbox rows, grants, usage counters.
   std::map<std::string, std::int64_t> rows_per_account;
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -272,6 +293,8 @@ result<DeliveryReceipt> Delivery::commit() {
     auto uid = s.allocate_uid(t.account, t.meta.mailbox_id);
     RowValue rv;
     rv.message_id = receipt.message_id;
+    // The message's own thread needs no copy of its id in the row.
+    if (thread_of[t.account] != receipt.message_id) rv.thread_id = thread_of[t.account];
     rv.internal_date = spec.internal_date ? spec.internal_date->time_since_epoch().count() : now;
     rv.logical_size = msg.logical_size;
     rv.keywords = spec.keywords;
@@ -286,7 +309,6 @@ result<DeliveryReceipt> Delivery::commit() {
     auto dom = domain_of(acct);
     batch.Merge(counters, account_bytes_key(acct), add_operand(n * logical));
     batch.Merge(counters, account_msgs_key(acct), add_operand(n));
-    batch.Merge(counters, account_state_key(acct), add_operand(1));
     batch.Merge(counters, domain_bytes_key(dom), add_operand(n * logical));
     batch.Merge(counters, domain_msgs_key(dom), add_operand(n));
   }
@@ -348,6 +370,7 @@ result<DeliveryReceipt> Delivery::commit() {
 
   auto w = s.write(batch);
   locks.clear();
+  ticket.finish(bool(w));
   quota.release();  // after the write: the counter now holds these bytes
   st.release_pins();
   if (!w) return w.error();

@@ -26,6 +26,7 @@ class Category final : public boost::system::error_category {
       case errc::not_empty: return "not empty";
       case errc::bad_password: return "wrong password";
       case errc::busy: return "busy";
+      case errc::expired: return "state too old for the change log";
     }
     return "unknown storage error";
   }

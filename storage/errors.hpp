@@ -26,6 +26,7 @@ enum class errc {
   not_empty,          // a domain still has users or aliases; a mailbox cannot be removed
   bad_password,       // a password did not verify
   busy,               // the operation conflicts with another one in progress
+  expired,            // a change-log state older than the log keeps (JMAP cannotCalculateChanges)
 };
 
 [[nodiscard]] const boost::system::error_category& storage_category() noexcept;

@@ -164,6 +164,41 @@ result<FsckReport> Store::fsck(bool repair) {
     if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning mailboxes");
   }
 
+  // 2b. the change log ("C"), thread index ("H") and sessions ("s") belong to an
+  // existing account; those of a removed one are orphans (remove_user deletes them).
+  {
+    std::set<std::string> accounts;
+    auto at = s.iter(kCfAccount, snap);
+    for (at->Seek("u"); at->Valid() && at->key()[0] == 'u'; at->Next()) {
+      auto key = at->key().ToString();
+      auto z = key.find('\0');
+      if (z == std::string::npos) continue;
+      accounts.insert(key.substr(z + 1) + "@" + key.substr(1, z - 1));
+    }
+    for (at->Seek(kSessionPrefix); at->Valid() && at->key()[0] == kSessionPrefix[0]; at->Next()) {
+      Reader r(std::string_view(at->value().data(), at->value().size()));
+      auto account = r.str();
+      if (r.ok() && accounts.count(account)) continue;
+      issue("orphan_session", account, 1, 0);
+      fix.Delete(s.cf(kCfAccount), at->key());
+    }
+    if (!at->status().ok()) return fail_status(at->status(), "fsck: scanning accounts");
+    auto it = s.iter(kCfMailbox, snap);
+    for (char p : {'C', 'H'}) {
+      std::string last;  // report an account once, delete each key
+      for (it->Seek(std::string(1, p)); it->Valid() && it->key()[0] == p; it->Next()) {
+        std::string key = it->key().ToString();
+        auto z = key.find('\0');
+        std::string account = z == std::string::npos ? key : key.substr(1, z - 1);
+        if (z != std::string::npos && accounts.count(account)) continue;
+        if (account != last) issue(p == 'C' ? "orphan_change_log" : "orphan_thread_index", printable(account), 1, 0);
+        last = account;
+        fix.Delete(s.cf(kCfMailbox), key);
+      }
+    }
+    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning the change log");
+  }
+
   // 3. queue rows
   {
     auto it = s.iter(kCfQueue, snap);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -190,6 +191,7 @@ struct RowValue {
   std::int64_t internal_date = 0;
   std::uint64_t logical_size = 0;
   std::vector<std::string> keywords;
+  std::string thread_id;  // empty in rows stored before threading (= message_id)
 };
 std::string encode_row(const RowValue& r);
 std::optional<RowValue> decode_row(std::string_view v);
@@ -299,6 +301,30 @@ inline std::string mailbox_next_key(std::string_view a) { return "mb/" + std::st
 // Bumped by every batch that changes what an account sees (rows, keywords, mailboxes).
 inline std::string account_state_key(std::string_view a) { return "st/" + std::string(a); }
 
+// ---- change log, thread index, sessions (changes.cpp, threads.cpp, sessions.cpp) ----
+// mailbox CF "C" account \0 be64(modseq) -> [i64 unix time][u32 n]([u8 type][u8 kind][str id])*n
+inline std::string change_prefix(std::string_view account) {
+  std::string k = "C";
+  k.append(account).push_back('\0');
+  return k;
+}
+inline std::string change_key(std::string_view account, std::uint64_t modseq) {
+  auto k = change_prefix(account);
+  put_be64(k, modseq);
+  return k;
+}
+// counter CF: the log holds every change of the account with modseq > this floor.
+// Absent: the floor is the account's state (the log starts at the next change).
+inline std::string change_floor_key(std::string_view a) { return "cf/" + std::string(a); }
+// mailbox CF "H" account \0 16-byte keyed XXH3-128 of a Message-ID -> thread id.
+inline std::string thread_prefix(std::string_view account) {
+  std::string k = "H";
+  k.append(account).push_back('\0');
+  return k;
+}
+// account CF "s" + SHA-256(session token) (32 bytes) -> [str account][str csrf][i64 expires]
+inline constexpr std::string_view kSessionPrefix = "s";
+
 inline constexpr std::array<std::string_view, 5> kSystemMailboxes = {"INBOX", "Sent", "Drafts",
                                                                      "Trash", "Archive"};
 
@@ -338,6 +364,15 @@ class BlobSourceAdapter final : public mime::BlobSource {
 };
 
 class QuotaReservation;
+class ChangeTicket;
+
+// Per-account change-log cursor (in memory; see changes.cpp).
+struct ChangeCursor {
+  std::uint64_t next = 0;                 // the next modseq to hand out
+  std::uint64_t floor = 0;                // persisted floor as last known
+  bool floor_persisted = false;           // the cf/ key exists
+  std::set<std::uint64_t> in_flight;      // handed out, batch not yet written
+};
 
 struct Store::Impl {
   StoreOptions options;
@@ -364,6 +399,10 @@ struct Store::Impl {
   // whether or not the account exists (no user enumeration by timing).
   std::once_flag dummy_hash_once;
   std::string dummy_hash;
+  // Change log: modseq allocation and the visible state per account.
+  std::mutex change_mu;
+  std::unordered_map<std::string, ChangeCursor> change_cursors;
+  std::mutex trim_mu;
 
   ~Impl();
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c]; }
@@ -428,6 +467,43 @@ struct Store::Impl {
   void drop_message_ref(rocksdb::WriteBatch& batch, std::string_view message_id,
                         const MessageValue& mv, std::vector<std::string>* gc);
   result<std::optional<MessageValue>> load_message(std::string_view message_id);
+
+  // change log (changes.cpp). Adds to `batch` one log entry for `account` under a new
+  // modseq and raises the account's state key to it; *ticket holds the modseq "in
+  // flight" until the batch is written (the visible state stays below it meanwhile).
+  // REQUIRES: ticket outlives the write of `batch`.
+  result<void> log_changes(rocksdb::WriteBatch& batch, const std::string& account,
+                           const std::vector<Change>& changes, ChangeTicket* ticket);
+  // The newest state whose batch and every older one are written.
+  result<std::uint64_t> visible_state(const std::string& account);
+  // Drops entries beyond change_log_max_states / older than change_log_max_age.
+  void trim_changes(const std::string& account);
+  // Forgets the account's log, thread index and in-memory cursor (remove_user);
+  // the floor becomes the current state so no old state is ever answered.
+  void drop_account_log(rocksdb::WriteBatch& batch, const std::string& account);
+
+  // threads (threads.cpp): the thread of a new message in `account`; adds the index
+  // keys for its ids and (for late parents) the ids it references to `batch`.
+  // *created: the thread is new.
+  result<std::string> assign_thread(rocksdb::WriteBatch& batch, const std::string& account,
+                                    const std::string& message_id, const MessageRecord& rec,
+                                    bool* created);
+};
+
+class ChangeTicket {
+ public:
+  ChangeTicket() = default;
+  ChangeTicket(const ChangeTicket&) = delete;
+  ChangeTicket& operator=(const ChangeTicket&) = delete;
+  ~ChangeTicket() { finish(false); }
+  // Call after the batch was written (ok = the write succeeded): makes the modseqs
+  // visible and, every so often, trims the log.
+  void finish(bool ok);
+
+ private:
+  friend struct Store::Impl;
+  Store::Impl* impl_ = nullptr;
+  std::vector<std::pair<std::string, std::uint64_t>> held_;
 };
 
 class QuotaReservation {

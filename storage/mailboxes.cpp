@@ -183,7 +183,6 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   batch.Merge(counters, kRows, add_operand(-1));
   batch.Merge(counters, account_bytes_key(account), add_operand(-size));
   batch.Merge(counters, account_msgs_key(account), add_operand(-1));
-  batch.Merge(counters, account_state_key(account), add_operand(1));
   batch.Merge(counters, domain_bytes_key(dom), add_operand(-size));
   batch.Merge(counters, domain_msgs_key(dom), add_operand(-1));
   if (*mv) {
@@ -191,7 +190,19 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
       batch.Merge(cf(kCfGrant), grant_key(account, id), add_operand(-1));
     drop_message_ref(batch, row->message_id, **mv, gc);
   }
-  return write(batch, sync);
+  // The email (and its thread) may still exist in another mailbox: logged as
+  // updated; the reader tells destroyed from updated by what exists now.
+  ChangeTicket ticket;
+  auto logged = log_changes(batch, std::string(account),
+                            {Change{ChangeType::email, ChangeKind::updated, row->message_id},
+                             Change{ChangeType::thread, ChangeKind::updated,
+                                    row->thread_id.empty() ? row->message_id : row->thread_id},
+                             Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(mailbox_id)}},
+                            &ticket);
+  if (!logged) return logged;
+  auto w = write(batch, sync);
+  ticket.finish(bool(w));
+  return w;
 }
 
 result<void> Store::Impl::expunge_mailbox_rows(std::string_view account,
@@ -334,8 +345,12 @@ result<MailboxInfo> Store::create_mailbox(std::string_view account, std::string_
   impl_->put_mailbox(batch, *acct, *mbox, m);
   batch.Merge(impl_->cf(kCfCounter), mailbox_next_key(*acct), max_operand(m.mailbox_id + 1));
   batch.Merge(impl_->cf(kCfCounter), kUidValidity, max_operand(m.uidvalidity));
-  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(
+      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::created, std::to_string(m.mailbox_id)}}, &ticket);
+  if (!logged) return logged.error();
   auto w = impl_->write(batch);
+  ticket.finish(bool(w));
   if (!w) return w.error();
   return MailboxInfo{*mbox, m.mailbox_id, m.uidvalidity, 1, false};
 }
@@ -359,8 +374,13 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *src));
   impl_->put_mailbox(batch, *acct, *dst, *m);
-  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
-  return impl_->write(batch);
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(
+      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
+  if (!logged) return logged;
+  auto w = impl_->write(batch);
+  ticket.finish(bool(w));
+  return w;
 }
 
 result<void> Store::delete_mailbox(std::string_view account, std::string_view name) {
@@ -375,8 +395,13 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
   if (!r) return r;
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *mbox));
-  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
-  return impl_->write(batch);
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(
+      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
+  if (!logged) return logged;
+  auto w = impl_->write(batch);
+  ticket.finish(bool(w));
+  return w;
 }
 
 namespace {
@@ -390,6 +415,7 @@ MailboxRow to_row(std::string_view account, std::string_view mailbox, std::uint3
   row.keywords = std::move(v.keywords);
   row.internal_date = UnixSeconds(std::chrono::seconds(v.internal_date));
   row.logical_size = v.logical_size;
+  row.thread_id = v.thread_id.empty() ? row.message_id : std::move(v.thread_id);
   return row;
 }
 }  // namespace
@@ -412,14 +438,6 @@ result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
   }
   if (!it->status().ok()) return fail_status(it->status(), "listing mailbox rows");
   return rows;
-}
-
-result<std::uint64_t> Store::account_state(std::string_view account) {
-  auto acct = canonical_address(account);
-  if (!acct) return fail(errc::invalid_argument, "malformed account");
-  auto v = impl_->counter(account_state_key(*acct));
-  if (!v) return v.error();
-  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, *v));
 }
 
 result<std::vector<MailboxRow>> Store::list_account_rows(std::string_view account) {
@@ -490,11 +508,22 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   auto again = impl_->get(kCfMailbox, key);
   if (!again) return again.error();
   if (!*again) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
+  auto seen = [](const std::vector<std::string>& k) {
+    return std::find(k.begin(), k.end(), "$seen") != k.end();
+  };
+  std::vector<Change> changes{Change{ChangeType::email, ChangeKind::updated, r->message_id}};
+  // RFC 8621 2: unreadEmails/unreadThreads move with $seen.
+  if (seen(r->keywords) != seen(keywords))
+    changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(m->mailbox_id)});
   r->keywords = std::move(keywords);
   rocksdb::WriteBatch batch;
   batch.Put(impl_->cf(kCfMailbox), key, encode_row(*r));
-  batch.Merge(impl_->cf(kCfCounter), account_state_key(*acct), add_operand(1));
-  return impl_->write(batch);
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
+  if (!logged) return logged;
+  auto w = impl_->write(batch);
+  ticket.finish(bool(w));
+  return w;
 }
 
 result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view from_mailbox,
@@ -547,8 +576,14 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
     batch.Merge(counters, domain_bytes_key(dom), add_operand(size));
     batch.Merge(counters, domain_msgs_key(dom), add_operand(1));
   }
-  batch.Merge(counters, account_state_key(*acct), add_operand(1));
+  std::vector<Change> changes{Change{ChangeType::email, ChangeKind::updated, r->message_id},
+                              Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(dm->mailbox_id)}};
+  if (move) changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(sm->mailbox_id)});
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
+  if (!logged) return logged.error();
   auto w = impl_->write(batch);
+  ticket.finish(bool(w));
   if (!w) return w.error();
   return new_uid;
 }

@@ -187,11 +187,30 @@ class Store {
   [[nodiscard]] result<std::size_t> expire_uploads(UnixSeconds now);
 
   // A number that changes whenever the account's rows, keywords or mailboxes change
-  // (JMAP state strings, push). Only ever grows while the account exists.
+  // (JMAP state strings, push): the newest modseq of the account's change log whose
+  // batch and every older one are written. Only ever grows, also across remove_user.
   [[nodiscard]] result<std::uint64_t> account_state(std::string_view account);
 
   // Every row of an account, all mailboxes, in (mailbox id, UID) order.
   [[nodiscard]] result<std::vector<MailboxRow>> list_account_rows(std::string_view account);
+
+  // ---- change log, threads, sessions (storage/changes.cpp, threads.cpp, sessions.cpp) ----
+  // The account's changes after state `since` (RFC 8620 5.2), only those of `type`
+  // when given, in modseq order. With max_changes > 0 the answer stops before the
+  // change set that would take it over max_changes (has_more; the first set is always
+  // included whole). Errors: expired (since is older than the log keeps),
+  // invalid_argument (since is newer than the account's state).
+  [[nodiscard]] result<ChangeLog> changes_since(std::string_view account, std::uint64_t since,
+                                                std::optional<ChangeType> type = std::nullopt,
+                                                std::size_t max_changes = 0);
+  // Browser sessions by SHA-256 of the token (the token itself is never stored).
+  [[nodiscard]] result<void> put_session(const Sha256& token_hash, const SessionRecord& session);
+  // nullopt when absent or expired at `now` (an expired one is deleted).
+  [[nodiscard]] result<std::optional<SessionRecord>> get_session(const Sha256& token_hash,
+                                                                 UnixSeconds now);
+  [[nodiscard]] result<void> delete_session(const Sha256& token_hash);
+  // Deletes every session expired at `now`; returns how many.
+  [[nodiscard]] result<std::size_t> purge_sessions(UnixSeconds now);
 
   // ---- accounts ----
   // Domains and local parts are compared case-insensitively (ASCII folding; the

@@ -39,6 +39,10 @@ struct StoreOptions {
   // 32 lowercase hex characters. Lets a test force two different contents onto one
   // hash to exercise the true-collision path.
   std::function<std::string(std::string_view decoded)> blob_hash_override;
+  // The per-account change log (JMAP */changes) keeps the last change_log_max_states
+  // states and nothing older than change_log_max_age; older sinceStates are expired.
+  std::uint64_t change_log_max_states = 10000;
+  std::chrono::seconds change_log_max_age{30 * 24 * 3600};
 };
 
 // What a delivery stores once per message (bytes come from mime/; opaque here).
@@ -47,6 +51,11 @@ struct MessageRecord {
   std::string summary;                 // the parsed summary, serialized by mime/
   std::vector<std::string> blob_ids;   // REQUIRES: distinct ids the skeleton references
   std::uint64_t logical_size = 0;      // size of the full raw message in bytes
+  // Threading keys (RFC 8621 3), used at delivery and not stored with the record:
+  // the message's own Message-ID(s) and the ids it refers to (In-Reply-To first,
+  // then References), all without <>. Empty: the message starts a thread of its own.
+  std::vector<std::string> thread_own_ids;
+  std::vector<std::string> thread_ref_ids;
 };
 
 struct StoredMessage {
@@ -64,6 +73,9 @@ struct MailboxRow {
   std::vector<std::string> keywords;   // IMAP flags / JMAP keywords, e.g. "$seen"
   UnixSeconds internal_date{};
   std::uint64_t logical_size = 0;
+  // The thread (per account): the message id of the thread's first message. Rows
+  // stored before threading have their own message id here (a thread of their own).
+  std::string thread_id;
 };
 
 struct MailboxInfo {
@@ -173,6 +185,36 @@ struct GcReport {
   std::uint64_t blobs_deleted = 0;
   std::uint64_t bytes_freed = 0;
   std::uint64_t grants_deleted = 0;    // zero-count grant keys removed
+};
+
+// ---- the per-account change log (JMAP RFC 8620 5.2 / RFC 8621) ----
+enum class ChangeType : std::uint8_t { email = 'E', mailbox = 'M', thread = 'T' };
+// `updated` also covers removals (a row expunged, a mailbox deleted): whether the
+// object still exists is read from the current data, so an id created and destroyed
+// in the window is reported destroyed only. `counts` = only a Mailbox's counts changed.
+enum class ChangeKind : std::uint8_t { created = 'c', updated = 'u', counts = 'n' };
+struct Change {
+  ChangeType type = ChangeType::email;
+  ChangeKind kind = ChangeKind::updated;
+  std::string id;                      // message id, mailbox id (decimal), thread id
+};
+// Everything one committed batch changed for one account.
+struct ChangeSet {
+  std::uint64_t modseq = 0;
+  UnixSeconds at{};
+  std::vector<Change> changes;
+};
+struct ChangeLog {
+  std::uint64_t state = 0;             // the account's current state (newest modseq)
+  std::vector<ChangeSet> sets;         // modseq order, all > since
+  bool has_more = false;               // cut at max_changes: sets.back().modseq < state
+};
+
+// A browser session (web/auth), stored by SHA-256 of its token.
+struct SessionRecord {
+  std::string account;
+  std::string csrf;
+  UnixSeconds expires{};
 };
 
 // Bounds on what a mailbox row carries.
