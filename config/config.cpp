@@ -288,6 +288,8 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_password_file; })},
       {"relay.smarthost_ca_file",
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_ca_file; })},
+      {"webmail.enabled", boolean_at([](Config& c) -> bool& { return c.webmail.enabled; })},
+      {"webmail.dir", string_at([](Config& c) -> std::string& { return c.webmail.dir; })},
       {"admin.socket", string_at([](Config& c) -> std::string& { return c.admin.socket_path; })},
       {"admin.listen", endpoint_at([](Config& c) -> Endpoint& { return c.admin.listen; })},
       {"admin.token",
@@ -305,7 +307,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
 // The sections that may appear as tables; everything else must be a leaf key.
 bool is_section(std::string_view name) {
   return name == "listen" || name == "tls" || name == "limits" || name == "smtp" ||
-         name == "relay" || name == "admin";
+         name == "relay" || name == "admin" || name == "webmail";
 }
 
 std::string where(std::string_view source, const toml::node& n) {

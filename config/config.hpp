@@ -81,6 +81,12 @@ struct Admin {
   std::string token;
 };
 
+// The webmail (web/static_files.hpp) served on the HTTP listener at "/".
+struct Webmail {
+  bool enabled = true;
+  std::string dir;  // folder with index.html; empty: web/ui/dist of the source tree built from
+};
+
 struct Config {
   std::string source;  // file the values came from, or "(defaults)"
   std::string data_dir = "./data";
@@ -95,6 +101,7 @@ struct Config {
   Smtp smtp_policy;
   Relay relay;
   Admin admin;
+  Webmail webmail;
   Import import;  // [import]: legacy IMAP sources (config/import_config.hpp)
   std::string log_level = "info";  // debug, info, warn, error
 

@@ -20,7 +20,10 @@ Router::Router(storage::Store& store, const config::Config& cfg, std::shared_ptr
       cfg_(cfg),
       metrics_(metrics ? std::move(metrics) : std::make_shared<Metrics>()),
       auth_(store, auth),
-      jmap_(store, cfg, limits) {}
+      jmap_(store, cfg, limits),
+      static_files_(!cfg.webmail.enabled ? std::string()
+                    : !cfg.webmail.dir.empty() ? cfg.webmail.dir
+                                               : std::string(REFMAIL_WEBMAIL_DIST)) {}
 
 Response Router::handle(const Request& req) {
   auto started = std::chrono::steady_clock::now();
@@ -68,7 +71,13 @@ Response Router::dispatch(const Request& req) {
   }
   bool html_view = path.starts_with("/api/messages/") && path.ends_with(".html");
   bool jmap_route = path == "/.well-known/jmap" || path.starts_with("/jmap/") || path == "/api/admin/stats";
-  if (!jmap_route && !html_view) return error_response(404, "not found");
+  if (!jmap_route && !html_view) {
+    // API namespaces keep their JSON 404; every other path is the webmail's.
+    bool api = path.starts_with("/api/") || path.starts_with("/jmap") || path.starts_with("/admin/") ||
+               path.starts_with("/.well-known/");
+    if (api) return error_response(404, "not found");
+    return static_files_.serve(req);
+  }
   Response err;
   auto account = auth_.authenticate(req, err);
   if (!account) return err;

@@ -9,6 +9,7 @@
 //   GET  /jmap/eventsource?types=&closeafter=&ping=
 //   GET  /api/admin/stats                        (admin accounts: savings report)
 //   GET  /metrics                                (Prometheus; loopback or admin)
+//   GET  anything else                           (static_files.hpp: the webmail)
 // SECURITY: nothing here is trusted by address except /metrics from loopback; every
 // route that reads mail authenticates (auth.hpp) and checks the account's rows and
 // grants (jmap.hpp). Every request is counted and timed in Metrics.
@@ -22,6 +23,7 @@
 #include "web/import_api.hpp"
 #include "web/jmap.hpp"
 #include "web/metrics.hpp"
+#include "web/static_files.hpp"
 
 namespace refmail::storage {
 class Store;
@@ -54,6 +56,7 @@ class Router {
   Jmap jmap_;
   std::atomic<std::int64_t> next_upload_expiry_{0};
   std::shared_ptr<ImportContext> import_;
+  StaticFiles static_files_;  // the webmail (config [webmail])
 };
 
 // The savings report's top list: the `n` attachments referenced by the most mailbox
