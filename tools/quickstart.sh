@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2 --target refmaild refmailctl
+bash tools/build-ui.sh  # the webmail, served by refmaild at http://127.0.0.1:8080/
 exec ./build/server/refmaild "$@"

@@ -10,6 +10,12 @@ bash tools/install-deps.sh --test
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2
+# The webmail and its browser tests (tests/e2e/test_webmail.py): the built UI and
+# playwright-core, which drives Debian's /usr/bin/chromium.
+bash tools/build-ui.sh
+if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
+fi
 ctest --test-dir build --output-on-failure -j2 --timeout 900
 
 # The acceptance checks beside the project drive refmaild on its default ports, as a user
