@@ -19,6 +19,7 @@
 #include "storage/store.hpp"
 #include "web/admin.hpp"
 #include "web/import_api.hpp"
+#include "web/metrics.hpp"
 
 namespace refmail::server {
 namespace {
@@ -114,9 +115,11 @@ int run_daemon(const config::Config& cfg) {
   auto admin_api = std::make_shared<web::AdminApi>(*store);
   // The import worker (server/import_worker.hpp); its admin routes and the notify
   // endpoint are also served on the admin socket (agents on this host, tests).
-  auto importer = std::make_unique<ImportWorker>(cfg, *store, io, pool);
-  auto import_ctx = std::make_shared<web::ImportContext>(
-      web::ImportContext{*store, cfg, [w = importer.get()](storage::UnixSeconds due) { w->wake(due); }});
+  // One metrics registry for the listeners (/metrics) and the import worker.
+  auto metrics = std::make_shared<web::Metrics>();
+  auto importer = std::make_unique<ImportWorker>(cfg, *store, io, pool, metrics);
+  auto import_ctx = std::make_shared<web::ImportContext>(web::ImportContext{
+      *store, cfg, [w = importer.get()](storage::UnixSeconds due) { w->wake(due); }, metrics});
   HttpHandler admin_handler = [admin_api, import_ctx](web::Request&& r) {
     if (r.path().starts_with("/admin/v1/import")) return web::handle_admin_import(r, *import_ctx);
     if (r.path() == "/api/import/notify") return web::handle_import(r, *import_ctx);
@@ -170,7 +173,7 @@ int run_daemon(const config::Config& cfg) {
     }
   }
 
-  Services services{cfg, *store, rt, *tls, nullptr, import_ctx, [r = relay.get()] { r->notify(); }};
+  Services services{cfg, *store, rt, *tls, metrics, import_ctx, [r = relay.get()] { r->notify(); }};
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;

@@ -1,9 +1,11 @@
 // server/import_worker.cpp — see import_worker.hpp. Jobs run one at a time (so two
-// jobs never race on one mailbox); each message is checked against its "done" key
-// before the fetch result is ingested, and the key is written right after the commit.
-// An "intent" key is written before each batch: if refmaild dies between a commit and
-// its done key, the retry compares Message-ID/size/date with the target mailbox
-// instead of importing again. A changed UIDVALIDITY reconciles the same way.
+// jobs never race on one mailbox); each UID is checked against its "done" key before
+// it is fetched, and the done key is written in the imported message's own WriteBatch
+// (ImportIngestRequest::import_state), so a kill -9 leaves the message and its done
+// key both durable or both absent: no window in which a retry could import it twice.
+// (Intent keys left by older versions still make a retry compare Message-ID/size/date
+// with the target mailbox.) A changed UIDVALIDITY reconciles by that comparison.
+// Progress goes to web::Metrics (refmail_import_*{source=...}, see web/import_api.hpp).
 #include "server/import_worker.hpp"
 
 #include <openssl/ssl.h>
@@ -30,6 +32,7 @@
 #include "server/log.hpp"
 #include "storage/store.hpp"
 #include "web/import_api.hpp"
+#include "web/metrics.hpp"
 
 namespace refmail::server {
 
@@ -41,8 +44,9 @@ using tcp = asio::ip::tcp;
 namespace keys = web::import_keys;
 
 struct ImportWorker::Impl {
-  Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p)
-      : cfg(c), store(s), io(i), pool(p), timer(i) {}
+  Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p,
+       std::shared_ptr<web::Metrics> m)
+      : cfg(c), store(s), io(i), pool(p), timer(i), metrics(std::move(m)) {}
   const config::Config& cfg;
   storage::Store& store;
   asio::io_context& io;
@@ -55,6 +59,16 @@ struct ImportWorker::Impl {
   std::map<std::pair<std::string, std::string>, std::string> user_secret;
   std::map<std::uint64_t, beast::tcp_stream*> live;
   std::uint64_t next_live = 0;
+  std::shared_ptr<web::Metrics> metrics;       // may be null
+  std::map<std::string, int> idle_connected;   // per source (io thread)
+
+  // Metric updates (web/import_api.hpp lists the series); no-ops without a registry.
+  void count(std::string_view name, const std::string& source, std::uint64_t by = 1) const {
+    if (metrics) metrics->add(web::import_series(name, source), by);
+  }
+  void gauge(std::string_view name, const std::string& source, double v) const {
+    if (metrics) metrics->set_gauge(web::import_series(name, source), v);
+  }
 };
 
 namespace {
@@ -479,6 +493,18 @@ struct DueJobs {
     return r ? *r : std::vector<storage::ImportJob>{};
   }
 };
+// Jobs in the queue per source (the refmail_import_jobs_queued gauge).
+struct QueuedBySource {
+  storage::Store* store;
+  std::map<std::string, std::size_t> operator()() const {
+    std::map<std::string, std::size_t> out;
+    auto r = store->due_imports(storage::UnixSeconds::max(), 100000);
+    if (!r) return out;
+    for (const auto& j : *r)
+      if (auto p = parse_payload(j.payload)) ++out[p->source];
+    return out;
+  }
+};
 
 std::uint32_t uid_of_key(std::string_view k) {
   if (k.size() < 4) return 0;
@@ -591,18 +617,15 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
   for (std::size_t off = 0; off < todo.size(); off += batch) {
     std::vector<std::uint32_t> part(todo.begin() + off, todo.begin() + std::min(todo.size(), off + batch));
     std::set<std::uint32_t> want(part.begin(), part.end());
-    {
-      std::vector<storage::ImportStateOp> ops;
-      for (auto u : part) ops.push_back({keys::intent(mb, uv, u), std::string("1")});
-      StateWrite task5{&self->store, std::move(ops)};
-      auto e = co_await offload(self->pool, std::move(task5));
-      if (!e.empty()) co_return "store: " + e;
-    }
+    // No intent keys any more: the done key commits in the message's own batch
+    // (ImportIngestRequest::import_state), so a crash leaves both or neither. Intent
+    // keys left by an older version are still honoured above (suspect UIDs).
     std::string tag;
     {
       auto line = c.cmds().uid_fetch_messages(part);
       tag = c.cmds().last_tag();
       if (auto e = co_await c.write(line); !e.empty()) co_return e;
+      self->count("refmail_import_batches_total", src->name);
     }
     std::set<std::uint32_t> seen;
     for (;;) {
@@ -624,6 +647,7 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
         log::warn("import.too_large", {{"origin", origin}, {"uid", uid}, {"bytes", f.body_size},
                                        {"limit", cfg.import.max_message_bytes}});
         ++stats.skipped;
+        self->count("refmail_import_skipped_total", src->name);
         done_value = "too_large";
       } else {
         std::int64_t date = now_s().time_since_epoch().count();
@@ -637,6 +661,7 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
         }
         if (dup) {
           ++stats.duplicates;
+          self->count("refmail_import_duplicates_avoided_total", src->name);
           done_value = "duplicate";
           log::info("import.duplicate", {{"origin", origin}, {"uid", uid}});
         } else {
@@ -646,6 +671,11 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           req.keywords = imap::flags_to_keywords(f.flags.value_or(std::vector<std::string>{}));
           req.internal_date = date;
           req.origin = origin + "/" + std::to_string(uv) + "/" + std::to_string(uid);
+          // The done key rides in the delivery's batch (value "imported": the
+          // message id is only known once the commit returns).
+          req.import_state.emplace_back(keys::done(mb, uv, uid), std::string("imported"));
+          req.import_state.emplace_back(keys::intent(mb, uv, uid), std::nullopt);
+          req.import_state.emplace_back(keys::pending(mb, uid), std::nullopt);
           std::uint64_t size = f.body->size();
           req.bytes = std::move(*f.body);
           Ingest task6{&self->store, &cfg, std::move(req), cfg.import.grants_recipients(*map)};
@@ -659,7 +689,11 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           stats.bytes += size;
           stats.new_blob_bytes += out.new_blob_bytes;
           stats.cut_bytes += out.cut_bytes;
-          done_value = out.queue_id;
+          self->count("refmail_import_messages_total", src->name);
+          self->count("refmail_import_bytes_total", src->name, size);
+          self->count("refmail_import_dedup_saved_bytes_total", src->name,
+                      out.cut_bytes > out.new_blob_bytes ? out.cut_bytes - out.new_blob_bytes : 0);
+          continue;  // done, intent and pending keys were committed with the message
         }
       }
       ops.push_back({keys::done(mb, uv, uid), done_value});
@@ -720,6 +754,15 @@ asio::awaitable<void> job_loop(ImplPtr self) {
         err = co_await run_job(self, job, stats, *payload);
       }
       bool drop = err.rfind("drop: ", 0) == 0;
+      if (drop) {
+        self->count("refmail_import_jobs_dropped_total", payload->source);
+      } else if (!err.empty()) {
+        self->count("refmail_import_failures_total", payload->source);
+      } else {
+        self->count("refmail_import_jobs_done_total", payload->source);
+        self->gauge("refmail_import_last_success_timestamp_seconds", payload->source,
+                    static_cast<double>(now_s().time_since_epoch().count()));
+      }
       JobDone d{&self->store, job.job_id, !err.empty() && !drop, {}, err, payload->source, stats};
       if (!err.empty() && !drop) {
         const auto& rs = self->cfg.import.retry_schedule;
@@ -749,7 +792,8 @@ asio::awaitable<void> job_loop(ImplPtr self) {
           n.mailbox = payload->mailbox;
           for (const auto& [k, v] : rest) n.uids.push_back(uid_of_key(k));
           Requeue task11{&self->store, &self->cfg.import, n};
-          (void)co_await offload(self->pool, std::move(task11));
+          if (co_await offload(self->pool, std::move(task11)))
+            self->count("refmail_import_jobs_enqueued_total", n.source);
         }
       }
       now = now_s();
@@ -760,6 +804,15 @@ asio::awaitable<void> job_loop(ImplPtr self) {
       bool any_due = false;
       for (const auto& j : jobs) any_due = any_due || j.due <= now;
       if (any_due) continue;
+    }
+    if (self->wake_pending) continue;
+    {
+      QueuedBySource task13{&self->store};
+      auto queued = co_await offload(self->pool, std::move(task13));
+      for (const auto& s : self->cfg.import.sources) {
+        auto it = queued.find(s.name);
+        self->gauge("refmail_import_jobs_queued", s.name, it == queued.end() ? 0.0 : static_cast<double>(it->second));
+      }
     }
     if (self->wake_pending) continue;
     if (next) {
@@ -789,6 +842,7 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
     std::string err;
     {
       Conn c(self, *src);
+      bool connected = false;  // counted in refmail_import_idle_watchers
       err = co_await open_session(self, c, *src, *map);
       std::vector<imap::Response> untagged;
       imap::Response tagged;
@@ -808,6 +862,8 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
         if (next_uid == 0) next_uid = un;  // first look: only what arrives from now on
         log::info("import.idle_watch", {{"origin", origin}, {"uidvalidity", uv}, {"uidnext", un}});
         failures = 0;
+        connected = true;
+        self->gauge("refmail_import_idle_watchers", src->name, ++self->idle_connected[src->name]);
       }
       bool look = next_uid != 0;  // something may have arrived while disconnected
       while (err.empty() && !self->stopping) {
@@ -831,6 +887,7 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
             auto due = co_await offload(self->pool, std::move(task12));
             log::info("import.idle_new", {{"origin", origin}, {"uids", n.uids.size()}});
             if (due) {
+              self->count("refmail_import_jobs_enqueued_total", src->name);
               self->wake_pending = true;
               self->timer.cancel();  // the loop recomputes its wake-up
             }
@@ -886,6 +943,7 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
         }
       }
       c.close();
+      if (connected) self->gauge("refmail_import_idle_watchers", src->name, --self->idle_connected[src->name]);
     }
     if (self->stopping) break;
     ++failures;
@@ -910,8 +968,8 @@ void log_failure(std::exception_ptr e, const char* what) {
 }  // namespace
 
 ImportWorker::ImportWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io,
-                           asio::thread_pool& pool)
-    : impl_(std::make_shared<Impl>(cfg, store, io, pool)) {}
+                           asio::thread_pool& pool, std::shared_ptr<web::Metrics> metrics)
+    : impl_(std::make_shared<Impl>(cfg, store, io, pool, std::move(metrics))) {}
 
 ImportWorker::~ImportWorker() = default;
 
@@ -951,6 +1009,17 @@ bool ImportWorker::start(std::string& why) {
       return false;
     }
     im.user_secret[{m.source, m.user}] = *sec;
+  }
+  // Every series exists from the start (a scrape shows 0, not nothing).
+  for (const auto& s : ic.sources) {
+    for (const char* c : {"refmail_import_notifications_total", "refmail_import_jobs_enqueued_total",
+                          "refmail_import_batches_total", "refmail_import_messages_total",
+                          "refmail_import_bytes_total", "refmail_import_dedup_saved_bytes_total",
+                          "refmail_import_skipped_total", "refmail_import_duplicates_avoided_total",
+                          "refmail_import_failures_total", "refmail_import_jobs_dropped_total",
+                          "refmail_import_jobs_done_total"})
+      im.count(c, s.name, 0);
+    im.gauge("refmail_import_idle_watchers", s.name, 0);
   }
   log::info("import.start", {{"sources", ic.sources.size()}, {"mappings", ic.mappings.size()},
                              {"window", ic.coalesce_window.count()}});

@@ -19,13 +19,18 @@
 namespace refmail::storage {
 class Store;
 }
+namespace refmail::web {
+class Metrics;
+}
 
 namespace refmail::server {
 
 class ImportWorker {
  public:
-  // REQUIRES: cfg, store, io and pool outlive the worker.
-  ImportWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io, asio::thread_pool& pool);
+  // REQUIRES: cfg, store, io and pool outlive the worker. `metrics` (may be null) gets
+  // the refmail_import_* series listed in web/import_api.hpp.
+  ImportWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io, asio::thread_pool& pool,
+               std::shared_ptr<web::Metrics> metrics = nullptr);
   ~ImportWorker();
   ImportWorker(const ImportWorker&) = delete;
   ImportWorker& operator=(const ImportWorker&) = delete;

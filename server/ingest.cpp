@@ -218,6 +218,12 @@ IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, Im
     for (const auto& a : req.grant_accounts)
       if (a != req.account && granted.insert(a).second) d.add_upload_hold(a, kNeverExpires);
   }
+  if (!req.import_state.empty()) {
+    std::vector<storage::ImportStateOp> ops;
+    ops.reserve(req.import_state.size());
+    for (auto& [key, value] : req.import_state) ops.push_back({std::move(key), std::move(value)});
+    d.add_import_state(std::move(ops));
+  }
   auto receipt = d.commit();
   if (!receipt) {
     out.detail = storage::error_detail(receipt.error());

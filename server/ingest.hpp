@@ -7,7 +7,9 @@
 // Must never: acknowledge before the commit returned, or store half a message.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -59,6 +61,9 @@ struct ImportIngestRequest {
   std::string bytes;
   std::vector<std::string> grant_accounts;
   std::string origin;                 // "source/user/mailbox/uidvalidity/uid", for the log
+  // Import state (Store::write_import_state keys: the done key, pending/intent deletes)
+  // committed in the message's own batch: both durable or neither (no crash window).
+  std::vector<std::pair<std::string, std::optional<std::string>>> import_state;
 };
 
 // Blocking, like ingest(): split (attachments deduplicated), summary, one durable commit.

@@ -52,6 +52,8 @@ struct Delivery::State final : mime::BlobSink {
   std::vector<RowSpec> rows;
   std::vector<QueueSpec> queue;
   std::vector<HoldSpec> holds;
+  // Raw import CF puts (value) and deletes (nullopt): Delivery::add_import_state.
+  std::vector<std::pair<std::string, std::optional<std::string>>> import_state;
   bool committed = false;
 
   explicit State(Store::Impl* s) : store(s) { xxh = XXH3_createState(); }
@@ -107,6 +109,11 @@ struct Delivery::State final : mime::BlobSink {
     current.reset();
   }
 };
+
+// For Delivery::add_import_state (storage/import_state.cpp), which owns the key layout.
+std::vector<std::pair<std::string, std::optional<std::string>>>& staged_import_state(Delivery::State& st) {
+  return st.import_state;
+}
 
 Delivery::Delivery(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Delivery::Delivery(Delivery&&) noexcept = default;
@@ -367,6 +374,10 @@ result<DeliveryReceipt> Delivery::commit() {
     }
   }
   batch.Merge(counters, kPhysicalBytes, add_operand(physical));
+  for (const auto& [key, value] : st.import_state) {
+    if (value) batch.Put(s.cf(kCfImport), key, *value);
+    else batch.Delete(s.cf(kCfImport), key);
+  }
 
   auto w = s.write(batch);
   locks.clear();

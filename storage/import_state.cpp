@@ -1,7 +1,9 @@
 // storage/import_state.cpp — small keyed records the import worker keeps beside its
 // job queue in the `import` column family: which (source, user, mailbox, uidvalidity,
 // uid) were imported, the UIDs pending for a mailbox, per-source counters. Keys live
-// under the prefix "X" so they never meet the job keys ("J", "I").
+// under the prefix "X" so they never meet the job keys ("J", "I"). The same keys can
+// ride in a delivery's batch (Delivery::add_import_state): imported message + done key
+// in one atomic write.
 // Must never: interpret the values (the worker's encoding), or write half of a batch.
 // SECURITY: keys and values come from the worker, which validates remote input first.
 #include "storage/impl.hpp"
@@ -15,6 +17,14 @@ std::string state_key(std::string_view key) {
   return k;
 }
 }  // namespace
+
+// Defined in storage/delivery.cpp (Delivery::State lives there).
+std::vector<std::pair<std::string, std::optional<std::string>>>& staged_import_state(Delivery::State& st);
+
+void Delivery::add_import_state(std::vector<ImportStateOp> ops) {
+  auto& staged = staged_import_state(*state_);
+  for (auto& op : ops) staged.emplace_back(state_key(op.key), std::move(op.value));
+}
 
 result<std::optional<std::string>> Store::get_import_state(std::string_view key) {
   return impl_->get(kCfImport, state_key(key));

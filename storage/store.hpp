@@ -67,6 +67,10 @@ class Delivery {
   // `account` until `expires` (expire_uploads) or release_upload. Counts in the
   // message refcount like a row; adds no logical bytes.
   void add_upload_hold(std::string account, UnixSeconds expires);
+  // Import worker state (the keys of Store::write_import_state) written in this
+  // delivery's batch, so an imported message and its "done" record are durable together
+  // or not at all (storage/import_state.cpp). Ops apply after the delivery's own writes.
+  void add_import_state(std::vector<ImportStateOp> ops);
 
   // Writes everything as one WriteBatch (sync when StoreOptions::sync_writes).
   // Errors: not_found (account, mailbox or referenced blob unknown), quota_exceeded

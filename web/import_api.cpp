@@ -15,6 +15,7 @@
 #include "mime/summary.hpp"
 #include "storage/store.hpp"
 #include "web/jmap.hpp"
+#include "web/metrics.hpp"
 #include "web/jmap_internal.hpp"
 
 namespace refmail::web {
@@ -229,6 +230,18 @@ boost::system::result<EnqueueResult, std::string> enqueue_notification(storage::
   return out;
 }
 
+std::string import_series(std::string_view name, std::string_view source) {
+  std::string s(name);
+  s += "{source=\"";
+  for (char c : source) {
+    if (c == '\\' || c == '"') s.push_back('\\');
+    if (c == '\n') s += "\\n";
+    else s.push_back(c);
+  }
+  s += "\"}";
+  return s;
+}
+
 Response handle_import(const Request& req, ImportContext& ctx) {
   if (req.path() != "/api/import/notify") return error_response(404, "not found");
   if (req.method != "POST" && req.method != "PUT") {
@@ -257,6 +270,10 @@ Response handle_import(const Request& req, ImportContext& ctx) {
   auto q = enqueue_notification(ctx.store, ctx.cfg.import, n, now);
   if (!q) return error_response(503, q.error());
   if (q->new_job && ctx.wake) ctx.wake(q->due);
+  if (ctx.metrics) {
+    ctx.metrics->add(import_series("refmail_import_notifications_total", n.source));
+    if (q->new_job) ctx.metrics->add(import_series("refmail_import_jobs_enqueued_total", n.source));
+  }
   json::object o{{"job", q->job_id}, {"queued", n.uids.size()}, {"coalesced", !q->new_job}};
   return Response{202, "application/json", {}, json::serialize(o), nullptr, nullptr};
 }
@@ -778,6 +795,7 @@ Response handle_admin_import(const Request& req, ImportContext& ctx) {
       auto q = enqueue_notification(ctx.store, icfg, n, now);
       if (!q) return error_response(503, q.error());
       if (ctx.wake) ctx.wake(q->due);
+      if (ctx.metrics && q->new_job) ctx.metrics->add(import_series("refmail_import_jobs_enqueued_total", source));
       jobs.push_back(json::object{{"mailbox", b}, {"job", q->job_id}});
     }
     return Response{202, "application/json", {}, json::serialize(json::object{{"jobs", std::move(jobs)}}), nullptr,

@@ -15,6 +15,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,8 @@ class Store;
 }
 
 namespace refmail::web {
+
+class Metrics;
 
 struct ImportNotification {
   std::string source;             // may be empty in an `ox` body (filled from the request)
@@ -79,7 +82,28 @@ struct ImportContext {
   const config::Config& cfg;
   // Called after a new job was queued (any thread); the daemon wakes its worker.
   std::function<void(storage::UnixSeconds due)> wake;
+  // Where notifications and new jobs are counted (/metrics); may be null.
+  std::shared_ptr<Metrics> metrics = nullptr;
 };
+
+// The import worker's Prometheus series (web::Metrics), each labelled by source:
+//   refmail_import_notifications_total       notifications accepted (webhook, admin)
+//   refmail_import_jobs_enqueued_total       jobs created (webhook, IDLE, import run, requeue)
+//   refmail_import_jobs_queued               gauge: jobs waiting in the queue now
+//   refmail_import_batches_total             UID FETCH commands sent
+//   refmail_import_messages_total            messages imported (committed)
+//   refmail_import_bytes_total               their bytes as fetched
+//   refmail_import_dedup_saved_bytes_total   attachment bytes already held (stored once)
+//   refmail_import_skipped_total             messages over import.max_message_bytes
+//   refmail_import_duplicates_avoided_total  reconciliation matches (not imported again)
+//   refmail_import_failures_total            job attempts that failed (each is retried)
+//   refmail_import_jobs_dropped_total        jobs dropped (unknown mailbox, config gone)
+//   refmail_import_jobs_done_total           jobs that finished
+//   refmail_import_last_success_timestamp_seconds  gauge: Unix time of the last finished job
+//   refmail_import_idle_watchers             gauge: IDLE connections currently idling
+// `import_series(name, source)` = name{source="..."}; the source name comes from the
+// config (never from a peer before it matched one) and is escaped per exposition 0.0.4.
+[[nodiscard]] std::string import_series(std::string_view name, std::string_view source);
 
 // POST|PUT /api/import/notify. Blocking: call on the pool like the other handlers.
 [[nodiscard]] Response handle_import(const Request& req, ImportContext& ctx);
