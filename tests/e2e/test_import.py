@@ -194,7 +194,7 @@ protocol lmtp {{
         if r.returncode != 0:
             with open(out) as f:
                 raise RuntimeError("dovecot did not start: " + f.read())
-        deadline = time.time() + 20
+        deadline = time.time() + WAIT
         while time.time() < deadline:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.imap_port)) == 0:
