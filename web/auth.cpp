@@ -6,6 +6,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "storage/store.hpp"
@@ -30,6 +32,18 @@ std::string sha256_hex(std::string_view s) {
   SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
   return to_hex(d, sizeof d);
 }
+
+storage::Sha256 token_hash(std::string_view token) {
+  storage::Sha256 h{};
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), h.data());
+  return h;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+storage::UnixSeconds unix_seconds(std::int64_t s) { return storage::UnixSeconds(std::chrono::seconds(s)); }
 
 std::string random_token() {
   unsigned char b[32];
@@ -122,6 +136,32 @@ std::string Auth::cookie_token(const Request& req) const {
   return {};
 }
 
+std::optional<Auth::Session> Auth::find_session(const std::string& token) {
+  auto now = Clock::now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(token);
+    if (it != sessions_.end()) {
+      if (it->second.expires > now) return it->second;
+      sessions_.erase(it);
+      return std::nullopt;
+    }
+  }
+  // Not cached (e.g. after a restart): the store, outside the lock.
+  auto stored = store_.get_session(token_hash(token), unix_seconds(unix_now()));
+  if (!stored || !*stored) return std::nullopt;
+  const auto& rec = **stored;
+  const auto left = rec.expires.time_since_epoch().count() - unix_now();
+  Session s{rec.account, rec.csrf, now + std::chrono::seconds(std::max<std::int64_t>(0, left)),
+            rec.expires.time_since_epoch().count()};
+  std::lock_guard lock(mu_);
+  if (sessions_.size() >= opt_.max_cache_entries) {
+    std::erase_if(sessions_, [&](const auto& kv) { return kv.second.expires <= now; });
+  }
+  if (sessions_.size() < opt_.max_cache_entries) sessions_[token] = s;
+  return s;
+}
+
 std::optional<std::string> Auth::authenticate(const Request& req, Response& err) {
   std::string_view authz = req.header("Authorization");
   if (authz.size() > 6 && (authz.substr(0, 6) == "Basic " || authz.substr(0, 6) == "basic ")) {
@@ -160,11 +200,8 @@ std::optional<std::string> Auth::authenticate(const Request& req, Response& err)
   }
   std::string token = cookie_token(req);
   if (!token.empty()) {
-    std::lock_guard lock(mu_);
-    auto it = sessions_.find(token);
-    auto now = Clock::now();
-    if (it == sessions_.end() || it->second.expires <= now) {
-      if (it != sessions_.end()) sessions_.erase(it);
+    auto session = find_session(token);
+    if (!session) {
       err = unauthorized("the session has expired");
       return std::nullopt;
     }
@@ -173,15 +210,31 @@ std::optional<std::string> Auth::authenticate(const Request& req, Response& err)
       std::string_view ct = req.header("Content-Type");
       bool json_type = ct.substr(0, 16) == "application/json";
       std::string_view csrf = req.header("X-CSRF-Token");
-      bool csrf_ok = csrf.size() == it->second.csrf.size() &&
-                     CRYPTO_memcmp(csrf.data(), it->second.csrf.data(), csrf.size()) == 0;
+      bool csrf_ok = csrf.size() == session->csrf.size() &&
+                     CRYPTO_memcmp(csrf.data(), session->csrf.data(), csrf.size()) == 0;
       if (!json_type && !csrf_ok) {
         err = error_response(403, "a cookie request that changes state needs a JSON body or X-CSRF-Token");
         return std::nullopt;
       }
     }
-    it->second.expires = now + opt_.session_ttl;
-    return it->second.account;
+    // Sliding idle expiry: in memory at every use; in the store once half of the
+    // persisted lifetime is used (one write per session_ttl/2 at most).
+    const auto now_unix = unix_now();
+    const auto ttl = static_cast<std::int64_t>(opt_.session_ttl.count());
+    bool persist = session->stored_expires - now_unix < ttl / 2;
+    {
+      std::lock_guard lock(mu_);
+      auto it = sessions_.find(token);
+      if (it != sessions_.end()) {
+        it->second.expires = Clock::now() + opt_.session_ttl;
+        if (persist) it->second.stored_expires = now_unix + ttl;
+      }
+    }
+    if (persist) {
+      (void)store_.put_session(token_hash(token),
+                               storage::SessionRecord{session->account, session->csrf, unix_seconds(now_unix + ttl)});
+    }
+    return session->account;
   }
   err = unauthorized("authentication required");
   return std::nullopt;
@@ -212,8 +265,25 @@ Response Auth::login(const Request& req) {
       std::erase_if(sessions_, [&](const auto& kv) { return kv.second.expires <= now; });
     }
     if (sessions_.size() >= opt_.max_cache_entries) return error_response(503, "too many sessions");
-    sessions_[token] = Session{*account, csrf, now + opt_.session_ttl};
+    sessions_[token] = Session{*account, csrf, now + opt_.session_ttl, unix_now() + opt_.session_ttl.count()};
   }
+  auto stored = store_.put_session(token_hash(token), storage::SessionRecord{*account, csrf,
+                                                                             unix_seconds(unix_now() + opt_.session_ttl.count())});
+  if (!stored) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(token);
+    return error_response(503, "cannot store the session");
+  }
+  bool purge = false;
+  {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    if (now - last_purge_ > std::chrono::hours(1)) {
+      last_purge_ = now;
+      purge = true;
+    }
+  }
+  if (purge) (void)store_.purge_sessions(unix_seconds(unix_now()));  // lazily, at most hourly
   Response r;
   r.body = json::serialize(json::object{{"account", *account}, {"csrfToken", csrf}});
   std::string cookie = opt_.cookie_name + "=" + token + "; Path=/; HttpOnly; SameSite=Strict";
@@ -233,6 +303,7 @@ Response Auth::logout(const Request& req) {
     std::lock_guard lock(mu_);
     sessions_.erase(token);
   }
+  (void)store_.delete_session(token_hash(token));
   Response r;
   r.body = "{}";
   r.headers.emplace_back("Set-Cookie", opt_.cookie_name + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" +

@@ -1,7 +1,10 @@
 // web/auth.hpp — who is asking: HTTP Basic (RFC 7617) against the store's accounts,
 // accepted only over TLS or from a loopback peer, and browser sessions (POST
 // /api/login sets an HttpOnly, SameSite=Strict cookie, Secure under TLS; POST
-// /api/logout ends it). Successful Basic credentials are cached for a short time
+// /api/logout ends it). Sessions are kept in memory and persisted in the store by
+// SHA-256 of the token (Store::put_session), so they survive a daemon restart; the
+// idle expiry slides in memory and is re-persisted once half the lifetime is used.
+// Successful Basic credentials are cached for a short time
 // (keyed by a SHA-256 of the header, never the password) because argon2id costs
 // ~0.1 s per check and JMAP clients send many requests.
 // SECURITY: failed logins are rate-limited per IP and per account (429 before any
@@ -59,6 +62,7 @@ class Auth {
     std::string account;
     std::string csrf;
     Clock::time_point expires;
+    std::int64_t stored_expires = 0;  // unix seconds of the persisted expiry
   };
   struct Failures {
     std::uint32_t count = 0;
@@ -70,6 +74,8 @@ class Auth {
   bool limited(const std::string& key, std::uint32_t max, Clock::time_point now);
   void record_failure(const std::string& key, Clock::time_point now);
   std::string cookie_token(const Request& req) const;
+  // The session of a token: the in-memory cache, else the store (then cached).
+  std::optional<Session> find_session(const std::string& token);
 
   storage::Store& store_;
   AuthOptions opt_;
@@ -77,6 +83,7 @@ class Auth {
   std::unordered_map<std::string, Cached> basic_cache_;  // sha256(header) -> account
   std::unordered_map<std::string, Session> sessions_;    // token -> session
   std::unordered_map<std::string, Failures> failures_;   // "ip:.." / "acct:.." -> count
+  Clock::time_point last_purge_{};                       // expired stored sessions purged
 };
 
 }  // namespace refmail::web

@@ -1,9 +1,13 @@
 // web/jmap_mail.cpp — RFC 8621 methods: Mailbox/get|set|changes (2), Thread/get (3),
 // Email/get|query|changes|set (4), Identity/get (6), EmailSubmission/set (7).
 // Email/get answers from the stored summary (never attachment bytes).
-// Changes: the store keeps one state counter per account, not a change log, so
-// */changes answers an empty change set when sinceState is current and
-// cannotCalculateChanges otherwise (RFC 8620 5.2 allows it; clients refetch).
+// Changes: one state per account (the store's change-log modseq) shared by every
+// type; */changes reads the store's log (Store::changes_since) and tells created,
+// updated and destroyed apart by what exists now (an id created and destroyed since
+// sinceState is reported destroyed only). Email/queryChanges answers
+// cannotCalculateChanges (clients rerun the query).
+// Threads: the store assigns them at delivery (storage/threads.cpp); threadId is
+// "T" + the thread's first message id.
 // SECURITY: every email, mailbox and blob id is looked up among the caller's rows
 // and grants; a draft may only reference blobs the caller holds a grant for.
 #include <openssl/rand.h>
@@ -133,6 +137,13 @@ EmailView view_of(const std::vector<MailboxRow>& rows) {
   for (const auto& r : rows) v.received = std::min<std::int64_t>(v.received, r.internal_date.time_since_epoch().count());
   v.size = rows.front().logical_size;
   return v;
+}
+
+// The threading keys of a record from its summary (RFC 8621 3; storage/threads.cpp).
+void set_thread_keys(storage::MessageRecord& rec, const mime::Summary& s) {
+  rec.thread_own_ids = s.message_id;
+  rec.thread_ref_ids = s.in_reply_to;
+  rec.thread_ref_ids.insert(rec.thread_ref_ids.end(), s.references.begin(), s.references.end());
 }
 
 std::optional<mime::Summary> load_summary(Ctx& ctx, const std::string& message_id) {
@@ -308,29 +319,99 @@ void mailbox_set(Ctx& ctx, json::object& args, const std::string& call_id, json:
   out.push_back(method_response("Mailbox/set", std::move(res), call_id));
 }
 
-void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out, std::string_view name) {
+// RFC 8620 5.2 over the store's change log. `type` selects the log entries; what
+// exists now decides between updated and destroyed.
+void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out, std::string_view name,
+             storage::ChangeType type) {
   const auto* since = args.if_contains("sinceState");
   if (!since || !since->is_string()) return out.push_back(method_error("invalidArguments", call_id, "sinceState"));
-  std::string now = ctx.state();
-  if (since->as_string() != now) {
-    return out.push_back(method_error("cannotCalculateChanges", call_id,
-                                      "refmail keeps no change log; fetch the current state"));
+  std::size_t max_changes = 0;
+  if (const auto* m = args.if_contains("maxChanges"); m && !m->is_null()) {
+    if (!m->is_int64() || m->as_int64() <= 0) return out.push_back(method_error("invalidArguments", call_id, "maxChanges"));
+    max_changes = static_cast<std::size_t>(m->as_int64());
   }
-  json::object res{{"accountId", ctx.account_id}, {"oldState", now},       {"newState", now},
-                   {"hasMoreChanges", false},      {"created", json::array{}}, {"updated", json::array{}},
-                   {"destroyed", json::array{}}};
-  if (name == "Mailbox/changes") res["updatedProperties"] = nullptr;
+  std::string_view st = since->as_string();
+  std::uint64_t since_state = 0;
+  bool numeric = !st.empty() && st.size() <= 19 && std::all_of(st.begin(), st.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric) since_state = std::stoull(std::string(st));
+  auto log = numeric ? ctx.j.store.changes_since(ctx.account, since_state, type, max_changes)
+                     : storage::result<storage::ChangeLog>(boost::system::in_place_error,
+                                                           make_error_code(storage::errc::invalid_argument));
+  if (!log) {
+    if (log.error() == storage::errc::expired || log.error() == storage::errc::invalid_argument) {
+      return out.push_back(method_error("cannotCalculateChanges", call_id,
+                                        "the change log does not reach back to this state; fetch the current state"));
+    }
+    return out.push_back(method_error("serverFail", call_id));
+  }
+  // What exists now.
+  std::set<std::string> exists;
+  if (type == storage::ChangeType::mailbox) {
+    const auto* boxes = ctx.mailbox_list();
+    if (!boxes) return out.push_back(method_error("serverFail", call_id));
+    for (const auto& b : *boxes) exists.insert(std::to_string(b.mailbox_id));
+  } else {
+    const auto* emails = ctx.email_rows();
+    if (!emails) return out.push_back(method_error("serverFail", call_id));
+    for (const auto& [id, rows] : *emails) exists.insert(type == storage::ChangeType::email ? id : rows.front().thread_id);
+  }
+  struct Seen {
+    bool created = false;
+    bool only_counts = true;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Seen> seen;
+  for (const auto& set : log->sets) {
+    for (const auto& c : set.changes) {
+      auto [it, fresh] = seen.try_emplace(c.id);
+      if (fresh) order.push_back(c.id);
+      if (c.kind == storage::ChangeKind::created) it->second.created = true;
+      if (c.kind != storage::ChangeKind::counts) it->second.only_counts = false;
+    }
+  }
+  auto jmap_id = [&](const std::string& id) {
+    return type == storage::ChangeType::mailbox ? "m" + id : type == storage::ChangeType::thread ? "T" + id : id;
+  };
+  json::array created, updated, destroyed;
+  bool counts_only = true;
+  for (const auto& id : order) {
+    const auto& s = seen[id];
+    if (!exists.count(id)) {
+      destroyed.emplace_back(jmap_id(id));
+    } else if (s.created) {
+      created.emplace_back(jmap_id(id));
+    } else {
+      updated.emplace_back(jmap_id(id));
+      counts_only = counts_only && s.only_counts;
+    }
+  }
+  const std::uint64_t new_state = log->has_more && !log->sets.empty() ? log->sets.back().modseq : log->state;
+  json::object res{{"accountId", ctx.account_id}, {"oldState", std::string(st)}, {"newState", std::to_string(new_state)},
+                   {"hasMoreChanges", log->has_more}, {"created", created}, {"updated", updated},
+                   {"destroyed", destroyed}};
+  if (name == "Mailbox/changes") {
+    // RFC 8621 2.2: the count properties when only counts changed, else null.
+    res["updatedProperties"] = counts_only && !updated.empty()
+                                   ? json::value(json::array{"totalEmails", "unreadEmails", "totalThreads", "unreadThreads"})
+                                   : json::value(nullptr);
+  }
   out.push_back(method_response(name, std::move(res), call_id));
 }
 
 void mailbox_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
-  changes(ctx, args, call_id, out, "Mailbox/changes");
+  changes(ctx, args, call_id, out, "Mailbox/changes", storage::ChangeType::mailbox);
 }
 void email_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
-  changes(ctx, args, call_id, out, "Email/changes");
+  changes(ctx, args, call_id, out, "Email/changes", storage::ChangeType::email);
 }
 void thread_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
-  changes(ctx, args, call_id, out, "Thread/changes");
+  changes(ctx, args, call_id, out, "Thread/changes", storage::ChangeType::thread);
+}
+// RFC 8620 5.6: the query is cheap to rerun; no query change log.
+void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  (void)ctx;
+  (void)args;
+  out.push_back(method_error("cannotCalculateChanges", call_id, "query changes are not kept; rerun Email/query"));
 }
 
 // ---------------------------------------------------------------- Email/get
@@ -343,7 +424,7 @@ json::object email_object(Ctx& ctx, const std::string& id, const std::vector<Mai
   json::object o{{"id", id}};
   EmailView v = view_of(rows);
   if (want("blobId")) o["blobId"] = id;
-  if (want("threadId")) o["threadId"] = "T" + id;
+  if (want("threadId")) o["threadId"] = "T" + rows.front().thread_id;
   if (want("mailboxIds")) {
     json::object m;
     for (const auto& r : rows) m[ctx.mailbox_jmap_id(r.mailbox)] = true;
@@ -605,6 +686,15 @@ void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json:
     if (ka != kb) return asc ? ka < kb : ka > kb;
     return asc ? a.id < b.id : a.id > b.id;
   });
+  if (bool_arg(args, "collapseThreads")) {
+    // RFC 8621 4.4.3: only the first email of each thread in the sorted results.
+    std::set<std::string> threads;
+    std::vector<Candidate> kept;
+    for (auto& c : cands) {
+      if (threads.insert(c.view.rows->front().thread_id).second) kept.push_back(std::move(c));
+    }
+    cands = std::move(kept);
+  }
   std::int64_t position = 0;
   if (const auto* p = args.if_contains("position"); p && p->is_int64()) position = p->as_int64();
   if (const auto* anchor = args.if_contains("anchor"); anchor && anchor->is_string()) {
@@ -760,6 +850,15 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   d.bcc = read_addresses(o.if_contains("bcc"));
   d.reply_to = read_addresses(o.if_contains("replyTo"));
   if (const auto* s = o.if_contains("subject"); s && s->is_string()) d.subject = std::string(s->as_string());
+  // RFC 8621 4.1.2.3: inReplyTo / references (msg-ids without <>) make a reply thread.
+  for (auto [key, list] : {std::pair{"inReplyTo", &d.in_reply_to}, std::pair{"references", &d.references}}) {
+    if (const auto* v = o.if_contains(key); v && v->is_array()) {
+      for (const auto& x : v->as_array()) {
+        if (!x.is_string()) return desc = std::string(key) + " must be a list of ids", "invalidProperties";
+        list->emplace_back(x.as_string());
+      }
+    }
+  }
   const json::object* values = nullptr;
   if (const auto* bv = o.if_contains("bodyValues"); bv && bv->is_object()) values = &bv->as_object();
   auto body_text = [&](const char* key) -> std::optional<std::string> {
@@ -825,6 +924,7 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   rec.blob_ids = sk.blob_ids();
   rec.logical_size = sk.joined_size();
   rec.skeleton = sk.serialize();
+  set_thread_keys(rec, summary);
   auto delivery = ctx.j.store.begin_delivery();
   delivery.set_message(std::move(rec));
   for (const auto& b : boxes) delivery.add_mailbox_row(ctx.account, b, kws);
@@ -866,7 +966,9 @@ void email_set(Ctx& ctx, json::object& args, const std::string& call_id, json::a
       const auto* emails = ctx.email_rows();
       std::uint64_t size = 0;
       if (emails && emails->count(id)) size = emails->at(id).front().logical_size;
-      created[kv.key()] = json::object{{"id", id}, {"blobId", id}, {"threadId", "T" + id}, {"size", size}};
+      std::string thread = id;
+      if (emails && emails->count(id)) thread = emails->at(id).front().thread_id;
+      created[kv.key()] = json::object{{"id", id}, {"blobId", id}, {"threadId", "T" + thread}, {"size", size}};
     }
   }
   if (const auto* u = args.if_contains("update"); u && u->is_object()) {
@@ -911,16 +1013,25 @@ void thread_get(Ctx& ctx, json::object& args, const std::string& call_id, json::
   if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
   const auto* emails = ctx.email_rows();
   if (!emails) return out.push_back(method_error("serverFail", call_id));
+  // thread -> (receivedAt, email id); RFC 8621 3: emailIds sorted by receivedAt.
+  std::map<std::string, std::vector<std::pair<std::int64_t, std::string>>> threads;
+  for (const auto& [id, rows] : *emails) threads["T" + rows.front().thread_id].emplace_back(view_of(rows).received, id);
   json::array list, not_found;
   std::vector<std::string> want;
   if (ids) want = *ids;
-  else for (const auto& [id, rows] : *emails) want.push_back("T" + id);
+  else for (const auto& [t, members] : threads) want.push_back(t);
+  if (want.size() > ctx.j.limits.max_objects_in_get) return out.push_back(method_error("requestTooLarge", call_id));
   for (const auto& t : want) {
-    if (t.size() > 1 && t.front() == 'T' && emails->count(t.substr(1))) {
-      list.push_back(json::object{{"id", t}, {"emailIds", json::array{t.substr(1)}}});
-    } else {
+    auto it = threads.find(t);
+    if (it == threads.end()) {
       not_found.emplace_back(t);
+      continue;
     }
+    auto members = it->second;
+    std::sort(members.begin(), members.end());
+    json::array email_ids;
+    for (const auto& m : members) email_ids.emplace_back(m.second);
+    list.push_back(json::object{{"id", t}, {"emailIds", std::move(email_ids)}});
   }
   out.push_back(method_response(
       "Thread/get", json::object{{"accountId", ctx.account_id}, {"state", ctx.state()}, {"list", list}, {"notFound", not_found}},
@@ -1032,6 +1143,7 @@ void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, js
       }
       auto delivery = ctx.j.store.begin_delivery();
       storage::MessageRecord rec = msg->record;  // same skeleton: blobs referenced, not copied
+      if (summary) set_thread_keys(rec, *summary);
       delivery.set_message(std::move(rec));
       auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
       for (const auto& a : local) delivery.add_mailbox_row(a, "INBOX", {}, now);
@@ -1107,6 +1219,7 @@ MethodFn find_method(std::string_view name) {
       {"Email/query", email_query},       {"Email/set", email_set},
       {"Email/changes", email_changes},   {"Thread/get", thread_get},
       {"Thread/changes", thread_changes}, {"Identity/get", identity_get},
+      {"Email/queryChanges", email_query_changes},
       {"EmailSubmission/set", submission_set}, {"EmailSubmission/get", submission_get},
   };
   auto it = kMethods.find(name);

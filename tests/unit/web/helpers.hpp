@@ -80,6 +80,15 @@ inline std::string mime_with_attachment(const std::string& subject, const std::s
 class WebFixture : public ::testing::Test {
  public:
   void SetUp() override {
+    open_store();
+    ASSERT_TRUE(store_->add_domain("example.test"));
+    for (const char* u : {"alice", "bob", "carol"}) {
+      ASSERT_TRUE(store_->add_user(std::string(u) + "@example.test", std::string(u) + "-pw", std::string(u) == "carol"));
+    }
+    make_router();
+  }
+
+  void open_store() {
     storage::StoreOptions o;
     o.path = dir_.path() / "data";
     o.sync_writes = false;
@@ -87,14 +96,21 @@ class WebFixture : public ::testing::Test {
     auto s = storage::Store::open(o);
     ASSERT_TRUE(s);
     store_ = std::move(*s);
-    ASSERT_TRUE(store_->add_domain("example.test"));
-    for (const char* u : {"alice", "bob", "carol"}) {
-      ASSERT_TRUE(store_->add_user(std::string(u) + "@example.test", std::string(u) + "-pw", std::string(u) == "carol"));
-    }
+  }
+
+  void make_router() {
     AuthOptions ao;
     ao.max_failures_per_account = 3;
     ao.max_failures_per_ip = 5;
     router_ = std::make_unique<Router>(*store_, cfg_, nullptr, ao);
+  }
+
+  // A daemon restart: router and store closed, the store reopened, a new router.
+  void restart() {
+    router_.reset();
+    store_.reset();
+    open_store();
+    make_router();
   }
 
   // Delivers `raw` to the accounts' INBOXes; returns the message id.
@@ -104,7 +120,12 @@ class WebFixture : public ::testing::Test {
     auto sk = mime::split_message(raw, d.blob_sink(), sp);
     EXPECT_TRUE(sk);
     storage::MessageRecord rec;
-    rec.summary = mime::summarize(raw, *sk).serialize();
+    auto summary = mime::summarize(raw, *sk);
+    rec.summary = summary.serialize();
+    // Threading keys, as server/ingest.cpp sets them.
+    rec.thread_own_ids = summary.message_id;
+    rec.thread_ref_ids = summary.in_reply_to;
+    rec.thread_ref_ids.insert(rec.thread_ref_ids.end(), summary.references.begin(), summary.references.end());
     rec.blob_ids = sk->blob_ids();
     rec.logical_size = raw.size();
     rec.skeleton = sk->serialize();

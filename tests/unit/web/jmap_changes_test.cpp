@@ -1,0 +1,200 @@
+// tests/unit/web/jmap_changes_test.cpp — Email/Mailbox/Thread changes from the store's
+// change log (created, updated, destroyed, maxChanges paging, updatedProperties,
+// expired and malformed states), threads (a reply shares its parent's thread,
+// Thread/get order, collapseThreads) and a cookie session that survives a restart.
+#include <set>
+
+#include "helpers.hpp"
+
+namespace refmail::web::testing {
+namespace {
+
+using JmapChanges = WebFixture;
+
+std::string plain(const std::string& id, const std::string& subject, const std::string& in_reply_to = "") {
+  std::string m = "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: " + subject +
+                  "\r\nMessage-ID: <" + id + ">\r\n";
+  if (!in_reply_to.empty()) m += "In-Reply-To: <" + in_reply_to + ">\r\nReferences: <" + in_reply_to + ">\r\n";
+  return m + "\r\nhello\r\n";
+}
+
+std::set<std::string> strings(const json::value& v) {
+  std::set<std::string> out;
+  if (v.is_array())
+    for (const auto& x : v.as_array()) out.emplace(x.as_string());
+  return out;
+}
+
+TEST_F(JmapChanges, EmailChangesCreatedUpdatedDestroyed) {
+  auto state = [&] {
+    auto r = api("alice", json::array{json::array{"Email/get", json::object{{"accountId", acct("alice")}, {"ids", json::array{}}}, "g"}});
+    return std::string(r.at(0).at(1).at("state").as_string());
+  };
+  auto changes = [&](const std::string& since, std::int64_t max = 0) {
+    json::object args{{"accountId", acct("alice")}, {"sinceState", since}};
+    if (max > 0) args["maxChanges"] = max;
+    return api("alice", json::array{json::array{"Email/changes", args, "c"}}).at(0);
+  };
+  std::string s0 = state();
+  std::string a = deliver(plain("a@x", "one"), {"alice@example.test"});
+  std::string b = deliver(plain("b@x", "two"), {"alice@example.test"});
+  auto c = changes(s0);
+  ASSERT_EQ(c.at(0).as_string(), "Email/changes") << json::serialize(c);
+  EXPECT_EQ(strings(c.at(1).at("created")), (std::set<std::string>{a, b}));
+  EXPECT_TRUE(c.at(1).at("updated").as_array().empty());
+  EXPECT_EQ(c.at(1).at("newState").as_string(), state());
+  EXPECT_FALSE(c.at(1).at("hasMoreChanges").as_bool());
+
+  // $seen -> updated; destroy -> destroyed; created and destroyed since s0 -> destroyed only.
+  std::string s1 = state();
+  auto set = api("alice", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("alice")}, {"update", json::object{{a, json::object{{"keywords/$seen", true}}}}}},
+      "s"}});
+  ASSERT_TRUE(set.at(0).at(1).at("updated").is_object()) << json::serialize(set);
+  c = changes(s1);
+  EXPECT_EQ(strings(c.at(1).at("updated")), std::set<std::string>{a});
+  EXPECT_TRUE(c.at(1).at("created").as_array().empty());
+  std::string s2 = state();
+  api("alice", json::array{json::array{"Email/set", json::object{{"accountId", acct("alice")}, {"destroy", json::array{b}}}, "d"}});
+  c = changes(s2);
+  EXPECT_EQ(strings(c.at(1).at("destroyed")), std::set<std::string>{b});
+  c = changes(s0);
+  EXPECT_EQ(strings(c.at(1).at("created")), std::set<std::string>{a});
+  EXPECT_EQ(strings(c.at(1).at("destroyed")), std::set<std::string>{b});
+  EXPECT_TRUE(c.at(1).at("updated").as_array().empty());
+
+  // maxChanges pages: one email per page here.
+  c = changes(s0, 1);
+  EXPECT_TRUE(c.at(1).at("hasMoreChanges").as_bool());
+  EXPECT_EQ(c.at(1).at("created").as_array().size() + c.at(1).at("updated").as_array().size() +
+                c.at(1).at("destroyed").as_array().size(),
+            1u);
+  std::string next(c.at(1).at("newState").as_string());
+  EXPECT_NE(next, state());
+  std::set<std::string> all;
+  for (int i = 0; i < 10; ++i) {
+    c = changes(next, 1);
+    for (const char* k : {"created", "updated", "destroyed"})
+      for (const auto& id : strings(c.at(1).at(k))) all.insert(id);
+    next = std::string(c.at(1).at("newState").as_string());
+    if (!c.at(1).at("hasMoreChanges").as_bool()) break;
+  }
+  EXPECT_EQ(next, state());
+  EXPECT_TRUE(all.count(b));
+
+  // Bad, future and garbage states; queryChanges.
+  EXPECT_EQ(changes("nope").at(1).at("type").as_string(), "cannotCalculateChanges");
+  EXPECT_EQ(changes("999999").at(1).at("type").as_string(), "cannotCalculateChanges");
+  auto bad_max = api("alice", json::array{json::array{
+      "Email/changes", json::object{{"accountId", acct("alice")}, {"sinceState", s0}, {"maxChanges", 0}}, "c"}});
+  EXPECT_EQ(bad_max.at(0).at(1).at("type").as_string(), "invalidArguments");
+  auto qc = api("alice", json::array{json::array{
+      "Email/queryChanges", json::object{{"accountId", acct("alice")}, {"sinceQueryState", s0}}, "q"}});
+  EXPECT_EQ(qc.at(0).at(1).at("type").as_string(), "cannotCalculateChanges");
+}
+
+TEST_F(JmapChanges, MailboxChangesReportCountsOnly) {
+  auto mstate = [&] {
+    auto r = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+    return std::string(r.at(0).at(1).at("state").as_string());
+  };
+  auto mchanges = [&](const std::string& since) {
+    return api("alice", json::array{json::array{"Mailbox/changes",
+                                                json::object{{"accountId", acct("alice")}, {"sinceState", since}}, "c"}})
+        .at(0)
+        .at(1);
+  };
+  std::string s0 = mstate();
+  deliver(plain("c@x", "three"), {"alice@example.test"});
+  auto c = mchanges(s0);
+  ASSERT_EQ(c.at("updated").as_array().size(), 1u) << json::serialize(c);
+  ASSERT_TRUE(c.at("updatedProperties").is_array());
+  EXPECT_EQ(strings(c.at("updatedProperties")).count("unreadEmails"), 1u);
+  std::string s1 = mstate();
+  auto created = api("alice", json::array{json::array{
+      "Mailbox/set", json::object{{"accountId", acct("alice")}, {"create", json::object{{"k", json::object{{"name", "Work"}}}}}}, "s"}});
+  std::string work(created.at(0).at(1).at("created").at("k").at("id").as_string());
+  c = mchanges(s1);
+  EXPECT_EQ(strings(c.at("created")), std::set<std::string>{work});
+  std::string s2 = mstate();
+  api("alice", json::array{json::array{
+      "Mailbox/set", json::object{{"accountId", acct("alice")}, {"update", json::object{{work, json::object{{"name", "Jobs"}}}}}}, "s"}});
+  c = mchanges(s2);
+  EXPECT_EQ(strings(c.at("updated")), std::set<std::string>{work});
+  EXPECT_TRUE(c.at("updatedProperties").is_null());
+  std::string s3 = mstate();
+  api("alice", json::array{json::array{"Mailbox/set", json::object{{"accountId", acct("alice")}, {"destroy", json::array{work}}}, "s"}});
+  c = mchanges(s3);
+  EXPECT_EQ(strings(c.at("destroyed")), std::set<std::string>{work});
+}
+
+TEST_F(JmapChanges, RepliesShareAThread) {
+  std::string root = deliver(plain("root@x", "plan"), {"alice@example.test"});
+  std::string other = deliver(plain("other@x", "unrelated"), {"alice@example.test"});
+  auto ts = api("alice", json::array{json::array{"Thread/get", json::object{{"accountId", acct("alice")}, {"ids", json::array{}}}, "t"}});
+  std::string tstate(ts.at(0).at(1).at("state").as_string());
+  std::string reply = deliver(plain("reply@x", "Re: plan", "root@x"), {"alice@example.test"});
+  auto r = api("alice", json::array{json::array{"Email/get", json::object{{"accountId", acct("alice")},
+                                                                          {"ids", json::array{root, reply, other}},
+                                                                          {"properties", json::array{"threadId"}}}, "g"}});
+  auto list = r.at(0).at(1).at("list").as_array();
+  ASSERT_EQ(list.size(), 3u);
+  std::string t_root(list[0].at("threadId").as_string());
+  EXPECT_EQ(t_root, "T" + root);
+  EXPECT_EQ(list[1].at("threadId").as_string(), t_root);
+  EXPECT_NE(list[2].at("threadId").as_string(), t_root);
+  auto t = api("alice", json::array{json::array{"Thread/get", json::object{{"accountId", acct("alice")}, {"ids", json::array{t_root}}}, "t"}});
+  auto ids = t.at(0).at(1).at("list").at(0).at("emailIds").as_array();
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(strings(ids), (std::set<std::string>{root, reply}));  // same second: order by id
+  auto tc = api("alice", json::array{json::array{"Thread/changes", json::object{{"accountId", acct("alice")}, {"sinceState", tstate}}, "c"}});
+  EXPECT_EQ(strings(tc.at(0).at(1).at("updated")), std::set<std::string>{t_root});
+  // collapseThreads: one email per thread.
+  auto q = api("alice", json::array{json::array{"Email/query", json::object{{"accountId", acct("alice")}, {"collapseThreads", true}}, "q"}});
+  EXPECT_EQ(q.at(0).at(1).at("ids").as_array().size(), 2u);
+  q = api("alice", json::array{json::array{"Email/query", json::object{{"accountId", acct("alice")}}, "q"}});
+  EXPECT_EQ(q.at(0).at(1).at("ids").as_array().size(), 3u);
+  // A reply created through JMAP with inReplyTo joins the thread too.
+  auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+  std::string drafts;
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array())
+    if (b.at("role") == "drafts") drafts = std::string(b.at("id").as_string());
+  auto created = api("alice", json::array{json::array{
+      "Email/set",
+      json::object{{"accountId", acct("alice")},
+                   {"create", json::object{{"d", json::object{{"mailboxIds", json::object{{drafts, true}}},
+                                                             {"to", json::array{json::object{{"email", "bob@example.test"}}}},
+                                                             {"subject", "Re: plan"},
+                                                             {"inReplyTo", json::array{"reply@x"}},
+                                                             {"references", json::array{"root@x", "reply@x"}}}}}}},
+      "s"}});
+  auto d = created.at(0).at(1).at("created").at("d");
+  EXPECT_EQ(d.at("threadId").as_string(), t_root) << json::serialize(created);
+}
+
+TEST_F(JmapChanges, CookieSessionSurvivesARestart) {
+  auto login = req("POST", "/api/login", "", R"({"username":"alice@example.test","password":"alice-pw"})",
+                   {{"Content-Type", "application/json"}});
+  auto r = router_->handle(login);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string cookie = header(r, "Set-Cookie");
+  std::string token = cookie.substr(0, cookie.find(';'));
+  std::string csrf(json::parse(r.body).at("csrfToken").as_string());
+  restart();
+  auto get = req("GET", "/.well-known/jmap", "", "", {{"Cookie", token}});
+  EXPECT_EQ(router_->handle(get).status, 200);
+  // The CSRF token came back with it.
+  auto form = req("POST", "/jmap/upload/" + acct("alice") + "/", "", "data",
+                  {{"Cookie", token}, {"Content-Type", "application/octet-stream"}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(router_->handle(form).status, 201);
+  // Logout removes it from the store too: gone after another restart.
+  auto out = router_->handle(req("POST", "/api/logout", "", "{}", {{"Cookie", token}, {"Content-Type", "application/json"}}));
+  EXPECT_EQ(out.status, 200);
+  restart();
+  EXPECT_EQ(router_->handle(get).status, 401);
+  auto forged = req("GET", "/.well-known/jmap", "", "", {{"Cookie", "refmail_session=" + std::string(64, 'a')}});
+  EXPECT_EQ(router_->handle(forged).status, 401);
+}
+
+}  // namespace
+}  // namespace refmail::web::testing
