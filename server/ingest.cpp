@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include "mime/splitter.hpp"
+#include "mime/summary.hpp"
 #include "server/log.hpp"
 #include "server/summary_hook.hpp"
 #include "storage/store.hpp"
@@ -116,6 +117,12 @@ std::optional<storage::MessageRecord> prepare_record(storage::Delivery& d, const
   skeleton = std::move(*skel);
   storage::MessageRecord rec;
   rec.summary = summarize_for_store(message, skeleton, cfg);
+  // Threading keys for the store (RFC 8621 3; storage/threads.cpp).
+  if (auto summary = mime::Summary::parse(rec.summary)) {
+    rec.thread_own_ids = std::move(summary->message_id);
+    rec.thread_ref_ids = std::move(summary->in_reply_to);
+    rec.thread_ref_ids.insert(rec.thread_ref_ids.end(), summary->references.begin(), summary->references.end());
+  }
   rec.blob_ids = skeleton.blob_ids();
   rec.logical_size = message.size();
   rec.skeleton = skeleton.serialize();

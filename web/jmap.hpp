@@ -8,7 +8,9 @@
 //   Mailbox    "m" + the store's mailbox_id (stable across renames)
 //   Email      the store's message id ("M" + 24 hex); an email is the set of the
 //              account's rows holding that message (one per mailbox)
-//   Thread     "T" + the email id (one thread per message; no threading yet)
+//   Thread     "T" + the message id of the thread's first message in this account
+//              (assigned at delivery from Message-ID/In-Reply-To/References,
+//              storage/threads.cpp; rows from before threading: "T" + their own id)
 //   blobId     attachment cut: the store's blob id; an email's own blobId is its id
 //              (downloads the joined message); a part kept in the skeleton:
 //              "P" + email id + "-" + part path with '.' -> '_' (e.g. PM00..ff-1_2)
