@@ -3,6 +3,7 @@
 // assigned at delivery (replies, out-of-order parents, copies keep the thread) and
 // browser sessions that survive a reopen.
 #include <set>
+#include <thread>
 
 #include "helpers.hpp"
 
@@ -198,6 +199,82 @@ TEST(ChangeLog, RemovedAccountLeavesNoLogAndNeverRepeatsAState) {
   EXPECT_GT(*s->account_state("a@x.test"), before);
   // The old thread index went with the account: a new thread.
   EXPECT_EQ(thread_of(*s, "a@x.test", r->message_id), r->message_id);
+  expect_fsck_clean(*s);
+}
+
+// Concurrent writers, an incremental reader: following newState never misses a
+// change (a state is visible only when every older batch is written).
+TEST(ChangeLog, IncrementalReaderMissesNothingUnderConcurrentWriters) {
+  TempDir dir;
+  auto o = test_options(dir.path());
+  o.sync_writes = false;
+  auto s = open_store(o);
+  add_users(*s, {"a@x.test"});
+  std::uint64_t since = *s->account_state("a@x.test");
+  constexpr int kThreads = 4, kEach = 15;
+  std::atomic<int> done{0};
+  std::vector<std::thread> writers;
+  std::vector<std::vector<std::string>> written(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = deliver(*s, {{"a@x.test"}}, {});
+        if (r) written[t].push_back(r->message_id);
+      }
+      ++done;
+    });
+  }
+  std::set<std::string> seen;
+  for (;;) {
+    bool finished = done.load() == kThreads;
+    auto log = s->changes_since("a@x.test", since, ChangeType::email);
+    ASSERT_TRUE(log) << error_detail(log.error());
+    for (const auto& set : log->sets)
+      for (const auto& c : set.changes) EXPECT_TRUE(seen.insert(c.id).second) << "twice: " << c.id;
+    since = log->state;
+    if (finished) break;
+  }
+  for (auto& w : writers) w.join();
+  std::size_t total = 0;
+  for (const auto& w : written) {
+    total += w.size();
+    for (const auto& id : w) EXPECT_TRUE(seen.count(id)) << "missed " << id;
+  }
+  EXPECT_EQ(total, static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(seen.size(), total);
+}
+
+TEST(ChangeLog, BackupsCarryTheLogThreadsAndSessions) {
+  TempDir dir;
+  auto data = dir.path() / "data";
+  auto cp = dir.path() / "cp";
+  std::uint64_t s0 = 0, s1 = 0;
+  std::string root_id;
+  Sha256 token{};
+  token[5] = 9;
+  const auto now = std::chrono::time_point_cast<seconds>(std::chrono::system_clock::now());
+  {
+    auto s = open_store(test_options(data));
+    add_users(*s, {"a@x.test"});
+    s0 = *s->account_state("a@x.test");
+    auto root = deliver_threaded(*s, "a@x.test", "root@x", {});
+    ASSERT_TRUE(root);
+    root_id = root->message_id;
+    s1 = *s->account_state("a@x.test");
+    ASSERT_TRUE(s->put_session(token, SessionRecord{"a@x.test", "c", now + seconds(600)}));
+    ASSERT_TRUE(s->checkpoint(cp));
+  }
+  ASSERT_TRUE(Store::restore(cp, data));
+  auto s = open_store(test_options(data));
+  auto log = s->changes_since("a@x.test", s0);
+  ASSERT_TRUE(log) << error_detail(log.error());
+  EXPECT_EQ(log->state, s1);
+  EXPECT_EQ(ids(*log, ChangeType::email, ChangeKind::created), std::set<std::string>{root_id});
+  auto reply = deliver_threaded(*s, "a@x.test", "reply@x", {"root@x"});
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(thread_of(*s, "a@x.test", reply->message_id), root_id);
+  auto got = s->get_session(token, now);
+  ASSERT_TRUE(got && *got);
   expect_fsck_clean(*s);
 }
 
