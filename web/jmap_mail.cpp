@@ -163,13 +163,21 @@ void mailbox_get(Ctx& ctx, json::object& args, const std::string& call_id, json:
   const auto* emails = ctx.email_rows();
   if (!boxes || !emails) return out.push_back(method_error("serverFail", call_id));
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> counts;  // name -> total, unread
+  // Threads per mailbox: all, and those with an unread email in this mailbox (RFC 8621
+  // 2 counts an unread email anywhere in the thread; refmail counts this mailbox's).
+  std::map<std::string, std::pair<std::set<std::string>, std::set<std::string>>> threads;
   for (const auto& [mid, rows] : *emails) {
     std::set<std::string> seen_boxes;
     for (const auto& r : rows) {
       if (!seen_boxes.insert(r.mailbox).second) continue;
       auto& c = counts[r.mailbox];
+      auto& t = threads[r.mailbox];
       ++c.first;
-      if (std::find(r.keywords.begin(), r.keywords.end(), "$seen") == r.keywords.end()) ++c.second;
+      t.first.insert(r.thread_id);
+      if (std::find(r.keywords.begin(), r.keywords.end(), "$seen") == r.keywords.end()) {
+        ++c.second;
+        t.second.insert(r.thread_id);
+      }
     }
   }
   auto props = read_properties(args);
@@ -189,8 +197,8 @@ void mailbox_get(Ctx& ctx, json::object& args, const std::string& call_id, json:
                    {"sortOrder", b.is_system ? i : 100 + i},
                    {"totalEmails", c.first},
                    {"unreadEmails", c.second},
-                   {"totalThreads", c.first},
-                   {"unreadThreads", c.second},
+                   {"totalThreads", threads[b.name].first.size()},
+                   {"unreadThreads", threads[b.name].second.size()},
                    {"myRights", json::object{{"mayReadItems", true}, {"mayAddItems", true}, {"mayRemoveItems", true},
                                              {"maySetSeen", true}, {"maySetKeywords", true},
                                              {"mayCreateChild", false}, {"mayRename", !b.is_system},

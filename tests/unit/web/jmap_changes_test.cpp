@@ -157,8 +157,14 @@ TEST_F(JmapChanges, RepliesShareAThread) {
   // A reply created through JMAP with inReplyTo joins the thread too.
   auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
   std::string drafts;
-  for (const auto& b : boxes.at(0).at(1).at("list").as_array())
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array()) {
     if (b.at("role") == "drafts") drafts = std::string(b.at("id").as_string());
+    if (b.at("role") == "inbox") {
+      EXPECT_EQ(b.at("totalEmails").to_number<int>(), 3);
+      EXPECT_EQ(b.at("totalThreads").to_number<int>(), 2);  // root + reply share one
+      EXPECT_EQ(b.at("unreadThreads").to_number<int>(), 2);
+    }
+  }
   auto created = api("alice", json::array{json::array{
       "Email/set",
       json::object{{"accountId", acct("alice")},
