@@ -10,7 +10,9 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <cstring>
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <set>
@@ -147,15 +149,83 @@ std::optional<smtp::Address> parse_address(const std::string& s, smtp::PathKind 
   return p->address;
 }
 
-// What one delivery attempt needs from the store.
-struct Loaded {
-  std::string bytes;  // the joined message, as stored
-  std::int64_t created = 0;
-  std::string error;  // set on failure
+// The joiner asks for 48 KiB slices; the store keeps blobs in chunks of up to 1 MiB and
+// every read_blob call fetches (and checksums) a whole chunk, so slice-by-slice reads
+// cost ~20x the bytes. This source reads aligned 1 MiB windows and serves the slices
+// from memory: each chunk is fetched once per join.
+class WindowSource final : public mime::BlobSource {
+ public:
+  static constexpr std::size_t kWindow = std::size_t{1} << 20;
+  explicit WindowSource(mime::BlobSource& inner) : inner_(inner) {}
+
+  boost::system::result<std::size_t> read(std::string_view blob_id, std::uint64_t offset,
+                                          std::span<char> out) override {
+    if (out.empty()) return std::size_t{0};
+    if (blob_id != id_ || offset < start_ || offset >= start_ + len_) {
+      if (auto r = fill(blob_id, offset - offset % kWindow); !r) return r.error();
+      if (offset >= start_ + len_) return std::size_t{0};  // at or past the end
+    }
+    const auto within = static_cast<std::size_t>(offset - start_);
+    const std::size_t n = std::min(out.size(), len_ - within);
+    std::memcpy(out.data(), buf_.data() + within, n);
+    return n;
+  }
+
+ private:
+  boost::system::result<void> fill(std::string_view blob_id, std::uint64_t start) {
+    id_.clear();
+    len_ = 0;
+    buf_.resize(kWindow);
+    std::size_t got = 0;
+    while (got < kWindow) {
+      auto r = inner_.read(blob_id, start + got, std::span<char>(buf_.data() + got, kWindow - got));
+      if (!r) return r.error();
+      if (*r == 0) break;
+      got += *r;
+    }
+    id_ = std::string(blob_id);
+    start_ = start;
+    len_ = got;
+    return {};
+  }
+
+  mime::BlobSource& inner_;
+  std::string id_;
+  std::uint64_t start_ = 0;
+  std::size_t len_ = 0;
+  std::vector<char> buf_;
 };
 
-Loaded load_message(storage::Store& store, const std::string& message_id) {
+// What one delivery attempt needs from the store.
+struct Loaded {
+  // The trace line for this hop followed by the joined message as stored, in one buffer
+  // shared by the sessions of the attempt (no copies per MX host).
+  std::shared_ptr<std::string> bytes;
+  std::size_t prefix = 0;  // the trace line's length
+  bool eight_bit = false;
+  std::int64_t created = 0;
+  std::string error;  // set on failure
+
+  [[nodiscard]] std::string_view stored() const { return std::string_view(*bytes).substr(prefix); }
+};
+
+// Any byte >= 0x80 (8 bytes at a time; the compiler vectorises the loop).
+bool has_eight_bit(std::string_view s) {
+  std::uint64_t acc = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    acc |= w;
+  }
+  for (; i < s.size(); ++i) acc |= static_cast<unsigned char>(s[i]);
+  return (acc & 0x8080808080808080ULL) != 0;
+}
+
+// Joins the stored message after `prefix` (the Received line). Blocking.
+Loaded load_message(storage::Store& store, const std::string& message_id, std::string prefix) {
   Loaded l;
+  l.bytes = std::make_shared<std::string>();
   auto m = store.get_message(message_id);
   if (!m) {
     l.error = "cannot read message " + message_id + ": " + storage::error_detail(m.error());
@@ -167,12 +237,39 @@ Loaded load_message(storage::Store& store, const std::string& message_id) {
     l.error = "message " + message_id + " has a corrupt skeleton";
     return l;
   }
-  auto joined = mime::join_all(*sk, store.blob_source());
-  if (!joined) {
-    l.error = "cannot rebuild message " + message_id + ": " + joined.error().message();
+  WindowSource source(store.blob_source());
+  mime::Joiner joiner(*sk, source);
+  const std::uint64_t total = joiner.total_size();
+  if (total > (std::uint64_t{1} << 40)) {
+    l.error = "message " + message_id + " has a corrupt skeleton (size)";
     return l;
   }
-  l.bytes = std::move(*joined);
+  std::string& out = *l.bytes;
+  l.prefix = prefix.size();
+  out = std::move(prefix);
+  out.resize(l.prefix + static_cast<std::size_t>(total));
+  std::size_t pos = l.prefix;
+  while (true) {
+    // As mime::join_all: exactly total_size() bytes, then the end.
+    char probe;
+    std::span<char> into = pos == out.size() ? std::span<char>(&probe, 1)
+                                             : std::span<char>(out.data() + pos, out.size() - pos);
+    auto r = joiner.read(into);
+    if (!r) {
+      l.error = "cannot rebuild message " + message_id + ": " + r.error().message();
+      return l;
+    }
+    if (pos == out.size()) {
+      if (*r != 0) l.error = "cannot rebuild message " + message_id + ": longer than its skeleton says";
+      break;
+    }
+    if (*r == 0) {
+      l.error = "cannot rebuild message " + message_id + ": shorter than its skeleton says";
+      return l;
+    }
+    pos += *r;
+  }
+  l.eight_bit = has_eight_bit(l.stored());
   return l;
 }
 
@@ -243,7 +340,13 @@ struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
 
   // io thread only.
   bool stopping = false;
-  bool wake_pending = false;
+  bool wake_pending = false;    // something changed: wake the scheduler
+  bool rescan_pending = false;  // rows were added or changed (notify): read the queue again
+  std::deque<storage::QueueEntry> ready;  // due rows read by the last scan, not yet started
+  bool scanning = false;
+  // Rows finished while a scan was reading: the scan may have read them before their
+  // removal or rescheduling, so its copy is stale and must not start them again.
+  std::set<std::string> finished_during_scan;
   std::set<std::string> in_flight;                    // queue ids
   std::map<std::string, std::uint32_t> per_domain;    // in-flight count by domain
   std::map<std::uint64_t, beast::tcp_stream*> live;   // open connections, closed on stop
@@ -265,6 +368,19 @@ struct Target {
   std::uint16_t port = 25;
 };
 
+// The row's "in delivery" mark (Postfix's active queue), written once per delivery
+// right before the first write carrying message content, without counting an attempt.
+// After a crash it says a duplicate is possible; an attempt that never sent content
+// (no connection, refused recipients) never marks the row.
+struct ContentMark {
+  std::string queue_id;
+  storage::UnixSeconds due;
+  std::uint32_t attempts = 0;
+  std::string text;
+  bool written = false;
+  bool gone = false;  // the row disappeared before content went out: abandon the delivery
+};
+
 // Keeps a connection registered for stop() while it lives.
 struct LiveGuard {
   ImplPtr self;
@@ -277,7 +393,7 @@ struct LiveGuard {
 
 // One SMTP session with one host: connect, run the client session to its end.
 asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smtp::ClientOptions opts,
-                                                smtp::ClientMessage msg, bool smarthost) {
+                                                smtp::ClientMessage msg, bool smarthost, ContentMark* mark) {
   const auto timeout = self->cfg.relay.timeout;
   const bool implicit = opts.tls == smtp::TlsMode::Implicit;
   smtp::ClientSession session(std::move(opts), std::move(msg));
@@ -343,14 +459,31 @@ asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smt
     for (std::size_t i = 0; i < todo.size(); ++i) {
       auto action = std::move(todo[i]);
       if (auto* w = std::get_if<smtp::ClientWrite>(&action)) {
+        if (w->content && !mark->written) {
+          auto write_mark = [&store = self->store, m = *mark] {
+            // Not fsynced: a crash of the process keeps it (the WAL is in the page cache);
+            // an OS crash may lose it, and with it only the duplicate warning.
+            return store.update_queue(m.queue_id, m.due, m.attempts, m.text, std::nullopt, false);
+          };
+          auto marked = co_await offload(self->pool, std::move(write_mark));
+          if (!marked) {
+            mark->gone = true;  // removed meanwhile (refmailctl queue delete): send nothing
+            (void)session.connection_lost("queue row removed");
+            break;
+          }
+          mark->written = true;
+        }
         lowest.expires_after(timeout);
         boost::system::error_code wec;
+        // Head, the message itself (a view: content_by_reference), trailer; one gathered write.
+        const std::array<asio::const_buffer, 3> bufs{asio::buffer(w->bytes),
+                                                     asio::buffer(w->body.data(), w->body.size()),
+                                                     asio::buffer(w->trailer)};
         if (tls_on) {
-          std::tie(wec, std::ignore) =
-              co_await asio::async_write(stream, asio::buffer(w->bytes), asio::as_tuple(use_awaitable));
+          std::tie(wec, std::ignore) = co_await asio::async_write(stream, bufs, asio::as_tuple(use_awaitable));
         } else {
-          std::tie(wec, std::ignore) = co_await asio::async_write(stream.next_layer(), asio::buffer(w->bytes),
-                                                                  asio::as_tuple(use_awaitable));
+          std::tie(wec, std::ignore) =
+              co_await asio::async_write(stream.next_layer(), bufs, asio::as_tuple(use_awaitable));
         }
         if (wec) {
           auto more = session.connection_lost("write to " + target.host + " failed: " + wec.message());
@@ -386,7 +519,7 @@ struct Outcome {
 // `plaintext`: the previous attempt failed in the STARTTLS handshake; MX delivery then
 // goes without TLS, as opportunistic TLS allows (RFC 7435 3; Postfix does the same).
 asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::ClientMessage& msg,
-                                 std::vector<std::string> rcpts, bool plaintext) {
+                                 std::vector<std::string> rcpts, bool plaintext, ContentMark* mark) {
   Outcome out;
   const auto& rc = self->cfg.relay;
   const bool smarthost = rc.smarthost.enabled();
@@ -428,6 +561,7 @@ asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::C
 
   smtp::ClientOptions opts;
   opts.ehlo_domain = self->cfg.hostname;
+  opts.content_by_reference = true;  // run_session writes ClientWrite::body from the shared buffer
   if (smarthost) {
     opts.tls = rc.smarthost_tls == "tls"    ? smtp::TlsMode::Implicit
                : rc.smarthost_tls == "none" ? smtp::TlsMode::None
@@ -451,7 +585,8 @@ asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::C
   std::string host;
   for (const auto& t : targets) {
     if (self->stopping) break;
-    result = co_await run_session(self, t, opts, msg, smarthost);
+    result = co_await run_session(self, t, opts, msg, smarthost, mark);
+    if (mark->gone) co_return out;
     host = t.host;
     bool all_temp = true;
     for (const auto& r : result.rcpts) all_temp = all_temp && r.status == smtp::DeliveryClass::TempFail;
@@ -502,28 +637,42 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
     (void)co_await offload(self->pool, std::move(hold));
     co_return;
   }
+  {
+    // The scan's copy may be stale (deleted, held or finished since): read the row again.
+    auto fresh = [&store, id = row.queue_id] { return store.get_queue(id); };
+    auto cur = co_await offload(self->pool, std::move(fresh));
+    if (!cur) {
+      log::info("relay.row_gone", {{"queue_id", row.queue_id}, {"error", storage::error_detail(cur.error())}});
+      co_return;  // removed meanwhile (delivered, refmailctl queue delete)
+    }
+    if (cur->due.time_since_epoch().count() >= kQueueHeldDue || cur->due > now_seconds()) {
+      log::debug("relay.row_moved", {{"queue_id", row.queue_id}});
+      co_return;  // held or rescheduled meanwhile
+    }
+    row = std::move(*cur);
+  }
+  // The "in delivery" mark is written just before the message content goes out (see
+  // ContentMark): only a row whose content may have reached the peer carries it, so
+  // only then can a repeat delivery follow a crash.
   if (row.last_error.starts_with(kInDelivery)) {
     log::warn("relay.possible_duplicate",
               {{"queue_id", row.queue_id}, {"domain", domain}, {"note", "interrupted delivery is retried"}});
   }
-  // Mark the row as active (Postfix's "active" queue) without counting an
-  // attempt: after a crash the mark says a duplicate is possible.
-  std::string previous = row.last_error.starts_with(kInDelivery) ? std::string() : row.last_error;
-  {
-    auto mark = [&store, id = row.queue_id, due = row.due, attempts = row.attempts, previous] {
-      // Not fsynced: the mark is advisory (a lost mark only loses the duplicate warning).
-      return store.update_queue(id, due, attempts,
-                                std::string(kInDelivery) + (previous.empty() ? "" : "; previous: " + previous),
-                                std::nullopt, false);
-    };
-    auto marked = co_await offload(self->pool, std::move(mark));
-    if (!marked) {
-      log::warn("relay.row_gone", {{"queue_id", row.queue_id}, {"error", storage::error_detail(marked.error())}});
-      co_return;  // removed meanwhile (refmailctl queue delete)
-    }
+  std::string previous = row.last_error;
+  if (previous.starts_with(kInDelivery)) {
+    auto p = previous.find("; previous: ");
+    previous = p == std::string::npos ? std::string() : previous.substr(p + 12);
   }
+  ContentMark mark{row.queue_id, row.due, row.attempts,
+                   std::string(kInDelivery) + (previous.empty() ? "" : "; previous: " + previous)};
 
-  auto load = [&store, id = row.message_id] { return load_message(store, id); };
+  // The trace line for this hop (RFC 5321 4.4); the stored bytes follow unchanged.
+  // No "for" clause: the recipients of other rows (and Bcc) must not show.
+  std::string received = "Received: by " + cfg.hostname + " (refmail relay) id " + row.queue_id + "; " +
+                         mime::format_rfc5322_date(std::time(nullptr)) + "\r\n";
+  auto load = [&store, id = row.message_id, received = std::move(received)]() mutable {
+    return load_message(store, id, std::move(received));
+  };
   Loaded msg = co_await offload(self->pool, std::move(load));
   const auto now = now_seconds();
   const std::int64_t age = msg.error.empty() ? now.time_since_epoch().count() - msg.created : 0;
@@ -566,21 +715,14 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       cm.params.ret = env->ret == "FULL" ? smtp::DsnRet::Full
                       : env->ret == "HDRS" ? smtp::DsnRet::Hdrs
                                            : smtp::DsnRet::Unspecified;
-      bool eight = false;
-      for (unsigned char c : msg.bytes) {
-        if (c >= 0x80) {
-          eight = true;
-          break;
-        }
-      }
-      cm.params.body = eight ? smtp::Body::EightBitMime : smtp::Body::SevenBit;
-      // The trace line for this hop (RFC 5321 4.4); the stored bytes follow unchanged.
-      // No "for" clause: the recipients of other rows (and Bcc) must not show.
-      cm.bytes = "Received: by " + cfg.hostname + " (refmail relay) id " + row.queue_id + "; " +
-                 mime::format_rfc5322_date(std::time(nullptr)) + "\r\n";
-      cm.bytes += msg.bytes;
+      cm.params.body = msg.eight_bit ? smtp::Body::EightBitMime : smtp::Body::SevenBit;
+      cm.shared_bytes = msg.bytes;
       const bool plaintext = previous.find("STARTTLS handshake") != std::string::npos;
-      Outcome o = co_await attempt(self, domain, cm, usable, plaintext);
+      Outcome o = co_await attempt(self, domain, cm, usable, plaintext, &mark);
+      if (mark.gone) {
+        log::info("relay.row_gone", {{"queue_id", row.queue_id}, {"note", "removed during the attempt"}});
+        co_return;
+      }
       out.delivered = std::move(o.delivered);
       out.deferred = std::move(o.deferred);
       out.failed.insert(out.failed.end(), o.failed.begin(), o.failed.end());
@@ -609,7 +751,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       if (n == 0 || (n & smtp::kNotifyFailure)) report_rcpts.push_back(f);
     }
     if (msg.error.empty() && !report_rcpts.empty()) {
-      auto report = [&store, &cfg, env = *env, bytes = msg.bytes, created = msg.created, rcpts = report_rcpts] {
+      auto report = [&store, &cfg, env = *env, bytes = std::string(msg.stored()), created = msg.created, rcpts = report_rcpts] {
         return send_report(store, cfg, env, bytes, created, rcpts);
       };
       std::string detail = co_await offload(self->pool, std::move(report));
@@ -637,7 +779,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       unsigned n = env->notify(r);  // RFC 3461 4.1: DELAY when NOTIFY was given
       if (n == 0 || (n & smtp::kNotifyDelay)) delayed.push_back({r, "delayed", "4.4.1", "", out.last_error});
     }
-    auto report = [&store, &cfg, env = *env, bytes = msg.bytes, created = msg.created, rcpts = delayed] {
+    auto report = [&store, &cfg, env = *env, bytes = std::string(msg.stored()), created = msg.created, rcpts = delayed] {
       return send_report(store, cfg, env, bytes, created, rcpts);
     };
     std::string detail = delayed.empty() ? std::string("NOTIFY excludes DELAY") : std::string();
@@ -657,7 +799,9 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
     auto cur = store.get_queue(id);
     if (!cur) return cur.error();
     bool held = cur->due.time_since_epoch().count() >= kQueueHeldDue;
-    return store.update_queue(id, held ? cur->due : due, attempts, held ? cur->last_error : err, envelope);
+    // The hold's own text stays; our "in delivery" mark does not (the attempt is over).
+    bool keep = held && !std::string_view(cur->last_error).starts_with(kInDelivery);
+    return store.update_queue(id, held ? cur->due : due, attempts, keep ? cur->last_error : err, envelope);
   };
   auto r = co_await offload(self->pool, std::move(resched));
   if (!r) log::error("relay.reschedule_failed", {{"queue_id", row.queue_id}, {"error", storage::error_detail(r.error())}});
@@ -678,6 +822,7 @@ asio::awaitable<void> deliver_and_release(ImplPtr self, storage::QueueEntry row,
     log::error("relay.delivery_failed", {{"queue_id", id}, {"error", e.what()}});
   }
   self->in_flight.erase(id);
+  if (self->scanning) self->finished_during_scan.insert(id);
   if (auto it = self->per_domain.find(domain); it != self->per_domain.end() && --it->second == 0) {
     self->per_domain.erase(it);
   }
@@ -685,40 +830,74 @@ asio::awaitable<void> deliver_and_release(ImplPtr self, storage::QueueEntry row,
   self->timer.cancel();
 }
 
-asio::awaitable<void> schedule(ImplPtr self) {
+std::string destination_of(const RelayWorker::Impl& im, const storage::QueueEntry& row) {
+  if (im.cfg.relay.smarthost.enabled()) return "smarthost";  // one destination for the limit
+  auto env = parse_envelope(row.envelope);
+  return env ? domain_of(env->rcpt_to.front()) : std::string("?");
+}
+
+// Starts what the concurrency limits allow from the ready list (in due order; a row whose
+// destination is at its limit waits, later rows for other destinations go first).
+void dispatch_ready(const ImplPtr& self) {
   const auto& rc = self->cfg.relay;
+  for (auto it = self->ready.begin(); it != self->ready.end();) {
+    if (self->in_flight.size() >= rc.concurrency) break;  // a finishing delivery wakes us
+    if (self->in_flight.count(it->queue_id)) {
+      it = self->ready.erase(it);
+      continue;
+    }
+    std::string domain = destination_of(*self, *it);
+    auto& n = self->per_domain[domain];
+    if (n >= rc.per_domain_concurrency) {
+      ++it;
+      continue;
+    }
+    ++n;
+    self->in_flight.insert(it->queue_id);
+    log::debug("relay.start", {{"queue_id", it->queue_id}, {"domain", domain}, {"attempts", it->attempts}});
+    asio::co_spawn(self->io, deliver_and_release(self, std::move(*it), domain), asio::detached);
+    it = self->ready.erase(it);
+  }
+}
+
+// The scheduler: reads the due front of the queue only when it has nothing ready to
+// start (or was told rows changed), so a steady drain costs one scan per kScanLimit rows,
+// not one per delivery.
+asio::awaitable<void> schedule(ImplPtr self) {
+  std::optional<storage::UnixSeconds> next;  // the earliest row not yet due
   while (!self->stopping) {
     self->wake_pending = false;
-    auto scan = [&store = self->store, n = kScanLimit + self->in_flight.size()] {
-      return store.due_queue(storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue)), n);
-    };
-    auto rows = co_await offload(self->pool, std::move(scan));
-    if (self->stopping) break;
-    auto now = now_seconds();
-    std::optional<storage::UnixSeconds> next;
-    if (!rows) {
-      log::error("relay.scan_failed", {{"error", storage::error_detail(rows.error())}});
-      next = now + std::chrono::seconds(30);
-    } else {
-      for (auto& row : *rows) {
-        if (self->in_flight.count(row.queue_id)) continue;
-        if (row.due > now) {
-          next = row.due;
-          break;
+    if (self->rescan_pending || self->ready.empty()) {
+      self->rescan_pending = false;
+      self->scanning = true;
+      self->finished_during_scan.clear();
+      auto scan = [&store = self->store, n = kScanLimit + self->in_flight.size()] {
+        return store.due_queue(storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue)), n);
+      };
+      auto rows = co_await offload(self->pool, std::move(scan));
+      self->scanning = false;
+      if (self->stopping) break;
+      const auto now = now_seconds();
+      next.reset();
+      self->ready.clear();
+      if (!rows) {
+        log::error("relay.scan_failed", {{"error", storage::error_detail(rows.error())}});
+        next = now + std::chrono::seconds(30);
+      } else {
+        for (auto& row : *rows) {
+          if (self->in_flight.count(row.queue_id) || self->finished_during_scan.count(row.queue_id)) continue;
+          if (row.due > now) {
+            next = row.due;
+            break;
+          }
+          self->ready.push_back(std::move(row));
         }
-        if (self->in_flight.size() >= rc.concurrency) break;  // a finishing delivery wakes us
-        auto env = parse_envelope(row.envelope);
-        std::string domain = env ? domain_of(env->rcpt_to.front()) : std::string("?");
-        if (rc.smarthost.enabled()) domain = "smarthost";  // one destination for the limit
-        auto& n = self->per_domain[domain];
-        if (n >= rc.per_domain_concurrency) continue;
-        ++n;
-        self->in_flight.insert(row.queue_id);
-        log::debug("relay.start", {{"queue_id", row.queue_id}, {"domain", domain}, {"attempts", row.attempts}});
-        asio::co_spawn(self->io, deliver_and_release(self, std::move(row), domain), asio::detached);
       }
+      self->finished_during_scan.clear();
     }
-    if (self->wake_pending || self->stopping) continue;
+    dispatch_ready(self);
+    if (self->wake_pending || self->rescan_pending || self->stopping) continue;
+    const auto now = now_seconds();
     std::chrono::steady_clock::duration wait = kIdleWake;
     if (next) {
       auto d = std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next - now) +
@@ -728,7 +907,10 @@ asio::awaitable<void> schedule(ImplPtr self) {
     }
     self->timer.expires_after(wait);
     auto [ec] = co_await self->timer.async_wait(asio::as_tuple(use_awaitable));
-    (void)ec;  // cancelled = woken
+    if (!ec && !self->wake_pending) {
+      // The timer ran out (a row became due, or the idle safety wake): read the queue.
+      self->rescan_pending = true;
+    }
   }
   log::info("relay.stopped", {{"in_flight", self->in_flight.size()}});
 }
@@ -790,7 +972,7 @@ void RelayWorker::notify() {
   std::weak_ptr<Impl> w = impl_;
   asio::post(impl_->io, [w] {
     if (auto s = w.lock()) {
-      s->wake_pending = true;
+      s->rescan_pending = true;
       s->timer.cancel();
     }
   });

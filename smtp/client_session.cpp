@@ -8,6 +8,8 @@
 #include "smtp/command.hpp"
 #include "smtp/sasl.hpp"
 
+#include <cstring>
+
 namespace refmail::smtp {
 namespace {
 
@@ -27,25 +29,45 @@ std::string upper(std::string_view s) {
 }  // namespace
 
 std::string dot_stuff(std::string_view m) {
+  // Line by line (memchr finds the ends): the text between line ends is copied in bulk.
   std::string out;
   out.reserve(m.size() + m.size() / 64 + 8);
+  std::size_t pos = 0;
   bool line_start = true;
-  char prev = 0;
-  for (char c : m) {
-    if (line_start && c == '.') out.push_back('.');  // RFC 5321 4.5.2
-    if (c == '\n') {
-      if (prev != '\r') out.push_back('\r');  // bare LF -> CRLF: one view of the line ends
-      out.push_back('\n');
-      line_start = true;
-    } else {
-      out.push_back(c);
+  while (pos < m.size()) {
+    if (line_start && m[pos] == '.') out.push_back('.');  // RFC 5321 4.5.2
+    const void* hit = std::memchr(m.data() + pos, '\n', m.size() - pos);
+    if (hit == nullptr) {
+      out.append(m.substr(pos));
       line_start = false;
+      break;
     }
-    prev = c;
+    const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - m.data());
+    out.append(m.substr(pos, nl - pos));
+    // bare LF -> CRLF: one view of where the line ends (an empty line's LF is bare too)
+    if (nl == pos || m[nl - 1] != '\r') out.push_back('\r');
+    out.push_back('\n');
+    line_start = true;
+    pos = nl + 1;
   }
   if (!line_start) out.append("\r\n");
   out.append(".\r\n");
   return out;
+}
+
+bool needs_no_stuffing(std::string_view m) noexcept {
+  if (m.empty()) return true;
+  if (m.size() < 2 || m[m.size() - 2] != '\r' || m.back() != '\n' || m.front() == '.') return false;
+  std::size_t pos = 0;
+  while (pos < m.size()) {
+    const void* hit = std::memchr(m.data() + pos, '\n', m.size() - pos);
+    if (hit == nullptr) return false;  // cannot happen: m ends with LF
+    const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - m.data());
+    if (nl == 0 || m[nl - 1] != '\r') return false;
+    if (nl + 1 < m.size() && m[nl + 1] == '.') return false;
+    pos = nl + 1;
+  }
+  return true;
 }
 
 ClientSession::ClientSession(ClientOptions options, ClientMessage message)
@@ -57,7 +79,27 @@ ClientSession::ClientSession(ClientOptions options, ClientMessage message)
     result_.rcpts.push_back(ClientRcptResult{r.address, DeliveryClass::TempFail, 0, "not attempted"});
 }
 
-void ClientSession::write(std::string bytes) { out_.push_back(ClientWrite{std::move(bytes)}); }
+void ClientSession::write(std::string bytes, bool content) {
+  out_.push_back(ClientWrite{std::move(bytes), content, {}, {}});
+}
+
+void ClientSession::write_content(std::string head, bool data) {
+  const std::string_view m = msg_.content();
+  if (!opt_.content_by_reference) {
+    write(head + (data ? dot_stuff(m) : std::string(m)), true);
+    return;
+  }
+  ClientWrite w{std::move(head), true, {}, {}};
+  if (!data) {
+    w.body = m;  // BDAT: the bytes as they are (RFC 3030 2)
+  } else if (needs_no_stuffing(m)) {
+    w.body = m;
+    w.trailer = ".\r\n";
+  } else {
+    w.bytes += dot_stuff(m);
+  }
+  out_.push_back(std::move(w));
+}
 
 std::vector<ClientAction> ClientSession::feed(std::span<const char> bytes) {
   out_.clear();
@@ -333,7 +375,7 @@ bool ClientSession::use_bdat() const noexcept {
 std::string ClientSession::mail_command() const {
   std::string c = "MAIL FROM:<" + msg_.mail_from.to_string() + ">";
   if (esmtp_) {
-    if (caps_.size) c += " SIZE=" + std::to_string(msg_.bytes.size());
+    if (caps_.size) c += " SIZE=" + std::to_string(msg_.content().size());
     if (msg_.params.body == Body::EightBitMime && caps_.eight_bit) c += " BODY=8BITMIME";
     if (msg_.params.body == Body::BinaryMime) c += " BODY=BINARYMIME";
     if (msg_.params.smtputf8) c += " SMTPUTF8";
@@ -373,7 +415,7 @@ void ClientSession::start_transaction() {
     fail(DeliveryClass::PermFail, 0, "5.5.1 no recipients", true);
     return;
   }
-  if (caps_.size && caps_.max_size != 0 && msg_.bytes.size() > caps_.max_size) {
+  if (caps_.size && caps_.max_size != 0 && msg_.content().size() > caps_.max_size) {
     fail(DeliveryClass::PermFail, 0, "5.3.4 message size exceeds the server's fixed limit", true);
     return;
   }
@@ -395,13 +437,13 @@ void ClientSession::start_transaction() {
     }
     next_rcpt_ = msg_.rcpt_to.size();
     if (use_bdat()) {
-      w += "BDAT " + std::to_string(msg_.bytes.size()) + " LAST\r\n";
-      w += msg_.bytes;
+      w += "BDAT " + std::to_string(msg_.content().size()) + " LAST\r\n";
       expect_.push_back(Expect::Bdat);
-    } else {
-      w += "DATA\r\n";
-      expect_.push_back(Expect::Data);
+      write_content(std::move(w), false);
+      return;
     }
+    w += "DATA\r\n";
+    expect_.push_back(Expect::Data);
     write(std::move(w));
     return;
   }
@@ -417,7 +459,7 @@ void ClientSession::send_next_unpipelined() {
   }
   if (accepted_ == 0) return;  // concluded by the caller
   if (use_bdat()) {
-    write("BDAT " + std::to_string(msg_.bytes.size()) + " LAST\r\n" + msg_.bytes);
+    write_content("BDAT " + std::to_string(msg_.content().size()) + " LAST\r\n", false);
     expect_.push_back(Expect::Bdat);
   } else {
     write("DATA\r\n");
@@ -426,7 +468,7 @@ void ClientSession::send_next_unpipelined() {
 }
 
 void ClientSession::send_content() {
-  write(dot_stuff(msg_.bytes));
+  write_content(std::string(), true);
   expect_.push_back(Expect::Content);
 }
 

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,6 +51,11 @@ struct ClientOptions {
   bool allow_plaintext_auth = false;  // send credentials without TLS (tests only)
   bool use_bdat = true;               // BDAT when CHUNKING is offered
   bool use_pipelining = true;         // when PIPELINING is offered
+  // Content writes refer to the message instead of copying it: ClientWrite::body is a
+  // view into the session's message (valid while the session lives) and DATA content is
+  // copied only when it needs dot-stuffing or line-end repair. Off: every byte is in
+  // ClientWrite::bytes.
+  bool content_by_reference = false;
 };
 
 struct ClientMessage {
@@ -57,10 +63,23 @@ struct ClientMessage {
   MailParams params;                // BODY, SMTPUTF8, RET, ENVID used when supported
   std::vector<Recipient> rcpt_to;   // with DSN NOTIFY/ORCPT
   std::string bytes;                // the message as stored (not dot-stuffed)
+  // When set, the message content instead of `bytes` (shared, e.g. by the sessions of
+  // one delivery trying several MX hosts, without copying it).
+  std::shared_ptr<const std::string> shared_bytes;
+
+  [[nodiscard]] std::string_view content() const noexcept {
+    return shared_bytes ? std::string_view(*shared_bytes) : std::string_view(bytes);
+  }
 };
 
 struct ClientWrite {
   std::string bytes;
+  // The bytes carry (part of) the message content: once written, the peer may hold the
+  // message (the relay marks its queue row "in delivery" before such a write).
+  bool content = false;
+  // Only with ClientOptions::content_by_reference: written after `bytes`, then `trailer`.
+  std::string_view body;
+  std::string trailer;
 };
 struct ClientStartTls {};
 struct ClientFinished {};
@@ -89,6 +108,9 @@ struct ClientResult {
 // Dot-stuffs a message for DATA (RFC 5321 4.5.2), converting bare LF to CRLF (so no
 // receiver can see a different end of data), ensuring a final CRLF, appending ".\r\n".
 [[nodiscard]] std::string dot_stuff(std::string_view message);
+// True when dot_stuff(message) == message + ".\r\n" (no line starts with '.', every LF
+// follows a CR, the message is empty or ends with CRLF): it can be sent as it is.
+[[nodiscard]] bool needs_no_stuffing(std::string_view message) noexcept;
 
 class ClientSession {
  public:
@@ -137,7 +159,9 @@ class ClientSession {
   void fail_reply(const ServerReply& r, bool quit);
   void finish_transaction(const ServerReply& r);
   void quit_and_finish();
-  void write(std::string bytes);
+  void write(std::string bytes, bool content = false);
+  // `head`, then the message content (dot-stuffed for DATA), as one content write.
+  void write_content(std::string head, bool data);
   [[nodiscard]] std::string mail_command() const;
   [[nodiscard]] std::string rcpt_command(const Recipient& r) const;
   [[nodiscard]] bool use_bdat() const noexcept;

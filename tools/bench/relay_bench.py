@@ -147,8 +147,15 @@ def run_refmail(a, msgs, sink_port):
         load, busy0, t0 = loadavg(), busy_jiffies(), time.time()
         d.start()
         cpu0 = proc_cpu(d.proc.pid)
+        perf = None
+        if a.perf:  # a profile of refmaild over the drain (perf report -i FILE)
+            perf = subprocess.Popen(["perf", "record", "-q", "-g", "-o", a.perf, "-p", str(d.proc.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         d.ctl("queue", "retry-all")
         t_first, t, ok = timed_wait(d.log_path, b" relay.delivered ", had, n, t0, t0 + a.timeout)
+        if perf:
+            perf.send_signal(2)
+            perf.wait(timeout=60)
         if not ok:
             print("refmail: timed out; log tail:\n" + d.tail(15), file=sys.stderr)
         busy1, cpu1 = busy_jiffies(), proc_cpu(d.proc.pid)
@@ -283,6 +290,7 @@ def main():
     ap.add_argument("--order", choices=["refmail-first", "peer-first"], default="refmail-first")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--perf", help="refmail only: `perf record -g` refmaild over the drain into this file")
     a = ap.parse_args()
     sink_bin = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     if not os.path.exists(sink_bin):

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <variant>
 
 using namespace refmail::smtp;
@@ -61,16 +62,71 @@ TEST(DotStuff, Table) {
   EXPECT_EQ(dot_stuff("a.b\r\n"), "a.b\r\n.\r\n");
 }
 
+// The line-at-a-time dot_stuff against the plain per-byte definition, and
+// needs_no_stuffing against "dot_stuff adds only the final dot".
+std::string dot_stuff_reference(std::string_view m) {
+  std::string out;
+  bool line_start = true;
+  char prev = 0;
+  for (char c : m) {
+    if (line_start && c == '.') out.push_back('.');
+    if (c == '\n') {
+      if (prev != '\r') out.push_back('\r');
+      out.push_back('\n');
+      line_start = true;
+    } else {
+      out.push_back(c);
+      line_start = false;
+    }
+    prev = c;
+  }
+  if (!line_start) out.append("\r\n");
+  out.append(".\r\n");
+  return out;
+}
+
+TEST(DotStuff, MatchesReferenceOnEveryShortInput) {
+  // Every string of length <= 6 over the characters that matter.
+  const std::string alphabet = ".\r\na";
+  std::vector<std::string> inputs{""};
+  for (std::size_t len = 1; len <= 6; ++len) {
+    std::vector<std::string> next;
+    for (const auto& p : inputs)
+      if (p.size() == len - 1)
+        for (char c : alphabet) next.push_back(p + c);
+    inputs.insert(inputs.end(), next.begin(), next.end());
+  }
+  std::size_t clean = 0;
+  for (const auto& in : inputs) {
+    const std::string want = dot_stuff_reference(in);
+    ASSERT_EQ(dot_stuff(in), want) << "input of " << in.size() << " bytes";
+    const bool unchanged = want == in + ".\r\n";
+    ASSERT_EQ(needs_no_stuffing(in), unchanged) << "input of " << in.size() << " bytes";
+    clean += unchanged ? 1 : 0;
+  }
+  EXPECT_GT(clean, 10u);  // the property is not vacuous
+  EXPECT_TRUE(needs_no_stuffing("a\r\nb.\r\n\r\n"));
+  EXPECT_FALSE(needs_no_stuffing("a\r\n.b\r\n"));
+  EXPECT_FALSE(needs_no_stuffing("a\nb\r\n"));
+  EXPECT_FALSE(needs_no_stuffing("a\r\nb"));
+}
+
 // A scripted server: we feed replies and collect what the client writes.
 struct Script {
   ClientSession c;
   std::string written;
   bool starttls = false;
   bool finished = false;
+  int content_writes = 0;
   Script(ClientOptions o, ClientMessage m) : c(std::move(o), std::move(m)) {}
   void take(std::vector<ClientAction> acts) {
     for (auto& a : acts) {
-      if (auto* w = std::get_if<ClientWrite>(&a)) written += w->bytes;
+      if (auto* w = std::get_if<ClientWrite>(&a)) {
+        written += w->bytes;
+        written += w->body;
+        written += w->trailer;
+        if (w->content) ++content_writes;
+      }
       if (std::holds_alternative<ClientStartTls>(a)) starttls = true;
       if (std::holds_alternative<ClientFinished>(a)) finished = true;
     }
@@ -119,6 +175,79 @@ TEST(ClientSession, PipelinedDataWithPerRecipientOutcome) {
   EXPECT_EQ(r.rcpts[1].status, DeliveryClass::PermFail);
   EXPECT_EQ(r.rcpts[1].code, 550);
   EXPECT_EQ(r.rcpts[2].status, DeliveryClass::Delivered);
+}
+
+// content_by_reference: the message is not copied into the write unless it needs
+// dot-stuffing; the content write is flagged (the relay's "in delivery" mark).
+TEST(ClientSession, ContentByReference) {
+  ClientOptions o;
+  o.tls = TlsMode::None;
+  o.content_by_reference = true;
+  auto shared = std::make_shared<const std::string>("Subject: hi\r\n\r\nbody\r\n");
+  {
+    auto m = message({"bob"}, "ignored when shared_bytes is set");
+    m.shared_bytes = shared;
+    Script s(o, m);
+    s.server("220 mx\r\n");
+    EXPECT_EQ(s.server("250-mx\r\n250-PIPELINING\r\n250 SIZE\r\n"),
+              "MAIL FROM:<alice@a.example> SIZE=21\r\nRCPT TO:<bob@b.example>\r\nDATA\r\n");
+    EXPECT_EQ(s.content_writes, 0);
+    std::vector<ClientAction> acts = s.c.feed(std::string_view("250 ok\r\n250 ok\r\n354 go\r\n"));
+    ASSERT_EQ(acts.size(), 1u);
+    auto* w = std::get_if<ClientWrite>(&acts[0]);
+    ASSERT_NE(w, nullptr);
+    EXPECT_TRUE(w->content);
+    EXPECT_EQ(w->bytes, "");
+    EXPECT_EQ(w->body.data(), shared->data());  // a view, not a copy
+    EXPECT_EQ(w->body.size(), shared->size());
+    EXPECT_EQ(w->trailer, ".\r\n");
+  }
+  {
+    Script s(o, message({"bob"}));  // ".dot" needs stuffing: copied, stuffed
+    s.server("220 mx\r\n");
+    s.server("250-mx\r\n250 PIPELINING\r\n");
+    EXPECT_EQ(s.server("250 ok\r\n250 ok\r\n354 go\r\n"), "Subject: hi\r\n\r\n..dot\r\n.\r\n");
+    EXPECT_EQ(s.content_writes, 1);
+  }
+  {
+    auto m = message({"bob"});
+    m.shared_bytes = shared;
+    Script s(o, m);  // pipelined BDAT: commands and the raw content in one flagged write
+    s.server("220 mx\r\n");
+    EXPECT_EQ(s.server("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+              "MAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@b.example>\r\nBDAT 21 LAST\r\n" + *shared);
+    EXPECT_EQ(s.content_writes, 1);
+    EXPECT_EQ(s.server("250 ok\r\n250 ok\r\n250 ok\r\n"), "QUIT\r\n");
+    EXPECT_EQ(s.c.result().status, DeliveryClass::Delivered);
+  }
+  {
+    o.content_by_reference = false;  // the default: every byte in ClientWrite::bytes
+    auto m = message({"bob"});
+    m.shared_bytes = shared;
+    Script s(o, m);
+    s.server("220 mx\r\n");
+    s.server("250-mx\r\n250 PIPELINING\r\n");
+    std::vector<ClientAction> acts = s.c.feed(std::string_view("250 ok\r\n250 ok\r\n354 go\r\n"));
+    ASSERT_EQ(acts.size(), 1u);
+    auto* w = std::get_if<ClientWrite>(&acts[0]);
+    ASSERT_NE(w, nullptr);
+    EXPECT_TRUE(w->content);
+    EXPECT_EQ(w->bytes, *shared + ".\r\n");
+    EXPECT_TRUE(w->body.empty());
+    EXPECT_TRUE(w->trailer.empty());
+  }
+}
+
+// A refused recipient list never reaches the content: no content write at all.
+TEST(ClientSession, NoContentWriteWhenEveryRecipientIsRefused) {
+  ClientOptions o;
+  o.tls = TlsMode::None;
+  Script s(o, message({"bob"}));
+  s.server("220 mx\r\n");
+  s.server("250-mx\r\n250 PIPELINING\r\n");
+  s.server("250 ok\r\n550 no\r\n554 no valid recipients\r\n");
+  EXPECT_TRUE(s.finished);
+  EXPECT_EQ(s.content_writes, 0);
 }
 
 TEST(ClientSession, LockStepBdat) {
