@@ -947,6 +947,7 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
     }
     if (self->stopping) break;
     ++failures;
+    self->count("refmail_import_idle_failures_total", src->name);
     const auto& rs = self->cfg.import.retry_schedule;
     auto wait = rs[std::min<std::size_t>(failures - 1, rs.size() - 1)];
     log::warn("import.idle_lost", {{"origin", origin}, {"error", err}, {"retry_in", wait.count()}});
@@ -1017,7 +1018,7 @@ bool ImportWorker::start(std::string& why) {
                           "refmail_import_bytes_total", "refmail_import_dedup_saved_bytes_total",
                           "refmail_import_skipped_total", "refmail_import_duplicates_avoided_total",
                           "refmail_import_failures_total", "refmail_import_jobs_dropped_total",
-                          "refmail_import_jobs_done_total"})
+                          "refmail_import_jobs_done_total", "refmail_import_idle_failures_total"})
       im.count(c, s.name, 0);
     im.gauge("refmail_import_idle_watchers", s.name, 0);
   }

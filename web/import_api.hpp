@@ -100,7 +100,8 @@ struct ImportContext {
 //   refmail_import_jobs_dropped_total        jobs dropped (unknown mailbox, config gone)
 //   refmail_import_jobs_done_total           jobs that finished
 //   refmail_import_last_success_timestamp_seconds  gauge: Unix time of the last finished job
-//   refmail_import_idle_watchers             gauge: IDLE connections currently idling
+//   refmail_import_idle_watchers             gauge: IDLE watchers connected (mailbox examined)
+//   refmail_import_idle_failures_total       IDLE watcher connections lost or refused (reconnected)
 // `import_series(name, source)` = name{source="..."}; the source name comes from the
 // config (never from a peer before it matched one) and is escaped per exposition 0.0.4.
 [[nodiscard]] std::string import_series(std::string_view name, std::string_view source);

@@ -533,6 +533,7 @@ password_file = "{cls.dc.dir}/dave.pw"
         self.assertGreaterEqual(get(m0, "refmail_import_messages_total"), 11)
         self.assertGreaterEqual(get(m0, "refmail_import_dedup_saved_bytes_total"), 3 * 60000)
         self.assertGreaterEqual(get(m0, "refmail_import_failures_total"), 1)  # Dovecot down (test_4)
+        self.assertIn('refmail_import_idle_failures_total{source="legacy"}', m0)
         self.assertGreaterEqual(get(m0, "refmail_import_messages_total", "legacy2"), 7)
         self.assertEqual(get(m0, "refmail_import_idle_watchers", "legacy2"), 0)  # legacy2 has no IDLE
         self.assertIn('refmail_import_jobs_queued{source="legacy"}', m0)
