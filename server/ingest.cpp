@@ -119,9 +119,9 @@ std::optional<storage::MessageRecord> prepare_record(storage::Delivery& d, const
   rec.summary = summarize_for_store(message, skeleton, cfg);
   // Threading keys for the store (RFC 8621 3; storage/threads.cpp).
   if (auto summary = mime::Summary::parse(rec.summary)) {
-    rec.thread_own_ids = std::move(summary->message_id);
-    rec.thread_ref_ids = std::move(summary->in_reply_to);
-    rec.thread_ref_ids.insert(rec.thread_ref_ids.end(), summary->references.begin(), summary->references.end());
+    auto refs = std::move(summary->in_reply_to);
+    refs.insert(refs.end(), summary->references.begin(), summary->references.end());
+    d.set_thread_keys(std::move(summary->message_id), std::move(refs));
   }
   rec.blob_ids = skeleton.blob_ids();
   rec.logical_size = message.size();

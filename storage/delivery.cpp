@@ -49,6 +49,7 @@ struct Delivery::State final : mime::BlobSink {
   std::vector<StagedRef> staged;
   std::vector<std::string> extra_pins;  // referenced ids that were already stored
   std::optional<MessageRecord> message;
+  std::vector<std::string> thread_own_ids, thread_ref_ids;
   std::vector<RowSpec> rows;
   std::vector<QueueSpec> queue;
   std::vector<HoldSpec> holds;
@@ -129,6 +130,11 @@ result<std::string> Delivery::put_blob(std::span<const char> decoded) {
 }
 
 void Delivery::set_message(MessageRecord record) { state_->message = std::move(record); }
+
+void Delivery::set_thread_keys(std::vector<std::string> own_ids, std::vector<std::string> referenced_ids) {
+  state_->thread_own_ids = std::move(own_ids);
+  state_->thread_ref_ids = std::move(referenced_ids);
+}
 
 void Delivery::add_mailbox_row(std::string account, std::string mailbox,
                                std::vector<std::string> keywords,
@@ -278,7 +284,8 @@ result<DeliveryReceipt> Delivery::commit() {
     auto& log = changes[t.account];
     if (!thread_of.count(t.account)) {
       bool created = true;
-      auto thread = s.assign_thread(batch, t.account, receipt.message_id, msg, &created);
+      auto thread = s.assign_thread(batch, t.account, receipt.message_id, st.thread_own_ids, st.thread_ref_ids,
+                                     &created);
       if (!thread) return thread.error();
       thread_of[t.account] = *thread;
       log.push_back(Change{ChangeType::email, ChangeKind::created, receipt.message_id});

@@ -486,8 +486,9 @@ struct Store::Impl {
   // keys for its ids and (for late parents) the ids it references to `batch`.
   // *created: the thread is new.
   result<std::string> assign_thread(rocksdb::WriteBatch& batch, const std::string& account,
-                                    const std::string& message_id, const MessageRecord& rec,
-                                    bool* created);
+                                    const std::string& message_id,
+                                    const std::vector<std::string>& own_ids,
+                                    const std::vector<std::string>& ref_ids, bool* created);
 };
 
 class ChangeTicket {

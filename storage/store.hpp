@@ -57,6 +57,10 @@ class Delivery {
   // REQUIRES: called once before commit(); every id in record.blob_ids was returned
   // by this delivery's sink or names a blob already in the store.
   void set_message(MessageRecord record);
+  // Threading keys (RFC 8621 3; storage/threads.cpp), not stored with the record:
+  // the message's own Message-ID(s) and the ids it refers to (In-Reply-To first, then
+  // References), without <>. Not called: the message starts a thread of its own.
+  void set_thread_keys(std::vector<std::string> own_ids, std::vector<std::string> referenced_ids);
   // A copy of the message in `account`'s `mailbox` ("INBOX" is case-insensitive).
   void add_mailbox_row(std::string account, std::string mailbox = "INBOX",
                        std::vector<std::string> keywords = {},

@@ -1,6 +1,6 @@
 // storage/threads.cpp — JMAP threads (RFC 8621 3) assigned at delivery, per account,
-// from the Message-ID / In-Reply-To / References ids the caller passes in the
-// MessageRecord (the store never parses mail). An index "H" account \0 hash(id) ->
+// from the Message-ID / In-Reply-To / References ids the caller passes with
+// Delivery::set_thread_keys (the store never parses mail). An index "H" account \0 hash(id) ->
 // thread id (the thread's first message id) lets a new message join the thread of
 // any id it names: its own Message-ID first (a copy, or a reply that arrived before
 // it and registered the id), then In-Reply-To, then References from the nearest
@@ -33,8 +33,9 @@ std::string_view trim_id(std::string_view id) {
 }  // namespace
 
 result<std::string> Store::Impl::assign_thread(rocksdb::WriteBatch& batch, const std::string& account,
-                                               const std::string& message_id, const MessageRecord& rec,
-                                               bool* created) {
+                                               const std::string& message_id,
+                                               const std::vector<std::string>& own_ids,
+                                               const std::vector<std::string>& ref_ids, bool* created) {
   *created = true;
   auto key_of = [&](std::string_view id) {
     auto h = XXH3_128bits_withSecret(id.data(), id.size(), secret.data(), secret.size());
@@ -45,14 +46,14 @@ result<std::string> Store::Impl::assign_thread(rocksdb::WriteBatch& batch, const
   };
   // Candidate ids in lookup order: own ids, In-Reply-To, References nearest first.
   std::vector<std::string> own, refs;
-  for (const auto& id : rec.thread_own_ids) {
+  for (const auto& id : own_ids) {
     auto t = trim_id(id);
     if (!t.empty() && t.size() <= kMaxIdBytes && own.size() < kMaxOwnIds) own.emplace_back(t);
   }
-  // thread_ref_ids: In-Reply-To first, then References oldest..newest; look the
+  // ref_ids: In-Reply-To first, then References oldest..newest; look the
   // In-Reply-To ids up first, then References backwards (the nearest ancestor first).
   std::vector<std::string> ordered;
-  for (const auto& id : rec.thread_ref_ids) {
+  for (const auto& id : ref_ids) {
     auto t = trim_id(id);
     if (!t.empty() && t.size() <= kMaxIdBytes) ordered.emplace_back(t);
   }

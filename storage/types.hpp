@@ -51,11 +51,6 @@ struct MessageRecord {
   std::string summary;                 // the parsed summary, serialized by mime/
   std::vector<std::string> blob_ids;   // REQUIRES: distinct ids the skeleton references
   std::uint64_t logical_size = 0;      // size of the full raw message in bytes
-  // Threading keys (RFC 8621 3), used at delivery and not stored with the record:
-  // the message's own Message-ID(s) and the ids it refers to (In-Reply-To first,
-  // then References), all without <>. Empty: the message starts a thread of its own.
-  std::vector<std::string> thread_own_ids;
-  std::vector<std::string> thread_ref_ids;
 };
 
 struct StoredMessage {

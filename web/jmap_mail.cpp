@@ -139,11 +139,11 @@ EmailView view_of(const std::vector<MailboxRow>& rows) {
   return v;
 }
 
-// The threading keys of a record from its summary (RFC 8621 3; storage/threads.cpp).
-void set_thread_keys(storage::MessageRecord& rec, const mime::Summary& s) {
-  rec.thread_own_ids = s.message_id;
-  rec.thread_ref_ids = s.in_reply_to;
-  rec.thread_ref_ids.insert(rec.thread_ref_ids.end(), s.references.begin(), s.references.end());
+// A delivery's threading keys from the message's summary (RFC 8621 3; storage/threads.cpp).
+void set_thread_keys(storage::Delivery& d, const mime::Summary& s) {
+  auto refs = s.in_reply_to;
+  refs.insert(refs.end(), s.references.begin(), s.references.end());
+  d.set_thread_keys(s.message_id, std::move(refs));
 }
 
 std::optional<mime::Summary> load_summary(Ctx& ctx, const std::string& message_id) {
@@ -932,8 +932,8 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   rec.blob_ids = sk.blob_ids();
   rec.logical_size = sk.joined_size();
   rec.skeleton = sk.serialize();
-  set_thread_keys(rec, summary);
   auto delivery = ctx.j.store.begin_delivery();
+  set_thread_keys(delivery, summary);
   delivery.set_message(std::move(rec));
   for (const auto& b : boxes) delivery.add_mailbox_row(ctx.account, b, kws);
   auto receipt = delivery.commit();
@@ -1151,8 +1151,8 @@ void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, js
       }
       auto delivery = ctx.j.store.begin_delivery();
       storage::MessageRecord rec = msg->record;  // same skeleton: blobs referenced, not copied
-      if (summary) set_thread_keys(rec, *summary);
       delivery.set_message(std::move(rec));
+      if (summary) set_thread_keys(delivery, *summary);
       auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
       for (const auto& a : local) delivery.add_mailbox_row(a, "INBOX", {}, now);
       if (!foreign.empty()) {

@@ -19,9 +19,8 @@ result<DeliveryReceipt> deliver_threaded(Store& s, const std::string& account, s
   m.skeleton = "Message-ID: <" + own + ">\r\n\r\nbody\r\n";
   m.summary = "summary";
   m.logical_size = m.skeleton.size();
-  m.thread_own_ids = {own};
-  m.thread_ref_ids = std::move(refs);
   d.set_message(std::move(m));
+  d.set_thread_keys({std::move(own)}, std::move(refs));
   d.add_mailbox_row(account, mailbox);
   return d.commit();
 }

@@ -123,9 +123,9 @@ class WebFixture : public ::testing::Test {
     auto summary = mime::summarize(raw, *sk);
     rec.summary = summary.serialize();
     // Threading keys, as server/ingest.cpp sets them.
-    rec.thread_own_ids = summary.message_id;
-    rec.thread_ref_ids = summary.in_reply_to;
-    rec.thread_ref_ids.insert(rec.thread_ref_ids.end(), summary.references.begin(), summary.references.end());
+    auto refs = summary.in_reply_to;
+    refs.insert(refs.end(), summary.references.begin(), summary.references.end());
+    d.set_thread_keys(summary.message_id, std::move(refs));
     rec.blob_ids = sk->blob_ids();
     rec.logical_size = raw.size();
     rec.skeleton = sk->serialize();
