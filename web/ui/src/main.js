@@ -155,6 +155,19 @@ function attachmentLink(att, cls = 'att-link') {
     dataset: { blobId: att.blobId }, onclick: (e) => e.stopPropagation() }, att.name || 'attachment');
 }
 
+function paperclip() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'clip');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'attachments');
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', 'M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5');
+  svg.append(p);
+  return svg;
+}
+
 function realAttachments(e) {
   return (e.attachments || []).filter((a) => a.disposition !== 'inline' || !a.cid);
 }
@@ -183,7 +196,7 @@ function renderList() {
       h('span', { class: 'subject' }, flagged ? h('span', { class: 'flag', 'aria-label': 'flagged' }, '⚑ ') : null,
         e.subject || '(no subject)'),
       h('span', { class: 'preview' }, e.preview || ''),
-      atts.length ? h('span', { class: 'atts' }, h('span', { class: 'clip', 'aria-label': 'attachments' }, '📎'),
+      atts.length ? h('span', { class: 'atts' }, paperclip(),
         atts.map((a) => attachmentLink(a))) : null);
       return row;
     }));
@@ -206,14 +219,14 @@ async function openEmail(id) {
     fetchHTMLBodyValues: true, fetchTextBodyValues: true, maxBodyValueBytes: 2000000 }, 'g']]);
   const e = r.g.list[0];
   if (!e) { status('That message is gone.', true); return; }
+  const unseen = !e.keywords || !e.keywords.$seen;
+  if (unseen) e.keywords = { ...(e.keywords || {}), $seen: true };
   renderReader(e);
   document.body.dataset.view = 'reader';
-  if (!e.keywords || !e.keywords.$seen) {
+  if (unseen) {
     await jmap.request([['Email/set', { accountId: jmap.accountId, update: { [id]: { 'keywords/$seen': true } } }, 's']]);
     const row = ui.list.querySelector(`[data-email-id="${id}"]`);
     if (row) row.classList.remove('unread');
-    e.keywords = { ...(e.keywords || {}), $seen: true };
-    state.openEmail = e;
     await loadMailboxes();
   }
 }
@@ -292,9 +305,9 @@ async function setKeyword(e, kw, on) {
 async function moveTo(e, boxId) {
   const r = await jmap.request([['Email/set', { accountId: jmap.accountId, update: { [e.id]: { mailboxIds: { [boxId]: true } } } }, 's']]);
   if (r.s.notUpdated) throw new JmapError(Object.values(r.s.notUpdated)[0].description || 'Move failed');
-  status('Moved.');
   closeReader();
   await refresh();
+  status('Moved.');
 }
 
 async function remove(e) {
@@ -303,9 +316,9 @@ async function remove(e) {
   if (!window.confirm('Delete this message for good?')) return;
   const r = await jmap.request([['Email/set', { accountId: jmap.accountId, destroy: [e.id] }, 's']]);
   if (r.s.notDestroyed) throw new JmapError('Delete failed');
-  status('Deleted for good.');
   closeReader();
   await refresh();
+  status('Deleted for good.');
 }
 
 function closeReader() {

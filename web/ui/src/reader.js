@@ -9,8 +9,23 @@ import DOMPurify from 'dompurify';
 const FORBID_TAGS = ['form', 'input', 'button', 'textarea', 'select', 'option', 'object', 'embed', 'iframe',
   'frame', 'frameset', 'base', 'meta', 'link', 'script', 'noscript', 'applet', 'portal', 'math', 'svg'];
 
+// Renames on*= attributes inside tags before the HTML is parsed at all. DOMPurify
+// removes them anyway and the page's CSP would block them, but Chromium reports a CSP
+// violation (a console error) as soon as even an inert parser meets a handler.
+// Best effort only: DOMPurify remains the sanitiser.
+function defuseHandlers(html) {
+  const re = /(<[a-zA-Z][^>]*?[\s/'"])on([a-z]+\s*=)/gi;
+  for (let i = 0; i < 32; i++) {
+    const next = html.replace(re, '$1data-defused-on$2');
+    if (next === html) break;
+    html = next;
+  }
+  return html;
+}
+
 // Returns {html, remoteBlocked} with the sanitised body.
 export function sanitizeMail(html, { cidUrl, allowRemote }) {
+  html = defuseHandlers(html);
   let remoteBlocked = 0;
   const purify = DOMPurify();
   purify.addHook('afterSanitizeAttributes', (node) => {
