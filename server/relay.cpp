@@ -323,6 +323,8 @@ std::string send_report(storage::Store& store, const config::Config& cfg, const 
 
 }  // namespace
 
+struct RelayConnection;
+
 struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p)
       : cfg(c), store(s), io(i), pool(p), dns_pool(2), timer(i), mx_tls(ssl::context::tls_client),
@@ -347,10 +349,14 @@ struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   // Rows finished while a scan was reading: the scan may have read them before their
   // removal or rescheduling, so its copy is stale and must not start them again.
   std::set<std::string> finished_during_scan;
-  std::set<std::string> in_flight;                    // queue ids
+  std::set<std::string> in_flight;                    // queue ids (attempt or its bookkeeping)
+  std::size_t sessions = 0;                           // attempts holding a concurrency slot
   std::map<std::string, std::uint32_t> per_domain;    // in-flight count by domain
   std::map<std::uint64_t, beast::tcp_stream*> live;   // open connections, closed on stop
   std::uint64_t next_live = 0;
+  // The connection cache (server/relay.cpp: put_idle / take_idle), by destination key.
+  std::map<std::string, std::vector<std::shared_ptr<RelayConnection>>> idle_conns;
+  bool sweeping = false;
 
   std::chrono::seconds retry_delay(std::uint32_t failures) const {
     const auto& s = cfg.relay.retry_schedule;
@@ -381,80 +387,101 @@ struct ContentMark {
   bool gone = false;  // the row disappeared before content went out: abandon the delivery
 };
 
-// Keeps a connection registered for stop() while it lives.
-struct LiveGuard {
-  ImplPtr self;
-  std::uint64_t id;
-  LiveGuard(ImplPtr s, beast::tcp_stream* t) : self(std::move(s)), id(++self->next_live) {
-    self->live[id] = t;
+}  // namespace
+
+// One SMTP connection and its client session. Owned by one delivery at a time, or idle
+// in the connection cache between deliveries. Registered in Impl::live (for stop())
+// while it exists.
+struct RelayConnection {
+  RelayConnection(RelayWorker::Impl& o, ssl::context& ctx)
+      : owner(o), stream(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(beast::tcp_stream(o.io), ctx)),
+        live_id(++o.next_live) {
+    owner.live[live_id] = &beast::get_lowest_layer(*stream);
   }
-  ~LiveGuard() { self->live.erase(id); }
+  ~RelayConnection() { owner.live.erase(live_id); }
+  RelayConnection(const RelayConnection&) = delete;
+  RelayConnection& operator=(const RelayConnection&) = delete;
+
+  RelayWorker::Impl& owner;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
+  std::unique_ptr<smtp::ClientSession> session;
+  std::uint64_t live_id;
+  bool tls_on = false;
+  std::uint32_t messages = 0;  // sent on this connection so far
+  std::chrono::steady_clock::time_point idle_since;
 };
 
-// One SMTP session with one host: connect, run the client session to its end.
-asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smtp::ClientOptions opts,
-                                                smtp::ClientMessage msg, bool smarthost, ContentMark* mark) {
-  const auto timeout = self->cfg.relay.timeout;
-  const bool implicit = opts.tls == smtp::TlsMode::Implicit;
-  smtp::ClientSession session(std::move(opts), std::move(msg));
-  ssl::context& ctx = smarthost ? self->smarthost_tls : self->mx_tls;
-  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(self->io), ctx);
-  auto& lowest = beast::get_lowest_layer(stream);
-  LiveGuard guard(self, &lowest);
-  if (self->stopping) {
-    (void)session.connection_lost("shutting down");
-    co_return session.result();
-  }
+namespace {
 
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(target.ip, ec);
-  if (ec) {
-    (void)session.connection_lost("bad address " + target.ip);
-    co_return session.result();
-  }
-  lowest.expires_after(timeout);
-  auto [cec] = co_await lowest.async_connect(tcp::endpoint(addr, target.port), asio::as_tuple(use_awaitable));
-  if (cec) {
-    (void)session.connection_lost("connect to " + target.host + "[" + target.ip + "]:" +
-                                  std::to_string(target.port) + ": " + cec.message());
-    co_return session.result();
-  }
-  if (smarthost) {
-    // SNI and RFC 6125 host name verification for the smarthost; MX peers are not
-    // verified (RFC 7435: opportunistic TLS protects against passive attackers only).
-    SSL_set_tlsext_host_name(stream.native_handle(), target.host.c_str());
-    stream.set_verify_mode(ssl::verify_peer);
-    stream.set_verify_callback(ssl::host_name_verification(target.host));
-  }
-  bool tls_on = false;
-  std::vector<smtp::ClientAction> todo;
-  if (implicit) {
-    lowest.expires_after(timeout);
-    auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
-    if (hec) {
-      (void)session.connection_lost("TLS handshake with " + target.host + " failed: " + hec.message());
-      co_return session.result();
+using Connection = RelayConnection;
+
+// Postfix's connection cache, simplified: a connection whose transaction ended in step
+// is kept for the next row to the same destination (same host, address, port and TLS
+// choice) for kConnIdleLimit, at most per_domain_concurrency per destination and
+// kConnMaxMessages messages per connection.
+constexpr auto kConnIdleLimit = std::chrono::seconds(5);
+constexpr std::uint32_t kConnMaxMessages = 100;
+
+std::string connection_key(const Target& t, bool smarthost, const smtp::ClientOptions& o) {
+  return std::string(smarthost ? "S|" : "M|") + t.host + "|" + t.ip + "|" + std::to_string(t.port) + "|" +
+         std::to_string(static_cast<int>(o.tls));
+}
+
+// Drops idle connections older than the limit; re-arms itself while any remain.
+asio::awaitable<void> sweep_idle(ImplPtr self) {
+  while (!self->stopping && !self->idle_conns.empty()) {
+    asio::steady_timer t(self->io);
+    t.expires_after(kConnIdleLimit / 2);
+    auto [ec] = co_await t.async_wait(asio::as_tuple(use_awaitable));
+    (void)ec;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = self->idle_conns.begin(); it != self->idle_conns.end();) {
+      auto& v = it->second;
+      std::erase_if(v, [&](const std::shared_ptr<Connection>& c) { return now - c->idle_since >= kConnIdleLimit; });
+      it = v.empty() ? self->idle_conns.erase(it) : std::next(it);
     }
-    tls_on = true;
   }
+  self->sweeping = false;
+}
+
+std::shared_ptr<Connection> take_idle(const ImplPtr& self, const std::string& key) {
+  auto it = self->idle_conns.find(key);
+  if (it == self->idle_conns.end()) return nullptr;
+  const auto now = std::chrono::steady_clock::now();
+  std::shared_ptr<Connection> c;
+  auto& v = it->second;
+  while (!v.empty() && !c) {
+    c = std::move(v.back());  // the most recently used one
+    v.pop_back();
+    if (now - c->idle_since >= kConnIdleLimit) c.reset();
+  }
+  if (v.empty()) self->idle_conns.erase(it);
+  return c;
+}
+
+void put_idle(const ImplPtr& self, const std::string& key, std::shared_ptr<Connection> c) {
+  if (self->stopping || c->messages >= kConnMaxMessages) return;
+  auto& v = self->idle_conns[key];
+  if (v.size() >= std::max<std::size_t>(1, self->cfg.relay.per_domain_concurrency)) return;
+  c->idle_since = std::chrono::steady_clock::now();
+  v.push_back(std::move(c));
+  if (!self->sweeping) {
+    self->sweeping = true;
+    asio::co_spawn(self->io, sweep_idle(self), asio::detached);
+  }
+}
+
+// Runs the session's actions and reads replies until the message's outcome is decided.
+// `replied`: set once the server answered anything (a cached connection that fails
+// before that was closed while idle).
+asio::awaitable<void> drive(ImplPtr self, Connection& conn, const Target& target, std::vector<smtp::ClientAction> todo,
+                            ContentMark* mark, bool* replied) {
+  const auto timeout = self->cfg.relay.timeout;
+  auto& stream = *conn.stream;
+  auto& lowest = beast::get_lowest_layer(stream);
+  auto& session = *conn.session;
   std::array<char, 16384> buf;
-  while (!session.finished()) {
-    lowest.expires_after(timeout);
-    boost::system::error_code rec;
-    std::size_t n = 0;
-    if (tls_on) {
-      std::tie(rec, n) = co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
-    } else {
-      std::tie(rec, n) =
-          co_await stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
-    }
-    if (rec) {
-      todo = session.connection_lost(rec == beast::error::timeout ? "timeout waiting for " + target.host
-                                                                   : "connection to " + target.host + " lost: " +
-                                                                         rec.message());
-    } else {
-      todo = session.feed(std::span<const char>(buf.data(), n));
-    }
+  while (true) {
     // Perform the actions in order; a handshake adds the session's next actions.
     for (std::size_t i = 0; i < todo.size(); ++i) {
       auto action = std::move(todo[i]);
@@ -479,7 +506,7 @@ asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smt
         const std::array<asio::const_buffer, 3> bufs{asio::buffer(w->bytes),
                                                      asio::buffer(w->body.data(), w->body.size()),
                                                      asio::buffer(w->trailer)};
-        if (tls_on) {
+        if (conn.tls_on) {
           std::tie(wec, std::ignore) = co_await asio::async_write(stream, bufs, asio::as_tuple(use_awaitable));
         } else {
           std::tie(wec, std::ignore) =
@@ -496,7 +523,7 @@ asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smt
         if (hec) {
           more = session.connection_lost("STARTTLS handshake with " + target.host + " failed: " + hec.message());
         } else {
-          tls_on = true;
+          conn.tls_on = true;
           more = session.tls_started();
         }
         todo.insert(todo.end(), more.begin(), more.end());
@@ -504,8 +531,100 @@ asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smt
         break;  // ClientFinished
       }
     }
+    todo.clear();
+    if (session.finished()) co_return;
+    lowest.expires_after(timeout);
+    boost::system::error_code rec;
+    std::size_t n = 0;
+    if (conn.tls_on) {
+      std::tie(rec, n) = co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    } else {
+      std::tie(rec, n) =
+          co_await stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    }
+    if (rec) {
+      todo = session.connection_lost(rec == beast::error::timeout ? "timeout waiting for " + target.host
+                                                                   : "connection to " + target.host + " lost: " +
+                                                                         rec.message());
+    } else {
+      *replied = true;
+      todo = session.feed(std::span<const char>(buf.data(), n));
+    }
   }
-  co_return session.result();
+}
+
+// One message to one host: on a cached connection when there is one (falling back to a
+// new connection if the cached one turns out to be closed), else on a new connection.
+// A connection that ends in step goes back to the cache.
+asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smtp::ClientOptions opts,
+                                                const smtp::ClientMessage& msg, bool smarthost,
+                                                ContentMark* mark) {
+  const auto timeout = self->cfg.relay.timeout;
+  const std::string key = connection_key(target, smarthost, opts);
+  if (auto cached = self->stopping ? nullptr : take_idle(self, key)) {
+    bool replied = false;
+    auto todo = cached->session->next_message(msg);
+    co_await drive(self, *cached, target, std::move(todo), mark, &replied);
+    if (mark->gone) co_return cached->session->result();
+    if (replied || self->stopping) {
+      ++cached->messages;
+      smtp::ClientResult r = cached->session->result();
+      if (cached->session->reusable()) put_idle(self, key, std::move(cached));
+      co_return r;
+    }
+    log::debug("relay.cached_connection_closed", {{"host", target.host}, {"ip", target.ip}});
+    // Closed while idle: nothing reached the peer's transaction; a new connection.
+  }
+
+  ssl::context& ctx = smarthost ? self->smarthost_tls : self->mx_tls;
+  auto conn = std::make_shared<Connection>(*self, ctx);
+  const bool implicit = opts.tls == smtp::TlsMode::Implicit;
+  opts.keep_open = true;
+  conn->session = std::make_unique<smtp::ClientSession>(std::move(opts), msg);
+  auto& session = *conn->session;
+  auto& stream = *conn->stream;
+  auto& lowest = beast::get_lowest_layer(stream);
+  if (self->stopping) {
+    (void)session.connection_lost("shutting down");
+    co_return session.result();
+  }
+
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(target.ip, ec);
+  if (ec) {
+    (void)session.connection_lost("bad address " + target.ip);
+    co_return session.result();
+  }
+  lowest.expires_after(timeout);
+  auto [cec] = co_await lowest.async_connect(tcp::endpoint(addr, target.port), asio::as_tuple(use_awaitable));
+  if (cec) {
+    (void)session.connection_lost("connect to " + target.host + "[" + target.ip + "]:" +
+                                  std::to_string(target.port) + ": " + cec.message());
+    co_return session.result();
+  }
+  (void)lowest.socket().set_option(tcp::no_delay(true), ec);
+  if (smarthost) {
+    // SNI and RFC 6125 host name verification for the smarthost; MX peers are not
+    // verified (RFC 7435: opportunistic TLS protects against passive attackers only).
+    SSL_set_tlsext_host_name(stream.native_handle(), target.host.c_str());
+    stream.set_verify_mode(ssl::verify_peer);
+    stream.set_verify_callback(ssl::host_name_verification(target.host));
+  }
+  if (implicit) {
+    lowest.expires_after(timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(use_awaitable));
+    if (hec) {
+      (void)session.connection_lost("TLS handshake with " + target.host + " failed: " + hec.message());
+      co_return session.result();
+    }
+    conn->tls_on = true;
+  }
+  bool replied = false;
+  co_await drive(self, *conn, target, {}, mark, &replied);
+  ++conn->messages;
+  smtp::ClientResult r = session.result();
+  if (session.reusable() && !mark->gone) put_idle(self, key, std::move(conn));
+  co_return r;
 }
 
 struct Outcome {
@@ -623,7 +742,26 @@ asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::C
   co_return out;
 }
 
-asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string domain) {
+// A delivery's concurrency slot (overall and per destination). Released as soon as the
+// attempt is over, so the bookkeeping that follows (a synced queue write, a bounce) does
+// not keep the next delivery waiting; the row stays in in_flight until that is done.
+struct Slot {
+  RelayWorker::Impl* self;
+  std::string domain;
+  bool held = true;
+  void release() {
+    if (!held) return;
+    held = false;
+    --self->sessions;
+    if (auto it = self->per_domain.find(domain); it != self->per_domain.end() && --it->second == 0) {
+      self->per_domain.erase(it);
+    }
+    self->wake_pending = true;
+    self->timer.cancel();
+  }
+};
+
+asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string domain, Slot* slot) {
   auto& store = self->store;
   const auto& cfg = self->cfg;
   auto env = parse_envelope(row.envelope);
@@ -730,6 +868,8 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
     }
   }
 
+  slot->release();  // the peer is done with; what follows is local bookkeeping
+
   // Too old: what is still deferred fails now (RFC 5321 4.5.4.1: give up after 4-5 days).
   const bool expired = msg.error.empty() && age >= cfg.relay.max_age.count() && !self->stopping;
   if (expired && !out.deferred.empty()) {
@@ -815,17 +955,16 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
 // Runs one delivery and releases its concurrency slots; then wakes the scheduler.
 asio::awaitable<void> deliver_and_release(ImplPtr self, storage::QueueEntry row, std::string domain) {
   std::string id = row.queue_id;
+  Slot slot{self.get(), domain};
   try {
-    co_await deliver(self, std::move(row), domain);
+    co_await deliver(self, std::move(row), domain, &slot);
   } catch (const std::exception& e) {
     // A bug or a library exception: the row stays queued and is retried.
     log::error("relay.delivery_failed", {{"queue_id", id}, {"error", e.what()}});
   }
+  slot.release();
   self->in_flight.erase(id);
   if (self->scanning) self->finished_during_scan.insert(id);
-  if (auto it = self->per_domain.find(domain); it != self->per_domain.end() && --it->second == 0) {
-    self->per_domain.erase(it);
-  }
   self->wake_pending = true;
   self->timer.cancel();
 }
@@ -841,7 +980,7 @@ std::string destination_of(const RelayWorker::Impl& im, const storage::QueueEntr
 void dispatch_ready(const ImplPtr& self) {
   const auto& rc = self->cfg.relay;
   for (auto it = self->ready.begin(); it != self->ready.end();) {
-    if (self->in_flight.size() >= rc.concurrency) break;  // a finishing delivery wakes us
+    if (self->sessions >= rc.concurrency) break;  // a finishing attempt wakes us
     if (self->in_flight.count(it->queue_id)) {
       it = self->ready.erase(it);
       continue;
@@ -853,6 +992,7 @@ void dispatch_ready(const ImplPtr& self) {
       continue;
     }
     ++n;
+    ++self->sessions;
     self->in_flight.insert(it->queue_id);
     log::debug("relay.start", {{"queue_id", it->queue_id}, {"domain", domain}, {"attempts", it->attempts}});
     asio::co_spawn(self->io, deliver_and_release(self, std::move(*it), domain), asio::detached);
@@ -983,6 +1123,7 @@ void RelayWorker::stop() {
   im.stopping = true;
   im.timer.cancel();
   for (auto& [id, t] : im.live) t->cancel();
+  im.idle_conns.clear();  // closes the cached connections
 }
 
 }  // namespace refmail::server

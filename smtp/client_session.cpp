@@ -104,6 +104,10 @@ void ClientSession::write_content(std::string head, bool data) {
 std::vector<ClientAction> ClientSession::feed(std::span<const char> bytes) {
   out_.clear();
   if (state_ == State::Finished) return {};
+  if (state_ == State::Idle) {
+    state_ = State::Finished;  // unsolicited bytes between messages: not reusable
+    return {};
+  }
   if (state_ == State::WaitTls) {
     // Nothing may follow the STARTTLS reply in plaintext.
     fail(DeliveryClass::TempFail, 0, "4.7.0 plaintext data after STARTTLS reply", false);
@@ -116,6 +120,10 @@ std::vector<ClientAction> ClientSession::feed(std::span<const char> bytes) {
   }
   for (std::size_t i = 0; i < replies->size(); ++i) {
     if (state_ == State::Finished) break;
+    if (state_ == State::Idle) {
+      state_ = State::Finished;  // more replies than commands: out of sync, not reusable
+      break;
+    }
     if (state_ == State::WaitTls) {
       fail(DeliveryClass::TempFail, 0, "4.7.0 plaintext data after STARTTLS reply", false);
       break;
@@ -124,6 +132,39 @@ std::vector<ClientAction> ClientSession::feed(std::span<const char> bytes) {
   }
   if (state_ == State::WaitTls && parser_.buffered_bytes() != 0)
     fail(DeliveryClass::TempFail, 0, "4.7.0 plaintext data after STARTTLS reply", false);
+  return std::exchange(out_, {});
+}
+
+std::vector<ClientAction> ClientSession::next_message(ClientMessage message) {
+  REFMAIL_CHECK(state_ == State::Idle);
+  out_.clear();
+  msg_ = std::move(message);
+  const bool tls = result_.tls, authed = result_.authenticated;
+  result_ = ClientResult{};
+  result_.tls = tls;
+  result_.authenticated = authed;
+  for (const Recipient& r : msg_.rcpt_to)
+    result_.rcpts.push_back(ClientRcptResult{r.address, DeliveryClass::TempFail, 0, "not attempted"});
+  expect_.clear();
+  next_rcpt_ = 0;
+  rcpt_replies_ = 0;
+  accepted_ = 0;
+  mail_ok_ = false;
+  aborted_ = false;
+  state_ = State::Transaction;
+  // RFC 5321 4.1.1.5: RSET clears any state the last transaction may have left.
+  write("RSET\r\n");
+  expect_.push_back(Expect::Rset);
+  if (opt_.use_pipelining && caps_.pipelining) start_transaction();  // RFC 2920 3.1: RSET may lead a group
+  return std::exchange(out_, {});
+}
+
+std::vector<ClientAction> ClientSession::quit() {
+  REFMAIL_CHECK(state_ == State::Idle);
+  out_.clear();
+  write("QUIT\r\n");
+  out_.emplace_back(std::in_place_type<ClientFinished>);
+  state_ = State::Finished;
   return std::exchange(out_, {});
 }
 
@@ -142,6 +183,10 @@ std::vector<ClientAction> ClientSession::tls_started() {
 std::vector<ClientAction> ClientSession::connection_lost(std::string_view why) {
   out_.clear();
   if (state_ == State::Finished) return {};
+  if (state_ == State::Idle) {
+    state_ = State::Finished;  // the last message's outcome stands; the connection is gone
+    return {};
+  }
   fail(DeliveryClass::TempFail, 0, "4.4.2 " + std::string(why), false);
   return std::exchange(out_, {});
 }
@@ -221,6 +266,7 @@ void ClientSession::on_reply(const ServerReply& r) {
     case State::Quit:
     case State::WaitTls:
     case State::Finished:
+    case State::Idle:
       return;
   }
 }
@@ -498,6 +544,11 @@ void ClientSession::quit_and_finish() {
       result_.reply = result_.rcpts.front().reply;
     }
   }
+  if (opt_.keep_open && !closing_ && parser_.buffered_bytes() == 0) {
+    out_.emplace_back(std::in_place_type<ClientFinished>);
+    state_ = State::Idle;  // the connection stays open for next_message()
+    return;
+  }
   write("QUIT\r\n");
   out_.emplace_back(std::in_place_type<ClientFinished>);
   state_ = State::Finished;
@@ -511,7 +562,15 @@ void ClientSession::on_transaction_reply(const ServerReply& r) {
   const bool pipelined = opt_.use_pipelining && caps_.pipelining;
   const Expect e = expect_.front();
   expect_.pop_front();
+  if (r.code == 421) closing_ = true;  // RFC 5321 3.8: the server is closing the channel
   switch (e) {
+    case Expect::Rset:
+      if (!r.positive()) {
+        fail_reply(r, true);  // out of sync with the server: this connection is done
+        return;
+      }
+      if (!pipelined) start_transaction();
+      return;
     case Expect::Mail:
       if (r.positive()) {
         mail_ok_ = true;

@@ -56,6 +56,10 @@ struct ClientOptions {
   // copied only when it needs dot-stuffing or line-end repair. Off: every byte is in
   // ClientWrite::bytes.
   bool content_by_reference = false;
+  // After a transaction that left the connection in sync, do not QUIT: the session ends
+  // reusable() and next_message() sends another message on the same connection
+  // (RSET first, as Postfix's connection cache does). Off: QUIT after the message.
+  bool keep_open = false;
 };
 
 struct ClientMessage {
@@ -129,15 +133,26 @@ class ClientSession {
   // The connection failed or timed out: finish with a temporary failure.
   [[nodiscard]] std::vector<ClientAction> connection_lost(std::string_view why);
 
-  [[nodiscard]] bool finished() const noexcept { return state_ == State::Finished; }
+  // True once the message's outcome is decided (ClientFinished was issued).
+  [[nodiscard]] bool finished() const noexcept { return state_ == State::Finished || state_ == State::Idle; }
+  // With keep_open: the transaction ended cleanly (every reply read, no 421, no error),
+  // so the connection can carry another message.
+  [[nodiscard]] bool reusable() const noexcept { return state_ == State::Idle; }
+  // The next message on this connection: RSET, then the transaction (pipelined with the
+  // RSET when the server offers PIPELINING). Capabilities, TLS and AUTH carry over.
+  // REQUIRES: reusable().
+  [[nodiscard]] std::vector<ClientAction> next_message(ClientMessage message);
+  // Ends an idle session politely. REQUIRES: reusable().
+  [[nodiscard]] std::vector<ClientAction> quit();
   // REQUIRES: finished().
   [[nodiscard]] const ClientResult& result() const noexcept { return result_; }
 
  private:
   enum class State {
     Greeting, Ehlo, Helo, StartTls, WaitTls, Auth, Transaction, Quit, Finished,
+    Idle,  // keep_open: between messages, the connection in sync
   };
-  enum class Expect { Mail, Rcpt, Data, Content, Bdat, AuthStep, Quit };
+  enum class Expect { Rset, Mail, Rcpt, Data, Content, Bdat, AuthStep, Quit };
 
   struct Caps {
     bool pipelining = false, size = false, eight_bit = false, smtputf8 = false, starttls = false,
@@ -187,6 +202,7 @@ class ClientSession {
   std::size_t accepted_ = 0;
   bool mail_ok_ = false;
   bool aborted_ = false;           // the transaction failed; draining pipelined replies
+  bool closing_ = false;           // the server said 421: it closes the connection
 };
 
 }  // namespace refmail::smtp

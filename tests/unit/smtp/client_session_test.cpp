@@ -250,6 +250,119 @@ TEST(ClientSession, NoContentWriteWhenEveryRecipientIsRefused) {
   EXPECT_EQ(s.content_writes, 0);
 }
 
+// keep_open: the connection carries several messages (RSET between them), and is
+// given up when the server is out of step or closing.
+TEST(ClientSession, KeepOpenReusesTheConnection) {
+  ClientOptions o;
+  o.tls = TlsMode::None;
+  o.keep_open = true;
+  Script s(o, message({"bob"}, "one\r\n"));
+  s.server("220 mx\r\n");
+  EXPECT_EQ(s.server("250-mx\r\n250 PIPELINING\r\n"), "MAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@b.example>\r\nDATA\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n250 ok\r\n354 go\r\n"), "one\r\n.\r\n");
+  EXPECT_EQ(s.server("250 queued 1\r\n"), "");  // no QUIT
+  EXPECT_TRUE(s.finished);
+  EXPECT_TRUE(s.c.finished());
+  ASSERT_TRUE(s.c.reusable());
+  EXPECT_EQ(s.c.result().status, DeliveryClass::Delivered);
+
+  // Second message: RSET leads the pipelined group; the outcome is this message's only.
+  s.finished = false;
+  s.written.clear();
+  s.take(s.c.next_message(message({"carol", "dave"}, "two\r\n")));
+  EXPECT_EQ(s.written, "RSET\r\nMAIL FROM:<alice@a.example>\r\nRCPT TO:<carol@b.example>\r\n"
+                       "RCPT TO:<dave@b.example>\r\nDATA\r\n");
+  EXPECT_FALSE(s.c.finished());
+  EXPECT_EQ(s.server("250 reset\r\n250 ok\r\n250 ok\r\n550 no dave\r\n354 go\r\n"), "two\r\n.\r\n");
+  EXPECT_EQ(s.server("250 queued 2\r\n"), "");
+  ASSERT_TRUE(s.c.reusable());
+  const ClientResult& r = s.c.result();
+  ASSERT_EQ(r.rcpts.size(), 2u);
+  EXPECT_EQ(r.rcpts[0].status, DeliveryClass::Delivered);
+  EXPECT_EQ(r.rcpts[0].reply, "queued 2");
+  EXPECT_EQ(r.rcpts[1].status, DeliveryClass::PermFail);
+  EXPECT_EQ(r.rcpts[1].code, 550);
+
+  // A refused message leaves the connection in step too.
+  s.written.clear();
+  s.take(s.c.next_message(message({"erin"}, "three\r\n")));
+  EXPECT_EQ(s.server("250 reset\r\n250 ok\r\n550 no erin\r\n554 no valid recipients\r\n"), "");
+  ASSERT_TRUE(s.c.reusable());
+  EXPECT_EQ(s.c.result().status, DeliveryClass::PermFail);
+
+  // The server goes away while idle: the last outcome stands, nothing more to do.
+  EXPECT_TRUE(s.c.connection_lost("eof").empty());
+  EXPECT_FALSE(s.c.reusable());
+  EXPECT_TRUE(s.c.finished());
+  EXPECT_EQ(s.c.result().status, DeliveryClass::PermFail);
+}
+
+TEST(ClientSession, KeepOpenLockStepAndQuit) {
+  ClientOptions o;
+  o.tls = TlsMode::None;
+  o.keep_open = true;
+  Script s(o, message({"bob"}, "one\r\n"));
+  s.server("220 mx\r\n");
+  EXPECT_EQ(s.server("250 mx\r\n"), "MAIL FROM:<alice@a.example>\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "RCPT TO:<bob@b.example>\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "DATA\r\n");
+  EXPECT_EQ(s.server("354 go\r\n"), "one\r\n.\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "");
+  ASSERT_TRUE(s.c.reusable());
+  s.written.clear();
+  s.take(s.c.next_message(message({"carol"}, "two\r\n")));
+  EXPECT_EQ(s.written, "RSET\r\n");  // no PIPELINING: wait for its reply
+  EXPECT_EQ(s.server("250 ok\r\n"), "MAIL FROM:<alice@a.example>\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "RCPT TO:<carol@b.example>\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "DATA\r\n");
+  EXPECT_EQ(s.server("354 go\r\n"), "two\r\n.\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "");
+  ASSERT_TRUE(s.c.reusable());
+  EXPECT_EQ(s.c.result().status, DeliveryClass::Delivered);
+  s.written.clear();
+  s.take(s.c.quit());
+  EXPECT_EQ(s.written, "QUIT\r\n");
+  EXPECT_FALSE(s.c.reusable());
+}
+
+TEST(ClientSession, KeepOpenGivesUpWhenOutOfStep) {
+  ClientOptions o;
+  o.tls = TlsMode::None;
+  o.keep_open = true;
+  {
+    Script s(o, message({"bob"}, "one\r\n"));  // 421 at RCPT: the server is closing
+    s.server("220 mx\r\n");
+    s.server("250-mx\r\n250 PIPELINING\r\n");
+    EXPECT_EQ(s.server("250 ok\r\n421 4.3.2 shutting down\r\n503 no rcpt\r\n"), "QUIT\r\n");
+    EXPECT_FALSE(s.c.reusable());
+    EXPECT_EQ(s.c.result().status, DeliveryClass::TempFail);
+  }
+  {
+    Script s(o, message({"bob"}, "one\r\n"));  // a reply nobody asked for
+    s.server("220 mx\r\n");
+    s.server("250-mx\r\n250 PIPELINING\r\n");
+    s.server("250 ok\r\n250 ok\r\n354 go\r\n");
+    s.server("250 ok\r\n250 surprise\r\n");
+    EXPECT_FALSE(s.c.reusable());
+    EXPECT_EQ(s.c.result().status, DeliveryClass::Delivered);
+  }
+  {
+    Script s(o, message({"bob"}, "one\r\n"));  // RSET refused on the next message
+    s.server("220 mx\r\n");
+    s.server("250-mx\r\n250 PIPELINING\r\n");
+    s.server("250 ok\r\n250 ok\r\n354 go\r\n");
+    s.server("250 ok\r\n");
+    ASSERT_TRUE(s.c.reusable());
+    s.take(s.c.next_message(message({"carol"}, "two\r\n")));
+    s.written.clear();
+    EXPECT_EQ(s.server("500 what\r\n250 ok\r\n250 ok\r\n354 go\r\n"), "QUIT\r\n");
+    EXPECT_TRUE(s.c.finished());
+    EXPECT_FALSE(s.c.reusable());
+    EXPECT_EQ(s.c.result().status, DeliveryClass::PermFail);
+    EXPECT_EQ(s.c.result().rcpts.at(0).status, DeliveryClass::PermFail);
+  }
+}
+
 TEST(ClientSession, LockStepBdat) {
   ClientOptions o;
   o.tls = TlsMode::None;
