@@ -51,9 +51,10 @@ export async function launch({ width = 1280, height = 860, isMobile = false } = 
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width, height }, isMobile,
     deviceScaleFactor: 1 });
   const page = await context.newPage();
-  const log = { console: [], requests: [], dialogs: [] };
+  const log = { console: [], requests: [], dialogs: [], allow: [] };
   page.on('console', (m) => {
     if (m.type() !== 'error' || expected(m)) return;
+    if (log.allow.some((re) => re.test(m.text()))) return;  // a failure the test provokes
     const l = m.location ? m.location() : {};
     log.console.push(`${m.text()} @ ${l.url || '?'}:${l.lineNumber ?? ''}`);
   });

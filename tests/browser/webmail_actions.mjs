@@ -84,5 +84,9 @@ await run(async (result, keep) => {
   await smtpSend(Number(env('SMTP_PORT')), 'live@example.org', env('REFMAIL_USER'), 'Live update arrives');
   await row(page, 'Live update arrives').waitFor({ timeout: 15000 });
   result.live_update = true;
-  check(true, '');
+
+  await page.locator('#sign-out').click();
+  await page.locator('#login-error').waitFor();
+  result.signed_out = await page.locator('#login-error').textContent();
+  check(await page.locator('#login-user').isVisible(), 'the sign-in form is back');
 });

@@ -77,4 +77,20 @@ await run(async (result, keep) => {
   await page.locator('.row').nth(1).waitFor();
   result.sent_subjects = await page.locator('.row .subject').allTextContents();
   check(result.sent_subjects.length >= 2, 'two messages in Sent');
+
+  // An upload the server refuses: the user is told, sending is held back, the text stays.
+  await page.route('**/jmap/upload/**', (route) =>
+    route.fulfill({ status: 507, contentType: 'application/json', body: '{"error":"disk full"}' }));
+  log.allow.push(/status of 507/);
+  await page.locator('#compose').click();
+  await page.locator('#compose-to').fill('bob@example.test');
+  await page.locator('#compose-subject').fill('Upload will fail');
+  await page.locator('#compose-body').fill('Keep this text.');
+  await page.locator('#compose-file').setInputFiles({ name: 'fresh.txt', mimeType: 'text/plain', buffer: Buffer.from('fresh ' + Date.now()) });
+  await page.locator('#compose-attachments li[data-state="error"]').waitFor();
+  result.upload_error = await page.locator('#compose-error').textContent();
+  await page.locator('#compose-send').click();
+  await page.locator('#compose-error', { hasText: 'Remove the attachment' }).waitFor();
+  result.body_kept = await page.locator('#compose-body').inputValue();
+  await page.unroute('**/jmap/upload/**');
 });

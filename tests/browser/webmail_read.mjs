@@ -95,8 +95,24 @@ await run(async (result, keep) => {
     const i = document.querySelector('img[alt="logo"]');
     return { src: i.getAttribute('src'), width: i.naturalWidth };
   });
-  result.remote_requests = log.network.filter((r) => r.url.includes('remote.invalid')).length;
+  const remote = () => log.network.filter((r) => r.url.includes('?remote-pixel')).length;
+  result.remote_requests_blocked = remote();
   await shot(page, 'html-message');
+  await page.locator('#allow-remote').click();
+  await page.waitForTimeout(1000);
+  result.remote_requests_allowed = remote();
+
+  // A 5 MB HTML body: the server sends its beginning, the page stays responsive.
+  let t1 = Date.now();
+  await page.locator('.row', { hasText: env('LONG_SUBJECT') }).locator('.subject').click();
+  await page.locator('#reader-subject', { hasText: env('LONG_SUBJECT') }).waitFor();
+  await page.locator('iframe.mail-frame').waitFor();
+  const longOpen = Date.now() - t1;
+  const truncated = await page.locator('.notice', { hasText: 'only its beginning' }).count();
+  t1 = Date.now();
+  await bigRow.locator('.subject').click();
+  await page.locator('#reader-subject', { hasText: big }).waitFor();
+  result.long = { open_ms: longOpen, truncated_notice: truncated === 1, next_ms: Date.now() - t1 };
 
   // Phone width: one pane at a time.
   await page.setViewportSize({ width: 390, height: 800 });

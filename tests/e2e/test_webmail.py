@@ -27,6 +27,7 @@ HTML_SUBJECT = "Styled announcement"
 REPLY_SUBJECT = "Project plan"
 ACTIONS_SUBJECT = "Please file this"
 SEARCH_WORD = "zanzibar"
+LONG_SUBJECT = "Very long newsletter"
 
 
 def missing_prerequisites():
@@ -144,7 +145,8 @@ class Webmail(unittest.TestCase):
         m.set_content("HTML only")
         png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
         m.add_alternative('<h1 style="color:#1f5fbf">Announcement</h1><p>Our logo: <img alt="logo" src="cid:logo@x">'
-                          '</p><p>Tracking: <img alt="remote" src="http://remote.invalid/pixel.png"></p>', subtype="html")
+                          f'</p><p>Tracking: <img alt="remote" src="http://localhost:{cls.d.ports["http"]}/?remote-pixel"></p>',
+                          subtype="html")
         m.get_payload()[1].add_related(png, "image", "png", cid="<logo@x>")
         cls.send(m)
         m = base(XSS_SUBJECT, "mallory@outside.test")
@@ -160,6 +162,12 @@ class Webmail(unittest.TestCase):
             '<div style="position:fixed;top:0;left:0;width:100vw;height:100vh;background:rgba(200,0,0,.3);'
             'z-index:2147483647">this box tries to cover the page</div><p>Hello!</p>', subtype="html")
         cls.send(m)
+        m = base(LONG_SUBJECT)
+        m.set_content("plain")
+        rows = "".join(f"<tr><td>row {i}</td><td style='color:#{i % 4096:03x}'>{'x' * 60}</td></tr>\n"
+                       for i in range(60000))
+        m.add_alternative(f"<table>{rows}</table>", subtype="html")
+        cls.send(m)
         m = base(BIG_SUBJECT)
         m.set_content("The dataset is attached.\n")
         m.add_attachment(cls.big, maintype="application", subtype="octet-stream", filename=BIG_NAME)
@@ -174,9 +182,9 @@ class Webmail(unittest.TestCase):
 
     def test_1_read(self):
         r = run_spec("webmail_read.mjs", self.env("alice@example.test", XSS_SUBJECT=XSS_SUBJECT,
-                                                   HTML_SUBJECT=HTML_SUBJECT))
+                                                   HTML_SUBJECT=HTML_SUBJECT, LONG_SUBJECT=LONG_SUBJECT))
         self.assertEqual(r["signed_in_as"], "alice@example.test")
-        self.assertEqual(r["inbox_unread"], 6)
+        self.assertEqual(r["inbox_unread"], 7)
         self.assertEqual(r["list_attachment_names"], [BIG_NAME])
         self.assertEqual(r["downloads_after_open"], 0, "opening the message fetched attachment bytes")
         self.assertEqual(r["server_downloads_after_open"], 0, "refmaild served a download before the click")
@@ -195,7 +203,11 @@ class Webmail(unittest.TestCase):
         self.assertIn("Hello!", x["text"])
         self.assertTrue(r["cid"]["src"].startswith("/jmap/download/"), r["cid"])
         self.assertEqual(r["cid"]["width"], 1)
-        self.assertEqual(r["remote_requests"], 0)
+        self.assertEqual(r["remote_requests_blocked"], 0)
+        self.assertGreaterEqual(r["remote_requests_allowed"], 1)
+        self.assertTrue(r["long"]["truncated_notice"])
+        self.assertLess(r["long"]["open_ms"], 10000)
+        self.assertLess(r["long"]["next_ms"], 5000)
         self.assertTrue(r["phone_list_hidden"])
 
     def test_2_actions(self):
@@ -207,6 +219,7 @@ class Webmail(unittest.TestCase):
         self.assertEqual(r["in_trash_after_delete"], 0)
         self.assertEqual(r["search_subjects"], [SEARCH_WORD.capitalize() + " trip"])
         self.assertTrue(r["live_update"])
+        self.assertIn("signed out", r["signed_out"])
         alice = Jmap(self.d.ports["http"], "alice@example.test", self.users["alice@example.test"])
         self.assertEqual(alice.find(ACTIONS_SUBJECT), [])
 
@@ -225,6 +238,8 @@ class Webmail(unittest.TestCase):
         self.assertEqual(r["forward_downloads"], 0)
         self.assertEqual(r["forward_attachments"], [{"name": BIG_NAME, "state": "ready"}])
         self.assertIn("Not sent", r["send_error"])
+        self.assertIn("Upload refused (507)", r["upload_error"])
+        self.assertEqual(r["body_kept"], "Keep this text.")
         # The recipients have what was sent, byte for byte.
         bob = Jmap(self.d.ports["http"], "bob@example.test", self.users["bob@example.test"])
         got = bob.find("Re: " + REPLY_SUBJECT)
