@@ -119,7 +119,8 @@ std::string StaticFiles::content_type_for(std::string_view name) {
 std::shared_ptr<const StaticFiles::Entry> StaticFiles::load(const std::string& rel) {
   std::string full = dir_ + "/" + rel;
   struct stat st{};
-  if (::stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes) {
+  // lstat: a symbolic link is not followed (it could point out of the folder).
+  if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes) {
     return nullptr;
   }
   std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;

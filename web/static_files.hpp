@@ -6,11 +6,11 @@
 // SECURITY: a request path is served only if every segment is [A-Za-z0-9._-], does not
 // start with '.', and nothing is percent-encoded (no "..", NUL, backslash or encoded
 // dot can reach the file system: such paths answer 400 before any file is opened);
-// only regular files inside the configured folder are read. index.html carries a strict
-// Content-Security-Policy (scripts only from 'self', no inline script; frames only for
-// the sandboxed srcdoc reader), frame-ancestors 'none' + X-Frame-Options DENY,
-// nosniff and Referrer-Policy: no-referrer. Files are cached in memory and re-read when
-// their size or mtime changes. Thread-safe.
+// only regular files (never a symbolic link) inside the configured folder are read.
+// index.html carries a strict Content-Security-Policy (scripts only from 'self', no
+// inline script; frames only for the sandboxed srcdoc reader), frame-ancestors 'none'
+// + X-Frame-Options DENY, nosniff and Referrer-Policy: no-referrer. Files are cached in
+// memory and re-read when their size or mtime changes. Thread-safe.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -42,7 +42,14 @@ class StaticFilesTest : public ::testing::Test {
     write(dir_.path() / "assets" / "app-ABC123.js", "console.log(1)");
     write(dir_.path() / "assets" / "app-ABC123.css", "body{}");
     write(dir_.path() / ".secret", "no");
-    write(dir_.path().parent_path() / (dir_.path().filename().string() + "-outside.txt"), "outside");
+    write(outside(), "outside");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove(outside(), ec);
+  }
+  std::filesystem::path outside() const {
+    return dir_.path().parent_path() / (dir_.path().filename().string() + "-outside.txt");
   }
   TempDir dir_;
 };
@@ -121,8 +128,8 @@ TEST_F(StaticFilesTest, EtagAndIfNoneMatch) {
 
 TEST_F(StaticFilesTest, TraversalAndHiddenFilesAreRefused) {
   StaticFiles sf(dir_.path().string());
-  std::string outside = "/../" + dir_.path().filename().string() + "-outside.txt";
-  for (const std::string& t : {outside, std::string("/%2e%2e/etc/passwd"), std::string("/.secret"),
+  std::string escape = "/../" + dir_.path().filename().string() + "-outside.txt";
+  for (const std::string& t : {escape, std::string("/%2e%2e/etc/passwd"), std::string("/.secret"),
                                std::string("/assets/..%2f..%2fetc%2fpasswd"), std::string("/a\\..\\b"),
                                std::string("/assets/%2E%2E/index.html")}) {
     auto r = sf.serve(get(t));
@@ -130,6 +137,11 @@ TEST_F(StaticFilesTest, TraversalAndHiddenFilesAreRefused) {
     EXPECT_EQ(r.body.find("outside"), std::string::npos);
   }
   EXPECT_EQ(sf.serve(get(std::string("/index.html\0.js", 15))).status, 400);
+  // A symbolic link inside the folder is not followed.
+  std::filesystem::create_symlink(outside(), dir_.path() / "assets" / "link.txt");
+  auto link = sf.serve(get("/assets/link.txt"));
+  EXPECT_EQ(link.status, 404);
+  EXPECT_EQ(link.body.find("outside"), std::string::npos);
 }
 
 TEST_F(StaticFilesTest, MethodsAndMissingFiles) {
