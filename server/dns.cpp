@@ -8,6 +8,9 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cctype>
+#include <climits>
+#include <cstdint>
 #include <mutex>
 
 namespace refmail::server {
@@ -104,8 +107,10 @@ Answer classify(int status) {
 
 std::string why(int status) { return ares_strerror(status); }
 
-// A then AAAA of one name. ok: at least one address.
-Answer addresses(Channel& ch, const std::string& name, std::vector<std::string>& out, std::string& detail) {
+// A then AAAA of one name. ok: at least one address. `ttl`: lowered to the smallest
+// TTL of the address records used.
+Answer addresses(Channel& ch, const std::string& name, std::vector<std::string>& out, std::string& detail,
+                 std::uint32_t& ttl) {
   Answer worst = Answer::NxDomain;
   bool any_temp = false, any_nodata = false;
   for (int type : {ns_t_a, ns_t_aaaa}) {
@@ -119,15 +124,19 @@ Answer addresses(Channel& ch, const std::string& name, std::vector<std::string>&
         ares_addrttl ttls[kMaxAddresses];
         int n = static_cast<int>(kMaxAddresses);
         if (ares_parse_a_reply(buf, len, nullptr, ttls, &n) == ARES_SUCCESS) {
-          for (int i = 0; i < n; ++i)
+          for (int i = 0; i < n; ++i) {
             if (inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof text)) out.emplace_back(text);
+            ttl = std::min(ttl, static_cast<std::uint32_t>(std::max(0, ttls[i].ttl)));
+          }
         }
       } else {
         ares_addr6ttl ttls[kMaxAddresses];
         int n = static_cast<int>(kMaxAddresses);
         if (ares_parse_aaaa_reply(buf, len, nullptr, ttls, &n) == ARES_SUCCESS) {
-          for (int i = 0; i < n; ++i)
+          for (int i = 0; i < n; ++i) {
             if (inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof text)) out.emplace_back(text);
+            ttl = std::min(ttl, static_cast<std::uint32_t>(std::max(0, ttls[i].ttl)));
+          }
         }
       }
     } else if (a == Answer::TempFail) {
@@ -183,9 +192,11 @@ Route resolve_host(const DnsOptions& options, std::string_view host) {
     return r;
   }
   std::vector<std::string> ips;
-  auto a = addresses(ch, h, ips, r.detail);
+  std::uint32_t ttl = UINT32_MAX;
+  auto a = addresses(ch, h, ips, r.detail, ttl);
   if (a == Answer::Ok) {
     r.status = RouteStatus::Ok;
+    r.ttl = ttl == UINT32_MAX ? 0 : ttl;
     for (auto& ip : ips) r.targets.push_back({h, ip});
   } else {
     r.status = a == Answer::TempFail ? RouteStatus::TempFail : RouteStatus::PermFail;
@@ -214,7 +225,9 @@ Route resolve_mail_route(const DnsOptions& options, std::string_view domain) {
     return r;
   }
   std::vector<std::pair<int, std::string>> mx;
+  std::uint32_t ttl = UINT32_MAX;  // the smallest record TTL seen
   if (a == Answer::Ok) {
+    if (auto t = min_answer_ttl(q.answer)) ttl = *t;
     ares_mx_reply* reply = nullptr;
     int st = ares_parse_mx_reply(reinterpret_cast<const unsigned char*>(q.answer.data()),
                                  static_cast<int>(q.answer.size()), &reply);
@@ -235,9 +248,10 @@ Route resolve_mail_route(const DnsOptions& options, std::string_view domain) {
   if (mx.empty()) {
     // RFC 5321 5.1: no MX -> the domain itself is the implicit MX.
     std::vector<std::string> ips;
-    auto aa = addresses(ch, name, ips, r.detail);
+    auto aa = addresses(ch, name, ips, r.detail, ttl);
     if (aa == Answer::Ok) {
       r.status = RouteStatus::Ok;
+      r.ttl = ttl == UINT32_MAX ? 0 : ttl;
       for (auto& ip : ips) r.targets.push_back({name, ip});
     } else {
       r.status = aa == Answer::TempFail ? RouteStatus::TempFail : RouteStatus::PermFail;
@@ -253,7 +267,7 @@ Route resolve_mail_route(const DnsOptions& options, std::string_view domain) {
     if (host.empty() || host == ".") continue;
     std::vector<std::string> ips;
     std::string d;
-    auto aa = addresses(ch, host, ips, d);
+    auto aa = addresses(ch, host, ips, d, ttl);
     if (aa == Answer::TempFail) temp = true;
     if (aa != Answer::Ok) last = d;
     for (auto& ip : ips) {
@@ -262,11 +276,97 @@ Route resolve_mail_route(const DnsOptions& options, std::string_view domain) {
   }
   if (!r.targets.empty()) {
     r.status = RouteStatus::Ok;
+    r.ttl = ttl == UINT32_MAX ? 0 : ttl;
   } else {
     r.status = temp ? RouteStatus::TempFail : RouteStatus::PermFail;
     r.detail = "no MX host of " + name + " has an address" + (last.empty() ? "" : " (" + last + ")");
   }
   return r;
+}
+
+std::optional<std::uint32_t> min_answer_ttl(std::string_view m) {
+  auto u16 = [&](std::size_t at) {
+    return static_cast<std::uint32_t>((static_cast<unsigned char>(m[at]) << 8) | static_cast<unsigned char>(m[at + 1]));
+  };
+  // Skips a (possibly compressed) name; npos when malformed.
+  auto skip_name = [&](std::size_t p) -> std::size_t {
+    while (p < m.size()) {
+      const auto len = static_cast<unsigned char>(m[p]);
+      if (len == 0) return p + 1;
+      if ((len & 0xC0) == 0xC0) return p + 2 <= m.size() ? p + 2 : std::string_view::npos;  // a pointer ends it
+      if ((len & 0xC0) != 0) return std::string_view::npos;
+      p += 1 + len;
+    }
+    return std::string_view::npos;
+  };
+  if (m.size() < 12) return std::nullopt;
+  const std::uint32_t qd = u16(4), an = u16(6);
+  std::size_t p = 12;
+  for (std::uint32_t i = 0; i < qd; ++i) {
+    p = skip_name(p);
+    if (p == std::string_view::npos || p + 4 > m.size()) return std::nullopt;
+    p += 4;  // QTYPE, QCLASS
+  }
+  std::optional<std::uint32_t> best;
+  for (std::uint32_t i = 0; i < an; ++i) {
+    p = skip_name(p);
+    if (p == std::string_view::npos || p + 10 > m.size()) return std::nullopt;
+    const std::uint32_t ttl = (u16(p + 4) << 16) | u16(p + 6);
+    const std::uint32_t rdlen = u16(p + 8);
+    p += 10;
+    if (p + rdlen > m.size()) return std::nullopt;
+    p += rdlen;
+    // RFC 2181 8: a TTL with the top bit set is treated as zero.
+    const std::uint32_t t = (ttl & 0x80000000U) ? 0 : ttl;
+    best = best ? std::min(*best, t) : t;
+  }
+  return best;
+}
+
+namespace {
+std::string lower_key(std::string_view s) {
+  std::string k(s);
+  for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return k;
+}
+}  // namespace
+
+std::optional<Route> RouteCache::get(std::string_view domain, Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(lower_key(domain));
+  if (it == entries_.end()) return std::nullopt;
+  if (now >= it->second.expires) {
+    entries_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.route;
+}
+
+void RouteCache::put(std::string_view domain, const Route& route, Clock::time_point now) {
+  std::chrono::seconds life{0};
+  if (route.status == RouteStatus::Ok) {
+    life = std::min<std::chrono::seconds>(std::chrono::seconds(route.ttl), limits_.max_ttl);
+  } else if (route.status == RouteStatus::PermFail) {
+    life = std::min(limits_.negative_ttl, limits_.max_ttl);
+  }
+  if (life.count() <= 0 || limits_.max_entries == 0) return;
+  std::lock_guard lock(mu_);
+  std::string key = lower_key(domain);
+  if (!entries_.count(key) && entries_.size() >= limits_.max_entries) {
+    std::erase_if(entries_, [&](const auto& e) { return now >= e.second.expires; });
+    if (entries_.size() >= limits_.max_entries) {
+      auto soonest = entries_.begin();
+      for (auto it = entries_.begin(); it != entries_.end(); ++it)
+        if (it->second.expires < soonest->second.expires) soonest = it;
+      entries_.erase(soonest);
+    }
+  }
+  entries_[std::move(key)] = Entry{route, now + life};
+}
+
+std::size_t RouteCache::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
 }
 
 }  // namespace refmail::server

@@ -9,6 +9,9 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +29,9 @@ struct Route {
   RouteStatus status = RouteStatus::TempFail;
   std::vector<RouteTarget> targets;  // in the order to try
   std::string detail;                // why, for logs and bounces ("null MX (RFC 7505)")
+  // The smallest TTL (seconds) of the DNS records the answer rests on (MX and address
+  // records); 0 when unknown or not to be cached (address literals, failures).
+  std::uint32_t ttl = 0;
 };
 
 inline constexpr std::size_t kMaxMxHosts = 10;
@@ -43,5 +49,41 @@ struct DnsOptions {
 
 // A and AAAA of one host name (for a smarthost given by name); TempFail/PermFail as above.
 [[nodiscard]] Route resolve_host(const DnsOptions& options, std::string_view host);
+
+// The smallest TTL among the answer records of a raw DNS message (RFC 1035 4.1);
+// nullopt when it has none or is malformed. Bounded by the message's size.
+[[nodiscard]] std::optional<std::uint32_t> min_answer_ttl(std::string_view message);
+
+// Routes by domain for their DNS lifetime, so consecutive rows to one domain do not
+// repeat the MX and address lookups. Ok routes live for min(Route::ttl, max_ttl)
+// (not at all with ttl 0); permanent failures (NXDOMAIN, null MX) for negative_ttl
+// (RFC 2308 negative caching, simplified); temporary failures are never cached. At most
+// max_entries domains: the expired go first, then the one closest to expiry.
+// Thread-safe. The caller passes the time (tests need no clock).
+class RouteCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Limits {
+    std::size_t max_entries = 1000;
+    std::chrono::seconds max_ttl{3600};
+    std::chrono::seconds negative_ttl{60};
+  };
+  RouteCache() : RouteCache(Limits{}) {}
+  explicit RouteCache(Limits limits) : limits_(limits) {}
+
+  // The cached route for `domain` (case-insensitive) if it has not expired at `now`.
+  [[nodiscard]] std::optional<Route> get(std::string_view domain, Clock::time_point now);
+  void put(std::string_view domain, const Route& route, Clock::time_point now);
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  struct Entry {
+    Route route;
+    Clock::time_point expires;
+  };
+  Limits limits_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry, std::less<>> entries_;
+};
 
 }  // namespace refmail::server

@@ -328,13 +328,14 @@ struct RelayConnection;
 struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p)
       : cfg(c), store(s), io(i), pool(p), dns_pool(2), timer(i), mx_tls(ssl::context::tls_client),
-        smarthost_tls(ssl::context::tls_client) {}
+        smarthost_tls(ssl::context::tls_client), sweep_timer(i) {}
 
   const config::Config& cfg;
   storage::Store& store;
   asio::io_context& io;
   asio::thread_pool& pool;
   asio::thread_pool dns_pool;
+  RouteCache routes;  // thread-safe: filled on dns_pool, read on the io thread
   asio::steady_timer timer;
   ssl::context mx_tls;
   ssl::context smarthost_tls;
@@ -357,6 +358,7 @@ struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   // The connection cache (server/relay.cpp: put_idle / take_idle), by destination key.
   std::map<std::string, std::vector<std::shared_ptr<RelayConnection>>> idle_conns;
   bool sweeping = false;
+  asio::steady_timer sweep_timer;
 
   std::chrono::seconds retry_delay(std::uint32_t failures) const {
     const auto& s = cfg.relay.retry_schedule;
@@ -430,9 +432,8 @@ std::string connection_key(const Target& t, bool smarthost, const smtp::ClientOp
 // Drops idle connections older than the limit; re-arms itself while any remain.
 asio::awaitable<void> sweep_idle(ImplPtr self) {
   while (!self->stopping && !self->idle_conns.empty()) {
-    asio::steady_timer t(self->io);
-    t.expires_after(kConnIdleLimit / 2);
-    auto [ec] = co_await t.async_wait(asio::as_tuple(use_awaitable));
+    self->sweep_timer.expires_after(kConnIdleLimit / 2);
+    auto [ec] = co_await self->sweep_timer.async_wait(asio::as_tuple(use_awaitable));  // stop() cancels
     (void)ec;
     const auto now = std::chrono::steady_clock::now();
     for (auto it = self->idle_conns.begin(); it != self->idle_conns.end();) {
@@ -657,10 +658,22 @@ asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::C
       targets.push_back({rc.smarthost.host, e.endpoint().address().to_string(), rc.smarthost.port});
     }
   } else {
-    DnsOptions dopts;
-    dopts.servers = rc.dns_servers;
-    auto lookup = [dopts, domain] { return resolve_mail_route(dopts, domain); };
-    Route route = co_await offload(self->dns_pool, std::move(lookup));
+    // MX and address answers are cached for their TTL (RouteCache): a burst of rows to
+    // one domain resolves it once.
+    std::optional<Route> cached = self->routes.get(domain, RouteCache::Clock::now());
+    Route route;
+    if (cached) {
+      route = std::move(*cached);
+    } else {
+      DnsOptions dopts;
+      dopts.servers = rc.dns_servers;
+      auto lookup = [dopts, domain, routes = &self->routes] {
+        Route r = resolve_mail_route(dopts, domain);
+        routes->put(domain, r, RouteCache::Clock::now());
+        return r;
+      };
+      route = co_await offload(self->dns_pool, std::move(lookup));
+    }
     if (route.status != RouteStatus::Ok) {
       if (route.status == RouteStatus::TempFail) {
         out.deferred = rcpts;
@@ -1124,6 +1137,7 @@ void RelayWorker::stop() {
   im.timer.cancel();
   for (auto& [id, t] : im.live) t->cancel();
   im.idle_conns.clear();  // closes the cached connections
+  im.sweep_timer.cancel();
 }
 
 }  // namespace refmail::server
