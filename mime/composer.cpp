@@ -278,7 +278,7 @@ boost::system::result<Composed> compose(const Draft& d) {
     if (!valid_blob_id(img.blob_id) || (!img.cid.empty() && !valid_token_text(img.cid, false)))
       return errc::bad_argument;
   for (const auto& a : d.attachments)
-    if (!valid_blob_id(a.blob_id)) return errc::bad_argument;
+    if (!a.literal && !valid_blob_id(a.blob_id)) return errc::bad_argument;
 
   std::uint64_t seed = d.random_seed;
   Composed out;
@@ -333,8 +333,14 @@ boost::system::result<Composed> compose(const Draft& d) {
     body = text_leaf("plain", "");
   }
   std::vector<Node> mixed_tail = std::move(inline_parts);  // cid images without HTML
-  for (const auto& a : d.attachments)
-    mixed_tail.push_back(blob_leaf(a.type, "attachment", a.name, {}, a.blob_id, a.size));
+  for (const auto& a : d.attachments) {
+    Node n = blob_leaf(a.type, "attachment", a.name, {}, a.blob_id, a.size);
+    if (a.literal) {  // same headers; the body is in the skeleton instead of a cut
+      n.cut.reset();
+      n.body = base64_encode(*a.literal, Base64Params{76, LineEnding::Crlf, false});
+    }
+    mixed_tail.push_back(std::move(n));
+  }
   Node root;
   if (!mixed_tail.empty()) {
     std::vector<Node> mixed;

@@ -36,6 +36,10 @@ struct DraftAttachment {
   std::string name;         // file name, UTF-8
   std::string type;         // media type; invalid -> application/octet-stream
   std::uint64_t size = 0;   // decoded size: must equal the blob's size
+  // Set: the attachment's bytes go into the skeleton itself (base64, 76, CRLF) and
+  // blob_id is ignored, as the splitter keeps parts under its cut threshold. For small
+  // parts that were never store blobs (a forwarded message's small attachment).
+  std::optional<std::string> literal;
 };
 
 struct Draft {

@@ -288,6 +288,26 @@ class StateEvents final : public EventSource {
 
 }  // namespace
 
+std::optional<PartContent> resolve_part_blob(Ctx& ctx, std::string_view blob_id) {
+  std::string message_id, part_path;
+  if (!parse_part_blob_id(blob_id, message_id, part_path)) return std::nullopt;
+  if (!row_for_message(ctx, message_id)) return std::nullopt;  // grant rule: a row of the message
+  auto m = ctx.j.store.get_message(message_id);
+  if (!m) return std::nullopt;
+  auto sk = mime::Skeleton::parse(m->record.skeleton);
+  if (!sk) return std::nullopt;
+  PartContent out;
+  if (const auto* cut = sk->cut_for_part(part_path)) {
+    out.blob_id = cut->blob_id;
+    out.size = cut->decoded_size;
+    return out;
+  }
+  out.bytes = skeleton_part(*sk, part_path);
+  if (!out.bytes) return std::nullopt;
+  out.size = out.bytes->size();
+  return out;
+}
+
 Response Jmap::download(const std::string& account, std::string_view rest, const Request& req) {
   if (req.method != "GET" && req.method != "HEAD") return error_response(405, "use GET");
   // {accountId}/{blobId}/{name}
@@ -316,23 +336,16 @@ Response Jmap::download(const std::string& account, std::string_view rest, const
       return std::make_shared<JoinStream>(store, *sk, off, len);
     });
   }
-  std::string message_id, part_path;
-  if (blob_id.front() == 'P' && parse_part_blob_id(blob_id, message_id, part_path)) {
-    if (!row_for_message(ctx, message_id)) return not_found();
-    auto m = store.get_message(message_id);
-    if (!m) return not_found();
-    auto sk = mime::Skeleton::parse(m->record.skeleton);
-    if (!sk) return not_found();
-    if (const auto* cut = sk->cut_for_part(part_path)) {  // cut: same bytes as its blob
-      std::string id = cut->blob_id;
-      std::uint64_t size = cut->decoded_size;
-      return serve(req, blob_id, size, type, name, [&](std::uint64_t off, std::uint64_t len) {
+  if (blob_id.front() == 'P') {
+    auto part = resolve_part_blob(ctx, blob_id);
+    if (!part) return not_found();
+    if (!part->bytes) {  // cut: same bytes as its blob
+      std::string id = part->blob_id;
+      return serve(req, blob_id, part->size, type, name, [&](std::uint64_t off, std::uint64_t len) {
         return std::make_shared<BlobStream>(store, id, off, len);
       });
     }
-    auto bytes = skeleton_part(*sk, part_path);
-    if (!bytes) return not_found();
-    auto shared = std::make_shared<const std::string>(std::move(*bytes));
+    auto shared = std::make_shared<const std::string>(std::move(*part->bytes));
     return serve(req, blob_id, shared->size(), type, name, [&](std::uint64_t off, std::uint64_t len) {
       return std::make_shared<LiteralStream>(shared, off, len);
     });

@@ -284,7 +284,7 @@ std::string Ctx::mailbox_jmap_id(std::string_view name) {
 }
 
 Jmap::Jmap(storage::Store& store, const config::Config& cfg, JmapLimits limits)
-    : impl_(std::make_unique<Impl>(Impl{store, cfg, limits})), limits_(limits) {}
+    : impl_(std::make_unique<Impl>(Impl{store, cfg, limits, {}})), limits_(limits) {}
 Jmap::~Jmap() = default;
 
 void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->queue_notify = std::move(notify); }

@@ -63,4 +63,14 @@ std::optional<std::int64_t> parse_utc_date(std::string_view s);
 std::string part_blob_id(std::string_view message_id, std::string_view part_path);
 bool parse_part_blob_id(std::string_view blob_id, std::string& message_id, std::string& part_path);
 
+// What a part blob id ("P...") stands for, when the account holds a row of its message:
+// the store blob the part was cut into (blob_id set), or the decoded bytes of a small part
+// kept in the skeleton (bytes set). nullopt: not a part id, no row, or not rebuildable.
+struct PartContent {
+  std::string blob_id;
+  std::optional<std::string> bytes;
+  std::uint64_t size = 0;  // decoded
+};
+std::optional<PartContent> resolve_part_blob(Ctx& ctx, std::string_view blob_id);
+
 }  // namespace refmail::web

@@ -889,13 +889,23 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
       const json::value* bid = ao ? ao->if_contains("blobId") : nullptr;
       if (!bid || !bid->is_string()) return desc = "attachments need a blobId", "invalidProperties";
       std::string blob(bid->as_string());
-      auto g = ctx.j.store.grant_count(ctx.account, blob);
-      if (!g || *g <= 0) return desc = "blob " + blob.substr(0, 80) + " not found", "blobNotFound";
-      auto info = ctx.j.store.blob_info(blob);
-      if (!info) return desc = "blob not found", "blobNotFound";
       mime::DraftAttachment att;
-      att.blob_id = blob;
-      att.size = info->size_bytes;
+      if (blob.starts_with("P")) {
+        // A part of a message this account holds (forwarding): a cut part is its store
+        // blob; a small part kept in the skeleton goes into the new skeleton as bytes.
+        auto part = resolve_part_blob(ctx, blob);
+        if (!part) return desc = "blob " + blob.substr(0, 80) + " not found", "blobNotFound";
+        att.blob_id = std::move(part->blob_id);
+        att.literal = std::move(part->bytes);
+        att.size = part->size;
+      } else {
+        auto g = ctx.j.store.grant_count(ctx.account, blob);
+        if (!g || *g <= 0) return desc = "blob " + blob.substr(0, 80) + " not found", "blobNotFound";
+        auto info = ctx.j.store.blob_info(blob);
+        if (!info) return desc = "blob not found", "blobNotFound";
+        att.blob_id = blob;
+        att.size = info->size_bytes;
+      }
       if (const auto* t = ao->if_contains("type"); t && t->is_string()) att.type = std::string(t->as_string());
       if (att.type.empty()) att.type = "application/octet-stream";
       if (const auto* n = ao->if_contains("name"); n && n->is_string()) att.name = std::string(n->as_string());

@@ -202,7 +202,7 @@ Result<std::string> build_notification(const Notification& n) {
   for (std::size_t i = 0; i < n.attachments.size(); ++i) {
     const std::string id = "attachment" + std::to_string(i);
     d.attachments.push_back(mime::DraftAttachment{id, n.attachments[i].name, n.attachments[i].type,
-                                                  n.attachments[i].bytes.size()});
+                                                  n.attachments[i].bytes.size(), std::nullopt});
     blobs.blobs.emplace(id, n.attachments[i].bytes);
   }
   auto composed = mime::compose(d);

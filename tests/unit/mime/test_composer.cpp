@@ -13,7 +13,9 @@
 
 #include "mime/composer.hpp"
 #include "mime/errc.hpp"
+#include "mime/codec.hpp"
 #include "mime/joiner.hpp"
+#include "mime/scanner.hpp"
 #include "mime/splitter.hpp"
 #include "mime/summary.hpp"
 
@@ -126,8 +128,8 @@ Draft full_draft(Blobs& blobs) {
   d.inline_images.push_back({"logoblob", "logo@example.org", "image/png", "logo.png", 3000});
   d.attachments.push_back({"pdfblob",
                            "Quarterly résumé — final version with a rather long file name.pdf",
-                           "application/pdf", 100000});
-  d.attachments.push_back({"emptyblob", "empty.txt", "text/plain", 0});
+                           "application/pdf", 100000, std::nullopt});
+  d.attachments.push_back({"emptyblob", "empty.txt", "text/plain", 0, std::nullopt});
   d.in_reply_to = {"parent@example.com"};
   d.references = {"root@example.com", "parent@example.com"};
   d.date = 1700000000;
@@ -230,7 +232,7 @@ TEST(Composer, Shapes) {
     if (sh.text) d.text_body = "only ascii\r\nlines\r\n";
     if (sh.html) d.html_body = "<p>caf\xC3\xA9</p>";
     if (sh.image) d.inline_images.push_back({"img", "c1@x", "image/gif", "", 500});
-    if (sh.attachment) d.attachments.push_back({"att", "a.bin", "bogus type", 77});
+    if (sh.attachment) d.attachments.push_back({"att", "a.bin", "bogus type", 77, std::nullopt});
     auto c = compose(d);
     ASSERT_TRUE(c.has_value());
     auto joined = join_all(c->skeleton, blobs);
@@ -258,6 +260,41 @@ TEST(Composer, Shapes) {
   }
 }
 
+// A literal attachment (a small part that was never a store blob) is written into the
+// skeleton: no cut for it, and it decodes back to its bytes next to a blob attachment.
+TEST(Composer, LiteralAttachmentLivesInTheSkeleton) {
+  Blobs blobs;
+  blobs.data["big"] = random_bytes(3000, 5);
+  const std::string small = random_bytes(301, 6);
+  Draft d;
+  d.from = {{"", "a@example.com"}};
+  d.to = {{"", "b@example.com"}};
+  d.subject = "fwd";
+  d.random_seed = 11;
+  d.text_body = "see attached\r\n";
+  d.attachments.push_back({"big", "big.bin", "application/octet-stream", 3000, std::nullopt});
+  d.attachments.push_back({"not-a-valid-blob-id!", "small.bin", "image/png", 301, small});
+  auto c = compose(d);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->skeleton.cuts.size(), 1u);
+  EXPECT_EQ(c->skeleton.cuts[0].blob_id, "big");
+  auto joined = join_all(c->skeleton, blobs);
+  ASSERT_TRUE(joined.has_value());
+  expect_wire_rules(*joined);
+  int found = 0;
+  for (const auto& p : scan_message(*joined)) {
+    if (!p.is_leaf() || p.encoding != TransferEncoding::Base64) continue;
+    const auto decoded = base64_decode(std::string_view(*joined).substr(p.body.begin, p.body.size())).bytes;
+    if (decoded == small) ++found;
+    if (decoded == blobs.data["big"]) ++found;
+  }
+  EXPECT_EQ(found, 2);
+  EXPECT_EQ(python_check(*joined, "big.bin|small.bin"), "OK") << *joined;
+  // Without the literal the same invalid id is refused.
+  d.attachments[1].literal.reset();
+  EXPECT_FALSE(compose(d).has_value());
+}
+
 TEST(Composer, BoundaryNeverInContent) {
   // A body that contains what the first boundary would be: the composer must pick
   // another one. We find the first boundary from a run, then put it in the text.
@@ -266,7 +303,7 @@ TEST(Composer, BoundaryNeverInContent) {
   Draft d;
   d.from = {{"", "a@example.com"}};
   d.text_body = "hi";
-  d.attachments.push_back({"att", "x.txt", "text/plain", 1});
+  d.attachments.push_back({"att", "x.txt", "text/plain", 1, std::nullopt});
   d.random_seed = 99;
   auto c1 = compose(d);
   ASSERT_TRUE(c1.has_value());
@@ -295,7 +332,7 @@ TEST(Composer, RejectsBadInput) {
   inj.to = {{"", "b@example.com\r\nBcc: x@evil"}};
   EXPECT_FALSE(compose(inj).has_value());
   Draft badblob = d;
-  badblob.attachments.push_back({"../etc/passwd", "p", "text/plain", 1});
+  badblob.attachments.push_back({"../etc/passwd", "p", "text/plain", 1, std::nullopt});
   EXPECT_FALSE(compose(badblob).has_value());
   Draft badid = d;
   badid.in_reply_to = {"a>b"};

@@ -172,6 +172,54 @@ TEST_F(JmapMail, DraftWithUploadedBlobSubmittedLocallyAddsNoBlobBytes) {
   EXPECT_EQ(refused.at(0).at(1).at("notCreated").at("x").at("type").as_string(), "invalidProperties");
 }
 
+// Forwarding by blobId: a small part kept in the skeleton ("P" id) and a cut attachment,
+// taken from a received message, go into a new draft with no upload and no new blob bytes;
+// an account without a row of that message cannot use the part id.
+TEST_F(JmapMail, ForwardKeepsAttachmentsByPartIdWithoutNewBlobs) {
+  std::string payload = random_bytes(50000, 9);
+  std::string mid = deliver(mime_with_attachment("fwd me", payload), {"alice@example.test"});
+  auto r = api("alice", json::array{json::array{"Email/get", json::object{{"accountId", acct("alice")}, {"ids", json::array{mid}},
+                                                                            {"properties", json::array{"attachments"}}}, "g"}});
+  const auto& atts = r.at(0).at(1).at("list").at(0).at("attachments").as_array();
+  ASSERT_EQ(atts.size(), 2u);
+  std::string small(atts[0].at("blobId").as_string()), big(atts[1].at("blobId").as_string());
+  ASSERT_TRUE(small.starts_with("P")) << small;
+  auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+  std::string drafts;
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array())
+    if (b.at("role") == "drafts") drafts = std::string(b.at("id").as_string());
+  auto before = store_->stats();
+  json::object draft{{"mailboxIds", json::object{{drafts, true}}},
+                     {"to", json::array{json::object{{"email", "bob@example.test"}}}},
+                     {"subject", "Fwd: fwd me"},
+                     {"attachments", json::array{json::object{{"blobId", small}, {"type", "text/plain"}, {"name", "small.txt"}},
+                                                 json::object{{"blobId", big}, {"type", "application/pdf"}, {"name", "report.pdf"}}}}};
+  auto res = api("alice", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("alice")}, {"create", json::object{{"f", draft}}}}, "c"}});
+  ASSERT_TRUE(res.at(0).at(1).at("created").is_object()) << json::serialize(res);
+  std::string fid(res.at(0).at(1).at("created").at("f").at("id").as_string());
+  EXPECT_EQ(store_->stats()->blobs, before->blobs);
+  // The new message carries both attachments with the original bytes.
+  auto g = api("alice", json::array{json::array{"Email/get", json::object{{"accountId", acct("alice")}, {"ids", json::array{fid}},
+                                                                            {"properties", json::array{"attachments"}}}, "g"}});
+  const auto& natts = g.at(0).at(1).at("list").at(0).at("attachments").as_array();
+  ASSERT_EQ(natts.size(), 2u);
+  EXPECT_EQ(natts[1].at("blobId").as_string(), big);
+  std::string nsmall(natts[0].at("blobId").as_string());
+  auto dl = router_->handle(req("GET", "/jmap/download/" + acct("alice") + "/" + nsmall + "/small.txt"));
+  ASSERT_EQ(dl.status, 200);
+  EXPECT_EQ(drain(dl), "tiny note");
+  // Bob holds no row of the original: its part id is not found for him.
+  json::object stolen = draft;
+  auto bob_boxes = api("bob", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("bob")}}, "m"}});
+  for (const auto& b : bob_boxes.at(0).at(1).at("list").as_array())
+    if (b.at("role") == "drafts") stolen["mailboxIds"] = json::object{{b.at("id").as_string(), true}};
+  stolen["attachments"] = json::array{json::object{{"blobId", small}, {"type", "text/plain"}, {"name", "s.txt"}}};
+  auto denied = api("bob", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("bob")}, {"create", json::object{{"x", stolen}}}}, "c"}});
+  EXPECT_EQ(denied.at(0).at(1).at("notCreated").at("x").at("type").as_string(), "blobNotFound");
+}
+
 TEST_F(JmapMail, ForeignRecipientsGoToTheQueue) {
   std::string id = deliver("From: alice@example.test\r\nTo: x@far.test\r\nSubject: out\r\n\r\nhi\r\n",
                            {"alice@example.test"});
