@@ -99,7 +99,7 @@ class Webmail(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="refmail-webmail-")
         cls.d = Daemon(extra_toml=f'[webmail]\ndir = "{DIST}"\n')
         cls.users = {"alice@example.test": "alice-password-1", "bob@example.test": "bob-password-1",
-                     "carol@example.test": "carol-password-1"}
+                     "carol@example.test": "carol-password-1", "dave@example.test": "dave-password-1"}
         for u, p in cls.users.items():
             cls.d.add_user(u, p)
         cls.d.ctl("user", "add", "root@example.test", "--admin", "--password-stdin", stdin="root-password-1\n")
@@ -132,6 +132,11 @@ class Webmail(unittest.TestCase):
             m = EmailMessage()
             m["From"], m["To"], m["Subject"] = sender, "alice@example.test", subject
             return m
+        with smtplib.SMTP("127.0.0.1", cls.d.ports["smtp"], timeout=60) as s:
+            for i in range(1, 61):  # dave's inbox: more than one page
+                s.sendmail("bulk@example.org", ["dave@example.test"],
+                           f"From: bulk@example.org\r\nTo: dave@example.test\r\nSubject: Bulk {i:02d}\r\n"
+                           f"Date: Sat, 21 Nov 2026 10:{i - 1:02d}:00 +0000\r\n\r\nbody {i}\r\n")
         m = base(SEARCH_WORD.capitalize() + " trip")
         m.set_content(f"Flights to {SEARCH_WORD} are booked.\n")
         cls.send(m)
@@ -261,7 +266,14 @@ class Webmail(unittest.TestCase):
         self.assertGreaterEqual(growth, len(self.new) * 9 // 10)
         self.assertLess(growth, len(self.new) + (256 << 10), (before, after))
 
-    def test_4_admin(self):
+    def test_4_paging(self):
+        r = run_spec("webmail_paging.mjs", self.env("dave@example.test"))
+        self.assertEqual(r["first_page"]["rows"], 50)
+        self.assertEqual(r["first_page"]["label"], "1–50 of 60")
+        self.assertTrue(r["first_page"]["top"].startswith("Bulk "))  # receivedAt has 1 s resolution
+        self.assertEqual(r["second_page"], {"label": "51–60 of 60", "rows": 10})
+
+    def test_5_admin(self):
         r = run_spec("webmail_admin.mjs", self.env("root@example.test"))
         s = self.d.stats()
         for k in ("logical_bytes", "physical_bytes", "messages", "blobs", "mailbox_rows"):
