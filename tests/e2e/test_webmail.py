@@ -78,7 +78,7 @@ class Jmap:
         r = self.call(["Email/query", {"accountId": self.account, "filter": {"subject": subject}}, "q"],
                       ["Email/get", {"accountId": self.account, "#ids": {"resultOf": "q", "name": "Email/query",
                                                                         "path": "/ids"},
-                                     "properties": ["subject", "attachments", "from", "to"]}, "g"])
+                                     "properties": ["id", "subject", "attachments", "from", "to"]}, "g"])
         return r["g"]["list"]
 
     def download(self, blob_id):
@@ -198,6 +198,11 @@ class Webmail(unittest.TestCase):
         self.assertEqual(r["reader_sha"], want)
         self.assertEqual(r["list_sha"], want)
         self.assertEqual(r["reader_name"], BIG_NAME)
+        # "Show original" is the rebuilt raw message, as JMAP serves the email's blobId.
+        alice = Jmap(self.d.ports["http"], "alice@example.test", self.users["alice@example.test"])
+        raw = alice.download(alice.find(BIG_SUBJECT)[0]["id"])
+        self.assertEqual(r["original_sha"], hashlib.sha256(raw).hexdigest())
+        self.assertIn(b"Subject: " + BIG_SUBJECT.encode(), raw)
         self.assertTrue(any(BIG_NAME in a and "5.0 MB" in a for a in r["reader_attachments"]), r["reader_attachments"])
         self.assertLess(r["open_ms"], 5000)
         x = r["xss"]
