@@ -90,12 +90,19 @@ class Peer:
         self.messages = []  # (mail_from, [rcpts], bytes, tls, authed)
         self.seen_later = set()
         self.commands = []
+        self.connections = self.closed = 0  # sessions opened / ended
         self.lock = threading.Lock()
         peer = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
-                peer.session(self.request)
+                with peer.lock:
+                    peer.connections += 1
+                try:
+                    peer.session(self.request)
+                finally:
+                    with peer.lock:
+                        peer.closed += 1
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True

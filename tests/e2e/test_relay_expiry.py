@@ -5,7 +5,10 @@ are imported, not copied).
   max_age cannot be set below 60 s (config), so this test takes about a minute.
 - relay.possible_duplicate appears only when a delivery may have reached the peer: a queue
   filled while the destination was unreachable, then a restart and `queue retry-all`,
-  delivers every message exactly once and logs no duplicate warning."""
+  delivers every message exactly once and logs no duplicate warning.
+- Connection reuse and the DNS cache: consecutive rows to one MX go over one connection
+  (RSET between messages, one EHLO), the domain's MX is looked up once, and the idle
+  connection is closed after the idle limit (5 s)."""
 import time, unittest
 
 import test_jmap as jmap
@@ -93,6 +96,36 @@ class NoSpuriousDuplicate(unittest.TestCase):
         finally:
             d.cleanup()
             peer.close()
+
+
+class ConnectionReuse(unittest.TestCase):
+    def test_one_connection_one_lookup_for_consecutive_rows(self):
+        n = 4
+        peer = relay.Peer()
+        dns = relay.DnsResponder(mx={"remote.test": [(10, "mx.remote.test")]}, a={"mx.remote.test": ["127.0.0.1"]})
+        d = Daemon(extra_toml=relay.RELAY_BASE + "per_domain_concurrency = 1\n"
+                              f'dns_servers = ["127.0.0.1:{dns.port}"]\nmx_port = {peer.port}\n')
+        try:
+            d.add_user("alice@example.test", "alice-pw-1")
+            sent = [relay.message(f"reuse {i}", f"r{i}@remote.test", bytes([65 + i]) * 3000) for i in range(n)]
+            for i, data in enumerate(sent):
+                self.assertEqual(relay.submit(d, [f"r{i}@remote.test"], data, password="alice-pw-1"), {})
+            msgs = peer.wait(n, timeout=30)
+            self.assertEqual(len(msgs), n, d.tail(30))
+            self.assertEqual(sorted(relay.strip_received(relay.strip_received(m[2])[1])[1] for m in msgs), sorted(sent))
+            cmds = [c.upper() for c in peer.commands]
+            self.assertEqual(peer.connections, 1, cmds)
+            self.assertEqual(sum(c.startswith("EHLO") for c in cmds), 1)
+            self.assertEqual(sum(c == "RSET" for c in cmds), n - 1)
+            self.assertEqual(sum(c == "QUIT" for c in cmds), 0)  # still open, idle
+            self.assertEqual(sum(1 for q in dns.queries if q == ("remote.test", 15)), 1)  # MX cached (TTL 60)
+            self.assertTrue(relay.wait_until(lambda: not relay.queue(d), 10), relay.queue(d))
+            # Closed after the idle limit (5 s), well before the next delivery would need it.
+            self.assertTrue(relay.wait_until(lambda: peer.closed == 1, 12), (peer.connections, peer.closed))
+        finally:
+            d.cleanup()
+            peer.close()
+            dns.close()
 
 
 if __name__ == "__main__":
