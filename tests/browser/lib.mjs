@@ -78,6 +78,7 @@ export async function signIn(page, user, password) {
   await page.locator('#login-password').fill(password);
   await page.locator('#login-submit').click();
   await page.locator('#message-list').waitFor();
+  await page.locator('#list-title:not(:empty)').waitFor();  // the first page has loaded
   await page.locator('#signed-in').waitFor();
 }
 

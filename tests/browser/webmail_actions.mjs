@@ -37,6 +37,7 @@ await run(async (result, keep) => {
   await signIn(page, env('REFMAIL_USER'), env('REFMAIL_PASSWORD'));
 
   // Keyboard: j moves through the list, Enter opens.
+  await page.locator('.row').first().waitFor();
   await page.evaluate(() => document.activeElement && document.activeElement.blur());
   await page.keyboard.press('j');
   result.focused_row = await page.evaluate(() => document.activeElement.classList.contains('row'));

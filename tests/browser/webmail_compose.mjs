@@ -78,6 +78,20 @@ await run(async (result, keep) => {
   result.sent_subjects = await page.locator('.row .subject').allTextContents();
   check(result.sent_subjects.length >= 2, 'two messages in Sent');
 
+  // Rich text: bold text goes out as text/html with a text/plain alternative.
+  await page.locator('#compose').click();
+  await page.locator('#compose-to').fill('bob@example.test');
+  await page.locator('#compose-subject').fill('Rich hello');
+  await page.locator('#compose-rich-toggle').check();
+  await page.locator('#compose-rich').click();
+  await page.locator('.rich-bar [data-cmd="bold"]').click();
+  await page.keyboard.type('Important');
+  await page.locator('.rich-bar [data-cmd="bold"]').click();
+  await page.keyboard.type(' news');
+  await shot(page, 'compose-rich');
+  await page.locator('#compose-send').click();
+  await sent(page);
+
   // An upload the server refuses: the user is told, sending is held back, the text stays.
   await page.route('**/jmap/upload/**', (route) =>
     route.fulfill({ status: 507, contentType: 'application/json', body: '{"error":"disk full"}' }));

@@ -81,6 +81,16 @@ class Jmap:
                                      "properties": ["id", "subject", "attachments", "from", "to"]}, "g"])
         return r["g"]["list"]
 
+    def bodies(self, subject):
+        r = self.call(["Email/query", {"accountId": self.account, "filter": {"subject": subject}}, "q"],
+                      ["Email/get", {"accountId": self.account, "#ids": {"resultOf": "q", "name": "Email/query",
+                                                                        "path": "/ids"},
+                                     "properties": ["textBody", "htmlBody", "bodyValues"],
+                                     "fetchAllBodyValues": True}, "g"])
+        e = r["g"]["list"][0]
+        value = lambda parts: "".join(e["bodyValues"][p["partId"]]["value"] for p in parts)
+        return value(e["textBody"]), value(e["htmlBody"])
+
     def download(self, blob_id):
         return self.get(f"/jmap/download/{self.account}/{blob_id}/f?accept=application/octet-stream")
 
@@ -266,6 +276,9 @@ class Webmail(unittest.TestCase):
         self.assertEqual(fwd[0]["attachments"][0]["blobId"], atts[BIG_NAME]["blobId"])  # one stored copy
         self.assertEqual(hashlib.sha256(carol.download(fwd[0]["attachments"][0]["blobId"])).digest(),
                          hashlib.sha256(self.big).digest())
+        text, html = bob.bodies("Rich hello")
+        self.assertIn("Important news", text)
+        self.assertRegex(html, r"<(b|strong)>Important</(b|strong)>(&nbsp;| )news")
         # Only the new file's bytes (and small skeletons) were added.
         growth = after - before
         self.assertGreaterEqual(growth, len(self.new) * 9 // 10)

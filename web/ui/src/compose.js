@@ -4,6 +4,7 @@
 // blobId with no upload. Drafts go to Drafts (Email/set); sending creates the email and
 // submits it in one request (EmailSubmission/set + onSuccessUpdateEmail -> Sent). A
 // failure is shown and the draft is kept.
+import DOMPurify from 'dompurify';
 import { h, clear, formatSize, addressText, parseAddresses } from './dom.js';
 
 function prefix(p, subject) {
@@ -47,6 +48,28 @@ export function openCompose({ jmap, mode, email, container, byRole, status, done
   const subjIn = h('input', { id: 'compose-subject', value: subject });
   const bodyIn = h('textarea', { id: 'compose-body', rows: '14' });
   bodyIn.value = body;
+  // Rich text: a contenteditable editor with a few commands; sent as text/html (sanitised)
+  // with its plain-text rendering as the text/plain alternative.
+  const rich = h('div', { id: 'compose-rich', class: 'rich', contenteditable: 'true', role: 'textbox',
+    'aria-multiline': 'true', 'aria-label': 'Message', hidden: true });
+  const cmd = (name, label, value) => h('button', { type: 'button', dataset: { cmd: name }, onclick: () => {
+    rich.focus();
+    document.execCommand(name, false, value ? value() : undefined);
+  } }, label);
+  const richBar = h('div', { class: 'rich-bar', role: 'toolbar', 'aria-label': 'Formatting', hidden: true },
+    cmd('bold', 'Bold'), cmd('italic', 'Italic'), cmd('insertUnorderedList', 'List'),
+    cmd('createLink', 'Link', () => window.prompt('Link address (https://…)') || ''));
+  const richToggle = h('input', { type: 'checkbox', id: 'compose-rich-toggle' });
+  richToggle.addEventListener('change', () => {
+    if (richToggle.checked) {
+      rich.replaceChildren();
+      for (const line of bodyIn.value.split('\n')) rich.append(h('div', {}, line || h('br')));
+    } else {
+      bodyIn.value = rich.innerText;
+    }
+    rich.hidden = richBar.hidden = !richToggle.checked;
+    bodyIn.hidden = richToggle.checked;
+  });
   const attList = h('ul', { class: 'compose-atts', id: 'compose-attachments', 'aria-label': 'Attachments' });
   const fileIn = h('input', { type: 'file', id: 'compose-file', multiple: true, class: 'file' });
   const err = h('p', { class: 'compose-error', role: 'alert', id: 'compose-error' });
@@ -115,9 +138,15 @@ export function openCompose({ jmap, mode, email, container, byRole, status, done
     const o = {
       mailboxIds: { [drafts.id]: true }, keywords: { $draft: true, $seen: true },
       from: [{ name: null, email: jmap.username }], subject: subjIn.value,
-      textBody: [{ partId: '1', type: 'text/plain' }], bodyValues: { 1: { value: bodyIn.value } },
+      textBody: [{ partId: '1', type: 'text/plain' }],
+      bodyValues: { 1: { value: richToggle.checked ? rich.innerText.replace(/\u00a0/g, ' ') : bodyIn.value } },
       attachments: atts.filter((a) => a.state === 'ready').map((a) => ({ blobId: a.blobId, name: a.name, type: a.type })),
     };
+    if (richToggle.checked) {
+      const clean = DOMPurify.sanitize(rich.innerHTML, { FORBID_TAGS: ['style', 'form', 'input', 'img'] });
+      o.htmlBody = [{ partId: '2', type: 'text/html' }];
+      o.bodyValues[2] = { value: `<!doctype html><html><body>${clean}</body></html>` };
+    }
     if (t.length) o.to = t;
     if (c.length) o.cc = c;
     if (b.length) o.bcc = b;
@@ -176,7 +205,8 @@ export function openCompose({ jmap, mode, email, container, byRole, status, done
   const form = h('form', { class: 'compose', id: 'compose-form', 'aria-label': title },
     h('h2', {}, title),
     row('To', toIn), row('Cc', ccIn), row('Bcc', bccIn), row('Subject', subjIn),
-    h('label', { for: 'compose-body', class: 'sr-only' }, 'Message'), bodyIn,
+    h('div', { class: 'field' }, h('span'), h('label', { class: 'inline' }, richToggle, ' Rich text')),
+    richBar, h('label', { for: 'compose-body', class: 'sr-only' }, 'Message'), bodyIn, rich,
     h('div', { class: 'field' }, h('label', { for: 'compose-file' }, 'Attach'), fileIn), attList, err,
     h('div', { class: 'actions' }, sendBtn,
       h('button', { type: 'button', id: 'compose-save', onclick: saveDraft }, 'Save draft'),
