@@ -14,12 +14,13 @@ constexpr std::uint64_t kMaxFileBytes = 32ull << 20;  // a built asset is far sm
 
 // The reader iframe is srcdoc (inherits this policy, and narrows it with its own);
 // inline style attributes of sanitised mail need 'unsafe-inline' for styles only.
-// 'wasm-unsafe-eval' lets hash-wasm compile its SHA-256 module (no JS eval).
+// 'wasm-unsafe-eval' lets hash-wasm compile its SHA-256 module (no JS eval). img-src
+// admits http(s) only so that "Show remote images" can work: until the reader allows
+// them, the frame's own CSP (img-src 'self' data:) and the sanitiser keep them out.
 constexpr std::string_view kCsp =
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob: https: http:; font-src 'self' data:; connect-src 'self'; "
-    "frame-src 'self' about: blob:; child-src 'self' about: blob:; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'";
+    "img-src 'self' data: https: http:; font-src 'self' data:; connect-src 'self'; frame-src 'self'; "
+    "worker-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 bool ends_with_ci(std::string_view s, std::string_view suffix) {
   if (s.size() < suffix.size()) return false;
