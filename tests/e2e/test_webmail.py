@@ -28,6 +28,8 @@ REPLY_SUBJECT = "Project plan"
 ACTIONS_SUBJECT = "Please file this"
 SEARCH_WORD = "zanzibar"
 LONG_SUBJECT = "Very long newsletter"
+SMALL_NAME = "readme.txt"
+SMALL_TEXT = b"Columns: id, value, weight.\r\n" * 20
 
 
 def missing_prerequisites():
@@ -78,7 +80,8 @@ class Jmap:
         r = self.call(["Email/query", {"accountId": self.account, "filter": {"subject": subject}}, "q"],
                       ["Email/get", {"accountId": self.account, "#ids": {"resultOf": "q", "name": "Email/query",
                                                                         "path": "/ids"},
-                                     "properties": ["id", "subject", "attachments", "from", "to"]}, "g"])
+                                     "properties": ["id", "subject", "attachments", "from", "to", "messageId",
+                                                    "inReplyTo", "threadId"]}, "g"])
         return r["g"]["list"]
 
     def bodies(self, subject):
@@ -186,6 +189,8 @@ class Webmail(unittest.TestCase):
         m = base(BIG_SUBJECT)
         m.set_content("The dataset is attached.\n")
         m.add_attachment(cls.big, maintype="application", subtype="octet-stream", filename=BIG_NAME)
+        # Below smtp.min_cut_bytes: kept inside the skeleton (a "P" part blobId).
+        m.add_attachment(SMALL_TEXT, maintype="text", subtype="plain", filename=SMALL_NAME)
         cls.send(m)
 
     def env(self, user, **extra):
@@ -200,7 +205,7 @@ class Webmail(unittest.TestCase):
                                                    HTML_SUBJECT=HTML_SUBJECT, LONG_SUBJECT=LONG_SUBJECT))
         self.assertEqual(r["signed_in_as"], "alice@example.test")
         self.assertEqual(r["inbox_unread"], 7)
-        self.assertEqual(r["list_attachment_names"], [BIG_NAME])
+        self.assertEqual(r["list_attachment_names"], [BIG_NAME, SMALL_NAME])
         self.assertEqual(r["downloads_after_open"], 0, "opening the message fetched attachment bytes")
         self.assertEqual(r["server_downloads_after_open"], 0, "refmaild served a download before the click")
         self.assertEqual(r["server_downloads_after_click"], 1)
@@ -256,7 +261,8 @@ class Webmail(unittest.TestCase):
         self.assertEqual(bodies, [0, 0, len(self.new)], r["reply_uploads"])
         self.assertEqual(r["forward_uploads"], [])
         self.assertEqual(r["forward_downloads"], 0)
-        self.assertEqual(r["forward_attachments"], [{"name": BIG_NAME, "state": "ready"}])
+        self.assertEqual(r["forward_attachments"], [{"name": BIG_NAME, "state": "ready"},
+                                                    {"name": SMALL_NAME, "state": "ready"}])
         self.assertIn("Not sent", r["send_error"])
         self.assertIn("Upload refused (507)", r["upload_error"])
         self.assertEqual(r["body_kept"], "Keep this text.")
@@ -264,6 +270,10 @@ class Webmail(unittest.TestCase):
         bob = Jmap(self.d.ports["http"], "bob@example.test", self.users["bob@example.test"])
         got = bob.find("Re: " + REPLY_SUBJECT)
         self.assertEqual(len(got), 1)
+        # In-Reply-To names the original message.
+        alice = Jmap(self.d.ports["http"], "alice@example.test", self.users["alice@example.test"])
+        orig = [e for e in alice.find(REPLY_SUBJECT) if e["subject"] == REPLY_SUBJECT][0]
+        self.assertEqual(got[0]["inReplyTo"], orig["messageId"])
         atts = {a["name"]: a for a in got[0]["attachments"]}
         self.assertEqual(set(atts), {"notes-v2.bin", BIG_NAME})
         self.assertEqual(hashlib.sha256(bob.download(atts["notes-v2.bin"]["blobId"])).digest(),
@@ -272,7 +282,9 @@ class Webmail(unittest.TestCase):
         carol = Jmap(self.d.ports["http"], "carol@example.test", self.users["carol@example.test"])
         fwd = carol.find("Fwd: " + BIG_SUBJECT)
         self.assertEqual(len(fwd), 1)
-        self.assertEqual([(a["name"], a["size"]) for a in fwd[0]["attachments"]], [(BIG_NAME, len(self.big))])
+        self.assertEqual([(a["name"], a["size"]) for a in fwd[0]["attachments"]],
+                         [(BIG_NAME, len(self.big)), (SMALL_NAME, len(SMALL_TEXT))])
+        self.assertEqual(carol.download(fwd[0]["attachments"][1]["blobId"]), SMALL_TEXT)
         self.assertEqual(fwd[0]["attachments"][0]["blobId"], atts[BIG_NAME]["blobId"])  # one stored copy
         self.assertEqual(hashlib.sha256(carol.download(fwd[0]["attachments"][0]["blobId"])).digest(),
                          hashlib.sha256(self.big).digest())

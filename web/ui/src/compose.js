@@ -25,6 +25,7 @@ function quote(e) {
 export function openCompose({ jmap, mode, email, container, byRole, status, done }) {
   const me = jmap.username.toLowerCase();
   let to = [], cc = [], subject = '', body = '';
+  let inReplyTo = null, references = null;  // RFC 8621 4.1.2.3 (ids without <>)
   const atts = [];  // {name, type, size, blobId, state: 'ready'|'busy'|'error', bar, row}
   if (email && (mode === 'reply' || mode === 'replyAll')) {
     to = email.replyTo || email.from || [];
@@ -36,6 +37,11 @@ export function openCompose({ jmap, mode, email, container, byRole, status, done
     }
     subject = prefix('Re', email.subject);
     body = quote(email);
+    const ids = (list) => (list || []).map((m) => m.replace(/^<|>$/g, ''));
+    if (email.messageId && email.messageId.length) {
+      inReplyTo = ids(email.messageId);
+      references = [...ids(email.references), ...inReplyTo];
+    }
   } else if (email && mode === 'forward') {
     subject = prefix('Fwd', email.subject);
     body = `\n\n---------- Forwarded message ----------\nFrom: ${addressText(email.from, true)}\n` +
@@ -111,19 +117,13 @@ export function openCompose({ jmap, mode, email, container, byRole, status, done
   }
 
   if (email && mode === 'forward') {
+    // Kept by reference: the server already holds these bytes (a part kept inside the
+    // original message is referenced by its part blobId and copied server-side).
     for (const x of (email.attachments || []).filter((a) => a.disposition !== 'inline' || !a.cid)) {
-      if (x.blobId && !x.blobId.startsWith('P')) {
-        // Kept by reference: the server already holds these bytes.
-        const a = { name: x.name || 'attachment', type: x.type, size: x.size, blobId: x.blobId, state: 'ready', note: 'kept from the original' };
-        atts.push(a);
-        renderAtt(a);
-      } else {
-        // A small part kept inside the original message: copy it through the browser.
-        fetch(jmap.downloadUrl(x.blobId, x.name, x.type), { credentials: 'same-origin' })
-          .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`download ${r.status}`))))
-          .then((b) => addBlob(b, x.name || 'attachment', x.type))
-          .catch((e2) => { err.textContent = `${x.name}: ${e2.message}`; });
-      }
+      const a = { name: x.name || 'attachment', type: x.type, size: x.size, blobId: x.blobId, state: 'ready',
+        note: 'kept from the original' };
+      atts.push(a);
+      renderAtt(a);
     }
   }
   fileIn.addEventListener('change', () => {
@@ -147,6 +147,7 @@ export function openCompose({ jmap, mode, email, container, byRole, status, done
       o.htmlBody = [{ partId: '2', type: 'text/html' }];
       o.bodyValues[2] = { value: `<!doctype html><html><body>${clean}</body></html>` };
     }
+    if (inReplyTo) { o.inReplyTo = inReplyTo; o.references = references; }
     if (t.length) o.to = t;
     if (c.length) o.cc = c;
     if (b.length) o.bcc = b;
