@@ -14,7 +14,8 @@ const FORBID_TAGS = ['form', 'input', 'button', 'textarea', 'select', 'option', 
 // violation (a console error) as soon as even an inert parser meets a handler.
 // Best effort only: DOMPurify remains the sanitiser.
 function defuseHandlers(html) {
-  const re = /(<[a-zA-Z][^>]*?[\s/'"])on([a-z]+\s*=)/gi;
+  // [^<>] keeps every scan inside one tag: linear time even on hostile input.
+  const re = /(<[a-zA-Z][^<>]*?[\s/'"])on([a-z]+\s*=)/gi;
   for (let i = 0; i < 32; i++) {
     const next = html.replace(re, '$1data-defused-on$2');
     if (next === html) break;
