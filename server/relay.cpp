@@ -473,10 +473,10 @@ void put_idle(const ImplPtr& self, const std::string& key, std::shared_ptr<Conne
 }
 
 // Runs the session's actions and reads replies until the message's outcome is decided.
-// `replied`: set once the server answered anything (a cached connection that fails
-// before that was closed while idle).
+// `replied`: set once the server answered anything; `io_failed`: set when a read or
+// write failed (a cached connection that fails before any reply was closed while idle).
 asio::awaitable<void> drive(ImplPtr self, Connection& conn, const Target& target, std::vector<smtp::ClientAction> todo,
-                            ContentMark* mark, bool* replied) {
+                            ContentMark* mark, bool* replied, bool* io_failed) {
   const auto timeout = self->cfg.relay.timeout;
   auto& stream = *conn.stream;
   auto& lowest = beast::get_lowest_layer(stream);
@@ -514,6 +514,7 @@ asio::awaitable<void> drive(ImplPtr self, Connection& conn, const Target& target
               co_await asio::async_write(stream.next_layer(), bufs, asio::as_tuple(use_awaitable));
         }
         if (wec) {
+          *io_failed = true;
           auto more = session.connection_lost("write to " + target.host + " failed: " + wec.message());
           todo.insert(todo.end(), more.begin(), more.end());
         }
@@ -544,6 +545,7 @@ asio::awaitable<void> drive(ImplPtr self, Connection& conn, const Target& target
           co_await stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
     }
     if (rec) {
+      *io_failed = true;
       todo = session.connection_lost(rec == beast::error::timeout ? "timeout waiting for " + target.host
                                                                    : "connection to " + target.host + " lost: " +
                                                                          rec.message());
@@ -563,11 +565,11 @@ asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smt
   const auto timeout = self->cfg.relay.timeout;
   const std::string key = connection_key(target, smarthost, opts);
   if (auto cached = self->stopping ? nullptr : take_idle(self, key)) {
-    bool replied = false;
+    bool replied = false, io_failed = false;
     auto todo = cached->session->next_message(msg);
-    co_await drive(self, *cached, target, std::move(todo), mark, &replied);
+    co_await drive(self, *cached, target, std::move(todo), mark, &replied, &io_failed);
     if (mark->gone) co_return cached->session->result();
-    if (replied || self->stopping) {
+    if (replied || !io_failed || self->stopping) {
       ++cached->messages;
       smtp::ClientResult r = cached->session->result();
       if (cached->session->reusable()) put_idle(self, key, std::move(cached));
@@ -620,8 +622,8 @@ asio::awaitable<smtp::ClientResult> run_session(ImplPtr self, Target target, smt
     }
     conn->tls_on = true;
   }
-  bool replied = false;
-  co_await drive(self, *conn, target, {}, mark, &replied);
+  bool replied = false, io_failed = false;
+  co_await drive(self, *conn, target, {}, mark, &replied, &io_failed);
   ++conn->messages;
   smtp::ClientResult r = session.result();
   if (session.reusable() && !mark->gone) put_idle(self, key, std::move(conn));

@@ -547,6 +547,9 @@ void ClientSession::quit_and_finish() {
   if (opt_.keep_open && !closing_ && parser_.buffered_bytes() == 0) {
     out_.emplace_back(std::in_place_type<ClientFinished>);
     state_ = State::Idle;  // the connection stays open for next_message()
+    // Every write of this message is out: an idle session does not keep its content.
+    msg_.bytes = std::string();
+    msg_.shared_bytes.reset();
     return;
   }
   write("QUIT\r\n");

@@ -297,6 +297,24 @@ TEST(ClientSession, KeepOpenReusesTheConnection) {
   EXPECT_EQ(s.c.result().status, DeliveryClass::PermFail);
 }
 
+TEST(ClientSession, IdleSessionDropsTheMessageContent) {
+  ClientOptions o;
+  o.tls = TlsMode::None;
+  o.keep_open = true;
+  o.content_by_reference = true;
+  auto shared = std::make_shared<const std::string>("big\r\n");
+  auto m = message({"bob"});
+  m.shared_bytes = shared;
+  Script s(o, std::move(m));
+  s.server("220 mx\r\n");
+  s.server("250-mx\r\n250 PIPELINING\r\n");
+  s.server("250 ok\r\n250 ok\r\n354 go\r\n");
+  EXPECT_GT(shared.use_count(), 1);  // the content write refers to it
+  s.server("250 ok\r\n");
+  ASSERT_TRUE(s.c.reusable());
+  EXPECT_EQ(shared.use_count(), 1);  // an idle cached connection holds no message
+}
+
 TEST(ClientSession, KeepOpenLockStepAndQuit) {
   ClientOptions o;
   o.tls = TlsMode::None;
