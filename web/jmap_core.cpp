@@ -117,6 +117,7 @@ void core_echo(Ctx&, json::object& args, const std::string& call_id, json::array
 constexpr std::string_view kCore = "urn:ietf:params:jmap:core";
 constexpr std::string_view kMail = "urn:ietf:params:jmap:mail";
 constexpr std::string_view kSubmission = "urn:ietf:params:jmap:submission";
+constexpr std::string_view kRefmailAdmin = "urn:refmail:params:admin";
 
 }  // namespace
 
@@ -313,8 +314,12 @@ Response Jmap::session(const std::string& account) {
                     {"accountCapabilities",
                      json::object{{kCore, json::object{}}, {kMail, mail_caps}, {kSubmission, sub_caps}}}};
   auto st = impl_->store.account_state(account);
+  json::object caps{{kCore, core}, {kMail, json::object{}}, {kSubmission, json::object{}}};
+  // A vendor capability (RFC 8620 2: vendor-specific URIs) present only for admin accounts,
+  // so a client (the webmail) knows to offer /api/admin/stats; it grants nothing itself.
+  if (auto u = impl_->store.get_user(account); u && u->is_admin) caps[kRefmailAdmin] = json::object{};
   json::object doc{
-      {"capabilities", json::object{{kCore, core}, {kMail, json::object{}}, {kSubmission, json::object{}}}},
+      {"capabilities", std::move(caps)},
       {"accounts", json::object{{id, acct}}},
       {"primaryAccounts", json::object{{kCore, id}, {kMail, id}, {kSubmission, id}}},
       {"username", account},

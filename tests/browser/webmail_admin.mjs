@@ -7,6 +7,7 @@ await run(async (result, keep) => {
   keep(ctx);
   const { page } = ctx;
   await signIn(page, env('REFMAIL_USER'), env('REFMAIL_PASSWORD'));
+  result.admin_link = await page.locator('#admin-link').count();
   await page.locator('#admin-link').click();
   await page.locator('#admin-title').waitFor();
   result.stats = await page.locator('[data-stat]').evaluateAll((els) =>

@@ -24,6 +24,7 @@ await run(async (result, keep) => {
   await shot(page, 'login');
   await signIn(page, env('REFMAIL_USER'), env('REFMAIL_PASSWORD'));
   result.signed_in_as = await page.locator('#signed-in').textContent();
+  result.admin_link = await page.locator('#admin-link').count();  // alice is no admin
   const bigRow = page.locator('.row', { hasText: big });
   await bigRow.waitFor();
   result.inbox_unread = Number(await page.locator('#mailboxes [data-role="inbox"] .unread-count').textContent());

@@ -12,6 +12,7 @@ Prerequisites (node, chromium, tests/browser/node_modules, web/ui/dist) are inst
 tools/test.sh; when one is missing the test fails under CI=true and is skipped otherwise."""
 import base64, hashlib, json, os, random, shutil, smtplib, subprocess, tempfile, unittest, urllib.request
 from email.message import EmailMessage
+from email.utils import make_msgid
 from harness import BUILD, Daemon, main
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -144,6 +145,7 @@ class Webmail(unittest.TestCase):
         def base(subject, sender="bob@example.test"):
             m = EmailMessage()
             m["From"], m["To"], m["Subject"] = sender, "alice@example.test", subject
+            m["Message-ID"] = make_msgid(domain="example.test")
             return m
         with smtplib.SMTP("127.0.0.1", cls.d.ports["smtp"], timeout=60) as s:
             for i in range(1, 61):  # dave's inbox: more than one page
@@ -204,6 +206,7 @@ class Webmail(unittest.TestCase):
         r = run_spec("webmail_read.mjs", self.env("alice@example.test", XSS_SUBJECT=XSS_SUBJECT,
                                                    HTML_SUBJECT=HTML_SUBJECT, LONG_SUBJECT=LONG_SUBJECT))
         self.assertEqual(r["signed_in_as"], "alice@example.test")
+        self.assertEqual(r["admin_link"], 0)  # offered to admin accounts only
         self.assertEqual(r["inbox_unread"], 7)
         self.assertEqual(r["list_attachment_names"], [BIG_NAME, SMALL_NAME])
         self.assertEqual(r["downloads_after_open"], 0, "opening the message fetched attachment bytes")
@@ -273,7 +276,11 @@ class Webmail(unittest.TestCase):
         # In-Reply-To names the original message.
         alice = Jmap(self.d.ports["http"], "alice@example.test", self.users["alice@example.test"])
         orig = [e for e in alice.find(REPLY_SUBJECT) if e["subject"] == REPLY_SUBJECT][0]
+        self.assertTrue(orig["messageId"])
         self.assertEqual(got[0]["inReplyTo"], orig["messageId"])
+        # The reply in alice's Sent shares the original's thread (RFC 8621 3).
+        sent = [e for e in alice.find("Re: " + REPLY_SUBJECT) if e["subject"] == "Re: " + REPLY_SUBJECT]
+        self.assertEqual([e["threadId"] for e in sent], [orig["threadId"]])
         atts = {a["name"]: a for a in got[0]["attachments"]}
         self.assertEqual(set(atts), {"notes-v2.bin", BIG_NAME})
         self.assertEqual(hashlib.sha256(bob.download(atts["notes-v2.bin"]["blobId"])).digest(),
@@ -305,6 +312,7 @@ class Webmail(unittest.TestCase):
 
     def test_5_admin(self):
         r = run_spec("webmail_admin.mjs", self.env("root@example.test"))
+        self.assertEqual(r["admin_link"], 1)
         s = self.d.stats()
         for k in ("logical_bytes", "physical_bytes", "messages", "blobs", "mailbox_rows"):
             self.assertEqual(r["stats"][k], s[k], k)

@@ -17,6 +17,11 @@ TEST_F(JmapCore, SessionResource) {
   EXPECT_EQ(s.at("downloadUrl").as_string(), "/jmap/download/{accountId}/{blobId}/{name}?accept={type}");
   EXPECT_EQ(s.at("uploadUrl").as_string(), "/jmap/upload/{accountId}/");
   EXPECT_TRUE(s.contains("eventSourceUrl"));
+  // The vendor admin capability only for admin accounts (carol is one in the fixture).
+  EXPECT_FALSE(s.at("capabilities").as_object().contains("urn:refmail:params:admin"));
+  auto c = router_->handle(req("GET", "/.well-known/jmap", "carol"));
+  ASSERT_EQ(c.status, 200);
+  EXPECT_TRUE(json::parse(c.body).at("capabilities").as_object().contains("urn:refmail:params:admin"));
   EXPECT_EQ(*account_from_id(acct("alice")), "alice@example.test");
   EXPECT_FALSE(account_from_id("Azz"));
 }

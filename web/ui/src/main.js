@@ -91,7 +91,8 @@ function shell() {
     h('span', { class: 'brand' }, 'refmail'), searchForm,
     h('span', { class: 'who', id: 'signed-in', title: 'Signed in as' }, jmap.username),
     h('button', { class: 'primary', id: 'compose', onclick: () => compose('new') }, 'Compose'),
-    h('button', { id: 'admin-link', onclick: () => openAdmin() }, 'Admin'),
+    // Offered to admin accounts only (the session's urn:refmail:params:admin capability).
+    jmap.session.capabilities['urn:refmail:params:admin'] ? h('button', { id: 'admin-link', onclick: () => openAdmin() }, 'Admin') : null,
     h('button', { id: 'sign-out', onclick: signOut }, 'Sign out'));
   const nav = h('nav', { class: 'side', 'aria-label': 'Mailboxes' }, ui.boxes);
   clear(app, header, h('div', { class: 'body' }, nav, ui.listPane, ui.reader), ui.status);
