@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package refmail needs to build, run and test.
 # Idempotent: packages already present are skipped; apt-get update runs only when
-# something is missing. Needs root (it calls apt-get); nothing is fetched from
-# anywhere but the distribution's own package archive.
+# something is missing. Needs root (it calls apt-get). Packages come from the
+# distribution's own archive; only Node.js 20 for the browser tests, when the machine's
+# node is older, comes from the npm registry (ensure_test_node).
 set -euo pipefail
 
 build_pkgs=(
@@ -18,6 +19,24 @@ test_pkgs+=( chromium )  # tests/e2e/test_webmail.py drives it headless (playwri
 # The webmail (web/ui) is built with npm; a node already on the machine is kept.
 command -v npm >/dev/null 2>&1 || build_pkgs+=( nodejs npm )
 
+# playwright-core (the browser tests) needs Node.js 20 or newer; Debian 12's nodejs is 18.
+# Then Node 20 comes from the npm registry's `node` package (it installs the matching
+# official build as a package), installed globally so /usr/local/bin/node comes first.
+ensure_test_node() {
+  [ "${1:-}" = "--test" ] || return 0
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -ge 20 ]; then return 0; fi
+  echo "install-deps: node $major is older than 20 (playwright-core); installing node@20 with npm"
+  npm install -g --no-audit --no-fund --loglevel=error node@20
+  hash -r
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -lt 20 ]; then
+    echo "install-deps: still node $major; the browser tests need Node.js >= 20 on PATH" >&2
+    return 1
+  fi
+}
+
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test_pkgs[@]}"); fi
 
@@ -29,6 +48,7 @@ for p in "${want[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#want[@]} packages present"
+  ensure_test_node "${1:-}"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -39,3 +59,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+ensure_test_node "${1:-}"
