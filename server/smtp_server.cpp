@@ -133,7 +133,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   auto remote = socket.remote_endpoint(ec);
   std::string peer_ip = ec ? "?" : remote.address().to_string();
   bool loopback = !ec && remote.address().is_loopback();
-  Conn c{beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *svc.tls)};
+  Conn c{beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *svc.tls), false, {}};
   bool stop_requested = false;
   slot.set_on_stop([&c, &stop_requested] {
     stop_requested = true;
