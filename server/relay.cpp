@@ -48,6 +48,8 @@ constexpr std::size_t kScanLimit = 1000;           // rows looked at per schedul
 constexpr auto kIdleWake = std::chrono::seconds(15);
 constexpr std::size_t kMaxTargets = 5;             // MX addresses tried per attempt
 constexpr std::string_view kInDelivery = "in delivery";
+// How long a finished delivery's queue removal may wait for the group's WAL sync.
+constexpr auto kSyncDelay = std::chrono::milliseconds(20);
 
 storage::UnixSeconds now_seconds() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -328,7 +330,7 @@ struct RelayConnection;
 struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p)
       : cfg(c), store(s), io(i), pool(p), dns_pool(2), timer(i), mx_tls(ssl::context::tls_client),
-        smarthost_tls(ssl::context::tls_client), sweep_timer(i) {}
+        smarthost_tls(ssl::context::tls_client), sweep_timer(i), sync_timer(i) {}
 
   const config::Config& cfg;
   storage::Store& store;
@@ -359,6 +361,10 @@ struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, std::vector<std::shared_ptr<RelayConnection>>> idle_conns;
   bool sweeping = false;
   asio::steady_timer sweep_timer;
+  // Group commit of queue removals (sync_removals).
+  std::size_t unsynced_removals = 0;
+  bool syncing = false;
+  asio::steady_timer sync_timer;
 
   std::chrono::seconds retry_delay(std::uint32_t failures) const {
     const auto& s = cfg.relay.retry_schedule;
@@ -757,6 +763,25 @@ asio::awaitable<Outcome> attempt(ImplPtr self, std::string domain, const smtp::C
   co_return out;
 }
 
+// Makes the relay's unsynced queue removals durable: waits kSyncDelay so removals
+// finishing together share one WAL sync, then syncs; repeats while more arrived.
+// stop() cuts the wait short, so the drain ends with everything synced.
+asio::awaitable<void> sync_removals(ImplPtr self) {
+  while (self->unsynced_removals > 0) {
+    if (!self->stopping) {
+      self->sync_timer.expires_after(kSyncDelay);
+      auto [ec] = co_await self->sync_timer.async_wait(asio::as_tuple(use_awaitable));
+      (void)ec;  // cancelled by stop(): sync now
+    }
+    const std::size_t n = self->unsynced_removals;
+    self->unsynced_removals = 0;
+    auto sync = [&store = self->store] { return store.sync_queue(); };
+    auto r = co_await offload(self->pool, std::move(sync));
+    if (!r) log::error("relay.sync_failed", {{"removals", n}, {"error", storage::error_detail(r.error())}});
+  }
+  self->syncing = false;
+}
+
 // A delivery's concurrency slot (overall and per destination). Released as soon as the
 // attempt is over, so the bookkeeping that follows (a synced queue write, a bounce) does
 // not keep the next delivery waiting; the row stays in in_flight until that is done.
@@ -920,9 +945,20 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
   for (const auto& d : out.delivered) log::info("relay.delivered", {{"queue_id", row.queue_id}, {"rcpt", d}});
 
   if (out.deferred.empty()) {
-    auto remove = [&store, id = row.queue_id] { return store.remove_queue(id); };
+    // Group commit: the removal skips the fsync; one WAL sync soon after covers every
+    // removal made meanwhile (sync_removals). A machine crash in between brings rows
+    // back: a repeat delivery, never a loss (the bounce, if any, was durable first).
+    auto remove = [&store, id = row.queue_id] { return store.remove_queue(id, false); };
     auto r = co_await offload(self->pool, std::move(remove));
-    if (!r) log::error("relay.remove_failed", {{"queue_id", row.queue_id}, {"error", storage::error_detail(r.error())}});
+    if (!r) {
+      log::error("relay.remove_failed", {{"queue_id", row.queue_id}, {"error", storage::error_detail(r.error())}});
+    } else {
+      ++self->unsynced_removals;
+      if (!self->syncing) {
+        self->syncing = true;
+        asio::co_spawn(self->io, sync_removals(self), asio::detached);
+      }
+    }
     co_return;
   }
 
@@ -1140,6 +1176,7 @@ void RelayWorker::stop() {
   for (auto& [id, t] : im.live) t->cancel();
   im.idle_conns.clear();  // closes the cached connections
   im.sweep_timer.cancel();
+  im.sync_timer.cancel();  // the pending group commit runs now
 }
 
 }  // namespace refmail::server

@@ -68,7 +68,7 @@ result<void> Store::reschedule_queue(std::string_view queue_id, UnixSeconds due,
   return impl_->write(batch);
 }
 
-result<void> Store::remove_queue(std::string_view queue_id) {
+result<void> Store::remove_queue(std::string_view queue_id, bool durable) {
   std::vector<std::string> gc;
   {
     std::shared_lock admin(impl_->admin_mu);
@@ -86,19 +86,26 @@ result<void> Store::remove_queue(std::string_view queue_id) {
     std::optional<QueueValue> q;
     if (*v) q = decode_queue(**v);
     if (!q) {
-      auto w = impl_->write(batch);
+      auto w = impl_->write(batch, durable);
       if (!w) return w;
     } else {
       std::lock_guard mlock(impl_->message_lock(q->message_id));
       auto mv = impl_->load_message(q->message_id);
       if (!mv) return mv.error();
       if (*mv) impl_->drop_message_ref(batch, q->message_id, **mv, &gc);
-      auto w = impl_->write(batch);
+      auto w = impl_->write(batch, durable);
       if (!w) return w;
+    }
+    if (!durable && !gc.empty()) {
+      // Blobs go only once the dropped reference is durable.
+      auto synced = impl_->sync_wal();
+      if (!synced) return synced;
     }
     impl_->gc_blobs(gc);
   }
   return {};
 }
+
+result<void> Store::sync_queue() { return impl_->sync_wal(); }
 
 }  // namespace refmail::storage

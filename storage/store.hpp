@@ -159,8 +159,13 @@ class Store {
   [[nodiscard]] result<std::vector<QueueEntry>> due_queue(UnixSeconds now, std::size_t limit);
   [[nodiscard]] result<void> reschedule_queue(std::string_view queue_id, UnixSeconds due,
                                               std::string_view last_error);
-  // Done (delivered or bounced): drops the row and the message reference.
-  [[nodiscard]] result<void> remove_queue(std::string_view queue_id);
+  // Done (delivered or bounced): drops the row and the message reference. With
+  // !durable the write skips the WAL fsync so the relay can group-commit removals with
+  // sync_queue(); a machine crash before that may bring the row back (a repeat
+  // delivery, never a loss). Blob garbage collection always waits for a sync.
+  [[nodiscard]] result<void> remove_queue(std::string_view queue_id, bool durable = true);
+  // One WAL sync making every earlier !durable queue write durable.
+  [[nodiscard]] result<void> sync_queue();
   // One row by id (storage/queue_ops.cpp). not_found when absent.
   [[nodiscard]] result<QueueEntry> get_queue(std::string_view queue_id);
   // Rewrites a row's due time, attempt count and last error (and its envelope when
