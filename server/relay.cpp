@@ -1,7 +1,13 @@
 // server/relay.cpp — see relay.hpp. One worker coroutine schedules; one coroutine per
 // queue row delivers (bounded overall and per destination domain). Blocking work
 // (store reads/writes, joining, bounces) runs on the daemon's pool, DNS on a private
-// pool. Everything else (the in-flight maps, the timer) lives on the io thread only.
+// pool. Everything else (the in-flight maps, the ready list, the connection cache, the
+// timers) lives on the io thread only.
+// Throughput (docs/PERFORMANCE.md, issue 5): blobs are read in 1 MiB windows
+// (WindowSource), the message is joined once into one shared buffer that the SMTP
+// client writes by reference, connections are reused (RSET) per destination, routes are
+// cached for their DNS TTL, a finished delivery starts the next ready row without a
+// queue scan, and queue removals share one WAL sync.
 // RFC 5321 4.5.4.1 (retry strategy), 5.1 (MX order, implicit MX), RFC 7505 (null MX),
 // RFC 3461/3464 (DSN), RFC 7435 (opportunistic TLS).
 #include "mime/headers.hpp"

@@ -4,10 +4,12 @@
 // and records the outcome: 2xx done, 4xx / timeout / no connection -> retried on the
 // relay.retry_schedule, 5xx or relay.max_age -> an RFC 3464 bounce into the local
 // sender's INBOX. Wakes on the earliest due row (a timer) or when notify() says new
-// rows exist; never scans the queue in a polling loop.
+// rows exist; never scans the queue in a polling loop. Connections to a destination
+// are kept (5 s idle) and reused with RSET; MX routes are cached for their DNS TTL.
 // Must never: drop a row without delivering or bouncing it, or send Bcc (the stored
-// bytes never hold one). A row being delivered when the daemon dies stays in the queue
-// and is retried (a possible duplicate, logged as such, as in every MTA).
+// bytes never hold one). A row whose content was being sent when the daemon died stays
+// in the queue and is retried (a possible duplicate, logged as relay.possible_duplicate,
+// as in every MTA); a row that never got as far as its content is retried silently.
 // SECURITY: MX connections use opportunistic STARTTLS without verification (RFC 7435);
 // the smarthost requires TLS with certificate and host name verification; smarthost
 // credentials are never logged.
