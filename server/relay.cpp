@@ -54,6 +54,9 @@ constexpr std::size_t kScanLimit = 1000;           // rows looked at per schedul
 constexpr auto kIdleWake = std::chrono::seconds(15);
 constexpr std::size_t kMaxTargets = 5;             // MX addresses tried per attempt
 constexpr std::string_view kInDelivery = "in delivery";
+// The connection cache: idle limit and messages per connection (see put_idle).
+constexpr auto kConnIdleLimit = std::chrono::seconds(5);
+constexpr std::uint32_t kConnMaxMessages = 100;
 // How long a finished delivery's queue removal may wait for the group's WAL sync.
 constexpr auto kSyncDelay = std::chrono::milliseconds(20);
 
@@ -363,8 +366,9 @@ struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, std::uint32_t> per_domain;    // in-flight count by domain
   std::map<std::uint64_t, beast::tcp_stream*> live;   // open connections, closed on stop
   std::uint64_t next_live = 0;
-  // The connection cache (server/relay.cpp: put_idle / take_idle), by destination key.
-  std::map<std::string, std::vector<std::shared_ptr<RelayConnection>>> idle_conns;
+  // The connection cache (put_idle / take_idle), by destination key.
+  IdleCache<std::shared_ptr<RelayConnection>> idle_conns{IdleCache<std::shared_ptr<RelayConnection>>::Limits{
+      kConnIdleLimit, std::max<std::size_t>(1, cfg.relay.per_domain_concurrency), kConnMaxMessages}};
   bool sweeping = false;
   asio::steady_timer sweep_timer;
   // Group commit of queue removals (sync_removals).
@@ -422,7 +426,6 @@ struct RelayConnection {
   std::uint64_t live_id;
   bool tls_on = false;
   std::uint32_t messages = 0;  // sent on this connection so far
-  std::chrono::steady_clock::time_point idle_since;
 };
 
 namespace {
@@ -432,9 +435,7 @@ using Connection = RelayConnection;
 // Postfix's connection cache, simplified: a connection whose transaction ended in step
 // is kept for the next row to the same destination (same host, address, port and TLS
 // choice) for kConnIdleLimit, at most per_domain_concurrency per destination and
-// kConnMaxMessages messages per connection.
-constexpr auto kConnIdleLimit = std::chrono::seconds(5);
-constexpr std::uint32_t kConnMaxMessages = 100;
+// kConnMaxMessages messages per connection (IdleCache, relay.hpp).
 
 std::string connection_key(const Target& t, bool smarthost, const smtp::ClientOptions& o) {
   return std::string(smarthost ? "S|" : "M|") + t.host + "|" + t.ip + "|" + std::to_string(t.port) + "|" +
@@ -447,37 +448,20 @@ asio::awaitable<void> sweep_idle(ImplPtr self) {
     self->sweep_timer.expires_after(kConnIdleLimit / 2);
     auto [ec] = co_await self->sweep_timer.async_wait(asio::as_tuple(use_awaitable));  // stop() cancels
     (void)ec;
-    const auto now = std::chrono::steady_clock::now();
-    for (auto it = self->idle_conns.begin(); it != self->idle_conns.end();) {
-      auto& v = it->second;
-      std::erase_if(v, [&](const std::shared_ptr<Connection>& c) { return now - c->idle_since >= kConnIdleLimit; });
-      it = v.empty() ? self->idle_conns.erase(it) : std::next(it);
-    }
+    (void)self->idle_conns.sweep(std::chrono::steady_clock::now());
   }
   self->sweeping = false;
 }
 
 std::shared_ptr<Connection> take_idle(const ImplPtr& self, const std::string& key) {
-  auto it = self->idle_conns.find(key);
-  if (it == self->idle_conns.end()) return nullptr;
-  const auto now = std::chrono::steady_clock::now();
-  std::shared_ptr<Connection> c;
-  auto& v = it->second;
-  while (!v.empty() && !c) {
-    c = std::move(v.back());  // the most recently used one
-    v.pop_back();
-    if (now - c->idle_since >= kConnIdleLimit) c.reset();
-  }
-  if (v.empty()) self->idle_conns.erase(it);
-  return c;
+  auto c = self->idle_conns.take(key, std::chrono::steady_clock::now());
+  return c ? std::move(*c) : nullptr;
 }
 
 void put_idle(const ImplPtr& self, const std::string& key, std::shared_ptr<Connection> c) {
-  if (self->stopping || c->messages >= kConnMaxMessages) return;
-  auto& v = self->idle_conns[key];
-  if (v.size() >= std::max<std::size_t>(1, self->cfg.relay.per_domain_concurrency)) return;
-  c->idle_since = std::chrono::steady_clock::now();
-  v.push_back(std::move(c));
+  if (self->stopping) return;
+  const std::uint32_t uses = c->messages;
+  if (!self->idle_conns.put(key, std::move(c), uses, std::chrono::steady_clock::now())) return;
   if (!self->sweeping) {
     self->sweeping = true;
     asio::co_spawn(self->io, sweep_idle(self), asio::detached);

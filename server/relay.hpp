@@ -14,7 +14,13 @@
 // the smarthost requires TLS with certificate and host name verification; smarthost
 // credentials are never logged.
 #pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "server/runtime.hpp"
@@ -28,6 +34,72 @@ namespace refmail::server {
 
 // Hold = a due time far in the future (web/admin.hpp); the worker never reaches it.
 using web::kQueueHeldDue;
+
+// The connection cache's policy (Postfix's connection cache, simplified), kept apart
+// from the sockets so it can be tested: items (open SMTP connections) wait under a
+// destination key; take() returns the most recently put one that has not been idle
+// for idle_limit; put() refuses an item past max_uses or a key already holding
+// per_key items. Not thread-safe (the relay uses it on the io thread only).
+template <class T>
+class IdleCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Limits {
+    Clock::duration idle_limit = std::chrono::seconds(5);
+    std::size_t per_key = 4;
+    std::uint32_t max_uses = 100;
+  };
+  explicit IdleCache(Limits limits) : limits_(limits) {}
+
+  // Keeps `item`, used `uses` times so far; false (and the item is dropped) when the
+  // policy refuses it.
+  bool put(const std::string& key, T item, std::uint32_t uses, Clock::time_point now) {
+    if (uses >= limits_.max_uses || limits_.per_key == 0) return false;
+    auto& v = items_[key];
+    if (v.size() >= limits_.per_key) return false;
+    v.push_back(Entry{std::move(item), now});
+    return true;
+  }
+  // The most recently put item under `key` that is still fresh; stale ones are dropped.
+  std::optional<T> take(const std::string& key, Clock::time_point now) {
+    auto it = items_.find(key);
+    if (it == items_.end()) return std::nullopt;
+    std::optional<T> out;
+    auto& v = it->second;
+    while (!v.empty() && !out) {
+      Entry e = std::move(v.back());
+      v.pop_back();
+      if (now - e.since < limits_.idle_limit) out = std::move(e.item);
+    }
+    if (v.empty()) items_.erase(it);
+    return out;
+  }
+  // Drops every item idle for idle_limit or longer; returns how many.
+  std::size_t sweep(Clock::time_point now) {
+    std::size_t n = 0;
+    for (auto it = items_.begin(); it != items_.end();) {
+      n += std::erase_if(it->second, [&](const Entry& e) { return now - e.since >= limits_.idle_limit; });
+      it = it->second.empty() ? items_.erase(it) : std::next(it);
+    }
+    return n;
+  }
+  [[nodiscard]] std::size_t size() const {
+    std::size_t n = 0;
+    for (const auto& [k, v] : items_) n += v.size();
+    return n;
+  }
+  [[nodiscard]] bool empty() const { return items_.empty(); }
+  void clear() { items_.clear(); }
+  [[nodiscard]] const Limits& limits() const { return limits_; }
+
+ private:
+  struct Entry {
+    T item;
+    Clock::time_point since;
+  };
+  Limits limits_;
+  std::map<std::string, std::vector<Entry>> items_;
+};
 
 class RelayWorker {
  public:
