@@ -207,19 +207,6 @@ class WindowSource final : public mime::BlobSource {
   std::vector<char> buf_;
 };
 
-// What one delivery attempt needs from the store.
-struct Loaded {
-  // The trace line for this hop followed by the joined message as stored, in one buffer
-  // shared by the sessions of the attempt (no copies per MX host).
-  std::shared_ptr<std::string> bytes;
-  std::size_t prefix = 0;  // the trace line's length
-  bool eight_bit = false;
-  std::int64_t created = 0;
-  std::string error;  // set on failure
-
-  [[nodiscard]] std::string_view stored() const { return std::string_view(*bytes).substr(prefix); }
-};
-
 // Any byte >= 0x80 (8 bytes at a time; the compiler vectorises the loop).
 bool has_eight_bit(std::string_view s) {
   std::uint64_t acc = 0;
@@ -233,10 +220,27 @@ bool has_eight_bit(std::string_view s) {
   return (acc & 0x8080808080808080ULL) != 0;
 }
 
-// Joins the stored message after `prefix` (the Received line). Blocking.
+// What the sessions of one delivery stream: the trace line for this hop, then the
+// stored message joined from its skeleton and blobs, chunk by chunk (StreamJob). The
+// message is never held whole in memory.
+struct MessageContent {
+  std::shared_ptr<const mime::Skeleton> skeleton;
+  std::string prefix;     // the Received line
+  std::uint64_t size = 0;  // prefix + joined message
+};
+
+// What one delivery attempt needs from the store (no blob is read here).
+struct Loaded {
+  MessageContent content;
+  std::string headers;  // the stored message's header section (for bounces)
+  bool eight_bit = false;
+  std::int64_t created = 0;
+  std::string error;  // set on failure
+};
+
+// Blocking.
 Loaded load_message(storage::Store& store, const std::string& message_id, std::string prefix) {
   Loaded l;
-  l.bytes = std::make_shared<std::string>();
   auto m = store.get_message(message_id);
   if (!m) {
     l.error = "cannot read message " + message_id + ": " + storage::error_detail(m.error());
@@ -248,41 +252,89 @@ Loaded load_message(storage::Store& store, const std::string& message_id, std::s
     l.error = "message " + message_id + " has a corrupt skeleton";
     return l;
   }
-  WindowSource source(store.blob_source());
-  mime::Joiner joiner(*sk, source);
-  const std::uint64_t total = joiner.total_size();
+  const std::uint64_t total = sk->joined_size();
   if (total > (std::uint64_t{1} << 40)) {
     l.error = "message " + message_id + " has a corrupt skeleton (size)";
     return l;
   }
-  std::string& out = *l.bytes;
-  l.prefix = prefix.size();
-  out = std::move(prefix);
-  out.resize(l.prefix + static_cast<std::size_t>(total));
-  std::size_t pos = l.prefix;
-  while (true) {
-    // As mime::join_all: exactly total_size() bytes, then the end.
-    char probe;
-    std::span<char> into = pos == out.size() ? std::span<char>(&probe, 1)
-                                             : std::span<char>(out.data() + pos, out.size() - pos);
-    auto r = joiner.read(into);
-    if (!r) {
-      l.error = "cannot rebuild message " + message_id + ": " + r.error().message();
-      return l;
-    }
-    if (pos == out.size()) {
-      if (*r != 0) l.error = "cannot rebuild message " + message_id + ": longer than its skeleton says";
-      break;
-    }
-    if (*r == 0) {
-      l.error = "cannot rebuild message " + message_id + ": shorter than its skeleton says";
-      return l;
-    }
-    pos += *r;
-  }
-  l.eight_bit = has_eight_bit(l.stored());
+  // Headers are never cut out (cuts are part bodies): the skeleton starts with them.
+  l.headers = mime::header_section(sk->bytes);
+  // BODY=8BITMIME (RFC 6152) when the literal text has 8-bit bytes or an identity cut
+  // may (base64 and quoted-printable cuts are 7-bit); declaring it for 7-bit content
+  // is allowed, leaving it out for 8-bit content is not.
+  l.eight_bit = has_eight_bit(sk->bytes);
+  for (const auto& c : sk->cuts) l.eight_bit = l.eight_bit || c.encoding == mime::CutEncoding::Identity;
+  l.content.size = prefix.size() + total;
+  l.content.prefix = std::move(prefix);
+  l.content.skeleton = std::make_shared<const mime::Skeleton>(std::move(*sk));
   return l;
 }
+
+// One streaming of a message's content into a session: next() (blocking, on the pool)
+// produces the next piece, joined and, for DATA, dot-stuffed. At most kStreamChunk of
+// message bytes per piece; the blob reads go through a WindowSource.
+class StreamJob {
+ public:
+  static constexpr std::size_t kStreamChunk = std::size_t{1} << 20;
+  StreamJob(storage::Store& store, const MessageContent& c, bool stuff)
+      : content_(c), window_(store.blob_source()), joiner_(*content_.skeleton, window_), stuff_(stuff) {}
+
+  // Fills piece() with the next bytes; false on a failure (error()). done() after the
+  // last piece (which, for DATA, ends with the line break the trailer needs).
+  bool next() {
+    piece_.clear();
+    raw_.resize(kStreamChunk);
+    std::size_t n = 0;
+    if (prefix_pos_ < content_.prefix.size()) {
+      n = std::min(kStreamChunk, content_.prefix.size() - prefix_pos_);
+      std::memcpy(raw_.data(), content_.prefix.data() + prefix_pos_, n);
+      prefix_pos_ += n;
+    }
+    while (n < kStreamChunk) {
+      auto r = joiner_.read(std::span<char>(raw_.data() + n, kStreamChunk - n));
+      if (!r) {
+        error_ = "cannot rebuild the message: " + r.error().message();
+        return false;
+      }
+      if (*r == 0) break;
+      n += *r;
+    }
+    produced_ += n;
+    if (produced_ > content_.size) {
+      error_ = "cannot rebuild the message: longer than its skeleton says";
+      return false;
+    }
+    done_ = n < kStreamChunk || produced_ == content_.size;
+    if (done_ && produced_ != content_.size) {
+      error_ = "cannot rebuild the message: shorter than its skeleton says";
+      return false;
+    }
+    const std::string_view got(raw_.data(), n);
+    if (stuff_) {
+      stuffer_.feed(got, piece_);
+      if (done_) stuffer_.finish(piece_);
+    } else {
+      piece_.assign(got);
+    }
+    return true;
+  }
+  [[nodiscard]] const std::string& piece() const { return piece_; }
+  [[nodiscard]] bool done() const { return done_; }
+  [[nodiscard]] const std::string& error() const { return error_; }
+
+ private:
+  const MessageContent& content_;  // outlives the job (held by the delivery)
+  WindowSource window_;
+  mime::Joiner joiner_;
+  bool stuff_;
+  smtp::DotStuffer stuffer_;
+  std::size_t prefix_pos_ = 0;
+  std::uint64_t produced_ = 0;
+  bool done_ = false;
+  std::vector<char> raw_;
+  std::string piece_;
+  std::string error_;
+};
 
 std::string subject_of(std::string_view headers) {
   std::size_t pos = 0;
@@ -403,6 +455,7 @@ struct ContentMark {
   std::string text;
   bool written = false;
   bool gone = false;  // the row disappeared before content went out: abandon the delivery
+  const MessageContent* content = nullptr;  // what a streamed content write sends
 };
 
 }  // namespace
@@ -468,6 +521,19 @@ void put_idle(const ImplPtr& self, const std::string& key, std::shared_ptr<Conne
   }
 }
 
+// Writes the buffers in order (TLS or not); the connection's deadline applies.
+asio::awaitable<boost::system::error_code> send(Connection& conn, std::array<asio::const_buffer, 3> bufs) {
+  beast::get_lowest_layer(*conn.stream).expires_after(conn.owner.cfg.relay.timeout);
+  boost::system::error_code ec;
+  if (conn.tls_on) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(*conn.stream, bufs, asio::as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(conn.stream->next_layer(), bufs, asio::as_tuple(use_awaitable));
+  }
+  co_return ec;
+}
+
 // Runs the session's actions and reads replies until the message's outcome is decided.
 // `replied`: set once the server answered anything; `io_failed`: set when a read or
 // write failed (a cached connection that fails before any reply was closed while idle).
@@ -497,17 +563,38 @@ asio::awaitable<void> drive(ImplPtr self, Connection& conn, const Target& target
           }
           mark->written = true;
         }
-        lowest.expires_after(timeout);
         boost::system::error_code wec;
-        // Head, the message itself (a view: content_by_reference), trailer; one gathered write.
-        const std::array<asio::const_buffer, 3> bufs{asio::buffer(w->bytes),
-                                                     asio::buffer(w->body.data(), w->body.size()),
-                                                     asio::buffer(w->trailer)};
-        if (conn.tls_on) {
-          std::tie(wec, std::ignore) = co_await asio::async_write(stream, bufs, asio::as_tuple(use_awaitable));
+        if (w->stream == smtp::ClientWrite::Stream::None) {
+          // Head, the message itself (a view: content_by_reference), trailer; one gathered write.
+          wec = co_await send(conn, {asio::buffer(w->bytes), asio::buffer(w->body.data(), w->body.size()),
+                                     asio::buffer(w->trailer)});
         } else {
-          std::tie(wec, std::ignore) =
-              co_await asio::async_write(stream.next_layer(), bufs, asio::as_tuple(use_awaitable));
+          // Head, then the message streamed piece by piece (joined on the pool), trailer.
+          auto job = std::make_unique<StreamJob>(self->store, *mark->content,
+                                                 w->stream == smtp::ClientWrite::Stream::DotStuffed);
+          std::string_view head = w->bytes;
+          bool failed = false;
+          while (!wec) {
+            auto step = [j = job.get()] { return j->next(); };
+            const bool ok = co_await offload(self->pool, std::move(step));
+            if (!ok) {
+              log::error("relay.stream_failed", {{"queue_id", mark->queue_id}, {"error", job->error()}});
+              failed = true;
+              break;
+            }
+            const std::string_view tail = job->done() ? std::string_view(w->trailer) : std::string_view();
+            wec = co_await send(conn, {asio::buffer(head.data(), head.size()),
+                                       asio::buffer(job->piece()), asio::buffer(tail.data(), tail.size())});
+            head = {};
+            if (job->done()) break;
+          }
+          if (failed) {
+            // The peer has part of the message and an announced size or an open DATA:
+            // this connection cannot be used again; the row is retried.
+            auto more = session.connection_lost("4.3.0 " + job->error());
+            todo.insert(todo.end(), more.begin(), more.end());
+            continue;
+          }
         }
         if (wec) {
           *io_failed = true;
@@ -842,6 +929,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
     return load_message(store, id, std::move(received));
   };
   Loaded msg = co_await offload(self->pool, std::move(load));
+  mark.content = &msg.content;
   const auto now = now_seconds();
   const std::int64_t age = msg.error.empty() ? now.time_since_epoch().count() - msg.created : 0;
 
@@ -884,7 +972,8 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
                       : env->ret == "HDRS" ? smtp::DsnRet::Hdrs
                                            : smtp::DsnRet::Unspecified;
       cm.params.body = msg.eight_bit ? smtp::Body::EightBitMime : smtp::Body::SevenBit;
-      cm.shared_bytes = msg.bytes;
+      cm.streamed = true;  // drive() streams msg.content into the session
+      cm.streamed_size = msg.content.size;
       const bool plaintext = previous.find("STARTTLS handshake") != std::string::npos;
       Outcome o = co_await attempt(self, domain, cm, usable, plaintext, &mark);
       if (mark.gone) {
@@ -921,7 +1010,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       if (n == 0 || (n & smtp::kNotifyFailure)) report_rcpts.push_back(f);
     }
     if (msg.error.empty() && !report_rcpts.empty()) {
-      auto report = [&store, &cfg, env = *env, bytes = std::string(msg.stored()), created = msg.created, rcpts = report_rcpts] {
+      auto report = [&store, &cfg, env = *env, bytes = msg.headers, created = msg.created, rcpts = report_rcpts] {
         return send_report(store, cfg, env, bytes, created, rcpts);
       };
       std::string detail = co_await offload(self->pool, std::move(report));
@@ -960,7 +1049,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       unsigned n = env->notify(r);  // RFC 3461 4.1: DELAY when NOTIFY was given
       if (n == 0 || (n & smtp::kNotifyDelay)) delayed.push_back({r, "delayed", "4.4.1", "", out.last_error});
     }
-    auto report = [&store, &cfg, env = *env, bytes = std::string(msg.stored()), created = msg.created, rcpts = delayed] {
+    auto report = [&store, &cfg, env = *env, bytes = msg.headers, created = msg.created, rcpts = delayed] {
       return send_report(store, cfg, env, bytes, created, rcpts);
     };
     std::string detail = delayed.empty() ? std::string("NOTIFY excludes DELAY") : std::string();

@@ -55,6 +55,31 @@ std::string dot_stuff(std::string_view m) {
   return out;
 }
 
+void DotStuffer::feed(std::string_view m, std::string& out) {
+  std::size_t pos = 0;
+  while (pos < m.size()) {
+    if (line_start_ && m[pos] == '.') out.push_back('.');  // RFC 5321 4.5.2
+    const void* hit = std::memchr(m.data() + pos, '\n', m.size() - pos);
+    if (hit == nullptr) {
+      out.append(m.substr(pos));
+      line_start_ = false;
+      break;
+    }
+    const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - m.data());
+    out.append(m.substr(pos, nl - pos));
+    const char before = nl > 0 ? m[nl - 1] : prev_;  // the chunk's first byte: the last one's
+    if (before != '\r') out.push_back('\r');
+    out.push_back('\n');
+    line_start_ = true;
+    pos = nl + 1;
+  }
+  if (!m.empty()) prev_ = m.back();
+}
+
+void DotStuffer::finish(std::string& out) {
+  if (!line_start_) out.append("\r\n");
+}
+
 bool needs_no_stuffing(std::string_view m) noexcept {
   if (m.empty()) return true;
   if (m.size() < 2 || m[m.size() - 2] != '\r' || m.back() != '\n' || m.front() == '.') return false;
@@ -84,6 +109,13 @@ void ClientSession::write(std::string bytes, bool content) {
 }
 
 void ClientSession::write_content(std::string head, bool data) {
+  if (msg_.streamed) {
+    REFMAIL_CHECK(opt_.content_by_reference);
+    ClientWrite w{std::move(head), true, {}, data ? std::string(".\r\n") : std::string()};
+    w.stream = data ? ClientWrite::Stream::DotStuffed : ClientWrite::Stream::Raw;
+    out_.push_back(std::move(w));
+    return;
+  }
   const std::string_view m = msg_.content();
   if (!opt_.content_by_reference) {
     write(head + (data ? dot_stuff(m) : std::string(m)), true);
@@ -421,7 +453,7 @@ bool ClientSession::use_bdat() const noexcept {
 std::string ClientSession::mail_command() const {
   std::string c = "MAIL FROM:<" + msg_.mail_from.to_string() + ">";
   if (esmtp_) {
-    if (caps_.size) c += " SIZE=" + std::to_string(msg_.content().size());
+    if (caps_.size) c += " SIZE=" + std::to_string(msg_.content_size());
     if (msg_.params.body == Body::EightBitMime && caps_.eight_bit) c += " BODY=8BITMIME";
     if (msg_.params.body == Body::BinaryMime) c += " BODY=BINARYMIME";
     if (msg_.params.smtputf8) c += " SMTPUTF8";
@@ -461,7 +493,7 @@ void ClientSession::start_transaction() {
     fail(DeliveryClass::PermFail, 0, "5.5.1 no recipients", true);
     return;
   }
-  if (caps_.size && caps_.max_size != 0 && msg_.content().size() > caps_.max_size) {
+  if (caps_.size && caps_.max_size != 0 && msg_.content_size() > caps_.max_size) {
     fail(DeliveryClass::PermFail, 0, "5.3.4 message size exceeds the server's fixed limit", true);
     return;
   }
@@ -483,7 +515,7 @@ void ClientSession::start_transaction() {
     }
     next_rcpt_ = msg_.rcpt_to.size();
     if (use_bdat()) {
-      w += "BDAT " + std::to_string(msg_.content().size()) + " LAST\r\n";
+      w += "BDAT " + std::to_string(msg_.content_size()) + " LAST\r\n";
       expect_.push_back(Expect::Bdat);
       write_content(std::move(w), false);
       return;
@@ -505,7 +537,7 @@ void ClientSession::send_next_unpipelined() {
   }
   if (accepted_ == 0) return;  // concluded by the caller
   if (use_bdat()) {
-    write_content("BDAT " + std::to_string(msg_.content().size()) + " LAST\r\n", false);
+    write_content("BDAT " + std::to_string(msg_.content_size()) + " LAST\r\n", false);
     expect_.push_back(Expect::Bdat);
   } else {
     write("DATA\r\n");

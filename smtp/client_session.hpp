@@ -70,9 +70,17 @@ struct ClientMessage {
   // When set, the message content instead of `bytes` (shared, e.g. by the sessions of
   // one delivery trying several MX hosts, without copying it).
   std::shared_ptr<const std::string> shared_bytes;
+  // When set, the driver supplies the content itself (ClientWrite::stream), exactly
+  // streamed_size bytes, never held here (REQUIRES: content_by_reference). Lets a
+  // relay stream a large message from storage in bounded memory.
+  bool streamed = false;
+  std::uint64_t streamed_size = 0;
 
   [[nodiscard]] std::string_view content() const noexcept {
     return shared_bytes ? std::string_view(*shared_bytes) : std::string_view(bytes);
+  }
+  [[nodiscard]] std::uint64_t content_size() const noexcept {
+    return streamed ? streamed_size : content().size();
   }
 };
 
@@ -84,6 +92,11 @@ struct ClientWrite {
   // Only with ClientOptions::content_by_reference: written after `bytes`, then `trailer`.
   std::string_view body;
   std::string trailer;
+  // Only for a ClientMessage::streamed message: after `bytes` the driver writes the
+  // whole content itself, as it is (Raw, BDAT) or through a DotStuffer (DotStuffed,
+  // DATA: finish() included), then `trailer`.
+  enum class Stream : std::uint8_t { None, Raw, DotStuffed };
+  Stream stream = Stream::None;
 };
 struct ClientStartTls {};
 struct ClientFinished {};
@@ -112,6 +125,20 @@ struct ClientResult {
 // Dot-stuffs a message for DATA (RFC 5321 4.5.2), converting bare LF to CRLF (so no
 // receiver can see a different end of data), ensuring a final CRLF, appending ".\r\n".
 [[nodiscard]] std::string dot_stuff(std::string_view message);
+// dot_stuff() in pieces, for content streamed in chunks: feed() appends the stuffed
+// form of each chunk to `out`; finish() ends the content with CRLF when it did not end
+// with a line break (the ".\r\n" trailer is not included). The concatenation of every
+// output plus ".\r\n" equals dot_stuff() of the concatenated input.
+class DotStuffer {
+ public:
+  void feed(std::string_view chunk, std::string& out);
+  void finish(std::string& out);
+
+ private:
+  bool line_start_ = true;
+  char prev_ = 0;
+};
+
 // True when dot_stuff(message) == message + ".\r\n" (no line starts with '.', every LF
 // follows a CR, the message is empty or ends with CRLF): it can be sent as it is.
 [[nodiscard]] bool needs_no_stuffing(std::string_view message) noexcept;

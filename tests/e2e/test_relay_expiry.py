@@ -8,8 +8,10 @@ are imported, not copied).
   delivers every message exactly once and logs no duplicate warning.
 - Connection reuse and the DNS cache: consecutive rows to one MX go over one connection
   (RSET between messages, one EHLO), the domain's MX is looked up once, and the idle
-  connection is closed after the idle limit (5 s)."""
-import time, unittest
+  connection is closed after the idle limit (5 s).
+- A message larger than the relay's 1 MiB stream pieces, with many lines starting with
+  '.', arrives byte-identical (streaming and dot-stuffing across piece boundaries)."""
+import random, time, unittest
 
 import test_jmap as jmap
 import test_relay as relay
@@ -122,6 +124,31 @@ class ConnectionReuse(unittest.TestCase):
             self.assertTrue(relay.wait_until(lambda: not relay.queue(d), 10), relay.queue(d))
             # Closed after the idle limit (5 s), well before the next delivery would need it.
             self.assertTrue(relay.wait_until(lambda: peer.closed == 1, 12), (peer.connections, peer.closed))
+        finally:
+            d.cleanup()
+            peer.close()
+            dns.close()
+
+
+class LargeMessage(unittest.TestCase):
+    def test_multi_chunk_message_with_dot_lines_arrives_byte_identical(self):
+        # Streamed in 1 MiB pieces: dot-stuffing and the joiner must be exact across them.
+        peer = relay.Peer()
+        dns = relay.DnsResponder(mx={"remote.test": [(10, "mx.remote.test")]}, a={"mx.remote.test": ["127.0.0.1"]})
+        d = Daemon(extra_toml=relay.RELAY_BASE + f'dns_servers = ["127.0.0.1:{dns.port}"]\nmx_port = {peer.port}\n')
+        try:
+            d.add_user("alice@example.test", "alice-pw-1")
+            data = relay.message("large", "bob@remote.test", random.Random(7).randbytes(3 * 1024 * 1024 + 333))
+            text = "".join(f".dot line {i}\r\n..two dots\r\nplain {i}\r\n" for i in range(40000))
+            data = data.replace(b"See attached.\r\n", b"See attached.\r\n" + text.encode())
+            self.assertGreater(len(data), 5 * 1024 * 1024)
+            self.assertEqual(relay.submit(d, ["bob@remote.test"], data, password="alice-pw-1"), {})
+            msgs = peer.wait(1, timeout=60)
+            self.assertEqual(len(msgs), 1, d.tail(30))
+            _, stored = relay.strip_received(msgs[0][2])
+            _, original = relay.strip_received(stored)
+            self.assertTrue(original == data, "relayed bytes differ from the stored message")
+            self.assertTrue(relay.wait_until(lambda: not relay.queue(d), 20), relay.queue(d))
         finally:
             d.cleanup()
             peer.close()

@@ -105,6 +105,23 @@ TEST(DotStuff, MatchesReferenceOnEveryShortInput) {
     clean += unchanged ? 1 : 0;
   }
   EXPECT_GT(clean, 10u);  // the property is not vacuous
+  // DotStuffer: every input split at every point (and byte by byte) gives dot_stuff().
+  for (const auto& in : inputs) {
+    const std::string want = dot_stuff_reference(in);
+    for (std::size_t cut = 0; cut <= in.size(); ++cut) {
+      DotStuffer d;
+      std::string out;
+      d.feed(std::string_view(in).substr(0, cut), out);
+      d.feed(std::string_view(in).substr(cut), out);
+      d.finish(out);
+      ASSERT_EQ(out + ".\r\n", want) << "split at " << cut << " of " << in.size();
+    }
+    DotStuffer d;
+    std::string out;
+    for (char ch : in) d.feed(std::string_view(&ch, 1), out);
+    d.finish(out);
+    ASSERT_EQ(out + ".\r\n", want);
+  }
   EXPECT_TRUE(needs_no_stuffing("a\r\nb.\r\n\r\n"));
   EXPECT_FALSE(needs_no_stuffing("a\r\n.b\r\n"));
   EXPECT_FALSE(needs_no_stuffing("a\nb\r\n"));
@@ -235,6 +252,52 @@ TEST(ClientSession, ContentByReference) {
     EXPECT_EQ(w->bytes, *shared + ".\r\n");
     EXPECT_TRUE(w->body.empty());
     EXPECT_TRUE(w->trailer.empty());
+  }
+}
+
+// A streamed message: sizes from streamed_size, the content left to the driver.
+TEST(ClientSession, StreamedContent) {
+  ClientOptions o;
+  o.tls = TlsMode::None;
+  o.content_by_reference = true;
+  auto m = message({"bob"}, "");
+  m.streamed = true;
+  m.streamed_size = 123456;
+  {
+    Script s(o, m);
+    s.server("220 mx\r\n");
+    EXPECT_EQ(s.server("250-mx\r\n250-PIPELINING\r\n250 SIZE 200000\r\n"),
+              "MAIL FROM:<alice@a.example> SIZE=123456\r\nRCPT TO:<bob@b.example>\r\nDATA\r\n");
+    std::vector<ClientAction> acts = s.c.feed(std::string_view("250 ok\r\n250 ok\r\n354 go\r\n"));
+    ASSERT_EQ(acts.size(), 1u);
+    auto* w = std::get_if<ClientWrite>(&acts[0]);
+    ASSERT_NE(w, nullptr);
+    EXPECT_TRUE(w->content);
+    EXPECT_EQ(w->stream, ClientWrite::Stream::DotStuffed);
+    EXPECT_EQ(w->bytes, "");
+    EXPECT_TRUE(w->body.empty());
+    EXPECT_EQ(w->trailer, ".\r\n");
+    EXPECT_EQ(s.server("250 ok\r\n"), "QUIT\r\n");
+    EXPECT_EQ(s.c.result().status, DeliveryClass::Delivered);
+  }
+  {
+    Script s(o, m);  // BDAT: the announced size is streamed_size, the content raw
+    s.server("220 mx\r\n");
+    std::vector<ClientAction> acts = s.c.feed(std::string_view("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"));
+    ASSERT_EQ(acts.size(), 1u);
+    auto* w = std::get_if<ClientWrite>(&acts[0]);
+    ASSERT_NE(w, nullptr);
+    EXPECT_EQ(w->bytes, "MAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@b.example>\r\nBDAT 123456 LAST\r\n");
+    EXPECT_EQ(w->stream, ClientWrite::Stream::Raw);
+    EXPECT_TRUE(w->trailer.empty());
+  }
+  {
+    Script s(o, m);  // too big for the server: refused before any content
+    s.server("220 mx\r\n");
+    s.server("250-mx\r\n250 SIZE 1000\r\n");
+    EXPECT_TRUE(s.finished);
+    EXPECT_EQ(s.content_writes, 0);
+    EXPECT_EQ(s.c.result().status, DeliveryClass::PermFail);
   }
 }
 
