@@ -178,7 +178,7 @@ class WindowSource final : public mime::BlobSource {
     }
     const auto within = static_cast<std::size_t>(offset - start_);
     const std::size_t n = std::min(out.size(), len_ - within);
-    std::memcpy(out.data(), buf_.data() + within, n);
+    std::memcpy(out.data(), buf_.get() + within, n);
     return n;
   }
 
@@ -186,10 +186,10 @@ class WindowSource final : public mime::BlobSource {
   boost::system::result<void> fill(std::string_view blob_id, std::uint64_t start) {
     id_.clear();
     len_ = 0;
-    buf_.resize(kWindow);
+    if (!buf_) buf_.reset(new char[kWindow]);  // uninitialised: only what is read is touched
     std::size_t got = 0;
     while (got < kWindow) {
-      auto r = inner_.read(blob_id, start + got, std::span<char>(buf_.data() + got, kWindow - got));
+      auto r = inner_.read(blob_id, start + got, std::span<char>(buf_.get() + got, kWindow - got));
       if (!r) return r.error();
       if (*r == 0) break;
       got += *r;
@@ -204,7 +204,7 @@ class WindowSource final : public mime::BlobSource {
   std::string id_;
   std::uint64_t start_ = 0;
   std::size_t len_ = 0;
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;
 };
 
 // Any byte >= 0x80 (8 bytes at a time; the compiler vectorises the loop).
@@ -283,15 +283,15 @@ class StreamJob {
   // last piece (which, for DATA, ends with the line break the trailer needs).
   bool next() {
     piece_.clear();
-    raw_.resize(kStreamChunk);
+    if (!raw_) raw_.reset(new char[kStreamChunk]);  // uninitialised: only what is joined is touched
     std::size_t n = 0;
     if (prefix_pos_ < content_.prefix.size()) {
       n = std::min(kStreamChunk, content_.prefix.size() - prefix_pos_);
-      std::memcpy(raw_.data(), content_.prefix.data() + prefix_pos_, n);
+      std::memcpy(raw_.get(), content_.prefix.data() + prefix_pos_, n);
       prefix_pos_ += n;
     }
     while (n < kStreamChunk) {
-      auto r = joiner_.read(std::span<char>(raw_.data() + n, kStreamChunk - n));
+      auto r = joiner_.read(std::span<char>(raw_.get() + n, kStreamChunk - n));
       if (!r) {
         error_ = "cannot rebuild the message: " + r.error().message();
         return false;
@@ -309,16 +309,18 @@ class StreamJob {
       error_ = "cannot rebuild the message: shorter than its skeleton says";
       return false;
     }
-    const std::string_view got(raw_.data(), n);
+    raw_len_ = n;
     if (stuff_) {
-      stuffer_.feed(got, piece_);
+      if (piece_.capacity() == 0) piece_.reserve(kStreamChunk + kStreamChunk / 16);
+      stuffer_.feed(std::string_view(raw_.get(), n), piece_);
       if (done_) stuffer_.finish(piece_);
-    } else {
-      piece_.assign(got);
     }
     return true;
   }
-  [[nodiscard]] const std::string& piece() const { return piece_; }
+  // The piece to write: dot-stuffed for DATA, else the joined bytes as they are.
+  [[nodiscard]] std::string_view piece() const {
+    return stuff_ ? std::string_view(piece_) : std::string_view(raw_.get(), raw_len_);
+  }
   [[nodiscard]] bool done() const { return done_; }
   [[nodiscard]] const std::string& error() const { return error_; }
 
@@ -331,7 +333,8 @@ class StreamJob {
   std::size_t prefix_pos_ = 0;
   std::uint64_t produced_ = 0;
   bool done_ = false;
-  std::vector<char> raw_;
+  std::unique_ptr<char[]> raw_;
+  std::size_t raw_len_ = 0;
   std::string piece_;
   std::string error_;
 };
@@ -583,8 +586,9 @@ asio::awaitable<void> drive(ImplPtr self, Connection& conn, const Target& target
               break;
             }
             const std::string_view tail = job->done() ? std::string_view(w->trailer) : std::string_view();
-            wec = co_await send(conn, {asio::buffer(head.data(), head.size()),
-                                       asio::buffer(job->piece()), asio::buffer(tail.data(), tail.size())});
+            const std::string_view piece = job->piece();
+            wec = co_await send(conn, {asio::buffer(head.data(), head.size()), asio::buffer(piece.data(), piece.size()),
+                                       asio::buffer(tail.data(), tail.size())});
             head = {};
             if (job->done()) break;
           }
