@@ -211,7 +211,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        integer_at<std::uint64_t>([](Config& c) -> std::uint64_t& { return c.smtp_policy.min_cut_bytes; },
                                  1, 1ll << 30)},
       {"relay.max_age",
-       seconds_at([](Config& c) -> std::chrono::seconds& { return c.relay.max_age; }, 60,
+       seconds_at([](Config& c) -> std::chrono::seconds& { return c.relay.max_age; }, 1,
                   60ll * 24 * 3600)},
       {"relay.delay_warnings", boolean_at([](Config& c) -> bool& { return c.relay.delay_warnings; })},
       {"relay.delay_warning_after",

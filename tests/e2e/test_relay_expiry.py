@@ -1,8 +1,8 @@
 """End-to-end: relay edge cases beyond test_relay.py (whose DNS responder, peer and helpers
 are imported, not copied).
 - relay.max_age: a row whose peer keeps answering 4xx is bounced once it is older than
-  max_age (4.4.7, the peer's last reply quoted) into the sender's INBOX and leaves the queue.
-  max_age cannot be set below 60 s (config), so this test takes about a minute.
+  max_age (4.4.7, the peer's last reply quoted) into the sender's INBOX and leaves the queue
+  (max_age = 8 s here, retried every 2 s).
 - relay.possible_duplicate appears only when a delivery may have reached the peer: a queue
   filled while the destination was unreachable, then a restart and `queue retry-all`,
   delivers every message exactly once and logs no duplicate warning.
@@ -22,7 +22,7 @@ class MaxAge(unittest.TestCase):
     def test_expired_row_bounces_with_the_reason(self):
         peer = relay.Peer()
         dns = relay.DnsResponder(mx={"remote.test": [(10, "mx.remote.test")]}, a={"mx.remote.test": ["127.0.0.1"]})
-        d = Daemon(extra_toml="[relay]\nretry_schedule = [4]\ntimeout = 10\nmax_age = 60\n"
+        d = Daemon(extra_toml="[relay]\nretry_schedule = [2]\ntimeout = 10\nmax_age = 8\n"
                               f'dns_servers = ["127.0.0.1:{dns.port}"]\nmx_port = {peer.port}\n')
         try:
             d.add_user("alice@example.test", "alice-pw-1")
