@@ -4,8 +4,8 @@
 // pool. Everything else (the in-flight maps, the ready list, the connection cache, the
 // timers) lives on the io thread only.
 // Throughput (docs/PERFORMANCE.md, issue 5): blobs are read in 1 MiB windows
-// (WindowSource), the message is joined once into one shared buffer that the SMTP
-// client writes by reference, connections are reused (RSET) per destination, routes are
+// (mime::WindowSource), the message is joined in 1 MiB pieces on the pool and streamed
+// into the session (StreamJob), connections are reused (RSET) per destination, routes are
 // cached for their DNS TTL, a finished delivery starts the next ready row without a
 // queue scan, and queue removals share one WAL sync.
 // RFC 5321 4.5.4.1 (retry strategy), 5.1 (MX order, implicit MX), RFC 7505 (null MX),
@@ -31,6 +31,7 @@
 
 #include "mime/dsn.hpp"
 #include "mime/joiner.hpp"
+#include "mime/window_source.hpp"
 #include "mime/skeleton.hpp"
 #include "server/dns.hpp"
 #include "server/ingest.hpp"
@@ -160,53 +161,6 @@ std::optional<smtp::Address> parse_address(const std::string& s, smtp::PathKind 
   return p->address;
 }
 
-// The joiner asks for 48 KiB slices; the store keeps blobs in chunks of up to 1 MiB and
-// every read_blob call fetches (and checksums) a whole chunk, so slice-by-slice reads
-// cost ~20x the bytes. This source reads aligned 1 MiB windows and serves the slices
-// from memory: each chunk is fetched once per join.
-class WindowSource final : public mime::BlobSource {
- public:
-  static constexpr std::size_t kWindow = std::size_t{1} << 20;
-  explicit WindowSource(mime::BlobSource& inner) : inner_(inner) {}
-
-  boost::system::result<std::size_t> read(std::string_view blob_id, std::uint64_t offset,
-                                          std::span<char> out) override {
-    if (out.empty()) return std::size_t{0};
-    if (blob_id != id_ || offset < start_ || offset >= start_ + len_) {
-      if (auto r = fill(blob_id, offset - offset % kWindow); !r) return r.error();
-      if (offset >= start_ + len_) return std::size_t{0};  // at or past the end
-    }
-    const auto within = static_cast<std::size_t>(offset - start_);
-    const std::size_t n = std::min(out.size(), len_ - within);
-    std::memcpy(out.data(), buf_.get() + within, n);
-    return n;
-  }
-
- private:
-  boost::system::result<void> fill(std::string_view blob_id, std::uint64_t start) {
-    id_.clear();
-    len_ = 0;
-    if (!buf_) buf_.reset(new char[kWindow]);  // uninitialised: only what is read is touched
-    std::size_t got = 0;
-    while (got < kWindow) {
-      auto r = inner_.read(blob_id, start + got, std::span<char>(buf_.get() + got, kWindow - got));
-      if (!r) return r.error();
-      if (*r == 0) break;
-      got += *r;
-    }
-    id_ = std::string(blob_id);
-    start_ = start;
-    len_ = got;
-    return {};
-  }
-
-  mime::BlobSource& inner_;
-  std::string id_;
-  std::uint64_t start_ = 0;
-  std::size_t len_ = 0;
-  std::unique_ptr<char[]> buf_;
-};
-
 // Any byte >= 0x80 (8 bytes at a time; the compiler vectorises the loop).
 bool has_eight_bit(std::string_view s) {
   std::uint64_t acc = 0;
@@ -326,7 +280,7 @@ class StreamJob {
 
  private:
   const MessageContent& content_;  // outlives the job (held by the delivery)
-  WindowSource window_;
+  mime::WindowSource window_;
   mime::Joiner joiner_;
   bool stuff_;
   smtp::DotStuffer stuffer_;

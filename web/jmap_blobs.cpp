@@ -19,6 +19,7 @@
 #include "mime/joiner.hpp"
 #include "mime/scanner.hpp"
 #include "mime/skeleton.hpp"
+#include "mime/window_source.hpp"
 #include "web/jmap_internal.hpp"
 
 namespace refmail::web {
@@ -54,7 +55,8 @@ class BlobStream final : public BodyStream {
 class JoinStream final : public BodyStream {
  public:
   JoinStream(storage::Store& store, mime::Skeleton skel, std::uint64_t offset, std::uint64_t length)
-      : skel_(std::move(skel)), joiner_(skel_, store.blob_source()), skip_(offset), left_(length), size_(length) {}
+      : skel_(std::move(skel)), window_(store.blob_source()), joiner_(skel_, window_), skip_(offset), left_(length),
+        size_(length) {}
   std::uint64_t size() const override { return size_; }
   boost::system::result<std::size_t> read(std::span<char> out) override {
     std::string scratch;
@@ -76,6 +78,7 @@ class JoinStream final : public BodyStream {
 
  private:
   mime::Skeleton skel_;
+  mime::WindowSource window_;  // the joiner's small slices served from whole chunks
   mime::Joiner joiner_;
   std::uint64_t skip_, left_, size_;
 };
