@@ -596,26 +596,8 @@ class KillDuringImport(unittest.TestCase):
         try:
             att = lambda i: os.urandom(24000) + str(i).encode()
             dc.deliver_many("frank@legacy.test", [message(1000 + i, att(i), f"f{i}.bin") for i in range(self.N)])
-            d = Daemon(extra_toml=f"""
-[import]
-coalesce_window = 0
-batch_size = 10
-retry_schedule = [1]
-timeout = 20
-
-[[import.sources]]
-name = "legacy"
-host = "127.0.0.1"
-port = {dc.imap_port}
-tls = "none"
-token = "{TOKEN}"
-
-[[import.mappings]]
-source = "legacy"
-user = "frank"
-account = "frank@example.test"
-password = "pass"
-""")
+            d = Daemon(extra_toml=import_toml("legacy", dc.imap_port, "frank", "frank@example.test", "pass",
+                                              "coalesce_window = 0\nbatch_size = 10\nretry_schedule = [1]\ntimeout = 20\n"))
             d.add_user("frank@example.test", "pw-frank-12345")
             sock = os.path.join(d.data, "refmaild.sock")
             count = lambda: len(admin_get(sock, "/admin/v1/rows/frank@example.test?mailbox=INBOX")[1]["rows"])
@@ -720,28 +702,34 @@ class ScriptedImap:
         self.sock.close()
 
 
-def scripted_toml(srv):
+def import_toml(source, port, user, account, password, import_keys, mapping_keys=""):
+    """refmaild config for one plain-IMAP source with one mapping; `import_keys` are the
+    [import] lines (TOML text), `mapping_keys` extra lines of the mapping."""
     return f"""
 [import]
-coalesce_window = 0
-batch_size = 10
-retry_schedule = [1]
-timeout = 30  # drops are seen at once (EOF); no slow answer may time out
-max_message_bytes = 2048
-
+{import_keys}
 [[import.sources]]
-name = "scripted"
+name = "{source}"
 host = "127.0.0.1"
-port = {srv.port}
+port = {port}
 tls = "none"
 token = "{TOKEN}"
 
 [[import.mappings]]
-source = "scripted"
-user = "erin"
-account = "erin@example.test"
-password = "pw"
-"""
+source = "{source}"
+user = "{user}"
+account = "{account}"
+password = "{password}"
+{mapping_keys}"""
+
+
+def scripted_toml(srv, max_message_bytes=2048, mapping_keys=""):
+    return import_toml("scripted", srv.port, "erin", "erin@example.test", "pw", f"""coalesce_window = 0
+batch_size = 10
+retry_schedule = [1]
+timeout = 30  # drops are seen at once (EOF); no slow answer may time out
+max_message_bytes = {max_message_bytes}
+""", mapping_keys)
 
 
 def erin_rows(sock):
@@ -863,9 +851,7 @@ class GrantRecipients(unittest.TestCase):
                         "see attached\r\n--b1\r\nContent-Type: application/pdf; name=\"g.pdf\"\r\n"
                         "Content-Disposition: attachment; filename=\"g.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
                         f"{lines}\r\n--b1--\r\n").encode()}
-        toml = (scripted_toml(srv).replace('password = "pw"\n', 'password = "pw"\ngrant_recipients = true\n')
-                .replace("max_message_bytes = 2048", "max_message_bytes = 1048576"))
-        self.assertIn("grant_recipients = true", toml)
+        toml = scripted_toml(srv, max_message_bytes=1048576, mapping_keys="grant_recipients = true\n")
         d = Daemon(extra_toml=toml)
         try:
             users = {"erin@example.test": "pw-erin-12345", "bob@example.test": "pw-bob-123456",

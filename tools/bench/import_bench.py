@@ -26,9 +26,8 @@ import argparse, json, os, re, shutil, smtplib, socket, sys, threading, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "e2e"))
 from harness import Daemon  # noqa: E402
-from test_import import Dovecot, admin_get, queue_empty, scrape  # noqa: E402
+from test_import import Dovecot, admin_get, import_toml, queue_empty, scrape  # noqa: E402
 
-TOKEN = "bench-token-0123456789"
 MAILBOXES = ["INBOX", "Sent", "Drafts", "Trash", "Archive"]  # what a polling sync watches per user
 
 
@@ -165,25 +164,8 @@ def run(a):
         print(f"delivered {a.messages} messages ({total / 1e6:.1f} MB) into Dovecot over LMTP in "
               f"{result['lmtp_delivery_s']} s", flush=True)
 
-        d = Daemon(extra_toml=f"""
-[import]
-coalesce_window = 30
-batch_size = {a.batch_size}
-timeout = 120
-
-[[import.sources]]
-name = "legacy"
-host = "127.0.0.1"
-port = {relay.port}
-tls = "none"
-token = "{TOKEN}"
-
-[[import.mappings]]
-source = "legacy"
-user = "alice"
-account = "alice@example.test"
-password = "pass"
-""")
+        d = Daemon(extra_toml=import_toml("legacy", relay.port, "alice", "alice@example.test", "pass",
+                                          f"coalesce_window = 30\nbatch_size = {a.batch_size}\ntimeout = 120\n"))
         d.add_user("alice@example.test", "pw-alice-123456")
         sock = os.path.join(d.data, "refmaild.sock")
         phys0 = d.stats()["physical_bytes"]
