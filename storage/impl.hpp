@@ -460,6 +460,15 @@ struct Store::Impl {
   result<void> release_upload_key(const std::string& key, std::vector<std::string>* gc);
   void gc_blobs(const std::vector<std::string>& ids);
   std::mutex& message_lock(std::string_view message_id);
+  // One mailbox row held under its message's lock, so it cannot be expunged, copied or
+  // resurrected meanwhile: read, lock, read again (errc::not_found names `mailbox_name`).
+  struct LockedRow {
+    std::string key;
+    RowValue row;
+    std::unique_lock<std::mutex> lock;
+  };
+  result<LockedRow> lock_row(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
+                             std::string_view mailbox_name);
   // Adds to `batch` the removal of one reference to message `message_id` (whose
   // current value is `mv`): a refcount merge, or at zero the message's deletion, its
   // blobs' refcount drops (ids appended to *gc) and counters.

@@ -101,6 +101,26 @@ result<MailboxMeta> Store::Impl::require_mailbox(std::string_view account, std::
   return std::move(**m);
 }
 
+result<Store::Impl::LockedRow> Store::Impl::lock_row(std::string_view account, std::uint32_t mailbox_id,
+                                                     std::uint32_t uid, std::string_view mailbox_name) {
+  LockedRow out;
+  out.key = row_key(account, mailbox_id, uid);
+  auto missing = [&] { return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + std::string(mailbox_name)); };
+  auto v = get(kCfMailbox, out.key);
+  if (!v) return v.error();
+  if (!*v) return missing();
+  auto first = decode_row(**v);
+  if (!first) return fail(errc::corrupt, "mailbox row of " + std::string(account) + " is corrupt");
+  out.lock = std::unique_lock(message_lock(first->message_id));
+  auto again = get(kCfMailbox, out.key);
+  if (!again) return again.error();
+  if (!*again) return missing();
+  auto r = decode_row(**again);
+  if (!r) return fail(errc::corrupt, "mailbox row of " + std::string(account) + " is corrupt");
+  out.row = std::move(*r);
+  return out;
+}
+
 void Store::Impl::put_mailbox(rocksdb::WriteBatch& batch, std::string_view account,
                               std::string_view name, const MailboxMeta& m) {
   batch.Put(cf(kCfMailbox), mailbox_name_key(account, name), encode_mailbox(m));
@@ -497,17 +517,10 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   std::shared_lock admin(impl_->admin_mu);
   auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
-  auto key = row_key(*acct, m->mailbox_id, uid);
-  auto v = impl_->get(kCfMailbox, key);
-  if (!v) return v.error();
-  if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
-  auto r = decode_row(**v);
-  if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
-  // Serialise with expunge/copy of the same message so the row is not resurrected.
-  std::lock_guard mlock(impl_->message_lock(r->message_id));
-  auto again = impl_->get(kCfMailbox, key);
-  if (!again) return again.error();
-  if (!*again) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *mbox);
+  auto locked = impl_->lock_row(*acct, m->mailbox_id, uid, *mbox);
+  if (!locked) return locked.error();
+  const std::string& key = locked->key;
+  RowValue* r = &locked->row;
   auto seen = [](const std::vector<std::string>& k) {
     return std::find(k.begin(), k.end(), "$seen") != k.end();
   };
@@ -537,16 +550,10 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   if (!sm) return sm.error();
   auto dm = impl_->require_mailbox(*acct, *dst);
   if (!dm) return dm.error();
-  auto key = row_key(*acct, sm->mailbox_id, uid);
-  auto v = impl_->get(kCfMailbox, key);
-  if (!v) return v.error();
-  if (!*v) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *src);
-  auto r = decode_row(**v);
-  if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
-  std::lock_guard mlock(impl_->message_lock(r->message_id));
-  auto again = impl_->get(kCfMailbox, key);
-  if (!again) return again.error();
-  if (!*again) return fail(errc::not_found, "UID " + std::to_string(uid) + " not in " + *src);
+  auto locked = impl_->lock_row(*acct, sm->mailbox_id, uid, *src);
+  if (!locked) return locked.error();
+  const std::string& key = locked->key;
+  const RowValue* r = &locked->row;
   auto mv = impl_->load_message(r->message_id);
   if (!mv) return mv.error();
   if (!*mv) return fail(errc::corrupt, "message " + r->message_id + " of a row is missing");
