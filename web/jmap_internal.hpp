@@ -55,6 +55,17 @@ MethodFn find_method(std::string_view name);
 json::array method_error(std::string_view type, const std::string& call_id, std::string_view description = {});
 json::array method_response(std::string_view name, json::object args, const std::string& call_id);
 
+// Shared by jmap_mail.cpp (reading) and jmap_mail_set.cpp (writing).
+std::string ascii_lower(std::string_view s);
+// Ids from "ids": null (all) or an array of strings; false if malformed.
+bool read_ids(const json::object& args, std::optional<std::vector<std::string>>& out);
+// An RFC 8620 5.3 SetError object.
+json::object set_error(std::string_view type, std::string_view desc);
+// Email/set, EmailSubmission/set and EmailSubmission/get (jmap_mail_set.cpp).
+void email_set(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
+void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
+void submission_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
+
 // RFC 3339 UTC date-time ("2024-05-01T10:00:00Z").
 std::string utc_date(std::int64_t unix_seconds);
 std::optional<std::int64_t> parse_utc_date(std::string_view s);
