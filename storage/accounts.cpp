@@ -362,6 +362,7 @@ result<void> Store::remove_user(std::string_view address) {
   }
   batch.Delete(impl_->cf(kCfCounter), account_bytes_key(*acct));
   batch.Delete(impl_->cf(kCfCounter), account_msgs_key(*acct));
+  batch.Delete(impl_->cf(kCfCounter), account_upload_bytes_key(*acct));
   // The change log and thread index go; the floor rises to the current state.
   impl_->drop_account_log(batch, *acct);
   // Its browser sessions go too (few keys: scanned).

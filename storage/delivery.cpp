@@ -27,6 +27,7 @@ struct RowSpec {
 struct HoldSpec {
   std::string account;
   UnixSeconds expires;
+  std::uint64_t charged_bytes = 0;
 };
 struct QueueSpec {
   std::string envelope;
@@ -56,6 +57,7 @@ struct Delivery::State final : mime::BlobSink {
   // Raw import CF puts (value) and deletes (nullopt): Delivery::add_import_state.
   std::vector<std::pair<std::string, std::optional<std::string>>> import_state;
   bool committed = false;
+  bool per_recipient_quota = false;  // set_per_recipient_quota()
 
   explicit State(Store::Impl* s) : store(s) { xxh = XXH3_createState(); }
   ~State() override {
@@ -147,12 +149,14 @@ void Delivery::add_queue_row(std::string envelope, UnixSeconds due) {
   state_->queue.push_back(QueueSpec{std::move(envelope), due});
 }
 
-void Delivery::add_upload_hold(std::string account, UnixSeconds expires) {
-  state_->holds.push_back(HoldSpec{std::move(account), expires});
+void Delivery::set_per_recipient_quota() { state_->per_recipient_quota = true; }
+
+void Delivery::add_upload_hold(std::string account, UnixSeconds expires, std::uint64_t charged_bytes) {
+  state_->holds.push_back(HoldSpec{std::move(account), expires, charged_bytes});
 }
 
 result<void> Store::Impl::reserve_quota(const std::map<std::string, std::uint64_t>& add,
-                                        QuotaReservation* r) {
+                                        QuotaReservation* r, std::vector<std::string>* over) {
   std::vector<std::pair<std::string, std::uint64_t>> limited;
   for (const auto& [acct, bytes] : add) {
     auto user = load_user(acct);
@@ -161,21 +165,31 @@ result<void> Store::Impl::reserve_quota(const std::map<std::string, std::uint64_
   }
   if (limited.empty()) return {};
   std::lock_guard lock(quota_mu);
+  std::vector<std::pair<std::string, std::uint64_t>> fits;
   for (const auto& [acct, quota] : limited) {
     auto used = counter(account_bytes_key(acct));
     if (!used) return used.error();
+    auto uploads = counter(account_upload_bytes_key(acct));
+    if (!uploads) return uploads.error();
+    *used += std::max<std::int64_t>(0, *uploads);
     auto it = quota_reserved.find(acct);
     const std::uint64_t reserved = it == quota_reserved.end() ? 0 : it->second;
     const std::uint64_t bytes = add.at(acct);
     const auto committed = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *used));
-    if (committed + reserved + bytes > quota)
+    if (committed + reserved + bytes > quota) {
+      if (over) {
+        over->push_back(acct);
+        continue;
+      }
       return fail(errc::quota_exceeded,
                   "account " + acct + " is over its quota (" + std::to_string(committed) + " + " +
                       std::to_string(bytes) + " > " + std::to_string(quota) + " bytes)");
+    }
+    fits.emplace_back(acct, bytes);
   }
-  for (const auto& [acct, quota] : limited) {
-    quota_reserved[acct] += add.at(acct);
-    r->held_.emplace_back(acct, add.at(acct));
+  for (const auto& [acct, bytes] : fits) {
+    quota_reserved[acct] += bytes;
+    r->held_.emplace_back(acct, bytes);
   }
   r->impl_ = this;
   return {};
@@ -243,10 +257,31 @@ result<DeliveryReceipt> Delivery::commit() {
     if (!user) return user.error();
     if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
     hold_accounts.push_back(*acct);
+    if (h.charged_bytes > 0) add_bytes[*acct] += h.charged_bytes;
   }
   // Quota: exact also under concurrency (reserved until our write is visible).
   QuotaReservation quota;
-  if (auto q = s.reserve_quota(add_bytes, &quota); !q) return q.error();
+  std::vector<std::string> over_quota;
+  if (auto q = s.reserve_quota(add_bytes, &quota, st.per_recipient_quota ? &over_quota : nullptr); !q)
+    return q.error();
+  if (!over_quota.empty()) {
+    // Per-recipient quota: the rows of accounts over their quota are left out; the
+    // others still get the message (one full mailbox never costs another its mail).
+    std::vector<Target> kept_targets;
+    std::vector<RowSpec> kept_rows;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      if (std::find(over_quota.begin(), over_quota.end(), targets[i].account) != over_quota.end()) continue;
+      kept_targets.push_back(std::move(targets[i]));
+      kept_rows.push_back(std::move(st.rows[i]));
+    }
+    targets = std::move(kept_targets);
+    st.rows = std::move(kept_rows);
+    if (targets.empty() && st.queue.empty() && st.holds.empty()) {
+      std::string who;
+      for (const auto& a : over_quota) who += (who.empty() ? "" : ", ") + a;
+      return fail(errc::quota_exceeded, "every recipient is over quota (" + who + ")");
+    }
+  }
 
   // Every referenced blob must be staged by us (pinned) or already stored (pin it).
   std::vector<const StagedRef*> refs;
@@ -266,6 +301,7 @@ result<DeliveryReceipt> Delivery::commit() {
 
   DeliveryReceipt receipt;
   receipt.message_id = random_id('M', 12);
+  receipt.over_quota = std::move(over_quota);
   const std::int64_t now = now_unix();
   rocksdb::WriteBatch batch;
   auto* counters = s.cf(kCfCounter);
@@ -329,10 +365,10 @@ result<DeliveryReceipt> Delivery::commit() {
   // Upload holds: a grant per hold (the uploader may download and reuse the blob).
   for (std::size_t i = 0; i < st.holds.size(); ++i) {
     auto uid = random_id('U', 12);
-    std::string v;
-    put_str(v, receipt.message_id);
-    put_i64(v, st.holds[i].expires.time_since_epoch().count());
-    batch.Put(s.cf(kCfMailbox), upload_key(hold_accounts[i], uid), v);
+    const auto charged = static_cast<std::int64_t>(st.holds[i].charged_bytes);
+    batch.Put(s.cf(kCfMailbox), upload_key(hold_accounts[i], uid),
+              encode_upload(UploadValue{receipt.message_id, st.holds[i].expires.time_since_epoch().count(), charged}));
+    if (charged > 0) batch.Merge(counters, account_upload_bytes_key(hold_accounts[i]), add_operand(charged));
     for (const auto& id : msg.blob_ids)
       batch.Merge(s.cf(kCfGrant), grant_key(hold_accounts[i], id), add_operand(1));
     receipt.upload_ids.push_back(uid);

@@ -35,7 +35,7 @@ std::string printable(std::string_view key) {
 }
 
 bool is_usage_counter(std::string_view k) {
-  return k.starts_with("ab/") || k.starts_with("am/") || k.starts_with("db/") ||
+  return k.starts_with("ab/") || k.starts_with("am/") || k.starts_with("au/") || k.starts_with("db/") ||
          k.starts_with("dm/") || k == kLogicalBytes || k == kPhysicalBytes || k == kMessages ||
          k == kBlobs || k == kRows;
 }
@@ -148,11 +148,9 @@ result<FsckReport> Store::fsck(bool repair) {
     for (it->Seek("U"); it->Valid() && it->key()[0] == 'U'; it->Next()) {
       std::string key = it->key().ToString();
       auto z = key.find('\0');
-      Reader r(std::string_view(it->value().data(), it->value().size()));
-      auto mid = r.str();
-      (void)r.i64();
-      auto m = messages.find(mid);
-      if (z == std::string::npos || !r.done() || m == messages.end()) {
+      auto up = decode_upload(std::string_view(it->value().data(), it->value().size()));
+      auto m = up ? messages.find(up->message_id) : messages.end();
+      if (z == std::string::npos || !up || m == messages.end()) {
         issue("dangling_upload", printable(key), 1, 0);
         fix.Delete(s.cf(kCfMailbox), key);
         continue;
@@ -160,6 +158,7 @@ result<FsckReport> Store::fsck(bool repair) {
       ++m->second.expected_refcount;
       std::string account = key.substr(1, z - 1);
       for (const auto& b : m->second.blobs) ++grants[grant_key(account, b)];
+      if (up->charged_bytes > 0) counters[account_upload_bytes_key(account)] += up->charged_bytes;
     }
     if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning mailboxes");
   }

@@ -248,6 +248,31 @@ inline std::string row_key(std::string_view account, std::uint32_t mailbox_id, s
   return k;
 }
 // "U" account \0 upload_id -> [str message_id][i64 expires]
+// An upload hold's value: message id, expiry (Unix seconds), and since quota applies to
+// uploads the bytes charged to the account (absent in older records: 0).
+struct UploadValue {
+  std::string message_id;
+  std::int64_t expires = 0;
+  std::int64_t charged_bytes = 0;
+};
+inline std::string encode_upload(const UploadValue& u) {
+  std::string v;
+  put_str(v, u.message_id);
+  put_i64(v, u.expires);
+  if (u.charged_bytes != 0) put_i64(v, u.charged_bytes);
+  return v;
+}
+inline std::optional<UploadValue> decode_upload(std::string_view in) {
+  Reader r(in);
+  UploadValue u;
+  u.message_id = r.str();
+  u.expires = r.i64();
+  if (r.done()) return u;
+  u.charged_bytes = r.i64();
+  if (!r.done() || u.charged_bytes < 0) return std::nullopt;
+  return u;
+}
+
 inline std::string upload_key(std::string_view account, std::string_view upload_id) {
   std::string k = "U";
   k.append(account).push_back('\0');
@@ -295,6 +320,9 @@ inline constexpr std::string_view kRows = "g/mailbox_rows";
 inline constexpr std::string_view kUidValidity = "g/uidvalidity";
 inline std::string account_bytes_key(std::string_view a) { return "ab/" + std::string(a); }
 inline std::string account_msgs_key(std::string_view a) { return "am/" + std::string(a); }
+// Bytes of the account's live upload holds that count against its quota (RFC 8620 6.1
+// overQuota): added by the hold's delivery, removed when it expires or is released.
+inline std::string account_upload_bytes_key(std::string_view a) { return "au/" + std::string(a); }
 inline std::string domain_bytes_key(std::string_view d) { return "db/" + std::string(d); }
 inline std::string domain_msgs_key(std::string_view d) { return "dm/" + std::string(d); }
 inline std::string mailbox_next_key(std::string_view a) { return "mb/" + std::string(a); }
@@ -437,8 +465,10 @@ struct Store::Impl {
 
   // Checks the quota of every account in `add` (logical bytes to add) and reserves
   // the bytes in *r until it is destroyed; quota_exceeded names the first account over.
+  // With `over` given, accounts over their quota are appended to it and left out
+  // instead (the others are still reserved): Delivery::set_per_recipient_quota.
   result<void> reserve_quota(const std::map<std::string, std::uint64_t>& add,
-                             QuotaReservation* r);
+                             QuotaReservation* r, std::vector<std::string>* over = nullptr);
 
   // mailboxes (mailboxes.cpp)
   result<std::optional<MailboxMeta>> find_mailbox(std::string_view account,

@@ -251,10 +251,9 @@ result<void> Store::Impl::release_upload_key(const std::string& key, std::vector
   auto v = get(kCfMailbox, key);
   if (!v) return v.error();
   if (!*v) return fail(errc::not_found, "upload not found");
-  Reader r(**v);
-  auto message_id = r.str();
-  (void)r.i64();
-  if (!r.done()) return fail(errc::corrupt, "upload record is corrupt");
+  auto up = decode_upload(**v);
+  if (!up) return fail(errc::corrupt, "upload record is corrupt");
+  const std::string message_id = up->message_id;
   std::lock_guard mlock(message_lock(message_id));
   auto again = get(kCfMailbox, key);
   if (!again) return again.error();
@@ -263,8 +262,10 @@ result<void> Store::Impl::release_upload_key(const std::string& key, std::vector
   if (!mv) return mv.error();
   rocksdb::WriteBatch batch;
   batch.Delete(cf(kCfMailbox), key);
+  std::string_view account(key.data() + 1, key.find('\0') - 1);
+  if (up->charged_bytes > 0)
+    batch.Merge(cf(kCfCounter), account_upload_bytes_key(account), add_operand(-up->charged_bytes));
   if (*mv) {
-    std::string_view account(key.data() + 1, key.find('\0') - 1);
     for (const auto& id : (*mv)->record.blob_ids)
       batch.Merge(cf(kCfGrant), grant_key(account, id), add_operand(-1));
     drop_message_ref(batch, message_id, **mv, gc);
@@ -289,11 +290,8 @@ result<std::size_t> Store::expire_uploads(UnixSeconds now) {
   {
     auto it = impl_->iter(kCfMailbox);
     for (it->Seek("U"); it->Valid() && it->key()[0] == 'U'; it->Next()) {
-      Reader r(std::string_view(it->value().data(), it->value().size()));
-      (void)r.str();
-      auto expires = r.i64();
-      if (r.done() && expires <= now.time_since_epoch().count())
-        expired.push_back(it->key().ToString());
+      auto up = decode_upload(std::string_view(it->value().data(), it->value().size()));
+      if (up && up->expires <= now.time_since_epoch().count()) expired.push_back(it->key().ToString());
     }
     if (!it->status().ok()) return fail_status(it->status(), "listing uploads");
   }

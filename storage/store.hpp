@@ -65,12 +65,19 @@ class Delivery {
   void add_mailbox_row(std::string account, std::string mailbox = "INBOX",
                        std::vector<std::string> keywords = {},
                        std::optional<UnixSeconds> internal_date = std::nullopt);
+  // Quota per recipient: an account whose quota this message would exceed gets no
+  // row (DeliveryReceipt::over_quota names it) while the others still get theirs;
+  // commit() fails with quota_exceeded only when no row, queue row or hold is left.
+  // Without it, one account over quota fails the whole delivery (JMAP, import).
+  void set_per_recipient_quota();
   // An outbound relay job for this message (envelope bytes are opaque to the store).
   void add_queue_row(std::string envelope, UnixSeconds due);
   // A JMAP upload (RFC 8620 6.1): keeps the message's blobs alive and granted to
   // `account` until `expires` (expire_uploads) or release_upload. Counts in the
-  // message refcount like a row; adds no logical bytes.
-  void add_upload_hold(std::string account, UnixSeconds expires);
+  // message refcount like a row; adds no logical bytes. `charged_bytes` count against
+  // the account's quota while the hold lives (commit() fails with quota_exceeded when
+  // they do not fit); 0 for holds that are not the account's own uploads.
+  void add_upload_hold(std::string account, UnixSeconds expires, std::uint64_t charged_bytes = 0);
   // Import worker state (the keys of Store::write_import_state) written in this
   // delivery's batch, so an imported message and its "done" record are durable together
   // or not at all (storage/import_state.cpp). Ops apply after the delivery's own writes.

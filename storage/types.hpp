@@ -113,6 +113,8 @@ struct DeliveryReceipt {
   std::vector<std::string> queue_ids;  // in the order add_queue_row was called
   std::vector<std::string> upload_ids; // in the order add_upload_hold was called
   std::uint64_t new_blob_bytes = 0;    // decoded bytes this delivery added to the store
+  // Accounts left out for being over quota (Delivery::set_per_recipient_quota only).
+  std::vector<std::string> over_quota;
 };
 
 struct BlobInfo {

@@ -102,6 +102,92 @@ TEST(Delivery, QuotaRefusesTheWholeDelivery) {
   expect_fsck_clean(*s);
 }
 
+// Hardening item 1: one full mailbox never costs another recipient its copy.
+TEST(Delivery, PerRecipientQuotaLeavesOutOnlyTheFullAccount) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test", "b@x.test"});
+  ASSERT_TRUE(s->set_quota("b@x.test", 3000));
+  auto d = s->begin_delivery();
+  d.set_per_recipient_quota();
+  auto id = d.put_blob(random_bytes(5000, 1));
+  ASSERT_TRUE(id);
+  d.set_message(MessageRecord{"skeleton", "summary", {*id}, 5008});
+  d.add_mailbox_row("a@x.test");
+  d.add_mailbox_row("b@x.test");
+  d.add_mailbox_row("b@x.test", "Archive");
+  auto r = d.commit();
+  ASSERT_TRUE(r) << error_detail(r.error());
+  EXPECT_EQ(r->over_quota, std::vector<std::string>{"b@x.test"});
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(r->rows[0].account, "a@x.test");
+  EXPECT_EQ(s->list_rows("a@x.test", "INBOX")->size(), 1u);
+  EXPECT_TRUE(s->list_rows("b@x.test", "INBOX")->empty());
+  EXPECT_TRUE(s->list_rows("b@x.test", "Archive")->empty());
+  EXPECT_EQ(*s->grant_count("b@x.test", *id), 0);
+  EXPECT_EQ(s->get_message(r->message_id)->refcount, 1);
+  EXPECT_EQ(s->get_user("b@x.test")->used_bytes, 0u);
+  expect_fsck_clean(*s);
+}
+
+TEST(Delivery, PerRecipientQuotaFailsWhenNobodyIsLeft) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test", "b@x.test"});
+  ASSERT_TRUE(s->set_quota("a@x.test", 100));
+  ASSERT_TRUE(s->set_quota("b@x.test", 100));
+  auto d = s->begin_delivery();
+  d.set_per_recipient_quota();
+  auto id = d.put_blob(random_bytes(5000, 2));
+  ASSERT_TRUE(id);
+  d.set_message(MessageRecord{"skeleton", "summary", {*id}, 5008});
+  d.add_mailbox_row("a@x.test");
+  d.add_mailbox_row("b@x.test");
+  auto r = d.commit();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::quota_exceeded);
+  EXPECT_NE(error_detail(r.error()).find("a@x.test, b@x.test"), std::string::npos);
+  EXPECT_EQ(s->stats()->messages, 0u);
+  EXPECT_EQ(s->stats()->blobs, 0u);
+  expect_fsck_clean(*s);
+}
+
+// Hardening item 4: an upload hold's bytes count against the uploader's quota until
+// the hold is released, and fsck agrees with the counter.
+TEST(Delivery, UploadHoldsCountAgainstQuotaUntilReleased) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test"});
+  ASSERT_TRUE(s->set_quota("a@x.test", 10000));
+  auto hold = [&](std::uint64_t seed) {
+    auto d = s->begin_delivery();
+    auto bytes = random_bytes(4000, seed);
+    auto id = d.put_blob(bytes);
+    EXPECT_TRUE(id);
+    d.set_message(MessageRecord{"", "", {*id}, 0});
+    d.add_upload_hold("a@x.test", UnixSeconds(std::chrono::seconds(std::int64_t(1) << 40)), bytes.size());
+    return d.commit();
+  };
+  auto h1 = hold(1), h2 = hold(2);
+  ASSERT_TRUE(h1 && h2);
+  expect_fsck_clean(*s);
+  auto h3 = hold(3);
+  ASSERT_FALSE(h3);
+  EXPECT_EQ(h3.error(), errc::quota_exceeded);
+  // Mail does not fit either while the uploads hold 8,000 of 10,000 bytes.
+  auto mail = deliver(*s, {{"a@x.test"}}, {random_bytes(3000, 4)});
+  ASSERT_FALSE(mail);
+  ASSERT_TRUE(s->release_upload("a@x.test", h1->upload_ids.at(0)));
+  expect_fsck_clean(*s);
+  EXPECT_TRUE(hold(5));
+  ASSERT_TRUE(s->expire_uploads(UnixSeconds(std::chrono::seconds(std::int64_t(1) << 41))));
+  EXPECT_TRUE(deliver(*s, {{"a@x.test"}}, {random_bytes(9000, 6)}));
+  expect_fsck_clean(*s);
+}
+
 TEST(Delivery, ExpungeAndGcGoBackToZero) {
   TempDir dir;
   auto s = open_store(test_options(dir.path()));
