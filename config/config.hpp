@@ -29,6 +29,9 @@ struct Limits {
   std::uint64_t message_size_bytes = 50ull << 20;  // SMTP SIZE and DATA/BDAT cap
   std::uint32_t recipients = 1000;                 // RCPTs per transaction
   std::uint32_t connections = 500;                 // concurrent connections, all listeners
+  // Message content being received over SMTP and not yet stored, all sessions together;
+  // over it, the session that grows gets 452 4.3.1 at the end of its content.
+  std::uint64_t inflight_bytes = 128ull << 20;
   std::uint32_t connections_per_ip = 50;
   std::uint32_t errors_before_disconnect = 10;
   std::uint32_t commands_before_mail = 50;
@@ -49,6 +52,9 @@ struct Tls {
 struct Smtp {
   bool plain_auth_on_loopback = false;  // AUTH without TLS, for tests on 127.0.0.1 only
   bool allow_any_sender = false;        // submission may use any MAIL FROM / From
+  // A bare LF in DATA: false keeps it as content (default, as received); true drains the
+  // message and answers 550 5.5.2 (Postfix smtpd_forbid_bare_newline = reject).
+  bool reject_bare_lf = false;
   std::uint64_t min_cut_bytes = 2048;   // attachments smaller than this stay in the skeleton
 };
 

@@ -95,6 +95,7 @@ int run_daemon(const config::Config& cfg) {
   asio::io_context io(1);
   asio::thread_pool pool(8);  // blocking work; several writers let RocksDB group commits
   ConnectionTracker tracker(cfg.limits.connections, cfg.limits.connections_per_ip);
+  tracker.set_content_budget(cfg.limits.inflight_bytes);
   ConnectionTracker admin_tracker(64, 64);
   Runtime rt{io, pool, tracker};
 

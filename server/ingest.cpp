@@ -10,9 +10,11 @@
 
 #include <boost/json.hpp>
 
+#include "mime/dsn.hpp"
 #include "mime/splitter.hpp"
 #include "mime/summary.hpp"
 #include "server/log.hpp"
+#include "server/relay_message.hpp"
 #include "server/summary_hook.hpp"
 #include "storage/store.hpp"
 #include "web/envelope.hpp"
@@ -129,18 +131,70 @@ std::optional<storage::MessageRecord> prepare_record(storage::Delivery& d, const
   return rec;
 }
 
+IngestOutcome internal_failure(const char* event, const std::string& id, std::string_view what) {
+  log::error(event, {{"id", id}, {"error", what}});
+  IngestOutcome out;
+  out.status = smtp::DeliveryStatus::TempFail;
+  out.internal_error = true;
+  out.detail = "internal error: " + std::string(what);
+  return out;
+}
+
+std::uint64_t random64() {
+  std::uint64_t v = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) std::abort();
+  return v;
+}
+
 // A failed commit as the SMTP answer it deserves: 552 over quota, else 451 (retry).
 smtp::DeliveryStatus failed_commit(const boost::system::error_code& ec) {
   return ec == storage::errc::quota_exceeded ? smtp::DeliveryStatus::QuotaExceeded
                                              : smtp::DeliveryStatus::TempFail;
 }
 
-}  // namespace
+// RFC 3464: the sender learns which recipients were over quota (the others got the
+// message). Local senders get the report in their INBOX, foreign ones through the relay
+// with a null reverse-path; a null sender gets none (RFC 5321 4.5.5).
+void report_over_quota(storage::Store& store, const config::Config& cfg, const smtp::Envelope& env,
+                       std::string_view message, const std::vector<std::string>& accounts, std::time_t arrival,
+                       const std::string& id) {
+  if (env.mail_from.is_null()) {
+    log::info("ingest.over_quota", {{"id", id}, {"accounts", accounts.size()}, {"report", "none: null sender"}});
+    return;
+  }
+  mime::DsnInput in;
+  in.reporting_mta = cfg.hostname;
+  in.to = env.mail_from.to_string();
+  in.original_envid = env.params.envid;
+  in.arrival_date = arrival;
+  in.date = std::time(nullptr);
+  in.original_headers = mime::header_section(message);
+  in.original_subject = relay_detail::subject_of(in.original_headers);
+  in.random_seed = random64();
+  for (const auto& a : accounts) {
+    in.recipients.push_back({a, "failed", "5.2.2", "", "552 5.2.2 " + a + ": mailbox full (quota exceeded)"});
+  }
+  IngestRequest dsn;
+  dsn.envelope.ehlo_domain = cfg.hostname;
+  dsn.envelope.rcpt_to.push_back(smtp::Recipient{env.mail_from, {}});
+  dsn.bytes = mime::compose_dsn(in);
+  dsn.peer_ip = "127.0.0.1";
+  dsn.peer_name = "localhost";
+  auto local = store.resolve_recipient(in.to);
+  if (local && !local->accounts.empty()) dsn.local_accounts = local->accounts;
+  else dsn.foreign = {in.to};
+  auto sent = ingest(store, cfg, std::move(dsn));
+  if (sent.status == smtp::DeliveryStatus::Ok) {
+    log::info("ingest.over_quota", {{"id", id}, {"accounts", accounts.size()}, {"report", sent.queue_id}});
+  } else {
+    log::error("ingest.over_quota_report_failed", {{"id", id}, {"to", in.to}, {"error", sent.detail}});
+  }
+}
 
-IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestRequest req) {
+IngestOutcome ingest_message(storage::Store& store, const config::Config& cfg, IngestRequest req,
+                             const std::string& id) {
   IngestOutcome out;
   std::time_t now = std::time(nullptr);
-  std::string id = random_id();
   std::string trace = received_header(req, cfg.hostname, id, now);
 
   std::string full;  // trace + message: split, summarised and measured once
@@ -150,6 +204,7 @@ IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestReq
   req.bytes.shrink_to_fit();
 
   storage::Delivery d = store.begin_delivery();
+  d.set_per_recipient_quota();
   mime::Skeleton skel;
   auto rec = prepare_record(d, cfg, full, skel, out.detail);
   if (!rec) return out;
@@ -181,10 +236,30 @@ IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestReq
                               {"bytes", full.size()},
                               {"cuts", skel.cuts.size()},
                               {"new_blob_bytes", receipt->new_blob_bytes}});
+  out.over_quota = receipt->over_quota;
+  if (!receipt->over_quota.empty())
+    report_over_quota(store, cfg, req.envelope, full, receipt->over_quota, now, id);
   return out;
 }
 
-IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, ImportIngestRequest req) {
+}  // namespace
+
+IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestRequest req) {
+  const std::string id = random_id();
+  // No message may end the process: whatever a parser or the store throws on this
+  // message's bytes fails this delivery only (451, the client retries or bounces).
+  try {
+    return ingest_message(store, cfg, std::move(req), id);
+  } catch (const std::exception& e) {
+    return internal_failure("ingest.exception", id, e.what());
+  } catch (...) {
+    return internal_failure("ingest.exception", id, "non-standard exception");
+  }
+}
+
+namespace {
+
+IngestOutcome import_message(storage::Store& store, const config::Config& cfg, ImportIngestRequest req) {
   IngestOutcome out;
   // The target mailbox: INBOX always exists; others are created on first use.
   if (!(req.mailbox.size() == 5 && (req.mailbox == "INBOX" || req.mailbox == "inbox" || req.mailbox == "Inbox"))) {
@@ -250,6 +325,19 @@ IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, Im
                               {"cuts", skel.cuts.size()},
                               {"new_blob_bytes", receipt->new_blob_bytes}});
   return out;
+}
+
+}  // namespace
+
+IngestOutcome ingest_import(storage::Store& store, const config::Config& cfg, ImportIngestRequest req) {
+  const std::string origin = req.origin;
+  try {
+    return import_message(store, cfg, std::move(req));
+  } catch (const std::exception& e) {
+    return internal_failure("import.exception", origin, e.what());
+  } catch (...) {
+    return internal_failure("import.exception", origin, "non-standard exception");
+  }
 }
 
 }  // namespace refmail::server

@@ -38,9 +38,18 @@ struct IngestOutcome {
   std::string detail;    // for the log
   std::uint64_t new_blob_bytes = 0;
   std::uint64_t cut_bytes = 0;  // ingest_import: decoded bytes of the attachments cut out
+  // Local accounts left out for being over quota (the others got the message; the
+  // sender was sent a failure report for these).
+  std::vector<std::string> over_quota;
+  // The delivery failed on an exception (a bug), not on a store error: logged with
+  // the trace id; the caller counts it (refmail_internal_errors_total).
+  bool internal_error = false;
 };
 
-// Blocking (splits and commits durably): call on the thread pool.
+// Blocking (splits and commits durably): call on the thread pool. Quota is per
+// recipient: accounts over quota are left out and reported to the sender (RFC 3464),
+// QuotaExceeded only when nobody is left. Never throws: an exception on the way
+// (a bug) is logged and answered TempFail with internal_error set.
 [[nodiscard]] IngestOutcome ingest(storage::Store& store, const config::Config& cfg, IngestRequest req);
 
 // Called after every commit that added relay queue rows (from the pool thread that

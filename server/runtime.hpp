@@ -5,6 +5,8 @@
 // SECURITY: limits are checked before any byte of a connection is read.
 #pragma once
 #include <cstdint>
+#include <exception>
+#include <optional>
 #include <functional>
 #include <map>
 #include <string>
@@ -71,6 +73,19 @@ class ConnectionTracker {
     }
   }
   [[nodiscard]] bool stopping() const { return stopping_; }
+
+  // The in-flight budget for message content being received (SMTP DATA/BDAT), across
+  // every session: nobody can make the daemon hold more than this in messages that
+  // are not yet stored. Sessions report what they hold; over the budget, the session
+  // that grew sheds its content (452 4.3.1 at the end) instead of the daemon growing.
+  void set_content_budget(std::uint64_t max_bytes) { content_max_ = max_bytes; }
+  // One session now holds `now` bytes where it held `before`; false when the total
+  // is over the budget.
+  [[nodiscard]] bool account_content(std::uint64_t before, std::uint64_t now) {
+    content_held_ = content_held_ - before + now;
+    return content_held_ <= content_max_;
+  }
+  [[nodiscard]] std::uint64_t content_held() const { return content_held_; }
   [[nodiscard]] std::uint32_t total() const { return total_; }
 
  private:
@@ -85,6 +100,8 @@ class ConnectionTracker {
   std::uint32_t total_ = 0;
   std::uint64_t next_id_ = 0;
   bool stopping_ = false;
+  std::uint64_t content_max_ = ~std::uint64_t{0};
+  std::uint64_t content_held_ = 0;
   std::map<std::string, std::uint32_t> per_ip_;
   std::map<std::uint64_t, std::function<void()>> stoppers_;
 };
@@ -96,23 +113,45 @@ struct Runtime {
 };
 
 // Runs `f` on the blocking pool and resumes the caller on its own executor with the
-// result. REQUIRES: `f` owns (or outlives) everything it touches and returns a value
-// (not void). Built from plain handlers rather than a coroutine lambda: GCC 12
+// result. An exception thrown by `f` never leaves the pool thread (it would end the
+// process): it is caught there and rethrown in the awaiting coroutine, whose own
+// handler answers its connection (451, 500), logs and counts it.
+// REQUIRES: `f` owns (or outlives) everything it touches and returns a value (not
+// void). Built from plain handlers rather than a coroutine lambda: GCC 12
 // mis-relocates the captures of coroutine lambdas (seen under ASan as a bad free).
 template <typename F>
 asio::awaitable<std::invoke_result_t<F&>> offload(asio::thread_pool& pool, F f) {
   using R = std::invoke_result_t<F&>;
   auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+  std::optional<R> r = co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                                     void(std::exception_ptr, std::optional<R>)>(
       [&pool, ex](auto handler, F fn) {
         asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
-          R r = fn();
-          asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
-            std::move(handler)(std::move(r));
+          std::optional<R> out;
+          std::exception_ptr failure;
+          try {
+            out.emplace(fn());
+          } catch (...) {
+            failure = std::current_exception();
+          }
+          asio::post(ex, [handler = std::move(handler), failure, out = std::move(out)]() mutable {
+            std::move(handler)(failure, std::move(out));
           });
         });
       },
       asio::use_awaitable, std::move(f));
+  co_return std::move(*r);
+}
+
+// A one-line description of the exception in flight (for a catch (...) block's log).
+inline std::string describe_current_exception() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "non-standard exception";
+  }
 }
 
 }  // namespace refmail::server

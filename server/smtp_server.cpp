@@ -7,6 +7,7 @@
 // the connection; passwords are never logged.
 #include "server/smtp_server.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -47,6 +48,12 @@ struct Routed {
   std::vector<std::string> foreign;
 };
 
+// Would `bytes` more exceed `account`'s quota? (The commit checks again, exactly.)
+bool over_quota(storage::Store& store, const std::string& account, std::uint64_t bytes) {
+  auto u = store.get_user(account);
+  return u && u->quota_bytes > 0 && u->used_bytes + bytes > u->quota_bytes;
+}
+
 // The policy is smtp::classify_recipient (local domain / known mailbox / relay only
 // when authenticated); the store answers its questions and records where the
 // recipient's copies go.
@@ -62,7 +69,9 @@ smtp::RcptVerdict decide_recipient(storage::Store& store, const config::Config& 
   dir.has_mailbox = [&](const smtp::Address&) {
     auto r = store.resolve_recipient(addr);
     if (!r) {
-      return r.error() == storage::errc::not_found || r.error() == storage::errc::not_local_domain
+      // A local part the store cannot hold (a quoted "x@y", say) names no mailbox: 550.
+      return r.error() == storage::errc::not_found || r.error() == storage::errc::not_local_domain ||
+                     r.error() == storage::errc::invalid_argument
                  ? smtp::Lookup::No
                  : smtp::Lookup::TempFail;
     }
@@ -71,6 +80,14 @@ smtp::RcptVerdict decide_recipient(storage::Store& store, const config::Config& 
     return out.accounts.empty() && out.foreign.empty() ? smtp::Lookup::No : smtp::Lookup::Yes;
   };
   auto verdict = smtp::classify_recipient(c.address, c.auth_user, dir);
+  if (verdict == smtp::RcptVerdict::Accept && c.declared_size && out.foreign.empty() && !out.accounts.empty() &&
+      std::all_of(out.accounts.begin(), out.accounts.end(),
+                  [&](const std::string& a) { return over_quota(store, a, *c.declared_size); })) {
+    // RFC 1870 6: the size is known, so a full mailbox is refused here, per recipient,
+    // and the message still goes to the others (no bounce needed).
+    log::info("smtp.rcpt_over_quota", {{"rcpt", addr}, {"size", *c.declared_size}});
+    return smtp::RcptVerdict::MailboxFull;
+  }
   if (verdict != smtp::RcptVerdict::Accept || !out.accounts.empty() || !out.foreign.empty()) {
     if (verdict == smtp::RcptVerdict::TempFail) log::warn("smtp.rcpt_tempfail", {{"rcpt", addr}});
     return verdict;
@@ -166,6 +183,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   lim.max_errors = cfg.limits.errors_before_disconnect;
   lim.max_junk_commands = cfg.limits.commands_before_mail;
   lim.max_data_line = cfg.limits.data_line_bytes;
+  opts.bare_lf = cfg.smtp_policy.reject_bare_lf ? smtp::BareLfPolicy::Reject : smtp::BareLfPolicy::Accept;
   smtp::Session session(opts, lim);
 
   std::map<std::string, Routed> routes;  // by RFC 5321 address text, for this transaction
@@ -178,6 +196,18 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   const std::string label = "{listener=\"" + lc.name + "\"}";
   svc.metrics->add("refmail_smtp_sessions_total" + label);
   std::uint64_t messages = 0;
+  // This session's share of the in-flight content budget (ConnectionTracker); given
+  // back however the coroutine ends.
+  struct HeldContent {
+    ConnectionTracker& tracker;
+    std::uint64_t held = 0;
+    bool set(std::uint64_t now) {
+      bool ok = tracker.account_content(held, now);
+      held = now;
+      return ok;
+    }
+    ~HeldContent() { (void)tracker.account_content(held, 0); }
+  } held{svc.rt.connections};
   std::array<char, 64 * 1024> buf;
   asio::steady_timer deadline(c.stream.get_executor());
   bool timed_out = false;  // set by the deadline's handler for the current read
@@ -238,8 +268,17 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         }
         routes.clear();
         if (lc.auth && req.envelope.auth_user) req.sent_account = *req.envelope.auth_user;
+        (void)held.set(req.bytes.size());  // held until the delivery is done
         auto run = [&svc, r = std::move(req)]() mutable { return ingest(svc.store, svc.cfg, std::move(r)); };
-        auto outcome = co_await offload(svc.rt.pool, std::move(run));
+        IngestOutcome outcome;
+        try {
+          outcome = co_await offload(svc.rt.pool, std::move(run));
+        } catch (const std::exception& e) {  // ingest() catches its own; this is the pool hop
+          outcome.internal_error = true;
+          outcome.detail = std::string("internal error: ") + e.what();
+        }
+        if (outcome.internal_error) svc.metrics->add("refmail_internal_errors_total{task=\"ingest\"}");
+        if (!outcome.over_quota.empty()) svc.metrics->add("refmail_over_quota_total", outcome.over_quota.size());
         if (outcome.status != smtp::DeliveryStatus::Ok) {
           log::warn("smtp.delivery_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", outcome.detail}});
           svc.metrics->add("refmail_smtp_delivery_failures_total" + label);
@@ -248,6 +287,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           svc.metrics->add("refmail_smtp_messages_total" + label);
           svc.metrics->add("refmail_deliveries_total");
         }
+        (void)held.set(0);
         push(session.delivery_result(outcome.status, outcome.queue_id));
       } else if (std::holds_alternative<smtp::Close>(action)) {
         closing = true;
@@ -301,6 +341,14 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     }
     if (rec) break;  // peer closed or reset: nothing half-stored, the session is dropped
     push(session.feed(std::span<const char>(buf.data(), n), std::chrono::steady_clock::now()));
+    if (!held.set(session.held_content_bytes()) && session.in_content()) {
+      // Over the in-flight budget: this message is drained, not kept (452 4.3.1).
+      session.shed_content();
+      (void)held.set(session.held_content_bytes());
+      log::warn("smtp.content_shed", {{"listener", lc.name}, {"peer", peer_ip},
+                                      {"in_flight", svc.rt.connections.content_held()}});
+      svc.metrics->add("refmail_smtp_content_shed_total" + label);
+    }
   }
   boost::system::error_code ignored;
   beast::get_lowest_layer(c.stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -337,6 +385,8 @@ asio::awaitable<void> serve_smtp(tcp::acceptor& acceptor, SmtpListenerConfig lc,
                        std::rethrow_exception(e);
                      } catch (const std::exception& ex) {
                        log::error("smtp.session_failed", {{"listener", name}, {"error", ex.what()}});
+                     } catch (...) {
+                       log::error("smtp.session_failed", {{"listener", name}, {"error", "non-standard exception"}});
                      }
                    });
   }

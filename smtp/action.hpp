@@ -50,6 +50,7 @@ struct CheckRecipient {
   RcptParams dsn;
   std::optional<std::string> auth_user;  // set when the session is authenticated
   std::size_t accepted_so_far = 0;       // recipients already accepted in this transaction
+  std::optional<std::uint64_t> declared_size;  // MAIL FROM's SIZE= (RFC 1870), when given
 };
 
 // The message is complete: commit it durably (ingest), then call

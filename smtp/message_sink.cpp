@@ -40,7 +40,7 @@ void MessageSink::append(std::string_view s) {
     pos = at + 1;
   }
   total_ += n;
-  if (total_ > max_size_) {
+  if (total_ > max_size_ || shed_) {
     // Over the limit: keep counting, stop storing, give the memory back.
     std::string().swap(bytes_);
     return;
@@ -49,7 +49,7 @@ void MessageSink::append(std::string_view s) {
 }
 
 std::string MessageSink::take() {
-  REFMAIL_CHECK(!over_size());
+  REFMAIL_CHECK(!over_size() && !shed_);
   return std::move(bytes_);
 }
 

@@ -28,7 +28,16 @@ class MessageSink {
   [[nodiscard]] std::size_t longest_line() const noexcept {
     return line_len_ > longest_ ? line_len_ : longest_;
   }
-  // The stored bytes. REQUIRES: !over_size().
+  // Memory given up under pressure (the server's in-flight budget): the stored bytes
+  // are freed, later ones only counted; the session answers 452 4.3.1 at the end.
+  void shed() {
+    shed_ = true;
+    std::string().swap(bytes_);
+  }
+  [[nodiscard]] bool was_shed() const noexcept { return shed_; }
+  // Bytes of memory the stored content holds now.
+  [[nodiscard]] std::size_t held_bytes() const noexcept { return bytes_.capacity(); }
+  // The stored bytes. REQUIRES: !over_size() && !was_shed().
   [[nodiscard]] std::string take();
 
  private:
@@ -39,6 +48,7 @@ class MessageSink {
   std::size_t longest_ = 0;
   bool nul_ = false;
   bool eight_bit_ = false;
+  bool shed_ = false;
 };
 
 }  // namespace refmail::smtp

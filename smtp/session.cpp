@@ -486,7 +486,7 @@ void Session::cmd_rcpt(std::string_view args) {
     reply(452, "4.5.3 Error: too many recipients");
     return;
   }
-  out_.push_back(CheckRecipient{r->forward_path, r->params, auth_user_, env_.rcpt_to.size()});
+  out_.push_back(CheckRecipient{r->forward_path, r->params, auth_user_, env_.rcpt_to.size(), env_.params.size});
   pending_rcpt_ = Recipient{std::move(r->forward_path), std::move(r->params)};
   enter_state(SessionState::WaitRecipient);
 }
@@ -548,6 +548,8 @@ bool Session::reject_content(bool binary) {
   const char* text = nullptr;
   if (sink_.over_size()) {
     code = 552, text = "5.3.4 Error: message file too big";  // RFC 5321 4.5.3.1.10
+  } else if (sink_.was_shed()) {
+    code = 452, text = "4.3.1 Error: insufficient system resources, try again later";  // RFC 3463
   } else if (!binary && sink_.nul_seen()) {
     code = 554, text = "5.6.0 Error: message contains NUL characters";
   } else if (!binary && sink_.longest_line() > lim_.max_data_line) {

@@ -116,6 +116,14 @@ class Session {
   [[nodiscard]] const std::optional<std::string>& auth_user() const noexcept { return auth_user_; }
   [[nodiscard]] bool tls_active() const noexcept { return tls_active_; }
   [[nodiscard]] TimePoint last_activity() const noexcept { return last_activity_; }
+  // Memory the message content being received holds now (0 outside content).
+  [[nodiscard]] std::size_t held_content_bytes() const noexcept { return sink_.held_bytes(); }
+  // Under memory pressure: frees the content being received and keeps draining it;
+  // the end of DATA / the last BDAT is answered 452 4.3.1 (the client retries later).
+  // No effect outside content.
+  void shed_content() {
+    if (in_content()) sink_.shed();
+  }
   // Bytes received but not yet processed (bounded by the limits).
   [[nodiscard]] std::size_t buffered_bytes() const noexcept { return in_.size() - pos_; }
 

@@ -77,6 +77,38 @@ TEST(Data, OverSizeDrainedThen552) {
   EXPECT_TRUE(r.deliveries.empty());
 }
 
+// Hardening item 5: under the server's in-flight budget the content is dropped while
+// it streams (memory given back at once), drained to the end, then 452 4.3.1; the
+// session goes on.
+TEST(Data, ShedContentIsDrainedThen452) {
+  Driver d(default_options(), Limits{});
+  d.feed(kTxn);
+  d.feed(std::string(5000, 'x') + "\r\n");
+  EXPECT_GE(d.session().held_content_bytes(), 5000u);
+  d.session().shed_content();
+  EXPECT_LT(d.session().held_content_bytes(), 64u);  // the empty string's own buffer
+  d.feed(std::string(5000, 'y') + "\r\n");
+  EXPECT_LT(d.session().held_content_bytes(), 64u);  // the empty string's own buffer
+  d.feed(".\r\nNOOP\r\n");
+  auto& r = d.result();
+  EXPECT_TRUE(r.deliveries.empty());
+  EXPECT_NE(r.out.find("452 4.3.1 Error: insufficient system resources, try again later\r\n250 2.0.0 Ok\r\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.final_state, SessionState::Ready);
+}
+
+TEST(Data, ShedOutsideContentDoesNothing) {
+  auto r = [] {
+    Driver d(default_options(), Limits{});
+    d.feed("EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\n");
+    d.session().shed_content();
+    d.feed("DATA\r\nx\r\n.\r\n");
+    return d.result();
+  }();
+  EXPECT_EQ(r.deliveries.size(), 1u);
+}
+
 TEST(Data, ExactlyAtSizeLimitIsAccepted) {
   Limits l;
   l.max_message_size = 10;
