@@ -22,13 +22,29 @@ bool token_matches(std::string_view presented, const std::string& token) {
   return CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
 }
 
-web::Request to_request(http::request<http::string_body>&& req, std::string peer, bool trusted,
-                        const std::string& token, bool tls) {
+// RFC 9112 6.1, 6.3: a request whose Transfer-Encoding is anything but a final, single
+// "chunked", or that has both Transfer-Encoding and Content-Length, is refused: a proxy
+// in front may frame it differently (request smuggling).
+bool ambiguous_framing(const http::request_parser<http::string_body>::value_type& h) {
+  auto te = h.find(http::field::transfer_encoding);
+  if (te == h.end()) return false;
+  if (h.find(http::field::content_length) != h.end()) return true;
+  if (std::distance(h.equal_range(http::field::transfer_encoding).first,
+                    h.equal_range(http::field::transfer_encoding).second) != 1)
+    return true;
+  std::string v(te->value());
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+  return b == std::string::npos || v.substr(b, e - b + 1) != "chunked";
+}
+
+web::Request to_request(const http::request_parser<http::string_body>::value_type& req, std::string body,
+                        std::string peer, bool trusted, const std::string& token, bool tls) {
   web::Request r;
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
   for (const auto& f : req) r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-  r.body = std::move(req.body());
+  r.body = std::move(body);
   r.peer = std::move(peer);
   r.peer_trusted = trusted;
   r.tls = tls;
@@ -154,31 +170,86 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
   for (;;) {
     if (rt.connections.stopping() || stop_requested) break;
     http::request_parser<http::string_body> parser;
+    // The header first: the body limit depends on who is asking (HttpOptions).
     parser.body_limit(opts.body_limit_bytes);
     parser.header_limit(64 * 1024);
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
-    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout) {
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
+    const bool closed = ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+                        ec == beast::error::timeout;
+    if (closed) {
+      log::debug("http.closed", {{"listener", opts.name}, {"peer", peer}, {"error", ec.message()}});
       break;
     }
-    if (ec) {
-      // A request we cannot parse gets a status, then the connection closes.
-      int status = ec == http::error::body_limit ? 413 : 400;
-      auto res = to_response(web::error_response(status, ec.message()), 11, false);
+    int refuse = ec ? (ec == http::error::body_limit ? 413 : 400) : 0;
+    std::string why = ec ? ec.message() : std::string();
+    if (!ec && ambiguous_framing(parser.get())) {
+      refuse = 400;
+      why = "Transfer-Encoding must be a single final chunked, without Content-Length";
+    }
+    const auto declared = parser.content_length();  // boost::optional
+    const bool large = parser.chunked() || (declared && *declared > opts.preauth_body_limit_bytes);
+    if (!refuse && large && opts.may_send_large_body && !trusted) {
+      // SECURITY: the body is read only once the header's credentials are checked.
+      auto head = std::make_shared<web::Request>(
+          to_request(parser.get(), std::string(), peer, trusted, opts.admin_token, tls));
+      auto gate = [check = opts.may_send_large_body, head] { return head->peer_trusted || check(*head); };
+      bool allowed = co_await offload(rt.pool, std::move(gate));
+      if (!allowed) {
+        if (declared) {
+          refuse = 413;
+          why = "request body too large before authentication";
+        } else {
+          parser.body_limit(opts.preauth_body_limit_bytes);
+        }
+      }
+    }
+    if (!refuse && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+      // RFC 9110 10.1.1: the client waits for this before it sends a large body.
+      http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      auto [cec, cn] = co_await http::async_write(stream, cont, asio::as_tuple(use_awaitable));
+      if (cec) break;
+    }
+    if (!refuse && !parser.is_done()) {
+      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+      if (bec == http::error::end_of_stream || bec == asio::error::operation_aborted ||
+          bec == beast::error::timeout)
+        break;
+      if (bec) {
+        refuse = bec == http::error::body_limit ? 413 : 400;
+        why = bec.message();
+      }
+    }
+    if (refuse) {
+      // A request we cannot or will not read gets a status, then the connection closes
+      // (its unread body is not drained).
+      auto res = to_response(web::error_response(refuse, why), 11, false);
       beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
       co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+      log::info("http.refused", {{"listener", opts.name}, {"peer", peer}, {"status", refuse}, {"reason", why}});
       break;
     }
     auto req = parser.release();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
-    web::Request wreq = to_request(std::move(req), peer, trusted, opts.admin_token, tls);
+    web::Request wreq = to_request(req, std::move(req.body()), peer, trusted, opts.admin_token, tls);
     std::string method = wreq.method, target = wreq.target;
     auto started = std::chrono::steady_clock::now();
     // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
     auto run = [&handler, r = std::move(wreq)]() mutable { return handler(std::move(r)); };
-    web::Response wres = co_await offload(rt.pool, std::move(run));
+    web::Response wres;
+    try {
+      wres = co_await offload(rt.pool, std::move(run));
+    } catch (const std::exception& e) {  // the router catches its own; this is the pool hop
+      wres = web::error_response(500, "internal error");
+      wres.log_detail = e.what();
+    }
+    if (!wres.log_detail.empty()) {
+      log::error("http.internal_error", {{"listener", opts.name}, {"peer", peer}, {"method", method},
+                                         {"target", target}, {"error", wres.log_detail}});
+    }
     int status = wres.status;
     bool ok = true;
     bool keep = keep_alive && !rt.connections.stopping();
@@ -257,6 +328,11 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions op
       continue;  // the socket closes as it goes out of scope
     }
     using Proto = typename Acceptor::protocol_type;
+    if constexpr (std::is_same_v<Proto, asio::ip::tcp>) {
+      // Small responses go out at once, not after the peer's delayed ACK (~40 ms).
+      boost::system::error_code nec;
+      socket.set_option(asio::ip::tcp::no_delay(true), nec);
+    }
     beast::basic_stream<Proto> stream(std::move(socket));
     asio::co_spawn(acceptor.get_executor(),
                    detect_session(std::move(stream), rt, opts, handler, peer, trusted, std::move(slot)),
@@ -266,6 +342,8 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions op
                        std::rethrow_exception(e);
                      } catch (const std::exception& ex) {
                        log::error("http.session_failed", {{"listener", name}, {"error", ex.what()}});
+                     } catch (...) {
+                       log::error("http.session_failed", {{"listener", name}, {"error", "non-standard exception"}});
                      }
                    });
   }

@@ -32,6 +32,13 @@ struct HttpOptions {
   // TCP only: when set, a connection that opens with a TLS ClientHello is served over
   // TLS on the same port (detected from the first bytes); others stay plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Before authentication a request body may hold at most this many bytes (a login,
+  // a webhook): nobody unauthenticated can make the daemon hold memory.
+  std::uint64_t preauth_body_limit_bytes = 64 * 1024;
+  // Called on the pool with the request's header only (empty body) when its body may
+  // exceed preauth_body_limit_bytes: true when the request is authenticated, so its
+  // body may use body_limit_bytes. Unset: every request may (the trusted admin socket).
+  std::function<bool(const web::Request&)> may_send_large_body;
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.

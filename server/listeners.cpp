@@ -108,6 +108,7 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     o.read_timeout = std::min(svc.cfg.limits.read_timeout, std::chrono::seconds(60));
     o.body_limit_bytes = svc.cfg.limits.http_body_bytes;
     o.tls = svc.tls;  // TLS on the same port, detected per connection
+    o.may_send_large_body = [router = l->router](const web::Request& head) { return router->authenticated(head); };
     auto router = l->router;
     spawn_logged(io, serve_http(*l->acceptors_[i++], svc.rt, o,
                          [router](web::Request&& r) { return router->handle(r); }),

@@ -66,6 +66,7 @@ struct Response {
   std::string body;
   std::shared_ptr<BodyStream> stream;   // when set, `body` is ignored
   std::shared_ptr<EventSource> events;  // when set, `body` and `stream` are ignored
+  std::string log_detail;  // for the server's log only, never sent (an internal error's cause)
 };
 
 // {"error": message} with the given status.

@@ -37,6 +37,8 @@ class Store;
 
 namespace refmail::web {
 
+class ConcurrencyLimit;
+
 struct JmapLimits {
   std::uint64_t max_size_request = 10ull << 20;
   std::uint32_t max_calls_in_request = 64;
@@ -81,6 +83,8 @@ class Jmap {
  private:
   std::unique_ptr<Impl> impl_;
   JmapLimits limits_;
+  std::unique_ptr<ConcurrencyLimit> requests_in_flight_;  // maxConcurrentRequests
+  std::unique_ptr<ConcurrencyLimit> uploads_in_flight_;   // maxConcurrentUpload
 };
 
 }  // namespace refmail::web

@@ -20,6 +20,7 @@
 #include "mime/scanner.hpp"
 #include "mime/skeleton.hpp"
 #include "mime/window_source.hpp"
+#include "web/concurrency.hpp"
 #include "web/jmap_internal.hpp"
 
 namespace refmail::web {
@@ -396,6 +397,12 @@ Response Jmap::upload(const std::string& account, std::string_view rest, const R
   }
   if (req.body.empty()) return error_response(400, "an empty upload stores nothing");
   if (req.body.size() > limits_.max_size_upload) return error_response(413, "larger than maxSizeUpload");
+  auto ticket = uploads_in_flight_->acquire(account);
+  if (!ticket) {
+    Response r = error_response(429, "more than maxConcurrentUpload uploads in flight for this account");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
   if (has_digest) {
     storage::Sha256 actual{};
     SHA256(reinterpret_cast<const unsigned char*>(req.body.data()), req.body.size(), actual.data());
@@ -420,10 +427,16 @@ Response Jmap::upload(const std::string& account, std::string_view rest, const R
   d.set_message(std::move(rec));
   auto expires = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
                  limits_.upload_hold;
-  d.add_upload_hold(account, expires);
+  // The upload counts against the uploader's quota until its hold expires or is
+  // released (RFC 8620 6.1), whether or not the bytes were already stored.
+  d.add_upload_hold(account, expires, req.body.size());
   auto receipt = d.commit();
   if (!receipt) {
-    return error_response(receipt.error() == storage::errc::quota_exceeded ? 413 : 500, "cannot store the upload");
+    if (receipt.error() == storage::errc::quota_exceeded) {
+      Response r = error_response(413, "overQuota: the upload would exceed the account's quota");
+      return r;
+    }
+    return error_response(500, "cannot store the upload");
   }
   // Same answer whether or not the bytes were already stored.
   return answer(*blob, req.body.size());

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "web/concurrency.hpp"
 #include "web/jmap_internal.hpp"
 
 namespace refmail::web {
@@ -285,7 +286,10 @@ std::string Ctx::mailbox_jmap_id(std::string_view name) {
 }
 
 Jmap::Jmap(storage::Store& store, const config::Config& cfg, JmapLimits limits)
-    : impl_(std::make_unique<Impl>(Impl{store, cfg, limits, {}})), limits_(limits) {}
+    : impl_(std::make_unique<Impl>(Impl{store, cfg, limits, {}})),
+      limits_(limits),
+      requests_in_flight_(std::make_unique<ConcurrencyLimit>(limits.max_concurrent_requests)),
+      uploads_in_flight_(std::make_unique<ConcurrencyLimit>(limits.max_concurrent_upload)) {}
 Jmap::~Jmap() = default;
 
 void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->queue_notify = std::move(notify); }
@@ -336,6 +340,11 @@ Response Jmap::session(const std::string& account) {
 
 Response Jmap::api(const std::string& account, const Request& req) {
   if (req.method != "POST") return error_response(405, "use POST");
+  auto ticket = requests_in_flight_->acquire(account);
+  if (!ticket) {
+    return problem("urn:ietf:params:jmap:error:limit", 400, "too many requests in flight for this account",
+                   "maxConcurrentRequests");
+  }
   if (req.body.size() > limits_.max_size_request) {
     return problem("urn:ietf:params:jmap:error:limit", 400, "the request is larger than maxSizeRequest",
                    "maxSizeRequest");

@@ -34,10 +34,31 @@ Response Router::handle(const Request& req) {
       next_upload_expiry_.compare_exchange_strong(due, now.time_since_epoch().count() + 600)) {
     (void)store_.expire_uploads(now);
   }
-  Response r = dispatch(req);
+  Response r;
+  // No request may end the process: an exception on the way (a bug) answers this
+  // request with 500, is logged by the server (status) and counted here.
+  try {
+    r = dispatch(req);
+  } catch (const std::exception& e) {
+    metrics_->add("refmail_internal_errors_total{task=\"http\"}");
+    r = error_response(500, "internal error");
+    r.log_detail = e.what();
+  } catch (...) {
+    metrics_->add("refmail_internal_errors_total{task=\"http\"}");
+    r = error_response(500, "internal error");
+    r.log_detail = "non-standard exception";
+  }
   metrics_->observe_http(r.status, std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - started));
   return r;
+}
+
+bool Router::authenticated(const Request& head) {
+  std::string_view path = head.path();
+  bool authed_route = path == "/jmap/api" || path.starts_with("/jmap/upload/");
+  if (!authed_route) return false;
+  Response err;
+  return auth_.authenticate(head, err).has_value();
 }
 
 Response Router::dispatch(const Request& req) {

@@ -37,6 +37,9 @@ class Router {
   Router(storage::Store& store, const config::Config& cfg, std::shared_ptr<Metrics> metrics = nullptr,
          AuthOptions auth = {}, JmapLimits limits = {});
   [[nodiscard]] Response handle(const Request& req);
+  // Whether `head` (a request's header, no body yet) carries valid credentials for an
+  // authenticated route: only then may its body exceed the pre-authentication limit.
+  [[nodiscard]] bool authenticated(const Request& head);
   [[nodiscard]] Metrics& metrics() { return *metrics_; }
   // Enables /api/import/notify (the legacy server's new-mail webhook). REQUIRES: called
   // before the router serves requests.

@@ -2,7 +2,11 @@
 #include "web/static_files.hpp"
 
 #include <openssl/sha.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <fstream>
 #include <sstream>
@@ -117,11 +121,37 @@ std::string StaticFiles::content_type_for(std::string_view name) {
   return "application/octet-stream";
 }
 
+namespace {
+
+// Opens dir/rel for reading without following a symbolic link anywhere on the way
+// (a linked directory could lead out of the folder); -1 when any step fails.
+// REQUIRES: rel is a checked relative path (no empty, "." or ".." segments).
+int open_beneath(const std::string& dir, std::string_view rel) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  while (fd >= 0) {
+    const auto slash = rel.find('/');
+    const bool last = slash == std::string_view::npos;
+    const std::string part(rel.substr(0, slash));
+    const int next = ::openat(fd, part.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (last ? 0 : O_DIRECTORY));
+    ::close(fd);
+    fd = next;
+    if (last) break;
+    rel.remove_prefix(slash + 1);
+  }
+  return fd;
+}
+
+}  // namespace
+
 std::shared_ptr<const StaticFiles::Entry> StaticFiles::load(const std::string& rel) {
-  std::string full = dir_ + "/" + rel;
+  const int fd = open_beneath(dir_, rel);
+  if (fd < 0) return nullptr;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st{};
-  // lstat: a symbolic link is not followed (it could point out of the folder).
-  if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes) {
     return nullptr;
   }
   std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -132,12 +162,15 @@ std::shared_ptr<const StaticFiles::Entry> StaticFiles::load(const std::string& r
       return it->second;
     }
   }
-  std::ifstream in(full, std::ios::binary);
-  if (!in) return nullptr;
-  std::ostringstream ss;
-  ss << in.rdbuf();
   auto e = std::make_shared<Entry>();
-  e->body = std::move(ss).str();
+  e->body.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < e->body.size()) {
+    const ssize_t n = ::read(fd, e->body.data() + got, e->body.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return nullptr;  // shrank or failed while read: serve nothing half-read
+    got += static_cast<std::size_t>(n);
+  }
   e->mtime_ns = mtime;
   e->size = static_cast<std::uint64_t>(st.st_size);
   unsigned char md[SHA256_DIGEST_LENGTH];

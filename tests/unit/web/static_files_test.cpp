@@ -142,6 +142,15 @@ TEST_F(StaticFilesTest, TraversalAndHiddenFilesAreRefused) {
   auto link = sf.serve(get("/assets/link.txt"));
   EXPECT_EQ(link.status, 404);
   EXPECT_EQ(link.body.find("outside"), std::string::npos);
+  // Nor is a link to a directory on the way to a file (hardening item 10).
+  auto outside_dir = dir_.path().parent_path() / (dir_.path().filename().string() + "-outside-dir");
+  std::filesystem::create_directories(outside_dir);
+  write(outside_dir / "secret.txt", "outside secret");
+  std::filesystem::create_directory_symlink(outside_dir, dir_.path() / "assets" / "linkdir");
+  auto through = sf.serve(get("/assets/linkdir/secret.txt"));
+  EXPECT_EQ(through.status, 404);
+  EXPECT_EQ(through.body.find("outside"), std::string::npos);
+  std::filesystem::remove_all(outside_dir);
 }
 
 TEST_F(StaticFilesTest, MethodsAndMissingFiles) {
