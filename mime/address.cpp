@@ -204,6 +204,10 @@ std::vector<Address> parse_address_list(std::string_view field_body, std::size_t
       a.email = addr_spec(before);
       a.name = comment_name(before);
     }
+    // Raw 8-bit bytes in an addr-spec or comment are UTF-8 only if RFC 6532 was
+    // followed; anything else must not reach JSON as it is.
+    repair_utf8(a.email);
+    repair_utf8(a.name);
     if (!a.email.empty()) out.push_back(std::move(a));
   };
   auto reset = [&]() {

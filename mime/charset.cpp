@@ -177,6 +177,10 @@ std::string sanitize_utf8(std::string_view bytes) {
   return out;
 }
 
+void repair_utf8(std::string& s) {
+  if (!is_valid_utf8(s)) s = sanitize_utf8(s);
+}
+
 std::string latin1_to_utf8(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() + bytes.size() / 4);

@@ -30,6 +30,12 @@ void append_utf8(std::string& out, std::uint32_t cp);
 // Returns `bytes` with every ill-formed UTF-8 sequence replaced by U+FFFD.
 [[nodiscard]] std::string sanitize_utf8(std::string_view bytes);
 
+// The one repair for text that leaves refmail (summaries, JSON): a string that is valid
+// UTF-8 (RFC 6532 allows raw UTF-8 in header fields) is left as it is; otherwise every
+// ill-formed sequence becomes U+FFFD. Raw 8-bit header bytes carry no charset label, so
+// nothing better than U+FFFD can be said for them.
+void repair_utf8(std::string& s);
+
 // windows-1252 (a superset of ISO-8859-1's printable range, as WHATWG and most mail
 // readers treat "iso-8859-1") to UTF-8. Bytes 0x81, 0x8D, 0x8F, 0x90, 0x9D map to
 // the C1 controls of ISO-8859-1.

@@ -4,7 +4,10 @@
 #include "mime/headers.hpp"
 
 #include <array>
+#include <charconv>
 #include <cstdio>
+
+#include "mime/charset.hpp"
 
 namespace refmail::mime {
 namespace {
@@ -148,7 +151,8 @@ std::optional<std::int64_t> parse_rfc5322_date(std::string_view text) {
       second = parts[2];
     } else if (t.kind == 'n') {
       if (t.text.size() > 4) continue;
-      const int v = std::stoi(t.text);
+      int v = 0;  // from_chars: no exception on outside bytes (the token is 1-4 digits)
+      if (std::from_chars(t.text.data(), t.text.data() + t.text.size(), v).ec != std::errc{}) continue;
       if (!day && t.text.size() <= 2 && !year) {
         day = v;
       } else if (!year) {
@@ -241,7 +245,10 @@ std::vector<std::string> parse_message_ids(std::string_view s, std::size_t max_i
       if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<') continue;
       id.push_back(c);
     }
-    if (!id.empty() && id.size() <= 998) out.push_back(std::move(id));
+    if (!id.empty() && id.size() <= 998) {
+      repair_utf8(id);  // raw 8-bit bytes: UTF-8 (RFC 6532) or U+FFFD, never as is
+      out.push_back(std::move(id));
+    }
     i = close + 1;
   }
   if (!any_bracket) {
@@ -255,7 +262,10 @@ std::vector<std::string> parse_message_ids(std::string_view s, std::size_t max_i
                                s[k] == ','))
         ++k;
       std::string_view w = s.substr(b, k - b);
-      if (w.find('@') != std::string_view::npos && w.size() <= 998) out.emplace_back(w);
+      if (w.find('@') != std::string_view::npos && w.size() <= 998) {
+        out.emplace_back(w);
+        repair_utf8(out.back());
+      }
     }
   }
   return out;

@@ -5,6 +5,7 @@
 #include "mime/rfc2231.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 
 #include "mime/charset.hpp"
@@ -217,7 +218,9 @@ ParameterizedField parse_parameterized_field(std::string_view field_body) {
       const std::string_view num = std::string_view(base).substr(star + 1);
       if (!num.empty() && num.size() <= 4 &&
           std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        section = static_cast<unsigned>(std::stoul(std::string(num)));
+        unsigned n = 0;  // 1-4 digits; from_chars never throws
+        std::from_chars(num.data(), num.data() + num.size(), n);
+        section = n;
         base.resize(star);
       }
     }

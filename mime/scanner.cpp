@@ -73,7 +73,9 @@ void skip_cfws(std::string_view s, std::size_t& i) noexcept {
       int depth = 0;
       while (i < s.size()) {
         if (s[i] == '\\') {
-          i += 2;
+          // A quoted-pair; a backslash as the last byte ends the value (it used to
+          // step past the end, and read_token's substr then threw out_of_range).
+          i = std::min(i + 2, s.size());
           continue;
         }
         if (s[i] == '(') ++depth;

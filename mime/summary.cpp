@@ -764,10 +764,36 @@ std::string make_preview(std::string_view text, std::size_t max_chars) {
   return is_valid_utf8(out) ? out : sanitize_utf8(out);
 }
 
+namespace {
+
+// Every string of a summary is emitted as JSON (JMAP Email/get): each one passes through
+// repair_utf8, whichever decoder produced it, so no path can leave raw bytes behind.
+void repair_strings(Summary& s) {
+  for (auto* list : {&s.from, &s.sender, &s.reply_to, &s.to, &s.cc, &s.bcc})
+    for (Address& a : *list) {
+      repair_utf8(a.name);
+      repair_utf8(a.email);
+    }
+  repair_utf8(s.subject);
+  repair_utf8(s.date_raw);
+  for (auto* ids : {&s.message_id, &s.in_reply_to, &s.references})
+    for (std::string& id : *ids) repair_utf8(id);
+  for (auto* parts : {&s.text_body, &s.html_body, &s.attachments})
+    for (PartSummary& p : *parts)
+      for (std::string* x : {&p.part_path, &p.type, &p.charset, &p.disposition, &p.name, &p.cid,
+                             &p.language, &p.location, &p.blob_id, &p.content})
+        repair_utf8(*x);
+  repair_utf8(s.preview);
+}
+
+}  // namespace
+
 Summary summarize(std::string_view message, const Skeleton& skeleton, const SummaryLimits& limits) {
   Builder b(message, skeleton, limits);
   b.set_budget(limits.max_total_body_bytes);
-  return b.run();
+  Summary s = b.run();
+  repair_strings(s);
+  return s;
 }
 
 std::string Summary::serialize() const {
@@ -834,6 +860,9 @@ boost::system::result<Summary> Summary::parse(std::string_view data) {
   s.size = r.u64();
   if (!r.ok()) return errc::skeleton_truncated;
   if (!r.at_end()) return errc::skeleton_corrupt;
+  // Summaries stored before every string was repaired at summarize() time may hold raw
+  // 8-bit bytes; they are repaired on the way out too.
+  repair_strings(s);
   return s;
 }
 

@@ -382,6 +382,10 @@ boost::system::result<std::optional<Response>> Parser::scan() {
       return std::optional<Response>();
     }
     if (crlf - seg_start > limits_.max_line_bytes) return errc::line_too_long;
+    // The whole response (text segments and kept literals) is bounded as well: a server
+    // chaining small literals ("{9}\r\n...{9}\r\n...") would otherwise grow one
+    // response without end (found by tests/fuzz/fuzz_imap_client).
+    if (crlf - start_ > max_response_bytes()) return errc::line_too_long;
     std::string_view seg(buf_.data() + seg_start, crlf - seg_start);
     // RFC 3501 4.3: a line ending in {n} (or {n+}, RFC 7888) announces n bytes.
     if (!seg.empty() && seg.back() == '}') {
@@ -392,7 +396,9 @@ boost::system::result<std::optional<Response>> Parser::scan() {
       auto n = to_number<std::uint64_t>(digits);
       if (!n) return errc::bad_literal;
       std::size_t body = crlf + 2;
-      if (*n > limits_.max_literal_bytes) {
+      // A literal that fits alone but would push the response over its bound is
+      // skipped like an oversized one (reported as too large, never buffered).
+      if (*n > limits_.max_literal_bytes || body - start_ + *n > max_response_bytes()) {
         // Too large: remember it, drop its bytes, continue after it.
         skipped_.push_back({seg_start + open, *n});
         std::size_t have = buf_.size() - body;

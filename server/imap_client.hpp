@@ -33,6 +33,9 @@ struct Limits {
   std::size_t max_line_bytes = 64 * 1024;        // text between literals
   std::uint64_t max_literal_bytes = 100ull << 20;  // larger literals are skipped
   std::size_t max_response_items = 100000;       // values in one response
+  // One response in all (text plus kept literals) holds at most max_line_bytes +
+  // max_literal_bytes; a literal past that is skipped as too large, text past it is
+  // errc::line_too_long.
 };
 
 // One FETCH response (RFC 3501 7.4.2). Absent items stay empty / nullopt.
@@ -77,6 +80,9 @@ class Parser {
 
  private:
   [[nodiscard]] boost::system::result<std::optional<Response>> scan();
+  [[nodiscard]] std::uint64_t max_response_bytes() const {
+    return std::uint64_t{limits_.max_line_bytes} + limits_.max_literal_bytes;
+  }
   Limits limits_;
   std::string buf_;
   std::size_t start_ = 0;     // start of the response being scanned

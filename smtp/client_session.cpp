@@ -623,7 +623,10 @@ void ClientSession::on_transaction_reply(const ServerReply& r) {
       }
       break;
     case Expect::Rcpt: {
-      ClientRcptResult& rr = result_.rcpts.at(rcpt_replies_++);
+      // One Expect::Rcpt is queued per recipient, so a reply always has its slot (an
+      // invariant, not peer input: extra replies find expect_ empty above).
+      REFMAIL_CHECK(rcpt_replies_ < result_.rcpts.size());
+      ClientRcptResult& rr = result_.rcpts[rcpt_replies_++];
       if (aborted_) break;
       if (r.positive()) {
         ++accepted_;

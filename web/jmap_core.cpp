@@ -4,6 +4,7 @@
 // SECURITY: the request is bounded before parsing (maxSizeRequest) and after
 // (maxCallsInRequest); a method never sees an account other than the caller's.
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 
 #include "web/concurrency.hpp"
@@ -59,7 +60,8 @@ std::optional<json::value> evaluate_pointer(const json::value& root, std::string
         !std::all_of(unescaped.begin(), unescaped.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       return std::nullopt;
     }
-    std::size_t i = std::stoul(unescaped);
+    std::size_t i = 0;  // 1-9 digits; from_chars cannot throw on client bytes
+    std::from_chars(unescaped.data(), unescaped.data() + unescaped.size(), i);
     if (i >= arr->size()) return std::nullopt;
     return evaluate_pointer((*arr)[i], rest);
   }

@@ -12,6 +12,7 @@
 // SECURITY: every email, mailbox and blob id is looked up among the caller's rows
 // and grants.
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <set>
 
@@ -340,7 +341,7 @@ void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::arr
   std::string_view st = since->as_string();
   std::uint64_t since_state = 0;
   bool numeric = !st.empty() && st.size() <= 19 && std::all_of(st.begin(), st.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) since_state = std::stoull(std::string(st));
+  if (numeric) numeric = std::from_chars(st.data(), st.data() + st.size(), since_state).ec == std::errc{};
   auto log = numeric ? ctx.j.store.changes_since(ctx.account, since_state, type, max_changes)
                      : storage::result<storage::ChangeLog>(boost::system::in_place_error,
                                                            make_error_code(storage::errc::invalid_argument));

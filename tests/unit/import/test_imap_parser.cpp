@@ -222,6 +222,32 @@ TEST(ImapParser, LineLimit) {
   EXPECT_TRUE(*r);
 }
 
+// Found by fuzz_imap_client: a response chaining small literals, each under the literal
+// limit and each text segment under the line limit, used to grow without bound.
+TEST(ImapParser, ChainedLiteralsAreBoundedPerResponse) {
+  Limits lim;
+  lim.max_line_bytes = 100;
+  lim.max_literal_bytes = 50;
+  Parser p(lim);
+  p.feed("* 1 FETCH (UID 1 X ");
+  bool failed = false;
+  for (int i = 0; i < 1000 && !failed; ++i) {
+    p.feed("{9}\r\n123456789 ");
+    EXPECT_LE(p.buffered(), lim.max_line_bytes + lim.max_literal_bytes + 16);
+    auto r = p.next();
+    if (!r) failed = true;
+    else EXPECT_FALSE(*r);
+  }
+  EXPECT_TRUE(failed);
+  // A response that fits keeps its literals.
+  Parser q(lim);
+  q.feed("* 1 FETCH (UID 1 BODY[] {9}\r\n123456789)\r\n");
+  auto r = q.next();
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(*r);
+  EXPECT_EQ((*r)->fetch->body, "123456789");
+}
+
 TEST(ImapParser, DeeplyNestedListRefused) {
   Parser p;
   p.feed("* 1 FETCH (X " + std::string(100, '(') + std::string(100, ')') + ")\r\n");

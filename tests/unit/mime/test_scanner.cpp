@@ -302,3 +302,22 @@ TEST(Scanner, HeldBytesStayBoundedForHugeBodies) {
   EXPECT_EQ(r.bytes, m);
   EXPECT_LT(s.max_held_bytes(), 4096u + 200u);
 }
+
+// Hardening issue item 0: a structured value ending inside a comment with a backslash
+// (a quoted-pair cut short) stepped past the end of the value, and read_token's substr
+// threw std::out_of_range, which aborted refmaild. Such a value is now just a comment.
+TEST(Scanner, ValueEndingInCommentBackslashDoesNotThrow) {
+  for (const std::string value : {"(\\", "((a\\", "(\\\\", "text/plain (\\", "x; a=(\\"}) {
+    for (const std::string header : {"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"}) {
+      const std::string m = header + ": " + value + "\r\n\r\nbody\r\n";
+      Recorder r;
+      EXPECT_NO_THROW(r = scan_chunks(m, {})) << m;
+      EXPECT_EQ(r.bytes, m);
+      EXPECT_EQ(body_of(r, m, "1"), "body\r\n") << m;
+      for (std::size_t cut = 0; cut <= m.size(); ++cut) EXPECT_EQ(scan_chunks(m, {cut}).bytes, m);
+    }
+  }
+  const std::string exact = "Content-Type: (\\\r\n\r\nbody\r\n";  // the 26 bytes of the report
+  ASSERT_EQ(exact.size(), 26u);
+  EXPECT_EQ(scan_chunks(exact, {}).ended.at(0).type, "text");
+}

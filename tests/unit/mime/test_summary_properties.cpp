@@ -56,15 +56,22 @@ void check_summary(const Summary& s, const SummaryLimits& lim, const std::string
     EXPECT_LE(list->size(), lim.max_addresses);
     for (const Address& a : *list) {
       EXPECT_TRUE(is_valid_utf8(a.name)) << what;
+      EXPECT_TRUE(is_valid_utf8(a.email)) << what;
       EXPECT_FALSE(a.email.empty()) << what;
     }
   }
+  // Every string is emitted as JSON by JMAP Email/get: all must be valid UTF-8.
+  EXPECT_TRUE(is_valid_utf8(s.date_raw)) << what;
+  for (const auto* ids : {&s.message_id, &s.in_reply_to, &s.references})
+    for (const std::string& id : *ids) EXPECT_TRUE(is_valid_utf8(id)) << what;
   std::size_t total = 0;
   for (const auto* parts : {&s.text_body, &s.html_body, &s.attachments}) {
     EXPECT_LE(parts->size(), lim.max_parts);
     for (const PartSummary& p : *parts) {
       EXPECT_TRUE(is_valid_utf8(p.content)) << what << " part " << p.part_path;
-      EXPECT_TRUE(is_valid_utf8(p.name)) << what;
+      for (const std::string* x : {&p.part_path, &p.type, &p.charset, &p.disposition, &p.name,
+                                   &p.cid, &p.language, &p.location, &p.blob_id})
+        EXPECT_TRUE(is_valid_utf8(*x)) << what << " part " << p.part_path;
       EXPECT_LE(p.content.size(), lim.max_body_bytes);
       EXPECT_FALSE(p.type.empty());
       total += p.content.size();
