@@ -416,6 +416,54 @@ class Builder {
     s.references = header_ids(top, "references");
   }
 
+  // Raw bytes of the body of `p` in the joined message: cuts inside it count with
+  // their encoded size when `message_` is the skeleton's own bytes.
+  std::uint64_t raw_body_size(const Part& p) const {
+    std::uint64_t n = p.body.size();
+    if (message_.size() == skel_.joined_size()) return n;  // the full message
+    for (const Cut& c : skel_.cuts)
+      if (c.offset >= p.body.begin && c.offset <= p.body.end) n += c.encoded_size;
+    return n;
+  }
+
+ public:
+  StructurePart structure(bool with_headers) {
+    StructurePart root;
+    if (parts_.empty()) return root;
+    std::size_t nodes = 0;
+    fill(root, 0, with_headers, nodes);
+    return root;
+  }
+
+ private:
+  void fill(StructurePart& out, std::size_t idx, bool with_headers, std::size_t& nodes) {
+    ++nodes;
+    const Part& p = parts_[idx];
+    out.is_multipart = p.is_multipart;
+    if (p.is_multipart) {
+      const Info& in = info(idx);
+      out.part.type = in.type;
+      out.part.disposition = in.disposition;
+      out.part.size = raw_body_size(p);
+      if (const HeaderField* f = p.field("content-language"))
+        out.part.language = std::string(truncate_utf8(trim(f->value), 256));
+      if (const HeaderField* f = p.field("content-location"))
+        out.part.location = std::string(truncate_utf8(trim(f->value), 2048));
+    } else {
+      out.part = describe(idx, false);
+      if (p.is_message) out.part.size = raw_body_size(p);
+    }
+    if (with_headers)
+      for (const HeaderField& f : p.fields)
+        out.headers.emplace_back(sanitize_utf8(f.name), sanitize_utf8(f.raw_value));
+    if (!p.is_multipart) return;
+    for (std::size_t c : p.children) {
+      if (nodes >= limits_.max_parts) break;
+      out.sub_parts.emplace_back();
+      fill(out.sub_parts.back(), c, with_headers, nodes);
+    }
+  }
+
   std::string_view message_;
   const Skeleton& skel_;
   const SummaryLimits& limits_;
@@ -794,6 +842,12 @@ Summary summarize(std::string_view message, const Skeleton& skeleton, const Summ
   Summary s = b.run();
   repair_strings(s);
   return s;
+}
+
+StructurePart body_structure(std::string_view message, const Skeleton& skeleton, bool with_headers,
+                             const SummaryLimits& limits) {
+  Builder b(message, skeleton, limits);
+  return b.structure(with_headers);
 }
 
 std::string Summary::serialize() const {

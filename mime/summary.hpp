@@ -84,6 +84,26 @@ struct Summary {
 [[nodiscard]] Summary summarize(std::string_view message, const Skeleton& skeleton,
                                 const SummaryLimits& limits = {});
 
+// One entity of a message's MIME tree as RFC 8621 4.1.4 bodyStructure shows it. Leaves,
+// and message/rfc822 parts (JMAP does not descend into them), carry the PartSummary
+// facts without content; a multipart has is_multipart, an empty part_path and blob_id,
+// and its sub_parts in message order. Sizes: decoded size for leaves, raw body size for
+// multiparts (cut bodies counted by their encoded size, never read).
+struct StructurePart {
+  PartSummary part;
+  bool is_multipart = false;
+  // Header fields in order: name as written, raw value (after the colon, folds kept,
+  // made valid UTF-8). Filled only when asked for.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<StructurePart> sub_parts;
+};
+
+// The tree of `message` (the full message or the skeleton's own bytes, as summarize()
+// takes them). Part paths equal the summary's. Bounded by limits.limits (depth, parts)
+// and limits.max_parts nodes (the rest of a multipart's children are left out).
+[[nodiscard]] StructurePart body_structure(std::string_view message, const Skeleton& skeleton,
+                                           bool with_headers, const SummaryLimits& limits = {});
+
 // Plain text from HTML for previews and search: tags removed, script/style/head
 // content dropped, block elements become line breaks, entities decoded. Bounded by
 // `max_bytes` of output.

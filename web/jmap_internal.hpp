@@ -5,12 +5,14 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <boost/json.hpp>
 
 #include "config/config.hpp"
+#include "mime/composer.hpp"
 #include "mime/summary.hpp"
 #include "storage/store.hpp"
 #include "web/jmap.hpp"
@@ -83,5 +85,35 @@ struct PartContent {
   std::uint64_t size = 0;  // decoded
 };
 std::optional<PartContent> resolve_part_blob(Ctx& ctx, std::string_view blob_id);
+
+// ---- EmailBodyPart both ways (jmap_body_structure.cpp)
+
+// RFC 8621 4.1.4 EmailBodyPart of a leaf from the summary; `props` null = the default
+// bodyProperties.
+json::object body_part(const std::string& message_id, const mime::PartSummary& p,
+                       const std::optional<std::set<std::string>>& props);
+// The bodyStructure tree: body_part() per node, subParts on multiparts, "headers" and
+// "header:{name}[:all]" (raw form) when listed in `props`.
+json::object structure_part(const std::string& message_id, const mime::StructurePart& n,
+                            const std::optional<std::set<std::string>>& props);
+
+// What a draft's blobId stands for: a store blob the caller holds a grant for (blob_id,
+// size), or a "P" part of a message the caller holds a row of (its cut blob, or its bytes
+// as `literal`). nullopt: not found for this account.
+struct DraftBlob {
+  std::string blob_id;
+  std::optional<std::string> literal;
+  std::uint64_t size = 0;
+};
+std::optional<DraftBlob> resolve_draft_blob(Ctx& ctx, const std::string& blob_id);
+
+// Email/set create: "" when the email's bodyValues are acceptable (RFC 8621 4.6: objects
+// with a string value, isEncodingProblem/isTruncated false), else the SetError type.
+std::string check_body_values(const json::object& email, std::string& desc);
+// Email/set create with "bodyStructure": the tree as a DraftPart. Returns "" or the
+// SetError type: invalidProperties (desc says where), or blobNotFound with the unknown
+// blob ids in `not_found`. REQUIRES: email has "bodyStructure"; check_body_values passed.
+std::string read_body_structure(Ctx& ctx, const json::object& email, mime::DraftPart& out, std::string& desc,
+                                std::vector<std::string>& not_found);
 
 }  // namespace refmail::web

@@ -1,7 +1,8 @@
 // web/jmap_mail.cpp — RFC 8621 methods: Mailbox/get|set|changes (2), Thread/get (3),
 // Email/get|query|changes (4), Identity/get (6), and the method table. Email/set and
 // EmailSubmission/set|get (the writing half) are in jmap_mail_set.cpp.
-// Email/get answers from the stored summary (never attachment bytes).
+// Email/get answers from the stored summary (never attachment bytes); bodyStructure,
+// when asked, from the skeleton's own bytes (jmap_body_structure.cpp).
 // Changes: one state per account (the store's change-log modseq) shared by every
 // type; */changes reads the store's log (Store::changes_since) and tells created,
 // updated and destroyed apart by what exists now (an id created and destroyed since
@@ -102,24 +103,6 @@ json::value string_list(const std::vector<std::string>& v) {
   return a;
 }
 
-json::object body_part(const std::string& message_id, const mime::PartSummary& p,
-                       const std::optional<std::set<std::string>>& props) {
-  json::object o;
-  auto want = [&](const char* k) { return !props || props->count(k); };
-  auto str_or_null = [](const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); };
-  if (want("partId")) o["partId"] = p.part_path;
-  if (want("blobId")) o["blobId"] = p.blob_id.empty() ? part_blob_id(message_id, p.part_path) : p.blob_id;
-  if (want("size")) o["size"] = p.size;
-  if (want("name")) o["name"] = str_or_null(p.name);
-  if (want("type")) o["type"] = p.type;
-  if (want("charset")) o["charset"] = str_or_null(p.charset);
-  if (want("disposition")) o["disposition"] = str_or_null(p.disposition);
-  if (want("cid")) o["cid"] = str_or_null(p.cid);
-  if (want("language")) o["language"] = p.language.empty() ? json::value(nullptr) : json::value(json::array{p.language});
-  if (want("location")) o["location"] = str_or_null(p.location);
-  return o;
-}
-
 // Cuts UTF-8 text to at most `max` bytes on a code point boundary.
 std::string truncate_utf8(const std::string& s, std::size_t max, bool& truncated) {
   truncated = false;
@@ -146,9 +129,18 @@ EmailView view_of(const std::vector<MailboxRow>& rows) {
 }
 
 
-std::optional<mime::Summary> load_summary(Ctx& ctx, const std::string& message_id) {
+// The stored summary; with `structure`, also the MIME tree read from the skeleton's own
+// bytes (the same record, no blob read).
+std::optional<mime::Summary> load_summary(Ctx& ctx, const std::string& message_id,
+                                          std::optional<mime::StructurePart>* structure = nullptr,
+                                          bool with_headers = false) {
   auto m = ctx.j.store.get_message(message_id);
   if (!m) return std::nullopt;
+  if (structure) {
+    if (auto sk = mime::Skeleton::parse(m->record.skeleton)) {
+      *structure = mime::body_structure(sk->bytes, *sk, with_headers);
+    }
+  }
   auto s = mime::Summary::parse(m->record.summary);
   if (!s) return mime::Summary{};
   return std::move(*s);
@@ -425,8 +417,8 @@ void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_i
 // ---------------------------------------------------------------- Email/get
 
 json::object email_object(Ctx& ctx, const std::string& id, const std::vector<MailboxRow>& rows,
-                          const mime::Summary& s, const std::optional<std::set<std::string>>& props,
-                          const json::object& args) {
+                          const mime::Summary& s, const mime::StructurePart* structure,
+                          const std::optional<std::set<std::string>>& props, const json::object& args) {
   auto want = [&](const char* k) { return !props || props->count(k); };
   auto body_props = read_properties(args, "bodyProperties");
   json::object o{{"id", id}};
@@ -466,6 +458,10 @@ json::object email_object(Ctx& ctx, const std::string& id, const std::vector<Mai
   if (want("textBody")) o["textBody"] = parts(s.text_body);
   if (want("htmlBody")) o["htmlBody"] = parts(s.html_body);
   if (want("attachments")) o["attachments"] = parts(s.attachments);
+  // Only when asked: not among RFC 8621 4.2's default properties.
+  if (props && props->count("bodyStructure")) {
+    o["bodyStructure"] = structure ? json::value(structure_part(id, *structure, body_props)) : json::value(nullptr);
+  }
   if (want("bodyValues")) {
     bool all = bool_arg(args, "fetchAllBodyValues");
     bool text = all || bool_arg(args, "fetchTextBodyValues");
@@ -507,6 +503,13 @@ void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::a
     return out.push_back(method_error("requestTooLarge", call_id));
   }
   auto props = read_properties(args);
+  const bool want_structure = props && props->count("bodyStructure");
+  bool structure_headers = false;
+  if (auto bp = read_properties(args, "bodyProperties")) {
+    structure_headers = std::any_of(bp->begin(), bp->end(), [](const std::string& p) {
+      return p == "headers" || p.starts_with("header:");
+    });
+  }
   json::array list, not_found;
   for (const auto& id : want) {
     auto it = emails->find(id);
@@ -519,15 +522,16 @@ void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::a
              p != "size" && p != "receivedAt";
     });
     mime::Summary s;
+    std::optional<mime::StructurePart> structure;
     if (need_summary) {
-      auto loaded = load_summary(ctx, id);
+      auto loaded = load_summary(ctx, id, want_structure ? &structure : nullptr, structure_headers);
       if (!loaded) {
         not_found.emplace_back(id);
         continue;
       }
       s = std::move(*loaded);
     }
-    list.push_back(email_object(ctx, id, it->second, s, props, args));
+    list.push_back(email_object(ctx, id, it->second, s, structure ? &*structure : nullptr, props, args));
   }
   out.push_back(method_response(
       "Email/get", json::object{{"accountId", ctx.account_id}, {"state", ctx.state()}, {"list", list}, {"notFound", not_found}},

@@ -1,5 +1,6 @@
 // web/jmap_mail_set.cpp — the writing half of RFC 8621: Email/set (4.6: keywords, moves,
-// destroy = expunge; create through the MIME composer from bodyValues and blobIds) and
+// destroy = expunge; create through the MIME composer from bodyValues and blobIds, as
+// textBody/htmlBody/attachments or a bodyStructure tree, jmap_body_structure.cpp) and
 // EmailSubmission/set|get (7.5: the delivery router; local recipients get rows, foreign
 // domains a relay queue row; onSuccessUpdateEmail). The reading half is jmap_mail.cpp.
 // SECURITY: a draft may only reference blobs the caller holds a grant for, or parts of
@@ -138,10 +139,65 @@ std::uint64_t random_u64() {
   return v;
 }
 
-// Email/set create (RFC 8621 4.6): a draft whose attachments are blobIds the caller
-// holds grants for, composed into a skeleton whose cuts reference those blobs (no
-// attachment byte is read or written), stored with rows in the given mailboxes.
-std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, std::string& desc) {
+// textBody / htmlBody / attachments (RFC 8621 4.6's shorthand): one text part, one HTML
+// part, attachments by blobId.
+std::string read_simple_body(Ctx& ctx, const json::object& o, mime::Draft& d, std::string& desc,
+                             std::vector<std::string>& not_found) {
+  const json::object* values = nullptr;
+  if (const auto* bv = o.if_contains("bodyValues"); bv && bv->is_object()) values = &bv->as_object();
+  std::string bad;
+  auto body_text = [&](const char* key) -> std::optional<std::string> {
+    const auto* parts = o.if_contains(key);
+    if (!parts || !parts->is_array() || parts->as_array().empty()) return std::nullopt;
+    const auto* p = parts->as_array()[0].if_object();
+    const json::value* pid = p ? p->if_contains("partId") : nullptr;
+    if (!pid || !pid->is_string()) {
+      bad = std::string(key) + " needs a partId";
+      return std::nullopt;
+    }
+    const auto* val = values ? values->if_contains(pid->as_string()) : nullptr;
+    if (!val) {
+      bad = std::string(key) + ": partId is not a key of bodyValues";
+      return std::nullopt;
+    }
+    return std::string(val->as_object().at("value").as_string());  // check_body_values ran
+  };
+  d.text_body = body_text("textBody");
+  d.html_body = body_text("htmlBody");
+  if (!bad.empty()) return desc = bad, "invalidProperties";
+  if (!d.text_body && !d.html_body) d.text_body = "";
+  if (const auto* atts = o.if_contains("attachments"); atts && atts->is_array()) {
+    for (const auto& a : atts->as_array()) {
+      const auto* ao = a.if_object();
+      const json::value* bid = ao ? ao->if_contains("blobId") : nullptr;
+      if (!bid || !bid->is_string()) return desc = "attachments need a blobId", "invalidProperties";
+      std::string blob(bid->as_string());
+      auto resolved = resolve_draft_blob(ctx, blob);
+      if (!resolved) {
+        not_found.push_back(blob);
+        continue;
+      }
+      mime::DraftAttachment att;
+      att.blob_id = std::move(resolved->blob_id);
+      att.literal = std::move(resolved->literal);
+      att.size = resolved->size;
+      if (const auto* t = ao->if_contains("type"); t && t->is_string()) att.type = std::string(t->as_string());
+      if (att.type.empty()) att.type = "application/octet-stream";
+      if (const auto* n = ao->if_contains("name"); n && n->is_string()) att.name = std::string(n->as_string());
+      d.attachments.push_back(std::move(att));
+    }
+  }
+  if (!not_found.empty()) return desc = "blob " + not_found.front().substr(0, 80) + " not found", "blobNotFound";
+  return {};
+}
+
+// Email/set create (RFC 8621 4.6): a draft whose body is a bodyStructure tree or
+// textBody/htmlBody/attachments, whose blobs are ones the caller holds grants for,
+// composed into a skeleton whose cuts reference those blobs (no attachment byte is read
+// or written), stored with rows in the given mailboxes.
+// Unknown blobIds are listed in `not_found` (RFC 8620 5.3 blobNotFound).
+std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, std::string& desc,
+                         std::vector<std::string>& not_found) {
   mime::Draft d;
   d.from = read_addresses(o.if_contains("from"));
   if (d.from.empty()) d.from.push_back(mime::Address{"", ctx.account});
@@ -164,50 +220,14 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
       }
     }
   }
-  const json::object* values = nullptr;
-  if (const auto* bv = o.if_contains("bodyValues"); bv && bv->is_object()) values = &bv->as_object();
-  auto body_text = [&](const char* key) -> std::optional<std::string> {
-    const auto* parts = o.if_contains(key);
-    if (!parts || !parts->is_array() || parts->as_array().empty()) return std::nullopt;
-    const auto* p = parts->as_array()[0].if_object();
-    const json::value* pid = p ? p->if_contains("partId") : nullptr;
-    if (!pid || !pid->is_string() || !values) return std::nullopt;
-    const auto* val = values->if_contains(pid->as_string());
-    const json::value* text = val && val->is_object() ? val->as_object().if_contains("value") : nullptr;
-    if (!text || !text->is_string()) return std::nullopt;
-    return std::string(text->as_string());
-  };
-  d.text_body = body_text("textBody");
-  d.html_body = body_text("htmlBody");
-  if (!d.text_body && !d.html_body) d.text_body = "";
-  if (const auto* atts = o.if_contains("attachments"); atts && atts->is_array()) {
-    for (const auto& a : atts->as_array()) {
-      const auto* ao = a.if_object();
-      const json::value* bid = ao ? ao->if_contains("blobId") : nullptr;
-      if (!bid || !bid->is_string()) return desc = "attachments need a blobId", "invalidProperties";
-      std::string blob(bid->as_string());
-      mime::DraftAttachment att;
-      if (blob.starts_with("P")) {
-        // A part of a message this account holds (forwarding): a cut part is its store
-        // blob; a small part kept in the skeleton goes into the new skeleton as bytes.
-        auto part = resolve_part_blob(ctx, blob);
-        if (!part) return desc = "blob " + blob.substr(0, 80) + " not found", "blobNotFound";
-        att.blob_id = std::move(part->blob_id);
-        att.literal = std::move(part->bytes);
-        att.size = part->size;
-      } else {
-        auto g = ctx.j.store.grant_count(ctx.account, blob);
-        if (!g || *g <= 0) return desc = "blob " + blob.substr(0, 80) + " not found", "blobNotFound";
-        auto info = ctx.j.store.blob_info(blob);
-        if (!info) return desc = "blob not found", "blobNotFound";
-        att.blob_id = blob;
-        att.size = info->size_bytes;
-      }
-      if (const auto* t = ao->if_contains("type"); t && t->is_string()) att.type = std::string(t->as_string());
-      if (att.type.empty()) att.type = "application/octet-stream";
-      if (const auto* n = ao->if_contains("name"); n && n->is_string()) att.name = std::string(n->as_string());
-      d.attachments.push_back(std::move(att));
-    }
+  if (std::string err = check_body_values(o, desc); !err.empty()) return err;
+  if (const auto* bs = o.if_contains("bodyStructure"); bs && !bs->is_null()) {
+    // RFC 8621 4.6: the general way to compose; the tree is written as given.
+    mime::DraftPart body;
+    if (std::string err = read_body_structure(ctx, o, body, desc, not_found); !err.empty()) return err;
+    d.body = std::move(body);
+  } else if (std::string err = read_simple_body(ctx, o, d, desc, not_found); !err.empty()) {
+    return err;
   }
   std::set<std::string> boxes;
   if (const auto* m = o.if_contains("mailboxIds"); m && m->is_object()) {
@@ -274,9 +294,16 @@ void email_set(Ctx& ctx, json::object& args, const std::string& call_id, json::a
         continue;
       }
       std::string id, desc;
-      std::string err = create_email(ctx, kv.value().as_object(), id, desc);
+      std::vector<std::string> missing_blobs;
+      std::string err = create_email(ctx, kv.value().as_object(), id, desc, missing_blobs);
       if (!err.empty()) {
-        not_created[kv.key()] = set_error(err, desc);
+        json::object e = set_error(err, desc);
+        if (!missing_blobs.empty()) {
+          json::array nf;
+          for (auto& b : missing_blobs) nf.emplace_back(b);
+          e["notFound"] = std::move(nf);
+        }
+        not_created[kv.key()] = std::move(e);
         continue;
       }
       ctx.created_ids[std::string(kv.key())] = id;
