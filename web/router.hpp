@@ -37,6 +37,10 @@ class Router {
   Router(storage::Store& store, const config::Config& cfg, std::shared_ptr<Metrics> metrics = nullptr,
          AuthOptions auth = {}, JmapLimits limits = {});
   [[nodiscard]] Response handle(const Request& req);
+  // The password `handle(req)` would verify (Basic credentials on a route that
+  // authenticates, not cached; the body of POST /api/login), so that server/ can wait
+  // out the throttle and verify on its own pool first (Request::checked_password).
+  [[nodiscard]] std::optional<PasswordAttempt> password_attempt(const Request& req);
   [[nodiscard]] Metrics& metrics() { return *metrics_; }
   // Enables /api/import/notify (the legacy server's new-mail webhook). REQUIRES: called
   // before the router serves requests.
