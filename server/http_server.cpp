@@ -176,6 +176,10 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     web::Request wreq = to_request(std::move(req), peer, trusted, opts.admin_token, tls);
     std::string method = wreq.method, target = wreq.target;
     auto started = std::chrono::steady_clock::now();
+    if (opts.before_handler) {
+      auto before = opts.before_handler(wreq);  // named: see the GCC 12 note below
+      co_await std::move(before);
+    }
     // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
     auto run = [&handler, r = std::move(wreq)]() mutable { return handler(std::move(r)); };
     web::Response wres = co_await offload(rt.pool, std::move(run));

@@ -32,6 +32,9 @@ struct HttpOptions {
   // TCP only: when set, a connection that opens with a TLS ClientHello is served over
   // TLS on the same port (detected from the first bytes); others stay plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // When set, awaited on the io_context before each request's handler runs; it may
+  // wait (timers) and fill in the request (the password gate: Request::checked_password).
+  std::function<asio::awaitable<void>(web::Request&)> before_handler;
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.
