@@ -200,6 +200,7 @@ int run_daemon(const config::Config& cfg) {
     listeners->close();
     relay->stop();
     importer->stop();
+    passwords->stop();  // throttle waits end (454 / 503) so connections can drain
     tracker.stop();
     admin_tracker.stop();
     hard_stop.expires_after(std::chrono::seconds(15));

@@ -33,9 +33,16 @@ PasswordGate::~PasswordGate() { join(); }
 
 void PasswordGate::join() { pool_.join(); }
 
+void PasswordGate::stop() {
+  stopping_ = true;
+  for (auto* t : waiting_) t->cancel();
+}
+
 asio::awaitable<auth::Verdict> PasswordGate::check(const char* protocol, std::string peer, std::string user,
                                                    std::string password) {
   using Clock = auth::Clock;
+  const auth::Verdict busy{auth::Outcome::Busy, {}, std::chrono::seconds(1)};
+  if (stopping_) co_return busy;
   auto adm = throttle_->admit(peer, user, Clock::now());
   if (adm.refused) {
     metrics_->add("refmail_auth_throttled_total" + label(protocol));
@@ -50,13 +57,15 @@ asio::awaitable<auth::Verdict> PasswordGate::check(const char* protocol, std::st
                                   {"wait_ms", std::chrono::duration_cast<std::chrono::milliseconds>(adm.at - Clock::now()).count()}});
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_at(adm.at);
+    waiting_.insert(&timer);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    (void)ec;  // cancelled only when the io_context is destroyed
+    waiting_.erase(&timer);
+    if (ec || stopping_) co_return busy;  // cancelled by stop(): the daemon drains
   }
   if (in_flight_.load() >= opt_.threads + opt_.max_queued) {
     metrics_->add("refmail_auth_queue_rejections_total" + label(protocol));
     log::warn("auth.busy", {{"protocol", protocol}, {"peer", peer}, {"user", user}});
-    co_return auth::Verdict{auth::Outcome::Busy, {}, std::chrono::seconds(1)};
+    co_return busy;
   }
   ++in_flight_;
   auto verify = [this, user, password = std::move(password)] { return store_.verify_password(user, password); };

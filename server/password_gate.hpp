@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "auth/throttle.hpp"
@@ -48,6 +50,9 @@ class PasswordGate {
                                                             std::string user, std::string password);
 
   [[nodiscard]] const std::shared_ptr<auth::Throttle>& throttle() const { return throttle_; }
+  // The daemon drains: attempts waiting for their turn end now as Busy (a temporary
+  // failure), and so do new ones. REQUIRES: called on the io_context's thread.
+  void stop();
   // Waits for the verifications in progress (shutdown, after the io_context stopped).
   void join();
 
@@ -58,6 +63,8 @@ class PasswordGate {
   PasswordGateOptions opt_;
   boost::asio::thread_pool pool_;
   std::atomic<std::size_t> in_flight_{0};  // queued + running, touched from the io thread only
+  bool stopping_ = false;                             // io thread only
+  std::set<boost::asio::steady_timer*> waiting_;      // throttle waits in progress (io thread)
 };
 
 }  // namespace refmail::server

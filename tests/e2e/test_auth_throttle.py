@@ -165,5 +165,27 @@ class AuthThrottle(unittest.TestCase):
         self.assertGreaterEqual(metric(m, 'refmail_auth_queue_rejections_total{protocol="smtp"}'), codes.count(454))
 
 
+class DrainWhileThrottled(unittest.TestCase):
+    def test_sigterm_ends_a_throttle_wait(self):
+        d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
+        try:
+            d.add_user("erin@example.test", "erin-pw")
+            for _ in range(7):  # 3 free, then 1 + 2 + 4 s: the next one waits 8 s
+                self.assertEqual(smtp_guess(d, "127.0.0.6", "erin@example.test", "x"), 535)
+            codes = []
+            t = threading.Thread(target=lambda: codes.append(smtp_guess(d, "127.0.0.6", "erin@example.test", "x")))
+            t.start()
+            time.sleep(1)  # waiting for its turn now
+            t0 = time.monotonic()
+            self.assertEqual(d.stop(), 0)
+            stopped = time.monotonic() - t0
+            t.join()
+            # The wait is cut short (454, then 421 as the session drains); no forced stop.
+            self.assertLess(stopped, 5, "the throttle wait held the drain")
+            self.assertEqual(codes, [454])
+        finally:
+            d.cleanup()
+
+
 if __name__ == "__main__":
     main()
