@@ -14,6 +14,7 @@
 #include "server/listeners.hpp"
 #include "server/ingest.hpp"
 #include "server/log.hpp"
+#include "server/password_gate.hpp"
 #include "server/relay.hpp"
 #include "server/tls.hpp"
 #include "storage/store.hpp"
@@ -175,6 +176,9 @@ int run_daemon(const config::Config& cfg) {
   }
 
   Services services{cfg, *store, rt, *tls, metrics, import_ctx, [r = relay.get()] { r->notify(); }};
+  // Password checks: the guessing throttle and argon2id on 2 threads of their own.
+  auto passwords = std::make_shared<PasswordGate>(*store, std::make_shared<auth::Throttle>(), metrics);
+  services.passwords = passwords;
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;
@@ -197,6 +201,7 @@ int run_daemon(const config::Config& cfg) {
     listeners->close();
     relay->stop();
     importer->stop();
+    passwords->stop();  // throttle waits end (454 / 503) so connections can drain
     tracker.stop();
     admin_tracker.stop();
     hard_stop.expires_after(std::chrono::seconds(15));
@@ -223,6 +228,7 @@ int run_daemon(const config::Config& cfg) {
   log::info("ready", {{"hostname", cfg.hostname}, {"data_dir", cfg.data_dir}, {"admin_socket", sock_path}});
   io.run();
   pool.join();  // in-flight commits finish before the store closes
+  passwords->join();
   set_queue_notifier({});
   relay.reset();
   importer.reset();

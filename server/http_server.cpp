@@ -193,12 +193,16 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
       // SECURITY: the body is read only once the header's credentials are checked.
       auto head = std::make_shared<web::Request>(
           to_request(parser.get(), std::string(), peer, trusted, opts.admin_token, tls));
+      if (opts.before_handler) {  // the password gate: throttle wait, argon2 on its own pool
+        auto before = opts.before_handler(*head);  // named: see the GCC 12 note below
+        co_await std::move(before);
+      }
       auto gate = [check = opts.may_send_large_body, head] { return head->peer_trusted || check(*head); };
       bool allowed = co_await offload(rt.pool, std::move(gate));
       if (!allowed) {
         if (declared) {
           refuse = 413;
-          why = "request body too large before authentication";
+          why = "request body too large before authentication (credentials missing, wrong or throttled)";
         } else {
           parser.body_limit(opts.preauth_body_limit_bytes);
         }
@@ -237,6 +241,10 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     web::Request wreq = to_request(req, std::move(req.body()), peer, trusted, opts.admin_token, tls);
     std::string method = wreq.method, target = wreq.target;
     auto started = std::chrono::steady_clock::now();
+    if (opts.before_handler) {
+      auto before = opts.before_handler(wreq);  // named: see the GCC 12 note below
+      co_await std::move(before);
+    }
     // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
     auto run = [&handler, r = std::move(wreq)]() mutable { return handler(std::move(r)); };
     web::Response wres;

@@ -39,6 +39,9 @@ struct HttpOptions {
   // exceed preauth_body_limit_bytes: true when the request is authenticated, so its
   // body may use body_limit_bytes. Unset: every request may (the trusted admin socket).
   std::function<bool(const web::Request&)> may_send_large_body;
+  // When set, awaited on the io_context before each request's handler runs; it may
+  // wait (timers) and fill in the request (the password gate: Request::checked_password).
+  std::function<asio::awaitable<void>(web::Request&)> before_handler;
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.

@@ -7,6 +7,7 @@
 
 #include "server/http_server.hpp"
 #include "server/log.hpp"
+#include "server/password_gate.hpp"
 #include "server/smtp_server.hpp"
 #include "web/metrics.hpp"
 #include "web/router.hpp"
@@ -28,6 +29,18 @@ class TcpListeners final : public Listeners {
   std::vector<tcp::acceptor*> acceptors_;
   std::shared_ptr<web::Router> router;
 };
+
+// Before an HTTP request's handler runs: the password it would verify (if any) goes
+// through the gate here, on the io_context (a throttle wait is a timer), and the
+// handler gets the verdict in Request::checked_password.
+asio::awaitable<void> check_http_password(std::shared_ptr<PasswordGate> gate, std::shared_ptr<web::Router> router,
+                                          web::Request& req) {
+  auto attempt = router->password_attempt(req);
+  if (!attempt) co_return;
+  auto check = gate->check("http", req.peer_ip(), attempt->user, attempt->password);
+  auth::Verdict verdict = co_await std::move(check);
+  req.checked_password = web::Request::CheckedPassword{attempt->user, std::move(verdict)};
+}
 
 }  // namespace
 
@@ -70,6 +83,7 @@ void spawn_logged(asio::io_context& io, asio::awaitable<void> task, std::string 
 std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   auto l = std::make_unique<TcpListeners>();
   if (!svc.metrics) svc.metrics = std::make_shared<web::Metrics>();
+  if (!svc.passwords) svc.passwords = std::make_shared<PasswordGate>(svc.store, nullptr, svc.metrics);
   auto& io = svc.rt.io;
   struct Smtp {
     const config::Endpoint* ep;
@@ -100,7 +114,9 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     spawn_logged(io, serve_smtp(*l->acceptors_[i++], s.lc, svc), s.lc.name);
   }
   if (svc.cfg.http.enabled()) {
-    l->router = std::make_shared<web::Router>(svc.store, svc.cfg, svc.metrics);
+    web::AuthOptions ao;
+    ao.throttle = svc.passwords->throttle();  // one table for SMTP and HTTP
+    l->router = std::make_shared<web::Router>(svc.store, svc.cfg, svc.metrics, ao);
     l->router->set_import(svc.import);
     l->router->set_queue_notifier(svc.queue_notify);
     HttpOptions o;
@@ -110,6 +126,9 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     o.tls = svc.tls;  // TLS on the same port, detected per connection
     o.may_send_large_body = [router = l->router](const web::Request& head) { return router->authenticated(head); };
     auto router = l->router;
+    o.before_handler = [router, gate = svc.passwords](web::Request& r) {
+      return check_http_password(gate, router, r);
+    };
     spawn_logged(io, serve_http(*l->acceptors_[i++], svc.rt, o,
                          [router](web::Request&& r) { return router->handle(r); }),
           "http");

@@ -25,6 +25,8 @@ struct ImportContext;
 
 namespace refmail::server {
 
+class PasswordGate;
+
 struct Services {
   const config::Config& cfg;
   storage::Store& store;
@@ -37,6 +39,9 @@ struct Services {
   std::shared_ptr<web::ImportContext> import = nullptr;
   // Wakes the relay worker after a queue row was committed (JMAP submissions).
   std::function<void()> queue_notify = nullptr;
+  // Every password check (SMTP AUTH, HTTP Basic and login): throttle + argon2 on its
+  // own pool. Made by start_listeners when null (then joined when the last user goes).
+  std::shared_ptr<PasswordGate> passwords = nullptr;
 };
 
 class Listeners {

@@ -1,6 +1,7 @@
 // server/smtp_server.cpp — one coroutine per SMTP connection driving an
 // smtp::Session: read (with a deadline), feed, perform the actions in order, write.
-// Blocking decisions (passwords, recipients, ingest) run on the pool; the session
+// Blocking decisions (recipients, ingest) run on the pool, passwords through the
+// PasswordGate (throttle wait on a timer, argon2id on its own pool); the session
 // is touched only from this coroutine.
 // SECURITY: the greeting is sent only after the connection limit check; AUTH without
 // TLS only on loopback with smtp.plain_auth_on_loopback; a failed TLS handshake closes
@@ -18,6 +19,7 @@
 
 #include "server/ingest.hpp"
 #include "server/log.hpp"
+#include "server/password_gate.hpp"
 #include "smtp/recipient_policy.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
@@ -233,14 +235,22 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
         // No proxy authentication: an authzid other than the user is refused.
         bool proxy = !a->authzid.empty() && lower(a->authzid) != lower(a->user);
-        storage::result<std::string> account = storage::errc::bad_password;
-        if (!proxy) {
-          auto verify = [&svc, user = a->user, pw = a->password] { return svc.store.verify_password(user, pw); };
-          account = co_await offload(svc.rt.pool, std::move(verify));
+        auth::Verdict verdict;  // Bad unless the gate says otherwise
+        if (proxy) {
+          log::info("smtp.auth_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}, {"reason", "proxy"}});
+        } else {
+          // Throttle wait (a timer) and argon2id on the gate's own pool.
+          auto check = svc.passwords->check("smtp", peer_ip, a->user, a->password);
+          verdict = co_await std::move(check);
         }
-        log::info(account ? "smtp.auth_ok" : "smtp.auth_failed",
-                  {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}, {"mechanism", a->mechanism}});
-        push(session.auth_result(bool(account), account ? std::string_view(*account) : std::string_view()));
+        if (verdict.outcome == auth::Outcome::Ok) {
+          log::info("smtp.auth_ok", {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}, {"mechanism", a->mechanism}});
+          push(session.auth_result(true, verdict.account));
+        } else if (verdict.outcome == auth::Outcome::Bad) {
+          push(session.auth_result(false));
+        } else {
+          push(session.auth_temp_failure());  // 454 4.7.0: throttled or queue full
+        }
       } else if (auto* s = std::get_if<smtp::CheckSender>(&action)) {
         auto check = [&svc, s = *s] { return sender_allowed(svc.store, svc.cfg, s); };
         bool ok = co_await offload(svc.rt.pool, std::move(check));

@@ -861,4 +861,14 @@ std::vector<Action> Session::auth_result(bool ok, std::string_view identity) {
   return take_out();
 }
 
+std::vector<Action> Session::auth_temp_failure() {
+  REFMAIL_CHECK(state_ == SessionState::WaitAuth);
+  out_.clear();
+  enter_state(SessionState::Ready);
+  reply(454, "4.7.0 Temporary authentication failure");
+  auth_pending_user_.clear();
+  run();
+  return take_out();
+}
+
 }  // namespace refmail::smtp

@@ -96,6 +96,9 @@ class Session {
   // Outcomes. Each REQUIRES the matching wait state (a contract violation aborts).
   // identity: the authenticated user to record; empty -> the AUTH user name.
   [[nodiscard]] std::vector<Action> auth_result(bool ok, std::string_view identity = {});
+  // The password could not be checked now (throttled, verification queue full):
+  // RFC 4954 6 "454 4.7.0 Temporary authentication failure"; not counted as a failure.
+  [[nodiscard]] std::vector<Action> auth_temp_failure();
   [[nodiscard]] std::vector<Action> sender_result(bool allowed);
   [[nodiscard]] std::vector<Action> recipient_result(RcptVerdict verdict);
   // queue_id is shown in "250 2.0.0 Ok: queued as <queue_id>".

@@ -64,6 +64,9 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
+// A login body is a user name and a password; parsed on the io thread by login_attempt.
+constexpr std::size_t kMaxLoginBody = 64 * 1024;
+
 Response unauthorized(std::string_view why) {
   Response r = error_response(401, why);
   r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"refmail\", charset=\"UTF-8\"");
@@ -76,50 +79,73 @@ bool state_changing(const std::string& method) {
 
 }  // namespace
 
-bool Auth::limited(const std::string& key, std::uint32_t max, Clock::time_point now) {
-  auto it = failures_.find(key);
-  if (it == failures_.end()) return false;
-  if (now - it->second.window_start > opt_.failure_window) {
-    failures_.erase(it);
-    return false;
-  }
-  return it->second.count >= max;
+Auth::Auth(storage::Store& store, AuthOptions options) : store_(store), opt_(std::move(options)) {
+  if (!opt_.throttle) opt_.throttle = std::make_shared<auth::Throttle>();
 }
 
-void Auth::record_failure(const std::string& key, Clock::time_point now) {
-  if (failures_.size() >= opt_.max_cache_entries * 4) {
-    std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.window_start > opt_.failure_window; });
-  }
-  auto& f = failures_[key];
-  if (f.count == 0 || now - f.window_start > opt_.failure_window) {
-    f.count = 0;
-    f.window_start = now;
-  }
-  ++f.count;
-}
-
-std::optional<std::string> Auth::check_password(const std::string& ip, const std::string& user,
-                                                const std::string& password, int& status) {
-  std::string ip_key = "ip:" + ip;
-  std::string acct_key = "acct:";
-  for (char c : user) acct_key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  {
-    std::lock_guard lock(mu_);
-    auto now = Clock::now();
-    if (limited(ip_key, opt_.max_failures_per_ip, now) ||
-        limited(acct_key, opt_.max_failures_per_account, now)) {
-      status = 429;
-      return std::nullopt;
+std::optional<std::string> Auth::check_password(const Request& req, const std::string& user,
+                                                const std::string& password, Response& err) {
+  auto answer = [&](const auth::Verdict& v) -> std::optional<std::string> {
+    switch (v.outcome) {
+      case auth::Outcome::Ok:
+        return v.account;
+      case auth::Outcome::Bad:
+        err = unauthorized("bad credentials");
+        return std::nullopt;
+      case auth::Outcome::Throttled:
+        err = error_response(429, "too many failed logins from this address; try again later");
+        break;
+      case auth::Outcome::Busy:
+        err = error_response(503, "too many password checks in progress; try again later");
+        break;
     }
+    err.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, v.retry_after.count())));
+    return std::nullopt;
+  };
+  if (req.checked_password && req.checked_password->user == user) return answer(req.checked_password->verdict);
+  // Nobody checked it before the handler: the throttle cannot be waited out here (this
+  // runs on a pool thread), so a throttled attempt is answered 429 at once.
+  const std::string ip = req.peer_ip();
+  auto adm = opt_.throttle->admit(ip, user, Clock::now());
+  if (adm.at > Clock::now() || adm.refused) {
+    auto wait = std::chrono::ceil<std::chrono::seconds>(adm.refused ? adm.retry_after : adm.at - Clock::now());
+    return answer(auth::Verdict{auth::Outcome::Throttled, {}, wait});
   }
   auto r = store_.verify_password(user, password);  // slow (argon2id): no lock held
-  if (r) return *r;
-  std::lock_guard lock(mu_);
-  auto now = Clock::now();
-  record_failure(ip_key, now);
-  record_failure(acct_key, now);
-  status = 401;
-  return std::nullopt;
+  if (r) {
+    opt_.throttle->success(ip, user, Clock::now());
+    return answer(auth::Verdict{auth::Outcome::Ok, *r, {}});
+  }
+  opt_.throttle->failure(ip, user, Clock::now());
+  return answer(auth::Verdict{auth::Outcome::Bad, {}, {}});
+}
+
+std::optional<PasswordAttempt> Auth::basic_attempt(const Request& req) {
+  std::string_view authz = req.header("Authorization");
+  if (authz.size() <= 6 || (authz.substr(0, 6) != "Basic " && authz.substr(0, 6) != "basic ")) return std::nullopt;
+  if (!req.tls && !req.peer_is_loopback()) return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    auto it = basic_cache_.find(sha256_hex(authz));
+    if (it != basic_cache_.end() && it->second.expires > Clock::now()) return std::nullopt;
+  }
+  auto decoded = base64_decode(authz.substr(6));
+  auto colon = decoded ? decoded->find(':') : std::string::npos;
+  if (!decoded || colon == std::string::npos) return std::nullopt;
+  return PasswordAttempt{decoded->substr(0, colon), decoded->substr(colon + 1)};
+}
+
+std::optional<PasswordAttempt> Auth::login_attempt(const Request& req) const {
+  if (req.method != "POST" || (!req.tls && !req.peer_is_loopback())) return std::nullopt;
+  if (req.body.size() > kMaxLoginBody) return std::nullopt;
+  if (req.header("Content-Type").substr(0, 16) != "application/json") return std::nullopt;
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* u = o ? o->if_contains("username") : nullptr;
+  const json::value* p = o ? o->if_contains("password") : nullptr;
+  if (!u || !p || !u->is_string() || !p->is_string()) return std::nullopt;
+  return PasswordAttempt{std::string(u->as_string()), std::string(p->as_string())};
 }
 
 std::string Auth::cookie_token(const Request& req) const {
@@ -185,14 +211,8 @@ std::optional<std::string> Auth::authenticate(const Request& req, Response& err)
       err = unauthorized("malformed Basic credentials");
       return std::nullopt;
     }
-    int status = 401;
-    auto account = check_password(req.peer_ip(), decoded->substr(0, colon), decoded->substr(colon + 1), status);
-    if (!account) {
-      err = status == 429 ? error_response(429, "too many failed logins; try again later")
-                          : unauthorized("bad credentials");
-      if (status == 429) err.headers.emplace_back("Retry-After", std::to_string(opt_.failure_window.count()));
-      return std::nullopt;
-    }
+    auto account = check_password(req, decoded->substr(0, colon), decoded->substr(colon + 1), err);
+    if (!account) return std::nullopt;
     std::lock_guard lock(mu_);
     if (basic_cache_.size() >= opt_.max_cache_entries) basic_cache_.clear();
     basic_cache_[key] = Cached{*account, Clock::now() + opt_.basic_cache_ttl};
@@ -246,17 +266,15 @@ Response Auth::login(const Request& req) {
   if (req.header("Content-Type").substr(0, 16) != "application/json") {
     return error_response(415, "the login body must be application/json");
   }
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body, ec);
-  const json::object* o = ec ? nullptr : v.if_object();
-  const json::value* u = o ? o->if_contains("username") : nullptr;
-  const json::value* p = o ? o->if_contains("password") : nullptr;
-  if (!u || !p || !u->is_string() || !p->is_string()) {
-    return error_response(400, "{\"username\", \"password\"} expected");
+  if (req.body.size() > kMaxLoginBody) return error_response(413, "the login body is too large");
+  auto attempt = login_attempt(req);
+  if (!attempt) return error_response(400, "{\"username\", \"password\"} expected");
+  Response err;
+  auto account = check_password(req, attempt->user, attempt->password, err);
+  if (!account) {
+    if (err.status == 401) return error_response(401, "bad credentials");  // no Basic challenge for the form
+    return err;
   }
-  int status = 401;
-  auto account = check_password(req.peer_ip(), std::string(u->as_string()), std::string(p->as_string()), status);
-  if (!account) return error_response(status, status == 429 ? "too many failed logins" : "bad credentials");
   std::string token = random_token(), csrf = random_token();
   {
     std::lock_guard lock(mu_);

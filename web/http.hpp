@@ -3,12 +3,13 @@
 // returns a Response that server/ writes. Handlers are pure functions over the store.
 // A Response may carry a BodyStream (large downloads, read chunk by chunk on the
 // blocking pool) or an EventSource (text/event-stream, polled by server/).
-// SECURITY: `peer_trusted` and `tls` are set by server/ only (unix admin socket, or a
+// SECURITY: `peer_trusted`, `tls` and `checked_password` are set by server/ only (unix admin socket, or a
 // TCP admin request whose token matched); handlers never infer trust from headers.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include <boost/system/result.hpp>
+
+#include "auth/verdict.hpp"
 
 namespace refmail::web {
 
@@ -27,6 +30,14 @@ struct Request {
   std::string peer;           // "127.0.0.1:5555" or "unix"
   bool peer_trusted = false;  // admin socket or valid admin token
   bool tls = false;           // the connection is TLS
+  // Set by server/ when it has already checked this request's password (throttle wait
+  // and argon2 on its own pool, web::Router::password_attempt): the user name checked
+  // and the outcome. web::Auth uses it instead of verifying again.
+  struct CheckedPassword {
+    std::string user;
+    auth::Verdict verdict;
+  };
+  std::optional<CheckedPassword> checked_password;
 
   // First header with this name (case-insensitive), or "".
   [[nodiscard]] std::string_view header(std::string_view name) const;

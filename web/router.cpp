@@ -61,6 +61,16 @@ bool Router::authenticated(const Request& head) {
   return auth_.authenticate(head, err).has_value();
 }
 
+std::optional<PasswordAttempt> Router::password_attempt(const Request& req) {
+  std::string_view path = req.path();
+  if (path == "/api/login") return auth_.login_attempt(req);
+  bool authenticates = path == "/.well-known/jmap" || path.starts_with("/jmap/") || path == "/api/admin/stats" ||
+                       (path.starts_with("/api/messages/") && path.ends_with(".html")) ||
+                       (path == "/metrics" && !req.peer_is_loopback() && !req.peer_trusted);
+  if (!authenticates) return std::nullopt;
+  return auth_.basic_attempt(req);
+}
+
 Response Router::dispatch(const Request& req) {
   std::string_view path = req.path();
   const std::string& m = req.method;

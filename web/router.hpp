@@ -40,6 +40,10 @@ class Router {
   // Whether `head` (a request's header, no body yet) carries valid credentials for an
   // authenticated route: only then may its body exceed the pre-authentication limit.
   [[nodiscard]] bool authenticated(const Request& head);
+  // The password `handle(req)` would verify (Basic credentials on a route that
+  // authenticates, not cached; the body of POST /api/login), so that server/ can wait
+  // out the throttle and verify on its own pool first (Request::checked_password).
+  [[nodiscard]] std::optional<PasswordAttempt> password_attempt(const Request& req);
   [[nodiscard]] Metrics& metrics() { return *metrics_; }
   // Enables /api/import/notify (the legacy server's new-mail webhook). REQUIRES: called
   // before the router serves requests.

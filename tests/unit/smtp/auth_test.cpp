@@ -82,6 +82,21 @@ TEST(Auth, FailureAndAttemptLimit) {
                     no);
 }
 
+TEST(Auth, TemporaryFailureIsNotCountedAsAFailure) {
+  // Throttled or the verification queue full: 454 (RFC 4954 6), the client may retry,
+  // and the session does not close even with max_auth_attempts = 1.
+  Responder busy;
+  busy.auth_temp_fail = true;
+  Limits l;
+  l.max_auth_attempts = 1;
+  const std::string a = "AUTH PLAIN " + plain("", "u", "pw") + "\r\n";
+  expect_transcript(auth_options(), l, {"EHLO c\r\n" + a + a + "NOOP\r\n"},
+                    kStart + "[AUTH PLAIN /u/pw]\n454 4.7.0 Temporary authentication failure\r\n"
+                             "[AUTH PLAIN /u/pw]\n454 4.7.0 Temporary authentication failure\r\n"
+                             "250 2.0.0 Ok\r\n",
+                    busy);
+}
+
 TEST(Auth, WhenNotAllowed) {
   // MX: not enabled at all.
   expect_transcript({"EHLO c\r\nAUTH PLAIN\r\n"},

@@ -17,6 +17,7 @@ namespace refmail::smtp::test {
 
 struct Responder {
   bool auth_ok = true;
+  bool auth_temp_fail = false;  // answer Authenticate with auth_temp_failure()
   bool sender_ok = true;
   std::function<RcptVerdict(const CheckRecipient&)> rcpt = [](const CheckRecipient&) {
     return RcptVerdict::Accept;
@@ -80,7 +81,7 @@ class Driver {
         EXPECT_TRUE(last);
         res_.out += "[AUTH " + au->mechanism + " " + au->authzid + "/" + au->user + "/" + au->password + "]\n";
         res_.auths.push_back(*au);
-        handle(s_.auth_result(r_.auth_ok));
+        handle(r_.auth_temp_fail ? s_.auth_temp_failure() : s_.auth_result(r_.auth_ok));
       } else if (auto* cs = std::get_if<CheckSender>(&a)) {
         EXPECT_TRUE(last);
         res_.sender_checks.push_back(*cs);

@@ -1,5 +1,6 @@
 // tests/unit/web/auth_test.cpp — HTTP Basic (loopback/TLS only, cached), cookie
-// sessions with CSRF proof, rate limiting per account and per IP.
+// sessions with CSRF proof, the guessing throttle (per address and per (address,
+// account); never an account lock) and server/'s pre-checked passwords.
 #include "helpers.hpp"
 
 namespace refmail::web::testing {
@@ -26,24 +27,63 @@ TEST_F(WebAuth, BasicFromLoopbackOnly) {
   EXPECT_EQ(router_->handle(garbage).status, 401);
 }
 
-TEST_F(WebAuth, FailedLoginsAreRateLimitedPerAccountAndIp) {
-  auto bad = [&](const std::string& user, const std::string& ip) {
+TEST_F(WebAuth, FailedLoginsAreThrottledPerAddressNeverPerAccount) {
+  auto basic = [&](const std::string& user, const std::string& pw, const std::string& ip) {
     auto r = req("GET", "/.well-known/jmap", "");
     r.peer = ip + ":1";
     r.tls = true;
-    r.headers.emplace_back("Authorization", "Basic " + b64(user + "@example.test:nope"));
-    return router_->handle(r).status;
+    r.headers.emplace_back("Authorization", "Basic " + b64(user + "@example.test:" + pw));
+    return router_->handle(r);
   };
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(bad("bob", "10.0.0." + std::to_string(i + 1)), 401);
-  EXPECT_EQ(bad("bob", "10.0.0.9"), 429);  // the account is locked, from any IP
-  // Even the right password is refused while locked.
-  auto good = req("GET", "/.well-known/jmap", "bob");
-  EXPECT_EQ(router_->handle(good).status, 429);
-  // Per IP: 5 failures over several accounts lock the IP.
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(bad("nobody" + std::to_string(i), "10.9.9.9"), 401);
-  EXPECT_EQ(bad("someone", "10.9.9.9"), 429);
+  // 3 free failures for bob from one address, then that (address, account) must wait.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(basic("bob", "nope", "10.0.0.1").status, 401);
+  auto throttled = basic("bob", "nope", "10.0.0.1");
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_FALSE(header(throttled, "Retry-After").empty());
+  // The account is not locked: bob's right password from another address works at once
+  // (before this change, 10 failures anywhere locked bob out everywhere).
+  EXPECT_EQ(basic("bob", "bob-pw", "10.0.0.2").status, 200);
+  // Per address: 5 failures over several accounts make the address wait.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(basic("nobody" + std::to_string(i), "x", "10.9.9.9").status, 401);
+  EXPECT_EQ(basic("someone", "x", "10.9.9.9").status, 429);
   // Alice from loopback is unaffected.
   EXPECT_EQ(router_->handle(req("GET", "/.well-known/jmap")).status, 200);
+}
+
+TEST_F(WebAuth, PasswordCheckedByTheServerIsUsedAsIs) {
+  auto with = [&](std::string user, auth::Outcome outcome, std::string account = {}) {
+    auto r = req("GET", "/.well-known/jmap", "");
+    r.headers.emplace_back("Authorization", "Basic " + b64(user + ":not-the-password"));
+    EXPECT_TRUE(router_->password_attempt(r));  // a route that authenticates, not cached
+    r.checked_password = Request::CheckedPassword{user, auth::Verdict{outcome, account, std::chrono::seconds(7)}};
+    return router_->handle(r);
+  };
+  // Ok: no second verification (the header's password is wrong on purpose).
+  EXPECT_EQ(with("alice@example.test", auth::Outcome::Ok, "alice@example.test").status, 200);
+  EXPECT_EQ(with("bob@example.test", auth::Outcome::Bad).status, 401);
+  auto busy = with("bob@example.test", auth::Outcome::Busy);
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(header(busy, "Retry-After"), "7");
+  EXPECT_EQ(with("bob@example.test", auth::Outcome::Throttled).status, 429);
+  // A verdict for another user is ignored: the header's own credentials are checked.
+  auto r = req("GET", "/.well-known/jmap", "");
+  r.headers.emplace_back("Authorization", "Basic " + b64("bob@example.test:wrong"));
+  r.checked_password = Request::CheckedPassword{"alice@example.test", auth::Verdict{auth::Outcome::Ok, "alice@example.test", {}}};
+  EXPECT_EQ(router_->handle(r).status, 401);
+  // Routes that do not authenticate carry no attempt; nor does a cached header.
+  auto stat = req("GET", "/healthz", "");
+  stat.headers.emplace_back("Authorization", "Basic " + b64("bob@example.test:x"));
+  EXPECT_FALSE(router_->password_attempt(stat));
+  auto ok = req("GET", "/.well-known/jmap");
+  EXPECT_TRUE(router_->password_attempt(ok));
+  ASSERT_EQ(router_->handle(ok).status, 200);
+  EXPECT_FALSE(router_->password_attempt(ok));  // cached after the success
+  auto login = req("POST", "/api/login", "", R"({"username":"u@example.test","password":"p"})",
+                   {{"Content-Type", "application/json"}});
+  auto attempt = router_->password_attempt(login);
+  ASSERT_TRUE(attempt);
+  EXPECT_EQ(attempt->user, "u@example.test");
+  EXPECT_EQ(attempt->password, "p");
 }
 
 TEST_F(WebAuth, CookieSessionNeedsJsonOrCsrfForChanges) {

@@ -100,8 +100,10 @@ class WebFixture : public ::testing::Test {
 
   void make_router() {
     AuthOptions ao;
-    ao.max_failures_per_account = 3;
-    ao.max_failures_per_ip = 5;
+    auth::ThrottleOptions to;
+    to.free_failures_per_account = 3;
+    to.free_failures_per_address = 5;
+    ao.throttle = std::make_shared<auth::Throttle>(to);
     router_ = std::make_unique<Router>(*store_, cfg_, nullptr, ao);
   }
 

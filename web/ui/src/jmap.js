@@ -26,7 +26,8 @@ export class Jmap {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ username, password }),
     });
-    if (r.status === 429) throw new JmapError('Too many failed attempts; wait a few minutes.');
+    // 429: throttled after failed logins; 503: password checks busy. Both pass in seconds.
+    if (r.status === 429 || r.status === 503) throw new JmapError('Too many attempts; try again in a few seconds.');
     if (!r.ok) throw new JmapError('Wrong address or password.');
     const j = await r.json();
     this.username = j.account;
