@@ -143,15 +143,4 @@ asio::awaitable<std::invoke_result_t<F&>> offload(asio::thread_pool& pool, F f) 
   co_return std::move(*r);
 }
 
-// A one-line description of the exception in flight (for a catch (...) block's log).
-inline std::string describe_current_exception() {
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "non-standard exception";
-  }
-}
-
 }  // namespace refmail::server
