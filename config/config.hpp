@@ -29,6 +29,12 @@ struct Limits {
   std::uint64_t message_size_bytes = 50ull << 20;  // SMTP SIZE and DATA/BDAT cap
   std::uint32_t recipients = 1000;                 // RCPTs per transaction
   std::uint32_t connections = 500;                 // concurrent connections, all listeners
+  // Each listener's own share of them (submission and smtps share one), so a flood on
+  // one port cannot take the others' slots; a full budget sheds an idle connection
+  // (server/connections.hpp) before it refuses.
+  std::uint32_t mx_connections = 300;
+  std::uint32_t submission_connections = 200;
+  std::uint32_t http_connections = 300;
   // Message content being received over SMTP and not yet stored, all sessions together;
   // over it, the session that grows gets 452 4.3.1 at the end of its content.
   std::uint64_t inflight_bytes = 128ull << 20;
@@ -37,7 +43,13 @@ struct Limits {
   std::uint32_t commands_before_mail = 50;
   std::uint32_t command_line_bytes = 2048;
   std::uint32_t data_line_bytes = 65536;
-  std::chrono::seconds read_timeout{300};  // RFC 5321 4.5.3.2 asks for >= 5 min
+  // SMTP: the client has this long to send each complete command (RFC 5321 4.5.3.2
+  // asks for >= 5 min), and each block of message content.
+  std::chrono::seconds read_timeout{300};
+  // SMTP: a transaction (MAIL to the reply after its content) and a whole session end
+  // at these, however the client paces its bytes (421 4.4.2).
+  std::chrono::seconds transaction_timeout{1200};
+  std::chrono::seconds session_timeout{3600};
   std::uint64_t http_body_bytes = 64ull << 20;
   std::uint32_t mime_max_depth = 50;
   std::uint32_t mime_max_parts = 5000;

@@ -98,6 +98,7 @@ int run_daemon(const config::Config& cfg) {
   ConnectionTracker tracker(cfg.limits.connections, cfg.limits.connections_per_ip);
   tracker.set_content_budget(cfg.limits.inflight_bytes);
   ConnectionTracker admin_tracker(64, 64);
+  const auto admin_budget = admin_tracker.add_listener("admin", 64);
   Runtime rt{io, pool, tracker};
 
   // Admin API on the unix socket. A stale socket file is removed: the store lock
@@ -131,6 +132,7 @@ int run_daemon(const config::Config& cfg) {
   admin_opts.name = "admin";
   admin_opts.read_timeout = cfg.limits.read_timeout;
   admin_opts.admin_token = cfg.admin.token;
+  admin_opts.budget = admin_budget;
   Runtime admin_rt{io, pool, admin_tracker};
   std::vector<std::function<void()>> closers;
   closers.push_back([&admin_acc] {

@@ -158,6 +158,10 @@ asio::awaitable<bool> write_events(Stream& stream, Runtime& rt, const HttpOption
   co_return true;
 }
 
+// A request body may take read_timeout plus one second per this many bytes (32 KB/s,
+// a slow mobile uplink) before the connection is closed.
+constexpr std::uint64_t kMinBodyRate = 32 * 1024;
+
 template <typename Stream>
 asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpHandler handler,
                               std::string peer, bool trusted, ConnectionTracker::Slot slot,
@@ -167,14 +171,29 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     stop_requested = true;
     beast::get_lowest_layer(stream).cancel();
   });
+  // Shed for a newcomer while waiting for a request (server/connections.hpp): closed
+  // without a response, as an idle keep-alive may be (RFC 9112 9.6).
+  bool shed = false;
+  slot.set_on_shed([&stream, &shed] {
+    shed = true;
+    beast::get_lowest_layer(stream).cancel();
+  });
+  std::uint64_t served = 0;
   for (;;) {
-    if (rt.connections.stopping() || stop_requested) break;
+    if (rt.connections.stopping() || stop_requested || shed) break;
     http::request_parser<http::string_body> parser;
     // The header first: the body limit depends on who is asking (HttpOptions).
     parser.body_limit(opts.body_limit_bytes);
     parser.header_limit(64 * 1024);
+    // The whole header within read_timeout (Beast's expiry covers every read of it).
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    slot.set_standing(served == 0 ? ConnectionTracker::Standing::idle : ConnectionTracker::Standing::keep_alive);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
+    slot.set_standing(ConnectionTracker::Standing::busy);
+    if (shed) {
+      log::debug("http.shed", {{"listener", opts.name}, {"peer", peer}});
+      break;
+    }
     const bool closed = ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
                         ec == beast::error::timeout;
     if (closed) {
@@ -216,11 +235,31 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
       if (cec) break;
     }
     if (!refuse && !parser.is_done()) {
-      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+      // The body: read_timeout for each read, and a whole-body deadline that grows with
+      // the declared size (chunked: the limit; kMinBodyRate), so a slow uplink can upload a large file but a
+      // client pacing its bytes cannot hold the connection for ever.
+      const auto body_deadline = std::chrono::steady_clock::now() + opts.read_timeout +
+                                 std::chrono::seconds((declared ? *declared : opts.body_limit_bytes) / kMinBodyRate);
+      boost::system::error_code bec;
+      while (!parser.is_done()) {
+        auto left = body_deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::steady_clock::duration::zero()) {
+          bec = beast::error::timeout;
+          break;
+        }
+        beast::get_lowest_layer(stream).expires_after(
+            std::min<std::chrono::steady_clock::duration>(opts.read_timeout, left));
+        auto [rec, rn] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(use_awaitable));
+        if (rec) {
+          bec = rec;
+          break;
+        }
+      }
       if (bec == http::error::end_of_stream || bec == asio::error::operation_aborted ||
-          bec == beast::error::timeout)
+          bec == beast::error::timeout) {
+        log::info("http.body_incomplete", {{"listener", opts.name}, {"peer", peer}, {"error", bec.message()}});
         break;
+      }
       if (bec) {
         refuse = bec == http::error::body_limit ? 413 : 400;
         why = bec.message();
@@ -282,6 +321,7 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
                                                                     started).count();
     log::debug("http.request", {{"listener", opts.name}, {"peer", peer}, {"method", method},
                                 {"target", target}, {"status", status}, {"us", us}});
+    ++served;
     if (!ok || !keep) break;
   }
   beast::error_code ignored;
@@ -296,8 +336,11 @@ asio::awaitable<void> detect_session(beast::basic_stream<Proto> stream, Runtime 
   beast::flat_buffer buffer;
   if constexpr (std::is_same_v<Proto, asio::ip::tcp>) {
     if (opts.tls) {
+      // Silent so far: may be shed for a newcomer until its first bytes arrive.
+      slot.set_on_shed([&stream] { stream.cancel(); });
       stream.expires_after(opts.read_timeout);
       auto [ec, is_tls] = co_await beast::async_detect_ssl(stream, buffer, asio::as_tuple(use_awaitable));
+      slot.set_on_shed(nullptr);  // `stream` moves below; session() sets its own
       if (ec) co_return;
       if (is_tls) {
         beast::ssl_stream<beast::basic_stream<Proto>> tls_stream(std::move(stream), *opts.tls);
@@ -330,11 +373,14 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions op
       continue;
     }
     auto [peer, ip] = peer_of(socket);
-    auto slot = rt.connections.acquire(ip);
-    if (!slot) {
-      log::warn("http.refused", {{"listener", opts.name}, {"peer", peer}, {"reason", "connection limit"}});
+    auto admission = rt.connections.acquire(opts.budget, ip);
+    if (!admission.slot) {
+      log::warn("http.refused",
+                {{"listener", opts.name}, {"peer", peer}, {"reason", ConnectionTracker::to_string(admission.refused)}});
       continue;  // the socket closes as it goes out of scope
     }
+    if (admission.shed_one) log::info("http.shed_for_newcomer", {{"listener", opts.name}, {"peer", peer}});
+    auto slot = std::move(admission.slot);
     using Proto = typename Acceptor::protocol_type;
     if constexpr (std::is_same_v<Proto, asio::ip::tcp>) {
       // Small responses go out at once, not after the peer's delayed ACK (~40 ms).

@@ -29,6 +29,7 @@ struct HttpOptions {
   std::uint64_t body_limit_bytes = 64ull << 20;
   std::string admin_token;  // TCP only: "Authorization: Bearer <token>" makes a request trusted
   std::string name = "http";
+  std::size_t budget = 0;  // ConnectionTracker::add_listener id of this listener's share
   // TCP only: when set, a connection that opens with a TLS ClientHello is served over
   // TLS on the same port (detected from the first bytes); others stay plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;

@@ -89,10 +89,15 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     const config::Endpoint* ep;
     SmtpListenerConfig lc;
   };
+  // Each listener's share of the connections (submission and smtps share one).
+  auto& tracker = svc.rt.connections;
+  const auto mx_budget = tracker.add_listener("mx", svc.cfg.limits.mx_connections);
+  const auto submission_budget = tracker.add_listener("submission", svc.cfg.limits.submission_connections);
+  const auto http_budget = tracker.add_listener("http", svc.cfg.limits.http_connections);
   const Smtp smtp[] = {
-      {&svc.cfg.smtp, {"mx", false, false, false}},
-      {&svc.cfg.submission, {"submission", false, true, true}},
-      {&svc.cfg.smtps, {"smtps", true, true, true}},
+      {&svc.cfg.smtp, {"mx", false, false, false, mx_budget}},
+      {&svc.cfg.submission, {"submission", false, true, true, submission_budget}},
+      {&svc.cfg.smtps, {"smtps", true, true, true, submission_budget}},
   };
   for (const auto& s : smtp) {
     if (!s.ep->enabled()) continue;
@@ -121,6 +126,7 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     l->router->set_queue_notifier(svc.queue_notify);
     HttpOptions o;
     o.name = "http";
+    o.budget = http_budget;
     o.read_timeout = std::min(svc.cfg.limits.read_timeout, std::chrono::seconds(60));
     o.body_limit_bytes = svc.cfg.limits.http_body_bytes;
     o.tls = svc.tls;  // TLS on the same port, detected per connection

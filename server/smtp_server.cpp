@@ -158,7 +158,15 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     stop_requested = true;
     beast::get_lowest_layer(c.stream).cancel();
   });
+  // Shed for a newcomer while idle before authentication (server/connections.hpp).
+  bool shed = false;
+  slot.set_on_shed([&c, &shed] {
+    shed = true;
+    beast::get_lowest_layer(c.stream).cancel();
+  });
   const auto timeout = cfg.limits.read_timeout;
+  using Clock = std::chrono::steady_clock;
+  const auto session_deadline = Clock::now() + cfg.limits.session_timeout;
 
   if (lc.implicit_tls) {
     beast::get_lowest_layer(c.stream).expires_after(timeout);
@@ -214,6 +222,11 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   asio::steady_timer deadline(c.stream.get_executor());
   bool timed_out = false;  // set by the deadline's handler for the current read
   bool closing = false;
+  // Deadlines (config.hpp Limits): each command within read_timeout of our last reply
+  // (however the client drips its bytes), each content block within read_timeout, the
+  // transaction and the session within their own.
+  Clock::time_point turn_start = Clock::now();
+  std::optional<Clock::time_point> transaction_start;
 
   while (!closing) {
     while (!pending.empty() && !closing) {
@@ -307,7 +320,9 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         closing = true;
       }
     }
+    const bool replied = !c.outbuf.empty();
     if (!co_await flush(c, timeout) || closing || session.closed()) break;
+    if (replied) turn_start = Clock::now();
     if (stop_requested || svc.rt.connections.stopping()) {
       // Draining: a connection between commands says goodbye (RFC 5321 3.8).
       c.outbuf = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
@@ -317,8 +332,32 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     // The read deadline cancels the read instead of closing the socket (as a Beast
     // expiry would), so the client still gets its 421 (RFC 5321 4.5.3.2).
     beast::get_lowest_layer(c.stream).expires_never();
+    const auto state = session.state();
+    const bool in_transaction = state == smtp::SessionState::Mail || state == smtp::SessionState::Rcpt ||
+                                session.in_content();
+    if (!in_transaction) {
+      transaction_start.reset();
+    } else if (!transaction_start) {
+      transaction_start = Clock::now();
+    }
+    auto read_deadline = session.in_content() ? Clock::now() + timeout : turn_start + timeout;
+    const char* deadline_kind = session.in_content() ? "content" : "command";
+    if (transaction_start && *transaction_start + cfg.limits.transaction_timeout < read_deadline) {
+      read_deadline = *transaction_start + cfg.limits.transaction_timeout;
+      deadline_kind = "transaction";
+    }
+    if (session_deadline < read_deadline) {
+      read_deadline = session_deadline;
+      deadline_kind = "session";
+    }
+    // Idle before authentication and outside a transaction: a newcomer may take this
+    // connection's slot when a budget is full.
+    const bool sheddable = !session.auth_user() && !in_transaction &&
+                           (state == smtp::SessionState::Connected || state == smtp::SessionState::Ready ||
+                            state == smtp::SessionState::AuthContinue);
+    slot.set_standing(sheddable ? ConnectionTracker::Standing::idle : ConnectionTracker::Standing::busy);
     timed_out = false;
-    deadline.expires_after(timeout);
+    deadline.expires_at(read_deadline);
     deadline.async_wait([&timed_out, &c, &deadline](const boost::system::error_code& tec) {
       // A handler that completed just as the read did may run after the timer was
       // re-armed for the next read: only a deadline that has really passed counts.
@@ -336,10 +375,20 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           co_await c.stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
     }
     deadline.cancel();
+    slot.set_standing(ConnectionTracker::Standing::busy);
     if (timed_out) {
       c.outbuf = "421 4.4.2 " + cfg.hostname + " Error: timeout exceeded\r\n";
       co_await flush(c, std::chrono::seconds(5));
-      log::info("smtp.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())}});
+      log::info("smtp.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())},
+                                 {"deadline", deadline_kind}});
+      svc.metrics->add("refmail_smtp_timeouts_total{listener=\"" + lc.name + "\",deadline=\"" +
+                       deadline_kind + "\"}");
+      break;
+    }
+    if (shed) {
+      c.outbuf = "421 4.3.2 " + cfg.hostname + " Too busy, closing idle connection\r\n";
+      co_await flush(c, std::chrono::seconds(5));
+      log::info("smtp.shed", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())}});
       break;
     }
     if (rec == asio::error::operation_aborted && (stop_requested || svc.rt.connections.stopping())) {
@@ -378,15 +427,19 @@ asio::awaitable<void> serve_smtp(tcp::acceptor& acceptor, SmtpListenerConfig lc,
     boost::system::error_code rec;
     auto remote = socket.remote_endpoint(rec);
     std::string ip = rec ? "?" : remote.address().to_string();
-    auto slot = svc.rt.connections.acquire(ip);
-    if (!slot) {
+    auto admission = svc.rt.connections.acquire(lc.budget, ip);
+    if (admission.shed_one) svc.metrics->add("refmail_connections_shed_total{listener=\"" + lc.name + "\"}");
+    if (!admission.slot) {
       // RFC 5321 3.1: a server may refuse with 421 and close.
       static constexpr std::string_view kBusy = "421 4.7.0 Too many connections, try again later\r\n";
       boost::system::error_code wec;
       asio::write(socket, asio::buffer(kBusy), wec);
-      log::warn("smtp.refused", {{"listener", lc.name}, {"peer", ip}, {"reason", "connection limit"}});
+      const char* reason = ConnectionTracker::to_string(admission.refused);
+      log::warn("smtp.refused", {{"listener", lc.name}, {"peer", ip}, {"reason", reason}});
+      svc.metrics->add("refmail_connections_refused_total{listener=\"" + lc.name + "\",reason=\"" + reason + "\"}");
       continue;
     }
+    auto slot = std::move(admission.slot);
     socket.set_option(tcp::no_delay(true), rec);
     asio::co_spawn(acceptor.get_executor(), smtp_session(std::move(socket), lc, svc, std::move(slot)),
                    [name = lc.name](std::exception_ptr e) {

@@ -16,6 +16,7 @@ struct SmtpListenerConfig {
   bool implicit_tls = false;  // SMTPS
   bool auth = false;          // AUTH offered (after TLS)
   bool require_auth = false;  // MAIL needs AUTH
+  std::size_t budget = 0;     // ConnectionTracker::add_listener id (submission and smtps share)
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.

@@ -45,6 +45,11 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->limits.connections, def->limits.connections);
   EXPECT_EQ(file->limits.connections_per_ip, def->limits.connections_per_ip);
   EXPECT_EQ(file->limits.read_timeout, def->limits.read_timeout);
+  EXPECT_EQ(file->limits.transaction_timeout, def->limits.transaction_timeout);
+  EXPECT_EQ(file->limits.session_timeout, def->limits.session_timeout);
+  EXPECT_EQ(file->limits.mx_connections, def->limits.mx_connections);
+  EXPECT_EQ(file->limits.submission_connections, def->limits.submission_connections);
+  EXPECT_EQ(file->limits.http_connections, def->limits.http_connections);
   EXPECT_EQ(file->limits.http_body_bytes, def->limits.http_body_bytes);
   EXPECT_EQ(file->limits.mime_max_parts, def->limits.mime_max_parts);
   EXPECT_EQ(file->smtp_policy.min_cut_bytes, def->smtp_policy.min_cut_bytes);
@@ -98,7 +103,12 @@ TEST(Config, ValuesAreApplied) {
       "smtps = \"\"\n"
       "[limits]\n"
       "message_size = 10485760\n"
-      "read_timeout = 60\n",
+      "read_timeout = 60\n"
+      "transaction_timeout = 600\n"
+      "session_timeout = 900\n"
+      "mx_connections = 7\n"
+      "submission_connections = 8\n"
+      "http_connections = 9\n",
       "t.toml");
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->hostname, "mx.example.org");
@@ -109,6 +119,11 @@ TEST(Config, ValuesAreApplied) {
   EXPECT_FALSE(r->smtps.enabled());
   EXPECT_EQ(r->limits.message_size_bytes, 10485760u);
   EXPECT_EQ(r->limits.read_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(r->limits.transaction_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(r->limits.session_timeout, std::chrono::seconds(900));
+  EXPECT_EQ(r->limits.mx_connections, 7u);
+  EXPECT_EQ(r->limits.submission_connections, 8u);
+  EXPECT_EQ(r->limits.http_connections, 9u);
 }
 
 struct Refusal {
