@@ -1,9 +1,10 @@
 // tests/fuzz/fuzz_jmap_api.cpp — libFuzzer target: arbitrary bytes as an HTTP request ->
 // the real web::Router over a real storage::Store (RocksDB, opened once per process in
 // $TMPDIR/refmail-fuzz-jmap-<pid>, removed at exit; leftovers of crashed runs are removed
-// at start). The store holds example.test with alice (three messages, one upload) and
-// bob (an admin, one private message); it is restored from a checkpoint every
-// kInputsPerRestore inputs, so what inputs create stays bounded.
+// at start). The store holds example.test with alice (three messages, one upload), bob
+// (an admin) and carol, whom no input can log in as (one private message); it is
+// restored from a checkpoint every kInputsPerRestore inputs, so what inputs create
+// stays bounded.
 //
 // Input: byte 0 picks the credentials (Basic alice/bob, alice's cookie session with or
 // without the CSRF token, none, a failed or throttled password check), the peer
@@ -18,8 +19,9 @@
 // router would answer 500 "internal error"); the status is an HTTP status; no CR, LF or
 // NUL in a response header; JSON answers of the API routes parse, and a 200 from
 // /jmap/api has "methodResponses" of [name, arguments, callId]; a body stream gives
-// exactly size() bytes; nothing but bob's own requests ever shows bob's private marker;
-// no response shows the file outside the webmail folder.
+// exactly size() bytes; no answer shows carol's private mail or the file beside the
+// webmail folder (markers searched for without memcmp, so libFuzzer cannot learn them
+// and bring them back in inputs).
 #include <signal.h>
 #include <unistd.h>
 
@@ -51,9 +53,9 @@ namespace {
 
 constexpr int kInputsPerRestore = 256;
 constexpr std::string_view kDirPrefix = "refmail-fuzz-jmap-";
-// In bob's private message and in the file beside the webmail folder; no other
-// account's answer and no static file may ever contain them.
-constexpr std::string_view kBobMarker = "BobPrivateMarker7f3a9c";
+// In carol's private message and in the file beside the webmail folder: no answer may
+// ever contain them. Only contains_unlearned() may look for them.
+constexpr std::string_view kPrivateMarker = "CarolPrivateMarker7f3a9c";
 constexpr std::string_view kOutsideMarker = "OutsideWebrootMarker51d2";
 
 struct Harness {
@@ -140,6 +142,7 @@ void setup_store() {
   // Quotas bound what inputs can create between two restores.
   if (!store.add_user(account("alice"), "alice-pw", false, 8u << 20)) die("add_user alice");
   if (!store.add_user(account("bob"), "bob-pw", true, 8u << 20)) die("add_user bob");
+  if (!store.add_user(account("carol"), "carol-pw", false, 8u << 20)) die("add_user carol");
   std::string pdf = std::string(3000, 'x') + "%PDF-1.4 report";
   std::vector<std::string> ids;
   ids.push_back(web::testing::deliver_message(store, web::testing::mime_with_attachment("quarterly report", pdf),
@@ -156,15 +159,15 @@ void setup_store() {
       "--a\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
       "Oui, =E0 midi.\r\n--a\r\nContent-Type: text/html\r\n\r\n<p>Oui, <b>midi</b></p>\r\n--a--\r\n",
       {account("alice")}));
-  std::string bob_only = web::testing::deliver_message(
+  std::string private_id = web::testing::deliver_message(
       store,
-      web::testing::mime_with_attachment(std::string(kBobMarker), std::string(kBobMarker) + std::string(5000, 'b'),
-                                         account("bob")),
-      {account("bob")});
+      web::testing::mime_with_attachment(std::string(kPrivateMarker), std::string(kPrivateMarker) + std::string(5000, 'c'),
+                                         account("carol")),
+      {account("carol")});
   for (const auto& id : ids) {
     if (id.empty()) die("delivery to alice failed");
   }
-  if (bob_only.empty()) die("delivery to bob failed");
+  if (private_id.empty()) die("delivery to carol failed");
   h->store = std::move(*s);
   h->router = std::make_unique<web::Router>(*h->store, h->cfg);
 
@@ -332,6 +335,26 @@ web::Request parse_input(std::uint8_t flags, std::string_view text) {
   return req;
 }
 
+// Whether `needle` occurs in `hay`, by a rolling hash: no memcmp/strstr and no compare
+// of the needle's bytes, whose operands libFuzzer would learn and put into inputs (an
+// input naming a marker gets it echoed back legitimately, e.g. in an error message).
+bool contains_unlearned(std::string_view hay, std::string_view needle) {
+  constexpr std::uint64_t kBase = 1099511628211ull;
+  const std::size_t n = needle.size();
+  if (n == 0 || hay.size() < n) return false;
+  std::uint64_t want = 0, have = 0, top = 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    want = want * kBase + static_cast<unsigned char>(needle[i]);
+    have = have * kBase + static_cast<unsigned char>(hay[i]);
+    if (i) top *= kBase;
+  }
+  for (std::size_t i = n;; ++i) {
+    if (have == want) return true;  // a 64-bit collision would only be a false alarm
+    if (i == hay.size()) return false;
+    have = (have - static_cast<unsigned char>(hay[i - n]) * top) * kBase + static_cast<unsigned char>(hay[i]);
+  }
+}
+
 bool clean_header_text(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
 
 bool api_route(std::string_view path) {
@@ -339,7 +362,7 @@ bool api_route(std::string_view path) {
          path.starts_with("/api/");
 }
 
-void check_response(const web::Request& req, web::Response& r, bool may_see_bob) {
+void check_response(const web::Request& req, web::Response& r) {
   if (r.status == 500 && !r.log_detail.empty()) {
     std::fprintf(stderr, "handler threw: %s\n", r.log_detail.c_str());
     FUZZ_CHECK(!"a handler threw past its module (router answered 500)");
@@ -368,8 +391,8 @@ void check_response(const web::Request& req, web::Response& r, bool may_see_bob)
   } else {
     body = r.body;
   }
-  FUZZ_CHECK(body.find(kOutsideMarker) == std::string::npos);
-  if (!may_see_bob) FUZZ_CHECK(body.find(kBobMarker) == std::string::npos);
+  FUZZ_CHECK(!contains_unlearned(body, kOutsideMarker));
+  FUZZ_CHECK(!contains_unlearned(body, kPrivateMarker));
 
   std::string_view path = req.path();
   bool json_type = r.content_type.starts_with("application/json") || r.content_type.starts_with("application/problem+json");
@@ -416,12 +439,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (++h->inputs_since_restore > kInputsPerRestore) restore();
   std::uint8_t flags = data[0];
   web::Request req = parse_input(flags, std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
-  // bob's own requests (Basic bob, or whatever credentials the input brings) may show his mail.
-  bool may_see_bob = (flags & 7) == 2 || (flags & 7) == 7;
   web::Response r = h->router->handle(req);
   if (h->verbose) {
     std::fprintf(stderr, "%s %s -> %d %.300s\n", req.method.c_str(), req.target.c_str(), r.status, r.body.c_str());
   }
-  check_response(req, r, may_see_bob);
+  check_response(req, r);
   return 0;
 }
