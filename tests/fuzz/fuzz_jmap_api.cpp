@@ -11,7 +11,7 @@
 // (loopback, remote over TLS, remote plain) and whether the peer is trusted. The rest is
 // an HTTP request as text: "METHOD TARGET\n", "Name: value\n" header lines, an empty
 // line, the body. "`x" placeholders in the target, headers and body are replaced by the
-// store's real ids (kPlaceholders below), so seeds can name real messages and blobs.
+// store's real ids (setup_store), so seeds can name real messages and blobs.
 // Passwords are never hashed per input: as server/ does, the harness asks
 // Router::password_attempt and fills Request::checked_password (a table, not argon2).
 //
