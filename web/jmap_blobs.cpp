@@ -447,7 +447,10 @@ Response Jmap::event_source(const std::string& account, const Request& req) {
   if (req.method != "GET") return error_response(405, "use GET");
   long ping = 0;
   std::string p = query_value(req.target, "ping");
-  if (!p.empty() && p.size() < 6 && std::all_of(p.begin(), p.end(), ::isdigit)) std::from_chars(p.data(), p.data() + p.size(), ping);
+  // Not ::isdigit: a byte >= 0x80 would reach it as a negative int (undefined behaviour).
+  if (!p.empty() && p.size() < 6 && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::from_chars(p.data(), p.data() + p.size(), ping);
+  }
   if (ping > 0 && ping < 5) ping = 5;  // RFC 8620 7.3: the server may raise it
   Response r;
   r.content_type = "text/event-stream";

@@ -73,8 +73,13 @@ std::optional<json::value> evaluate_pointer(const json::value& root, std::string
   return std::nullopt;
 }
 
-// Replaces every "#name" argument by the referenced result; false on a bad reference.
-bool resolve_references(json::object& args, const json::array& responses, std::string& why) {
+// Replaces every "#name" argument by the referenced result. Returns "" or the method
+// error: invalidResultReference, or requestTooLarge once the values substituted in this
+// request exceed `budget` bytes (decremented by each one's serialized size): a result
+// referenced twice per call doubles at every call, so without it 64 Core/echo calls
+// would ask for 2^63 times the first response.
+std::string_view resolve_references(json::object& args, const json::array& responses, std::uint64_t& budget,
+                                    std::string& why) {
   std::vector<std::string> keys;
   for (const auto& kv : args) {
     if (!kv.key().empty() && kv.key().front() == '#') keys.emplace_back(kv.key());
@@ -83,7 +88,7 @@ bool resolve_references(json::object& args, const json::array& responses, std::s
     std::string plain = key.substr(1);
     if (args.contains(plain)) {
       why = "both " + plain + " and " + key + " given";
-      return false;
+      return "invalidResultReference";
     }
     const auto* ref = args.at(key).if_object();
     const json::value* result_of = ref ? ref->if_contains("resultOf") : nullptr;
@@ -91,7 +96,7 @@ bool resolve_references(json::object& args, const json::array& responses, std::s
     const json::value* path = ref ? ref->if_contains("path") : nullptr;
     if (!result_of || !name || !path || !result_of->is_string() || !name->is_string() || !path->is_string()) {
       why = key + " is not a ResultReference";
-      return false;
+      return "invalidResultReference";
     }
     const json::value* found = nullptr;
     for (const auto& r : responses) {
@@ -100,17 +105,24 @@ bool resolve_references(json::object& args, const json::array& responses, std::s
     }
     if (!found) {
       why = key + " refers to no earlier " + std::string(name->as_string()) + " response";
-      return false;
+      return "invalidResultReference";
     }
     auto v = evaluate_pointer(*found, path->as_string());
     if (!v) {
       why = key + " path " + std::string(path->as_string()) + " does not resolve";
-      return false;
+      return "invalidResultReference";
     }
+    const std::uint64_t size = json::serialize(*v).size();
+    if (size > budget) {
+      why = "the arguments with their result references exceed maxSizeRequest";
+      budget = 0;
+      return "requestTooLarge";
+    }
+    budget -= size;
     args.erase(key);
     args[plain] = std::move(*v);
   }
-  return true;
+  return {};
 }
 
 void core_echo(Ctx&, json::object& args, const std::string& call_id, json::array& out) {
@@ -386,14 +398,16 @@ Response Jmap::api(const std::string& account, const Request& req) {
     }
   }
   json::array responses;
+  // The request as if its references were written out is bounded like the request itself.
+  std::uint64_t reference_budget = limits_.max_size_request - req.body.size();
   for (const auto& c : calls) {
     const auto& a = c.as_array();
     std::string name(a[0].as_string());
     std::string call_id(a[2].as_string());
     json::object args = a[1].as_object();
     std::string why;
-    if (!resolve_references(args, responses, why)) {
-      responses.push_back(method_error("invalidResultReference", call_id, why));
+    if (auto error = resolve_references(args, responses, reference_budget, why); !error.empty()) {
+      responses.push_back(method_error(error, call_id, why));
       continue;
     }
     if (name == "Core/echo") {

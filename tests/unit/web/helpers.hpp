@@ -10,9 +10,8 @@
 #include <boost/json.hpp>
 
 #include "config/config.hpp"
-#include "mime/splitter.hpp"
-#include "mime/summary.hpp"
 #include "storage/store.hpp"
+#include "store_setup.hpp"
 #include "web/router.hpp"
 
 namespace refmail::web::testing {
@@ -36,45 +35,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::string b64(std::string_view in) {
-  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += {a[v >> 18], a[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
 inline std::string random_bytes(std::size_t n, unsigned seed) {
   std::mt19937 g(seed);
   std::string s(n, '\0');
   for (auto& c : s) c = static_cast<char>(g());
   return s;
-}
-
-inline std::string mime_with_attachment(const std::string& subject, const std::string& payload,
-                                        const std::string& to = "alice@example.test") {
-  std::string enc = b64(payload), body;
-  for (std::size_t i = 0; i < enc.size(); i += 76) body += enc.substr(i, 76) + "\r\n";
-  return "From: Sender <sender@outside.test>\r\nTo: " + to + "\r\nSubject: " + subject +
-         "\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <m1@outside.test>\r\nMIME-Version: 1.0\r\n"
-         "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-         "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee attached report.\r\n"
-         "--b1\r\nContent-Type: text/plain; name=\"small.txt\"\r\nContent-Disposition: attachment; filename=\"small.txt\"\r\n\r\n"
-         "tiny note\r\n"
-         "--b1\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
-         "Content-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-         body + "--b1--\r\n";
 }
 
 class WebFixture : public ::testing::Test {
@@ -89,11 +54,7 @@ class WebFixture : public ::testing::Test {
   }
 
   void open_store() {
-    storage::StoreOptions o;
-    o.path = dir_.path() / "data";
-    o.sync_writes = false;
-    o.password_cost = storage::PasswordCost::test_minimal;
-    auto s = storage::Store::open(o);
+    auto s = open_test_store(dir_.path() / "data");
     ASSERT_TRUE(s);
     store_ = std::move(*s);
   }
@@ -117,25 +78,9 @@ class WebFixture : public ::testing::Test {
 
   // Delivers `raw` to the accounts' INBOXes; returns the message id.
   std::string deliver(const std::string& raw, std::vector<std::string> to) {
-    auto d = store_->begin_delivery();
-    mime::SplitParams sp;
-    auto sk = mime::split_message(raw, d.blob_sink(), sp);
-    EXPECT_TRUE(sk);
-    storage::MessageRecord rec;
-    auto summary = mime::summarize(raw, *sk);
-    rec.summary = summary.serialize();
-    // Threading keys, as server/ingest.cpp sets them.
-    auto refs = summary.in_reply_to;
-    refs.insert(refs.end(), summary.references.begin(), summary.references.end());
-    d.set_thread_keys(summary.message_id, std::move(refs));
-    rec.blob_ids = sk->blob_ids();
-    rec.logical_size = raw.size();
-    rec.skeleton = sk->serialize();
-    d.set_message(std::move(rec));
-    for (auto& a : to) d.add_mailbox_row(a);
-    auto r = d.commit();
-    EXPECT_TRUE(r);
-    return r ? r->message_id : "";
+    std::string id = deliver_message(*store_, raw, to);
+    EXPECT_FALSE(id.empty());
+    return id;
   }
 
   Request req(std::string method, std::string target, std::string user = "alice", std::string body = {},

@@ -91,5 +91,24 @@ TEST_F(JmapCore, RequestLevelProblems) {
   EXPECT_EQ(router_->handle(req("GET", "/jmap/api")).status, 405);
 }
 
+// A result referenced twice per call doubles at every call (2^63 times the first one
+// after 64 calls): what references substitute into a request is bounded by
+// maxSizeRequest, like the request itself.
+TEST_F(JmapCore, ResultReferencesCannotAmplifyARequest) {
+  json::array calls{json::array{"Core/echo", json::object{{"s", std::string(100000, 'x')}}, "e0"}};
+  for (int i = 1; i <= 8; ++i) {
+    json::object ref{{"resultOf", "e" + std::to_string(i - 1)}, {"name", "Core/echo"}, {"path", ""}};
+    calls.push_back(json::array{"Core/echo", json::object{{"#a", ref}, {"#b", ref}}, "e" + std::to_string(i)});
+  }
+  auto res = api("alice", calls).as_array();
+  ASSERT_EQ(res.size(), 9u);
+  // e5 substitutes 2 x 1.6 MB (6.2 MB in all so far); e6 would bring it to 12.6 MB > 10 MiB.
+  EXPECT_EQ(res[5].at(0).as_string(), "Core/echo");
+  EXPECT_EQ(res[6].at(0).as_string(), "error");
+  EXPECT_EQ(res[6].at(1).at("type").as_string(), "requestTooLarge");
+  EXPECT_EQ(res[7].at(1).at("type").as_string(), "invalidResultReference");
+  EXPECT_LT(json::serialize(res).size(), 10u << 20);
+}
+
 }  // namespace
 }  // namespace refmail::web::testing
