@@ -390,16 +390,7 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions op
     beast::basic_stream<Proto> stream(std::move(socket));
     asio::co_spawn(acceptor.get_executor(),
                    detect_session(std::move(stream), rt, opts, handler, peer, trusted, std::move(slot)),
-                   [name = opts.name](std::exception_ptr e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       log::error("http.session_failed", {{"listener", name}, {"error", ex.what()}});
-                     } catch (...) {
-                       log::error("http.session_failed", {{"listener", name}, {"error", "non-standard exception"}});
-                     }
-                   });
+                   log::on_exception("http.session_failed", "listener", opts.name));
   }
 }
 

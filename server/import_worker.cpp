@@ -16,7 +16,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -957,15 +956,6 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
   }
 }
 
-void log_failure(std::exception_ptr e, const char* what) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log::error(what, {{"error", ex.what()}});
-  }
-}
-
 }  // namespace
 
 ImportWorker::ImportWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io,
@@ -1024,13 +1014,13 @@ bool ImportWorker::start(std::string& why) {
   }
   log::info("import.start", {{"sources", ic.sources.size()}, {"mappings", ic.mappings.size()},
                              {"window", ic.coalesce_window.count()}});
-  asio::co_spawn(im.io, job_loop(impl_), [](std::exception_ptr e) { log_failure(e, "import.worker_failed"); });
+  asio::co_spawn(im.io, job_loop(impl_), log::on_exception("import.worker_failed"));
   for (const auto& m : ic.mappings) {
     const auto* s = ic.find_source(m.source);
     if (!s || !s->idle) continue;
     for (const auto& box : m.mailboxes)
       asio::co_spawn(im.io, idle_watch(impl_, s, &m, box),
-                     [](std::exception_ptr e) { log_failure(e, "import.idle_failed"); });
+                     log::on_exception("import.idle_failed"));
   }
   return true;
 }

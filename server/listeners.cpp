@@ -70,14 +70,7 @@ bool bind_tcp(asio::io_context& io, const config::Endpoint& ep, std::string_view
 }
 
 void spawn_logged(asio::io_context& io, asio::awaitable<void> task, std::string name) {
-  asio::co_spawn(io, std::move(task), [name = std::move(name)](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::error("listener.failed", {{"listener", name}, {"error", ex.what()}});
-    }
-  });
+  asio::co_spawn(io, std::move(task), log::on_exception("listener.failed", "listener", std::move(name)));
 }
 
 std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <span>
+#include <vector>
 
 namespace refmail::server::log {
 namespace {
@@ -58,8 +60,9 @@ Level parse_level(std::string_view n) {
   return Level::info;
 }
 
-void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
-  if (!enabled(level)) return;
+namespace {
+
+void write_fields(Level level, std::string_view event, std::span<const Field> fields) {
   auto now = std::chrono::system_clock::now();
   auto secs = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
@@ -87,6 +90,28 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+}
+
+}  // namespace
+
+void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  if (!enabled(level)) return;
+  write_fields(level, event, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+void exception(std::string_view event, std::exception_ptr e, std::initializer_list<Field> fields) {
+  if (!e) return;
+  std::string what;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+    what = "non-standard exception";
+  }
+  std::vector<Field> all(fields);
+  all.emplace_back("error", what);
+  write_fields(Level::error, event, all);
 }
 
 }  // namespace refmail::server::log

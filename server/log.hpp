@@ -4,6 +4,7 @@
 // quotes or '='; control bytes are escaped, so a peer cannot forge log lines.
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -37,5 +38,22 @@ inline void debug(std::string_view e, std::initializer_list<Field> f = {}) {
 inline void info(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::info, e, f); }
 inline void warn(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::warn, e, f); }
 inline void error(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::error, e, f); }
+
+// Logs `event` at error level with `fields` and the exception's text (a bug: every task
+// catches what it expects); nothing when `e` is null.
+void exception(std::string_view event, std::exception_ptr e, std::initializer_list<Field> fields = {});
+
+// A completion handler for asio::co_spawn instead of asio::detached: a task ended by an
+// exception is logged as `event` (with key=value when given) rather than lost silently.
+[[nodiscard]] inline auto on_exception(std::string event, std::string key = {}, std::string value = {}) {
+  return [event = std::move(event), key = std::move(key), value = std::move(value)](std::exception_ptr e) {
+    if (!e) return;
+    if (key.empty()) {
+      exception(event, e);
+    } else {
+      exception(event, e, {{key, value}});
+    }
+  };
+}
 
 }  // namespace refmail::server::log

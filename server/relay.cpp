@@ -191,7 +191,11 @@ void put_idle(const ImplPtr& self, const std::string& key, std::shared_ptr<Conne
   if (!self->idle_conns.put(key, std::move(c), uses, std::chrono::steady_clock::now())) return;
   if (!self->sweeping) {
     self->sweeping = true;
-    asio::co_spawn(self->io, sweep_idle(self), asio::detached);
+    asio::co_spawn(self->io, sweep_idle(self), [self](std::exception_ptr e) {
+      if (!e) return;
+      self->sweeping = false;  // the next idle connection starts a new sweeper
+      log::exception("relay.sweep_failed", e);
+    });
   }
 }
 
@@ -710,7 +714,11 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       ++self->unsynced_removals;
       if (!self->syncing) {
         self->syncing = true;
-        asio::co_spawn(self->io, sync_removals(self), asio::detached);
+        asio::co_spawn(self->io, sync_removals(self), [self](std::exception_ptr e) {
+          if (!e) return;
+          self->syncing = false;  // the next removal starts a new syncer
+          log::exception("relay.sync_failed", e);
+        });
       }
     }
     co_return;
@@ -800,7 +808,8 @@ void dispatch_ready(const ImplPtr& self) {
     ++self->sessions;
     self->in_flight.insert(it->queue_id);
     log::debug("relay.start", {{"queue_id", it->queue_id}, {"domain", domain}, {"attempts", it->attempts}});
-    asio::co_spawn(self->io, deliver_and_release(self, std::move(*it), domain), asio::detached);
+    asio::co_spawn(self->io, deliver_and_release(self, std::move(*it), domain),
+                   log::on_exception("relay.delivery_failed", "domain", domain));
     it = self->ready.erase(it);
   }
 }
@@ -902,14 +911,7 @@ bool RelayWorker::start(std::string& why) {
   log::info("relay.start", {{"mode", rc.smarthost.enabled() ? "smarthost" : "mx"},
                             {"smarthost", rc.smarthost.enabled() ? rc.smarthost.to_string() : std::string("-")},
                             {"concurrency", rc.concurrency}});
-  asio::co_spawn(im.io, schedule(impl_), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::error("relay.worker_failed", {{"error", ex.what()}});
-    }
-  });
+  asio::co_spawn(im.io, schedule(impl_), log::on_exception("relay.worker_failed"));
   return true;
 }
 

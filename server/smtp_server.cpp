@@ -442,16 +442,7 @@ asio::awaitable<void> serve_smtp(tcp::acceptor& acceptor, SmtpListenerConfig lc,
     auto slot = std::move(admission.slot);
     socket.set_option(tcp::no_delay(true), rec);
     asio::co_spawn(acceptor.get_executor(), smtp_session(std::move(socket), lc, svc, std::move(slot)),
-                   [name = lc.name](std::exception_ptr e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       log::error("smtp.session_failed", {{"listener", name}, {"error", ex.what()}});
-                     } catch (...) {
-                       log::error("smtp.session_failed", {{"listener", name}, {"error", "non-standard exception"}});
-                     }
-                   });
+                   log::on_exception("smtp.session_failed", "listener", lc.name));
   }
 }
 
