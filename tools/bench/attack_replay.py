@@ -39,6 +39,9 @@ routes all of 127.0.0.0/8):
          keep-alive HTTP connection with Basic auth: latency per operation and every error.
          It runs --baseline s alone first, then with the attacks.
 
+refmaild inherits this script's environment, so an allocator experiment needs no rebuild:
+  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576 python3 tools/bench/attack_replay.py ...
+
 A sampler reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<refmaild>/status every
 --sample-ms ms (and its open sockets every second) from the start to --tail s after the
 attacks stop. At the end: /metrics counters and the log's event counts.
