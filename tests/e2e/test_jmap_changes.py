@@ -4,8 +4,7 @@ created; $seen makes it updated (and Mailbox/changes a counts-only update); a re
 shares its parent's thread (Thread/get); destroying it shows it destroyed; a cookie
 session and the change log both survive a restart of refmaild."""
 import json, smtplib, unittest, urllib.error, urllib.request
-from harness import Daemon, main
-from test_jmap import Client
+from harness import Daemon, JmapClient, main
 
 
 def plain(msgid, subject, in_reply_to=None):
@@ -31,7 +30,7 @@ class JmapChanges(unittest.TestCase):
     def setUpClass(cls):
         cls.d = Daemon()
         cls.d.add_user("alice@example.test", "alice-pw-1")
-        cls.a = Client(cls.d.ports["http"], "alice@example.test", "alice-pw-1")
+        cls.a = JmapClient(cls.d.ports["http"], "alice@example.test", "alice-pw-1")
 
     @classmethod
     def tearDownClass(cls):
