@@ -50,7 +50,7 @@ Goals (reported met / not met; the exit status does not depend on them): peak RS
 256 MB (MiB = 2^20 B, MB = 10^6 B; the goal is read as 256 MiB), legitimate client with no
 errors and p99 under 1 s. Exit 1 only on a harness failure (refmaild did not start or
 exited, a worker crashed or did not report, the legitimate client's first round failed)."""
-import argparse, base64, http.client, json, multiprocessing, os, re, select, shutil, signal, socket, subprocess
+import argparse, base64, http.client, json, multiprocessing, os, re, select, shutil, socket, subprocess
 import sys, threading, time, traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -157,6 +157,30 @@ class Wire:
     def command(self, line):
         self.sock.sendall(line.encode() + b"\r\n")
         return self.reply()
+
+
+def smtp_open(stop, r, port, source, timeout, ehlo):
+    """A greeted SMTP connection after EHLO: (socket, Wire, EHLO reply text), or None when the
+    connection failed or was refused (counted in r["outcome"] / r["replies"]; try again)."""
+    try:
+        s = stop.connect(port, source, timeout)
+    except OSError as e:
+        count(r["outcome"], "connect_failed " + err_name(e))
+        time.sleep(0.5)
+        return None
+    w = Wire(s)
+    try:
+        code, text = w.reply()
+        count(r["replies"], f"greeting {code}")
+        if code != 220:
+            raise ConnectionError("refused")
+        r["connections"] += 1
+        return s, w, w.command("EHLO " + ehlo)[1]
+    except OSError as e:
+        count(r["outcome"], ("deadline " if stop.done() else "") + err_name(e))
+        stop.close(s)
+        time.sleep(0.1)
+        return None
 
 
 def count(d, key, n=1):
@@ -327,20 +351,11 @@ def big_thread(stop, i, port, head, first, rest, same):
          "replies": {}, "end_of_data_to_reply_ms_max": 0, "outcome": {}}
     seq = 0
     while not stop.done():
-        try:
-            s = stop.connect(port, source, 120)
-        except OSError as e:
-            count(r["outcome"], "connect_failed " + err_name(e))
-            time.sleep(0.5)
+        opened = smtp_open(stop, r, port, source, 120, "big.outside.test")
+        if opened is None:
             continue
-        w = Wire(s)
+        s, w, _ = opened
         try:
-            code, text = w.reply()
-            count(r["replies"], f"greeting {code}")
-            if code != 220:
-                raise ConnectionError("refused")
-            r["connections"] += 1
-            w.command("EHLO big.outside.test")
             while not stop.done():
                 seq += 1
                 n = f"{i}-{seq}-{os.getpid()}"
@@ -459,22 +474,13 @@ def guess_thread(stop, i, port):
     r = {"connections": 0, "attempts": 0, "replies": {}, "outcome": {}, "reply_ms_max": 0}
     k = 0
     while not stop.done():
-        try:
-            s = stop.connect(port, "127.0.0.12", 30)
-        except OSError as e:
-            count(r["outcome"], "connect_failed " + err_name(e))
-            time.sleep(0.5)
+        opened = smtp_open(stop, r, port, "127.0.0.12", 30, "guesser.outside.test")
+        if opened is None:
             continue
-        w = Wire(s)
+        s, w, ehlo = opened
+        if "AUTH" not in ehlo:
+            raise RuntimeError("AUTH not offered to the guesser: " + ehlo)
         try:
-            code, text = w.reply()
-            if code != 220:
-                count(r["replies"], f"greeting {code}")
-                raise ConnectionError("refused")
-            r["connections"] += 1
-            code, text = w.command("EHLO guesser.outside.test")
-            if "AUTH" not in text:
-                raise RuntimeError("AUTH not offered to the guesser: " + text)
             while not stop.done():
                 k += 1
                 token = base64.b64encode(f"\0{LEGIT}\0wrong-{i}-{k}".encode()).decode()
@@ -724,21 +730,6 @@ def describe_build(build):
     return out
 
 
-def stop_daemon(d):
-    if d.proc and d.proc.poll() is None:
-        d.proc.send_signal(signal.SIGTERM)
-        try:
-            d.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            d.proc.kill()
-            d.proc.wait()
-            print("refmaild did not stop within 10 s of SIGTERM: killed", file=sys.stderr)
-    d.log.close()
-    if d.proc.stdout:
-        d.proc.stdout.close()
-    return d.proc.returncode
-
-
 def run(a):
     build = os.path.abspath(a.build)  # refmaild runs with its temporary folder as cwd
     harness.REFMAILD = os.path.join(build, "server", "refmaild")
@@ -805,7 +796,10 @@ def run(a):
             if p.is_alive():
                 p.terminate()
                 p.join(5)
-        stop_daemon(d)
+        try:
+            d.stop(timeout=10)  # SIGTERM, then SIGKILL after 10 s
+        except AssertionError as e:
+            print(e, file=sys.stderr)
         out["log_events"] = log_events(d.log_path)
         if a.keep:
             out["kept_dir"] = d.dir
