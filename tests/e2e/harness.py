@@ -133,6 +133,19 @@ def with_attachment(subject, payload, to, line=76, eol="\r\n", name="report.pdf"
             f"Content-Transfer-Encoding: base64{eol}{eol}{body}{eol}--b1--{eol}").encode()
 
 
+def http_request(url, method="GET", body=None, headers=None, timeout=60):
+    """(status, body bytes, headers dict) of one request; an HTTP error status is a value,
+    not an exception."""
+    req = urllib.request.Request(url, data=body, method=method)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
 class JmapClient:
     """One account's JMAP client over refmaild's HTTP port: urllib with HTTP Basic (allowed
     without TLS from loopback), curl for downloads. Fetches the session resource at once."""
@@ -147,16 +160,7 @@ class JmapClient:
         self.account = self.session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
 
     def request(self, method, path, body=None, headers=None):
-        """(status, body bytes, headers dict); an HTTP error status is a value, not an exception."""
-        req = urllib.request.Request(self.base + path, data=body, method=method)
-        req.add_header("Authorization", self.auth)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                return r.status, r.read(), dict(r.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, e.read(), dict(e.headers)
+        return http_request(self.base + path, method, body, {"Authorization": self.auth, **(headers or {})})
 
     def call(self, *calls):
         """The methodResponses of one /jmap/api request; asserts HTTP 200."""
