@@ -2,7 +2,8 @@
 ports with a temporary data folder and a config file, and drives it with real
 clients (smtplib, refmailctl, swaks, openssl). Everything stays on 127.0.0.1; every
 process started here is stopped by PID."""
-import http.client, json, os, shutil, signal, socket, subprocess, tempfile, time, unittest
+import base64, http.client, json, os, shutil, signal, socket, subprocess, tempfile, time, unittest
+import urllib.error, urllib.parse, urllib.request
 
 BUILD = os.environ.get("REFMAIL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 REFMAILD = os.path.join(BUILD, "server", "refmaild")
@@ -116,6 +117,89 @@ class Daemon:
             self.stop()
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def with_attachment(subject, payload, to, line=76, eol="\r\n", name="report.pdf", frm="sender@outside.test"):
+    """A multipart/mixed message: "See attached." and `payload` as a base64 application/pdf
+    attachment in lines of `line` characters ending in `eol` (76 and CRLF are what the
+    splitter's encoder writes, so such an attachment is cut)."""
+    b64 = base64.b64encode(payload).decode()
+    body = eol.join(b64[i:i + line] for i in range(0, len(b64), line))
+    return (f"From: {frm}{eol}To: {to}{eol}Subject: {subject}{eol}MIME-Version: 1.0{eol}"
+            f"Content-Type: multipart/mixed; boundary=\"b1\"{eol}{eol}"
+            f"--b1{eol}Content-Type: text/plain; charset=utf-8{eol}{eol}See attached.{eol}"
+            f"--b1{eol}Content-Type: application/pdf; name=\"{name}\"{eol}"
+            f"Content-Disposition: attachment; filename=\"{name}\"{eol}"
+            f"Content-Transfer-Encoding: base64{eol}{eol}{body}{eol}--b1--{eol}").encode()
+
+
+def http_request(url, method="GET", body=None, headers=None, timeout=60):
+    """(status, body bytes, headers dict) of one request; an HTTP error status is a value,
+    not an exception."""
+    req = urllib.request.Request(url, data=body, method=method)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+class JmapClient:
+    """One account's JMAP client over refmaild's HTTP port: urllib with HTTP Basic (allowed
+    without TLS from loopback), curl for downloads. Fetches the session resource at once."""
+
+    def __init__(self, port, user, password):
+        self.base = f"http://127.0.0.1:{port}"
+        self.user, self.password = user, password
+        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        st, body, _ = self.request("GET", "/.well-known/jmap")
+        assert st == 200, (st, body)
+        self.session = json.loads(body)
+        self.account = self.session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+
+    def request(self, method, path, body=None, headers=None):
+        return http_request(self.base + path, method, body, {"Authorization": self.auth, **(headers or {})})
+
+    def call(self, *calls):
+        """The methodResponses of one /jmap/api request; asserts HTTP 200."""
+        body = json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+                                     "urn:ietf:params:jmap:submission"],
+                           "methodCalls": [list(c) for c in calls]}).encode()
+        st, data, _ = self.request("POST", "/jmap/api", body, {"Content-Type": "application/json"})
+        assert st == 200, (st, data[:300])
+        return json.loads(data)["methodResponses"]
+
+    def upload_path(self):
+        return self.session["uploadUrl"].replace("{accountId}", self.account)
+
+    def upload(self, data, type_="application/octet-stream"):
+        return self.request("POST", self.upload_path(), data, {"Content-Type": type_})
+
+    def download_path(self, blob, name="file", type_="application/octet-stream"):
+        return (self.session["downloadUrl"].replace("{accountId}", self.account).replace("{blobId}", blob)
+                .replace("{name}", name).replace("{type}", urllib.parse.quote(type_, safe="")))
+
+    def curl(self, *args, data=None):
+        r = subprocess.run(["curl", "-s", "-u", f"{self.user}:{self.password}", *args], input=data,
+                           capture_output=True, timeout=60)
+        return r.stdout
+
+    def mailboxes(self):
+        r = self.call(["Mailbox/get", {"accountId": self.account}, "m"])
+        return {b["role"] or b["name"]: b["id"] for b in r[0][1]["list"]}
+
+    def latest(self, props):
+        """Every email, newest first, with `props` and the text body values."""
+        r = self.call(["Email/query", {"accountId": self.account,
+                                       "sort": [{"property": "receivedAt", "isAscending": False}]}, "q"],
+                      ["Email/get", {"accountId": self.account, "properties": props, "fetchTextBodyValues": True,
+                                     "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
+        return r[1][1]["list"]
+
+    def subjects(self):
+        return [e["subject"] for e in self.latest(["subject"])]
 
 
 def main():

@@ -5,8 +5,7 @@ accepted and the daemon keeps serving. Raw latin1 bytes in From, To, Reply-To,
 Message-ID, In-Reply-To, References, Subject and an attachment name reach JMAP
 Email/get as strictly valid UTF-8 (U+FFFD or decoded), never as raw bytes."""
 import json, smtplib, unittest, urllib.request
-from harness import Daemon, main
-from test_jmap import Client
+from harness import Daemon, JmapClient, main
 
 LATIN1 = (b"From: J\xe9r\xf4me <j\xe9r@ex\xe4mple.org>\r\nTo: M\xfcller <alice@example.test>\r\n"
           b"Reply-To: <r\xe9@d.example>\r\nSubject: Caf\xe9\r\nMessage-ID: <id\xe9@x>\r\n"
@@ -43,7 +42,7 @@ class Hardening(unittest.TestCase):
 
     def test_2_raw_latin1_headers_give_valid_utf8_json(self):
         self.send(LATIN1)
-        c = Client(self.d.ports["http"], "alice@example.test", "alice-pw-1")
+        c = JmapClient(self.d.ports["http"], "alice@example.test", "alice-pw-1")
         body = json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
                            "methodCalls": [
                                ["Email/query", {"accountId": c.account}, "q"],

@@ -4,51 +4,8 @@ now fails only its own delivery; an over-quota recipient is refused at RCPT when
 is known and otherwise left out (the sender gets a DSN) while the others get the
 message; uploads count against the quota; an unauthenticated request cannot make the
 daemon read a large body; ambiguous HTTP framing is refused."""
-import base64, json, os, smtplib, socket, time, unittest, urllib.error, urllib.request
-from harness import Daemon, main
-
-
-def with_attachment(subject, payload, to, frm="sender@outside.test"):
-    b64 = base64.b64encode(payload).decode()
-    body = "\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
-    return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
-            f"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-            f"--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
-            f"--b1\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n--b1--\r\n").encode()
-
-
-class Jmap:
-    def __init__(self, port, user, password):
-        self.base = f"http://127.0.0.1:{port}"
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        st, body = self.request("GET", "/.well-known/jmap")
-        assert st == 200, (st, body)
-        self.session = json.loads(body)
-        self.account = self.session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
-
-    def request(self, method, path, body=None, headers=None):
-        req = urllib.request.Request(self.base + path, data=body, method=method)
-        req.add_header("Authorization", self.auth)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def subjects(self):
-        body = json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": [
-            ["Email/query", {"accountId": self.account}, "q"],
-            ["Email/get", {"accountId": self.account, "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
-                           "properties": ["subject"]}, "g"]]}).encode()
-        st, data = self.request("POST", "/jmap/api", body, {"Content-Type": "application/json"})
-        assert st == 200, (st, data[:300])
-        return [e["subject"] for e in json.loads(data)["methodResponses"][1][1]["list"]]
-
-    def upload(self, data):
-        return self.request("POST", f"/jmap/upload/{self.account}/", data, {"Content-Type": "application/octet-stream"})
+import base64, os, smtplib, socket, unittest
+from harness import Daemon, JmapClient, main, with_attachment
 
 
 def raw_http(port, head, body=b"", read_timeout=10):
@@ -88,6 +45,9 @@ class Hardening(unittest.TestCase):
         s.ehlo("client.outside.test")
         return s
 
+    def subjects(self, user, password):
+        return JmapClient(self.d.ports["http"], user, password).subjects()
+
     def alive(self):
         self.assertIsNone(self.d.proc.poll(), "refmaild exited: " + self.d.tail())
 
@@ -104,7 +64,7 @@ class Hardening(unittest.TestCase):
         s = self.smtp()
         s.sendmail("x@outside.test", ["alice@example.test"], b"Subject: after the bad ones\r\n\r\nok\r\n")
         s.quit()
-        self.assertIn("after the bad ones", Jmap(self.d.ports["http"], "alice@example.test", "pw-alice-123").subjects())
+        self.assertIn("after the bad ones", self.subjects("alice@example.test", "pw-alice-123"))
 
     def test_quoted_local_part_is_unknown_not_a_temporary_failure(self):
         s = self.smtp()
@@ -122,8 +82,8 @@ class Hardening(unittest.TestCase):
         s.quit()
         self.assertEqual(list(refused), ["dave@example.test"])
         self.assertEqual(refused["dave@example.test"][0], 552)
-        self.assertIn("quota-size", Jmap(self.d.ports["http"], "alice@example.test", "pw-alice-123").subjects())
-        self.assertNotIn("quota-size", Jmap(self.d.ports["http"], "dave@example.test", "pw-dave-1234").subjects())
+        self.assertIn("quota-size", self.subjects("alice@example.test", "pw-alice-123"))
+        self.assertNotIn("quota-size", self.subjects("dave@example.test", "pw-dave-1234"))
 
     def test_over_quota_recipient_left_out_without_size_and_sender_told(self):
         msg = with_attachment("quota-nosize", os.urandom(2_000_000), "alice@example.test, dave@example.test",
@@ -135,9 +95,9 @@ class Hardening(unittest.TestCase):
         code, reply = s.data(msg)
         s.quit()
         self.assertEqual(code, 250, reply)
-        self.assertIn("quota-nosize", Jmap(self.d.ports["http"], "alice@example.test", "pw-alice-123").subjects())
-        self.assertNotIn("quota-nosize", Jmap(self.d.ports["http"], "dave@example.test", "pw-dave-1234").subjects())
-        bob = Jmap(self.d.ports["http"], "bob@example.test", "pw-bob-1234")
+        self.assertIn("quota-nosize", self.subjects("alice@example.test", "pw-alice-123"))
+        self.assertNotIn("quota-nosize", self.subjects("dave@example.test", "pw-dave-1234"))
+        bob = JmapClient(self.d.ports["http"], "bob@example.test", "pw-bob-1234")
         reports = [x for x in bob.subjects() if "quota-nosize" in (x or "")]
         self.assertTrue(reports, "bob got no failure report")
         # Only dave over quota and nobody else: the whole transaction is refused.
@@ -151,13 +111,13 @@ class Hardening(unittest.TestCase):
         self.assertIn("no drift", out, out)
 
     def test_uploads_count_against_the_quota(self):
-        dave = Jmap(self.d.ports["http"], "dave@example.test", "pw-dave-1234")
-        st, body = dave.upload(os.urandom(2_500_000))
+        dave = JmapClient(self.d.ports["http"], "dave@example.test", "pw-dave-1234")
+        st, body, _ = dave.upload(os.urandom(2_500_000))
         self.assertEqual(st, 413, body)
         self.assertIn(b"overQuota", body)
         accepted = 0
         for _ in range(6):
-            st, _ = dave.upload(os.urandom(300_000))
+            st, _, _ = dave.upload(os.urandom(300_000))
             if st == 201:
                 accepted += 1
         self.assertEqual(accepted, 3)  # 3 x 300 kB fit in 1 MB (with nothing else stored), the 4th not
@@ -178,8 +138,8 @@ class Hardening(unittest.TestCase):
                                    b"Content-Length: 2\r\n\r\n", b"{}")
         self.assertIn(" 401 ", status)
         # An authenticated large upload still works.
-        alice = Jmap(port, "alice@example.test", "pw-alice-123")
-        st, body = alice.upload(os.urandom(3_000_000))
+        alice = JmapClient(port, "alice@example.test", "pw-alice-123")
+        st, body, _ = alice.upload(os.urandom(3_000_000))
         self.assertEqual(st, 201, body)
         self.alive()
 

@@ -5,69 +5,8 @@ gets the same 404 as for a missing blob; re-uploading stored bytes adds no physi
 bytes; the SHA-256 pre-check answers the holder only; a draft with an uploaded
 attachment sent to a local user adds no blob bytes; destroying every copy returns the
 physical bytes; /api/admin/stats matches `refmailctl stats --json`."""
-import base64, hashlib, json, random, shutil, smtplib, subprocess, unittest, urllib.error, urllib.request
-from harness import Daemon, main
-
-
-def with_attachment(subject, payload, to, name="report.pdf"):
-    b64 = base64.b64encode(payload).decode()
-    body = "\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
-    return (f"From: sender@outside.test\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
-            f"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-            f"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee attached.\r\n"
-            f"--b1\r\nContent-Type: application/pdf; name=\"{name}\"\r\n"
-            f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n--b1--\r\n").encode()
-
-
-class Client:
-    def __init__(self, port, user, password):
-        self.base = f"http://127.0.0.1:{port}"
-        self.user, self.password = user, password
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        st, body, _ = self.request("GET", "/.well-known/jmap")
-        assert st == 200, (st, body)
-        self.session = json.loads(body)
-        self.account = self.session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
-
-    def request(self, method, path, body=None, headers=None):
-        req = urllib.request.Request(self.base + path, data=body, method=method)
-        req.add_header("Authorization", self.auth)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                return r.status, r.read(), dict(r.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, e.read(), dict(e.headers)
-
-    def call(self, *calls):
-        body = json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
-                                     "urn:ietf:params:jmap:submission"],
-                           "methodCalls": [list(c) for c in calls]}).encode()
-        st, data, _ = self.request("POST", "/jmap/api", body, {"Content-Type": "application/json"})
-        assert st == 200, (st, data[:300])
-        return json.loads(data)["methodResponses"]
-
-    def download_path(self, blob, name="file", type_="application/octet-stream"):
-        return (self.session["downloadUrl"].replace("{accountId}", self.account).replace("{blobId}", blob)
-                .replace("{name}", name).replace("{type}", urllib.parse.quote(type_, safe="")))
-
-    def curl(self, *args, data=None):
-        r = subprocess.run(["curl", "-s", "-u", f"{self.user}:{self.password}", *args], input=data,
-                           capture_output=True, timeout=60)
-        return r.stdout
-
-    def mailboxes(self):
-        r = self.call(["Mailbox/get", {"accountId": self.account}, "m"])
-        return {b["role"] or b["name"]: b["id"] for b in r[0][1]["list"]}
-
-    def latest(self, props):
-        r = self.call(["Email/query", {"accountId": self.account,
-                                       "sort": [{"property": "receivedAt", "isAscending": False}]}, "q"],
-                      ["Email/get", {"accountId": self.account, "properties": props, "fetchTextBodyValues": True,
-                                     "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
-        return r[1][1]["list"]
+import base64, hashlib, json, random, shutil, smtplib, subprocess, unittest, urllib.request
+from harness import Daemon, JmapClient, main, with_attachment
 
 
 def physical(d):
@@ -88,9 +27,9 @@ class Jmap(unittest.TestCase):
                    with_attachment("jmap e2e", cls.payload, "alice@example.test"))
         s.quit()
         port = cls.d.ports["http"]
-        cls.a = Client(port, "alice@example.test", "alice-pw-1")
-        cls.b = Client(port, "bob@example.test", "bob-pw-1")
-        cls.c = Client(port, "carol@example.test", "carol-pw-1")
+        cls.a = JmapClient(port, "alice@example.test", "alice-pw-1")
+        cls.b = JmapClient(port, "bob@example.test", "bob-pw-1")
+        cls.c = JmapClient(port, "carol@example.test", "carol-pw-1")
         em = cls.a.latest(["subject", "bodyValues", "textBody", "attachments", "size"])[0]
         cls.email = em
         cls.blob = em["attachments"][0]["blobId"]
@@ -129,15 +68,14 @@ class Jmap(unittest.TestCase):
 
     def test_4_reupload_adds_no_physical_bytes_and_precheck(self):
         p0 = physical(self.d)
-        up = self.b.session["uploadUrl"].replace("{accountId}", self.b.account)
         out = json.loads(self.b.curl("-X", "POST", "-H", "Content-Type: application/pdf", "--data-binary", "@-",
-                                     self.b.base + up, data=self.payload))
+                                     self.b.base + self.b.upload_path(), data=self.payload))
         self.assertEqual(out["blobId"], self.blob)
         self.assertLess(physical(self.d) - p0, 4096)
         digest = "sha-256=:" + base64.b64encode(hashlib.sha256(self.payload).digest()).decode() + ":"
-        st_a, body_a, _ = self.a.request("POST", up.replace(self.b.account, self.a.account), b"",
+        st_a, body_a, _ = self.a.request("POST", self.a.upload_path(), b"",
                                          {"Repr-Digest": digest, "Content-Type": "application/pdf"})
-        st_c, body_c, _ = self.c.request("POST", up.replace(self.b.account, self.c.account), b"",
+        st_c, body_c, _ = self.c.request("POST", self.c.upload_path(), b"",
                                          {"Repr-Digest": digest, "Content-Type": "application/pdf"})
         self.assertEqual(st_a, 201)
         self.assertIn(self.blob.encode(), body_a)
@@ -146,8 +84,7 @@ class Jmap(unittest.TestCase):
 
     def test_5_draft_with_upload_sent_locally_adds_no_blob_bytes(self):
         attachment = random.Random(62).randbytes(300 * 1024)
-        up = self.a.session["uploadUrl"].replace("{accountId}", self.a.account)
-        st, body, _ = self.a.request("POST", up, attachment, {"Content-Type": "application/zip"})
+        st, body, _ = self.a.upload(attachment, "application/zip")
         self.assertEqual(st, 201)
         blob = json.loads(body)["blobId"]
         boxes = self.a.mailboxes()
@@ -173,7 +110,7 @@ class Jmap(unittest.TestCase):
         self.assertEqual(data, attachment)
 
     def test_6_stats_endpoint_matches_refmailctl(self):
-        admin = Client(self.d.ports["http"], "boss@example.test", "admin-pw-1")
+        admin = JmapClient(self.d.ports["http"], "boss@example.test", "admin-pw-1")
         st, body, _ = admin.request("GET", "/api/admin/stats")
         self.assertEqual(st, 200, body)
         web = json.loads(body)

@@ -5,8 +5,7 @@ parses with Python's email package to the text and the exact bytes; EmailSubmiss
 second local user delivers the text and byte-identical attachment; a multipart/alternative
 with a multipart/related cid image works; every invalid tree is refused with a SetError."""
 import email, email.policy, json, random, unittest
-from harness import Daemon, main
-from test_jmap import Client
+from harness import Daemon, JmapClient, main
 
 
 class BodyStructure(unittest.TestCase):
@@ -16,8 +15,8 @@ class BodyStructure(unittest.TestCase):
         for u in ("alice", "bob"):
             cls.d.add_user(f"{u}@example.test", f"{u}-pw-1")
         port = cls.d.ports["http"]
-        cls.a = Client(port, "alice@example.test", "alice-pw-1")
-        cls.b = Client(port, "bob@example.test", "bob-pw-1")
+        cls.a = JmapClient(port, "alice@example.test", "alice-pw-1")
+        cls.b = JmapClient(port, "bob@example.test", "bob-pw-1")
         cls.boxes = cls.a.mailboxes()
         cls.payload = random.Random(81).randbytes(3000)
         cls.blob = cls.upload(cls.payload, "application/octet-stream")

@@ -3,9 +3,8 @@ through the real refmaild. A message received over SMTP shows up in Email/change
 created; $seen makes it updated (and Mailbox/changes a counts-only update); a reply
 shares its parent's thread (Thread/get); destroying it shows it destroyed; a cookie
 session and the change log both survive a restart of refmaild."""
-import json, smtplib, unittest, urllib.error, urllib.request
-from harness import Daemon, main
-from test_jmap import Client
+import json, smtplib, unittest, urllib.request
+from harness import Daemon, JmapClient, http_request, main
 
 
 def plain(msgid, subject, in_reply_to=None):
@@ -15,15 +14,7 @@ def plain(msgid, subject, in_reply_to=None):
 
 
 def cookie_request(port, method, path, cookie, body=None, headers=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
-    req.add_header("Cookie", cookie)
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
+    return http_request(f"http://127.0.0.1:{port}{path}", method, body, {"Cookie": cookie, **(headers or {})})
 
 
 class JmapChanges(unittest.TestCase):
@@ -31,7 +22,7 @@ class JmapChanges(unittest.TestCase):
     def setUpClass(cls):
         cls.d = Daemon()
         cls.d.add_user("alice@example.test", "alice-pw-1")
-        cls.a = Client(cls.d.ports["http"], "alice@example.test", "alice-pw-1")
+        cls.a = JmapClient(cls.d.ports["http"], "alice@example.test", "alice-pw-1")
 
     @classmethod
     def tearDownClass(cls):

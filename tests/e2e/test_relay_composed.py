@@ -6,15 +6,14 @@ one transaction for both recipients (To + Bcc, same domain), the bytes parse wit
 email package (policy=default) without defects, the decoded attachment equals the uploaded
 bytes, the text body is there, no Bcc header (nor the Bcc address) appears anywhere in the
 headers, the queue drains, and the submission wakes the relay worker at once. The DNS responder, SMTP peer and JMAP client are the ones
-of test_relay.py and test_jmap.py (imported, not copied)."""
+of test_relay.py and harness.py (imported, not copied)."""
 import email, email.policy, json, random, shutil, time, unittest
 
-import test_jmap as jmap
 import test_relay as relay
-from harness import Daemon, main
+from harness import Daemon, JmapClient, main
 
 
-@unittest.skipUnless(shutil.which("curl"), "curl is not installed")  # test_jmap's Client needs it for downloads
+@unittest.skipUnless(shutil.which("curl"), "curl is not installed")  # JmapClient.curl downloads with it
 class ComposedRelay(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -25,7 +24,7 @@ class ComposedRelay(unittest.TestCase):
                                                      f"mx_port = {cls.peer.port}\n")
         try:
             cls.d.add_user("alice@example.test", "alice-pw-1")
-            cls.a = jmap.Client(cls.d.ports["http"], "alice@example.test", "alice-pw-1")
+            cls.a = JmapClient(cls.d.ports["http"], "alice@example.test", "alice-pw-1")
         except Exception:
             cls.tearDownClass()
             raise

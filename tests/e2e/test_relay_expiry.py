@@ -13,9 +13,8 @@ are imported, not copied).
   '.', arrives byte-identical (streaming and dot-stuffing across piece boundaries)."""
 import random, time, unittest
 
-import test_jmap as jmap
 import test_relay as relay
-from harness import Daemon, main, free_port
+from harness import Daemon, JmapClient, main, free_port
 
 
 class MaxAge(unittest.TestCase):
@@ -43,7 +42,7 @@ class MaxAge(unittest.TestCase):
             self.assertIn("relay.bounce", log)
             self.assertIn("4.4.7", log)
             # The bounce itself (RFC 3464): failed, 4.4.7, the peer's last answer quoted.
-            c = jmap.Client(d.ports["http"], "alice@example.test", "alice-pw-1")
+            c = JmapClient(d.ports["http"], "alice@example.test", "alice-pw-1")
             # (the submitted original may also be there, in Sent)
             mail = [m for m in c.latest(["blobId", "subject"]) if m["subject"] != "will expire"]
             self.assertEqual(len(mail), 1, mail)

@@ -1,8 +1,8 @@
 """End-to-end: refmaild's SMTP listeners with real clients — smtplib (plain MX,
 STARTTLS + AUTH on submission, implicit TLS on SMTPS), swaks (pipelining), a raw
 socket (BDAT), openssl s_client (STARTTLS). Checks that attachments are stored once."""
-import base64, os, random, re, shutil, smtplib, socket, ssl, subprocess, time, unittest, urllib.request
-from harness import Daemon, main
+import os, random, re, shutil, smtplib, socket, ssl, subprocess, time, unittest, urllib.request
+from harness import Daemon, main, with_attachment
 
 
 def tls_ctx():
@@ -10,17 +10,6 @@ def tls_ctx():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def with_attachment(subject, payload, to, line=76, eol="\r\n", name="report.pdf", frm="sender@outside.test"):
-    b64 = base64.b64encode(payload).decode()
-    body = eol.join(b64[i:i + line] for i in range(0, len(b64), line))
-    return (f"From: {frm}{eol}To: {to}{eol}Subject: {subject}{eol}MIME-Version: 1.0{eol}"
-            f"Content-Type: multipart/mixed; boundary=\"b1\"{eol}{eol}"
-            f"--b1{eol}Content-Type: text/plain; charset=utf-8{eol}{eol}See attached.{eol}"
-            f"--b1{eol}Content-Type: application/pdf; name=\"{name}\"{eol}"
-            f"Content-Disposition: attachment; filename=\"{name}\"{eol}"
-            f"Content-Transfer-Encoding: base64{eol}{eol}{body}{eol}--b1--{eol}").encode()
 
 
 class Smtp(unittest.TestCase):
