@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -12,6 +13,8 @@
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "net/address.hpp"
 
 namespace refmail::config {
 namespace {
@@ -293,6 +296,36 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_password_file; })},
       {"relay.smarthost_ca_file",
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_ca_file; })},
+      {"proxy.trusted",
+       [](const toml::node& n, Config& c) -> std::string {
+         const auto* arr = n.as_array();
+         if (!arr) return "expected an array of addresses or networks such as \"10.0.0.0/8\"";
+         std::vector<std::string> out;
+         for (const auto& el : *arr) {
+           auto v = el.value<std::string>();
+           if (!el.is_string() || !v) return "every entry must be a string";
+           std::string why;
+           if (!net::Network::parse(*v, &why)) return "'" + *v + "': " + why;
+           out.push_back(*v);
+         }
+         c.proxy.trusted = std::move(out);
+         return {};
+       }},
+      {"proxy.proxy_protocol",
+       [](const toml::node& n, Config& c) -> std::string {
+         const auto* arr = n.as_array();
+         if (!arr) return "expected an array of listener names";
+         std::vector<std::string> out;
+         for (const auto& el : *arr) {
+           auto v = el.value<std::string>();
+           if (!el.is_string() || !v || (*v != "smtp" && *v != "submission" && *v != "smtps" && *v != "http")) {
+             return "every entry must be one of \"smtp\", \"submission\", \"smtps\", \"http\"";
+           }
+           out.push_back(*v);
+         }
+         c.proxy.proxy_protocol = std::move(out);
+         return {};
+       }},
       {"webmail.enabled", boolean_at([](Config& c) -> bool& { return c.webmail.enabled; })},
       {"webmail.dir", string_at([](Config& c) -> std::string& { return c.webmail.dir; })},
       {"admin.socket", string_at([](Config& c) -> std::string& { return c.admin.socket_path; })},
@@ -312,7 +345,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
 // The sections that may appear as tables; everything else must be a leaf key.
 bool is_section(std::string_view name) {
   return name == "listen" || name == "tls" || name == "limits" || name == "smtp" ||
-         name == "relay" || name == "admin" || name == "webmail";
+         name == "relay" || name == "admin" || name == "webmail" || name == "proxy";
 }
 
 std::string where(std::string_view source, const toml::node& n) {
@@ -335,6 +368,10 @@ std::string Endpoint::to_string() const {
   if (!enabled()) return "(disabled)";
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+bool Proxy::proxy_protocol_on(std::string_view listener) const {
+  return std::find(proxy_protocol.begin(), proxy_protocol.end(), listener) != proxy_protocol.end();
 }
 
 std::string Config::admin_socket() const {
@@ -426,6 +463,11 @@ boost::system::result<Config, Error> parse(std::string_view toml_text, std::stri
     return Error{errc::bad_value, std::string(source_name) +
                                       ": keys 'relay.smarthost_password' and 'relay.smarthost_password_file' "
                                       "are exclusive"};
+  }
+  if (!cfg.proxy.proxy_protocol.empty() && cfg.proxy.trusted.empty()) {
+    return Error{errc::bad_value, std::string(source_name) +
+                                      ": key 'proxy.proxy_protocol' needs 'proxy.trusted' (the header is "
+                                      "believed only from trusted addresses)"};
   }
   if (cfg.local_domains.empty()) {
     return Error{errc::bad_value,

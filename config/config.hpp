@@ -87,6 +87,17 @@ struct Admin {
   std::string token;
 };
 
+// Reverse proxies in front of refmail (server/proxy_peer.hpp, docs/ARCHITECTURE.md
+// "Trusted proxies"). Only a connection whose socket peer is in `trusted` may tell us
+// the client's address; such a connection never has loopback privileges.
+struct Proxy {
+  std::vector<std::string> trusted;  // addresses or networks: "127.0.0.1", "10.0.0.0/8", "fd00::/8"
+  // Listeners ("smtp", "submission", "smtps", "http", as in [listen]) where a connection
+  // from a trusted peer must open with a PROXY protocol v2 header.
+  std::vector<std::string> proxy_protocol;
+  [[nodiscard]] bool proxy_protocol_on(std::string_view listener) const;
+};
+
 // The webmail (web/static_files.hpp) served on the HTTP listener at "/".
 struct Webmail {
   bool enabled = true;
@@ -108,6 +119,7 @@ struct Config {
   Relay relay;
   Admin admin;
   Webmail webmail;
+  Proxy proxy;
   Import import;  // [import]: legacy IMAP sources (config/import_config.hpp)
   std::string log_level = "info";  // debug, info, warn, error
 
