@@ -44,6 +44,14 @@ class ConnectionTracker {
     void set_on_stop(std::function<void()> f) {
       if (t_) t_->stoppers_[id_] = std::move(f);
     }
+    // Counts this connection under `ip` from now on (a trusted proxy named the real
+    // client, server/proxy_peer.hpp); false, and nothing changes, when `ip` is at its
+    // per-IP limit.
+    [[nodiscard]] bool rekey(const std::string& ip) {
+      if (!t_ || !t_->move_ip(ip_, ip)) return false;
+      ip_ = ip;
+      return true;
+    }
 
    private:
     friend class ConnectionTracker;
@@ -94,6 +102,15 @@ class ConnectionTracker {
     auto it = per_ip_.find(ip);
     if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
     --total_;
+  }
+  bool move_ip(const std::string& from, const std::string& to) {
+    if (from == to) return true;
+    auto& n = per_ip_[to];
+    if (n >= max_per_ip_) return false;
+    ++n;
+    auto it = per_ip_.find(from);
+    if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+    return true;
   }
   std::uint32_t max_total_;
   std::uint32_t max_per_ip_;

@@ -4,8 +4,9 @@
 // PasswordGate (throttle wait on a timer, argon2id on its own pool); the session
 // is touched only from this coroutine.
 // SECURITY: the greeting is sent only after the connection limit check; AUTH without
-// TLS only on loopback with smtp.plain_auth_on_loopback; a failed TLS handshake closes
-// the connection; passwords are never logged.
+// TLS only on loopback with smtp.plain_auth_on_loopback, never through a trusted proxy;
+// a failed TLS handshake or a malformed PROXY header closes the connection; passwords
+// are never logged.
 #include "server/smtp_server.hpp"
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "server/ingest.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
+#include "server/proxy_peer.hpp"
 #include "smtp/recipient_policy.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
@@ -148,10 +150,6 @@ asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
 asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Services svc,
                                    ConnectionTracker::Slot slot) {
   const config::Config& cfg = svc.cfg;
-  boost::system::error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  std::string peer_ip = ec ? "?" : remote.address().to_string();
-  bool loopback = !ec && remote.address().is_loopback();
   Conn c{beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *svc.tls), false, {}};
   bool stop_requested = false;
   slot.set_on_stop([&c, &stop_requested] {
@@ -159,6 +157,25 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     beast::get_lowest_layer(c.stream).cancel();
   });
   const auto timeout = cfg.limits.read_timeout;
+
+  // [proxy] (server/proxy_peer.hpp): behind a trusted proxy, the client its PROXY header
+  // names is the peer for limits, throttles, logs and Received:, and never loopback.
+  auto identify = identify_peer(beast::get_lowest_layer(c.stream), *svc.trusted_proxies, lc.proxy_protocol);
+  const PeerIdentity who = co_await std::move(identify);
+  if (who.header_error) {
+    log::warn("proxy.bad_header", {{"listener", lc.name}, {"via", who.socket_ip}, {"error", who.header_error.message()}});
+    co_return;
+  }
+  const std::string peer_ip = who.ip;
+  const bool loopback = who.loopback();
+  if (!slot.rekey(peer_ip)) {
+    c.outbuf = "421 4.7.0 Too many connections, try again later\r\n";
+    co_await flush(c, std::chrono::seconds(5));
+    log::warn("smtp.refused", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip},
+                               {"reason", "connection limit"}});
+    co_return;
+  }
+  if (who.via_proxy) log::debug("smtp.proxied", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip}});
 
   if (lc.implicit_tls) {
     beast::get_lowest_layer(c.stream).expires_after(timeout);

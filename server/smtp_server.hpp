@@ -16,6 +16,7 @@ struct SmtpListenerConfig {
   bool implicit_tls = false;  // SMTPS
   bool auth = false;          // AUTH offered (after TLS)
   bool require_auth = false;  // MAIL needs AUTH
+  bool proxy_protocol = false;  // a trusted peer opens with a PROXY v2 header ([proxy])
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.
