@@ -213,6 +213,8 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        boolean_at([](Config& c) -> bool& { return c.smtp_policy.plain_auth_on_loopback; })},
       {"smtp.allow_any_sender",
        boolean_at([](Config& c) -> bool& { return c.smtp_policy.allow_any_sender; })},
+      {"smtp.check_header_from",
+       boolean_at([](Config& c) -> bool& { return c.smtp_policy.check_header_from; })},
       {"smtp.reject_bare_lf",
        boolean_at([](Config& c) -> bool& { return c.smtp_policy.reject_bare_lf; })},
       {"smtp.min_cut_bytes",

@@ -52,6 +52,10 @@ struct Tls {
 struct Smtp {
   bool plain_auth_on_loopback = false;  // AUTH without TLS, for tests on 127.0.0.1 only
   bool allow_any_sender = false;        // submission may use any MAIL FROM / From
+  // Submission: every From:/Sender: header address must be one the user may use as MAIL
+  // FROM (own address or an alias delivering to them), RFC 6409 8; else 550 5.7.1.
+  // Off with allow_any_sender.
+  bool check_header_from = true;
   // A bare LF in DATA: false keeps it as content (default, as received); true drains the
   // message and answers 550 5.5.2 (Postfix smtpd_forbid_bare_newline = reject).
   bool reject_bare_lf = false;

@@ -18,6 +18,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "mime/address.hpp"
+#include "mime/headers.hpp"
 #include "server/ingest.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
@@ -112,18 +114,40 @@ smtp::RcptVerdict decide_recipient(storage::Store& store, const config::Config& 
   return out.accounts.empty() ? smtp::RcptVerdict::UnknownUser : verdict;
 }
 
-// RFC 6409 6.1: a submitting user may use only their own addresses (or aliases that
-// deliver to them), unless the admin allows any sender.
-bool sender_allowed(storage::Store& store, const config::Config& cfg, const smtp::CheckSender& c) {
-  if (cfg.smtp_policy.allow_any_sender || c.address.is_null()) return true;
-  std::string addr = lower(store_address(c.address, cfg));
-  if (addr == lower(c.user)) return true;
-  auto r = store.resolve_recipient(addr);
+// RFC 6409 6.1: a submitting user may use only their own address or an alias that
+// delivers to them. `address` is "local@domain" as written.
+bool user_may_send_as(storage::Store& store, const std::string& user, std::string address) {
+  address = lower(std::move(address));
+  if (address == lower(user)) return true;
+  auto r = store.resolve_recipient(address);
   if (!r) return false;
   for (const auto& a : r->accounts) {
-    if (lower(a) == lower(c.user)) return true;
+    if (lower(a) == lower(user)) return true;
   }
   return false;
+}
+
+// MAIL FROM of an authenticated session, unless the admin allows any sender. A null
+// reverse-path is refused: bounces are the server's to send, and "<>" would otherwise
+// skip this check and the From: check alike.
+bool sender_allowed(storage::Store& store, const config::Config& cfg, const smtp::CheckSender& c) {
+  if (cfg.smtp_policy.allow_any_sender) return true;
+  if (c.address.is_null()) return false;
+  return user_may_send_as(store, c.user, store_address(c.address, cfg));
+}
+
+// RFC 6409 8 (Postfix reject_sender_login_mismatch, Stalwart): every From: and Sender:
+// address of a submitted message passes the MAIL FROM rule. A message without them
+// passes (RFC 6409 8.1 lets the server add From).
+constexpr std::size_t kMaxHeaderSenders = 100;
+bool header_senders_allowed(storage::Store& store, const std::string& user, std::string_view message) {
+  std::size_t checked = 0;
+  for (const auto& body : mime::header_field_bodies(message, {"from", "sender"})) {
+    for (const auto& a : mime::parse_address_list(body, kMaxHeaderSenders)) {
+      if (++checked > kMaxHeaderSenders || !user_may_send_as(store, user, a.email)) return false;
+    }
+  }
+  return true;
 }
 
 struct Conn {
@@ -296,7 +320,17 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         routes.clear();
         if (lc.auth && req.envelope.auth_user) req.sent_account = *req.envelope.auth_user;
         (void)held.set(req.bytes.size());  // held until the delivery is done
-        auto run = [&svc, r = std::move(req)]() mutable { return ingest(svc.store, svc.cfg, std::move(r)); };
+        const bool check_header = !req.sent_account.empty() && cfg.smtp_policy.check_header_from &&
+                                  !cfg.smtp_policy.allow_any_sender;
+        auto run = [&svc, check_header, r = std::move(req)]() mutable {
+          if (check_header && !header_senders_allowed(svc.store, r.sent_account, r.bytes)) {
+            IngestOutcome refused;
+            refused.status = smtp::DeliveryStatus::SenderRejected;
+            refused.detail = "From/Sender header not owned by " + r.sent_account;
+            return refused;
+          }
+          return ingest(svc.store, svc.cfg, std::move(r));
+        };
         IngestOutcome outcome;
         try {
           outcome = co_await offload(svc.rt.pool, std::move(run));

@@ -59,6 +59,8 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->relay.smarthost_tls, def->relay.smarthost_tls);
   EXPECT_EQ(file->relay.smarthost_auth, def->relay.smarthost_auth);
   EXPECT_EQ(file->relay.delay_warning_after, def->relay.delay_warning_after);
+  EXPECT_EQ(file->smtp_policy.allow_any_sender, def->smtp_policy.allow_any_sender);
+  EXPECT_EQ(file->smtp_policy.check_header_from, def->smtp_policy.check_header_from);
   EXPECT_EQ(file->proxy.trusted, def->proxy.trusted);
   EXPECT_EQ(file->proxy.proxy_protocol, def->proxy.proxy_protocol);
 }
@@ -78,6 +80,19 @@ TEST(Config, ProxyKeys) {
   ASSERT_TRUE(def.has_value());
   EXPECT_TRUE(def->proxy.trusted.empty());
   EXPECT_FALSE(def->proxy.proxy_protocol_on("smtp"));
+}
+
+TEST(Config, CheckHeaderFrom) {
+  auto def = parse("", "(defaults)");
+  ASSERT_TRUE(def.has_value());
+  EXPECT_TRUE(def->smtp_policy.check_header_from);
+  auto off = parse("[smtp]\ncheck_header_from = false\n", "x.toml");
+  ASSERT_TRUE(off.has_value()) << off.error().message;
+  EXPECT_FALSE(off->smtp_policy.check_header_from);
+  auto bad = parse("[smtp]\ncheck_header_from = \"yes\"\n", "x.toml");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("x.toml:2: key 'smtp.check_header_from': expected true or false"),
+            std::string::npos);
 }
 
 TEST(Config, ProxyRefusals) {
