@@ -90,6 +90,25 @@ Setter string_at(std::function<std::string&(Config&)> pick, bool allow_empty = t
   };
 }
 
+// An array of strings, each checked by `check` (an error text, or "" when it is fine),
+// stored through `pick`; `expected` is the error when the value is not an array.
+Setter string_array_at(std::function<std::vector<std::string>&(Config&)> pick, std::string expected,
+                       std::function<std::string(const std::string&)> check) {
+  return [pick, expected, check](const toml::node& n, Config& c) -> std::string {
+    const auto* arr = n.as_array();
+    if (!arr) return expected;
+    std::vector<std::string> out;
+    for (const auto& el : *arr) {
+      auto v = el.value<std::string>();
+      if (!el.is_string() || !v) return "every entry must be a string";
+      if (auto why = check(*v); !why.empty()) return why;
+      out.push_back(*v);
+    }
+    pick(c) = std::move(out);
+    return {};
+  };
+}
+
 Setter endpoint_at(std::function<Endpoint&(Config&)> pick) {
   return [pick](const toml::node& n, Config& c) -> std::string {
     std::string s;
@@ -243,25 +262,16 @@ const std::map<std::string, Setter, std::less<>>& schema() {
          return {};
        }},
       {"relay.dns_servers",
-       [](const toml::node& n, Config& c) -> std::string {
-         const auto* arr = n.as_array();
-         if (!arr) return "expected an array of \"ip\" or \"ip:port\" strings";
-         std::vector<std::string> out;
-         for (const auto& el : *arr) {
-           auto v = el.value<std::string>();
-           if (!el.is_string() || !v) return "every entry must be a string";
-           Endpoint ep;
-           in_addr a4{};
-           in6_addr a6{};
-           bool ok = inet_pton(AF_INET, v->c_str(), &a4) == 1 || inet_pton(AF_INET6, v->c_str(), &a6) == 1 ||
-                     (parse_endpoint(*v, ep) && (inet_pton(AF_INET, ep.host.c_str(), &a4) == 1 ||
-                                                 inet_pton(AF_INET6, ep.host.c_str(), &a6) == 1));
-           if (!ok) return "every entry must be an IP address, \"ip:port\" or \"[v6]:port\"";
-           out.push_back(*v);
-         }
-         c.relay.dns_servers = std::move(out);
-         return {};
-       }},
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.relay.dns_servers; },
+                       "expected an array of \"ip\" or \"ip:port\" strings", [](const std::string& v) -> std::string {
+                         Endpoint ep;
+                         in_addr a4{};
+                         in6_addr a6{};
+                         bool ok = inet_pton(AF_INET, v.c_str(), &a4) == 1 || inet_pton(AF_INET6, v.c_str(), &a6) == 1 ||
+                                   (parse_endpoint(v, ep) && (inet_pton(AF_INET, ep.host.c_str(), &a4) == 1 ||
+                                                              inet_pton(AF_INET6, ep.host.c_str(), &a6) == 1));
+                         return ok ? "" : "every entry must be an IP address, \"ip:port\" or \"[v6]:port\"";
+                       })},
       {"relay.mx_port",
        integer_at<std::uint16_t>([](Config& c) -> std::uint16_t& { return c.relay.mx_port; }, 1, 65535)},
       {"relay.concurrency",
@@ -299,35 +309,18 @@ const std::map<std::string, Setter, std::less<>>& schema() {
       {"relay.smarthost_ca_file",
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_ca_file; })},
       {"proxy.trusted",
-       [](const toml::node& n, Config& c) -> std::string {
-         const auto* arr = n.as_array();
-         if (!arr) return "expected an array of addresses or networks such as \"10.0.0.0/8\"";
-         std::vector<std::string> out;
-         for (const auto& el : *arr) {
-           auto v = el.value<std::string>();
-           if (!el.is_string() || !v) return "every entry must be a string";
-           std::string why;
-           if (!net::Network::parse(*v, &why)) return "'" + *v + "': " + why;
-           out.push_back(*v);
-         }
-         c.proxy.trusted = std::move(out);
-         return {};
-       }},
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.trusted; },
+                       "expected an array of addresses or networks such as \"10.0.0.0/8\"",
+                       [](const std::string& v) -> std::string {
+                         std::string why;
+                         return net::Network::parse(v, &why) ? "" : "'" + v + "': " + why;
+                       })},
       {"proxy.proxy_protocol",
-       [](const toml::node& n, Config& c) -> std::string {
-         const auto* arr = n.as_array();
-         if (!arr) return "expected an array of listener names";
-         std::vector<std::string> out;
-         for (const auto& el : *arr) {
-           auto v = el.value<std::string>();
-           if (!el.is_string() || !v || (*v != "smtp" && *v != "submission" && *v != "smtps" && *v != "http")) {
-             return "every entry must be one of \"smtp\", \"submission\", \"smtps\", \"http\"";
-           }
-           out.push_back(*v);
-         }
-         c.proxy.proxy_protocol = std::move(out);
-         return {};
-       }},
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.proxy_protocol; },
+                       "expected an array of listener names", [](const std::string& v) -> std::string {
+                         bool ok = v == "smtp" || v == "submission" || v == "smtps" || v == "http";
+                         return ok ? "" : "every entry must be one of \"smtp\", \"submission\", \"smtps\", \"http\"";
+                       })},
       {"webmail.enabled", boolean_at([](Config& c) -> bool& { return c.webmail.enabled; })},
       {"webmail.dir", string_at([](Config& c) -> std::string& { return c.webmail.dir; })},
       {"admin.socket", string_at([](Config& c) -> std::string& { return c.admin.socket_path; })},

@@ -35,6 +35,23 @@ class Category final : public boost::system::error_category {
 
 std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
 
+// 2.2: source address, destination address (N bytes each), source port, destination port.
+template <std::size_t N>
+void read_addresses(const std::uint8_t* p, Header& h) {
+  std::uint8_t src[N], dst[N];
+  std::memcpy(src, p, N);
+  std::memcpy(dst, p + N, N);
+  if constexpr (N == 4) {
+    h.source = IpAddress::v4_from(src);
+    h.destination = IpAddress::v4_from(dst);
+  } else {
+    h.source = IpAddress::v6_from(src);
+    h.destination = IpAddress::v6_from(dst);
+  }
+  h.source_port = be16(p + 2 * N);
+  h.destination_port = be16(p + 2 * N + 2);
+}
+
 }  // namespace
 
 const boost::system::error_category& category() noexcept {
@@ -65,35 +82,20 @@ boost::system::result<Header> parse(std::span<const std::uint8_t> bytes) {
   // 2.2: LOCAL carries no address to use: "the receiver must ... use the real connection
   // endpoints and discard the protocol block including the family".
   if (h.command == Command::Local) return h;
-  std::size_t used = 0;
   if (family == 0 && protocol == 0) {
     // AF_UNSPEC: "the receiver ... must use the real connection endpoints". No TLVs follow
     // an unknown block, so the rest is skipped.
     return h;
   }
   if (protocol != 1) return errc::unsupported_family;  // only STREAM: we are TCP listeners
+  // AF_UNIX has no address we could key limits on.
+  const std::size_t used = family == 1 ? kIpv4Block : family == 2 ? kIpv6Block : 0;
+  if (used == 0) return errc::unsupported_family;
+  if (block.size() < used) return errc::short_address_block;
   if (family == 1) {
-    if (block.size() < kIpv4Block) return errc::short_address_block;
-    std::uint8_t src[4], dst[4];
-    std::memcpy(src, block.data(), 4);
-    std::memcpy(dst, block.data() + 4, 4);
-    h.source = IpAddress::v4_from(src);
-    h.destination = IpAddress::v4_from(dst);
-    h.source_port = be16(block.data() + 8);
-    h.destination_port = be16(block.data() + 10);
-    used = kIpv4Block;
-  } else if (family == 2) {
-    if (block.size() < kIpv6Block) return errc::short_address_block;
-    std::uint8_t src[16], dst[16];
-    std::memcpy(src, block.data(), 16);
-    std::memcpy(dst, block.data() + 16, 16);
-    h.source = IpAddress::v6_from(src);
-    h.destination = IpAddress::v6_from(dst);
-    h.source_port = be16(block.data() + 32);
-    h.destination_port = be16(block.data() + 34);
-    used = kIpv6Block;
+    read_addresses<4>(block.data(), h);
   } else {
-    return errc::unsupported_family;  // AF_UNIX has no address we could key limits on
+    read_addresses<16>(block.data(), h);
   }
   // 2.2.7: type (1 byte), length (2 bytes), value; they fill the rest of the block.
   std::span<const std::uint8_t> tlvs = block.subspan(used);

@@ -77,36 +77,29 @@ class SubmissionSender(unittest.TestCase):
 
 
 class HeaderCheckOff(unittest.TestCase):
-    def test_check_header_from_false_checks_only_the_envelope(self):
-        d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\ncheck_header_from = false\n")
+    def sends(self, smtp_toml, *envelopes_and_froms):
+        """Each (MAIL FROM, From:) pair is submitted by alice on a daemon with these [smtp] keys."""
+        d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n" + smtp_toml)
         try:
             d.add_user("alice@example.test", "alice-pw")
             d.add_user("bob@example.test", "bob-pw")
             s = smtplib.SMTP("127.0.0.1", d.ports["submission"], timeout=30)
             try:
                 s.login("alice@example.test", "alice-pw")
-                s.sendmail("alice@example.test", ["bob@example.test"], message("bob@example.test", "off"))
-                with self.assertRaises(smtplib.SMTPSenderRefused):
-                    s.sendmail("bob@example.test", ["bob@example.test"], message("bob@example.test", "off"))
+                for mail_from, frm in envelopes_and_froms:
+                    s.sendmail(mail_from, ["bob@example.test"], message(frm, "off"))
             finally:
                 s.close()
         finally:
             d.cleanup()
 
+    def test_check_header_from_false_checks_only_the_envelope(self):
+        self.sends("check_header_from = false\n", ("alice@example.test", "bob@example.test"))
+        with self.assertRaises(smtplib.SMTPSenderRefused):
+            self.sends("check_header_from = false\n", ("bob@example.test", "bob@example.test"))
+
     def test_allow_any_sender(self):
-        d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\nallow_any_sender = true\n")
-        try:
-            d.add_user("alice@example.test", "alice-pw")
-            d.add_user("bob@example.test", "bob-pw")
-            s = smtplib.SMTP("127.0.0.1", d.ports["submission"], timeout=30)
-            try:
-                s.login("alice@example.test", "alice-pw")
-                s.sendmail("<>", ["bob@example.test"], message("bob@example.test", "any"))
-                s.sendmail("bob@example.test", ["bob@example.test"], message("bob@example.test", "any"))
-            finally:
-                s.close()
-        finally:
-            d.cleanup()
+        self.sends("allow_any_sender = true\n", ("<>", "bob@example.test"), ("bob@example.test", "bob@example.test"))
 
 
 if __name__ == "__main__":
