@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -12,6 +13,8 @@
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "net/address.hpp"
 
 namespace refmail::config {
 namespace {
@@ -83,6 +86,25 @@ Setter string_at(std::function<std::string&(Config&)> pick, bool allow_empty = t
     if (!allow_empty && s.empty()) return "must not be empty";
     if (s.find('\0') != std::string::npos) return "must not contain NUL";
     pick(c) = s;
+    return {};
+  };
+}
+
+// An array of strings, each checked by `check` (an error text, or "" when it is fine),
+// stored through `pick`; `expected` is the error when the value is not an array.
+Setter string_array_at(std::function<std::vector<std::string>&(Config&)> pick, std::string expected,
+                       std::function<std::string(const std::string&)> check) {
+  return [pick, expected, check](const toml::node& n, Config& c) -> std::string {
+    const auto* arr = n.as_array();
+    if (!arr) return expected;
+    std::vector<std::string> out;
+    for (const auto& el : *arr) {
+      auto v = el.value<std::string>();
+      if (!el.is_string() || !v) return "every entry must be a string";
+      if (auto why = check(*v); !why.empty()) return why;
+      out.push_back(*v);
+    }
+    pick(c) = std::move(out);
     return {};
   };
 }
@@ -223,6 +245,8 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        boolean_at([](Config& c) -> bool& { return c.smtp_policy.plain_auth_on_loopback; })},
       {"smtp.allow_any_sender",
        boolean_at([](Config& c) -> bool& { return c.smtp_policy.allow_any_sender; })},
+      {"smtp.check_header_from",
+       boolean_at([](Config& c) -> bool& { return c.smtp_policy.check_header_from; })},
       {"smtp.reject_bare_lf",
        boolean_at([](Config& c) -> bool& { return c.smtp_policy.reject_bare_lf; })},
       {"smtp.min_cut_bytes",
@@ -251,25 +275,16 @@ const std::map<std::string, Setter, std::less<>>& schema() {
          return {};
        }},
       {"relay.dns_servers",
-       [](const toml::node& n, Config& c) -> std::string {
-         const auto* arr = n.as_array();
-         if (!arr) return "expected an array of \"ip\" or \"ip:port\" strings";
-         std::vector<std::string> out;
-         for (const auto& el : *arr) {
-           auto v = el.value<std::string>();
-           if (!el.is_string() || !v) return "every entry must be a string";
-           Endpoint ep;
-           in_addr a4{};
-           in6_addr a6{};
-           bool ok = inet_pton(AF_INET, v->c_str(), &a4) == 1 || inet_pton(AF_INET6, v->c_str(), &a6) == 1 ||
-                     (parse_endpoint(*v, ep) && (inet_pton(AF_INET, ep.host.c_str(), &a4) == 1 ||
-                                                 inet_pton(AF_INET6, ep.host.c_str(), &a6) == 1));
-           if (!ok) return "every entry must be an IP address, \"ip:port\" or \"[v6]:port\"";
-           out.push_back(*v);
-         }
-         c.relay.dns_servers = std::move(out);
-         return {};
-       }},
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.relay.dns_servers; },
+                       "expected an array of \"ip\" or \"ip:port\" strings", [](const std::string& v) -> std::string {
+                         Endpoint ep;
+                         in_addr a4{};
+                         in6_addr a6{};
+                         bool ok = inet_pton(AF_INET, v.c_str(), &a4) == 1 || inet_pton(AF_INET6, v.c_str(), &a6) == 1 ||
+                                   (parse_endpoint(v, ep) && (inet_pton(AF_INET, ep.host.c_str(), &a4) == 1 ||
+                                                              inet_pton(AF_INET6, ep.host.c_str(), &a6) == 1));
+                         return ok ? "" : "every entry must be an IP address, \"ip:port\" or \"[v6]:port\"";
+                       })},
       {"relay.mx_port",
        integer_at<std::uint16_t>([](Config& c) -> std::uint16_t& { return c.relay.mx_port; }, 1, 65535)},
       {"relay.concurrency",
@@ -306,6 +321,19 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_password_file; })},
       {"relay.smarthost_ca_file",
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_ca_file; })},
+      {"proxy.trusted",
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.trusted; },
+                       "expected an array of addresses or networks such as \"10.0.0.0/8\"",
+                       [](const std::string& v) -> std::string {
+                         std::string why;
+                         return net::Network::parse(v, &why) ? "" : "'" + v + "': " + why;
+                       })},
+      {"proxy.proxy_protocol",
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.proxy_protocol; },
+                       "expected an array of listener names", [](const std::string& v) -> std::string {
+                         bool ok = v == "smtp" || v == "submission" || v == "smtps" || v == "http";
+                         return ok ? "" : "every entry must be one of \"smtp\", \"submission\", \"smtps\", \"http\"";
+                       })},
       {"webmail.enabled", boolean_at([](Config& c) -> bool& { return c.webmail.enabled; })},
       {"webmail.dir", string_at([](Config& c) -> std::string& { return c.webmail.dir; })},
       {"admin.socket", string_at([](Config& c) -> std::string& { return c.admin.socket_path; })},
@@ -325,7 +353,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
 // The sections that may appear as tables; everything else must be a leaf key.
 bool is_section(std::string_view name) {
   return name == "listen" || name == "tls" || name == "limits" || name == "smtp" ||
-         name == "relay" || name == "admin" || name == "webmail";
+         name == "relay" || name == "admin" || name == "webmail" || name == "proxy";
 }
 
 std::string where(std::string_view source, const toml::node& n) {
@@ -348,6 +376,10 @@ std::string Endpoint::to_string() const {
   if (!enabled()) return "(disabled)";
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+bool Proxy::proxy_protocol_on(std::string_view listener) const {
+  return std::find(proxy_protocol.begin(), proxy_protocol.end(), listener) != proxy_protocol.end();
 }
 
 std::string Config::admin_socket() const {
@@ -439,6 +471,11 @@ boost::system::result<Config, Error> parse(std::string_view toml_text, std::stri
     return Error{errc::bad_value, std::string(source_name) +
                                       ": keys 'relay.smarthost_password' and 'relay.smarthost_password_file' "
                                       "are exclusive"};
+  }
+  if (!cfg.proxy.proxy_protocol.empty() && cfg.proxy.trusted.empty()) {
+    return Error{errc::bad_value, std::string(source_name) +
+                                      ": key 'proxy.proxy_protocol' needs 'proxy.trusted' (the header is "
+                                      "believed only from trusted addresses)"};
   }
   if (cfg.local_domains.empty()) {
     return Error{errc::bad_value,

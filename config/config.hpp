@@ -64,6 +64,10 @@ struct Tls {
 struct Smtp {
   bool plain_auth_on_loopback = false;  // AUTH without TLS, for tests on 127.0.0.1 only
   bool allow_any_sender = false;        // submission may use any MAIL FROM / From
+  // Submission: every From:/Sender: header address must be one the user may use as MAIL
+  // FROM (own address or an alias delivering to them), RFC 6409 8; else 550 5.7.1.
+  // Off with allow_any_sender.
+  bool check_header_from = true;
   // A bare LF in DATA: false keeps it as content (default, as received); true drains the
   // message and answers 550 5.5.2 (Postfix smtpd_forbid_bare_newline = reject).
   bool reject_bare_lf = false;
@@ -99,6 +103,17 @@ struct Admin {
   std::string token;
 };
 
+// Reverse proxies in front of refmail (server/proxy_peer.hpp, docs/ARCHITECTURE.md
+// "Trusted proxies"). Only a connection whose socket peer is in `trusted` may tell us
+// the client's address; such a connection never has loopback privileges.
+struct Proxy {
+  std::vector<std::string> trusted;  // addresses or networks: "127.0.0.1", "10.0.0.0/8", "fd00::/8"
+  // Listeners ("smtp", "submission", "smtps", "http", as in [listen]) where a connection
+  // from a trusted peer must open with a PROXY protocol v2 header.
+  std::vector<std::string> proxy_protocol;
+  [[nodiscard]] bool proxy_protocol_on(std::string_view listener) const;
+};
+
 // The webmail (web/static_files.hpp) served on the HTTP listener at "/".
 struct Webmail {
   bool enabled = true;
@@ -120,6 +135,7 @@ struct Config {
   Relay relay;
   Admin admin;
   Webmail webmail;
+  Proxy proxy;
   Import import;  // [import]: legacy IMAP sources (config/import_config.hpp)
   std::string log_level = "info";  // debug, info, warn, error
 

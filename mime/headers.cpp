@@ -4,6 +4,7 @@
 #include "mime/headers.hpp"
 
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 
@@ -277,6 +278,39 @@ std::string_view truncate_utf8(std::string_view s, std::size_t max_bytes) noexce
   // Back off over continuation bytes to the start of the cut sequence.
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return s.substr(0, n);
+}
+
+std::vector<std::string> header_field_bodies(std::string_view message,
+                                             std::initializer_list<std::string_view> names,
+                                             std::size_t max_scan_bytes) {
+  std::vector<std::string> out;
+  std::string* current = nullptr;  // the wanted field being unfolded, if any
+  std::size_t pos = 0;
+  while (pos < message.size() && pos < max_scan_bytes) {
+    auto e = message.find('\n', pos);
+    if (e == std::string_view::npos) break;
+    auto line = message.substr(pos, e - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = e + 1;
+    if (line.empty()) break;  // end of the header block
+    if (line[0] == ' ' || line[0] == '\t') {
+      if (current && current->size() < kMaxFieldBodyBytes) current->append(line);
+      continue;
+    }
+    current = nullptr;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name(line.substr(0, colon));
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();  // obs-optional
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (std::string_view wanted : names) {
+      if (name != wanted) continue;
+      out.emplace_back(line.substr(colon + 1, kMaxFieldBodyBytes));
+      current = &out.back();
+      break;
+    }
+  }
+  return out;
 }
 
 }  // namespace refmail::mime

@@ -1,10 +1,12 @@
 // mime/headers.hpp — small header-field utilities shared by the summary and the
 // composer: RFC 5322 3.3 date-time parsing/formatting (no clocks: the caller gives
-// the time), RFC 5322 3.6.4 msg-id lists, header-value bounding.
+// the time), RFC 5322 3.6.4 msg-id lists, header-value bounding, and picking named
+// fields out of a raw header block without scanning the body.
 // SECURITY: untrusted input; every function is total, bounded and never throws.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +31,18 @@ inline constexpr std::size_t kMaxMessageIds = 1000;
 // brackets gives its whitespace-separated words that contain '@'.
 [[nodiscard]] std::vector<std::string> parse_message_ids(std::string_view field_body,
                                                          std::size_t max_ids = kMaxMessageIds);
+
+inline constexpr std::size_t kMaxHeaderScanBytes = 256 * 1024;
+inline constexpr std::size_t kMaxFieldBodyBytes = 64 * 1024;
+
+// The bodies of the top-level header fields whose names are in `names` (lower-case;
+// compared ASCII case-insensitively, obs-optional space before ':' allowed), in order:
+// the first header block only (RFC 5322 3.6.3), unfolded by appending continuation
+// lines (RFC 5322 2.2.3), each at most about kMaxFieldBodyBytes; only the first
+// `max_scan_bytes` of the message are looked at. No decoding (RFC 2047 or otherwise).
+[[nodiscard]] std::vector<std::string> header_field_bodies(std::string_view message,
+                                                           std::initializer_list<std::string_view> names,
+                                                           std::size_t max_scan_bytes = kMaxHeaderScanBytes);
 
 // `s` cut to at most `max_bytes` without splitting a UTF-8 sequence.
 [[nodiscard]] std::string_view truncate_utf8(std::string_view s, std::size_t max_bytes) noexcept;

@@ -40,6 +40,21 @@ void ConnectionTracker::Slot::set_standing(Standing s, Clock::time_point now) {
   it->second.standing = s;
 }
 
+bool ConnectionTracker::Slot::rekey(const std::string& ip) {
+  if (!t_) return false;
+  auto it = t_->entries_.find(id_);
+  if (it == t_->entries_.end() || !it->second.counted) return false;
+  auto& e = it->second;
+  if (e.ip == ip) return true;
+  auto held = t_->per_ip_.find(ip);
+  if (held != t_->per_ip_.end() && held->second >= t_->max_per_ip_) return false;
+  ++t_->per_ip_[ip];
+  auto from = t_->per_ip_.find(e.ip);
+  if (from != t_->per_ip_.end() && --from->second == 0) t_->per_ip_.erase(from);
+  e.ip = ip;
+  return true;
+}
+
 const char* ConnectionTracker::to_string(Refusal r) noexcept {
   switch (r) {
     case Refusal::none: return "none";

@@ -64,6 +64,10 @@ class ConnectionTracker {
     void set_on_shed(std::function<void()> f);
     // What the connection is doing now (see Standing); idle time counts from the call.
     void set_standing(Standing s, Clock::time_point now = Clock::now());
+    // Counts this connection under `ip` from now on (a trusted proxy named the real
+    // client, server/proxy_peer.hpp); false, and nothing changes, when `ip` is at its
+    // per-address budget.
+    [[nodiscard]] bool rekey(const std::string& ip);
 
    private:
     friend class ConnectionTracker;

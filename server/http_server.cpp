@@ -8,7 +8,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "net/forwarded.hpp"
 #include "server/log.hpp"
+#include "server/proxy_peer.hpp"
 
 namespace refmail::server {
 namespace {
@@ -38,16 +40,37 @@ bool ambiguous_framing(const http::request_parser<http::string_body>::value_type
   return b == std::string::npos || v.substr(b, e - b + 1) != "chunked";
 }
 
+// "ip:port" as web::Request::peer and the logs write it; "unix" for the admin socket.
+std::string peer_text(const PeerIdentity& who) {
+  return who.ip == "unix" ? who.ip : who.ip + ":" + std::to_string(who.port);
+}
+
+// [proxy]: a request whose immediate peer (the socket's, or the client a PROXY header
+// named) is a trusted proxy carries the client in X-Forwarded-For and the client's
+// scheme in X-Forwarded-Proto; from anyone else those headers are the client's own
+// words and ignored. Through a proxy, TLS is what the proxy says (no header: not TLS).
+void apply_forwarded(web::Request& r, const PeerIdentity& who, const net::NetworkSet* trusted) {
+  r.via_proxy = who.via_proxy;
+  if (!trusted || !trusted->contains(who.ip)) return;
+  r.via_proxy = true;
+  if (auto client = net::forwarded_client(r.header_values("X-Forwarded-For"), *trusted)) {
+    r.peer = client->to_string() + ":0";
+  }
+  r.tls = net::forwarded_https(r.header_values("X-Forwarded-Proto"));
+}
+
 web::Request to_request(const http::request_parser<http::string_body>::value_type& req, std::string body,
-                        std::string peer, bool trusted, const std::string& token, bool tls) {
+                        const PeerIdentity& who, bool trusted, const HttpOptions& opts, bool tls) {
   web::Request r;
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
   for (const auto& f : req) r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   r.body = std::move(body);
-  r.peer = std::move(peer);
+  r.peer = peer_text(who);
   r.peer_trusted = trusted;
-  r.tls = tls;
+  r.tls = tls || who.client_tls;
+  apply_forwarded(r, who, opts.trusted_proxies.get());
+  const std::string& token = opts.admin_token;
   if (!trusted) {
     std::string_view auth = r.header("Authorization");
     if (auth.starts_with("Bearer ") && token_matches(auth.substr(7), token)) r.peer_trusted = true;
@@ -164,8 +187,9 @@ constexpr std::uint64_t kMinBodyRate = 32 * 1024;
 
 template <typename Stream>
 asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpHandler handler,
-                              std::string peer, bool trusted, ConnectionTracker::Slot slot,
+                              PeerIdentity who, bool trusted, ConnectionTracker::Slot slot,
                               beast::flat_buffer buffer, bool tls) {
+  const std::string peer = peer_text(who);
   bool stop_requested = false;
   slot.set_on_stop([&stream, &stop_requested] {
     stop_requested = true;
@@ -211,7 +235,7 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     if (!refuse && large && opts.may_send_large_body && !trusted) {
       // SECURITY: the body is read only once the header's credentials are checked.
       auto head = std::make_shared<web::Request>(
-          to_request(parser.get(), std::string(), peer, trusted, opts.admin_token, tls));
+          to_request(parser.get(), std::string(), who, trusted, opts, tls));
       if (opts.before_handler) {  // the password gate: throttle wait, argon2 on its own pool
         auto before = opts.before_handler(*head);  // named: see the GCC 12 note below
         co_await std::move(before);
@@ -277,7 +301,7 @@ asio::awaitable<void> session(Stream stream, Runtime rt, HttpOptions opts, HttpH
     auto req = parser.release();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
-    web::Request wreq = to_request(req, std::move(req.body()), peer, trusted, opts.admin_token, tls);
+    web::Request wreq = to_request(req, std::move(req.body()), who, trusted, opts, tls);
     std::string method = wreq.method, target = wreq.target;
     auto started = std::chrono::steady_clock::now();
     if (opts.before_handler) {
@@ -334,7 +358,22 @@ asio::awaitable<void> detect_session(beast::basic_stream<Proto> stream, Runtime 
                                      HttpHandler handler, std::string peer, bool trusted,
                                      ConnectionTracker::Slot slot) {
   beast::flat_buffer buffer;
+  PeerIdentity who;
+  who.socket_ip = who.ip = peer;  // the admin socket: "unix"
   if constexpr (std::is_same_v<Proto, asio::ip::tcp>) {
+    // [proxy] (server/proxy_peer.hpp): a trusted proxy's PROXY header comes before TLS.
+    static const net::NetworkSet kNobody;
+    auto identify = identify_peer(stream, opts.trusted_proxies ? *opts.trusted_proxies : kNobody, opts.proxy_protocol);
+    who = co_await std::move(identify);
+    if (who.header_error) {
+      log::warn("proxy.bad_header", {{"listener", opts.name}, {"via", who.socket_ip}, {"error", who.header_error.message()}});
+      co_return;
+    }
+    if (!slot.rekey(who.ip)) {
+      log::warn("http.refused", {{"listener", opts.name}, {"peer", who.ip}, {"via", who.socket_ip},
+                                 {"reason", "connection limit"}});
+      co_return;
+    }
     if (opts.tls) {
       // Silent so far: may be shed for a newcomer until its first bytes arrive.
       slot.set_on_shed([&stream] { stream.cancel(); });
@@ -348,17 +387,17 @@ asio::awaitable<void> detect_session(beast::basic_stream<Proto> stream, Runtime 
         auto [hec, used] = co_await tls_stream.async_handshake(asio::ssl::stream_base::server, buffer.data(),
                                                                 asio::as_tuple(use_awaitable));
         if (hec) {
-          log::debug("http.tls_failed", {{"listener", opts.name}, {"peer", peer}, {"error", hec.message()}});
+          log::debug("http.tls_failed", {{"listener", opts.name}, {"peer", who.ip}, {"error", hec.message()}});
           co_return;
         }
         buffer.consume(used);
-        co_await session(std::move(tls_stream), rt, std::move(opts), std::move(handler), std::move(peer), trusted,
+        co_await session(std::move(tls_stream), rt, std::move(opts), std::move(handler), std::move(who), trusted,
                          std::move(slot), std::move(buffer), true);
         co_return;
       }
     }
   }
-  co_await session(std::move(stream), rt, std::move(opts), std::move(handler), std::move(peer), trusted,
+  co_await session(std::move(stream), rt, std::move(opts), std::move(handler), std::move(who), trusted,
                    std::move(slot), std::move(buffer), false);
 }
 

@@ -4,7 +4,8 @@
 // parser a body limit; handlers run on the blocking pool and never see a socket.
 // SECURITY: requests on the unix socket are trusted (the socket is 0600, owner only);
 // on TCP, trust comes only from a matching admin token (constant-time compare).
-// Request::tls is set for connections that negotiated TLS (optional, same port).
+// Request::tls is set for connections that negotiated TLS (optional, same port), or,
+// through a trusted proxy, from its X-Forwarded-Proto (docs/ARCHITECTURE.md "Trusted proxies").
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "net/address.hpp"
 #include "server/runtime.hpp"
 #include "web/http.hpp"
 
@@ -43,6 +45,11 @@ struct HttpOptions {
   // When set, awaited on the io_context before each request's handler runs; it may
   // wait (timers) and fill in the request (the password gate: Request::checked_password).
   std::function<asio::awaitable<void>(web::Request&)> before_handler;
+  // TCP only, [proxy]: peers whose X-Forwarded-For / X-Forwarded-Proto are believed and
+  // who never get loopback privileges; with proxy_protocol they open with a PROXY v2
+  // header (server/proxy_peer.hpp). Null: nobody is trusted.
+  std::shared_ptr<const net::NetworkSet> trusted_proxies;
+  bool proxy_protocol = false;
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.

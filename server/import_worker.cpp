@@ -25,6 +25,7 @@
 #include <boost/json.hpp>
 
 #include "mime/address.hpp"
+#include "mime/headers.hpp"
 #include "mime/summary.hpp"
 #include "server/imap_client.hpp"
 #include "server/ingest.hpp"
@@ -293,38 +294,7 @@ std::string header_message_id(std::string_view msg) {
   return {};
 }
 
-// The bodies of the To and Cc fields of raw message bytes (first header block only,
-// RFC 5322 3.6.3), unfolded (RFC 5322 2.2.3), each bounded; empty when there are none.
-constexpr std::size_t kMaxHeaderScanBytes = 256 * 1024;
 constexpr std::size_t kMaxGrantAddresses = 100;
-std::vector<std::string> header_recipient_fields(std::string_view msg) {
-  std::vector<std::string> out;
-  std::string* current = nullptr;  // the To/Cc field being unfolded, if any
-  std::size_t pos = 0;
-  while (pos < msg.size() && pos < kMaxHeaderScanBytes) {
-    auto e = msg.find('\n', pos);
-    if (e == std::string_view::npos) break;
-    auto line = msg.substr(pos, e - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = e + 1;
-    if (line.empty()) break;  // end of the header block
-    if (line[0] == ' ' || line[0] == '\t') {
-      if (current && current->size() < 64 * 1024) current->append(line);
-      continue;
-    }
-    current = nullptr;
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string name(line.substr(0, colon));
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();  // obs-optional
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (name == "to" || name == "cc") {
-      out.emplace_back(line.substr(colon + 1));
-      current = &out.back();
-    }
-  }
-  return out;
-}
 
 // Local accounts among the message's To/Cc recipients (aliases expanded by the store),
 // other than `target`; at most kMaxGrantAddresses addresses are looked up.
@@ -333,7 +303,7 @@ std::vector<std::string> local_recipients(storage::Store& store, std::string_vie
                                           std::string_view target) {
   std::set<std::string> accounts;
   std::size_t looked = 0;
-  for (const auto& field : header_recipient_fields(msg)) {
+  for (const auto& field : mime::header_field_bodies(msg, {"to", "cc"})) {
     for (const auto& a : mime::parse_address_list(field, kMaxGrantAddresses)) {
       if (looked++ >= kMaxGrantAddresses) break;
       auto r = store.resolve_recipient(a.email);

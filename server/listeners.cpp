@@ -77,6 +77,10 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   auto l = std::make_unique<TcpListeners>();
   if (!svc.metrics) svc.metrics = std::make_shared<web::Metrics>();
   if (!svc.passwords) svc.passwords = std::make_shared<PasswordGate>(svc.store, nullptr, svc.metrics);
+  if (!svc.trusted_proxies) {
+    svc.trusted_proxies = std::make_shared<const net::NetworkSet>(net::NetworkSet::from_strings(svc.cfg.proxy.trusted));
+  }
+  const auto& proxy = svc.cfg.proxy;
   auto& io = svc.rt.io;
   struct Smtp {
     const config::Endpoint* ep;
@@ -88,9 +92,9 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   const auto submission_budget = tracker.add_listener("submission", svc.cfg.limits.submission_connections);
   const auto http_budget = tracker.add_listener("http", svc.cfg.limits.http_connections);
   const Smtp smtp[] = {
-      {&svc.cfg.smtp, {"mx", false, false, false, mx_budget}},
-      {&svc.cfg.submission, {"submission", false, true, true, submission_budget}},
-      {&svc.cfg.smtps, {"smtps", true, true, true, submission_budget}},
+      {&svc.cfg.smtp, {"mx", false, false, false, mx_budget, proxy.proxy_protocol_on("smtp")}},
+      {&svc.cfg.submission, {"submission", false, true, true, submission_budget, proxy.proxy_protocol_on("submission")}},
+      {&svc.cfg.smtps, {"smtps", true, true, true, submission_budget, proxy.proxy_protocol_on("smtps")}},
   };
   for (const auto& s : smtp) {
     if (!s.ep->enabled()) continue;
@@ -123,6 +127,8 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     o.read_timeout = std::min(svc.cfg.limits.read_timeout, std::chrono::seconds(60));
     o.body_limit_bytes = svc.cfg.limits.http_body_bytes;
     o.tls = svc.tls;  // TLS on the same port, detected per connection
+    o.trusted_proxies = svc.trusted_proxies;
+    o.proxy_protocol = proxy.proxy_protocol_on("http");
     o.may_send_large_body = [router = l->router](const web::Request& head) { return router->authenticated(head); };
     auto router = l->router;
     o.before_handler = [router, gate = svc.passwords](web::Request& r) {

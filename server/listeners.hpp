@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "config/config.hpp"
+#include "net/address.hpp"
 #include "server/runtime.hpp"
 
 namespace refmail::storage {
@@ -42,6 +43,8 @@ struct Services {
   // Every password check (SMTP AUTH, HTTP Basic and login): throttle + argon2 on its
   // own pool. Made by start_listeners when null (then joined when the last user goes).
   std::shared_ptr<PasswordGate> passwords = nullptr;
+  // [proxy] trusted, parsed once; made by start_listeners when null.
+  std::shared_ptr<const net::NetworkSet> trusted_proxies = nullptr;
 };
 
 class Listeners {

@@ -4,8 +4,9 @@
 // PasswordGate (throttle wait on a timer, argon2id on its own pool); the session
 // is touched only from this coroutine.
 // SECURITY: the greeting is sent only after the connection limit check; AUTH without
-// TLS only on loopback with smtp.plain_auth_on_loopback; a failed TLS handshake closes
-// the connection; passwords are never logged.
+// TLS only on loopback with smtp.plain_auth_on_loopback, never through a trusted proxy;
+// a failed TLS handshake or a malformed PROXY header closes the connection; passwords
+// are never logged.
 #include "server/smtp_server.hpp"
 
 #include <algorithm>
@@ -17,9 +18,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "mime/address.hpp"
+#include "mime/headers.hpp"
 #include "server/ingest.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
+#include "server/proxy_peer.hpp"
 #include "smtp/recipient_policy.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
@@ -110,18 +114,40 @@ smtp::RcptVerdict decide_recipient(storage::Store& store, const config::Config& 
   return out.accounts.empty() ? smtp::RcptVerdict::UnknownUser : verdict;
 }
 
-// RFC 6409 6.1: a submitting user may use only their own addresses (or aliases that
-// deliver to them), unless the admin allows any sender.
-bool sender_allowed(storage::Store& store, const config::Config& cfg, const smtp::CheckSender& c) {
-  if (cfg.smtp_policy.allow_any_sender || c.address.is_null()) return true;
-  std::string addr = lower(store_address(c.address, cfg));
-  if (addr == lower(c.user)) return true;
-  auto r = store.resolve_recipient(addr);
+// RFC 6409 6.1: a submitting user may use only their own address or an alias that
+// delivers to them. `address` is "local@domain" as written.
+bool user_may_send_as(storage::Store& store, const std::string& user, std::string address) {
+  address = lower(std::move(address));
+  if (address == lower(user)) return true;
+  auto r = store.resolve_recipient(address);
   if (!r) return false;
   for (const auto& a : r->accounts) {
-    if (lower(a) == lower(c.user)) return true;
+    if (lower(a) == lower(user)) return true;
   }
   return false;
+}
+
+// MAIL FROM of an authenticated session, unless the admin allows any sender. A null
+// reverse-path is refused: bounces are the server's to send, and "<>" would otherwise
+// skip this check and the From: check alike.
+bool sender_allowed(storage::Store& store, const config::Config& cfg, const smtp::CheckSender& c) {
+  if (cfg.smtp_policy.allow_any_sender) return true;
+  if (c.address.is_null()) return false;
+  return user_may_send_as(store, c.user, store_address(c.address, cfg));
+}
+
+// RFC 6409 8 (Postfix reject_sender_login_mismatch, Stalwart): every From: and Sender:
+// address of a submitted message passes the MAIL FROM rule. A message without them
+// passes (RFC 6409 8.1 lets the server add From).
+constexpr std::size_t kMaxHeaderSenders = 100;
+bool header_senders_allowed(storage::Store& store, const std::string& user, std::string_view message) {
+  std::size_t checked = 0;
+  for (const auto& body : mime::header_field_bodies(message, {"from", "sender"})) {
+    for (const auto& a : mime::parse_address_list(body, kMaxHeaderSenders)) {
+      if (++checked > kMaxHeaderSenders || !user_may_send_as(store, user, a.email)) return false;
+    }
+  }
+  return true;
 }
 
 struct Conn {
@@ -148,10 +174,6 @@ asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
 asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Services svc,
                                    ConnectionTracker::Slot slot) {
   const config::Config& cfg = svc.cfg;
-  boost::system::error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  std::string peer_ip = ec ? "?" : remote.address().to_string();
-  bool loopback = !ec && remote.address().is_loopback();
   Conn c{beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *svc.tls), false, {}};
   bool stop_requested = false;
   slot.set_on_stop([&c, &stop_requested] {
@@ -167,6 +189,25 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   const auto timeout = cfg.limits.read_timeout;
   using Clock = std::chrono::steady_clock;
   const auto session_deadline = Clock::now() + cfg.limits.session_timeout;
+
+  // [proxy] (server/proxy_peer.hpp): behind a trusted proxy, the client its PROXY header
+  // names is the peer for limits, throttles, logs and Received:, and never loopback.
+  auto identify = identify_peer(beast::get_lowest_layer(c.stream), *svc.trusted_proxies, lc.proxy_protocol);
+  const PeerIdentity who = co_await std::move(identify);
+  if (who.header_error) {
+    log::warn("proxy.bad_header", {{"listener", lc.name}, {"via", who.socket_ip}, {"error", who.header_error.message()}});
+    co_return;
+  }
+  const std::string peer_ip = who.ip;
+  const bool loopback = who.loopback();
+  if (!slot.rekey(peer_ip)) {
+    c.outbuf = "421 4.7.0 Too many connections, try again later\r\n";
+    co_await flush(c, std::chrono::seconds(5));
+    log::warn("smtp.refused", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip},
+                               {"reason", "connection limit"}});
+    co_return;
+  }
+  if (who.via_proxy) log::debug("smtp.proxied", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip}});
 
   if (lc.implicit_tls) {
     beast::get_lowest_layer(c.stream).expires_after(timeout);
@@ -292,7 +333,17 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         routes.clear();
         if (lc.auth && req.envelope.auth_user) req.sent_account = *req.envelope.auth_user;
         (void)held.set(req.bytes.size());  // held until the delivery is done
-        auto run = [&svc, r = std::move(req)]() mutable { return ingest(svc.store, svc.cfg, std::move(r)); };
+        const bool check_header = !req.sent_account.empty() && cfg.smtp_policy.check_header_from &&
+                                  !cfg.smtp_policy.allow_any_sender;
+        auto run = [&svc, check_header, r = std::move(req)]() mutable {
+          if (check_header && !header_senders_allowed(svc.store, r.sent_account, r.bytes)) {
+            IngestOutcome refused;
+            refused.status = smtp::DeliveryStatus::SenderRejected;
+            refused.detail = "From/Sender header not owned by " + r.sent_account;
+            return refused;
+          }
+          return ingest(svc.store, svc.cfg, std::move(r));
+        };
         IngestOutcome outcome;
         try {
           outcome = co_await offload(svc.rt.pool, std::move(run));

@@ -17,6 +17,7 @@ struct SmtpListenerConfig {
   bool auth = false;          // AUTH offered (after TLS)
   bool require_auth = false;  // MAIL needs AUTH
   std::size_t budget = 0;     // ConnectionTracker::add_listener id (submission and smtps share)
+  bool proxy_protocol = false;  // a trusted peer opens with a PROXY v2 header ([proxy])
 };
 
 // REQUIRES: `acceptor` outlives the coroutine; closing it ends the accept loop.

@@ -37,7 +37,8 @@ struct Authenticate {
 };
 
 // An authenticated client wants to send as `address` (RFC 6409 6.1 / issue policy);
-// check that the address belongs to `user`; then call Session::sender_result().
+// check that the address belongs to `user` (a null sender belongs to nobody: bounces
+// are the server's to send); then call Session::sender_result().
 struct CheckSender {
   Address address;  // may be null ("<>")
   std::string user;
@@ -81,6 +82,8 @@ enum class DeliveryStatus {
   TempFail,       // 451 4.3.0 (store error, disk full: the client retries)
   QuotaExceeded,  // 552 5.2.2
   Rejected,       // 554 5.7.1 (content policy)
+  // 550 5.7.1: a From: or Sender: address the authenticated user may not use (RFC 6409 8).
+  SenderRejected,
 };
 
 }  // namespace refmail::smtp

@@ -598,6 +598,9 @@ std::vector<Action> Session::delivery_result(DeliveryStatus status, std::string_
     case DeliveryStatus::Rejected:
       fail(554, "5.7.1 Error: message rejected");
       break;
+    case DeliveryStatus::SenderRejected:
+      fail(550, "5.7.1 Error: From/Sender header address not owned by the authenticated user");
+      break;
   }
   run();
   return take_out();

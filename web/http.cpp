@@ -7,17 +7,33 @@
 
 namespace refmail::web {
 
+namespace {
+
+bool same_name(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string_view Request::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < k.size() && same; ++i) {
-      same = std::tolower(static_cast<unsigned char>(k[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-    }
-    if (same) return v;
+    if (same_name(k, name)) return v;
   }
   return {};
+}
+
+std::vector<std::string_view> Request::header_values(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const auto& [k, v] : headers) {
+    if (same_name(k, name)) out.push_back(v);
+  }
+  return out;
 }
 
 std::string_view Request::path() const {
@@ -33,6 +49,7 @@ std::string Request::peer_ip() const {
 }
 
 bool Request::peer_is_loopback() const {
+  if (via_proxy) return false;
   std::string ip = peer_ip();
   return ip == "unix" || ip.starts_with("127.") || ip == "::1" || ip.starts_with("::ffff:127.");
 }

@@ -3,8 +3,9 @@
 // returns a Response that server/ writes. Handlers are pure functions over the store.
 // A Response may carry a BodyStream (large downloads, read chunk by chunk on the
 // blocking pool) or an EventSource (text/event-stream, polled by server/).
-// SECURITY: `peer_trusted`, `tls` and `checked_password` are set by server/ only (unix admin socket, or a
-// TCP admin request whose token matched); handlers never infer trust from headers.
+// SECURITY: `peer_trusted`, `tls`, `via_proxy` and `checked_password` are set by server/ only (unix admin
+// socket, or a TCP admin request whose token matched; [proxy] trusted for forwarded headers); handlers
+// never infer trust from headers.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -29,7 +30,10 @@ struct Request {
   std::string body;
   std::string peer;           // "127.0.0.1:5555" or "unix"
   bool peer_trusted = false;  // admin socket or valid admin token
-  bool tls = false;           // the connection is TLS
+  bool tls = false;           // the connection is TLS (through a trusted proxy: the client's, as it says)
+  // The connection came from a trusted reverse proxy ([proxy] trusted); `peer` is then
+  // the client it reported. No loopback privilege applies (peer_is_loopback() is false).
+  bool via_proxy = false;
   // Set by server/ when it has already checked this request's password (throttle wait
   // and argon2 on its own pool, web::Router::password_attempt): the user name checked
   // and the outcome. web::Auth uses it instead of verifying again.
@@ -41,11 +45,15 @@ struct Request {
 
   // First header with this name (case-insensitive), or "".
   [[nodiscard]] std::string_view header(std::string_view name) const;
+  // Every header with this name, in the order received. The views live as long as
+  // `headers` is not changed.
+  [[nodiscard]] std::vector<std::string_view> header_values(std::string_view name) const;
   // The path without the query string.
   [[nodiscard]] std::string_view path() const;
   // The peer's IP address without the port ("unix" for the admin socket).
   [[nodiscard]] std::string peer_ip() const;
-  // 127.0.0.0/8, ::1 or the unix socket.
+  // 127.0.0.0/8, ::1 or the unix socket, and not through a trusted proxy (whose own
+  // address may well be loopback: the client behind it is not).
   [[nodiscard]] bool peer_is_loopback() const;
 };
 

@@ -64,6 +64,64 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->relay.smarthost_tls, def->relay.smarthost_tls);
   EXPECT_EQ(file->relay.smarthost_auth, def->relay.smarthost_auth);
   EXPECT_EQ(file->relay.delay_warning_after, def->relay.delay_warning_after);
+  EXPECT_EQ(file->smtp_policy.allow_any_sender, def->smtp_policy.allow_any_sender);
+  EXPECT_EQ(file->smtp_policy.check_header_from, def->smtp_policy.check_header_from);
+  EXPECT_EQ(file->proxy.trusted, def->proxy.trusted);
+  EXPECT_EQ(file->proxy.proxy_protocol, def->proxy.proxy_protocol);
+}
+
+TEST(Config, ProxyKeys) {
+  auto r = parse(
+      "[proxy]\n"
+      "trusted = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\", \"::1\"]\n"
+      "proxy_protocol = [\"smtp\", \"http\"]\n",
+      "proxy.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->proxy.trusted, (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8", "fd00::/8", "::1"}));
+  EXPECT_TRUE(r->proxy.proxy_protocol_on("smtp"));
+  EXPECT_TRUE(r->proxy.proxy_protocol_on("http"));
+  EXPECT_FALSE(r->proxy.proxy_protocol_on("submission"));
+  auto def = parse("", "(defaults)");
+  ASSERT_TRUE(def.has_value());
+  EXPECT_TRUE(def->proxy.trusted.empty());
+  EXPECT_FALSE(def->proxy.proxy_protocol_on("smtp"));
+}
+
+TEST(Config, CheckHeaderFrom) {
+  auto def = parse("", "(defaults)");
+  ASSERT_TRUE(def.has_value());
+  EXPECT_TRUE(def->smtp_policy.check_header_from);
+  auto off = parse("[smtp]\ncheck_header_from = false\n", "x.toml");
+  ASSERT_TRUE(off.has_value()) << off.error().message;
+  EXPECT_FALSE(off->smtp_policy.check_header_from);
+  auto bad = parse("[smtp]\ncheck_header_from = \"yes\"\n", "x.toml");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("x.toml:2: key 'smtp.check_header_from': expected true or false"),
+            std::string::npos);
+}
+
+TEST(Config, ProxyRefusals) {
+  struct Case {
+    const char* text;
+    const char* needle;
+  };
+  const Case cases[] = {
+      {"[proxy]\ntrusted = [\"proxy.example.org\"]\n", "proxy.toml:2: key 'proxy.trusted': 'proxy.example.org'"},
+      {"[proxy]\ntrusted = [\"10.1.0.0/8\"]\n", "bits set beyond its prefix"},
+      {"[proxy]\ntrusted = [\"10.0.0.0/33\"]\n", "0-32"},
+      {"[proxy]\ntrusted = [\"fd00::/129\"]\n", "0-128"},
+      {"[proxy]\ntrusted = [\"10.0.0.0/\"]\n", "0-32"},
+      {"[proxy]\ntrusted = \"10.0.0.0/8\"\n", "expected an array"},
+      {"[proxy]\ntrusted = [8]\n", "every entry must be a string"},
+      {"[proxy]\nproxy_protocol = [\"mx\"]\n", "key 'proxy.proxy_protocol': every entry must be one of"},
+      {"[proxy]\nproxy_protocol = [\"smtp\"]\n", "needs 'proxy.trusted'"},
+      {"[proxy]\ntrusted_proxies = []\n", "proxy.toml:2: key 'proxy.trusted_proxies': unknown key"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.text, "proxy.toml");
+    ASSERT_FALSE(r.has_value()) << c.text;
+    EXPECT_NE(r.error().message.find(c.needle), std::string::npos) << c.text << " -> " << r.error().message;
+  }
 }
 
 TEST(Config, RelayKeys) {

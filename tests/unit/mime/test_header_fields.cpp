@@ -1,8 +1,9 @@
-// tests/unit/mime/test_header_fields.cpp — RFC 5322 date-time parsing/formatting and
-// msg-id lists (mime/headers.hpp).
+// tests/unit/mime/test_header_fields.cpp — RFC 5322 date-time parsing/formatting,
+// msg-id lists and named fields of a raw header block (mime/headers.hpp).
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "mime/headers.hpp"
 
@@ -61,6 +62,41 @@ TEST(MessageIds, Parses) {
   std::string many;
   for (int i = 0; i < 3000; ++i) many += "<" + std::to_string(i) + "@x> ";
   EXPECT_EQ(parse_message_ids(many).size(), kMaxMessageIds);
+}
+
+TEST(HeaderFieldBodies, PicksNamedTopLevelFieldsInOrder) {
+  const std::string msg =
+      "Received: from x\r\n"
+      "FROM: Alice <alice@example.test>,\r\n"
+      "\tbob@example.test\r\n"
+      "To: carol@example.test\r\n"
+      "Sender : dave@example.test\r\n"
+      "X-From: not@this.one\r\n"
+      "\r\n"
+      "From: body@example.test\r\n";
+  auto got = header_field_bodies(msg, {"from", "sender"});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], " Alice <alice@example.test>,\tbob@example.test");
+  EXPECT_EQ(got[1], " dave@example.test");
+  EXPECT_EQ(header_field_bodies(msg, {"to"}), std::vector<std::string>{" carol@example.test"});
+  // LF-only line endings; no blank line; nothing wanted.
+  EXPECT_EQ(header_field_bodies("From: a@b.c\nTo: d@e.f\n", {"from"}), std::vector<std::string>{" a@b.c"});
+  EXPECT_TRUE(header_field_bodies("Subject: x\r\n\r\n", {"from"}).empty());
+  EXPECT_TRUE(header_field_bodies("", {"from"}).empty());
+  // A field without its line ending (a cut message) is not read.
+  EXPECT_TRUE(header_field_bodies("From: a@b.c", {"from"}).empty());
+}
+
+TEST(HeaderFieldBodies, Bounded) {
+  std::string big = "From: a@b.c\r\n";
+  for (int i = 0; i < 5000; ++i) big += "\t" + std::string(40, 'x') + "\r\n";
+  auto got = header_field_bodies(big, {"from"});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_LE(got[0].size(), kMaxFieldBodyBytes + 64);
+  // Past the scan limit nothing more is looked at.
+  std::string late = std::string("X: ") + std::string(1000, 'y') + "\r\nFrom: late@b.c\r\n";
+  EXPECT_TRUE(header_field_bodies(late, {"from"}, 500).empty());
+  EXPECT_EQ(header_field_bodies(late, {"from"}).size(), 1u);
 }
 
 TEST(TruncateUtf8, NeverSplitsASequence) {

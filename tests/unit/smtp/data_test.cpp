@@ -42,6 +42,8 @@ TEST(Data, DeliveryOutcomes) {
       {DeliveryStatus::TempFail, "451 4.3.0 Error: queue file write error\r\n"},
       {DeliveryStatus::QuotaExceeded, "552 5.2.2 Error: mailbox full\r\n"},
       {DeliveryStatus::Rejected, "554 5.7.1 Error: message rejected\r\n"},
+      {DeliveryStatus::SenderRejected,
+       "550 5.7.1 Error: From/Sender header address not owned by the authenticated user\r\n"},
   };
   for (const auto& c : cases) {
     Responder r;
