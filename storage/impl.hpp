@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -427,6 +428,13 @@ struct Store::Impl {
   // whether or not the account exists (no user enumeration by timing).
   std::once_flag dummy_hash_once;
   std::string dummy_hash;
+  // Passwords verified lately (accounts.cpp, verify_password): a keyed BLAKE2b of
+  // (account, password, the stored hash) -> until when it needs no argon2id again.
+  // Changing the password changes the stored hash, so an old entry never matches.
+  std::mutex verified_mu;
+  std::once_flag verified_key_once;
+  std::array<unsigned char, 32> verified_key{};
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> verified;
   // Change log: modseq allocation and the visible state per account.
   std::mutex change_mu;
   std::unordered_map<std::string, ChangeCursor> change_cursors;

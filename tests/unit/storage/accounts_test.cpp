@@ -16,11 +16,13 @@ TEST(Accounts, DomainsAreCaseInsensitiveAndRemovalRefusesWhileUsed) {
   EXPECT_EQ(*s->list_domains(), std::vector<std::string>{"example.org"});
   EXPECT_TRUE(*s->is_local_domain("EXAMPLE.org."));
   ASSERT_TRUE(s->add_user("Bob@Example.org", "secret"));
+  ASSERT_TRUE(s->verify_password("bob@example.org", "secret"));  // now remembered
   auto r = s->remove_domain("example.org");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::not_empty);
   EXPECT_NE(error_detail(r.error()).find("users"), std::string::npos);
   ASSERT_TRUE(s->remove_user("bob@example.org"));
+  EXPECT_FALSE(s->verify_password("bob@example.org", "secret")) << "a removed user's remembered password";
   ASSERT_TRUE(s->add_alias("info@example.org", {"x@far.test"}));
   EXPECT_EQ(s->remove_domain("example.org").error(), errc::not_empty);
   ASSERT_TRUE(s->remove_alias("info@example.org"));
@@ -45,8 +47,11 @@ TEST(Accounts, UsersPasswordsAndFlags) {
   EXPECT_EQ(s->verify_password("bob@x.test", "Correct horse").error(), errc::bad_password);
   EXPECT_EQ(s->verify_password("nobody@x.test", "x").error(), errc::bad_password);
   ASSERT_TRUE(s->set_password("bob@x.test", "new one"));
+  // "correct horse" was just verified (and remembered): the new stored hash voids that.
   EXPECT_FALSE(s->verify_password("bob@x.test", "correct horse"));
   EXPECT_TRUE(s->verify_password("bob@x.test", "new one"));
+  EXPECT_TRUE(s->verify_password("bob@x.test", "new one"));  // remembered: no argon2id
+  EXPECT_FALSE(s->verify_password("bob@x.test", "new on"));
   auto u = s->get_user("bob@x.test");
   ASSERT_TRUE(u);
   EXPECT_TRUE(u->is_admin);
