@@ -134,7 +134,12 @@ function renderMailboxes() {
 
 // ------------------------------------------------------------------ message list
 
+// Each load is numbered: a slower answer to an older load (the inbox clicked just before a
+// search, an event-source refresh) must not replace the list the user asked for last.
+let listGeneration = 0;
+
 async function loadList() {
+  const generation = ++listGeneration;
   const filter = { inMailbox: state.current };
   if (state.search) filter.text = state.search;
   const r = await jmap.request([
@@ -143,6 +148,7 @@ async function loadList() {
     ['Email/get', { accountId: jmap.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' },
       properties: LIST_PROPS }, 'g'],
   ]);
+  if (generation !== listGeneration) return;
   state.total = r.q.total;
   const order = new Map(r.q.ids.map((id, i) => [id, i]));
   state.emails = r.g.list.sort((a, b) => order.get(a.id) - order.get(b.id));
