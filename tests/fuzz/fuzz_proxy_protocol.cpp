@@ -4,7 +4,8 @@
 // spliced in so the fuzzer spends its time past it. Invariants: nothing crashes or
 // throws; header_size() is within [16, 16 + kMaxBlockBytes]; parse() of exactly that
 // many bytes agrees with header_size() on the prefix; an accepted PROXY header with a
-// source has a destination of the same family; the X-Forwarded-For result is one of
+// source has a destination (their families may differ: an IPv4-mapped IPv6 address is
+// made IPv4, as the budgets key on it); the X-Forwarded-For result is one of
 // the elements' addresses (its text appears in the input once made canonical).
 #include <cstdint>
 #include <string>
@@ -31,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto h = proxy::parse(std::span(in.data(), *n));
         if (h && h->source) {
           FUZZ_CHECK(h->command == proxy::Command::Proxy);
-          FUZZ_CHECK(h->destination && h->destination->v6 == h->source->v6);
+          FUZZ_CHECK(h->destination.has_value());
           FUZZ_CHECK(!h->source->to_string().empty());
         }
       }
