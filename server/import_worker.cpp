@@ -1,7 +1,7 @@
 // server/import_worker.cpp — see import_worker.hpp. Jobs run one at a time (so two
 // jobs never race on one mailbox); each UID is checked against its "done" key before
 // it is fetched, and the done key is written in the imported message's own WriteBatch
-// (ImportIngestRequest::import_state), so a kill -9 leaves the message and its done
+// (delivery::Import::import_state), so a kill -9 leaves the message and its done
 // key both durable or both absent: no window in which a retry could import it twice.
 // (Intent keys left by older versions still make a retry compare Message-ID/size/date
 // with the target mailbox.) A changed UIDVALIDITY reconciles by that comparison.
@@ -28,7 +28,7 @@
 #include "mime/headers.hpp"
 #include "mime/summary.hpp"
 #include "server/imap_client.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "storage/store.hpp"
 #include "web/import_api.hpp"
@@ -46,9 +46,11 @@ namespace keys = web::import_keys;
 struct ImportWorker::Impl {
   Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p,
        std::shared_ptr<web::Metrics> m)
-      : cfg(c), store(s), io(i), pool(p), timer(i), metrics(std::move(m)) {}
+      : cfg(c), store(s), mail(s, c), io(i), pool(p), timer(i), metrics(std::move(m)) {}
   const config::Config& cfg;
   storage::Store& store;
+  // Imports never queue relay rows, so nobody is woken.
+  delivery::Service mail;
   asio::io_context& io;
   asio::thread_pool& pool;
   asio::steady_timer timer;
@@ -417,13 +419,28 @@ struct StateGet {
   }
 };
 struct Ingest {
+  delivery::Service* mail;
   storage::Store* store;
-  const config::Config* cfg;
-  ImportIngestRequest req;
+  delivery::Import req;
+  std::string origin;             // "source/user/mailbox/uidvalidity/uid", for the log
   bool grant_recipients = false;  // fill req.grant_accounts from the message's To/Cc
-  IngestOutcome operator()() {
+  delivery::Outcome operator()() {
     if (grant_recipients) req.grant_accounts = local_recipients(*store, req.bytes, req.account);
-    return ingest_import(*store, *cfg, std::move(req));
+    const std::string account = req.account, mailbox = req.mailbox;
+    auto out = mail->import(std::move(req));
+    if (out.internal_error) {
+      log::error("import.exception", {{"origin", origin}, {"error", out.detail}});
+    } else if (out.status == delivery::Status::ok) {
+      log::info("import.commit", {{"origin", origin},
+                                  {"message_id", out.message_id},
+                                  {"account", account},
+                                  {"mailbox", mailbox},
+                                  {"grants", out.grants},
+                                  {"bytes", out.bytes},
+                                  {"cuts", out.cuts},
+                                  {"new_blob_bytes", out.new_blob_bytes}});
+    }
+    return out;
   }
 };
 struct Prints {
@@ -587,7 +604,7 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
     std::vector<std::uint32_t> part(todo.begin() + off, todo.begin() + std::min(todo.size(), off + batch));
     std::set<std::uint32_t> want(part.begin(), part.end());
     // No intent keys any more: the done key commits in the message's own batch
-    // (ImportIngestRequest::import_state), so a crash leaves both or neither. Intent
+    // (delivery::Import::import_state), so a crash leaves both or neither. Intent
     // keys left by an older version are still honoured above (suspect UIDs).
     std::string tag;
     {
@@ -634,12 +651,11 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           done_value = "duplicate";
           log::info("import.duplicate", {{"origin", origin}, {"uid", uid}});
         } else {
-          ImportIngestRequest req;
+          delivery::Import req;
           req.account = map->account;
           req.mailbox = p.mailbox;
           req.keywords = imap::flags_to_keywords(f.flags.value_or(std::vector<std::string>{}));
           req.internal_date = date;
-          req.origin = origin + "/" + std::to_string(uv) + "/" + std::to_string(uid);
           // The done key rides in the delivery's batch (value "imported": the
           // message id is only known once the commit returns).
           req.import_state.emplace_back(keys::done(mb, uv, uid), std::string("imported"));
@@ -647,9 +663,11 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           req.import_state.emplace_back(keys::pending(mb, uid), std::nullopt);
           std::uint64_t size = f.body->size();
           req.bytes = std::move(*f.body);
-          Ingest task6{&self->store, &cfg, std::move(req), cfg.import.grants_recipients(*map)};
+          Ingest task6{&self->mail, &self->store, std::move(req),
+                       origin + "/" + std::to_string(uv) + "/" + std::to_string(uid),
+                       cfg.import.grants_recipients(*map)};
           auto out = co_await offload(self->pool, std::move(task6));
-          if (out.status != smtp::DeliveryStatus::Ok) {
+          if (out.status != delivery::Status::ok) {
             // Keep reading the response (the connection stays in sync), retry later.
             if (batch_error.empty()) batch_error = "ingest of uid " + std::to_string(uid) + ": " + out.detail;
             continue;

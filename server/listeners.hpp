@@ -19,6 +19,9 @@
 namespace refmail::storage {
 class Store;
 }
+namespace refmail::delivery {
+class Service;
+}
 namespace refmail::web {
 class Metrics;
 struct ImportContext;
@@ -43,6 +46,9 @@ struct Services {
   // Every password check (SMTP AUTH, HTTP Basic and login): throttle + argon2 on its
   // own pool. Made by start_listeners when null (then joined when the last user goes).
   std::shared_ptr<PasswordGate> passwords = nullptr;
+  // The delivery service SMTP sessions deliver through; made by start_listeners when
+  // null (waking the relay through queue_notify).
+  std::shared_ptr<delivery::Service> delivery = nullptr;
   // [proxy] trusted, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> trusted_proxies = nullptr;
 };

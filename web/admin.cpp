@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "delivery/queue_envelope.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::web {
@@ -291,12 +292,11 @@ json::object queue_row_json(const storage::QueueEntry& e) {
                  {"held", e.due.time_since_epoch().count() >= kQueueHeldDue},
                  {"attempts", e.attempts},
                  {"last_error", e.last_error}};
-  boost::system::error_code ec;
-  auto env = json::parse(e.envelope, ec);  // the relay's envelope (server/ingest.cpp)
-  if (!ec && env.is_object()) {
-    const auto& eo = env.as_object();
-    if (auto* f = eo.if_contains("mail_from")) o["mail_from"] = *f;
-    if (auto* t = eo.if_contains("rcpt_to")) o["rcpt_to"] = *t;
+  if (auto env = delivery::parse_queue_envelope(e.envelope)) {
+    o["mail_from"] = env->mail_from;
+    json::array to;
+    for (const auto& r : env->rcpt_to) to.emplace_back(r);
+    o["rcpt_to"] = std::move(to);
   }
   return o;
 }

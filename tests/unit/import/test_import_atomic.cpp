@@ -1,6 +1,6 @@
 // tests/unit/import/test_import_atomic.cpp — issue 9 "never imports a duplicate": the
 // import "done" key commits in the imported message's own WriteBatch
-// (Delivery::add_import_state via ImportIngestRequest::import_state), so there is no
+// (Delivery::add_import_state via delivery::Import::import_state), so there is no
 // moment at which the message is durable and its done key is not (or the reverse):
 // a commit that fails writes neither, a delivery dropped before commit writes neither,
 // and a store reopened after a commit holds both. Also the metric series names.
@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "config/config.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "storage/store.hpp"
 #include "tests/unit/import/helpers.hpp"
 #include "tests/unit/storage/helpers.hpp"
@@ -29,12 +29,11 @@ std::string msg(int i) {
          "\r\nMessage-ID: <atomic-" + std::to_string(i) + "@legacy.test>\r\n\r\nbody " + std::to_string(i) + "\r\n";
 }
 
-server::ImportIngestRequest request(const std::string& mb, std::uint32_t uid, std::string account = "alice@example.test") {
-  server::ImportIngestRequest req;
+delivery::Import request(const std::string& mb, std::uint32_t uid, std::string account = "alice@example.test") {
+  delivery::Import req;
   req.account = std::move(account);
   req.bytes = msg(static_cast<int>(uid));
   req.internal_date = 1704189600;
-  req.origin = "legacy/alice/INBOX/7/" + std::to_string(uid);
   req.import_state.emplace_back(web::import_keys::done(mb, 7, uid), std::string("imported"));
   req.import_state.emplace_back(web::import_keys::pending(mb, uid), std::nullopt);
   return req;
@@ -59,8 +58,8 @@ TEST(ImportAtomic, DoneKeyCommitsWithTheMessageAndPendingGoes) {
   config::Config cfg;
   const auto mb = web::import_keys::mbox("legacy", "alice", "INBOX");
   ASSERT_TRUE(st->write_import_state({{web::import_keys::pending(mb, 1), std::string("7")}}));
-  auto out = server::ingest_import(*st, cfg, request(mb, 1));
-  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
+  auto out = delivery::Service(*st, cfg).import(request(mb, 1));
+  ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
   EXPECT_EQ(rows(*st), 1u);
   EXPECT_EQ(state(*st, web::import_keys::done(mb, 7, 1)), std::optional<std::string>("imported"));
   EXPECT_FALSE(state(*st, web::import_keys::pending(mb, 1)));
@@ -76,14 +75,14 @@ TEST(ImportAtomic, FailedCommitWritesNeitherMessageNorDoneKey) {
   const auto mb = web::import_keys::mbox("legacy", "alice", "INBOX");
   ASSERT_TRUE(st->write_import_state({{web::import_keys::pending(mb, 2), std::string("7")}}));
   ASSERT_TRUE(st->set_quota("alice@example.test", 10));  // the message cannot fit
-  auto out = server::ingest_import(*st, cfg, request(mb, 2));
-  EXPECT_EQ(out.status, smtp::DeliveryStatus::QuotaExceeded) << out.detail;
+  auto out = delivery::Service(*st, cfg).import(request(mb, 2));
+  EXPECT_EQ(out.status, delivery::Status::quota_exceeded) << out.detail;
   EXPECT_EQ(rows(*st), 0u);
   EXPECT_FALSE(state(*st, web::import_keys::done(mb, 7, 2)));
   EXPECT_EQ(state(*st, web::import_keys::pending(mb, 2)), std::optional<std::string>("7"));  // retried later
   // Unknown target account: same.
-  auto out2 = server::ingest_import(*st, cfg, request(mb, 3, "nobody@example.test"));
-  EXPECT_NE(out2.status, smtp::DeliveryStatus::Ok);
+  auto out2 = delivery::Service(*st, cfg).import(request(mb, 3, "nobody@example.test"));
+  EXPECT_NE(out2.status, delivery::Status::ok);
   EXPECT_FALSE(state(*st, web::import_keys::done(mb, 7, 3)));
 }
 
@@ -114,8 +113,8 @@ TEST(ImportAtomic, ReopenedStoreHoldsMessageAndKeyTogether) {
     ASSERT_TRUE(st->add_domain("example.test"));
     ASSERT_TRUE(st->add_user("alice@example.test", "pw-long-enough-1"));
     for (std::uint32_t uid = 1; uid <= 5; ++uid) {
-      auto out = server::ingest_import(*st, cfg, request(mb, uid));
-      ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
+      auto out = delivery::Service(*st, cfg).import(request(mb, uid));
+      ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
     }
   }
   auto o = storage::testing::test_options(dir.path(), storage::kMaxChunkBytes);

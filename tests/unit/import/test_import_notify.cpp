@@ -10,7 +10,7 @@
 
 #include "tests/unit/import/helpers.hpp"
 #include "config/config.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "storage/store.hpp"
 #include "web/import_api.hpp"
 #include "web/jmap.hpp"
@@ -204,13 +204,13 @@ TEST(MessageHtml, RendersForTheRecipientOnly) {
       "--b1\r\nContent-Type: application/pdf; name=\"r&d.pdf\"\r\nContent-Disposition: attachment; "
       "filename=\"r&d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
       lines + "--b1--\r\n";
-  server::ImportIngestRequest req;
+  delivery::Import req;
   req.account = "alice@example.test";
   req.bytes = msg;
   req.internal_date = 1704189600;
-  auto out = server::ingest_import(*st, cfg, req);
-  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
-  const std::string id = out.queue_id;
+  auto out = delivery::Service(*st, cfg).import(req);
+  ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
+  const std::string id = out.message_id;
 
   web::Request r;
   r.method = "GET";
