@@ -282,11 +282,11 @@ Outcome Service::deliver_inbound(Inbound in, const std::string& id) {
   Outcome out;
   out.trace_id = id;
   const std::time_t now = std::time(nullptr);
-  std::string full = received_header(in, cfg_.hostname, id, now);  // trace + message
-  full.reserve(full.size() + in.bytes.size());
-  full.append(in.bytes);
-  in.bytes.clear();
-  in.bytes.shrink_to_fit();
+  // Trace + message, split, summarised and measured once. Inserted in place: the
+  // session's buffer grew by doubling, so its spare capacity almost always takes the
+  // trace line without a second copy of the message.
+  std::string full = std::move(in.bytes);
+  full.insert(0, received_header(in, cfg_.hostname, id, now));
 
   storage::Delivery d = store_.begin_delivery();
   d.set_per_recipient_quota();
