@@ -3,6 +3,7 @@
 // service, read and updated ("warned") by the relay; nothing edits it as text.
 // SECURITY: rows come from the store; parse() rejects what serialize() would not write.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,10 @@
 #include "smtp/envelope.hpp"
 
 namespace refmail::delivery {
+
+// A held relay queue row has this due time (9999-12-31T23:59:59Z): the relay worker
+// never reaches it (refmailctl queue hold; the admin API and the relay agree on it).
+inline constexpr std::int64_t kQueueHeldDue = 253402300799;
 
 struct QueueEnvelope {
   std::string mail_from;             // "" for the null reverse-path

@@ -21,7 +21,7 @@
 #include "storage/store.hpp"
 #include "web/admin.hpp"
 #include "web/import_api.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace refmail::server {
 namespace {
@@ -125,7 +125,7 @@ int run_daemon(const config::Config& cfg) {
   // The import worker (server/import_worker.hpp); its admin routes and the notify
   // endpoint are also served on the admin socket (agents on this host, tests).
   // One metrics registry for the listeners (/metrics) and the import worker.
-  auto metrics = std::make_shared<web::Metrics>();
+  auto metrics = std::make_shared<metrics::Metrics>();
   auto importer = std::make_unique<ImportWorker>(cfg, *store, io, pool, metrics);
   auto import_ctx = std::make_shared<web::ImportContext>(web::ImportContext{
       *store, cfg, [w = importer.get()](storage::UnixSeconds due) { w->wake(due); }, metrics});

@@ -5,7 +5,7 @@
 // key both durable or both absent: no window in which a retry could import it twice.
 // (Intent keys left by older versions still make a retry compare Message-ID/size/date
 // with the target mailbox.) A changed UIDVALIDITY reconciles by that comparison.
-// Progress goes to web::Metrics (refmail_import_*{source=...}, see web/import_api.hpp).
+// Progress goes to metrics::Metrics (refmail_import_*{source=...}, see web/import_api.hpp).
 #include "server/import_worker.hpp"
 
 #include <openssl/ssl.h>
@@ -27,12 +27,13 @@
 #include "mime/address.hpp"
 #include "mime/headers.hpp"
 #include "mime/summary.hpp"
-#include "server/imap_client.hpp"
+#include "delivery/import_keys.hpp"
+#include "imap/client.hpp"
 #include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "storage/store.hpp"
 #include "web/import_api.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace refmail::server {
 
@@ -41,11 +42,11 @@ namespace ssl = boost::asio::ssl;
 namespace json = boost::json;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
-namespace keys = web::import_keys;
+namespace keys = delivery::import_keys;
 
 struct ImportWorker::Impl {
   Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p,
-       std::shared_ptr<web::Metrics> m)
+       std::shared_ptr<metrics::Metrics> m)
       : cfg(c), store(s), mail(s, c), io(i), pool(p), timer(i), metrics(std::move(m)) {}
   const config::Config& cfg;
   storage::Store& store;
@@ -61,15 +62,15 @@ struct ImportWorker::Impl {
   std::map<std::pair<std::string, std::string>, std::string> user_secret;
   std::map<std::uint64_t, beast::tcp_stream*> live;
   std::uint64_t next_live = 0;
-  std::shared_ptr<web::Metrics> metrics;       // may be null
+  std::shared_ptr<metrics::Metrics> metrics;       // may be null
   std::map<std::string, int> idle_connected;   // per source (io thread)
 
   // Metric updates (web/import_api.hpp lists the series); no-ops without a registry.
   void count(std::string_view name, const std::string& source, std::uint64_t by = 1) const {
-    if (metrics) metrics->add(web::import_series(name, source), by);
+    if (metrics) metrics->add(metrics::with_label(name, "source", source), by);
   }
   void gauge(std::string_view name, const std::string& source, double v) const {
-    if (metrics) metrics->set_gauge(web::import_series(name, source), v);
+    if (metrics) metrics->set_gauge(metrics::with_label(name, "source", source), v);
   }
 };
 
@@ -947,7 +948,7 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
 }  // namespace
 
 ImportWorker::ImportWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io,
-                           asio::thread_pool& pool, std::shared_ptr<web::Metrics> metrics)
+                           asio::thread_pool& pool, std::shared_ptr<metrics::Metrics> metrics)
     : impl_(std::make_shared<Impl>(cfg, store, io, pool, std::move(metrics))) {}
 
 ImportWorker::~ImportWorker() = default;

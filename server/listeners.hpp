@@ -22,8 +22,10 @@ class Store;
 namespace refmail::delivery {
 class Service;
 }
-namespace refmail::web {
+namespace refmail::metrics {
 class Metrics;
+}
+namespace refmail::web {
 struct ImportContext;
 }
 
@@ -38,7 +40,7 @@ struct Services {
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Counters shared by SMTP and HTTP, rendered at /metrics; made by start_listeners
   // when null.
-  std::shared_ptr<web::Metrics> metrics = nullptr;
+  std::shared_ptr<metrics::Metrics> metrics = nullptr;
   // The import webhook's context; null when import is off.
   std::shared_ptr<web::ImportContext> import = nullptr;
   // Wakes the relay worker after a queue row was committed (JMAP submissions).

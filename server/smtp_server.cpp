@@ -24,7 +24,7 @@
 #include "server/proxy_peer.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace refmail::server {
 namespace {

@@ -12,10 +12,11 @@
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/json.hpp>
 
+#include "delivery/import_keys.hpp"
+#include "metrics/metrics.hpp"
 #include "mime/summary.hpp"
 #include "storage/store.hpp"
 #include "web/jmap.hpp"
-#include "web/metrics.hpp"
 #include "web/jmap_internal.hpp"
 
 namespace refmail::web {
@@ -91,45 +92,6 @@ struct Err {
 
 }  // namespace
 
-namespace import_keys {
-std::string mbox(std::string_view source, std::string_view user, std::string_view mailbox) {
-  std::string k(source);
-  k.push_back('\0');
-  k.append(user).push_back('\0');
-  k.append(mailbox);
-  return k;
-}
-static void put_be32(std::string& k, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-std::string pending_prefix(std::string_view mbox) {
-  std::string k = "Q";
-  k.append(mbox).push_back('\0');
-  return k;
-}
-std::string pending(std::string_view mbox, std::uint32_t uid) {
-  auto k = pending_prefix(mbox);
-  put_be32(k, uid);
-  return k;
-}
-std::string marker(std::string_view mbox) { return "P" + std::string(mbox); }
-std::string done(std::string_view mbox, std::uint32_t uidvalidity, std::uint32_t uid) {
-  std::string k = "D";
-  k.append(mbox).push_back('\0');
-  put_be32(k, uidvalidity);
-  put_be32(k, uid);
-  return k;
-}
-std::string intent(std::string_view mbox, std::uint32_t uidvalidity, std::uint32_t uid) {
-  std::string k = "T";
-  k.append(mbox).push_back('\0');
-  put_be32(k, uidvalidity);
-  put_be32(k, uid);
-  return k;
-}
-std::string uidvalidity(std::string_view mbox) { return "V" + std::string(mbox); }
-std::string stats(std::string_view source) { return "S" + std::string(source); }
-}  // namespace import_keys
 
 std::string import_job_payload(std::string_view source, std::string_view user, std::string_view mailbox, bool full) {
   json::object o{{"source", source}, {"user", user}, {"mailbox", mailbox}, {"full", full}};
@@ -206,12 +168,12 @@ boost::system::result<EnqueueResult, std::string> enqueue_notification(storage::
                                                                        storage::UnixSeconds now) {
   const auto* m = cfg.find_mapping(n.source, n.user);
   if (!m) return Err{std::string("no mapping for user " + n.user + " of source " + n.source)};
-  auto mb = import_keys::mbox(n.source, n.user, n.mailbox);
+  auto mb = delivery::import_keys::mbox(n.source, n.user, n.mailbox);
   EnqueueResult out;
   std::vector<storage::ImportStateOp> ops;
   std::string uv = std::to_string(n.uidvalidity);
-  for (auto uid : n.uids) ops.push_back({import_keys::pending(mb, uid), uv});
-  auto marker = store.get_import_state(import_keys::marker(mb));
+  for (auto uid : n.uids) ops.push_back({delivery::import_keys::pending(mb, uid), uv});
+  auto marker = store.get_import_state(delivery::import_keys::marker(mb));
   if (!marker) return Err{"store: " + storage::error_detail(marker.error())};
   if (*marker && !n.full) {
     out.job_id = **marker;  // coalesced into the pending job
@@ -223,23 +185,11 @@ boost::system::result<EnqueueResult, std::string> enqueue_notification(storage::
     if (!id) return Err{"store: " + storage::error_detail(id.error())};
     out.job_id = *id;
     out.new_job = true;
-    if (!n.full) ops.push_back({import_keys::marker(mb), *id});
+    if (!n.full) ops.push_back({delivery::import_keys::marker(mb), *id});
   }
   auto w = store.write_import_state(ops);
   if (!w) return Err{"store: " + storage::error_detail(w.error())};
   return out;
-}
-
-std::string import_series(std::string_view name, std::string_view source) {
-  std::string s(name);
-  s += "{source=\"";
-  for (char c : source) {
-    if (c == '\\' || c == '"') s.push_back('\\');
-    if (c == '\n') s += "\\n";
-    else s.push_back(c);
-  }
-  s += "\"}";
-  return s;
 }
 
 Response handle_import(const Request& req, ImportContext& ctx) {
@@ -271,8 +221,8 @@ Response handle_import(const Request& req, ImportContext& ctx) {
   if (!q) return error_response(503, q.error());
   if (q->new_job && ctx.wake) ctx.wake(q->due);
   if (ctx.metrics) {
-    ctx.metrics->add(import_series("refmail_import_notifications_total", n.source));
-    if (q->new_job) ctx.metrics->add(import_series("refmail_import_jobs_enqueued_total", n.source));
+    ctx.metrics->add(metrics::with_label("refmail_import_notifications_total", "source", n.source));
+    if (q->new_job) ctx.metrics->add(metrics::with_label("refmail_import_jobs_enqueued_total", "source", n.source));
   }
   json::object o{{"job", q->job_id}, {"queued", n.uids.size()}, {"coalesced", !q->new_job}};
   return Response{202, "application/json", {}, json::serialize(o), nullptr, nullptr};
@@ -747,7 +697,7 @@ Response handle_admin_import(const Request& req, ImportContext& ctx) {
     json::array sources;
     for (const auto& s : icfg.sources) {
       json::object o{{"source", s.name}, {"host", s.host}, {"port", s.port}};
-      auto st = ctx.store.get_import_state(import_keys::stats(s.name));
+      auto st = ctx.store.get_import_state(delivery::import_keys::stats(s.name));
       if (st && *st) {
         boost::system::error_code ec;
         auto v = json::parse(**st, ec);
@@ -795,7 +745,7 @@ Response handle_admin_import(const Request& req, ImportContext& ctx) {
       auto q = enqueue_notification(ctx.store, icfg, n, now);
       if (!q) return error_response(503, q.error());
       if (ctx.wake) ctx.wake(q->due);
-      if (ctx.metrics && q->new_job) ctx.metrics->add(import_series("refmail_import_jobs_enqueued_total", source));
+      if (ctx.metrics && q->new_job) ctx.metrics->add(metrics::with_label("refmail_import_jobs_enqueued_total", "source", source));
       jobs.push_back(json::object{{"mailbox", b}, {"job", q->job_id}});
     }
     return Response{202, "application/json", {}, json::serialize(json::object{{"jobs", std::move(jobs)}}), nullptr,

@@ -67,7 +67,7 @@ def memory_round(build, msg, tmp):
         with open(f"/proc/{pid}/clear_refs", "w") as f:
             f.write("5")
         base = status(pid, "VmRSS:")
-        session = json.loads(jmap(d.ports["http"], "big@example.test", "pw-big-1234", "GET", "/jmap/session"))
+        session = json.loads(jmap(d.ports["http"], "big@example.test", "pw-big-1234", "GET", "/.well-known/jmap"))
         account = next(iter(session["accounts"]))
         req = {"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
                "methodCalls": [["Email/query", {"accountId": account}, "q"]]}

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "delivery/service.hpp"
 #include "storage/store.hpp"
+#include "delivery/import_keys.hpp"
 #include "web/import_api.hpp"
 #include "web/jmap.hpp"
 
@@ -138,8 +139,8 @@ TEST(ImportNotify, HandlerChecksTokenSourceAndUser) {
   ASSERT_TRUE(all);
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].account, "alice@example.test");
-  auto mb = web::import_keys::mbox("legacy", "alice", "INBOX");
-  auto pending = (*st).scan_import_state(web::import_keys::pending_prefix(mb), 100);
+  auto mb = delivery::import_keys::mbox("legacy", "alice", "INBOX");
+  auto pending = (*st).scan_import_state(delivery::import_keys::pending_prefix(mb), 100);
   ASSERT_TRUE(pending);
   EXPECT_EQ(pending->size(), 3u);  // UIDs 1, 2, 3 once each
 }
