@@ -13,7 +13,7 @@
 #include "server/http_server.hpp"
 #include "server/import_worker.hpp"
 #include "server/listeners.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
 #include "server/relay.hpp"
@@ -21,7 +21,7 @@
 #include "storage/store.hpp"
 #include "web/admin.hpp"
 #include "web/import_api.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace refmail::server {
 namespace {
@@ -125,7 +125,7 @@ int run_daemon(const config::Config& cfg) {
   // The import worker (server/import_worker.hpp); its admin routes and the notify
   // endpoint are also served on the admin socket (agents on this host, tests).
   // One metrics registry for the listeners (/metrics) and the import worker.
-  auto metrics = std::make_shared<web::Metrics>();
+  auto metrics = std::make_shared<metrics::Metrics>();
   auto importer = std::make_unique<ImportWorker>(cfg, *store, io, pool, metrics);
   auto import_ctx = std::make_shared<web::ImportContext>(web::ImportContext{
       *store, cfg, [w = importer.get()](storage::UnixSeconds due) { w->wake(due); }, metrics});
@@ -173,7 +173,9 @@ int run_daemon(const config::Config& cfg) {
       return 1;
     }
   }
-  set_queue_notifier([r = relay.get()] { r->notify(); });
+  // Every delivery (SMTP, and the bounces of the relay itself) wakes the relay when it
+  // queued rows; JMAP's router gets the same waker (listeners.cpp).
+  auto mail = std::make_shared<delivery::Service>(*store, cfg, [r = relay.get()] { r->notify(); });
   admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
   {
     std::string why;
@@ -187,6 +189,7 @@ int run_daemon(const config::Config& cfg) {
   // Password checks: the guessing throttle and argon2id on 2 threads of their own.
   auto passwords = std::make_shared<PasswordGate>(*store, std::make_shared<auth::Throttle>(), metrics);
   services.passwords = passwords;
+  services.delivery = mail;
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;
@@ -237,7 +240,7 @@ int run_daemon(const config::Config& cfg) {
   io.run();
   pool.join();  // in-flight commits finish before the store closes
   passwords->join();
-  set_queue_notifier({});
+  mail->set_wake_relay({});
   relay.reset();
   importer.reset();
   listeners.reset();

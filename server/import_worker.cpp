@@ -1,11 +1,11 @@
 // server/import_worker.cpp — see import_worker.hpp. Jobs run one at a time (so two
 // jobs never race on one mailbox); each UID is checked against its "done" key before
 // it is fetched, and the done key is written in the imported message's own WriteBatch
-// (ImportIngestRequest::import_state), so a kill -9 leaves the message and its done
+// (delivery::Import::import_state), so a kill -9 leaves the message and its done
 // key both durable or both absent: no window in which a retry could import it twice.
 // (Intent keys left by older versions still make a retry compare Message-ID/size/date
 // with the target mailbox.) A changed UIDVALIDITY reconciles by that comparison.
-// Progress goes to web::Metrics (refmail_import_*{source=...}, see web/import_api.hpp).
+// Progress goes to metrics::Metrics (refmail_import_*{source=...}, see web/import_api.hpp).
 #include "server/import_worker.hpp"
 
 #include <openssl/ssl.h>
@@ -27,12 +27,13 @@
 #include "mime/address.hpp"
 #include "mime/headers.hpp"
 #include "mime/summary.hpp"
-#include "server/imap_client.hpp"
-#include "server/ingest.hpp"
+#include "delivery/import_keys.hpp"
+#include "imap/client.hpp"
+#include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "storage/store.hpp"
 #include "web/import_api.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace refmail::server {
 
@@ -41,14 +42,16 @@ namespace ssl = boost::asio::ssl;
 namespace json = boost::json;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
-namespace keys = web::import_keys;
+namespace keys = delivery::import_keys;
 
 struct ImportWorker::Impl {
   Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p,
-       std::shared_ptr<web::Metrics> m)
-      : cfg(c), store(s), io(i), pool(p), timer(i), metrics(std::move(m)) {}
+       std::shared_ptr<metrics::Metrics> m)
+      : cfg(c), store(s), mail(s, c), io(i), pool(p), timer(i), metrics(std::move(m)) {}
   const config::Config& cfg;
   storage::Store& store;
+  // Imports never queue relay rows, so nobody is woken.
+  delivery::Service mail;
   asio::io_context& io;
   asio::thread_pool& pool;
   asio::steady_timer timer;
@@ -59,15 +62,15 @@ struct ImportWorker::Impl {
   std::map<std::pair<std::string, std::string>, std::string> user_secret;
   std::map<std::uint64_t, beast::tcp_stream*> live;
   std::uint64_t next_live = 0;
-  std::shared_ptr<web::Metrics> metrics;       // may be null
+  std::shared_ptr<metrics::Metrics> metrics;       // may be null
   std::map<std::string, int> idle_connected;   // per source (io thread)
 
   // Metric updates (web/import_api.hpp lists the series); no-ops without a registry.
   void count(std::string_view name, const std::string& source, std::uint64_t by = 1) const {
-    if (metrics) metrics->add(web::import_series(name, source), by);
+    if (metrics) metrics->add(metrics::with_label(name, "source", source), by);
   }
   void gauge(std::string_view name, const std::string& source, double v) const {
-    if (metrics) metrics->set_gauge(web::import_series(name, source), v);
+    if (metrics) metrics->set_gauge(metrics::with_label(name, "source", source), v);
   }
 };
 
@@ -417,13 +420,28 @@ struct StateGet {
   }
 };
 struct Ingest {
+  delivery::Service* mail;
   storage::Store* store;
-  const config::Config* cfg;
-  ImportIngestRequest req;
+  delivery::Import req;
+  std::string origin;             // "source/user/mailbox/uidvalidity/uid", for the log
   bool grant_recipients = false;  // fill req.grant_accounts from the message's To/Cc
-  IngestOutcome operator()() {
+  delivery::Outcome operator()() {
     if (grant_recipients) req.grant_accounts = local_recipients(*store, req.bytes, req.account);
-    return ingest_import(*store, *cfg, std::move(req));
+    const std::string account = req.account, mailbox = req.mailbox;
+    auto out = mail->import(std::move(req));
+    if (out.internal_error) {
+      log::error("import.exception", {{"origin", origin}, {"error", out.detail}});
+    } else if (out.status == delivery::Status::ok) {
+      log::info("import.commit", {{"origin", origin},
+                                  {"message_id", out.message_id},
+                                  {"account", account},
+                                  {"mailbox", mailbox},
+                                  {"grants", out.grants},
+                                  {"bytes", out.bytes},
+                                  {"cuts", out.cuts},
+                                  {"new_blob_bytes", out.new_blob_bytes}});
+    }
+    return out;
   }
 };
 struct Prints {
@@ -587,7 +605,7 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
     std::vector<std::uint32_t> part(todo.begin() + off, todo.begin() + std::min(todo.size(), off + batch));
     std::set<std::uint32_t> want(part.begin(), part.end());
     // No intent keys any more: the done key commits in the message's own batch
-    // (ImportIngestRequest::import_state), so a crash leaves both or neither. Intent
+    // (delivery::Import::import_state), so a crash leaves both or neither. Intent
     // keys left by an older version are still honoured above (suspect UIDs).
     std::string tag;
     {
@@ -634,12 +652,11 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           done_value = "duplicate";
           log::info("import.duplicate", {{"origin", origin}, {"uid", uid}});
         } else {
-          ImportIngestRequest req;
+          delivery::Import req;
           req.account = map->account;
           req.mailbox = p.mailbox;
           req.keywords = imap::flags_to_keywords(f.flags.value_or(std::vector<std::string>{}));
           req.internal_date = date;
-          req.origin = origin + "/" + std::to_string(uv) + "/" + std::to_string(uid);
           // The done key rides in the delivery's batch (value "imported": the
           // message id is only known once the commit returns).
           req.import_state.emplace_back(keys::done(mb, uv, uid), std::string("imported"));
@@ -647,9 +664,11 @@ asio::awaitable<std::string> run_job(ImplPtr self, const storage::ImportJob& job
           req.import_state.emplace_back(keys::pending(mb, uid), std::nullopt);
           std::uint64_t size = f.body->size();
           req.bytes = std::move(*f.body);
-          Ingest task6{&self->store, &cfg, std::move(req), cfg.import.grants_recipients(*map)};
+          Ingest task6{&self->mail, &self->store, std::move(req),
+                       origin + "/" + std::to_string(uv) + "/" + std::to_string(uid),
+                       cfg.import.grants_recipients(*map)};
           auto out = co_await offload(self->pool, std::move(task6));
-          if (out.status != smtp::DeliveryStatus::Ok) {
+          if (out.status != delivery::Status::ok) {
             // Keep reading the response (the connection stays in sync), retry later.
             if (batch_error.empty()) batch_error = "ingest of uid " + std::to_string(uid) + ": " + out.detail;
             continue;
@@ -929,7 +948,7 @@ asio::awaitable<void> idle_watch(ImplPtr self, const config::ImportSource* src, 
 }  // namespace
 
 ImportWorker::ImportWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io,
-                           asio::thread_pool& pool, std::shared_ptr<web::Metrics> metrics)
+                           asio::thread_pool& pool, std::shared_ptr<metrics::Metrics> metrics)
     : impl_(std::make_shared<Impl>(cfg, store, io, pool, std::move(metrics))) {}
 
 ImportWorker::~ImportWorker() = default;

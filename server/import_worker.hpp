@@ -19,7 +19,7 @@
 namespace refmail::storage {
 class Store;
 }
-namespace refmail::web {
+namespace refmail::metrics {
 class Metrics;
 }
 
@@ -30,7 +30,7 @@ class ImportWorker {
   // REQUIRES: cfg, store, io and pool outlive the worker. `metrics` (may be null) gets
   // the refmail_import_* series listed in web/import_api.hpp.
   ImportWorker(const config::Config& cfg, storage::Store& store, asio::io_context& io, asio::thread_pool& pool,
-               std::shared_ptr<web::Metrics> metrics = nullptr);
+               std::shared_ptr<metrics::Metrics> metrics = nullptr);
   ~ImportWorker();
   ImportWorker(const ImportWorker&) = delete;
   ImportWorker& operator=(const ImportWorker&) = delete;

@@ -9,7 +9,8 @@
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
 #include "server/smtp_server.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
+#include "delivery/service.hpp"
 #include "web/router.hpp"
 
 namespace refmail::server {
@@ -75,7 +76,8 @@ void spawn_logged(asio::io_context& io, asio::awaitable<void> task, std::string 
 
 std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   auto l = std::make_unique<TcpListeners>();
-  if (!svc.metrics) svc.metrics = std::make_shared<web::Metrics>();
+  if (!svc.metrics) svc.metrics = std::make_shared<metrics::Metrics>();
+  if (!svc.delivery) svc.delivery = std::make_shared<delivery::Service>(svc.store, svc.cfg, svc.queue_notify);
   if (!svc.passwords) svc.passwords = std::make_shared<PasswordGate>(svc.store, nullptr, svc.metrics);
   if (!svc.trusted_proxies) {
     svc.trusted_proxies = std::make_shared<const net::NetworkSet>(net::NetworkSet::from_strings(svc.cfg.proxy.trusted));

@@ -19,8 +19,13 @@
 namespace refmail::storage {
 class Store;
 }
-namespace refmail::web {
+namespace refmail::delivery {
+class Service;
+}
+namespace refmail::metrics {
 class Metrics;
+}
+namespace refmail::web {
 struct ImportContext;
 }
 
@@ -35,7 +40,7 @@ struct Services {
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Counters shared by SMTP and HTTP, rendered at /metrics; made by start_listeners
   // when null.
-  std::shared_ptr<web::Metrics> metrics = nullptr;
+  std::shared_ptr<metrics::Metrics> metrics = nullptr;
   // The import webhook's context; null when import is off.
   std::shared_ptr<web::ImportContext> import = nullptr;
   // Wakes the relay worker after a queue row was committed (JMAP submissions).
@@ -43,6 +48,9 @@ struct Services {
   // Every password check (SMTP AUTH, HTTP Basic and login): throttle + argon2 on its
   // own pool. Made by start_listeners when null (then joined when the last user goes).
   std::shared_ptr<PasswordGate> passwords = nullptr;
+  // The delivery service SMTP sessions deliver through; made by start_listeners when
+  // null (waking the relay through queue_notify).
+  std::shared_ptr<delivery::Service> delivery = nullptr;
   // [proxy] trusted, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> trusted_proxies = nullptr;
 };

@@ -6,7 +6,7 @@
 #include "server/log.hpp"
 #include "server/runtime.hpp"
 #include "storage/store.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace refmail::server {
 namespace {
@@ -16,10 +16,10 @@ std::string label(const char* protocol) { return std::string("{protocol=\"") + p
 }  // namespace
 
 PasswordGate::PasswordGate(storage::Store& store, std::shared_ptr<auth::Throttle> throttle,
-                           std::shared_ptr<web::Metrics> metrics, PasswordGateOptions options)
+                           std::shared_ptr<metrics::Metrics> metrics, PasswordGateOptions options)
     : store_(store),
       throttle_(throttle ? std::move(throttle) : std::make_shared<auth::Throttle>()),
-      metrics_(metrics ? std::move(metrics) : std::make_shared<web::Metrics>()),
+      metrics_(metrics ? std::move(metrics) : std::make_shared<metrics::Metrics>()),
       opt_(options),
       pool_(options.threads) {
   for (const char* p : kProtocols) {

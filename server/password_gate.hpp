@@ -23,7 +23,7 @@
 namespace refmail::storage {
 class Store;
 }
-namespace refmail::web {
+namespace refmail::metrics {
 class Metrics;
 }
 
@@ -40,7 +40,7 @@ class PasswordGate {
   static constexpr const char* kProtocols[] = {"smtp", "http"};
 
   PasswordGate(storage::Store& store, std::shared_ptr<auth::Throttle> throttle,
-               std::shared_ptr<web::Metrics> metrics, PasswordGateOptions options = {});
+               std::shared_ptr<metrics::Metrics> metrics, PasswordGateOptions options = {});
   ~PasswordGate();
 
   // Waits the throttle's turn for (peer, user) on a timer of the caller's executor,
@@ -59,7 +59,7 @@ class PasswordGate {
  private:
   storage::Store& store_;
   std::shared_ptr<auth::Throttle> throttle_;
-  std::shared_ptr<web::Metrics> metrics_;
+  std::shared_ptr<metrics::Metrics> metrics_;
   PasswordGateOptions opt_;
   boost::asio::thread_pool pool_;
   std::atomic<std::size_t> in_flight_{0};  // queued + running, touched from the io thread only

@@ -64,11 +64,13 @@ struct RelayConnection;
 
 struct RelayWorker::Impl : std::enable_shared_from_this<Impl> {
   Impl(const config::Config& c, storage::Store& s, asio::io_context& i, asio::thread_pool& p)
-      : cfg(c), store(s), io(i), pool(p), dns_pool(2), timer(i), mx_tls(ssl::context::tls_client),
+      : cfg(c), store(s), mail(s, c), io(i), pool(p), dns_pool(2), timer(i), mx_tls(ssl::context::tls_client),
         smarthost_tls(ssl::context::tls_client), sweep_timer(i), sync_timer(i) {}
 
   const config::Config& cfg;
   storage::Store& store;
+  // Bounces and delay warnings go to local senders only: nothing is queued, nobody woken.
+  delivery::Service mail;
   asio::io_context& io;
   asio::thread_pool& pool;
   asio::thread_pool dns_pool;
@@ -560,7 +562,7 @@ struct Slot {
 asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string domain, Slot* slot) {
   auto& store = self->store;
   const auto& cfg = self->cfg;
-  auto env = parse_envelope(row.envelope);
+  auto env = delivery::parse_queue_envelope(row.envelope);
   if (!env) {
     // Cannot be delivered nor bounced: hold it for the operator, never drop it.
     log::error("relay.bad_envelope", {{"queue_id", row.queue_id}});
@@ -689,8 +691,8 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       if (n == 0 || (n & smtp::kNotifyFailure)) report_rcpts.push_back(f);
     }
     if (msg.error.empty() && !report_rcpts.empty()) {
-      auto report = [&store, &cfg, env = *env, bytes = msg.headers, created = msg.created, rcpts = report_rcpts] {
-        return send_report(store, cfg, env, bytes, created, rcpts);
+      auto report = [&mail = self->mail, &cfg, env = *env, bytes = msg.headers, created = msg.created, rcpts = report_rcpts] {
+        return send_report(mail, cfg, env, bytes, created, rcpts);
       };
       std::string detail = co_await offload(self->pool, std::move(report));
       log::info("relay.bounce", {{"queue_id", row.queue_id}, {"failed", out.failed.size()}, {"detail", detail}});
@@ -732,8 +734,8 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
       unsigned n = env->notify(r);  // RFC 3461 4.1: DELAY when NOTIFY was given
       if (n == 0 || (n & smtp::kNotifyDelay)) delayed.push_back({r, "delayed", "4.4.1", "", out.last_error});
     }
-    auto report = [&store, &cfg, env = *env, bytes = msg.headers, created = msg.created, rcpts = delayed] {
-      return send_report(store, cfg, env, bytes, created, rcpts);
+    auto report = [&mail = self->mail, &cfg, env = *env, bytes = msg.headers, created = msg.created, rcpts = delayed] {
+      return send_report(mail, cfg, env, bytes, created, rcpts);
     };
     std::string detail = delayed.empty() ? std::string("NOTIFY excludes DELAY") : std::string();
     if (!delayed.empty()) detail = co_await offload(self->pool, std::move(report));
@@ -747,7 +749,7 @@ asio::awaitable<void> deliver(ImplPtr self, storage::QueueEntry row, std::string
   const bool interrupted = self->stopping;
   auto resched = [&store, id = row.queue_id, due = interrupted ? now : now + delay,
                   attempts = interrupted ? row.attempts : row.attempts + 1, err = out.last_error,
-                  envelope = serialize_envelope(next)]() -> storage::result<void> {
+                  envelope = delivery::serialize(next)]() -> storage::result<void> {
     // An operator's hold placed during the attempt stays (refmailctl queue hold).
     auto cur = store.get_queue(id);
     if (!cur) return cur.error();
@@ -784,7 +786,7 @@ asio::awaitable<void> deliver_and_release(ImplPtr self, storage::QueueEntry row,
 
 std::string destination_of(const RelayWorker::Impl& im, const storage::QueueEntry& row) {
   if (im.cfg.relay.smarthost.enabled()) return "smarthost";  // one destination for the limit
-  auto env = parse_envelope(row.envelope);
+  auto env = delivery::parse_queue_envelope(row.envelope);
   return env ? domain_of(env->rcpt_to.front()) : std::string("?");
 }
 

@@ -24,7 +24,7 @@
 
 #include "config/config.hpp"
 #include "server/runtime.hpp"
-#include "web/admin.hpp"
+#include "delivery/queue_envelope.hpp"
 
 namespace refmail::storage {
 class Store;
@@ -32,8 +32,8 @@ class Store;
 
 namespace refmail::server {
 
-// Hold = a due time far in the future (web/admin.hpp); the worker never reaches it.
-using web::kQueueHeldDue;
+// Hold = a due time far in the future (delivery/queue_envelope.hpp); the worker never reaches it.
+using delivery::kQueueHeldDue;
 
 // The connection cache's policy (Postfix's connection cache, simplified), kept apart
 // from the sockets so it can be tested: items (open SMTP connections) wait under a

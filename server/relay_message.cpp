@@ -1,23 +1,16 @@
 // server/relay_message.cpp — see relay_message.hpp.
 #include "server/relay_message.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 
-#include <boost/json.hpp>
-
 #include "mime/headers.hpp"
-#include "server/ingest.hpp"
 
 namespace refmail::server::relay_detail {
 namespace {
-
-namespace json = boost::json;
 
 // Any byte >= 0x80 (8 bytes at a time; the compiler vectorises the loop).
 bool has_eight_bit(std::string_view s) {
@@ -48,67 +41,7 @@ std::string domain_of(std::string_view address) {
   return at == std::string_view::npos ? std::string() : lower(std::string(address.substr(at + 1)));
 }
 
-std::uint64_t random64() {
-  std::uint64_t v = 0;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) std::abort();
-  return v;
-}
 
-
-std::optional<QueuedEnvelope> parse_envelope(std::string_view text) {
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const auto& o = v.as_object();
-  QueuedEnvelope e;
-  auto str = [&](std::string_view k, std::string& out) {
-    if (auto* p = o.if_contains(k); p && p->is_string()) out = std::string(p->as_string());
-  };
-  str("mail_from", e.mail_from);
-  str("envid", e.envid);
-  str("ret", e.ret);
-  if (auto* p = o.if_contains("smtputf8"); p && p->is_bool()) e.smtputf8 = p->as_bool();
-  if (auto* p = o.if_contains("warned"); p && p->is_bool()) e.warned = p->as_bool();
-  if (auto* d = o.if_contains("dsn"); d && d->is_object()) {
-    for (const auto& [k, v] : d->as_object()) {
-      if (!v.is_object()) continue;
-      unsigned n = 0;
-      if (auto* x = v.as_object().if_contains("notify"); x && (x->is_uint64() || x->is_int64())) {
-        n = static_cast<unsigned>(x->to_number<std::uint64_t>() & 15);
-      }
-      std::string orcpt;
-      if (auto* x = v.as_object().if_contains("orcpt"); x && x->is_string()) orcpt = std::string(x->as_string());
-      e.dsn[std::string(k)] = {n, orcpt};
-    }
-  }
-  auto* r = o.if_contains("rcpt_to");
-  if (!r || !r->is_array()) return std::nullopt;
-  for (const auto& x : r->as_array()) {
-    if (!x.is_string()) return std::nullopt;
-    e.rcpt_to.emplace_back(x.as_string());
-  }
-  if (e.rcpt_to.empty()) return std::nullopt;
-  return e;
-}
-
-std::string serialize_envelope(const QueuedEnvelope& e) {
-  json::array to;
-  for (const auto& r : e.rcpt_to) to.emplace_back(r);
-  json::object o{{"mail_from", e.mail_from}, {"rcpt_to", to}, {"smtputf8", e.smtputf8}};
-  if (!e.envid.empty()) o["envid"] = e.envid;
-  if (!e.ret.empty()) o["ret"] = e.ret;
-  if (e.warned) o["warned"] = true;
-  json::object dsn;
-  for (const auto& r : e.rcpt_to) {
-    auto it = e.dsn.find(r);
-    if (it == e.dsn.end()) continue;
-    json::object p{{"notify", it->second.first}};
-    if (!it->second.second.empty()) p["orcpt"] = it->second.second;
-    dsn[r] = std::move(p);
-  }
-  if (!dsn.empty()) o["dsn"] = std::move(dsn);
-  return json::serialize(o);
-}
 
 std::optional<smtp::Address> parse_address(const std::string& s, smtp::PathKind kind) {
   std::string path = "<" + s + ">";
@@ -188,52 +121,23 @@ bool StreamJob::next() {
   return true;
 }
 
-std::string subject_of(std::string_view headers) {
-  std::size_t pos = 0;
-  while (pos < headers.size()) {
-    auto nl = headers.find('\n', pos);
-    auto line = headers.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    if (line.size() >= 8 && lower(std::string(line.substr(0, 8))) == "subject:") {
-      auto v = line.substr(8);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.remove_suffix(1);
-      return std::string(v);
-    }
-    if (nl == std::string_view::npos) break;
-    pos = nl + 1;
-  }
-  return {};
-}
-
-// A bounce (or delay warning) into the local sender's INBOX, through the normal
-// ingest (split, summary, one durable commit). Blocking. Returns a log detail.
-std::string send_report(storage::Store& store, const config::Config& cfg, const QueuedEnvelope& env,
+// A bounce (or delay warning) into the local sender's INBOX, through the delivery
+// service. Blocking. Returns a log detail.
+std::string send_report(delivery::Service& mail, const config::Config& cfg, const QueuedEnvelope& env,
                         const std::string& message_bytes, std::int64_t arrival,
                         std::vector<mime::DsnRecipient> rcpts) {
   if (env.mail_from.empty()) return "null sender: no report (RFC 5321 4.5.5)";
-  auto res = store.resolve_recipient(lower(env.mail_from));
-  if (!res || res->accounts.empty()) return "sender " + env.mail_from + " is not local: no report";
   mime::DsnInput in;
   in.reporting_mta = cfg.hostname;
   in.to = env.mail_from;
   in.original_envid = env.envid;
   in.arrival_date = arrival;
-  in.date = std::time(nullptr);
   in.original_headers = mime::header_section(message_bytes);
-  in.original_subject = subject_of(in.original_headers);
   in.recipients = std::move(rcpts);
-  in.random_seed = random64();
-  IngestRequest req;
-  req.envelope.ehlo_domain = cfg.hostname;
-  auto to = parse_address(env.mail_from, smtp::PathKind::Forward);
-  if (to) req.envelope.rcpt_to.push_back(smtp::Recipient{*to, {}});
-  req.bytes = mime::compose_dsn(in);
-  req.local_accounts = res->accounts;
-  req.peer_ip = "127.0.0.1";
-  req.peer_name = "localhost";
-  auto out = ingest(store, cfg, std::move(req));
-  if (out.status != smtp::DeliveryStatus::Ok) return "report delivery failed: " + out.detail;
-  return "report delivered to " + env.mail_from + " as " + out.queue_id;
+  auto out = mail.deliver_report(std::move(in), false);
+  if (out.status == delivery::Status::bad_recipients) return out.detail;
+  if (out.status != delivery::Status::ok) return "report delivery failed: " + out.detail;
+  return "report delivered to " + env.mail_from + " as " + out.message_id;
 }
 
 

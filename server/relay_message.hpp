@@ -1,10 +1,8 @@
 // server/relay_message.hpp — the relay's message side, without any I/O: the queue
-// row's envelope (parse/serialize), what a delivery loads from the store (skeleton,
+// row's envelope (delivery/queue_envelope.hpp), what a delivery loads from the store (skeleton,
 // header section, 8BITMIME need; never blob bytes), the StreamJob that joins and
 // dot-stuffs a message piece by piece for the SMTP session, and the bounce / delay
 // report delivered into the local sender's INBOX. Internal to server/relay*.cpp.
-// SECURITY: envelopes come from the store (written by ingest); parse_envelope rejects
-// malformed JSON rather than guessing.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,6 +12,8 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "delivery/queue_envelope.hpp"
+#include "delivery/service.hpp"
 #include "mime/dsn.hpp"
 #include "mime/joiner.hpp"
 #include "mime/skeleton.hpp"
@@ -26,29 +26,10 @@ namespace refmail::server::relay_detail {
 storage::UnixSeconds now_seconds();
 std::string lower(std::string s);
 std::string domain_of(std::string_view address);
-std::uint64_t random64();
 
-// The queue row's envelope (written by server/ingest.cpp), plus what the relay adds:
-// "warned" once a delay warning went out.
-struct QueuedEnvelope {
-  std::string mail_from;
-  std::vector<std::string> rcpt_to;
-  bool smtputf8 = false;
-  std::string envid;
-  std::string ret;
-  bool warned = false;
-  // RFC 3461 per recipient: NOTIFY flags (0 = not given) and ORCPT ("type;address").
-  std::map<std::string, std::pair<unsigned, std::string>> dsn;
+// The queue row's envelope: delivery/queue_envelope.hpp, its one codec.
+using QueuedEnvelope = delivery::QueueEnvelope;
 
-  [[nodiscard]] unsigned notify(const std::string& rcpt) const {
-    auto it = dsn.find(rcpt);
-    return it == dsn.end() ? 0 : it->second.first;
-  }
-};
-
-// nullopt when the stored envelope is not what ingest writes.
-std::optional<QueuedEnvelope> parse_envelope(std::string_view text);
-std::string serialize_envelope(const QueuedEnvelope& e);
 std::optional<smtp::Address> parse_address(const std::string& s, smtp::PathKind kind);
 
 // What the sessions of one delivery stream: the trace line for this hop, then the
@@ -106,12 +87,9 @@ class StreamJob {
   std::string error_;
 };
 
-// The Subject field's raw value from a header section ("" when absent).
-std::string subject_of(std::string_view headers);
-
-// A bounce (or delay warning) into the local sender's INBOX, through the normal
-// ingest (split, summary, one durable commit). Blocking. Returns a log detail.
-std::string send_report(storage::Store& store, const config::Config& cfg, const QueuedEnvelope& env,
+// A bounce (or delay warning) into the local sender's INBOX, through the delivery
+// service (split, summary, one durable commit). Blocking. Returns a log detail.
+std::string send_report(delivery::Service& mail, const config::Config& cfg, const QueuedEnvelope& env,
                         const std::string& message_bytes, std::int64_t arrival,
                         std::vector<mime::DsnRecipient> rcpts);
 

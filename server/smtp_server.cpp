@@ -18,16 +18,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "mime/address.hpp"
-#include "mime/headers.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
 #include "server/proxy_peer.hpp"
-#include "smtp/recipient_policy.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace refmail::server {
 namespace {
@@ -40,114 +37,6 @@ using tcp = asio::ip::tcp;
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// "local@domain" for the store; "<postmaster>" (no domain) goes to the first local domain.
-std::string store_address(const smtp::Address& a, const config::Config& cfg) {
-  if (a.domain.empty()) return lower(a.local_part) + "@" + cfg.local_domains.front();
-  return a.local_part + "@" + lower(a.domain);
-}
-
-// What one accepted recipient resolved to, kept until the message is delivered.
-struct Routed {
-  std::vector<std::string> accounts;
-  std::vector<std::string> foreign;
-};
-
-// Would `bytes` more exceed `account`'s quota? (The commit checks again, exactly.)
-bool over_quota(storage::Store& store, const std::string& account, std::uint64_t bytes) {
-  auto u = store.get_user(account);
-  return u && u->quota_bytes > 0 && u->used_bytes + bytes > u->quota_bytes;
-}
-
-// The policy is smtp::classify_recipient (local domain / known mailbox / relay only
-// when authenticated); the store answers its questions and records where the
-// recipient's copies go.
-smtp::RcptVerdict decide_recipient(storage::Store& store, const config::Config& cfg,
-                                   const smtp::CheckRecipient& c, Routed& out) {
-  std::string addr = store_address(c.address, cfg);
-  smtp::RecipientDirectory dir;
-  dir.is_local_domain = [&](std::string_view domain) {
-    auto r = store.is_local_domain(domain.empty() ? cfg.local_domains.front() : std::string(domain));
-    if (!r) return smtp::Lookup::TempFail;
-    return *r ? smtp::Lookup::Yes : smtp::Lookup::No;
-  };
-  dir.has_mailbox = [&](const smtp::Address&) {
-    auto r = store.resolve_recipient(addr);
-    if (!r) {
-      // A local part the store cannot hold (a quoted "x@y", say) names no mailbox: 550.
-      return r.error() == storage::errc::not_found || r.error() == storage::errc::not_local_domain ||
-                     r.error() == storage::errc::invalid_argument
-                 ? smtp::Lookup::No
-                 : smtp::Lookup::TempFail;
-    }
-    out.accounts = r->accounts;
-    out.foreign = r->foreign;  // alias targets elsewhere: the admin chose to forward
-    return out.accounts.empty() && out.foreign.empty() ? smtp::Lookup::No : smtp::Lookup::Yes;
-  };
-  auto verdict = smtp::classify_recipient(c.address, c.auth_user, dir);
-  if (verdict == smtp::RcptVerdict::Accept && c.declared_size && out.foreign.empty() && !out.accounts.empty() &&
-      std::all_of(out.accounts.begin(), out.accounts.end(),
-                  [&](const std::string& a) { return over_quota(store, a, *c.declared_size); })) {
-    // RFC 1870 6: the size is known, so a full mailbox is refused here, per recipient,
-    // and the message still goes to the others (no bounce needed).
-    log::info("smtp.rcpt_over_quota", {{"rcpt", addr}, {"size", *c.declared_size}});
-    return smtp::RcptVerdict::MailboxFull;
-  }
-  if (verdict != smtp::RcptVerdict::Accept || !out.accounts.empty() || !out.foreign.empty()) {
-    if (verdict == smtp::RcptVerdict::TempFail) log::warn("smtp.rcpt_tempfail", {{"rcpt", addr}});
-    return verdict;
-  }
-  // Accepted with no local copy: a foreign recipient (relay) or a postmaster without
-  // an account of its own, which the domain's admins receive (RFC 5321 4.5.1).
-  auto local = dir.is_local_domain(c.address.domain);
-  if (local == smtp::Lookup::No) {
-    out.foreign = {c.address.to_string()};
-    return verdict;
-  }
-  auto users = store.list_users();
-  if (users) {
-    for (const auto& u : *users) {
-      if (u.is_admin) out.accounts.push_back(u.address);
-    }
-  }
-  return out.accounts.empty() ? smtp::RcptVerdict::UnknownUser : verdict;
-}
-
-// RFC 6409 6.1: a submitting user may use only their own address or an alias that
-// delivers to them. `address` is "local@domain" as written.
-bool user_may_send_as(storage::Store& store, const std::string& user, std::string address) {
-  address = lower(std::move(address));
-  if (address == lower(user)) return true;
-  auto r = store.resolve_recipient(address);
-  if (!r) return false;
-  for (const auto& a : r->accounts) {
-    if (lower(a) == lower(user)) return true;
-  }
-  return false;
-}
-
-// MAIL FROM of an authenticated session, unless the admin allows any sender. A null
-// reverse-path is refused: bounces are the server's to send, and "<>" would otherwise
-// skip this check and the From: check alike.
-bool sender_allowed(storage::Store& store, const config::Config& cfg, const smtp::CheckSender& c) {
-  if (cfg.smtp_policy.allow_any_sender) return true;
-  if (c.address.is_null()) return false;
-  return user_may_send_as(store, c.user, store_address(c.address, cfg));
-}
-
-// RFC 6409 8 (Postfix reject_sender_login_mismatch, Stalwart): every From: and Sender:
-// address of a submitted message passes the MAIL FROM rule. A message without them
-// passes (RFC 6409 8.1 lets the server add From).
-constexpr std::size_t kMaxHeaderSenders = 100;
-bool header_senders_allowed(storage::Store& store, const std::string& user, std::string_view message) {
-  std::size_t checked = 0;
-  for (const auto& body : mime::header_field_bodies(message, {"from", "sender"})) {
-    for (const auto& a : mime::parse_address_list(body, kMaxHeaderSenders)) {
-      if (++checked > kMaxHeaderSenders || !user_may_send_as(store, user, a.email)) return false;
-    }
-  }
-  return true;
 }
 
 struct Conn {
@@ -237,7 +126,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   opts.bare_lf = cfg.smtp_policy.reject_bare_lf ? smtp::BareLfPolicy::Reject : smtp::BareLfPolicy::Accept;
   smtp::Session session(opts, lim);
 
-  std::map<std::string, Routed> routes;  // by RFC 5321 address text, for this transaction
+  std::map<std::string, delivery::Route> routes;  // by RFC 5321 address text, for this transaction
   std::deque<smtp::Action> pending;
   auto push = [&pending](std::vector<smtp::Action> v) {
     for (auto& a : v) pending.push_back(std::move(a));
@@ -306,17 +195,24 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           push(session.auth_temp_failure());  // 454 4.7.0: throttled or queue full
         }
       } else if (auto* s = std::get_if<smtp::CheckSender>(&action)) {
-        auto check = [&svc, s = *s] { return sender_allowed(svc.store, svc.cfg, s); };
+        auto check = [&svc, s = *s] { return svc.delivery->may_send_as(s.user, s.address); };
         bool ok = co_await offload(svc.rt.pool, std::move(check));
         push(session.sender_result(ok));
       } else if (auto* rc = std::get_if<smtp::CheckRecipient>(&action)) {
-        Routed routed;
-        auto decide = [&svc, &routed, rc = *rc] { return decide_recipient(svc.store, svc.cfg, rc, routed); };
+        delivery::Route routed;
+        auto decide = [&svc, &routed, rc = *rc] {
+          return svc.delivery->route(rc.address, rc.auth_user, rc.declared_size, routed);
+        };
         auto verdict = co_await offload(svc.rt.pool, std::move(decide));
         if (verdict == smtp::RcptVerdict::Accept) routes[rc->address.to_string()] = std::move(routed);
+        if (verdict == smtp::RcptVerdict::MailboxFull) {
+          log::info("smtp.rcpt_over_quota", {{"rcpt", rc->address.to_string()}, {"size", *rc->declared_size}});
+        } else if (verdict == smtp::RcptVerdict::TempFail) {
+          log::warn("smtp.rcpt_tempfail", {{"rcpt", rc->address.to_string()}});
+        }
         push(session.recipient_result(verdict));
       } else if (auto* d = std::get_if<smtp::Deliver>(&action)) {
-        IngestRequest req;
+        delivery::Inbound req;
         req.envelope = std::move(d->envelope);
         req.bytes = std::move(d->bytes);
         req.peer_ip = peer_ip;
@@ -338,27 +234,39 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         // budget bounds memory, not just bytes received.
         constexpr std::uint64_t kIngestCopies = 3;
         (void)held.set(req.bytes.size() * kIngestCopies);
-        const bool check_header = !req.sent_account.empty() && cfg.smtp_policy.check_header_from &&
-                                  !cfg.smtp_policy.allow_any_sender;
-        auto run = [&svc, check_header, r = std::move(req)]() mutable {
-          if (check_header && !header_senders_allowed(svc.store, r.sent_account, r.bytes)) {
-            IngestOutcome refused;
-            refused.status = smtp::DeliveryStatus::SenderRejected;
+        auto run = [&svc, r = std::move(req)]() mutable {
+          if (!r.sent_account.empty() && !svc.delivery->header_senders_allowed(r.sent_account, r.bytes)) {
+            delivery::Outcome refused;
+            refused.status = delivery::Status::from_rejected;
             refused.detail = "From/Sender header not owned by " + r.sent_account;
             return refused;
           }
-          return ingest(svc.store, svc.cfg, std::move(r));
+          return svc.delivery->deliver(std::move(r));
         };
-        IngestOutcome outcome;
+        delivery::Outcome outcome;
         try {
           outcome = co_await offload(svc.rt.pool, std::move(run));
-        } catch (const std::exception& e) {  // ingest() catches its own; this is the pool hop
+        } catch (const std::exception& e) {  // deliver() catches its own; this is the pool hop
           outcome.internal_error = true;
           outcome.detail = std::string("internal error: ") + e.what();
         }
+        if (outcome.internal_error) log::error("ingest.exception", {{"id", outcome.trace_id}, {"error", outcome.detail}});
+        if (outcome.status == delivery::Status::ok && !outcome.message_id.empty()) {
+          log::info("ingest.commit", {{"id", outcome.trace_id},
+                                      {"message_id", outcome.message_id},
+                                      {"listener", lc.name},
+                                      {"queue_rows", outcome.queue_rows},
+                                      {"bytes", outcome.bytes},
+                                      {"cuts", outcome.cuts},
+                                      {"new_blob_bytes", outcome.new_blob_bytes}});
+        }
+        if (!outcome.over_quota.empty()) {
+          log::info("ingest.over_quota", {{"id", outcome.trace_id}, {"accounts", outcome.over_quota.size()},
+                                          {"report", outcome.over_quota_report}});
+        }
         if (outcome.internal_error) svc.metrics->add("refmail_internal_errors_total{task=\"ingest\"}");
         if (!outcome.over_quota.empty()) svc.metrics->add("refmail_over_quota_total", outcome.over_quota.size());
-        if (outcome.status != smtp::DeliveryStatus::Ok) {
+        if (outcome.status != delivery::Status::ok) {
           log::warn("smtp.delivery_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", outcome.detail}});
           svc.metrics->add("refmail_smtp_delivery_failures_total" + label);
         } else {
@@ -367,7 +275,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           svc.metrics->add("refmail_deliveries_total");
         }
         (void)held.set(0);
-        push(session.delivery_result(outcome.status, outcome.queue_id));
+        push(session.delivery_result(delivery::smtp_status(outcome.status), outcome.message_id));
       } else if (std::holds_alternative<smtp::Close>(action)) {
         closing = true;
       } else {

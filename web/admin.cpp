@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "delivery/queue_envelope.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::web {
@@ -104,7 +105,7 @@ std::string stats_json(storage::Store& store, int& status) {
   // The relay queue: rows, and the age of the oldest queued message (over the first
   // kQueueStatsRows rows, so a huge queue cannot make stats slow).
   constexpr std::size_t kQueueStatsRows = 10000;
-  auto q = store.due_queue(storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue)), kQueueStatsRows);
+  auto q = store.due_queue(storage::UnixSeconds(std::chrono::seconds(delivery::kQueueHeldDue)), kQueueStatsRows);
   std::int64_t oldest = 0;
   if (q) {
     const auto now = std::chrono::system_clock::now();
@@ -288,15 +289,14 @@ json::object queue_row_json(const storage::QueueEntry& e) {
   json::object o{{"id", e.queue_id},
                  {"message_id", e.message_id},
                  {"due", e.due.time_since_epoch().count()},
-                 {"held", e.due.time_since_epoch().count() >= kQueueHeldDue},
+                 {"held", e.due.time_since_epoch().count() >= delivery::kQueueHeldDue},
                  {"attempts", e.attempts},
                  {"last_error", e.last_error}};
-  boost::system::error_code ec;
-  auto env = json::parse(e.envelope, ec);  // the relay's envelope (server/ingest.cpp)
-  if (!ec && env.is_object()) {
-    const auto& eo = env.as_object();
-    if (auto* f = eo.if_contains("mail_from")) o["mail_from"] = *f;
-    if (auto* t = eo.if_contains("rcpt_to")) o["rcpt_to"] = *t;
+  if (auto env = delivery::parse_queue_envelope(e.envelope)) {
+    o["mail_from"] = env->mail_from;
+    json::array to;
+    for (const auto& r : env->rcpt_to) to.emplace_back(r);
+    o["rcpt_to"] = std::move(to);
   }
   return o;
 }
@@ -305,7 +305,7 @@ json::object queue_row_json(const storage::QueueEntry& e) {
 
 Response AdminApi::handle_queue(const Request& req, const std::string& rest) {
   const std::string& m = req.method;
-  const auto held = storage::UnixSeconds(std::chrono::seconds(kQueueHeldDue));
+  const auto held = storage::UnixSeconds(std::chrono::seconds(delivery::kQueueHeldDue));
   const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   auto notify = [this] {
     if (queue_notify_) queue_notify_();

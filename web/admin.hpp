@@ -23,10 +23,6 @@ class Store;
 
 namespace refmail::web {
 
-// A held relay queue row has this due time (9999-12-31T23:59:59Z): the relay worker
-// never reaches it. server/relay.hpp uses the same value.
-inline constexpr std::int64_t kQueueHeldDue = 253402300799;
-
 class AdminApi {
  public:
   explicit AdminApi(storage::Store& store) : store_(store) {}

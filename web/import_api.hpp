@@ -31,9 +31,11 @@ namespace refmail::storage {
 class Store;
 }
 
-namespace refmail::web {
-
+namespace refmail::metrics {
 class Metrics;
+}
+
+namespace refmail::web {
 
 struct ImportNotification {
   std::string source;             // may be empty in an `ox` body (filled from the request)
@@ -48,18 +50,6 @@ struct ImportNotification {
 // Parses either JSON form. Errors are a one-line reason (for a 400 body and the log).
 [[nodiscard]] boost::system::result<ImportNotification, std::string> parse_notification(std::string_view body);
 
-// Keys of the import worker's state (Store::*_import_state). One place, so the web
-// enqueue and server/import_worker.cpp agree. `mbox` = source \0 user \0 mailbox.
-namespace import_keys {
-[[nodiscard]] std::string mbox(std::string_view source, std::string_view user, std::string_view mailbox);
-[[nodiscard]] std::string pending_prefix(std::string_view mbox);  // "Q" mbox \0
-[[nodiscard]] std::string pending(std::string_view mbox, std::uint32_t uid);
-[[nodiscard]] std::string marker(std::string_view mbox);          // "P" mbox -> job id
-[[nodiscard]] std::string done(std::string_view mbox, std::uint32_t uidvalidity, std::uint32_t uid);
-[[nodiscard]] std::string intent(std::string_view mbox, std::uint32_t uidvalidity, std::uint32_t uid);
-[[nodiscard]] std::string uidvalidity(std::string_view mbox);     // "V" mbox -> decimal
-[[nodiscard]] std::string stats(std::string_view source);         // "S" source -> JSON
-}  // namespace import_keys
 
 // The job payload (opaque to the store): {"source","user","mailbox","full"}.
 [[nodiscard]] std::string import_job_payload(std::string_view source, std::string_view user,
@@ -83,10 +73,10 @@ struct ImportContext {
   // Called after a new job was queued (any thread); the daemon wakes its worker.
   std::function<void(storage::UnixSeconds due)> wake;
   // Where notifications and new jobs are counted (/metrics); may be null.
-  std::shared_ptr<Metrics> metrics = nullptr;
+  std::shared_ptr<metrics::Metrics> metrics = nullptr;
 };
 
-// The import worker's Prometheus series (web::Metrics), each labelled by source:
+// The import worker's Prometheus series (metrics::Metrics), each labelled by source:
 //   refmail_import_notifications_total       notifications accepted (webhook, admin)
 //   refmail_import_jobs_enqueued_total       jobs created (webhook, IDLE, import run, requeue)
 //   refmail_import_jobs_queued               gauge: jobs waiting in the queue now
@@ -102,9 +92,8 @@ struct ImportContext {
 //   refmail_import_last_success_timestamp_seconds  gauge: Unix time of the last finished job
 //   refmail_import_idle_watchers             gauge: IDLE watchers connected (mailbox examined)
 //   refmail_import_idle_failures_total       IDLE watcher connections lost or refused (reconnected)
-// `import_series(name, source)` = name{source="..."}; the source name comes from the
+// Each is metrics::with_label(name, "source", source): the source name comes from the
 // config (never from a peer before it matched one) and is escaped per exposition 0.0.4.
-[[nodiscard]] std::string import_series(std::string_view name, std::string_view source);
 
 // POST|PUT /api/import/notify. Blocking: call on the pool like the other handlers.
 [[nodiscard]] Response handle_import(const Request& req, ImportContext& ctx);

@@ -409,38 +409,16 @@ Response Jmap::upload(const std::string& account, std::string_view rest, const R
     SHA256(reinterpret_cast<const unsigned char*>(req.body.data()), req.body.size(), actual.data());
     if (actual != digest) return error_response(400, "Repr-Digest does not match the body");
   }
-  auto d = store.begin_delivery();
-  auto blob = d.put_blob(req.body);
-  if (!blob) return error_response(500, "cannot store the upload");
-  // The hold record: a one-cut skeleton (so the blob has a referencing message) that
-  // keeps the blob alive and granted until it expires or is released.
-  mime::SkeletonBuilder b;
-  mime::Cut cut;
-  cut.blob_id = *blob;
-  cut.encoding = mime::CutEncoding::Identity;
-  cut.decoded_size = req.body.size();
-  b.append_cut(cut);
-  mime::Skeleton sk = b.finish();
-  storage::MessageRecord rec;
-  rec.skeleton = sk.serialize();
-  rec.blob_ids = {*blob};
-  rec.logical_size = 0;
-  d.set_message(std::move(rec));
   auto expires = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
                  limits_.upload_hold;
-  // The upload counts against the uploader's quota until its hold expires or is
-  // released (RFC 8620 6.1), whether or not the bytes were already stored.
-  d.add_upload_hold(account, expires, req.body.size());
-  auto receipt = d.commit();
-  if (!receipt) {
-    if (receipt.error() == storage::errc::quota_exceeded) {
-      Response r = error_response(413, "overQuota: the upload would exceed the account's quota");
-      return r;
-    }
-    return error_response(500, "cannot store the upload");
+  auto held = impl_->mail.hold_upload(account, req.body, expires);
+  if (held.status == delivery::Status::quota_exceeded) {
+    return error_response(413, "overQuota: the upload would exceed the account's quota");
   }
+  if (held.status != delivery::Status::ok) return error_response(500, "cannot store the upload");
+  const std::string& blob = held.message_id;
   // Same answer whether or not the bytes were already stored.
-  return answer(*blob, req.body.size());
+  return answer(blob, req.body.size());
 }
 
 Response Jmap::event_source(const std::string& account, const Request& req) {

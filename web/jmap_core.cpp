@@ -300,13 +300,13 @@ std::string Ctx::mailbox_jmap_id(std::string_view name) {
 }
 
 Jmap::Jmap(storage::Store& store, const config::Config& cfg, JmapLimits limits)
-    : impl_(std::make_unique<Impl>(Impl{store, cfg, limits, {}})),
+    : impl_(std::make_unique<Impl>(store, cfg, limits)),
       limits_(limits),
       requests_in_flight_(std::make_unique<ConcurrencyLimit>(limits.max_concurrent_requests)),
       uploads_in_flight_(std::make_unique<ConcurrencyLimit>(limits.max_concurrent_upload)) {}
 Jmap::~Jmap() = default;
 
-void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->queue_notify = std::move(notify); }
+void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->mail.set_wake_relay(std::move(notify)); }
 
 Response Jmap::session(const std::string& account) {
   const auto& l = limits_;

@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "delivery/service.hpp"
 #include "config/config.hpp"
 #include "mime/composer.hpp"
 #include "mime/summary.hpp"
@@ -22,10 +23,13 @@ namespace refmail::web {
 namespace json = boost::json;
 
 struct Jmap::Impl {
+  Impl(storage::Store& s, const config::Config& c, JmapLimits l) : store(s), cfg(c), limits(l), mail(s, c) {}
   storage::Store& store;
   const config::Config& cfg;
   JmapLimits limits;
-  std::function<void()> queue_notify;  // wakes the relay after a queue row is committed
+  // Email/set create, EmailSubmission/set and uploads go through it; it wakes the
+  // relay (set_queue_notifier) after a commit that queued rows.
+  delivery::Service mail;
 };
 
 // One JMAP request's view of the account; caches are dropped after every change.

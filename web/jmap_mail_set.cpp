@@ -14,20 +14,12 @@
 
 #include "mime/composer.hpp"
 #include "mime/skeleton.hpp"
-#include "web/envelope.hpp"
 #include "web/jmap_internal.hpp"
 
 namespace refmail::web {
 namespace {
 
 using storage::MailboxRow;
-
-// A delivery's threading keys from the message's summary (RFC 8621 3; storage/threads.cpp).
-void set_thread_keys(storage::Delivery& d, const mime::Summary& s) {
-  auto refs = s.in_reply_to;
-  refs.insert(refs.end(), s.references.begin(), s.references.end());
-  d.set_thread_keys(s.message_id, std::move(refs));
-}
 
 // ---------------------------------------------------------------- Email/set
 
@@ -201,10 +193,11 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   mime::Draft d;
   d.from = read_addresses(o.if_contains("from"));
   if (d.from.empty()) d.from.push_back(mime::Address{"", ctx.account});
-  // As on the submission port: From is the account itself unless the operator allows any.
-  if (!ctx.j.cfg.smtp_policy.allow_any_sender &&
-      std::any_of(d.from.begin(), d.from.end(), [&](const mime::Address& a) { return ascii_lower(a.email) != ctx.account; })) {
-    return desc = "from must be the account's own address", "invalidProperties";
+  // As on the submission port: From is the account or one of its aliases, unless the
+  // operator allows any sender (the delivery service's rule, the same for SMTP).
+  if (std::any_of(d.from.begin(), d.from.end(),
+                  [&](const mime::Address& a) { return !ctx.j.mail.may_send_as(ctx.account, a.email); })) {
+    return desc = "from must be the account's own address or one of its aliases", "invalidProperties";
   }
   d.to = read_addresses(o.if_contains("to"));
   d.cc = read_addresses(o.if_contains("cc"));
@@ -249,27 +242,20 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   d.host = ctx.j.cfg.hostname;
   auto composed = mime::compose(d);
   if (!composed) return desc = "cannot compose: " + composed.error().message(), "invalidProperties";
-  const mime::Skeleton& sk = composed->skeleton;
   mime::SummaryLimits lim;
+  delivery::Composed c;
+  c.account = ctx.account;
+  c.mailboxes = std::move(boxes);
+  c.keywords = std::move(kws);
   // The skeleton's own bytes: cut parts have no content, sizes come from the cuts.
-  mime::Summary summary = mime::summarize(sk.bytes, sk, lim);
-  summary.bcc = d.bcc;  // kept for EmailSubmission's envelope; never written into the message
-  storage::MessageRecord rec;
-  rec.summary = summary.serialize();
-  rec.blob_ids = sk.blob_ids();
-  rec.logical_size = sk.joined_size();
-  rec.skeleton = sk.serialize();
-  auto delivery = ctx.j.store.begin_delivery();
-  set_thread_keys(delivery, summary);
-  delivery.set_message(std::move(rec));
-  for (const auto& b : boxes) delivery.add_mailbox_row(ctx.account, b, kws);
-  auto receipt = delivery.commit();
+  c.summary = mime::summarize(composed->skeleton.bytes, composed->skeleton, lim);
+  c.summary.bcc = d.bcc;  // kept for EmailSubmission's envelope; never written into the message
+  c.skeleton = std::move(composed->skeleton);
+  auto stored = ctx.j.mail.store_composed(std::move(c));
   ctx.invalidate();
-  if (!receipt) {
-    if (receipt.error() == storage::errc::quota_exceeded) return desc = "over quota", "overQuota";
-    return desc = storage::error_detail(receipt.error()), "serverFail";
-  }
-  new_id = receipt->message_id;
+  if (stored.status == delivery::Status::quota_exceeded) return desc = "over quota", "overQuota";
+  if (stored.status != delivery::Status::ok) return desc = stored.detail, "serverFail";
+  new_id = stored.message_id;
   return {};
 }
 
@@ -403,57 +389,30 @@ void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, js
           for (const auto& a : *list) rcpts.push_back(a.email);
         }
       }
-      // The sender must be the account itself (no relaying as someone else).
-      if (ascii_lower(mail_from) != ctx.account) {
-        not_created[kv.key()] = set_error("forbiddenMailFrom", "mailFrom must be the account's address");
+      if (rcpts.empty()) {
+        not_created[kv.key()] = set_error("noRecipients", "no recipients");
         continue;
       }
-      if (rcpts.empty() || rcpts.size() > ctx.j.cfg.limits.recipients) {
-        not_created[kv.key()] = set_error("noRecipients", "no (or too many) recipients");
+      if (rcpts.size() > ctx.j.cfg.limits.recipients) {
+        not_created[kv.key()] = set_error("tooManyRecipients", "more recipients than the server takes");
         continue;
       }
-      std::set<std::string> local;
-      std::vector<std::string> foreign;
-      bool bad = false;
-      for (const auto& r : rcpts) {
-        if (r.find('@') == std::string::npos || r.size() > 320 ||
-            r.find_first_of("\r\n<> ") != std::string::npos) {
-          bad = true;
-          break;
-        }
-        auto res = ctx.j.store.resolve_recipient(r);
-        if (res) {
-          local.insert(res->accounts.begin(), res->accounts.end());
-          foreign.insert(foreign.end(), res->foreign.begin(), res->foreign.end());
-        } else if (res.error() == storage::errc::not_local_domain) {
-          foreign.push_back(r);
-        } else {
-          bad = true;
-          break;
-        }
-      }
-      if (bad) {
-        not_created[kv.key()] = set_error("invalidRecipients", "a recipient is malformed or unknown");
+      // The delivery service applies SMTP submission's rules: the sender is the account
+      // or one of its aliases, every recipient routes, one queue row per domain.
+      delivery::Submission sub{ctx.account, mail_from, std::move(rcpts), msg->record};
+      auto sent = ctx.j.mail.submit(std::move(sub));
+      if (sent.status != delivery::Status::ok) {
+        const char* type = sent.status == delivery::Status::sender_rejected  ? "forbiddenMailFrom"
+                           : sent.status == delivery::Status::from_rejected  ? "forbiddenFrom"
+                           : sent.status == delivery::Status::bad_recipients ? "invalidRecipients"
+                           : sent.status == delivery::Status::quota_exceeded ? "overQuota"
+                                                                              : "serverFail";
+        not_created[kv.key()] = set_error(type, sent.detail);
         continue;
       }
-      auto delivery = ctx.j.store.begin_delivery();
-      storage::MessageRecord rec = msg->record;  // same skeleton: blobs referenced, not copied
-      delivery.set_message(std::move(rec));
-      if (summary) set_thread_keys(delivery, *summary);
-      auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-      for (const auto& a : local) delivery.add_mailbox_row(a, "INBOX", {}, now);
-      if (!foreign.empty()) {
-        delivery.add_queue_row(queue_envelope_json(mail_from, foreign, false, "", ""), now);
-      }
-      auto receipt = delivery.commit();
-      if (!receipt) {
-        not_created[kv.key()] = set_error(receipt.error() == storage::errc::quota_exceeded ? "overQuota" : "serverFail",
-                                          "delivery failed");
-        continue;
-      }
-      if (!foreign.empty() && ctx.j.queue_notify) ctx.j.queue_notify();
       ctx.invalidate();
-      std::string sid = "S" + receipt->message_id.substr(1);
+      auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+      std::string sid = "S" + sent.message_id.substr(1);
       ctx.created_ids[std::string(kv.key())] = sid;
       sub_to_email[sid] = email_id;
       created[kv.key()] = json::object{{"id", sid}, {"undoStatus", "final"}, {"sendAt", utc_date(now.time_since_epoch().count())}};

@@ -14,11 +14,11 @@ namespace refmail::web {
 
 namespace json = boost::json;
 
-Router::Router(storage::Store& store, const config::Config& cfg, std::shared_ptr<Metrics> metrics, AuthOptions auth,
+Router::Router(storage::Store& store, const config::Config& cfg, std::shared_ptr<metrics::Metrics> metrics, AuthOptions auth,
                JmapLimits limits)
     : store_(store),
       cfg_(cfg),
-      metrics_(metrics ? std::move(metrics) : std::make_shared<Metrics>()),
+      metrics_(metrics ? std::move(metrics) : std::make_shared<metrics::Metrics>()),
       auth_(store, auth),
       jmap_(store, cfg, limits),
       static_files_(!cfg.webmail.enabled ? std::string()

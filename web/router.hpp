@@ -22,7 +22,7 @@
 #include "web/http.hpp"
 #include "web/import_api.hpp"
 #include "web/jmap.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 #include "web/static_files.hpp"
 
 namespace refmail::storage {
@@ -34,7 +34,7 @@ namespace refmail::web {
 class Router {
  public:
   // `metrics` is shared with server/ (SMTP counters); one is made when null.
-  Router(storage::Store& store, const config::Config& cfg, std::shared_ptr<Metrics> metrics = nullptr,
+  Router(storage::Store& store, const config::Config& cfg, std::shared_ptr<metrics::Metrics> metrics = nullptr,
          AuthOptions auth = {}, JmapLimits limits = {});
   [[nodiscard]] Response handle(const Request& req);
   // Whether `head` (a request's header, no body yet) carries valid credentials for an
@@ -44,13 +44,13 @@ class Router {
   // authenticates, not cached; the body of POST /api/login), so that server/ can wait
   // out the throttle and verify on its own pool first (Request::checked_password).
   [[nodiscard]] std::optional<PasswordAttempt> password_attempt(const Request& req);
-  [[nodiscard]] Metrics& metrics() { return *metrics_; }
+  [[nodiscard]] metrics::Metrics& metrics() { return *metrics_; }
   // Enables /api/import/notify (the legacy server's new-mail webhook). REQUIRES: called
   // before the router serves requests.
   void set_import(std::shared_ptr<ImportContext> ctx) { import_ = std::move(ctx); }
   // Wakes the relay after JMAP submissions queue mail for foreign domains.
   void set_queue_notifier(std::function<void()> notify) { jmap_.set_queue_notifier(std::move(notify)); }
-  [[nodiscard]] std::shared_ptr<Metrics> shared_metrics() { return metrics_; }
+  [[nodiscard]] std::shared_ptr<metrics::Metrics> shared_metrics() { return metrics_; }
 
  private:
   Response dispatch(const Request& req);
@@ -58,7 +58,7 @@ class Router {
 
   storage::Store& store_;
   const config::Config& cfg_;
-  std::shared_ptr<Metrics> metrics_;
+  std::shared_ptr<metrics::Metrics> metrics_;
   Auth auth_;
   Jmap jmap_;
   std::atomic<std::int64_t> next_upload_expiry_{0};

@@ -1,5 +1,5 @@
 // tests/fuzz/fuzz_imap_client.cpp — libFuzzer target: arbitrary bytes as an IMAP server's
-// responses -> the import's sans-I/O parser (server/imap_client.cpp, compiled in here;
+// responses -> the import's sans-I/O parser (imap/client.cpp, the refmail_imap library;
 // it needs no Asio or RocksDB). The first byte picks the limits and the chunking seed.
 // Invariants (abort on violation): no crash or throw; the same stream fed whole or in
 // pseudo-random chunks gives the same responses; the buffer stays bounded; after an
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "tests/fuzz/fuzz_check.hpp"
-#include "server/imap_client.hpp"
+#include "imap/client.hpp"
 
-using namespace refmail::server::imap;
+using namespace refmail::imap;
 
 namespace {
 

@@ -3,9 +3,9 @@
 // refusals, and the command builder's quoting.
 #include <gtest/gtest.h>
 
-#include "server/imap_client.hpp"
+#include "imap/client.hpp"
 
-using namespace refmail::server::imap;
+using namespace refmail::imap;
 
 namespace {
 

@@ -1,6 +1,6 @@
 // tests/unit/import/test_import_atomic.cpp — issue 9 "never imports a duplicate": the
 // import "done" key commits in the imported message's own WriteBatch
-// (Delivery::add_import_state via ImportIngestRequest::import_state), so there is no
+// (Delivery::add_import_state via delivery::Import::import_state), so there is no
 // moment at which the message is durable and its done key is not (or the reverse):
 // a commit that fails writes neither, a delivery dropped before commit writes neither,
 // and a store reopened after a commit holds both. Also the metric series names.
@@ -9,12 +9,13 @@
 #include <filesystem>
 
 #include "config/config.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "storage/store.hpp"
 #include "tests/unit/import/helpers.hpp"
 #include "tests/unit/storage/helpers.hpp"
+#include "delivery/import_keys.hpp"
 #include "web/import_api.hpp"
-#include "web/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 using namespace refmail;
 
@@ -29,14 +30,13 @@ std::string msg(int i) {
          "\r\nMessage-ID: <atomic-" + std::to_string(i) + "@legacy.test>\r\n\r\nbody " + std::to_string(i) + "\r\n";
 }
 
-server::ImportIngestRequest request(const std::string& mb, std::uint32_t uid, std::string account = "alice@example.test") {
-  server::ImportIngestRequest req;
+delivery::Import request(const std::string& mb, std::uint32_t uid, std::string account = "alice@example.test") {
+  delivery::Import req;
   req.account = std::move(account);
   req.bytes = msg(static_cast<int>(uid));
   req.internal_date = 1704189600;
-  req.origin = "legacy/alice/INBOX/7/" + std::to_string(uid);
-  req.import_state.emplace_back(web::import_keys::done(mb, 7, uid), std::string("imported"));
-  req.import_state.emplace_back(web::import_keys::pending(mb, uid), std::nullopt);
+  req.import_state.emplace_back(delivery::import_keys::done(mb, 7, uid), std::string("imported"));
+  req.import_state.emplace_back(delivery::import_keys::pending(mb, uid), std::nullopt);
   return req;
 }
 
@@ -57,13 +57,13 @@ std::size_t rows(storage::Store& st, const char* account = "alice@example.test")
 TEST(ImportAtomic, DoneKeyCommitsWithTheMessageAndPendingGoes) {
   Store st;
   config::Config cfg;
-  const auto mb = web::import_keys::mbox("legacy", "alice", "INBOX");
-  ASSERT_TRUE(st->write_import_state({{web::import_keys::pending(mb, 1), std::string("7")}}));
-  auto out = server::ingest_import(*st, cfg, request(mb, 1));
-  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
+  const auto mb = delivery::import_keys::mbox("legacy", "alice", "INBOX");
+  ASSERT_TRUE(st->write_import_state({{delivery::import_keys::pending(mb, 1), std::string("7")}}));
+  auto out = delivery::Service(*st, cfg).import(request(mb, 1));
+  ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
   EXPECT_EQ(rows(*st), 1u);
-  EXPECT_EQ(state(*st, web::import_keys::done(mb, 7, 1)), std::optional<std::string>("imported"));
-  EXPECT_FALSE(state(*st, web::import_keys::pending(mb, 1)));
+  EXPECT_EQ(state(*st, delivery::import_keys::done(mb, 7, 1)), std::optional<std::string>("imported"));
+  EXPECT_FALSE(state(*st, delivery::import_keys::pending(mb, 1)));
   // The import CF keys do not disturb the store's own accounting.
   auto f = st->fsck(false);
   ASSERT_TRUE(f);
@@ -73,23 +73,23 @@ TEST(ImportAtomic, DoneKeyCommitsWithTheMessageAndPendingGoes) {
 TEST(ImportAtomic, FailedCommitWritesNeitherMessageNorDoneKey) {
   Store st;
   config::Config cfg;
-  const auto mb = web::import_keys::mbox("legacy", "alice", "INBOX");
-  ASSERT_TRUE(st->write_import_state({{web::import_keys::pending(mb, 2), std::string("7")}}));
+  const auto mb = delivery::import_keys::mbox("legacy", "alice", "INBOX");
+  ASSERT_TRUE(st->write_import_state({{delivery::import_keys::pending(mb, 2), std::string("7")}}));
   ASSERT_TRUE(st->set_quota("alice@example.test", 10));  // the message cannot fit
-  auto out = server::ingest_import(*st, cfg, request(mb, 2));
-  EXPECT_EQ(out.status, smtp::DeliveryStatus::QuotaExceeded) << out.detail;
+  auto out = delivery::Service(*st, cfg).import(request(mb, 2));
+  EXPECT_EQ(out.status, delivery::Status::quota_exceeded) << out.detail;
   EXPECT_EQ(rows(*st), 0u);
-  EXPECT_FALSE(state(*st, web::import_keys::done(mb, 7, 2)));
-  EXPECT_EQ(state(*st, web::import_keys::pending(mb, 2)), std::optional<std::string>("7"));  // retried later
+  EXPECT_FALSE(state(*st, delivery::import_keys::done(mb, 7, 2)));
+  EXPECT_EQ(state(*st, delivery::import_keys::pending(mb, 2)), std::optional<std::string>("7"));  // retried later
   // Unknown target account: same.
-  auto out2 = server::ingest_import(*st, cfg, request(mb, 3, "nobody@example.test"));
-  EXPECT_NE(out2.status, smtp::DeliveryStatus::Ok);
-  EXPECT_FALSE(state(*st, web::import_keys::done(mb, 7, 3)));
+  auto out2 = delivery::Service(*st, cfg).import(request(mb, 3, "nobody@example.test"));
+  EXPECT_NE(out2.status, delivery::Status::ok);
+  EXPECT_FALSE(state(*st, delivery::import_keys::done(mb, 7, 3)));
 }
 
 TEST(ImportAtomic, DeliveryDroppedBeforeCommitLeavesNoKey) {
   Store st;
-  const std::string key = web::import_keys::done(web::import_keys::mbox("legacy", "alice", "INBOX"), 7, 4);
+  const std::string key = delivery::import_keys::done(delivery::import_keys::mbox("legacy", "alice", "INBOX"), 7, 4);
   {
     auto d = st->begin_delivery();
     storage::MessageRecord rec;
@@ -105,7 +105,7 @@ TEST(ImportAtomic, DeliveryDroppedBeforeCommitLeavesNoKey) {
 
 TEST(ImportAtomic, ReopenedStoreHoldsMessageAndKeyTogether) {
   storage::testing::TempDir dir;
-  const auto mb = web::import_keys::mbox("legacy", "alice", "INBOX");
+  const auto mb = delivery::import_keys::mbox("legacy", "alice", "INBOX");
   config::Config cfg;
   {
     auto o = storage::testing::test_options(dir.path(), storage::kMaxChunkBytes);
@@ -114,8 +114,8 @@ TEST(ImportAtomic, ReopenedStoreHoldsMessageAndKeyTogether) {
     ASSERT_TRUE(st->add_domain("example.test"));
     ASSERT_TRUE(st->add_user("alice@example.test", "pw-long-enough-1"));
     for (std::uint32_t uid = 1; uid <= 5; ++uid) {
-      auto out = server::ingest_import(*st, cfg, request(mb, uid));
-      ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
+      auto out = delivery::Service(*st, cfg).import(request(mb, uid));
+      ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
     }
   }
   auto o = storage::testing::test_options(dir.path(), storage::kMaxChunkBytes);
@@ -125,16 +125,16 @@ TEST(ImportAtomic, ReopenedStoreHoldsMessageAndKeyTogether) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->size(), 5u);
   for (std::uint32_t uid = 1; uid <= 5; ++uid)
-    EXPECT_TRUE(state(*st, web::import_keys::done(mb, 7, uid))) << uid;
+    EXPECT_TRUE(state(*st, delivery::import_keys::done(mb, 7, uid))) << uid;
 }
 
 TEST(ImportMetrics, SeriesCarryTheSourceLabelEscaped) {
-  EXPECT_EQ(web::import_series("refmail_import_messages_total", "legacy"),
+  EXPECT_EQ(metrics::with_label("refmail_import_messages_total", "source", "legacy"),
             "refmail_import_messages_total{source=\"legacy\"}");
-  EXPECT_EQ(web::import_series("x", "a\"b\\c\nd"), "x{source=\"a\\\"b\\\\c\\nd\"}");
-  web::Metrics m;
-  m.add(web::import_series("refmail_import_messages_total", "legacy"), 3);
-  m.set_gauge(web::import_series("refmail_import_idle_watchers", "legacy"), 1);
+  EXPECT_EQ(metrics::with_label("x", "source", "a\"b\\c\nd"), "x{source=\"a\\\"b\\\\c\\nd\"}");
+  metrics::Metrics m;
+  m.add(metrics::with_label("refmail_import_messages_total", "source", "legacy"), 3);
+  m.set_gauge(metrics::with_label("refmail_import_idle_watchers", "source", "legacy"), 1);
   auto text = m.render(nullptr);
   EXPECT_NE(text.find("# TYPE refmail_import_messages_total counter\n"
                       "refmail_import_messages_total{source=\"legacy\"} 3\n"),

@@ -13,7 +13,7 @@
 
 #include "tests/unit/import/helpers.hpp"
 #include "config/config.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "storage/store.hpp"
 #include "web/import_api.hpp"
 #include "web/jmap.hpp"
@@ -70,19 +70,19 @@ web::Response view(storage::Store& st, const std::string& id, const std::string&
 
 }  // namespace
 
-// ---- grants for other local recipients (ingest_import grant_accounts) ----
+// ---- grants for other local recipients (delivery::Import grant_accounts) ----
 
 TEST(ImportGrants, GrantOnlyNoMailboxRow) {
   Store st;
   config::Config cfg;
-  server::ImportIngestRequest req;
+  delivery::Import req;
   req.account = "alice@example.test";
   req.bytes = with_attachment("To: alice@example.test, bob@example.test\r\n", std::string(6000, 'G'));
   req.internal_date = 1704189600;
   req.grant_accounts = {"bob@example.test", "alice@example.test", "bob@example.test"};
-  auto out = server::ingest_import(*st, cfg, req);
-  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
-  const std::string blob = blob_of(*st, out.queue_id);
+  auto out = delivery::Service(*st, cfg).import(req);
+  ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
+  const std::string blob = blob_of(*st, out.message_id);
   ASSERT_FALSE(blob.empty());
 
   auto g = st->grant_count("bob@example.test", blob);
@@ -100,8 +100,8 @@ TEST(ImportGrants, GrantOnlyNoMailboxRow) {
   auto rows = st->list_account_rows("bob@example.test");
   ASSERT_TRUE(rows);
   EXPECT_TRUE(rows->empty());
-  EXPECT_EQ(view(*st, out.queue_id, "bob@example.test").status, 404);
-  EXPECT_EQ(view(*st, out.queue_id, "alice@example.test").status, 200);
+  EXPECT_EQ(view(*st, out.message_id, "bob@example.test").status, 404);
+  EXPECT_EQ(view(*st, out.message_id, "alice@example.test").status, 200);
 
   // The grant keeps the blob alive after alice expunges her copy.
   auto arows = st->list_account_rows("alice@example.test");
@@ -131,12 +131,12 @@ TEST(ImportGrants, GrantOnlyNoMailboxRow) {
 TEST(ImportGrants, UnknownGrantAccountFailsTheCommitCleanly) {
   Store st;
   config::Config cfg;
-  server::ImportIngestRequest req;
+  delivery::Import req;
   req.account = "alice@example.test";
   req.bytes = with_attachment("To: alice@example.test\r\n", std::string(6000, 'H'));
   req.grant_accounts = {"nobody@example.test"};
-  auto out = server::ingest_import(*st, cfg, req);
-  EXPECT_NE(out.status, smtp::DeliveryStatus::Ok);
+  auto out = delivery::Service(*st, cfg).import(req);
+  EXPECT_NE(out.status, delivery::Status::ok);
   auto rows = st->list_account_rows("alice@example.test");
   ASSERT_TRUE(rows);
   EXPECT_TRUE(rows->empty());  // nothing half-imported
@@ -199,12 +199,12 @@ std::string render(Store& st, const std::string& html, bool with_logo = true) {
            base64_lines(std::string(3000, 'P')) + "--r1--\r\n";
   else
     msg += "--r1--\r\n";
-  server::ImportIngestRequest req;
+  delivery::Import req;
   req.account = "alice@example.test";
   req.bytes = msg;
-  auto out = server::ingest_import(*st, cfg, req);
-  EXPECT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
-  auto resp = view(*st, out.queue_id, "alice@example.test");
+  auto out = delivery::Service(*st, cfg).import(req);
+  EXPECT_EQ(out.status, delivery::Status::ok) << out.detail;
+  auto resp = view(*st, out.message_id, "alice@example.test");
   EXPECT_EQ(resp.status, 200);
   return resp.body;
 }
@@ -340,16 +340,16 @@ TEST(MessageHtmlSanitise, DeepNestingIsBounded) {
 TEST(MessageHtmlSanitise, AlternativeShowsTheHtmlPart) {
   Store st;
   config::Config cfg;
-  server::ImportIngestRequest req;
+  delivery::Import req;
   req.account = "alice@example.test";
   req.bytes =
       "From: x@outside.test\r\nTo: alice@example.test\r\nSubject: alt\r\nMIME-Version: 1.0\r\n"
       "Content-Type: multipart/alternative; boundary=\"a1\"\r\n\r\n--a1\r\nContent-Type: text/plain\r\n\r\n"
       "plain version\r\n--a1\r\nContent-Type: text/html\r\n\r\n<p>rich <b>version</b></p>"
       "<script>alert(1)</script>\r\n--a1--\r\n";
-  auto out = server::ingest_import(*st, cfg, req);
-  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
-  auto resp = view(*st, out.queue_id, "alice@example.test");
+  auto out = delivery::Service(*st, cfg).import(req);
+  ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
+  auto resp = view(*st, out.message_id, "alice@example.test");
   ASSERT_EQ(resp.status, 200);
   EXPECT_NE(resp.body.find("<p>rich <b>version</b></p>"), std::string::npos) << resp.body;
   EXPECT_EQ(resp.body.find("plain version"), std::string::npos) << resp.body;

@@ -10,8 +10,9 @@
 
 #include "tests/unit/import/helpers.hpp"
 #include "config/config.hpp"
-#include "server/ingest.hpp"
+#include "delivery/service.hpp"
 #include "storage/store.hpp"
+#include "delivery/import_keys.hpp"
 #include "web/import_api.hpp"
 #include "web/jmap.hpp"
 
@@ -138,8 +139,8 @@ TEST(ImportNotify, HandlerChecksTokenSourceAndUser) {
   ASSERT_TRUE(all);
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].account, "alice@example.test");
-  auto mb = web::import_keys::mbox("legacy", "alice", "INBOX");
-  auto pending = (*st).scan_import_state(web::import_keys::pending_prefix(mb), 100);
+  auto mb = delivery::import_keys::mbox("legacy", "alice", "INBOX");
+  auto pending = (*st).scan_import_state(delivery::import_keys::pending_prefix(mb), 100);
   ASSERT_TRUE(pending);
   EXPECT_EQ(pending->size(), 3u);  // UIDs 1, 2, 3 once each
 }
@@ -204,13 +205,13 @@ TEST(MessageHtml, RendersForTheRecipientOnly) {
       "--b1\r\nContent-Type: application/pdf; name=\"r&d.pdf\"\r\nContent-Disposition: attachment; "
       "filename=\"r&d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
       lines + "--b1--\r\n";
-  server::ImportIngestRequest req;
+  delivery::Import req;
   req.account = "alice@example.test";
   req.bytes = msg;
   req.internal_date = 1704189600;
-  auto out = server::ingest_import(*st, cfg, req);
-  ASSERT_EQ(out.status, smtp::DeliveryStatus::Ok) << out.detail;
-  const std::string id = out.queue_id;
+  auto out = delivery::Service(*st, cfg).import(req);
+  ASSERT_EQ(out.status, delivery::Status::ok) << out.detail;
+  const std::string id = out.message_id;
 
   web::Request r;
   r.method = "GET";

@@ -1,12 +1,27 @@
-// web/metrics.cpp — see metrics.hpp.
-#include "web/metrics.hpp"
+// metrics/metrics.cpp — see metrics.hpp.
+#include "metrics/metrics.hpp"
 
 #include <cstdio>
 #include <set>
 
 #include "storage/store.hpp"
 
-namespace refmail::web {
+namespace refmail::metrics {
+
+std::string with_label(std::string_view name, std::string_view key, std::string_view value) {
+  std::string s(name);
+  s += "{";
+  s += key;
+  s += "=\"";
+  for (char c : value) {
+    if (c == '\\' || c == '"') s.push_back('\\');
+    if (c == '\n') s += "\\n";
+    else s.push_back(c);
+  }
+  s += "\"}";
+  return s;
+}
+
 namespace {
 
 std::string base_name(std::string_view series) { return std::string(series.substr(0, series.find('{'))); }
@@ -97,4 +112,4 @@ std::string Metrics::render(storage::Store* store) const {
   return out;
 }
 
-}  // namespace refmail::web
+}  // namespace refmail::metrics

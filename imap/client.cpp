@@ -1,7 +1,7 @@
-// server/imap_client.cpp — see imap_client.hpp. The parser first finds where a whole
+// imap/client.cpp — see client.hpp. The parser first finds where a whole
 // response ends (CRLF not preceded by a literal announcement, RFC 3501 4.3 / 7), then
 // tokenizes it; literals over the limit are dropped as they stream and remembered.
-#include "server/imap_client.hpp"
+#include "imap/client.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,7 +9,7 @@
 
 #include <boost/beast/core/detail/base64.hpp>
 
-namespace refmail::server::imap {
+namespace refmail::imap {
 namespace {
 
 class Category final : public boost::system::error_category {
@@ -611,4 +611,4 @@ std::string Commands::uid_fetch_messages(const std::vector<std::uint32_t>& uids)
   return line("UID FETCH " + uid_set(uids) + " (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
 }
 
-}  // namespace refmail::server::imap
+}  // namespace refmail::imap

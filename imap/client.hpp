@@ -1,4 +1,4 @@
-// server/imap_client.hpp — a sans-I/O IMAP4rev1 client core (RFC 3501, RFC 9051):
+// imap/client.hpp — a sans-I/O IMAP4rev1 client core (RFC 3501, RFC 9051):
 // a response parser fed with bytes as they arrive (tagged / untagged / continuation
 // responses, literals {n} with a size limit, FETCH items UID, FLAGS, INTERNALDATE,
 // RFC822.SIZE, BODY[]) and a command builder with tags (LOGIN, AUTHENTICATE PLAIN
@@ -21,7 +21,7 @@
 
 #include <boost/system/result.hpp>
 
-namespace refmail::server::imap {
+namespace refmail::imap {
 
 enum class errc { syntax = 1, line_too_long, bad_literal, unsafe_argument };
 [[nodiscard]] const boost::system::error_category& category();
@@ -138,7 +138,7 @@ class Commands {
   std::string tag_;
 };
 
-}  // namespace refmail::server::imap
+}  // namespace refmail::imap
 
 template <>
-struct boost::system::is_error_code_enum<refmail::server::imap::errc> : std::true_type {};
+struct boost::system::is_error_code_enum<refmail::imap::errc> : std::true_type {};

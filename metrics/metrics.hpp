@@ -1,4 +1,4 @@
-// web/metrics.hpp — a small Prometheus registry (text exposition format 0.0.4):
+// metrics/metrics.hpp — a small Prometheus registry (text exposition format 0.0.4):
 // counters and gauges named by their full series ("name{label=\"v\"}"), plus the HTTP
 // request counter by status and a latency histogram. server/ increments it (SMTP
 // sessions, messages, deliveries); GET /metrics renders it with the store's figures.
@@ -17,7 +17,11 @@ namespace refmail::storage {
 class Store;
 }
 
-namespace refmail::web {
+namespace refmail::metrics {
+
+// `name{key="value"}` with `value` escaped per exposition 0.0.4 (backslash, quote,
+// newline). REQUIRES: name and key written by code; value may come from the config.
+[[nodiscard]] std::string with_label(std::string_view name, std::string_view key, std::string_view value);
 
 class Metrics {
  public:
@@ -45,4 +49,4 @@ class Metrics {
   double http_sum_seconds_ = 0;
 };
 
-}  // namespace refmail::web
+}  // namespace refmail::metrics

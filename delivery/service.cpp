@@ -1,0 +1,585 @@
+// delivery/service.cpp — see service.hpp.
+#include "delivery/service.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+
+#include "mime/address.hpp"
+#include "mime/dsn.hpp"
+#include "mime/headers.hpp"
+#include "mime/splitter.hpp"
+#include "smtp/address.hpp"
+#include "smtp/recipient_policy.hpp"
+#include "storage/store.hpp"
+
+namespace refmail::delivery {
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string random_id() {
+  unsigned char b[8];
+  if (RAND_bytes(b, sizeof b) != 1) std::abort();
+  static const char* hex = "0123456789ABCDEF";
+  std::string s;
+  for (unsigned char c : b) {
+    s.push_back(hex[c >> 4]);
+    s.push_back(hex[c & 15]);
+  }
+  return s;
+}
+
+std::uint64_t random64() {
+  std::uint64_t v = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) std::abort();
+  return v;
+}
+
+// Peer-supplied text in a header: printable ASCII only, bounded.
+std::string clean(std::string_view s, std::size_t max = 255) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out.push_back(u > 32 && u < 127 && c != '(' && c != ')' ? c : '?');
+  }
+  return out.empty() ? "unknown" : out;
+}
+
+// Lowercased domain of "local@domain" (the relay's destination key).
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return lower(at == std::string::npos ? std::string() : address.substr(at + 1));
+}
+
+storage::UnixSeconds to_seconds(std::time_t t) {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::from_time_t(t));
+}
+
+Status failed_commit(const boost::system::error_code& ec) {
+  return ec == storage::errc::quota_exceeded ? Status::quota_exceeded : Status::temp_fail;
+}
+
+// The summary, with the splitter's scanner limits so part paths match the skeleton's cuts.
+mime::Summary summarize(std::string_view message, const mime::Skeleton& skel, const config::Config& cfg) {
+  mime::SummaryLimits lim;
+  lim.limits.max_depth = cfg.limits.mime_max_depth;
+  lim.limits.max_parts = cfg.limits.mime_max_parts;
+  lim.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  return mime::summarize(message, skel, lim);
+}
+
+// Threading keys for the store (RFC 8621 3; storage/threads.cpp).
+void set_thread_keys(storage::Delivery& d, const mime::Summary& s) {
+  auto refs = s.in_reply_to;
+  refs.insert(refs.end(), s.references.begin(), s.references.end());
+  d.set_thread_keys(s.message_id, std::move(refs));
+}
+
+// Splits `message` into the delivery's blob sink (attachments kept once) and sets the
+// record: skeleton, summary (computed once, here), blob ids, logical size, thread keys.
+// Returns the summary; nullopt (and out.detail) when the split failed.
+std::optional<mime::Summary> split_into(storage::Delivery& d, const config::Config& cfg, std::string_view message,
+                                        Outcome& out) {
+  mime::SplitParams sp;
+  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
+  sp.limits.max_depth = cfg.limits.mime_max_depth;
+  sp.limits.max_parts = cfg.limits.mime_max_parts;
+  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  auto skel = mime::split_message(message, d.blob_sink(), sp);
+  if (!skel) {
+    out.status = Status::invalid;
+    out.detail = "split failed: " + skel.error().message();
+    return std::nullopt;
+  }
+  mime::Summary summary = summarize(message, *skel, cfg);
+  storage::MessageRecord rec;
+  rec.summary = summary.serialize();
+  rec.blob_ids = skel->blob_ids();
+  rec.logical_size = message.size();
+  rec.skeleton = skel->serialize();
+  out.bytes = message.size();
+  out.cuts = skel->cuts.size();
+  for (const auto& c : skel->cuts) out.cut_bytes += c.decoded_size;
+  set_thread_keys(d, summary);
+  d.set_message(std::move(rec));
+  return summary;
+}
+
+template <typename F>
+Outcome guarded(const std::string& trace_id, F&& f) {
+  // No message may end the process: whatever a parser or the store throws on this
+  // message fails this delivery only (the client retries or bounces).
+  Outcome failed;
+  failed.trace_id = trace_id;
+  failed.internal_error = true;
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    failed.detail = std::string("internal error: ") + e.what();
+  } catch (...) {
+    failed.detail = "internal error: non-standard exception";
+  }
+  return failed;
+}
+
+}  // namespace
+
+smtp::DeliveryStatus smtp_status(Status s) {
+  switch (s) {
+    case Status::ok: return smtp::DeliveryStatus::Ok;
+    case Status::quota_exceeded: return smtp::DeliveryStatus::QuotaExceeded;
+    case Status::sender_rejected:
+    case Status::from_rejected: return smtp::DeliveryStatus::SenderRejected;
+    case Status::temp_fail:
+    case Status::bad_recipients:
+    case Status::invalid: break;
+  }
+  // A message the splitter refused was accepted by the session's own limits: retry
+  // (451) rather than bounce on what is our limit, as before.
+  return smtp::DeliveryStatus::TempFail;
+}
+
+Service::Service(storage::Store& store, const config::Config& cfg, std::function<void()> wake_relay)
+    : store_(store), cfg_(cfg), wake_relay_(std::move(wake_relay)) {}
+
+// ---------------------------------------------------------------- routing and policy
+
+smtp::RcptVerdict Service::route(const smtp::Address& rcpt, const std::optional<std::string>& auth_user,
+                                 std::optional<std::uint64_t> declared_size, Route& out) const {
+  // "<postmaster>" (no domain) goes to the first local domain.
+  const std::string addr = rcpt.domain.empty() ? lower(rcpt.local_part) + "@" + cfg_.local_domains.front()
+                                               : rcpt.local_part + "@" + lower(rcpt.domain);
+  smtp::RecipientDirectory dir;
+  dir.is_local_domain = [&](std::string_view domain) {
+    auto r = store_.is_local_domain(domain.empty() ? cfg_.local_domains.front() : std::string(domain));
+    if (!r) return smtp::Lookup::TempFail;
+    return *r ? smtp::Lookup::Yes : smtp::Lookup::No;
+  };
+  dir.has_mailbox = [&](const smtp::Address&) {
+    auto r = store_.resolve_recipient(addr);
+    if (!r) {
+      // A local part the store cannot hold (a quoted "x@y", say) names no mailbox.
+      return r.error() == storage::errc::not_found || r.error() == storage::errc::not_local_domain ||
+                     r.error() == storage::errc::invalid_argument
+                 ? smtp::Lookup::No
+                 : smtp::Lookup::TempFail;
+    }
+    out.accounts = r->accounts;
+    out.foreign = r->foreign;  // alias targets elsewhere: the admin chose to forward
+    return out.accounts.empty() && out.foreign.empty() ? smtp::Lookup::No : smtp::Lookup::Yes;
+  };
+  auto verdict = smtp::classify_recipient(rcpt, auth_user, dir);
+  auto over_quota = [&](const std::string& account) {
+    auto u = store_.get_user(account);
+    return u && u->quota_bytes > 0 && u->used_bytes + *declared_size > u->quota_bytes;
+  };
+  if (verdict == smtp::RcptVerdict::Accept && declared_size && out.foreign.empty() && !out.accounts.empty() &&
+      std::all_of(out.accounts.begin(), out.accounts.end(), over_quota)) {
+    // RFC 1870 6: the size is known, so a full mailbox is refused here, per recipient,
+    // and the message still goes to the others (no bounce needed).
+    return smtp::RcptVerdict::MailboxFull;
+  }
+  if (verdict != smtp::RcptVerdict::Accept || !out.accounts.empty() || !out.foreign.empty()) return verdict;
+  // Accepted with no local copy: a foreign recipient (relay) or a postmaster without
+  // an account of its own, which the domain's admins receive (RFC 5321 4.5.1).
+  auto local = dir.is_local_domain(rcpt.domain);
+  if (local == smtp::Lookup::No) {
+    out.foreign = {rcpt.to_string()};
+    return verdict;
+  }
+  if (auto users = store_.list_users()) {
+    for (const auto& u : *users) {
+      if (u.is_admin) out.accounts.push_back(u.address);
+    }
+  }
+  return out.accounts.empty() ? smtp::RcptVerdict::UnknownUser : verdict;
+}
+
+bool Service::may_send_as(const std::string& user, std::string address) const {
+  if (cfg_.smtp_policy.allow_any_sender) return true;
+  address = lower(std::move(address));
+  if (address.empty()) return false;
+  if (address == lower(user)) return true;
+  auto r = store_.resolve_recipient(address);
+  if (!r) return false;
+  return std::any_of(r->accounts.begin(), r->accounts.end(),
+                     [&](const std::string& a) { return lower(a) == lower(user); });
+}
+
+bool Service::may_send_as(const std::string& user, const smtp::Address& address) const {
+  if (cfg_.smtp_policy.allow_any_sender) return true;
+  // A null reverse-path is refused: bounces are the server's to send, and "<>" would
+  // otherwise skip this check and the From: check alike.
+  if (address.is_null()) return false;
+  const std::string a = address.domain.empty() ? lower(address.local_part) + "@" + cfg_.local_domains.front()
+                                               : address.local_part + "@" + lower(address.domain);
+  return may_send_as(user, a);
+}
+
+// Postfix reject_sender_login_mismatch, Stalwart: the From: and Sender: addresses too.
+constexpr std::size_t kMaxHeaderSenders = 100;
+
+bool Service::header_senders_allowed(const std::string& user, std::string_view message) const {
+  if (!cfg_.smtp_policy.check_header_from || cfg_.smtp_policy.allow_any_sender) return true;
+  std::size_t checked = 0;
+  for (const auto& body : mime::header_field_bodies(message, {"from", "sender"})) {
+    for (const auto& a : mime::parse_address_list(body, kMaxHeaderSenders)) {
+      if (++checked > kMaxHeaderSenders || !may_send_as(user, a.email)) return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- shared steps
+
+std::size_t Service::add_queue_rows(storage::Delivery& d, const QueueEnvelope& base,
+                                    const std::vector<std::string>& foreign, storage::UnixSeconds when) const {
+  // One relay queue row per destination domain (each is routed and retried alone).
+  std::map<std::string, std::vector<std::string>> by_domain;
+  for (const auto& f : foreign) {
+    auto& list = by_domain[domain_of(f)];
+    if (std::find(list.begin(), list.end(), f) == list.end()) list.push_back(f);
+  }
+  for (const auto& [domain, rcpts] : by_domain) {
+    QueueEnvelope e = base;
+    e.rcpt_to = rcpts;
+    std::erase_if(e.dsn, [&](const auto& kv) { return std::find(rcpts.begin(), rcpts.end(), kv.first) == rcpts.end(); });
+    d.add_queue_row(serialize(e), when);
+  }
+  return by_domain.size();
+}
+
+void Service::committed_queue_rows(std::size_t rows) const {
+  if (rows > 0 && wake_relay_) wake_relay_();
+}
+
+std::string Service::received_header(const Inbound& in, const std::string& hostname, const std::string& id,
+                                     std::time_t now) {
+  const auto& env = in.envelope;
+  std::string h = "Received: from " + clean(env.ehlo_domain) + " (";
+  if (!in.peer_name.empty()) h += clean(in.peer_name) + " ";
+  h += "[" + in.peer_ip + "])\r\n\tby " + hostname + " (refmail) with " + env.with_protocol() + " id " + id;
+  // RFC 5321 4.4: "for" only with a single recipient, so Bcc recipients do not leak.
+  if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + clean(env.rcpt_to.front().address.to_string(), 512) + ">";
+  h += "; " + mime::format_rfc5322_date(now) + "\r\n";
+  return h;
+}
+
+// ---------------------------------------------------------------- SMTP and reports
+
+Outcome Service::deliver(Inbound in) {
+  const std::string id = random_id();
+  return guarded(id, [&] { return deliver_inbound(std::move(in), id); });
+}
+
+Outcome Service::deliver_inbound(Inbound in, const std::string& id) {
+  Outcome out;
+  out.trace_id = id;
+  const std::time_t now = std::time(nullptr);
+  // Trace + message, split, summarised and measured once. Inserted in place: the
+  // session's buffer grew by doubling, so its spare capacity almost always takes the
+  // trace line without a second copy of the message.
+  std::string full = std::move(in.bytes);
+  full.insert(0, received_header(in, cfg_.hostname, id, now));
+
+  storage::Delivery d = store_.begin_delivery();
+  d.set_per_recipient_quota();
+  auto summary = split_into(d, cfg_, full, out);
+  if (!summary) return out;
+
+  const auto internal = to_seconds(now);
+  std::size_t rows = 0;
+  for (const auto& a : in.local_accounts) {
+    Placement p;
+    if (hook_) p = hook_(RecipientFacts{a, in.envelope, *summary});
+    if (p.discard) continue;
+    d.add_mailbox_row(a, p.mailbox, p.keywords, internal);
+    ++rows;
+  }
+  if (!in.sent_account.empty()) d.add_mailbox_row(in.sent_account, "Sent", {"$seen"}, internal), ++rows;
+  out.queue_rows = add_queue_rows(d, queue_envelope(in.envelope, in.foreign), in.foreign, internal);
+  if (rows == 0 && out.queue_rows == 0 && !in.local_accounts.empty()) {
+    // Every recipient's hook discarded the message: accepted, nothing to store.
+    out.status = Status::ok;
+    return out;
+  }
+
+  auto receipt = d.commit();
+  if (!receipt) {
+    out.detail = storage::error_detail(receipt.error());
+    out.status = failed_commit(receipt.error());
+    return out;
+  }
+  out.status = Status::ok;
+  committed_queue_rows(out.queue_rows);
+  out.message_id = receipt->message_id;
+  out.new_blob_bytes = receipt->new_blob_bytes;
+  out.over_quota = receipt->over_quota;
+  if (!out.over_quota.empty()) report_over_quota(in.envelope, full, out.over_quota, now, out);
+  return out;
+}
+
+// RFC 3464: the sender learns which recipients were over quota (the others got the
+// message). Local senders get the report in their INBOX, foreign ones through the relay
+// with a null reverse-path; a null sender gets none (RFC 5321 4.5.5).
+void Service::report_over_quota(const smtp::Envelope& env, std::string_view message,
+                                const std::vector<std::string>& accounts, std::time_t arrival, Outcome& out) {
+  if (env.mail_from.is_null()) {
+    out.over_quota_report = "none: null sender";
+    return;
+  }
+  mime::DsnInput in;
+  in.reporting_mta = cfg_.hostname;
+  in.to = env.mail_from.to_string();
+  in.original_envid = env.params.envid;
+  in.arrival_date = arrival;
+  in.original_headers = mime::header_section(message);
+  for (const auto& a : accounts) {
+    in.recipients.push_back({a, "failed", "5.2.2", "", "552 5.2.2 " + a + ": mailbox full (quota exceeded)"});
+  }
+  auto sent = deliver_report(std::move(in), true);
+  out.over_quota_report = sent.status == Status::ok ? sent.message_id : "failed: " + sent.detail;
+}
+
+Outcome Service::deliver_report(mime::DsnInput report, bool relay_foreign) {
+  Outcome out;
+  const std::string path = "<" + report.to + ">";
+  auto to = smtp::parse_path(path, smtp::PathKind::Forward);
+  if (report.to.empty() || !to || !to->rest.empty()) {
+    out.status = Status::bad_recipients;
+    out.detail = "no report: the reverse-path is null or malformed";
+    return out;
+  }
+  Inbound dsn;
+  auto local = store_.resolve_recipient(lower(report.to));
+  if (local && !local->accounts.empty()) {
+    dsn.local_accounts = local->accounts;
+  } else if (relay_foreign) {
+    dsn.foreign = {report.to};
+  } else {
+    out.status = Status::bad_recipients;
+    out.detail = "sender " + report.to + " is not local: no report";
+    return out;
+  }
+  report.date = std::time(nullptr);
+  report.original_subject = subject_of(report.original_headers);
+  report.random_seed = random64();
+  dsn.envelope.ehlo_domain = cfg_.hostname;
+  dsn.envelope.rcpt_to.push_back(smtp::Recipient{to->address, {}});
+  dsn.bytes = mime::compose_dsn(report);
+  dsn.peer_ip = "127.0.0.1";
+  dsn.peer_name = "localhost";
+  return deliver(std::move(dsn));
+}
+
+std::string subject_of(std::string_view headers) {
+  auto bodies = mime::header_field_bodies(headers, {"subject"});
+  if (bodies.empty()) return {};
+  std::string_view v = bodies.front();
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return std::string(v);
+}
+
+// ---------------------------------------------------------------- JMAP
+
+Outcome Service::store_composed(Composed c) {
+  return guarded("", [&] {
+    Outcome out;
+    storage::MessageRecord rec;
+    rec.summary = c.summary.serialize();
+    rec.blob_ids = c.skeleton.blob_ids();
+    rec.logical_size = c.skeleton.joined_size();
+    rec.skeleton = c.skeleton.serialize();
+    out.bytes = rec.logical_size;
+    out.cuts = c.skeleton.cuts.size();
+    auto d = store_.begin_delivery();
+    set_thread_keys(d, c.summary);
+    d.set_message(std::move(rec));
+    for (const auto& b : c.mailboxes) d.add_mailbox_row(c.account, b, c.keywords);
+    auto receipt = d.commit();
+    if (!receipt) {
+      out.status = failed_commit(receipt.error());
+      out.detail = storage::error_detail(receipt.error());
+      return out;
+    }
+    out.status = Status::ok;
+    out.message_id = receipt->message_id;
+    return out;
+  });
+}
+
+Outcome Service::submit(Submission s) {
+  return guarded("", [&] { return submit_message(std::move(s)); });
+}
+
+Outcome Service::submit_message(Submission s) {
+  Outcome out;
+  auto summary = mime::Summary::parse(s.record.summary);
+  // The rule SMTP submission applies: MAIL FROM, then the From:/Sender: addresses.
+  if (!may_send_as(s.account, s.mail_from)) {
+    out.status = Status::sender_rejected;
+    out.detail = "mailFrom " + s.mail_from.substr(0, 320) + " is not " + s.account + " or one of its aliases";
+    return out;
+  }
+  if (summary && cfg_.smtp_policy.check_header_from) {
+    for (const auto* list : {&summary->from, &summary->sender}) {
+      for (const auto& a : *list) {
+        if (!may_send_as(s.account, a.email)) {
+          out.status = Status::from_rejected;
+          out.detail = "From/Sender " + a.email.substr(0, 320) + " is not " + s.account + " or one of its aliases";
+          return out;
+        }
+      }
+    }
+  }
+  if (s.rcpt_to.empty() || s.rcpt_to.size() > cfg_.limits.recipients) {
+    out.status = Status::bad_recipients;
+    out.detail = "no (or too many) recipients";
+    return out;
+  }
+  std::vector<std::string> local, foreign;
+  for (const auto& r : s.rcpt_to) {
+    std::string path = "<" + r + ">";
+    auto parsed = smtp::parse_path(path, smtp::PathKind::Forward);
+    Route route;
+    if (!parsed || !parsed->rest.empty() || parsed->address.domain.empty() ||
+        this->route(parsed->address, s.account, std::nullopt, route) != smtp::RcptVerdict::Accept) {
+      out.status = Status::bad_recipients;
+      out.detail = "recipient " + r.substr(0, 320) + " is malformed or unknown";
+      return out;
+    }
+    for (auto& a : route.accounts)
+      if (std::find(local.begin(), local.end(), a) == local.end()) local.push_back(std::move(a));
+    for (auto& f : route.foreign) foreign.push_back(std::move(f));
+  }
+  auto d = store_.begin_delivery();
+  d.set_message(s.record);  // same skeleton: blobs referenced, not copied
+  if (summary) set_thread_keys(d, *summary);
+  const auto now = to_seconds(std::time(nullptr));
+  for (const auto& a : local) d.add_mailbox_row(a, "INBOX", {}, now);
+  QueueEnvelope base;
+  base.mail_from = s.mail_from;
+  // SMTPUTF8 when an address needs it (RFC 6531 3.4).
+  auto utf8 = [](const std::string& a) {
+    return std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  };
+  base.smtputf8 = utf8(s.mail_from) || std::any_of(foreign.begin(), foreign.end(), utf8);
+  out.queue_rows = add_queue_rows(d, base, foreign, now);
+  auto receipt = d.commit();
+  if (!receipt) {
+    out.status = failed_commit(receipt.error());
+    out.detail = storage::error_detail(receipt.error());
+    return out;
+  }
+  out.status = Status::ok;
+  committed_queue_rows(out.queue_rows);
+  out.message_id = receipt->message_id;
+  out.bytes = s.record.logical_size;
+  return out;
+}
+
+Outcome Service::hold_upload(const std::string& account, std::string_view bytes, storage::UnixSeconds expires) {
+  return guarded("", [&] {
+    Outcome out;
+    auto d = store_.begin_delivery();
+    auto blob = d.put_blob(bytes);
+    if (!blob) {
+      out.detail = storage::error_detail(blob.error());
+      return out;
+    }
+    // The hold record: a one-cut skeleton (so the blob has a referencing message) that
+    // keeps the blob alive and granted until it expires or is released.
+    mime::SkeletonBuilder b;
+    mime::Cut cut;
+    cut.blob_id = *blob;
+    cut.encoding = mime::CutEncoding::Identity;
+    cut.decoded_size = bytes.size();
+    b.append_cut(cut);
+    mime::Skeleton sk = b.finish();
+    storage::MessageRecord rec;
+    rec.skeleton = sk.serialize();
+    rec.blob_ids = {*blob};
+    rec.logical_size = 0;
+    d.set_message(std::move(rec));
+    // The upload counts against the uploader's quota until its hold expires or is
+    // released (RFC 8620 6.1), whether or not the bytes were already stored.
+    d.add_upload_hold(account, expires, bytes.size());
+    auto receipt = d.commit();
+    if (!receipt) {
+      out.status = failed_commit(receipt.error());
+      out.detail = storage::error_detail(receipt.error());
+      return out;
+    }
+    out.status = Status::ok;
+    out.message_id = *blob;
+    out.bytes = bytes.size();
+    out.new_blob_bytes = receipt->new_blob_bytes;
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------- legacy import
+
+Outcome Service::import(Import in) {
+  return guarded("", [&] { return import_message(std::move(in)); });
+}
+
+Outcome Service::import_message(Import in) {
+  Outcome out;
+  // The target mailbox: INBOX always exists; others are created on first use.
+  if (lower(in.mailbox) != "inbox") {
+    auto boxes = store_.list_mailboxes(in.account);
+    if (!boxes) {
+      out.detail = storage::error_detail(boxes.error());
+      return out;
+    }
+    bool have = std::any_of(boxes->begin(), boxes->end(), [&](const auto& b) { return b.name == in.mailbox; });
+    if (!have) {
+      auto made = store_.create_mailbox(in.account, in.mailbox);
+      if (!made && made.error() != storage::errc::exists) {
+        out.detail = "creating mailbox " + in.mailbox + ": " + storage::error_detail(made.error());
+        return out;
+      }
+    }
+  }
+  storage::Delivery d = store_.begin_delivery();
+  if (!split_into(d, cfg_, in.bytes, out)) return out;
+  in.bytes.clear();
+  in.bytes.shrink_to_fit();
+  d.add_mailbox_row(in.account, in.mailbox, in.keywords, storage::UnixSeconds(std::chrono::seconds(in.internal_date)));
+  // Other local recipients get a grant only (they may download the blobs; the message
+  // is not put in their mailboxes): a hold that never expires, which keeps the message
+  // and its blobs alive and counts in the grant until the account is deleted.
+  // SECURITY: the caller resolved these from the message's own To/Cc, which the
+  // original sender wrote; a grant for bytes that sender supplied reveals nothing new.
+  constexpr auto kNeverExpires = storage::UnixSeconds(std::chrono::seconds(std::int64_t(1) << 62));
+  std::set<std::string> granted;
+  for (const auto& a : in.grant_accounts)
+    if (a != in.account && granted.insert(a).second) d.add_upload_hold(a, kNeverExpires);
+  if (!in.import_state.empty()) {
+    std::vector<storage::ImportStateOp> ops;
+    ops.reserve(in.import_state.size());
+    for (auto& [key, value] : in.import_state) ops.push_back({std::move(key), std::move(value)});
+    d.add_import_state(std::move(ops));
+  }
+  auto receipt = d.commit();
+  if (!receipt) {
+    out.detail = storage::error_detail(receipt.error());
+    out.status = failed_commit(receipt.error());
+    return out;
+  }
+  out.status = Status::ok;
+  out.message_id = receipt->message_id;
+  out.new_blob_bytes = receipt->new_blob_bytes;
+  out.grants = receipt->upload_ids.size();
+  return out;
+}
+
+}  // namespace refmail::delivery

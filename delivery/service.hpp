@@ -1,0 +1,206 @@
+// delivery/service.hpp — the delivery service: the one way mail enters a mailbox or the
+// relay queue. SMTP (MX and submission), JMAP Email/set and EmailSubmission/set,
+// uploads, the legacy import and the server's own reports (bounces, over-quota DSNs)
+// all call it; IMAP APPEND and Sieve actions will. It owns recipient routing (users,
+// aliases, catch-alls, postmaster), the sender rule (the same for SMTP and JMAP), trace
+// headers, the split, the summary, quota, one durable commit per message and the queue
+// rows (one per destination domain, whoever submitted). The relay is woken through the
+// waker given at construction.
+// Must never: acknowledge before the commit returned, or store half a message.
+// Every call is blocking (split, argon2-free store reads, a synced commit): run it on a
+// pool thread. Never throws: an exception on the way (a bug) fails that delivery only.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "delivery/queue_envelope.hpp"
+#include "mime/dsn.hpp"
+#include "mime/skeleton.hpp"
+#include "mime/summary.hpp"
+#include "smtp/action.hpp"
+#include "smtp/envelope.hpp"
+#include "storage/types.hpp"
+
+namespace refmail::storage {
+class Store;
+class Delivery;
+}  // namespace refmail::storage
+
+namespace refmail::delivery {
+
+// Where one accepted recipient's copies go.
+struct Route {
+  std::vector<std::string> accounts;  // local accounts (an alias may name several)
+  std::vector<std::string> foreign;   // relay targets (the recipient, or an alias's)
+};
+
+enum class Status {
+  ok,
+  temp_fail,          // a store error: retry later
+  quota_exceeded,     // every local recipient is over quota
+  sender_rejected,    // the envelope sender (MAIL FROM, mailFrom) is not the user's
+  from_rejected,      // a From: or Sender: address is not the user's (RFC 6409 8)
+  bad_recipients,     // a recipient is malformed, unknown, or there is none
+  invalid,            // the message cannot be split or composed
+};
+
+struct Outcome {
+  Status status = Status::temp_fail;
+  std::string message_id;  // the stored message ("queued as ...")
+  std::string trace_id;    // the Received header's id, for the log
+  std::string detail;      // why, for the log and the client
+  std::uint64_t bytes = 0;  // logical size stored
+  std::size_t cuts = 0;     // attachments cut out
+  std::uint64_t cut_bytes = 0;
+  std::uint64_t new_blob_bytes = 0;
+  std::size_t queue_rows = 0;
+  std::size_t grants = 0;  // import: grants given to other local recipients
+  // Local accounts left out for being over quota (the others got the message; the
+  // sender was sent a report for these), and what became of that report.
+  std::vector<std::string> over_quota;
+  std::string over_quota_report;
+  // The delivery failed on an exception (a bug), not on a store error.
+  bool internal_error = false;
+};
+
+// What the per-recipient hook decides for one local account before the commit (the
+// filtering issue plugs spam verdicts and Sieve in here).
+struct Placement {
+  std::string mailbox = "INBOX";       // an existing mailbox of the account
+  std::vector<std::string> keywords;   // added to the row ("$junk", "$flagged")
+  bool discard = false;                // no row for this account (Sieve "discard")
+};
+struct RecipientFacts {
+  const std::string& account;
+  const smtp::Envelope& envelope;
+  const mime::Summary& summary;
+};
+using RecipientHook = std::function<Placement(const RecipientFacts&)>;
+
+// A message received over SMTP, or composed by the server (bounces, reports).
+struct Inbound {
+  smtp::Envelope envelope;
+  std::string bytes;                        // as received, after dot-unstuffing
+  std::vector<std::string> local_accounts;  // from route(), deduplicated
+  std::vector<std::string> foreign;         // relay recipients
+  std::string sent_account;                 // the submitting account ("" on the MX)
+  std::string peer_ip;
+  std::string peer_name;                    // reverse name if known, else ""
+};
+
+// JMAP Email/set create: a message composed by the account into its own mailboxes.
+struct Composed {
+  std::string account;
+  std::set<std::string> mailboxes;  // names, each existing
+  std::vector<std::string> keywords;
+  mime::Skeleton skeleton;          // blobs already stored (uploads, forwarded parts)
+  mime::Summary summary;
+};
+
+// JMAP EmailSubmission/set: an email the account holds, sent to the envelope given.
+struct Submission {
+  std::string account;
+  std::string mail_from;
+  std::vector<std::string> rcpt_to;
+  storage::MessageRecord record;  // the email's record: same skeleton, blobs shared
+};
+
+// One message copied from a legacy server (server/import_worker.cpp): no envelope and
+// no trace header (the bytes stay exactly as the source holds them); it lands in
+// `account`'s `mailbox` (created when missing) with the source's keywords and internal
+// date. `grant_accounts` (other local recipients) get a grant only, no mailbox row.
+struct Import {
+  std::string account;
+  std::string mailbox = "INBOX";
+  std::vector<std::string> keywords;
+  std::int64_t internal_date = 0;  // Unix seconds
+  std::string bytes;
+  std::vector<std::string> grant_accounts;
+  // Import state written in the message's own batch: both durable or neither.
+  std::vector<std::pair<std::string, std::optional<std::string>>> import_state;
+};
+
+class Service {
+ public:
+  // `wake_relay` is called after every commit that added relay queue rows (from the
+  // thread that committed); empty: nobody is woken (the relay polls on its own).
+  Service(storage::Store& store, const config::Config& cfg, std::function<void()> wake_relay = {});
+
+  void set_wake_relay(std::function<void()> wake) { wake_relay_ = std::move(wake); }
+  void set_recipient_hook(RecipientHook hook) { hook_ = std::move(hook); }
+
+  // --- routing and policy (RCPT TO, EmailSubmission recipients)
+
+  // One recipient for a session authenticated as `auth_user` (nullopt on the MX): the
+  // verdict of smtp::classify_recipient and, when accepted, where its copies go. A
+  // postmaster without an account reaches the admins (RFC 5321 4.5.1); a declared size
+  // that no local account can take is refused here (RFC 1870 6).
+  [[nodiscard]] smtp::RcptVerdict route(const smtp::Address& rcpt, const std::optional<std::string>& auth_user,
+                                        std::optional<std::uint64_t> declared_size, Route& out) const;
+  // RFC 6409 6.1: `user` may send as its own address or an alias that delivers to it
+  // (any address when [smtp] allow_any_sender). A null reverse-path is refused.
+  [[nodiscard]] bool may_send_as(const std::string& user, const smtp::Address& address) const;
+  [[nodiscard]] bool may_send_as(const std::string& user, std::string address) const;
+  // RFC 6409 8: every From: and Sender: address of a submitted message passes
+  // may_send_as (when [smtp] check_header_from). A message without them passes.
+  [[nodiscard]] bool header_senders_allowed(const std::string& user, std::string_view message) const;
+
+  // --- entry paths
+
+  // SMTP and the server's own reports: trace header, split, summary, one commit with an
+  // INBOX row per local account (or the hook's placement), a Sent row for a submitting
+  // user, one queue row per foreign destination domain. Quota is per recipient.
+  [[nodiscard]] Outcome deliver(Inbound in);
+  // JMAP Email/set create.
+  [[nodiscard]] Outcome store_composed(Composed c);
+  // JMAP EmailSubmission/set: the sender rule, routing of every recipient, one INBOX row
+  // per local account, one queue row per foreign destination domain.
+  [[nodiscard]] Outcome submit(Submission s);
+  // JMAP upload: the bytes as a blob held for `account` until `expires` (RFC 8620 6.1),
+  // counted against its quota. message_id = the blob id on success.
+  [[nodiscard]] Outcome hold_upload(const std::string& account, std::string_view bytes,
+                                    storage::UnixSeconds expires);
+  // The legacy import.
+  [[nodiscard]] Outcome import(Import in);
+  // A delivery status notification (RFC 3464) to `report.to`, delivered like any message:
+  // into the local sender's INBOX or, when `relay_foreign`, through the relay with a null
+  // reverse-path (bad_recipients when `to` is not local and !relay_foreign). The date,
+  // the original's subject (from original_headers) and the boundary seed are set here.
+  [[nodiscard]] Outcome deliver_report(mime::DsnInput report, bool relay_foreign);
+
+  // The trace header for one hop (RFC 5321 4.4, RFC 3848 protocol names), CRLF-ended.
+  [[nodiscard]] static std::string received_header(const Inbound& in, const std::string& hostname,
+                                                   const std::string& id, std::time_t now);
+
+ private:
+  Outcome deliver_inbound(Inbound in, const std::string& id);
+  Outcome submit_message(Submission s);
+  Outcome import_message(Import in);
+  std::size_t add_queue_rows(storage::Delivery& d, const QueueEnvelope& base, const std::vector<std::string>& foreign,
+                             storage::UnixSeconds when) const;
+  void report_over_quota(const smtp::Envelope& env, std::string_view message, const std::vector<std::string>& accounts,
+                         std::time_t arrival, Outcome& out);
+  void committed_queue_rows(std::size_t rows) const;
+
+  storage::Store& store_;
+  const config::Config& cfg_;
+  std::function<void()> wake_relay_;
+  RecipientHook hook_;
+};
+
+// The Subject field's value in a header section, unfolded and trimmed ("" when absent).
+[[nodiscard]] std::string subject_of(std::string_view headers);
+
+// The SMTP reply for a delivery outcome.
+[[nodiscard]] smtp::DeliveryStatus smtp_status(Status s);
+
+}  // namespace refmail::delivery
