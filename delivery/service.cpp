@@ -65,6 +65,20 @@ Status failed_commit(const boost::system::error_code& ec) {
   return ec == storage::errc::quota_exceeded ? Status::quota_exceeded : Status::temp_fail;
 }
 
+// Commits `d` into `out`: status, message id and new blob bytes, or the failure and why.
+std::optional<storage::DeliveryReceipt> commit(storage::Delivery& d, Outcome& out) {
+  auto receipt = d.commit();
+  if (!receipt) {
+    out.status = failed_commit(receipt.error());
+    out.detail = storage::error_detail(receipt.error());
+    return std::nullopt;
+  }
+  out.status = Status::ok;
+  out.message_id = receipt->message_id;
+  out.new_blob_bytes = receipt->new_blob_bytes;
+  return std::move(*receipt);
+}
+
 // The summary, with the splitter's scanner limits so part paths match the skeleton's cuts.
 mime::Summary summarize(std::string_view message, const mime::Skeleton& skel, const config::Config& cfg) {
   mime::SummaryLimits lim;
@@ -310,16 +324,9 @@ Outcome Service::deliver_inbound(Inbound in, const std::string& id) {
     return out;
   }
 
-  auto receipt = d.commit();
-  if (!receipt) {
-    out.detail = storage::error_detail(receipt.error());
-    out.status = failed_commit(receipt.error());
-    return out;
-  }
-  out.status = Status::ok;
+  auto receipt = commit(d, out);
+  if (!receipt) return out;
   committed_queue_rows(out.queue_rows);
-  out.message_id = receipt->message_id;
-  out.new_blob_bytes = receipt->new_blob_bytes;
   out.over_quota = receipt->over_quota;
   if (!out.over_quota.empty()) report_over_quota(in.envelope, full, out.over_quota, now, out);
   return out;
@@ -403,14 +410,7 @@ Outcome Service::store_composed(Composed c) {
     set_thread_keys(d, c.summary);
     d.set_message(std::move(rec));
     for (const auto& b : c.mailboxes) d.add_mailbox_row(c.account, b, c.keywords);
-    auto receipt = d.commit();
-    if (!receipt) {
-      out.status = failed_commit(receipt.error());
-      out.detail = storage::error_detail(receipt.error());
-      return out;
-    }
-    out.status = Status::ok;
-    out.message_id = receipt->message_id;
+    (void)commit(d, out);
     return out;
   });
 }
@@ -472,15 +472,9 @@ Outcome Service::submit_message(Submission s) {
   };
   base.smtputf8 = utf8(s.mail_from) || std::any_of(foreign.begin(), foreign.end(), utf8);
   out.queue_rows = add_queue_rows(d, base, foreign, now);
-  auto receipt = d.commit();
-  if (!receipt) {
-    out.status = failed_commit(receipt.error());
-    out.detail = storage::error_detail(receipt.error());
-    return out;
-  }
-  out.status = Status::ok;
+  auto receipt = commit(d, out);
+  if (!receipt) return out;
   committed_queue_rows(out.queue_rows);
-  out.message_id = receipt->message_id;
   out.bytes = s.record.logical_size;
   return out;
 }
@@ -511,16 +505,10 @@ Outcome Service::hold_upload(const std::string& account, std::string_view bytes,
     // The upload counts against the uploader's quota until its hold expires or is
     // released (RFC 8620 6.1), whether or not the bytes were already stored.
     d.add_upload_hold(account, expires, bytes.size());
-    auto receipt = d.commit();
-    if (!receipt) {
-      out.status = failed_commit(receipt.error());
-      out.detail = storage::error_detail(receipt.error());
-      return out;
-    }
-    out.status = Status::ok;
-    out.message_id = *blob;
+    auto receipt = commit(d, out);
+    if (!receipt) return out;
+    out.message_id = *blob;  // the upload's answer is the blob, not the hold record
     out.bytes = bytes.size();
-    out.new_blob_bytes = receipt->new_blob_bytes;
     return out;
   });
 }
@@ -569,15 +557,8 @@ Outcome Service::import_message(Import in) {
     for (auto& [key, value] : in.import_state) ops.push_back({std::move(key), std::move(value)});
     d.add_import_state(std::move(ops));
   }
-  auto receipt = d.commit();
-  if (!receipt) {
-    out.detail = storage::error_detail(receipt.error());
-    out.status = failed_commit(receipt.error());
-    return out;
-  }
-  out.status = Status::ok;
-  out.message_id = receipt->message_id;
-  out.new_blob_bytes = receipt->new_blob_bytes;
+  auto receipt = commit(d, out);
+  if (!receipt) return out;
   out.grants = receipt->upload_ids.size();
   return out;
 }
