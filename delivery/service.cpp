@@ -260,7 +260,8 @@ std::size_t Service::add_queue_rows(storage::Delivery& d, const QueueEnvelope& b
     auto& list = by_domain[domain_of(f)];
     if (std::find(list.begin(), list.end(), f) == list.end()) list.push_back(f);
   }
-  for (const auto& [domain, rcpts] : by_domain) {
+  for (const auto& entry : by_domain) {
+    const auto& rcpts = entry.second;  // not a structured binding: lambdas capture it (clang)
     QueueEnvelope e = base;
     e.rcpt_to = rcpts;
     std::erase_if(e.dsn, [&](const auto& kv) { return std::find(rcpts.begin(), rcpts.end(), kv.first) == rcpts.end(); });
