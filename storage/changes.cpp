@@ -121,14 +121,17 @@ void ChangeTicket::finish(bool ok) {
 }
 
 result<std::uint64_t> Store::Impl::visible_state(const std::string& account) {
-  {
-    std::lock_guard lock(change_mu);
-    auto it = change_cursors.find(account);
-    if (it != change_cursors.end()) {
-      const auto& c = it->second;
-      return c.in_flight.empty() ? c.next - 1 : *c.in_flight.begin() - 1;
-    }
+  // The lock is held across the stored counter's read too: released in between, a writer
+  // could make the cursor, hand out modseq N, and a later batch (N+1) be written before
+  // N; the counter would then say N+1 while N is in flight, and the next call (from the
+  // cursor) N-1: a state going back, and a reader missing N for good.
+  std::lock_guard lock(change_mu);
+  auto it = change_cursors.find(account);
+  if (it != change_cursors.end()) {
+    const auto& c = it->second;
+    return c.in_flight.empty() ? c.next - 1 : *c.in_flight.begin() - 1;
   }
+  // No cursor: no modseq was handed out in this process, so every logged batch is written.
   auto v = counter(account_state_key(account));
   if (!v) return v.error();
   return static_cast<std::uint64_t>(std::max<std::int64_t>(0, *v));
