@@ -1,6 +1,6 @@
 // tests/unit/web/store_setup.hpp — what the web unit tests and the JMAP fuzz target
 // (tests/fuzz/fuzz_jmap_api.cpp) share to stand up a store: the test store options,
-// a message with attachments, and a delivery made the way server/ingest.cpp makes it
+// a message with attachments, and a delivery made the way the delivery service (delivery/service.cpp) makes it
 // (split, summary, threading keys). No GoogleTest here: the fuzz build has none.
 #pragma once
 #include <filesystem>
@@ -68,7 +68,7 @@ inline std::string deliver_message(storage::Store& store, const std::string& raw
   storage::MessageRecord rec;
   auto summary = mime::summarize(raw, *sk);
   rec.summary = summary.serialize();
-  // Threading keys, as server/ingest.cpp sets them.
+  // Threading keys, as delivery/service.cpp sets them.
   auto refs = summary.in_reply_to;
   refs.insert(refs.end(), summary.references.begin(), summary.references.end());
   d.set_thread_keys(summary.message_id, std::move(refs));
