@@ -18,7 +18,7 @@ namespace {
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-bool starts_with(const rocksdb::Slice& s, std::string_view p) {
+bool starts_with(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
 
@@ -123,19 +123,19 @@ result<void> Store::add_domain(std::string_view domain) {
   auto v = impl_->get(kCfAccount, "d" + *d);
   if (!v) return v.error();
   if (*v) return fail(errc::exists, "domain " + *d + " already exists");
-  rocksdb::WriteBatch batch;
+  auto batch = impl_->kv->batch();
   std::string rec;
   put_i64(rec, now_unix());
-  batch.Put(impl_->cf(kCfAccount), "d" + *d, rec);
+  batch.put(kCfAccount, "d" + *d, rec);
   return impl_->write(batch);
 }
 
 result<std::vector<std::string>> Store::list_domains() {
   std::vector<std::string> out;
   auto it = impl_->iter(kCfAccount);
-  for (it->Seek("d"); it->Valid() && starts_with(it->key(), "d"); it->Next())
-    out.push_back(it->key().ToString().substr(1));
-  if (!it->status().ok()) return fail_status(it->status(), "listing domains");
+  for (it->seek("d"); it->valid() && starts_with(it->key(), "d"); it->next())
+    out.push_back(std::string(it->key()).substr(1));
+  if (auto ec = it->check("listing domains")) return ec;
   return out;
 }
 
@@ -158,17 +158,17 @@ result<void> Store::remove_domain(std::string_view domain) {
     std::string prefix = tag + *d;
     prefix.push_back('\0');
     auto it = impl_->iter(kCfAccount);
-    it->Seek(prefix);
-    if (it->Valid() && starts_with(it->key(), prefix))
+    it->seek(prefix);
+    if (it->valid() && starts_with(it->key(), prefix))
       return fail(errc::not_empty, "domain " + *d + " still has " +
                                        (tag[0] == 'u' ? "users" : "aliases") +
                                        "; remove them first");
-    if (!it->status().ok()) return fail_status(it->status(), "checking domain " + *d);
+    if (auto ec = it->check("checking domain " + *d)) return ec;
   }
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfAccount), "d" + *d);
-  batch.Delete(impl_->cf(kCfCounter), domain_bytes_key(*d));
-  batch.Delete(impl_->cf(kCfCounter), domain_msgs_key(*d));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfAccount, "d" + *d);
+  batch.del(kCfCounter, domain_bytes_key(*d));
+  batch.del(kCfCounter, domain_msgs_key(*d));
   return impl_->write(batch);
 }
 
@@ -193,8 +193,8 @@ result<void> Store::add_user(std::string_view address, std::string_view password
   u.is_admin = is_admin;
   u.quota_bytes = quota_bytes;
   u.created = now_unix();
-  rocksdb::WriteBatch batch;
-  batch.Put(impl_->cf(kCfAccount), user_key(*acct), encode_user(u));
+  auto batch = impl_->kv->batch();
+  batch.put(kCfAccount, user_key(*acct), encode_user(u));
   std::uint32_t max_id = 0, max_validity = 0;
   for (auto name : kSystemMailboxes) {
     MailboxMeta m;
@@ -205,8 +205,8 @@ result<void> Store::add_user(std::string_view address, std::string_view password
     max_id = std::max(max_id, m.mailbox_id);
     max_validity = std::max(max_validity, m.uidvalidity);
   }
-  batch.Merge(impl_->cf(kCfCounter), mailbox_next_key(*acct), max_operand(max_id + 1));
-  batch.Merge(impl_->cf(kCfCounter), kUidValidity, max_operand(max_validity));
+  batch.merge(kCfCounter, mailbox_next_key(*acct), max_operand(max_id + 1));
+  batch.merge(kCfCounter, kUidValidity, max_operand(max_validity));
   return impl_->write(batch);
 }
 
@@ -245,8 +245,8 @@ result<std::vector<UserInfo>> Store::list_users(std::string_view domain) {
   }
   std::vector<UserInfo> out;
   auto it = impl_->iter(kCfAccount);
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
-    auto key = it->key().ToString();
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+    auto key = std::string(it->key());
     auto acct = address_from_key(std::string_view(key).substr(1));
     auto u = decode_user(std::string_view(it->value().data(), it->value().size()));
     if (!u) return fail(errc::corrupt, "user record of " + acct + " is corrupt");
@@ -254,7 +254,7 @@ result<std::vector<UserInfo>> Store::list_users(std::string_view domain) {
     if (!info) return info.error();
     out.push_back(std::move(*info));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing users");
+  if (auto ec = it->check("listing users")) return ec;
   return out;
 }
 
@@ -333,8 +333,8 @@ result<void> update_user(Store::Impl& impl, std::string_view address, F&& change
   if (!u) return u.error();
   if (!*u) return fail(errc::not_found, "user " + *acct + " does not exist");
   change(**u);
-  rocksdb::WriteBatch batch;
-  batch.Put(impl.cf(kCfAccount), user_key(*acct), encode_user(**u));
+  auto batch = impl.kv->batch();
+  batch.put(kCfAccount, user_key(*acct), encode_user(**u));
   return impl.write(batch);
 }
 }  // namespace
@@ -366,11 +366,11 @@ result<void> Store::remove_user(std::string_view address) {
     std::string prefix = "N" + *acct;
     prefix.push_back('\0');
     auto it = impl_->iter(kCfMailbox);
-    for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
+    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
       Reader r(std::string_view(it->value().data(), it->value().size()));
-      boxes.emplace_back(it->key().ToString(), r.u32());
+      boxes.emplace_back(std::string(it->key()), r.u32());
     }
-    if (!it->status().ok()) return fail_status(it->status(), "listing mailboxes");
+    if (auto ec = it->check("listing mailboxes")) return ec;
   }
   for (const auto& [key, id] : boxes) {
     auto r = impl_->expunge_mailbox_rows(*acct, id);
@@ -381,43 +381,43 @@ result<void> Store::remove_user(std::string_view address) {
     std::string prefix = "U" + *acct;
     prefix.push_back('\0');
     auto it = impl_->iter(kCfMailbox);
-    for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
-      uploads.push_back(it->key().ToString());
-    if (!it->status().ok()) return fail_status(it->status(), "listing uploads");
+    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next())
+      uploads.push_back(std::string(it->key()));
+    if (auto ec = it->check("listing uploads")) return ec;
     for (const auto& key : uploads) {
       auto r = impl_->release_upload_key(key, &gc);
       if (!r && r.error() != errc::not_found) return r;
     }
     impl_->gc_blobs(gc);
   }
-  rocksdb::WriteBatch batch;
-  for (const auto& [key, id] : boxes) batch.Delete(impl_->cf(kCfMailbox), key);
+  auto batch = impl_->kv->batch();
+  for (const auto& [key, id] : boxes) batch.del(kCfMailbox, key);
   // Grants are all zero now; drop the keys. UID and mailbox-id high-water marks stay,
   // so a re-created account never reuses a UID.
   {
     std::string prefix = *acct;
     prefix.push_back('\0');
     auto it = impl_->iter(kCfGrant);
-    for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
-      batch.Delete(impl_->cf(kCfGrant), it->key());
-    if (!it->status().ok()) return fail_status(it->status(), "listing grants");
+    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next())
+      batch.del(kCfGrant, it->key());
+    if (auto ec = it->check("listing grants")) return ec;
   }
-  batch.Delete(impl_->cf(kCfCounter), account_bytes_key(*acct));
-  batch.Delete(impl_->cf(kCfCounter), account_msgs_key(*acct));
-  batch.Delete(impl_->cf(kCfCounter), account_upload_bytes_key(*acct));
+  batch.del(kCfCounter, account_bytes_key(*acct));
+  batch.del(kCfCounter, account_msgs_key(*acct));
+  batch.del(kCfCounter, account_upload_bytes_key(*acct));
   // The change log and thread index go; the floor rises to the current state.
   impl_->drop_account_log(batch, *acct);
   // Its browser sessions go too (few keys: scanned).
   {
     auto it = impl_->iter(kCfAccount);
-    for (it->Seek(kSessionPrefix); it->Valid() && starts_with(it->key(), kSessionPrefix); it->Next()) {
+    for (it->seek(kSessionPrefix); it->valid() && starts_with(it->key(), kSessionPrefix); it->next()) {
       Reader r(std::string_view(it->value().data(), it->value().size()));
-      if (r.str() == *acct) batch.Delete(impl_->cf(kCfAccount), it->key());
+      if (r.str() == *acct) batch.del(kCfAccount, it->key());
     }
-    if (!it->status().ok()) return fail_status(it->status(), "listing sessions");
+    if (auto ec = it->check("listing sessions")) return ec;
   }
   // The state key stays: a re-created account must never repeat an old state.
-  batch.Delete(impl_->cf(kCfAccount), user_key(*acct));
+  batch.del(kCfAccount, user_key(*acct));
   return impl_->write(batch);
 }
 
@@ -441,8 +441,8 @@ result<void> Store::add_alias(std::string_view address, std::vector<std::string>
   auto existing = impl_->get(kCfAccount, alias_key(*a));
   if (!existing) return existing.error();
   if (*existing) return fail(errc::exists, "alias " + *a + " already exists");
-  rocksdb::WriteBatch batch;
-  batch.Put(impl_->cf(kCfAccount), alias_key(*a),
+  auto batch = impl_->kv->batch();
+  batch.put(kCfAccount, alias_key(*a),
             encode_targets(std::vector<std::string>(canon.begin(), canon.end())));
   return impl_->write(batch);
 }
@@ -457,8 +457,8 @@ result<std::vector<AliasInfo>> Store::list_aliases(std::string_view domain) {
   }
   std::vector<AliasInfo> out;
   auto it = impl_->iter(kCfAccount);
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
-    auto key = it->key().ToString();
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+    auto key = std::string(it->key());
     AliasInfo info;
     info.address = address_from_key(std::string_view(key).substr(1));
     auto t = decode_targets(std::string_view(it->value().data(), it->value().size()));
@@ -466,7 +466,7 @@ result<std::vector<AliasInfo>> Store::list_aliases(std::string_view domain) {
     info.targets = std::move(*t);
     out.push_back(std::move(info));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing aliases");
+  if (auto ec = it->check("listing aliases")) return ec;
   return out;
 }
 
@@ -477,8 +477,8 @@ result<void> Store::remove_alias(std::string_view address) {
   auto existing = impl_->get(kCfAccount, alias_key(*a));
   if (!existing) return existing.error();
   if (!*existing) return fail(errc::not_found, "alias " + *a + " does not exist");
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfAccount), alias_key(*a));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfAccount, alias_key(*a));
   return impl_->write(batch);
 }
 

@@ -60,7 +60,7 @@ std::string Store::Impl::base_blob_id(const StagedBlob& b, const void* xxh_state
 }
 
 result<std::optional<BlobMeta>> Store::Impl::load_meta(std::string_view blob_id,
-                                                       const rocksdb::Snapshot* snap) {
+                                                       const KvSnapshot* snap) {
   auto v = get(kCfBlobMeta, blob_id, snap);
   if (!v) return v.error();
   if (!*v) return std::optional<BlobMeta>();
@@ -75,17 +75,14 @@ result<bool> Store::Impl::stored_equals(std::string_view blob_id, const BlobMeta
   if (meta.size != b.size) return false;
   // Walk the stored chunks and the staged chunks side by side.
   std::size_t si = 0, soff = 0;
-  rocksdb::ReadOptions ro;
-  rocksdb::PinnableSlice chunk;
+  auto chunk = kv->new_pinned();
   for (std::uint32_t n = 0; n < meta.chunk_count; ++n) {
-    chunk.Reset();
-    auto key = chunk_key(blob_id, n);
-    auto s = db->Get(ro, cf(kCfBlobChunk), key, &chunk);
-    if (s.IsNotFound())
+    auto found = kv->get_pinned(kCfBlobChunk, chunk_key(blob_id, n), *chunk);
+    if (!found) return as_error(found.error());
+    if (!*found)
       return as_error(fail(errc::corrupt, "blob " + std::string(blob_id) + ": chunk " +
                                               std::to_string(n) + " is missing"));
-    if (!s.ok()) return as_error(fail_status(s, "reading blob " + std::string(blob_id)));
-    std::string_view have(chunk.data(), chunk.size());
+    std::string_view have = chunk->view();
     while (!have.empty()) {
       if (si >= b.chunks.size()) return false;
       const auto& mine = b.chunks[si];
@@ -187,7 +184,7 @@ void Store::Impl::unpin(std::string_view blob_id) {
   if (--it->second.pins <= 0) stripe.inflight.erase(it);
 }
 
-void Store::Impl::write_new_blob(rocksdb::WriteBatch& batch, std::string_view blob_id,
+void Store::Impl::write_new_blob(KvBatch& batch, std::string_view blob_id,
                                  const StagedBlob& b, std::int64_t refcount) {
   BlobMeta m;
   m.refcount = refcount;
@@ -201,18 +198,18 @@ void Store::Impl::write_new_blob(rocksdb::WriteBatch& batch, std::string_view bl
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   for (std::uint32_t n = 0; n < m.chunk_count; ++n) {
     EVP_DigestUpdate(ctx, b.chunks[n].data(), b.chunks[n].size());
-    batch.Put(cf(kCfBlobChunk), chunk_key(blob_id, n), b.chunks[n]);
+    batch.put(kCfBlobChunk, chunk_key(blob_id, n), b.chunks[n]);
   }
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx, m.sha256.data(), &len);
   EVP_MD_CTX_free(ctx);
   m.first_seen = now_unix();
-  batch.Put(cf(kCfBlobMeta), rocksdb::Slice(blob_id.data(), blob_id.size()), encode_blob_meta(m));
-  batch.Put(cf(kCfBlobSha),
-            rocksdb::Slice(reinterpret_cast<const char*>(m.sha256.data()), m.sha256.size()),
-            rocksdb::Slice(blob_id.data(), blob_id.size()));
-  batch.Merge(cf(kCfCounter), kPhysicalBytes, add_operand(static_cast<std::int64_t>(b.size)));
-  batch.Merge(cf(kCfCounter), kBlobs, add_operand(1));
+  batch.put(kCfBlobMeta, std::string_view(blob_id.data(), blob_id.size()), encode_blob_meta(m));
+  batch.put(kCfBlobSha,
+            std::string_view(reinterpret_cast<const char*>(m.sha256.data()), m.sha256.size()),
+            std::string_view(blob_id.data(), blob_id.size()));
+  batch.merge(kCfCounter, kPhysicalBytes, add_operand(static_cast<std::int64_t>(b.size)));
+  batch.merge(kCfCounter, kBlobs, add_operand(1));
 }
 
 result<void> Store::Impl::gc_blob(std::string_view blob_id, GcReport* report) {
@@ -225,17 +222,17 @@ result<void> Store::Impl::gc_blob(std::string_view blob_id, GcReport* report) {
   auto m = decode_blob_meta(**v);
   if (!m) return fail(errc::corrupt, "blob " + std::string(blob_id) + ": meta is corrupt");
   if (m->refcount > 0) return {};
-  rocksdb::WriteBatch batch;
-  batch.Delete(cf(kCfBlobMeta), rocksdb::Slice(blob_id.data(), blob_id.size()));
+  auto batch = kv->batch();
+  batch.del(kCfBlobMeta, std::string_view(blob_id.data(), blob_id.size()));
   if (m->has_record) {
     for (std::uint32_t n = 0; n < m->chunk_count; ++n)
-      batch.Delete(cf(kCfBlobChunk), chunk_key(blob_id, n));
-    rocksdb::Slice sha(reinterpret_cast<const char*>(m->sha256.data()), 32);
+      batch.del(kCfBlobChunk, chunk_key(blob_id, n));
+    std::string_view sha(reinterpret_cast<const char*>(m->sha256.data()), 32);
     auto idx = get(kCfBlobSha, std::string_view(sha.data(), sha.size()));
     if (!idx) return idx.error();
-    if (*idx && **idx == blob_id) batch.Delete(cf(kCfBlobSha), sha);
-    batch.Merge(cf(kCfCounter), kPhysicalBytes, add_operand(-static_cast<std::int64_t>(m->size)));
-    batch.Merge(cf(kCfCounter), kBlobs, add_operand(-1));
+    if (*idx && **idx == blob_id) batch.del(kCfBlobSha, sha);
+    batch.merge(kCfCounter, kPhysicalBytes, add_operand(-static_cast<std::int64_t>(m->size)));
+    batch.merge(kCfCounter, kBlobs, add_operand(-1));
   }
   auto w = write(batch);
   if (!w) return w;
@@ -262,17 +259,16 @@ result<std::size_t> Store::read_blob(std::string_view blob_id, std::uint64_t off
   const auto& m = **meta;
   if (offset >= m.size || out.empty()) return std::size_t{0};
   std::size_t copied = 0;
-  rocksdb::ReadOptions ro;
-  rocksdb::PinnableSlice chunk;
+  auto pinned = impl_->kv->new_pinned();
   while (copied < out.size() && offset < m.size) {
     auto n = static_cast<std::uint32_t>(offset / m.chunk_bytes);
     auto within = static_cast<std::size_t>(offset % m.chunk_bytes);
-    chunk.Reset();
-    auto s = impl_->db->Get(ro, impl_->cf(kCfBlobChunk), chunk_key(blob_id, n), &chunk);
-    if (s.IsNotFound())
+    auto found = impl_->kv->get_pinned(kCfBlobChunk, chunk_key(blob_id, n), *pinned);
+    if (!found) return found.error();
+    if (!*found)
       return fail(errc::corrupt, "blob " + std::string(blob_id) + ": chunk " +
                                      std::to_string(n) + " is missing");
-    if (!s.ok()) return fail_status(s, "reading blob " + std::string(blob_id));
+    const std::string_view chunk = pinned->view();
     if (within >= chunk.size())
       return fail(errc::corrupt, "blob " + std::string(blob_id) + ": chunk " +
                                      std::to_string(n) + " is short");
@@ -333,11 +329,11 @@ result<GcReport> Store::gc() {
   {
     std::shared_lock admin(impl_->admin_mu);
     auto it = impl_->iter(kCfBlobMeta);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    for (it->seek_to_first(); it->valid(); it->next()) {
       auto m = decode_blob_meta(std::string_view(it->value().data(), it->value().size()));
-      if (m && m->refcount <= 0) zero.emplace_back(it->key().ToString());
+      if (m && m->refcount <= 0) zero.emplace_back(std::string(it->key()));
     }
-    if (!it->status().ok()) return fail_status(it->status(), "gc: scanning blobs");
+    if (auto ec = it->check("gc: scanning blobs")) return ec;
     for (const auto& id : zero) {
       auto r = impl_->gc_blob(id, &report);
       if (!r) return r.error();
@@ -348,19 +344,19 @@ result<GcReport> Store::gc() {
   std::vector<std::string> zero_grants;
   {
     auto it = impl_->iter(kCfGrant);
-    for (it->SeekToFirst(); it->Valid(); it->Next())
+    for (it->seek_to_first(); it->valid(); it->next())
       if (it->value().size() == 8 && decode_i64(std::string_view(it->value().data(), 8)) == 0)
-        zero_grants.push_back(it->key().ToString());
-    if (!it->status().ok()) return fail_status(it->status(), "gc: scanning grants");
+        zero_grants.push_back(std::string(it->key()));
+    if (auto ec = it->check("gc: scanning grants")) return ec;
   }
   if (!zero_grants.empty()) {
     std::unique_lock admin(impl_->admin_mu);
-    rocksdb::WriteBatch batch;
+    auto batch = impl_->kv->batch();
     for (const auto& key : zero_grants) {
       auto v = impl_->get(kCfGrant, key);
       if (!v) return v.error();
       if (*v && (*v)->size() == 8 && decode_i64(**v) == 0) {
-        batch.Delete(impl_->cf(kCfGrant), key);
+        batch.del(kCfGrant, key);
         ++report.grants_deleted;
       }
     }

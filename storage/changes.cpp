@@ -17,7 +17,7 @@ namespace refmail::storage {
 
 namespace {
 
-bool starts_with(const rocksdb::Slice& s, std::string_view p) {
+bool starts_with(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
 
@@ -54,15 +54,9 @@ std::optional<ChangeSet> decode_changes(std::uint64_t modseq, std::string_view v
   return set;
 }
 
-struct SnapshotGuard {
-  rocksdb::DB* db;
-  const rocksdb::Snapshot* snap;
-  ~SnapshotGuard() { db->ReleaseSnapshot(snap); }
-};
-
 }  // namespace
 
-result<void> Store::Impl::log_changes(rocksdb::WriteBatch& batch, const std::string& account,
+result<void> Store::Impl::log_changes(KvBatch& batch, const std::string& account,
                                       const std::vector<Change>& changes, ChangeTicket* ticket) {
   std::lock_guard lock(change_mu);
   auto it = change_cursors.find(account);
@@ -83,17 +77,17 @@ result<void> Store::Impl::log_changes(rocksdb::WriteBatch& batch, const std::str
     it = change_cursors.emplace(account, std::move(c)).first;
   }
   auto& c = it->second;
-  auto* counters = cf(kCfCounter);
+  const Cf counters = kCfCounter;
   if (!c.floor_persisted) {
-    batch.Merge(counters, change_floor_key(account), max_operand(static_cast<std::int64_t>(c.floor)));
+    batch.merge(counters, change_floor_key(account), max_operand(static_cast<std::int64_t>(c.floor)));
     c.floor_persisted = true;
   }
   const std::uint64_t modseq = c.next++;
   c.in_flight.insert(modseq);
   ticket->impl_ = this;
   ticket->held_.emplace_back(account, modseq);
-  batch.Put(cf(kCfMailbox), change_key(account, modseq), encode_changes(now_unix(), changes));
-  batch.Merge(counters, account_state_key(account), max_operand(static_cast<std::int64_t>(modseq)));
+  batch.put(kCfMailbox, change_key(account, modseq), encode_changes(now_unix(), changes));
+  batch.merge(counters, account_state_key(account), max_operand(static_cast<std::int64_t>(modseq)));
   return {};
 }
 
@@ -151,8 +145,8 @@ void Store::Impl::trim_changes(const std::string& account) {
   {
     auto prefix = change_prefix(account);
     auto it = iter(kCfMailbox);
-    for (it->Seek(change_key(account, new_floor + 1)); it->Valid() && starts_with(it->key(), prefix);
-         it->Next()) {
+    for (it->seek(change_key(account, new_floor + 1)); it->valid() && starts_with(it->key(), prefix);
+         it->next()) {
       if (it->key().size() != prefix.size() + 8) break;
       auto modseq = get_be64(std::string_view(it->key().data() + prefix.size(), 8));
       if (modseq > *state || it->value().size() < 8) break;
@@ -161,26 +155,26 @@ void Store::Impl::trim_changes(const std::string& account) {
     }
   }
   if (new_floor <= floor) return;
-  rocksdb::WriteBatch batch;
-  batch.DeleteRange(cf(kCfMailbox), change_prefix(account), change_key(account, new_floor + 1));
-  batch.Merge(cf(kCfCounter), change_floor_key(account), max_operand(static_cast<std::int64_t>(new_floor)));
+  auto batch = kv->batch();
+  batch.delete_range(kCfMailbox, change_prefix(account), change_key(account, new_floor + 1));
+  batch.merge(kCfCounter, change_floor_key(account), max_operand(static_cast<std::int64_t>(new_floor)));
   if (!write(batch, /*sync=*/false)) return;
   std::lock_guard lock(change_mu);
   auto it = change_cursors.find(account);
   if (it != change_cursors.end()) it->second.floor = std::max(it->second.floor, new_floor);
 }
 
-void Store::Impl::drop_account_log(rocksdb::WriteBatch& batch, const std::string& account) {
+void Store::Impl::drop_account_log(KvBatch& batch, const std::string& account) {
   auto state = visible_state(account);
   auto cprefix = change_prefix(account);
   auto cend = cprefix;
   cend.back() = '\1';
-  batch.DeleteRange(cf(kCfMailbox), cprefix, cend);
+  batch.delete_range(kCfMailbox, cprefix, cend);
   auto tprefix = thread_prefix(account);
   auto tend = tprefix;
   tend.back() = '\1';
-  batch.DeleteRange(cf(kCfMailbox), tprefix, tend);
-  if (state) batch.Merge(cf(kCfCounter), change_floor_key(account), max_operand(static_cast<std::int64_t>(*state)));
+  batch.delete_range(kCfMailbox, tprefix, tend);
+  if (state) batch.merge(kCfCounter, change_floor_key(account), max_operand(static_cast<std::int64_t>(*state)));
   std::lock_guard lock(change_mu);
   auto it = change_cursors.find(account);
   if (it != change_cursors.end() && it->second.in_flight.empty()) change_cursors.erase(it);
@@ -203,13 +197,13 @@ result<ChangeLog> Store::changes_since(std::string_view account, std::uint64_t s
   // The state first, then the snapshot: every batch up to the state is in it.
   auto state = s.visible_state(*acct);
   if (!state) return state.error();
-  SnapshotGuard guard{s.db.get(), s.db->GetSnapshot()};
+  auto guard = s.kv->snapshot();
   ChangeLog out;
   out.state = *state;
   if (since > *state)
     return fail(errc::invalid_argument, "state " + std::to_string(since) + " of " + *acct + " is in the future");
   if (since == *state) return out;
-  auto fl = s.get(kCfCounter, change_floor_key(*acct), guard.snap);
+  auto fl = s.get(kCfCounter, change_floor_key(*acct), guard.get());
   if (!fl) return fl.error();
   // No floor key: nothing was logged for the account since the log exists.
   const std::uint64_t floor =
@@ -217,9 +211,9 @@ result<ChangeLog> Store::changes_since(std::string_view account, std::uint64_t s
   if (since < floor)
     return fail(errc::expired, "the change log of " + *acct + " starts after state " + std::to_string(since));
   auto prefix = change_prefix(*acct);
-  auto it = s.iter(kCfMailbox, guard.snap);
+  auto it = s.iter(kCfMailbox, guard.get());
   std::size_t n = 0;
-  for (it->Seek(change_key(*acct, since + 1)); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
+  for (it->seek(change_key(*acct, since + 1)); it->valid() && starts_with(it->key(), prefix); it->next()) {
     if (it->key().size() != prefix.size() + 8) return fail(errc::corrupt, "change log key of " + *acct);
     auto modseq = get_be64(std::string_view(it->key().data() + prefix.size(), 8));
     if (modseq > *state) break;
@@ -236,7 +230,7 @@ result<ChangeLog> Store::changes_since(std::string_view account, std::uint64_t s
     n += set->changes.size();
     out.sets.push_back(std::move(*set));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "reading the change log");
+  if (auto ec = it->check("reading the change log")) return ec;
   return out;
 }
 

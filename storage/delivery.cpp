@@ -303,14 +303,14 @@ result<DeliveryReceipt> Delivery::commit() {
   receipt.message_id = random_id('M', 12);
   receipt.over_quota = std::move(over_quota);
   const std::int64_t now = now_unix();
-  rocksdb::WriteBatch batch;
-  auto* counters = s.cf(kCfCounter);
+  auto batch = s.kv->batch();
+  const Cf counters = kCfCounter;
 
   MessageValue mv;
   mv.refcount = static_cast<std::int64_t>(targets.size() + st.queue.size() + st.holds.size());
   mv.created = now;
   mv.record = msg;
-  batch.Put(s.cf(kCfMessage), receipt.message_id, encode_message(mv));
+  batch.put(kCfMessage, receipt.message_id, encode_message(mv));
   std::int64_t physical = static_cast<std::int64_t>(msg.skeleton.size() + msg.summary.size());
 
   // Threads (per account) and the change log entry of each account.
@@ -348,57 +348,57 @@ result<DeliveryReceipt> Delivery::commit() {
     rv.internal_date = spec.internal_date ? spec.internal_date->time_since_epoch().count() : now;
     rv.logical_size = msg.logical_size;
     rv.keywords = spec.keywords;
-    batch.Put(s.cf(kCfMailbox), row_key(t.account, t.meta.mailbox_id, uid), encode_row(rv));
-    batch.Merge(counters, uidnext_key(t.account, t.meta.mailbox_id), max_operand(uid + 1));
+    batch.put(kCfMailbox, row_key(t.account, t.meta.mailbox_id, uid), encode_row(rv));
+    batch.merge(counters, uidnext_key(t.account, t.meta.mailbox_id), max_operand(uid + 1));
     receipt.rows.push_back(RowReceipt{t.account, t.mailbox, uid});
     ++rows_per_account[t.account];
   }
   const auto logical = static_cast<std::int64_t>(msg.logical_size);
   for (const auto& [acct, n] : rows_per_account) {
-    for (const auto& id : msg.blob_ids) batch.Merge(s.cf(kCfGrant), grant_key(acct, id), add_operand(n));
+    for (const auto& id : msg.blob_ids) batch.merge(kCfGrant, grant_key(acct, id), add_operand(n));
     auto dom = domain_of(acct);
-    batch.Merge(counters, account_bytes_key(acct), add_operand(n * logical));
-    batch.Merge(counters, account_msgs_key(acct), add_operand(n));
-    batch.Merge(counters, domain_bytes_key(dom), add_operand(n * logical));
-    batch.Merge(counters, domain_msgs_key(dom), add_operand(n));
+    batch.merge(counters, account_bytes_key(acct), add_operand(n * logical));
+    batch.merge(counters, account_msgs_key(acct), add_operand(n));
+    batch.merge(counters, domain_bytes_key(dom), add_operand(n * logical));
+    batch.merge(counters, domain_msgs_key(dom), add_operand(n));
   }
   // Upload holds: a grant per hold (the uploader may download and reuse the blob).
   for (std::size_t i = 0; i < st.holds.size(); ++i) {
     auto uid = random_id('U', 12);
     const auto charged = static_cast<std::int64_t>(st.holds[i].charged_bytes);
-    batch.Put(s.cf(kCfMailbox), upload_key(hold_accounts[i], uid),
+    batch.put(kCfMailbox, upload_key(hold_accounts[i], uid),
               encode_upload(UploadValue{receipt.message_id, st.holds[i].expires.time_since_epoch().count(), charged}));
-    if (charged > 0) batch.Merge(counters, account_upload_bytes_key(hold_accounts[i]), add_operand(charged));
+    if (charged > 0) batch.merge(counters, account_upload_bytes_key(hold_accounts[i]), add_operand(charged));
     for (const auto& id : msg.blob_ids)
-      batch.Merge(s.cf(kCfGrant), grant_key(hold_accounts[i], id), add_operand(1));
+      batch.merge(kCfGrant, grant_key(hold_accounts[i], id), add_operand(1));
     receipt.upload_ids.push_back(uid);
   }
   const auto nrows = static_cast<std::int64_t>(targets.size());
   if (nrows > 0) {
-    batch.Merge(counters, kLogicalBytes, add_operand(nrows * logical));
-    batch.Merge(counters, kRows, add_operand(nrows));
+    batch.merge(counters, kLogicalBytes, add_operand(nrows * logical));
+    batch.merge(counters, kRows, add_operand(nrows));
   }
-  batch.Merge(counters, kMessages, add_operand(1));
+  batch.merge(counters, kMessages, add_operand(1));
 
   // Queue rows: "Q" due(be64) qid -> value; "I" qid -> due(be64).
   for (const auto& q : st.queue) {
     auto qid = random_id('Q', 12);
     const auto due = static_cast<std::uint64_t>(q.due.time_since_epoch().count());
-    batch.Put(s.cf(kCfQueue), queue_key(due, qid), encode_queue(QueueValue{receipt.message_id, q.envelope, 0, ""}));
+    batch.put(kCfQueue, queue_key(due, qid), encode_queue(QueueValue{receipt.message_id, q.envelope, 0, ""}));
     std::string idx;
     put_be64(idx, due);
-    batch.Put(s.cf(kCfQueue), "I" + qid, idx);
+    batch.put(kCfQueue, "I" + qid, idx);
     receipt.queue_ids.push_back(qid);
   }
 
   // Blobs: existing ones get +1 (pinned, so GC cannot delete them before our write).
   // Pending ones are written by whoever commits first, decided under the stripe lock
   // held across the write, so exactly one batch writes chunks and physical bytes.
-  for (const auto& id : existing) batch.Merge(s.cf(kCfBlobMeta), id, add_operand(1));
+  for (const auto& id : existing) batch.merge(kCfBlobMeta, id, add_operand(1));
   std::vector<std::size_t> stripes;
   for (const auto* r : refs) {
     if (r->pending) stripes.push_back(s.stripe_index(r->blob_id));
-    else batch.Merge(s.cf(kCfBlobMeta), r->blob_id, add_operand(1));
+    else batch.merge(kCfBlobMeta, r->blob_id, add_operand(1));
   }
   std::sort(stripes.begin(), stripes.end());
   stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
@@ -410,16 +410,16 @@ result<DeliveryReceipt> Delivery::commit() {
     auto meta = s.load_meta(r->blob_id);
     if (!meta) return meta.error();
     if (*meta) {
-      batch.Merge(s.cf(kCfBlobMeta), r->blob_id, add_operand(1));
+      batch.merge(kCfBlobMeta, r->blob_id, add_operand(1));
     } else {
       s.write_new_blob(batch, r->blob_id, *r->bytes, 1);
       receipt.new_blob_bytes += r->bytes->size;
     }
   }
-  batch.Merge(counters, kPhysicalBytes, add_operand(physical));
+  batch.merge(counters, kPhysicalBytes, add_operand(physical));
   for (const auto& [key, value] : st.import_state) {
-    if (value) batch.Put(s.cf(kCfImport), key, *value);
-    else batch.Delete(s.cf(kCfImport), key);
+    if (value) batch.put(kCfImport, key, *value);
+    else batch.del(kCfImport, key);
   }
 
   auto w = s.write(batch);

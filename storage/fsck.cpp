@@ -14,12 +14,6 @@ namespace refmail::storage {
 
 namespace {
 
-struct SnapshotGuard {
-  rocksdb::DB* db;
-  const rocksdb::Snapshot* snap;
-  ~SnapshotGuard() { db->ReleaseSnapshot(snap); }
-};
-
 std::string printable(std::string_view key) {
   std::string out;
   for (unsigned char c : key) {
@@ -46,10 +40,10 @@ result<FsckReport> Store::fsck(bool repair) {
   auto& s = *impl_;
   std::unique_lock<std::shared_mutex> admin(s.admin_mu, std::defer_lock);
   if (repair) admin.lock();
-  SnapshotGuard guard{s.db.get(), s.db->GetSnapshot()};
-  const auto* snap = guard.snap;
+  auto guard = s.kv->snapshot();
+  const auto* snap = guard.get();
   FsckReport report;
-  rocksdb::WriteBatch fix;
+  auto fix = impl_->kv->batch();
   auto issue = [&](std::string what, std::string key, std::int64_t stored, std::int64_t expected) {
     report.issues.push_back(FsckIssue{std::move(what), std::move(key), stored, expected});
   };
@@ -68,14 +62,14 @@ result<FsckReport> Store::fsck(bool repair) {
   std::map<std::string, Msg> messages;
   {
     auto it = s.iter(kCfMessage, snap);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto key = it->key().ToString();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      auto key = std::string(it->key());
       std::string_view v(it->value().data(), it->value().size());
       auto m = decode_message(v);
       if (!m) {
         issue(v.size() == 8 ? "orphan_message_refcount" : "corrupt_message", key,
               v.size() >= 8 ? decode_i64(v) : 0, 0);
-        if (v.size() == 8) fix.Delete(s.cf(kCfMessage), key);
+        if (v.size() == 8) fix.del(kCfMessage, key);
         continue;
       }
       Msg msg;
@@ -86,7 +80,7 @@ result<FsckReport> Store::fsck(bool repair) {
       messages.emplace(key, std::move(msg));
       ++report.messages_checked;
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning messages");
+    if (auto ec = it->check("fsck: scanning messages")) return ec;
   }
 
   // 2. mailboxes and rows
@@ -95,8 +89,8 @@ result<FsckReport> Store::fsck(bool repair) {
   std::map<std::string, std::int64_t> grants;
   {
     auto it = s.iter(kCfMailbox, snap);
-    for (it->Seek("N"); it->Valid() && it->key()[0] == 'N'; it->Next()) {
-      auto key = it->key().ToString();
+    for (it->seek("N"); it->valid() && it->key()[0] == 'N'; it->next()) {
+      auto key = std::string(it->key());
       auto z = key.find('\0');
       Reader r(std::string_view(it->value().data(), it->value().size()));
       auto id = r.u32();
@@ -105,8 +99,8 @@ result<FsckReport> Store::fsck(bool repair) {
       put_be32(mk, id);
       mailboxes.insert(mk);
     }
-    for (it->Seek("R"); it->Valid() && it->key()[0] == 'R'; it->Next()) {
-      std::string key = it->key().ToString();
+    for (it->seek("R"); it->valid() && it->key()[0] == 'R'; it->next()) {
+      std::string key = std::string(it->key());
       auto z = key.find('\0');
       if (z == std::string::npos || key.size() != z + 9) {
         issue("corrupt_row_key", printable(key), 0, 0);
@@ -123,13 +117,13 @@ result<FsckReport> Store::fsck(bool repair) {
       }
       if (!mailboxes.count(key.substr(1, z + 4))) {
         issue("orphan_row", printable(key), 1, 0);
-        fix.Delete(s.cf(kCfMailbox), key);
+        fix.del(kCfMailbox, key);
         continue;
       }
       auto m = messages.find(row->message_id);
       if (m == messages.end()) {
         issue("dangling_row", printable(key) + " -> " + row->message_id, 1, 0);
-        fix.Delete(s.cf(kCfMailbox), key);
+        fix.del(kCfMailbox, key);
         continue;
       }
       ++m->second.expected_refcount;
@@ -145,14 +139,14 @@ result<FsckReport> Store::fsck(bool repair) {
       auto& mu = max_uid[uidnext_key(account, mailbox_id)];
       mu = std::max(mu, uid);
     }
-    for (it->Seek("U"); it->Valid() && it->key()[0] == 'U'; it->Next()) {
-      std::string key = it->key().ToString();
+    for (it->seek("U"); it->valid() && it->key()[0] == 'U'; it->next()) {
+      std::string key = std::string(it->key());
       auto z = key.find('\0');
       auto up = decode_upload(std::string_view(it->value().data(), it->value().size()));
       auto m = up ? messages.find(up->message_id) : messages.end();
       if (z == std::string::npos || !up || m == messages.end()) {
         issue("dangling_upload", printable(key), 1, 0);
-        fix.Delete(s.cf(kCfMailbox), key);
+        fix.del(kCfMailbox, key);
         continue;
       }
       ++m->second.expected_refcount;
@@ -160,7 +154,7 @@ result<FsckReport> Store::fsck(bool repair) {
       for (const auto& b : m->second.blobs) ++grants[grant_key(account, b)];
       if (up->charged_bytes > 0) counters[account_upload_bytes_key(account)] += up->charged_bytes;
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning mailboxes");
+    if (auto ec = it->check("fsck: scanning mailboxes")) return ec;
   }
 
   // 2b. the change log ("C"), thread index ("H") and sessions ("s") belong to an
@@ -168,49 +162,49 @@ result<FsckReport> Store::fsck(bool repair) {
   {
     std::set<std::string> accounts;
     auto at = s.iter(kCfAccount, snap);
-    for (at->Seek("u"); at->Valid() && at->key()[0] == 'u'; at->Next()) {
-      auto key = at->key().ToString();
+    for (at->seek("u"); at->valid() && at->key()[0] == 'u'; at->next()) {
+      auto key = std::string(at->key());
       auto z = key.find('\0');
       if (z == std::string::npos) continue;
       accounts.insert(key.substr(z + 1) + "@" + key.substr(1, z - 1));
     }
-    for (at->Seek(kSessionPrefix); at->Valid() && at->key()[0] == kSessionPrefix[0]; at->Next()) {
+    for (at->seek(kSessionPrefix); at->valid() && at->key()[0] == kSessionPrefix[0]; at->next()) {
       Reader r(std::string_view(at->value().data(), at->value().size()));
       auto account = r.str();
       if (r.ok() && accounts.count(account)) continue;
       issue("orphan_session", account, 1, 0);
-      fix.Delete(s.cf(kCfAccount), at->key());
+      fix.del(kCfAccount, at->key());
     }
-    if (!at->status().ok()) return fail_status(at->status(), "fsck: scanning accounts");
+    if (auto ec = at->check("fsck: scanning accounts")) return ec;
     auto it = s.iter(kCfMailbox, snap);
     for (char p : {'C', 'H'}) {
       std::string last;  // report an account once, delete each key
-      for (it->Seek(std::string(1, p)); it->Valid() && it->key()[0] == p; it->Next()) {
-        std::string key = it->key().ToString();
+      for (it->seek(std::string(1, p)); it->valid() && it->key()[0] == p; it->next()) {
+        std::string key = std::string(it->key());
         auto z = key.find('\0');
         std::string account = z == std::string::npos ? key : key.substr(1, z - 1);
         if (z != std::string::npos && accounts.count(account)) continue;
         if (account != last) issue(p == 'C' ? "orphan_change_log" : "orphan_thread_index", printable(account), 1, 0);
         last = account;
-        fix.Delete(s.cf(kCfMailbox), key);
+        fix.del(kCfMailbox, key);
       }
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning the change log");
+    if (auto ec = it->check("fsck: scanning the change log")) return ec;
   }
 
   // 3. queue rows
   {
     auto it = s.iter(kCfQueue, snap);
-    for (it->Seek("Q"); it->Valid() && it->key()[0] == 'Q'; it->Next()) {
+    for (it->seek("Q"); it->valid() && it->key()[0] == 'Q'; it->next()) {
       auto q = decode_queue(std::string_view(it->value().data(), it->value().size()));
       auto m = q ? messages.find(q->message_id) : messages.end();
       if (m == messages.end()) {
-        issue("dangling_queue_row", printable(it->key().ToString()), 1, 0);
+        issue("dangling_queue_row", printable(std::string(it->key())), 1, 0);
         continue;  // reported only: the relay decides what to do with it
       }
       ++m->second.expected_refcount;
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning the queue");
+    if (auto ec = it->check("fsck: scanning the queue")) return ec;
   }
 
   // 4. message refcounts; unreferenced messages are deleted by a repair.
@@ -218,7 +212,7 @@ result<FsckReport> Store::fsck(bool repair) {
   for (auto& [id, m] : messages) {
     if (m.expected_refcount == 0) {
       issue("unreferenced_message", id, m.stored_refcount, 0);
-      fix.Delete(s.cf(kCfMessage), id);
+      fix.del(kCfMessage, id);
       continue;
     }
     counters[std::string(kMessages)] += 1;
@@ -226,7 +220,7 @@ result<FsckReport> Store::fsck(bool repair) {
     for (const auto& b : m.blobs) ++blob_refs[b];
     if (m.stored_refcount != m.expected_refcount) {
       issue("message_refcount", id, m.stored_refcount, m.expected_refcount);
-      fix.Put(s.cf(kCfMessage), id, encode_i64(m.expected_refcount) + m.raw_tail);
+      fix.put(kCfMessage, id, encode_i64(m.expected_refcount) + m.raw_tail);
     }
   }
 
@@ -234,8 +228,8 @@ result<FsckReport> Store::fsck(bool repair) {
   std::map<std::string, BlobMeta> metas;
   {
     auto it = s.iter(kCfBlobMeta, snap);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto id = it->key().ToString();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      auto id = std::string(it->key());
       auto m = decode_blob_meta(std::string_view(it->value().data(), it->value().size()));
       if (!m) {
         issue("corrupt_blob_meta", id, 0, 0);
@@ -243,7 +237,7 @@ result<FsckReport> Store::fsck(bool repair) {
       }
       if (!m->has_record) {
         issue("orphan_blob_refcount", id, m->refcount, 0);
-        fix.Delete(s.cf(kCfBlobMeta), id);
+        fix.del(kCfBlobMeta, id);
         continue;
       }
       ++report.blobs_checked;
@@ -254,19 +248,19 @@ result<FsckReport> Store::fsck(bool repair) {
         issue("blob_refcount", id, m->refcount, expected);
         auto fixed = *m;
         fixed.refcount = expected;
-        fix.Put(s.cf(kCfBlobMeta), id, encode_blob_meta(fixed));
+        fix.put(kCfBlobMeta, id, encode_blob_meta(fixed));
       }
       metas.emplace(id, *m);
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning blobs");
+    if (auto ec = it->check("fsck: scanning blobs")) return ec;
   }
   for (const auto& [id, n] : blob_refs)
     if (!metas.count(id)) issue("missing_blob", id, 0, n);  // not repairable: bytes are gone
   {
     std::map<std::string, std::pair<std::uint64_t, std::uint32_t>> seen;  // bytes, chunks
     auto it = s.iter(kCfBlobChunk, snap);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string key = it->key().ToString();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      std::string key = std::string(it->key());
       auto z = key.find('\0');
       std::string id = z == std::string::npos ? key : key.substr(0, z);
       auto m = metas.find(id);
@@ -275,13 +269,13 @@ result<FsckReport> Store::fsck(bool repair) {
                             : UINT32_MAX;
       if (m == metas.end() || n >= m->second.chunk_count) {
         issue("orphan_chunk", printable(key), static_cast<std::int64_t>(it->value().size()), 0);
-        fix.Delete(s.cf(kCfBlobChunk), key);
+        fix.del(kCfBlobChunk, key);
         continue;
       }
       seen[id].first += it->value().size();
       seen[id].second += 1;
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning chunks");
+    if (auto ec = it->check("fsck: scanning chunks")) return ec;
     for (const auto& [id, m] : metas) {
       auto f = seen.find(id);
       std::uint64_t bytes = f == seen.end() ? 0 : f->second.first;
@@ -292,23 +286,23 @@ result<FsckReport> Store::fsck(bool repair) {
   {
     std::set<std::string> indexed;
     auto it = s.iter(kCfBlobSha, snap);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto id = it->value().ToString();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      auto id = std::string(it->value());
       auto m = metas.find(id);
       if (m == metas.end() || it->key().size() != 32 ||
           std::memcmp(m->second.sha256.data(), it->key().data(), 32) != 0) {
-        issue("orphan_sha_index", printable(it->key().ToString()) + " -> " + id, 1, 0);
-        fix.Delete(s.cf(kCfBlobSha), it->key());
+        issue("orphan_sha_index", printable(std::string(it->key())) + " -> " + id, 1, 0);
+        fix.del(kCfBlobSha, it->key());
         continue;
       }
       indexed.insert(id);
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning the SHA-256 index");
+    if (auto ec = it->check("fsck: scanning the SHA-256 index")) return ec;
     for (const auto& [id, m] : metas) {
       if (indexed.count(id)) continue;
       issue("missing_sha_index", id, 0, 1);
-      fix.Put(s.cf(kCfBlobSha),
-              rocksdb::Slice(reinterpret_cast<const char*>(m.sha256.data()), 32), id);
+      fix.put(kCfBlobSha,
+              std::string_view(reinterpret_cast<const char*>(m.sha256.data()), 32), id);
     }
   }
 
@@ -316,8 +310,8 @@ result<FsckReport> Store::fsck(bool repair) {
   {
     auto it = s.iter(kCfGrant, snap);
     std::set<std::string> stored_keys;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto key = it->key().ToString();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      auto key = std::string(it->key());
       stored_keys.insert(key);
       std::int64_t stored = it->value().size() == 8
                                 ? decode_i64(std::string_view(it->value().data(), 8))
@@ -325,15 +319,15 @@ result<FsckReport> Store::fsck(bool repair) {
       auto expected = grants.count(key) ? grants[key] : 0;
       if (stored != expected) {
         issue("grant", printable(key), stored, expected);
-        if (expected == 0) fix.Delete(s.cf(kCfGrant), key);
-        else fix.Put(s.cf(kCfGrant), key, encode_i64(expected));
+        if (expected == 0) fix.del(kCfGrant, key);
+        else fix.put(kCfGrant, key, encode_i64(expected));
       }
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning grants");
+    if (auto ec = it->check("fsck: scanning grants")) return ec;
     for (const auto& [key, n] : grants) {
       if (stored_keys.count(key)) continue;
       issue("grant", printable(key), 0, n);
-      fix.Put(s.cf(kCfGrant), key, encode_i64(n));
+      fix.put(kCfGrant, key, encode_i64(n));
     }
   }
 
@@ -342,8 +336,8 @@ result<FsckReport> Store::fsck(bool repair) {
   {
     std::set<std::string> stored_keys;
     auto it = s.iter(kCfCounter, snap);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto key = it->key().ToString();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      auto key = std::string(it->key());
       std::int64_t stored = it->value().size() == 8
                                 ? decode_i64(std::string_view(it->value().data(), 8))
                                 : INT64_MIN;
@@ -351,7 +345,7 @@ result<FsckReport> Store::fsck(bool repair) {
         auto f = max_uid.find(key);
         if (f != max_uid.end() && stored <= static_cast<std::int64_t>(f->second)) {
           issue("uidnext", printable(key), stored, f->second + 1);
-          fix.Put(s.cf(kCfCounter), key, encode_i64(f->second + 1));
+          fix.put(kCfCounter, key, encode_i64(f->second + 1));
           uid_fixes.emplace_back(key, f->second + 1);
         }
         max_uid.erase(key);
@@ -362,18 +356,18 @@ result<FsckReport> Store::fsck(bool repair) {
       auto expected = counters.count(key) ? counters[key] : 0;
       if (stored != expected) {
         issue("counter", key, stored, expected);
-        fix.Put(s.cf(kCfCounter), key, encode_i64(expected));
+        fix.put(kCfCounter, key, encode_i64(expected));
       }
     }
-    if (!it->status().ok()) return fail_status(it->status(), "fsck: scanning counters");
+    if (auto ec = it->check("fsck: scanning counters")) return ec;
     for (const auto& [key, n] : counters) {
       if (stored_keys.count(key) || n == 0) continue;
       issue("counter", key, 0, n);
-      fix.Put(s.cf(kCfCounter), key, encode_i64(n));
+      fix.put(kCfCounter, key, encode_i64(n));
     }
     for (const auto& [key, uid] : max_uid) {  // rows but no high-water mark at all
       issue("uidnext", printable(key), 0, uid + 1);
-      fix.Put(s.cf(kCfCounter), key, encode_i64(uid + 1));
+      fix.put(kCfCounter, key, encode_i64(uid + 1));
       uid_fixes.emplace_back(key, uid + 1);
     }
   }
@@ -395,12 +389,12 @@ result<FsckReport> Store::fsck(bool repair) {
 
 result<Stats> Store::stats() {
   auto& s = *impl_;
-  SnapshotGuard guard{s.db.get(), s.db->GetSnapshot()};
+  auto guard = s.kv->snapshot();
   Stats st;
-  auto it = s.iter(kCfCounter, guard.snap);
+  auto it = s.iter(kCfCounter, guard.get());
   auto nonneg = [](std::int64_t v) { return static_cast<std::uint64_t>(std::max<std::int64_t>(0, v)); };
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto key = it->key().ToString();
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    auto key = std::string(it->key());
     if (it->value().size() != 8) continue;
     auto v = nonneg(decode_i64(std::string_view(it->value().data(), 8)));
     if (key == kLogicalBytes) st.logical_bytes = v;
@@ -413,7 +407,7 @@ result<Stats> Store::stats() {
     else if (key.starts_with("db/")) st.per_domain[key.substr(3)].logical_bytes = v;
     else if (key.starts_with("dm/")) st.per_domain[key.substr(3)].messages = v;
   }
-  if (!it->status().ok()) return fail_status(it->status(), "reading counters");
+  if (auto ec = it->check("reading counters")) return ec;
   st.saving_ratio = st.logical_bytes == 0
                         ? 0.0
                         : 1.0 - static_cast<double>(st.physical_bytes) /
@@ -423,7 +417,7 @@ result<Stats> Store::stats() {
 
 result<void> Store::debug_set_count(DebugCount which, std::string_view key, std::int64_t value) {
   auto& s = *impl_;
-  rocksdb::WriteBatch batch;
+  auto batch = impl_->kv->batch();
   switch (which) {
     case DebugCount::blob_refcount:
     case DebugCount::message_refcount: {
@@ -431,14 +425,14 @@ result<void> Store::debug_set_count(DebugCount which, std::string_view key, std:
       auto v = s.get(c, key);
       if (!v) return v.error();
       if (!*v || (*v)->size() < 8) return fail(errc::not_found, "no such record");
-      batch.Put(s.cf(c), key, encode_i64(value) + (*v)->substr(8));
+      batch.put(c, key, encode_i64(value) + (*v)->substr(8));
       break;
     }
     case DebugCount::grant:
-      batch.Put(s.cf(kCfGrant), key, encode_i64(value));
+      batch.put(kCfGrant, key, encode_i64(value));
       break;
     case DebugCount::counter:
-      batch.Put(s.cf(kCfCounter), key, encode_i64(value));
+      batch.put(kCfCounter, key, encode_i64(value));
       break;
   }
   return s.write(batch);

@@ -1,6 +1,6 @@
-// storage/impl.hpp — PRIVATE to storage/: Store::Impl, the RocksDB handles, key and
-// value encodings, merge operators and the blob in-flight registry. Never include
-// this from outside storage/ (it pulls in RocksDB).
+// storage/impl.hpp — PRIVATE to storage/: Store::Impl (the mail logic's state over the
+// Kv seam, kv.hpp), key and value encodings and the blob in-flight registry. Never
+// include this from outside storage/. No backend types here.
 // SECURITY: decoders are bounds-checked; a malformed value is errc::corrupt, never UB.
 #pragma once
 #include <array>
@@ -18,153 +18,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include <rocksdb/db.h>
-#include <rocksdb/merge_operator.h>
-#include <rocksdb/write_batch.h>
-
+#include "storage/codec.hpp"
 #include "storage/errors.hpp"
+#include "storage/fail.hpp"
+#include "storage/kv.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::storage {
-
-// Records a one-line detail for the calling thread and returns the code.
-boost::system::error_code fail(errc e, std::string detail);
-// Maps a non-ok RocksDB status to an errc (no_space, corrupt, locked, io_error, ...).
-boost::system::error_code fail_status(const rocksdb::Status& s, std::string_view context);
-
-// Converts to any result<T> as an error; needed for result<bool>, where a bare
-// error_code would be ambiguous.
-struct ErrorValue {
-  boost::system::error_code ec;
-  template <class T>
-  operator result<T>() const {  // NOLINT(google-explicit-constructor)
-    return result<T>(boost::system::in_place_error, ec);
-  }
-};
-inline ErrorValue as_error(boost::system::error_code ec) { return ErrorValue{ec}; }
-
-// ---- column families (ARCHITECTURE.md "The store") ----
-enum Cf : int {
-  kCfDefault = 0,  // "meta": the per-installation secret, the format version
-  kCfBlobMeta,
-  kCfBlobSha,
-  kCfBlobChunk,
-  kCfMessage,
-  kCfMailbox,
-  kCfAccount,
-  kCfGrant,
-  kCfQueue,
-  kCfImport,
-  kCfCounter,
-  kCfCount
-};
-inline constexpr std::array<const char*, kCfCount> kCfNames = {
-    "default", "blob_meta", "blob_sha256", "blob_chunk", "message", "mailbox",
-    "account", "grant",     "queue",       "import",     "counter"};
-
-// ---- little-endian / big-endian codecs ----
-inline void put_u32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-inline void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-inline void put_i64(std::string& out, std::int64_t v) { put_u64(out, static_cast<std::uint64_t>(v)); }
-inline void put_str(std::string& out, std::string_view s) {
-  put_u32(out, static_cast<std::uint32_t>(s.size()));
-  out.append(s);
-}
-// Big-endian so keys sort numerically.
-inline void put_be32(std::string& out, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-inline void put_be64(std::string& out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-inline std::uint32_t get_be32(std::string_view s) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(s[i]);
-  return v;
-}
-inline std::uint64_t get_be64(std::string_view s) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(s[i]);
-  return v;
-}
-inline std::int64_t decode_i64(std::string_view s) {  // REQUIRES: s.size() >= 8
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(s[i]);
-  return static_cast<std::int64_t>(v);
-}
-inline std::string encode_i64(std::int64_t v) {
-  std::string s;
-  put_i64(s, v);
-  return s;
-}
-
-// Bounds-checked reader; ok() turns false at the first short read.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return ok_ && in_.empty(); }
-  std::uint8_t u8() {
-    if (!need(1)) return 0;
-    auto v = static_cast<std::uint8_t>(in_[0]);
-    in_.remove_prefix(1);
-    return v;
-  }
-  std::uint32_t u32() {
-    if (!need(4)) return 0;
-    std::uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(in_[i]);
-    in_.remove_prefix(4);
-    return v;
-  }
-  std::uint64_t u64() {
-    if (!need(8)) return 0;
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(in_[i]);
-    in_.remove_prefix(8);
-    return v;
-  }
-  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
-  std::string_view bytes(std::size_t n) {
-    if (!need(n)) return {};
-    auto v = in_.substr(0, n);
-    in_.remove_prefix(n);
-    return v;
-  }
-  std::string str() {
-    auto n = u32();
-    return std::string(bytes(n));
-  }
-
- private:
-  bool need(std::size_t n) {
-    if (!ok_ || in_.size() < n) ok_ = false;
-    return ok_;
-  }
-  std::string_view in_;
-  bool ok_ = true;
-};
-
-// ---- merge operands ----
-// counter/grant CF values: 8-byte LE int64. Operands: 'A'+i64 (add) or 'X'+i64 (max).
-// blob_meta/message CF values: 8-byte LE int64 refcount followed by the record;
-// operands 'A'+i64 adjust the refcount and keep the record.
-inline std::string add_operand(std::int64_t delta) {
-  std::string s(1, 'A');
-  put_i64(s, delta);
-  return s;
-}
-inline std::string max_operand(std::int64_t v) {
-  std::string s(1, 'X');
-  put_i64(s, v);
-  return s;
-}
-std::shared_ptr<rocksdb::MergeOperator> make_counter_merge();
-std::shared_ptr<rocksdb::MergeOperator> make_refcount_merge();
 
 // ---- records ----
 struct BlobMeta {
@@ -405,10 +265,8 @@ struct ChangeCursor {
 
 struct Store::Impl {
   StoreOptions options;
-  std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::unique_ptr<Kv> kv;  // the backend (storage/rocksdb/ by default)
   std::string secret;  // >= 136 bytes (XXH3_SECRET_SIZE_MIN), from a CSPRNG
-  rocksdb::WriteOptions write_options;
   std::array<BlobStripe, kBlobStripes> blob_stripes;
   std::array<std::mutex, kMessageStripes> message_stripes;
   // Shared by deliveries, expunges and row changes; exclusive for structural
@@ -441,23 +299,21 @@ struct Store::Impl {
   std::mutex trim_mu;
 
   ~Impl();
-  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c]; }
-
   // nullopt when absent.
   result<std::optional<std::string>> get(Cf c, std::string_view key,
-                                         const rocksdb::Snapshot* snap = nullptr);
-  result<void> write(rocksdb::WriteBatch& batch, bool sync = true);
+                                         const KvSnapshot* snap = nullptr);
+  result<void> write(KvBatch& batch, bool sync = true);
   // Makes earlier write(batch, /*sync=*/false) calls durable (when sync_writes).
   result<void> sync_wal();
-  result<std::int64_t> counter(std::string_view key, const rocksdb::Snapshot* snap = nullptr);
-  std::unique_ptr<rocksdb::Iterator> iter(Cf c, const rocksdb::Snapshot* snap = nullptr);
+  result<std::int64_t> counter(std::string_view key, const KvSnapshot* snap = nullptr);
+  std::unique_ptr<KvIterator> iter(Cf c, const KvSnapshot* snap = nullptr);
 
   // blobs (blobs.cpp)
   BlobStripe& stripe_for(std::string_view blob_id);
   std::size_t stripe_index(std::string_view blob_id) const;
   std::string base_blob_id(const StagedBlob& b, const void* xxh_state) const;
   result<std::optional<BlobMeta>> load_meta(std::string_view blob_id,
-                                            const rocksdb::Snapshot* snap = nullptr);
+                                            const KvSnapshot* snap = nullptr);
   result<bool> stored_equals(std::string_view blob_id, const BlobMeta& meta, const StagedBlob& b);
   // Chooses the id for staged bytes (dedup after a full compare, suffix on a true
   // collision) and pins it. Sets *pending when this delivery may have to write it.
@@ -468,7 +324,7 @@ struct Store::Impl {
   void unpin(std::string_view blob_id);
   // Deletes the blob if its refcount is <= 0 and no delivery pins it.
   result<void> gc_blob(std::string_view blob_id, GcReport* report);
-  void write_new_blob(rocksdb::WriteBatch& batch, std::string_view blob_id, const StagedBlob& b,
+  void write_new_blob(KvBatch& batch, std::string_view blob_id, const StagedBlob& b,
                       std::int64_t refcount);
 
   // Checks the quota of every account in `add` (logical bytes to add) and reserves
@@ -487,7 +343,7 @@ struct Store::Impl {
   std::uint32_t allocate_mailbox_id(std::string_view account);
   std::uint32_t allocate_uidvalidity();
   result<std::optional<UserRecord>> load_user(std::string_view account);
-  void put_mailbox(rocksdb::WriteBatch& batch, std::string_view account, std::string_view name,
+  void put_mailbox(KvBatch& batch, std::string_view account, std::string_view name,
                    const MailboxMeta& m);
   // Removes one row (REQUIRES: admin_mu held shared or exclusive). Blobs whose
   // refcount was dropped are appended to *gc for gc_blob() after the write.
@@ -511,7 +367,7 @@ struct Store::Impl {
   // current value is `mv`): a refcount merge, or at zero the message's deletion, its
   // blobs' refcount drops (ids appended to *gc) and counters.
   // REQUIRES: message_lock(message_id) held until the batch is written.
-  void drop_message_ref(rocksdb::WriteBatch& batch, std::string_view message_id,
+  void drop_message_ref(KvBatch& batch, std::string_view message_id,
                         const MessageValue& mv, std::vector<std::string>* gc);
   result<std::optional<MessageValue>> load_message(std::string_view message_id);
 
@@ -519,7 +375,7 @@ struct Store::Impl {
   // modseq and raises the account's state key to it; *ticket holds the modseq "in
   // flight" until the batch is written (the visible state stays below it meanwhile).
   // REQUIRES: ticket outlives the write of `batch`.
-  result<void> log_changes(rocksdb::WriteBatch& batch, const std::string& account,
+  result<void> log_changes(KvBatch& batch, const std::string& account,
                            const std::vector<Change>& changes, ChangeTicket* ticket);
   // The newest state whose batch and every older one are written.
   result<std::uint64_t> visible_state(const std::string& account);
@@ -527,12 +383,12 @@ struct Store::Impl {
   void trim_changes(const std::string& account);
   // Forgets the account's log, thread index and in-memory cursor (remove_user);
   // the floor becomes the current state so no old state is ever answered.
-  void drop_account_log(rocksdb::WriteBatch& batch, const std::string& account);
+  void drop_account_log(KvBatch& batch, const std::string& account);
 
   // threads (threads.cpp): the thread of a new message in `account`; adds the index
   // keys for its ids and (for late parents) the ids it references to `batch`.
   // *created: the thread is new.
-  result<std::string> assign_thread(rocksdb::WriteBatch& batch, const std::string& account,
+  result<std::string> assign_thread(KvBatch& batch, const std::string& account,
                                     const std::string& message_id,
                                     const std::vector<std::string>& own_ids,
                                     const std::vector<std::string>& ref_ids, bool* created);

@@ -62,12 +62,12 @@ result<std::string> Store::enqueue_import(std::string_view account, std::string_
   std::uint8_t raw[12];
   randombytes_buf(raw, sizeof raw);
   std::string id = "J" + hex(raw);
-  rocksdb::WriteBatch batch;
-  batch.Put(impl_->cf(kCfImport), job_key(seconds(due), id),
+  auto batch = impl_->kv->batch();
+  batch.put(kCfImport, job_key(seconds(due), id),
             encode_job(JobValue{*acct, std::string(payload), 0, ""}));
   std::string idx;
   put_be64(idx, seconds(due));
-  batch.Put(impl_->cf(kCfImport), "I" + id, idx);
+  batch.put(kCfImport, "I" + id, idx);
   auto w = impl_->write(batch);
   if (!w) return w.error();
   return id;
@@ -76,7 +76,7 @@ result<std::string> Store::enqueue_import(std::string_view account, std::string_
 result<std::vector<ImportJob>> Store::due_imports(UnixSeconds now, std::size_t limit) {
   std::vector<ImportJob> out;
   auto it = impl_->iter(kCfImport);
-  for (it->Seek("J"); it->Valid() && out.size() < limit; it->Next()) {
+  for (it->seek("J"); it->valid() && out.size() < limit; it->next()) {
     std::string_view key(it->key().data(), it->key().size());
     if (key.size() < 9 || key[0] != 'J') break;
     auto due = get_be64(key.substr(1, 8));
@@ -88,7 +88,7 @@ result<std::vector<ImportJob>> Store::due_imports(UnixSeconds now, std::size_t l
                             UnixSeconds(std::chrono::seconds(static_cast<std::int64_t>(due))),
                             j->attempts, std::move(j->last_error)});
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing import jobs");
+  if (auto ec = it->check("listing import jobs")) return ec;
   return out;
 }
 
@@ -107,12 +107,12 @@ result<void> Store::reschedule_import(std::string_view job_id, UnixSeconds due,
   if (!j) return fail(errc::corrupt, "import job " + std::string(job_id) + " is corrupt");
   ++j->attempts;
   j->last_error = std::string(last_error);
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfImport), old_key);
-  batch.Put(impl_->cf(kCfImport), job_key(seconds(due), job_id), encode_job(*j));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfImport, old_key);
+  batch.put(kCfImport, job_key(seconds(due), job_id), encode_job(*j));
   std::string nidx;
   put_be64(nidx, seconds(due));
-  batch.Put(impl_->cf(kCfImport), "I" + std::string(job_id), nidx);
+  batch.put(kCfImport, "I" + std::string(job_id), nidx);
   return impl_->write(batch);
 }
 
@@ -122,9 +122,9 @@ result<void> Store::remove_import(std::string_view job_id) {
   if (!idx) return idx.error();
   if (!*idx || (*idx)->size() != 8)
     return fail(errc::not_found, "import job " + std::string(job_id) + " not found");
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfImport), job_key(get_be64(**idx), job_id));
-  batch.Delete(impl_->cf(kCfImport), "I" + std::string(job_id));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfImport, job_key(get_be64(**idx), job_id));
+  batch.del(kCfImport, "I" + std::string(job_id));
   return impl_->write(batch);
 }
 

@@ -32,12 +32,12 @@ result<std::optional<std::string>> Store::get_import_state(std::string_view key)
 
 result<void> Store::write_import_state(const std::vector<ImportStateOp>& ops) {
   if (ops.empty()) return {};
-  rocksdb::WriteBatch batch;
+  auto batch = impl_->kv->batch();
   for (const auto& op : ops) {
     if (op.value) {
-      batch.Put(impl_->cf(kCfImport), state_key(op.key), *op.value);
+      batch.put(kCfImport, state_key(op.key), *op.value);
     } else {
-      batch.Delete(impl_->cf(kCfImport), state_key(op.key));
+      batch.del(kCfImport, state_key(op.key));
     }
   }
   return impl_->write(batch);
@@ -48,12 +48,12 @@ result<std::vector<std::pair<std::string, std::string>>> Store::scan_import_stat
   std::vector<std::pair<std::string, std::string>> out;
   auto p = state_key(prefix);
   auto it = impl_->iter(kCfImport);
-  for (it->Seek(p); it->Valid() && out.size() < limit; it->Next()) {
+  for (it->seek(p); it->valid() && out.size() < limit; it->next()) {
     std::string_view key(it->key().data(), it->key().size());
     if (key.substr(0, p.size()) != p) break;
     out.emplace_back(std::string(key.substr(1)), std::string(it->value().data(), it->value().size()));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing import state");
+  if (auto ec = it->check("listing import state")) return ec;
   return out;
 }
 

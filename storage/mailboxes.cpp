@@ -39,7 +39,7 @@ bool is_system(std::string_view name) {
          kSystemMailboxes.end();
 }
 
-bool starts_with(const rocksdb::Slice& s, std::string_view p) {
+bool starts_with(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
 
@@ -121,9 +121,9 @@ result<Store::Impl::LockedRow> Store::Impl::lock_row(std::string_view account, s
   return out;
 }
 
-void Store::Impl::put_mailbox(rocksdb::WriteBatch& batch, std::string_view account,
+void Store::Impl::put_mailbox(KvBatch& batch, std::string_view account,
                               std::string_view name, const MailboxMeta& m) {
-  batch.Put(cf(kCfMailbox), mailbox_name_key(account, name), encode_mailbox(m));
+  batch.put(kCfMailbox, mailbox_name_key(account, name), encode_mailbox(m));
 }
 
 std::uint32_t Store::Impl::allocate_uid(std::string_view account, std::uint32_t mailbox_id) {
@@ -160,20 +160,20 @@ std::uint32_t Store::Impl::allocate_uidvalidity() {
   return static_cast<std::uint32_t>(last_uidvalidity);
 }
 
-void Store::Impl::drop_message_ref(rocksdb::WriteBatch& batch, std::string_view message_id,
+void Store::Impl::drop_message_ref(KvBatch& batch, std::string_view message_id,
                                    const MessageValue& mv, std::vector<std::string>* gc) {
-  rocksdb::Slice key(message_id.data(), message_id.size());
+  std::string_view key(message_id.data(), message_id.size());
   if (mv.refcount > 1) {
-    batch.Merge(cf(kCfMessage), key, add_operand(-1));
+    batch.merge(kCfMessage, key, add_operand(-1));
     return;
   }
-  batch.Delete(cf(kCfMessage), key);
-  batch.Merge(cf(kCfCounter), kMessages, add_operand(-1));
-  batch.Merge(cf(kCfCounter), kPhysicalBytes,
+  batch.del(kCfMessage, key);
+  batch.merge(kCfCounter, kMessages, add_operand(-1));
+  batch.merge(kCfCounter, kPhysicalBytes,
               add_operand(-static_cast<std::int64_t>(mv.record.skeleton.size() +
                                                      mv.record.summary.size())));
   for (const auto& id : mv.record.blob_ids) {
-    batch.Merge(cf(kCfBlobMeta), id, add_operand(-1));
+    batch.merge(kCfBlobMeta, id, add_operand(-1));
     gc->push_back(id);
   }
 }
@@ -194,20 +194,20 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   if (!*again) return {};
   auto mv = load_message(row->message_id);
   if (!mv) return mv.error();
-  rocksdb::WriteBatch batch;
-  auto* counters = cf(kCfCounter);
-  batch.Delete(cf(kCfMailbox), key);
+  auto batch = kv->batch();
+  const Cf counters = kCfCounter;
+  batch.del(kCfMailbox, key);
   const auto size = static_cast<std::int64_t>(row->logical_size);
   const auto dom = domain_of(account);
-  batch.Merge(counters, kLogicalBytes, add_operand(-size));
-  batch.Merge(counters, kRows, add_operand(-1));
-  batch.Merge(counters, account_bytes_key(account), add_operand(-size));
-  batch.Merge(counters, account_msgs_key(account), add_operand(-1));
-  batch.Merge(counters, domain_bytes_key(dom), add_operand(-size));
-  batch.Merge(counters, domain_msgs_key(dom), add_operand(-1));
+  batch.merge(counters, kLogicalBytes, add_operand(-size));
+  batch.merge(counters, kRows, add_operand(-1));
+  batch.merge(counters, account_bytes_key(account), add_operand(-size));
+  batch.merge(counters, account_msgs_key(account), add_operand(-1));
+  batch.merge(counters, domain_bytes_key(dom), add_operand(-size));
+  batch.merge(counters, domain_msgs_key(dom), add_operand(-1));
   if (*mv) {
     for (const auto& id : (*mv)->record.blob_ids)
-      batch.Merge(cf(kCfGrant), grant_key(account, id), add_operand(-1));
+      batch.merge(kCfGrant, grant_key(account, id), add_operand(-1));
     drop_message_ref(batch, row->message_id, **mv, gc);
   }
   // The email (and its thread) may still exist in another mailbox: logged as
@@ -231,9 +231,9 @@ result<void> Store::Impl::expunge_mailbox_rows(std::string_view account,
   {
     auto prefix = row_prefix(account, mailbox_id);
     auto it = iter(kCfMailbox);
-    for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
+    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next())
       uids.push_back(get_be32(std::string_view(it->key().data() + prefix.size(), 4)));
-    if (!it->status().ok()) return fail_status(it->status(), "listing mailbox rows");
+    if (auto ec = it->check("listing mailbox rows")) return ec;
   }
   std::vector<std::string> gc;
   for (std::size_t i = 0; i < uids.size(); ++i) {
@@ -260,14 +260,14 @@ result<void> Store::Impl::release_upload_key(const std::string& key, std::vector
   if (!*again) return fail(errc::not_found, "upload not found");
   auto mv = load_message(message_id);
   if (!mv) return mv.error();
-  rocksdb::WriteBatch batch;
-  batch.Delete(cf(kCfMailbox), key);
+  auto batch = kv->batch();
+  batch.del(kCfMailbox, key);
   std::string_view account(key.data() + 1, key.find('\0') - 1);
   if (up->charged_bytes > 0)
-    batch.Merge(cf(kCfCounter), account_upload_bytes_key(account), add_operand(-up->charged_bytes));
+    batch.merge(kCfCounter, account_upload_bytes_key(account), add_operand(-up->charged_bytes));
   if (*mv) {
     for (const auto& id : (*mv)->record.blob_ids)
-      batch.Merge(cf(kCfGrant), grant_key(account, id), add_operand(-1));
+      batch.merge(kCfGrant, grant_key(account, id), add_operand(-1));
     drop_message_ref(batch, message_id, **mv, gc);
   }
   return write(batch);
@@ -289,11 +289,11 @@ result<std::size_t> Store::expire_uploads(UnixSeconds now) {
   std::shared_lock admin(impl_->admin_mu);
   {
     auto it = impl_->iter(kCfMailbox);
-    for (it->Seek("U"); it->Valid() && it->key()[0] == 'U'; it->Next()) {
+    for (it->seek("U"); it->valid() && it->key()[0] == 'U'; it->next()) {
       auto up = decode_upload(std::string_view(it->value().data(), it->value().size()));
-      if (up && up->expires <= now.time_since_epoch().count()) expired.push_back(it->key().ToString());
+      if (up && up->expires <= now.time_since_epoch().count()) expired.push_back(std::string(it->key()));
     }
-    if (!it->status().ok()) return fail_status(it->status(), "listing uploads");
+    if (auto ec = it->check("listing uploads")) return ec;
   }
   std::vector<std::string> gc;
   std::size_t n = 0;
@@ -318,11 +318,11 @@ result<std::vector<MailboxInfo>> Store::list_mailboxes(std::string_view account)
   std::string prefix = "N" + *acct;
   prefix.push_back('\0');
   auto it = impl_->iter(kCfMailbox);
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
     auto m = decode_mailbox(std::string_view(it->value().data(), it->value().size()));
     if (!m) return fail(errc::corrupt, "mailbox record of " + *acct + " is corrupt");
     MailboxInfo info;
-    info.name = it->key().ToString().substr(prefix.size());
+    info.name = std::string(it->key()).substr(prefix.size());
     info.mailbox_id = m->mailbox_id;
     info.uidvalidity = m->uidvalidity;
     info.is_system = is_system(info.name);
@@ -339,7 +339,7 @@ result<std::vector<MailboxInfo>> Store::list_mailboxes(std::string_view account)
     }
     out.push_back(std::move(info));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing mailboxes");
+  if (auto ec = it->check("listing mailboxes")) return ec;
   return out;
 }
 
@@ -359,10 +359,10 @@ result<MailboxInfo> Store::create_mailbox(std::string_view account, std::string_
   m.mailbox_id = impl_->allocate_mailbox_id(*acct);
   m.uidvalidity = impl_->allocate_uidvalidity();
   m.created = now_unix();
-  rocksdb::WriteBatch batch;
+  auto batch = impl_->kv->batch();
   impl_->put_mailbox(batch, *acct, *mbox, m);
-  batch.Merge(impl_->cf(kCfCounter), mailbox_next_key(*acct), max_operand(m.mailbox_id + 1));
-  batch.Merge(impl_->cf(kCfCounter), kUidValidity, max_operand(m.uidvalidity));
+  batch.merge(kCfCounter, mailbox_next_key(*acct), max_operand(m.mailbox_id + 1));
+  batch.merge(kCfCounter, kUidValidity, max_operand(m.uidvalidity));
   ChangeTicket ticket;
   auto logged = impl_->log_changes(
       batch, *acct, {Change{ChangeType::mailbox, ChangeKind::created, std::to_string(m.mailbox_id)}}, &ticket);
@@ -389,8 +389,8 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   if (*d) return fail(errc::exists, "mailbox " + *dst + " of " + *acct + " already exists");
   // Rows are keyed by the mailbox id, so a rename touches only the name record and
   // UIDs and UIDVALIDITY stay valid.
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *src));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfMailbox, mailbox_name_key(*acct, *src));
   impl_->put_mailbox(batch, *acct, *dst, *m);
   ChangeTicket ticket;
   auto logged = impl_->log_changes(
@@ -411,8 +411,8 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
   if (!m) return m.error();
   auto r = impl_->expunge_mailbox_rows(*acct, m->mailbox_id);
   if (!r) return r;
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfMailbox), mailbox_name_key(*acct, *mbox));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfMailbox, mailbox_name_key(*acct, *mbox));
   ChangeTicket ticket;
   auto logged = impl_->log_changes(
       batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
@@ -448,13 +448,13 @@ result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
   std::vector<MailboxRow> rows;
   auto prefix = row_prefix(*acct, m->mailbox_id);
   auto it = impl_->iter(kCfMailbox);
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next()) {
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
     auto v = decode_row(std::string_view(it->value().data(), it->value().size()));
     if (!v) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
     auto uid = get_be32(std::string_view(it->key().data() + prefix.size(), 4));
     rows.push_back(to_row(*acct, *mbox, uid, std::move(*v)));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing mailbox rows");
+  if (auto ec = it->check("listing mailbox rows")) return ec;
   return rows;
 }
 
@@ -465,15 +465,15 @@ result<std::vector<MailboxRow>> Store::list_account_rows(std::string_view accoun
   std::string nprefix = "N" + *acct;
   nprefix.push_back('\0');
   auto it = impl_->iter(kCfMailbox);
-  for (it->Seek(nprefix); it->Valid() && starts_with(it->key(), nprefix); it->Next()) {
+  for (it->seek(nprefix); it->valid() && starts_with(it->key(), nprefix); it->next()) {
     auto m = decode_mailbox(std::string_view(it->value().data(), it->value().size()));
     if (!m) return fail(errc::corrupt, "mailbox record of " + *acct + " is corrupt");
-    names[m->mailbox_id] = it->key().ToString().substr(nprefix.size());
+    names[m->mailbox_id] = std::string(it->key()).substr(nprefix.size());
   }
   std::vector<MailboxRow> rows;
   std::string rprefix = "R" + *acct;
   rprefix.push_back('\0');
-  for (it->Seek(rprefix); it->Valid() && starts_with(it->key(), rprefix); it->Next()) {
+  for (it->seek(rprefix); it->valid() && starts_with(it->key(), rprefix); it->next()) {
     if (it->key().size() != rprefix.size() + 8) continue;
     std::string_view key(it->key().data(), it->key().size());
     auto mailbox_id = get_be32(key.substr(rprefix.size(), 4));
@@ -484,7 +484,7 @@ result<std::vector<MailboxRow>> Store::list_account_rows(std::string_view accoun
     if (name == names.end()) continue;  // a row of a mailbox being deleted
     rows.push_back(to_row(*acct, name->second, uid, std::move(*v)));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing rows");
+  if (auto ec = it->check("listing rows")) return ec;
   return rows;
 }
 
@@ -527,8 +527,8 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   if (seen(r->keywords) != seen(keywords))
     changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(m->mailbox_id)});
   r->keywords = std::move(keywords);
-  rocksdb::WriteBatch batch;
-  batch.Put(impl_->cf(kCfMailbox), key, encode_row(*r));
+  auto batch = impl_->kv->batch();
+  batch.put(kCfMailbox, key, encode_row(*r));
   ChangeTicket ticket;
   auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
   if (!logged) return logged;
@@ -561,25 +561,25 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
     if (!q) return q.error();
   }
   auto new_uid = impl_->allocate_uid(*acct, dm->mailbox_id);
-  rocksdb::WriteBatch batch;
-  auto* counters = impl_->cf(kCfCounter);
-  batch.Put(impl_->cf(kCfMailbox), row_key(*acct, dm->mailbox_id, new_uid), encode_row(*r));
-  batch.Merge(counters, uidnext_key(*acct, dm->mailbox_id), max_operand(new_uid + 1));
+  auto batch = impl_->kv->batch();
+  const Cf counters = kCfCounter;
+  batch.put(kCfMailbox, row_key(*acct, dm->mailbox_id, new_uid), encode_row(*r));
+  batch.merge(counters, uidnext_key(*acct, dm->mailbox_id), max_operand(new_uid + 1));
   if (move) {
     // One row out, one row in: refcounts, grants and usage are unchanged.
-    batch.Delete(impl_->cf(kCfMailbox), key);
+    batch.del(kCfMailbox, key);
   } else {
     const auto size = static_cast<std::int64_t>(r->logical_size);
     const auto dom = domain_of(*acct);
-    batch.Merge(impl_->cf(kCfMessage), r->message_id, add_operand(1));
+    batch.merge(kCfMessage, r->message_id, add_operand(1));
     for (const auto& id : (*mv)->record.blob_ids)
-      batch.Merge(impl_->cf(kCfGrant), grant_key(*acct, id), add_operand(1));
-    batch.Merge(counters, kLogicalBytes, add_operand(size));
-    batch.Merge(counters, kRows, add_operand(1));
-    batch.Merge(counters, account_bytes_key(*acct), add_operand(size));
-    batch.Merge(counters, account_msgs_key(*acct), add_operand(1));
-    batch.Merge(counters, domain_bytes_key(dom), add_operand(size));
-    batch.Merge(counters, domain_msgs_key(dom), add_operand(1));
+      batch.merge(kCfGrant, grant_key(*acct, id), add_operand(1));
+    batch.merge(counters, kLogicalBytes, add_operand(size));
+    batch.merge(counters, kRows, add_operand(1));
+    batch.merge(counters, account_bytes_key(*acct), add_operand(size));
+    batch.merge(counters, account_msgs_key(*acct), add_operand(1));
+    batch.merge(counters, domain_bytes_key(dom), add_operand(size));
+    batch.merge(counters, domain_msgs_key(dom), add_operand(1));
   }
   std::vector<Change> changes{Change{ChangeType::email, ChangeKind::updated, r->message_id},
                               Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(dm->mailbox_id)}};

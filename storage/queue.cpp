@@ -24,7 +24,7 @@ result<std::vector<QueueEntry>> Store::due_queue(UnixSeconds now, std::size_t li
   std::vector<QueueEntry> out;
   const auto now_s = static_cast<std::uint64_t>(now.time_since_epoch().count());
   auto it = impl_->iter(kCfQueue);
-  for (it->Seek("Q"); it->Valid() && out.size() < limit; it->Next()) {
+  for (it->seek("Q"); it->valid() && out.size() < limit; it->next()) {
     auto key = std::string_view(it->key().data(), it->key().size());
     if (key.size() < 9 || key[0] != 'Q') break;
     auto due = get_be64(key.substr(1, 8));
@@ -40,7 +40,7 @@ result<std::vector<QueueEntry>> Store::due_queue(UnixSeconds now, std::size_t li
     e.last_error = std::move(q->last_error);
     out.push_back(std::move(e));
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing the queue");
+  if (auto ec = it->check("listing the queue")) return ec;
   return out;
 }
 
@@ -59,12 +59,12 @@ result<void> Store::reschedule_queue(std::string_view queue_id, UnixSeconds due,
   ++q->attempts;
   q->last_error = std::string(last_error);
   const auto due_s = static_cast<std::uint64_t>(due.time_since_epoch().count());
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfQueue), old_key);
-  batch.Put(impl_->cf(kCfQueue), queue_key(due_s, queue_id), encode_queue(*q));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfQueue, old_key);
+  batch.put(kCfQueue, queue_key(due_s, queue_id), encode_queue(*q));
   std::string nidx;
   put_be64(nidx, due_s);
-  batch.Put(impl_->cf(kCfQueue), "I" + std::string(queue_id), nidx);
+  batch.put(kCfQueue, "I" + std::string(queue_id), nidx);
   return impl_->write(batch);
 }
 
@@ -80,9 +80,9 @@ result<void> Store::remove_queue(std::string_view queue_id, bool durable) {
     auto key = queue_key(get_be64(**idx), queue_id);
     auto v = impl_->get(kCfQueue, key);
     if (!v) return v.error();
-    rocksdb::WriteBatch batch;
-    batch.Delete(impl_->cf(kCfQueue), key);
-    batch.Delete(impl_->cf(kCfQueue), "I" + std::string(queue_id));
+    auto batch = impl_->kv->batch();
+    batch.del(kCfQueue, key);
+    batch.del(kCfQueue, "I" + std::string(queue_id));
     std::optional<QueueValue> q;
     if (*v) q = decode_queue(**v);
     if (!q) {

@@ -57,12 +57,12 @@ result<void> Store::update_queue(std::string_view queue_id, UnixSeconds due, std
   if (envelope) l->value.envelope = std::move(*envelope);
   auto due_raw = due.time_since_epoch().count();
   const auto due_s = static_cast<std::uint64_t>(due_raw < 0 ? 0 : due_raw);
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfQueue), queue_key(l->due, queue_id));
-  batch.Put(impl_->cf(kCfQueue), queue_key(due_s, queue_id), encode_queue(l->value));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfQueue, queue_key(l->due, queue_id));
+  batch.put(kCfQueue, queue_key(due_s, queue_id), encode_queue(l->value));
   std::string nidx;
   put_be64(nidx, due_s);
-  batch.Put(impl_->cf(kCfQueue), "I" + std::string(queue_id), nidx);
+  batch.put(kCfQueue, "I" + std::string(queue_id), nidx);
   return impl_->write(batch, durable);
 }
 

@@ -1,10 +1,9 @@
-// storage/records.cpp — value encodings of the store's records and the two merge
-// operators (int64 add/max counters; refcount-prefixed records).
+// storage/records.cpp — value encodings of the store's records (the merge operators
+// that adjust their counts live with the backend: storage/rocksdb/merge.cpp).
 // Must never: trust a stored value's lengths (every decode is bounds-checked).
 // SECURITY: a malformed value decodes to nullopt (reported as corrupt), never UB.
 #include "storage/impl.hpp"
 
-#include <deque>
 
 namespace refmail::storage {
 
@@ -120,109 +119,6 @@ std::optional<UserRecord> decode_user(std::string_view v) {
   u.created = r.i64();
   if (!r.done()) return std::nullopt;
   return u;
-}
-
-namespace {
-
-bool parse_operand(const rocksdb::Slice& s, char* tag, std::int64_t* v) {
-  if (s.size() != 9) return false;
-  *tag = s[0];
-  *v = decode_i64(std::string_view(s.data() + 1, 8));
-  return *tag == 'A' || *tag == 'X';
-}
-
-// int64 counters: operands add ('A') or raise to a maximum ('X').
-class CounterMerge final : public rocksdb::MergeOperator {
- public:
-  const char* Name() const override { return "refmail.counter"; }
-
-  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
-    std::int64_t value = 0;
-    if (in.existing_value != nullptr) {
-      if (in.existing_value->size() != 8) return false;  // reported as corruption
-      value = decode_i64(std::string_view(in.existing_value->data(), 8));
-    }
-    for (const auto& op : in.operand_list) {
-      char tag = 0;
-      std::int64_t v = 0;
-      if (!parse_operand(op, &tag, &v)) return false;
-      if (tag == 'A') value = static_cast<std::int64_t>(static_cast<std::uint64_t>(value) +
-                                                        static_cast<std::uint64_t>(v));
-      else value = std::max(value, v);
-    }
-    out->new_value = encode_i64(value);
-    return true;
-  }
-
-  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& ops,
-                         std::string* new_value, rocksdb::Logger*) const override {
-    char first = 0;
-    std::int64_t acc = 0;
-    bool any = false;
-    for (const auto& op : ops) {
-      char tag = 0;
-      std::int64_t v = 0;
-      if (!parse_operand(op, &tag, &v)) return false;
-      if (any && tag != first) return false;  // add and max do not combine
-      if (!any) { first = tag; acc = v; any = true; continue; }
-      acc = tag == 'A' ? static_cast<std::int64_t>(static_cast<std::uint64_t>(acc) +
-                                                   static_cast<std::uint64_t>(v))
-                       : std::max(acc, v);
-    }
-    if (!any) return false;
-    *new_value = first == 'A' ? add_operand(acc) : max_operand(acc);
-    return true;
-  }
-};
-
-// Records whose first 8 bytes are an int64 refcount: 'A' operands adjust it and keep
-// the rest. With no base value the result is the bare 8-byte refcount, which the
-// decoders report as an orphan (fsck finds it).
-class RefcountMerge final : public rocksdb::MergeOperator {
- public:
-  const char* Name() const override { return "refmail.refcount"; }
-
-  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
-    std::int64_t count = 0;
-    std::string_view rest;
-    if (in.existing_value != nullptr) {
-      if (in.existing_value->size() < 8) return false;
-      std::string_view v(in.existing_value->data(), in.existing_value->size());
-      count = decode_i64(v);
-      rest = v.substr(8);
-    }
-    for (const auto& op : in.operand_list) {
-      char tag = 0;
-      std::int64_t d = 0;
-      if (!parse_operand(op, &tag, &d) || tag != 'A') return false;
-      count += d;
-    }
-    out->new_value = encode_i64(count);
-    out->new_value.append(rest);
-    return true;
-  }
-
-  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& ops,
-                         std::string* new_value, rocksdb::Logger*) const override {
-    std::int64_t acc = 0;
-    for (const auto& op : ops) {
-      char tag = 0;
-      std::int64_t d = 0;
-      if (!parse_operand(op, &tag, &d) || tag != 'A') return false;
-      acc += d;
-    }
-    *new_value = add_operand(acc);
-    return true;
-  }
-};
-
-}  // namespace
-
-std::shared_ptr<rocksdb::MergeOperator> make_counter_merge() {
-  return std::make_shared<CounterMerge>();
-}
-std::shared_ptr<rocksdb::MergeOperator> make_refcount_merge() {
-  return std::make_shared<RefcountMerge>();
 }
 
 std::string queue_key(std::uint64_t due, std::string_view queue_id) {

@@ -33,8 +33,8 @@ result<void> Store::put_session(const Sha256& token_hash, const SessionRecord& s
   put_str(v, session.account);
   put_str(v, session.csrf);
   put_i64(v, session.expires.time_since_epoch().count());
-  rocksdb::WriteBatch batch;
-  batch.Put(impl_->cf(kCfAccount), session_key(token_hash), v);
+  auto batch = impl_->kv->batch();
+  batch.put(kCfAccount, session_key(token_hash), v);
   return impl_->write(batch);
 }
 
@@ -45,8 +45,8 @@ result<std::optional<SessionRecord>> Store::get_session(const Sha256& token_hash
   if (!*v) return std::optional<SessionRecord>();
   auto s = decode_session(**v);
   if (!s || s->expires <= now) {
-    rocksdb::WriteBatch batch;
-    batch.Delete(impl_->cf(kCfAccount), key);
+    auto batch = impl_->kv->batch();
+    batch.del(kCfAccount, key);
     (void)impl_->write(batch, /*sync=*/false);
     return std::optional<SessionRecord>();
   }
@@ -54,22 +54,22 @@ result<std::optional<SessionRecord>> Store::get_session(const Sha256& token_hash
 }
 
 result<void> Store::delete_session(const Sha256& token_hash) {
-  rocksdb::WriteBatch batch;
-  batch.Delete(impl_->cf(kCfAccount), session_key(token_hash));
+  auto batch = impl_->kv->batch();
+  batch.del(kCfAccount, session_key(token_hash));
   return impl_->write(batch);
 }
 
 result<std::size_t> Store::purge_sessions(UnixSeconds now) {
-  rocksdb::WriteBatch batch;
+  auto batch = impl_->kv->batch();
   std::size_t n = 0;
   auto it = impl_->iter(kCfAccount);
-  for (it->Seek(kSessionPrefix); it->Valid() && it->key().starts_with(kSessionPrefix); it->Next()) {
+  for (it->seek(kSessionPrefix); it->valid() && it->key().starts_with(kSessionPrefix); it->next()) {
     auto s = decode_session(std::string_view(it->value().data(), it->value().size()));
     if (s && s->expires > now) continue;
-    batch.Delete(impl_->cf(kCfAccount), it->key());
+    batch.del(kCfAccount, it->key());
     ++n;
   }
-  if (!it->status().ok()) return fail_status(it->status(), "listing sessions");
+  if (auto ec = it->check("listing sessions")) return ec;
   if (n == 0) return n;
   auto w = impl_->write(batch, /*sync=*/false);
   if (!w) return w.error();

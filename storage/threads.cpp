@@ -32,7 +32,7 @@ std::string_view trim_id(std::string_view id) {
 
 }  // namespace
 
-result<std::string> Store::Impl::assign_thread(rocksdb::WriteBatch& batch, const std::string& account,
+result<std::string> Store::Impl::assign_thread(KvBatch& batch, const std::string& account,
                                                const std::string& message_id,
                                                const std::vector<std::string>& own_ids,
                                                const std::vector<std::string>& ref_ids, bool* created) {
@@ -78,7 +78,7 @@ result<std::string> Store::Impl::assign_thread(rocksdb::WriteBatch& batch, const
   }
   if (thread.empty()) thread = message_id;
   else *created = false;
-  for (const auto& k : unindexed) batch.Put(cf(kCfMailbox), k, thread);
+  for (const auto& k : unindexed) batch.put(kCfMailbox, k, thread);
   return thread;
 }
 
