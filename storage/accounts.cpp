@@ -119,7 +119,7 @@ std::optional<std::string> canonical_address(std::string_view address) {
 result<void> Store::add_domain(std::string_view domain) {
   auto d = canonical_domain(domain);
   if (!d) return fail(errc::invalid_argument, "malformed domain '" + std::string(domain) + "'");
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto v = impl_->get(kCfAccount, "d" + *d);
   if (!v) return v.error();
   if (*v) return fail(errc::exists, "domain " + *d + " already exists");
@@ -150,7 +150,7 @@ result<bool> Store::is_local_domain(std::string_view domain) {
 result<void> Store::remove_domain(std::string_view domain) {
   auto d = canonical_domain(domain);
   if (!d) return fail(errc::invalid_argument, "malformed domain '" + std::string(domain) + "'");
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto v = impl_->get(kCfAccount, "d" + *d);
   if (!v) return v.error();
   if (!*v) return fail(errc::not_found, "domain " + *d + " does not exist");
@@ -180,7 +180,7 @@ result<void> Store::add_user(std::string_view address, std::string_view password
   if (!acct) return fail(errc::invalid_argument, "malformed address '" + std::string(address) + "'");
   auto hash = hash_password(password, impl_->options.password_cost);
   if (!hash) return hash.error();
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto dom = domain_of(*acct);
   auto d = impl_->get(kCfAccount, "d" + dom);
   if (!d) return d.error();
@@ -328,7 +328,7 @@ template <class F>
 result<void> update_user(Store::Impl& impl, std::string_view address, F&& change) {
   auto acct = canonical_address(address);
   if (!acct) return fail(errc::invalid_argument, "malformed address '" + std::string(address) + "'");
-  std::unique_lock admin(impl.admin_mu);
+  std::unique_lock admin(impl.local.admin_mu);
   auto u = impl.load_user(*acct);
   if (!u) return u.error();
   if (!*u) return fail(errc::not_found, "user " + *acct + " does not exist");
@@ -356,7 +356,7 @@ result<void> Store::set_admin(std::string_view address, bool is_admin) {
 result<void> Store::remove_user(std::string_view address) {
   auto acct = canonical_address(address);
   if (!acct) return fail(errc::invalid_argument, "malformed address '" + std::string(address) + "'");
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto u = impl_->load_user(*acct);
   if (!u) return u.error();
   if (!*u) return fail(errc::not_found, "user " + *acct + " does not exist");
@@ -433,7 +433,7 @@ result<void> Store::add_alias(std::string_view address, std::vector<std::string>
     if (!c) return fail(errc::invalid_argument, "malformed alias target '" + t + "'");
     canon.insert(*c);
   }
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto dom = domain_of(*a);
   auto d = impl_->get(kCfAccount, "d" + dom);
   if (!d) return d.error();
@@ -473,7 +473,7 @@ result<std::vector<AliasInfo>> Store::list_aliases(std::string_view domain) {
 result<void> Store::remove_alias(std::string_view address) {
   auto a = canonical_alias(address);
   if (!a) return fail(errc::invalid_argument, "malformed alias '" + std::string(address) + "'");
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto existing = impl_->get(kCfAccount, alias_key(*a));
   if (!existing) return existing.error();
   if (!*existing) return fail(errc::not_found, "alias " + *a + " does not exist");

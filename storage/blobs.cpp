@@ -43,7 +43,7 @@ std::size_t Store::Impl::stripe_index(std::string_view blob_id) const {
 }
 
 BlobStripe& Store::Impl::stripe_for(std::string_view blob_id) {
-  return blob_stripes[stripe_index(blob_id)];
+  return local.blob_stripes[stripe_index(blob_id)];
 }
 
 std::string Store::Impl::base_blob_id(const StagedBlob& b, const void* xxh_state) const {
@@ -327,7 +327,7 @@ result<GcReport> Store::gc() {
   GcReport report;
   std::vector<std::string> zero;
   {
-    std::shared_lock admin(impl_->admin_mu);
+    std::shared_lock admin(impl_->local.admin_mu);
     auto it = impl_->iter(kCfBlobMeta);
     for (it->seek_to_first(); it->valid(); it->next()) {
       auto m = decode_blob_meta(std::string_view(it->value().data(), it->value().size()));
@@ -350,7 +350,7 @@ result<GcReport> Store::gc() {
     if (auto ec = it->check("gc: scanning grants")) return ec;
   }
   if (!zero_grants.empty()) {
-    std::unique_lock admin(impl_->admin_mu);
+    std::unique_lock admin(impl_->local.admin_mu);
     auto batch = impl_->kv->batch();
     for (const auto& key : zero_grants) {
       auto v = impl_->get(kCfGrant, key);

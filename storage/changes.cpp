@@ -58,9 +58,9 @@ std::optional<ChangeSet> decode_changes(std::uint64_t modseq, std::string_view v
 
 result<void> Store::Impl::log_changes(KvBatch& batch, const std::string& account,
                                       const std::vector<Change>& changes, ChangeTicket* ticket) {
-  std::lock_guard lock(change_mu);
-  auto it = change_cursors.find(account);
-  if (it == change_cursors.end()) {
+  std::lock_guard lock(local.change_mu);
+  auto it = local.change_cursors.find(account);
+  if (it == local.change_cursors.end()) {
     auto st = counter(account_state_key(account));
     if (!st) return st.error();
     auto fl = get(kCfCounter, change_floor_key(account));
@@ -74,7 +74,7 @@ result<void> Store::Impl::log_changes(KvBatch& batch, const std::string& account
       c.floor = state;  // the log starts with the next change (accounts from before it)
     }
     c.next = std::max(state, c.floor) + 1;
-    it = change_cursors.emplace(account, std::move(c)).first;
+    it = local.change_cursors.emplace(account, std::move(c)).first;
   }
   auto& c = it->second;
   const Cf counters = kCfCounter;
@@ -97,12 +97,12 @@ void ChangeTicket::finish(bool ok) {
   impl_ = nullptr;
   std::vector<std::string> trim;
   {
-    std::lock_guard lock(impl->change_mu);
+    std::lock_guard lock(impl->local.change_mu);
     const auto max_states = impl->options.change_log_max_states;
     const auto slack = std::max<std::uint64_t>(1, max_states / 8);
     for (const auto& [account, modseq] : held_) {
-      auto it = impl->change_cursors.find(account);
-      if (it == impl->change_cursors.end()) continue;
+      auto it = impl->local.change_cursors.find(account);
+      if (it == impl->local.change_cursors.end()) continue;
       it->second.in_flight.erase(modseq);
       // Amortised: trim once the log is `slack` states over its bound, and now and
       // then for age.
@@ -119,9 +119,9 @@ result<std::uint64_t> Store::Impl::visible_state(const std::string& account) {
   // could make the cursor, hand out modseq N, and a later batch (N+1) be written before
   // N; the counter would then say N+1 while N is in flight, and the next call (from the
   // cursor) N-1: a state going back, and a reader missing N for good.
-  std::lock_guard lock(change_mu);
-  auto it = change_cursors.find(account);
-  if (it != change_cursors.end()) {
+  std::lock_guard lock(local.change_mu);
+  auto it = local.change_cursors.find(account);
+  if (it != local.change_cursors.end()) {
     const auto& c = it->second;
     return c.in_flight.empty() ? c.next - 1 : *c.in_flight.begin() - 1;
   }
@@ -132,7 +132,7 @@ result<std::uint64_t> Store::Impl::visible_state(const std::string& account) {
 }
 
 void Store::Impl::trim_changes(const std::string& account) {
-  std::lock_guard tlock(trim_mu);
+  std::lock_guard tlock(local.trim_mu);
   auto state = visible_state(account);
   if (!state) return;
   auto fl = counter(change_floor_key(account));
@@ -159,9 +159,9 @@ void Store::Impl::trim_changes(const std::string& account) {
   batch.delete_range(kCfMailbox, change_prefix(account), change_key(account, new_floor + 1));
   batch.merge(kCfCounter, change_floor_key(account), max_operand(static_cast<std::int64_t>(new_floor)));
   if (!write(batch, /*sync=*/false)) return;
-  std::lock_guard lock(change_mu);
-  auto it = change_cursors.find(account);
-  if (it != change_cursors.end()) it->second.floor = std::max(it->second.floor, new_floor);
+  std::lock_guard lock(local.change_mu);
+  auto it = local.change_cursors.find(account);
+  if (it != local.change_cursors.end()) it->second.floor = std::max(it->second.floor, new_floor);
 }
 
 void Store::Impl::drop_account_log(KvBatch& batch, const std::string& account) {
@@ -175,10 +175,10 @@ void Store::Impl::drop_account_log(KvBatch& batch, const std::string& account) {
   tend.back() = '\1';
   batch.delete_range(kCfMailbox, tprefix, tend);
   if (state) batch.merge(kCfCounter, change_floor_key(account), max_operand(static_cast<std::int64_t>(*state)));
-  std::lock_guard lock(change_mu);
-  auto it = change_cursors.find(account);
-  if (it != change_cursors.end() && it->second.in_flight.empty()) change_cursors.erase(it);
-  else if (it != change_cursors.end() && state) it->second.floor = std::max(it->second.floor, *state);
+  std::lock_guard lock(local.change_mu);
+  auto it = local.change_cursors.find(account);
+  if (it != local.change_cursors.end() && it->second.in_flight.empty()) local.change_cursors.erase(it);
+  else if (it != local.change_cursors.end() && state) it->second.floor = std::max(it->second.floor, *state);
 }
 
 // ---- public ----

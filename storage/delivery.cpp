@@ -164,7 +164,7 @@ result<void> Store::Impl::reserve_quota(const std::map<std::string, std::uint64_
     if (*user && (*user)->quota_bytes > 0) limited.emplace_back(acct, (*user)->quota_bytes);
   }
   if (limited.empty()) return {};
-  std::lock_guard lock(quota_mu);
+  std::lock_guard lock(local.quota_mu);
   std::vector<std::pair<std::string, std::uint64_t>> fits;
   for (const auto& [acct, quota] : limited) {
     auto used = counter(account_bytes_key(acct));
@@ -172,8 +172,8 @@ result<void> Store::Impl::reserve_quota(const std::map<std::string, std::uint64_
     auto uploads = counter(account_upload_bytes_key(acct));
     if (!uploads) return uploads.error();
     *used += std::max<std::int64_t>(0, *uploads);
-    auto it = quota_reserved.find(acct);
-    const std::uint64_t reserved = it == quota_reserved.end() ? 0 : it->second;
+    auto it = local.quota_reserved.find(acct);
+    const std::uint64_t reserved = it == local.quota_reserved.end() ? 0 : it->second;
     const std::uint64_t bytes = add.at(acct);
     const auto committed = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *used));
     if (committed + reserved + bytes > quota) {
@@ -188,7 +188,7 @@ result<void> Store::Impl::reserve_quota(const std::map<std::string, std::uint64_
     fits.emplace_back(acct, bytes);
   }
   for (const auto& [acct, bytes] : fits) {
-    quota_reserved[acct] += bytes;
+    local.quota_reserved[acct] += bytes;
     r->held_.emplace_back(acct, bytes);
   }
   r->impl_ = this;
@@ -222,7 +222,7 @@ result<DeliveryReceipt> Delivery::commit() {
       return fail(errc::invalid_argument, "message lists a blob id twice");
   }
 
-  std::shared_lock admin(s.admin_mu);
+  std::shared_lock admin(s.local.admin_mu);
 
   // Resolve rows: canonical account, existing user, existing mailbox.
   struct Target {
@@ -404,7 +404,7 @@ result<DeliveryReceipt> Delivery::commit() {
   stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
   std::vector<std::unique_lock<std::mutex>> locks;
   locks.reserve(stripes.size());
-  for (auto i : stripes) locks.emplace_back(s.blob_stripes[i].mu);
+  for (auto i : stripes) locks.emplace_back(s.local.blob_stripes[i].mu);
   for (const auto* r : refs) {
     if (!r->pending) continue;
     auto meta = s.load_meta(r->blob_id);

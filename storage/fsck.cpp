@@ -38,7 +38,7 @@ bool is_usage_counter(std::string_view k) {
 
 result<FsckReport> Store::fsck(bool repair) {
   auto& s = *impl_;
-  std::unique_lock<std::shared_mutex> admin(s.admin_mu, std::defer_lock);
+  std::unique_lock<std::shared_mutex> admin(s.local.admin_mu, std::defer_lock);
   if (repair) admin.lock();
   auto guard = s.kv->snapshot();
   const auto* snap = guard.get();
@@ -376,9 +376,9 @@ result<FsckReport> Store::fsck(bool repair) {
     auto w = s.write(fix);
     if (!w) return w.error();
     {
-      std::lock_guard lock(s.uid_mu);
+      std::lock_guard lock(s.local.uid_mu);
       for (const auto& [key, next] : uid_fixes) {
-        auto& v = s.uidnext[key];
+        auto& v = s.local.uidnext[key];
         v = std::max(v, next);
       }
     }

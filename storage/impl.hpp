@@ -22,6 +22,7 @@
 #include "storage/errors.hpp"
 #include "storage/fail.hpp"
 #include "storage/kv.hpp"
+#include "storage/local_state.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::storage {
@@ -217,29 +218,6 @@ inline constexpr std::string_view kSessionPrefix = "s";
 inline constexpr std::array<std::string_view, 5> kSystemMailboxes = {"INBOX", "Sent", "Drafts",
                                                                      "Trash", "Archive"};
 
-// ---- staged blob bytes and the in-flight registry ----
-struct StagedBlob {
-  std::vector<std::string> chunks;  // each <= max_chunk_bytes
-  std::uint64_t size = 0;
-};
-using StagedPtr = std::shared_ptr<const StagedBlob>;
-
-// An id some uncommitted delivery has decided to use. `pending` holds the bytes when
-// the id was free in the database at decision time (the delivery will write it);
-// null when it names a blob already stored (the pin keeps GC from deleting it).
-struct InflightEntry {
-  int pins = 0;
-  StagedPtr pending;
-};
-
-struct BlobStripe {
-  std::mutex mu;
-  std::unordered_map<std::string, InflightEntry> inflight;
-};
-
-inline constexpr std::size_t kBlobStripes = 1024;
-inline constexpr std::size_t kMessageStripes = 256;
-
 class BlobSourceAdapter final : public mime::BlobSource {
  public:
   explicit BlobSourceAdapter(Store& store) : store_(store) {}
@@ -255,33 +233,16 @@ class BlobSourceAdapter final : public mime::BlobSource {
 class QuotaReservation;
 class ChangeTicket;
 
-// Per-account change-log cursor (in memory; see changes.cpp).
-struct ChangeCursor {
-  std::uint64_t next = 0;                 // the next modseq to hand out
-  std::uint64_t floor = 0;                // persisted floor as last known
-  bool floor_persisted = false;           // the cf/ key exists
-  std::set<std::uint64_t> in_flight;      // handed out, batch not yet written
-};
-
 struct Store::Impl {
   StoreOptions options;
   std::unique_ptr<Kv> kv;  // the backend (storage/rocksdb/ by default)
   std::string secret;  // >= 136 bytes (XXH3_SECRET_SIZE_MIN), from a CSPRNG
-  std::array<BlobStripe, kBlobStripes> blob_stripes;
-  std::array<std::mutex, kMessageStripes> message_stripes;
-  // Shared by deliveries, expunges and row changes; exclusive for structural
-  // changes (mailbox rename/delete, user removal) and fsck repair.
-  std::shared_mutex admin_mu;
-  std::mutex queue_mu;  // queue row reschedule/removal
-  // Bytes of commits in flight per account, so concurrent deliveries cannot together
-  // overshoot a quota (each checks committed usage + everything reserved).
-  std::mutex quota_mu;
-  std::unordered_map<std::string, std::uint64_t> quota_reserved;
-  std::mutex uid_mu;  // UID, mailbox-id and uidvalidity allocation
-  std::unordered_map<std::string, std::uint32_t> uidnext;  // uidnext_key -> next
-  std::unordered_map<std::string, std::uint32_t> mailbox_next;
-  std::int64_t last_uidvalidity = -1;
+  // What this process alone knows (pins, reservations, allocation caches, modseqs in
+  // flight, locks): storage/local_state.hpp.
+  LocalState local;
   std::unique_ptr<BlobSourceAdapter> source;
+  // Per-process caches that stay correct with a shared backend (the memo is keyed by
+  // the stored hash, so a password changed elsewhere never matches).
   // A hash verified for unknown users, so a login attempt costs the same time
   // whether or not the account exists (no user enumeration by timing).
   std::once_flag dummy_hash_once;
@@ -293,10 +254,6 @@ struct Store::Impl {
   std::once_flag verified_key_once;
   std::array<unsigned char, 32> verified_key{};
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> verified;
-  // Change log: modseq allocation and the visible state per account.
-  std::mutex change_mu;
-  std::unordered_map<std::string, ChangeCursor> change_cursors;
-  std::mutex trim_mu;
 
   ~Impl();
   // nullopt when absent.
@@ -418,12 +375,12 @@ class QuotaReservation {
   ~QuotaReservation() { release(); }
   void release() {
     if (impl_ == nullptr) return;
-    std::lock_guard lock(impl_->quota_mu);
+    std::lock_guard lock(impl_->local.quota_mu);
     for (const auto& [acct, bytes] : held_) {
-      auto it = impl_->quota_reserved.find(acct);
-      if (it == impl_->quota_reserved.end()) continue;
+      auto it = impl_->local.quota_reserved.find(acct);
+      if (it == impl_->local.quota_reserved.end()) continue;
       it->second -= bytes;
-      if (it->second == 0) impl_->quota_reserved.erase(it);
+      if (it->second == 0) impl_->local.quota_reserved.erase(it);
     }
     held_.clear();
     impl_ = nullptr;

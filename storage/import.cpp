@@ -94,7 +94,7 @@ result<std::vector<ImportJob>> Store::due_imports(UnixSeconds now, std::size_t l
 
 result<void> Store::reschedule_import(std::string_view job_id, UnixSeconds due,
                                       std::string_view last_error) {
-  std::lock_guard lock(impl_->queue_mu);
+  std::lock_guard lock(impl_->local.queue_mu);
   auto idx = impl_->get(kCfImport, "I" + std::string(job_id));
   if (!idx) return idx.error();
   if (!*idx || (*idx)->size() != 8)
@@ -117,7 +117,7 @@ result<void> Store::reschedule_import(std::string_view job_id, UnixSeconds due,
 }
 
 result<void> Store::remove_import(std::string_view job_id) {
-  std::lock_guard lock(impl_->queue_mu);
+  std::lock_guard lock(impl_->local.queue_mu);
   auto idx = impl_->get(kCfImport, "I" + std::string(job_id));
   if (!idx) return idx.error();
   if (!*idx || (*idx)->size() != 8)

@@ -60,7 +60,7 @@ std::optional<std::string> canonical_mailbox(std::string_view name) {
 }
 
 std::mutex& Store::Impl::message_lock(std::string_view message_id) {
-  return message_stripes[XXH3_64bits(message_id.data(), message_id.size()) % kMessageStripes];
+  return local.message_stripes[XXH3_64bits(message_id.data(), message_id.size()) % kMessageStripes];
 }
 
 result<std::optional<MessageValue>> Store::Impl::load_message(std::string_view message_id) {
@@ -128,36 +128,36 @@ void Store::Impl::put_mailbox(KvBatch& batch, std::string_view account,
 
 std::uint32_t Store::Impl::allocate_uid(std::string_view account, std::uint32_t mailbox_id) {
   auto key = uidnext_key(account, mailbox_id);
-  std::lock_guard lock(uid_mu);
-  auto it = uidnext.find(key);
-  if (it == uidnext.end()) {
+  std::lock_guard lock(local.uid_mu);
+  auto it = local.uidnext.find(key);
+  if (it == local.uidnext.end()) {
     auto persisted = counter(key);
     std::uint32_t next = persisted && *persisted > 0 ? static_cast<std::uint32_t>(*persisted) : 1;
-    it = uidnext.emplace(key, next).first;
+    it = local.uidnext.emplace(key, next).first;
   }
   return it->second++;
 }
 
 std::uint32_t Store::Impl::allocate_mailbox_id(std::string_view account) {
   auto key = mailbox_next_key(account);
-  std::lock_guard lock(uid_mu);
-  auto it = mailbox_next.find(key);
-  if (it == mailbox_next.end()) {
+  std::lock_guard lock(local.uid_mu);
+  auto it = local.mailbox_next.find(key);
+  if (it == local.mailbox_next.end()) {
     auto persisted = counter(key);
     std::uint32_t next = persisted && *persisted > 0 ? static_cast<std::uint32_t>(*persisted) : 1;
-    it = mailbox_next.emplace(key, next).first;
+    it = local.mailbox_next.emplace(key, next).first;
   }
   return it->second++;
 }
 
 std::uint32_t Store::Impl::allocate_uidvalidity() {
-  std::lock_guard lock(uid_mu);
-  if (last_uidvalidity < 0) {
+  std::lock_guard lock(local.uid_mu);
+  if (local.last_uidvalidity < 0) {
     auto persisted = counter(kUidValidity);
-    last_uidvalidity = persisted ? *persisted : 0;
+    local.last_uidvalidity = persisted ? *persisted : 0;
   }
-  last_uidvalidity = std::max<std::int64_t>(last_uidvalidity + 1, now_unix() & 0xffffffff);
-  return static_cast<std::uint32_t>(last_uidvalidity);
+  local.last_uidvalidity = std::max<std::int64_t>(local.last_uidvalidity + 1, now_unix() & 0xffffffff);
+  return static_cast<std::uint32_t>(local.last_uidvalidity);
 }
 
 void Store::Impl::drop_message_ref(KvBatch& batch, std::string_view message_id,
@@ -277,7 +277,7 @@ result<void> Store::release_upload(std::string_view account, std::string_view up
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");
   std::vector<std::string> gc;
-  std::shared_lock admin(impl_->admin_mu);
+  std::shared_lock admin(impl_->local.admin_mu);
   auto r = impl_->release_upload_key(upload_key(*acct, upload_id), &gc);
   if (!r) return r;
   impl_->gc_blobs(gc);
@@ -286,7 +286,7 @@ result<void> Store::release_upload(std::string_view account, std::string_view up
 
 result<std::size_t> Store::expire_uploads(UnixSeconds now) {
   std::vector<std::string> expired;
-  std::shared_lock admin(impl_->admin_mu);
+  std::shared_lock admin(impl_->local.admin_mu);
   {
     auto it = impl_->iter(kCfMailbox);
     for (it->seek("U"); it->valid() && it->key()[0] == 'U'; it->next()) {
@@ -328,9 +328,9 @@ result<std::vector<MailboxInfo>> Store::list_mailboxes(std::string_view account)
     info.is_system = is_system(info.name);
     auto key = uidnext_key(*acct, m->mailbox_id);
     {
-      std::lock_guard lock(impl_->uid_mu);
-      auto f = impl_->uidnext.find(key);
-      if (f != impl_->uidnext.end()) info.uidnext = f->second;
+      std::lock_guard lock(impl_->local.uid_mu);
+      auto f = impl_->local.uidnext.find(key);
+      if (f != impl_->local.uidnext.end()) info.uidnext = f->second;
     }
     if (info.uidnext == 0) {
       auto c = impl_->counter(key);
@@ -348,7 +348,7 @@ result<MailboxInfo> Store::create_mailbox(std::string_view account, std::string_
   if (!acct) return fail(errc::invalid_argument, "malformed account");
   auto mbox = canonical_mailbox(name);
   if (!mbox) return fail(errc::invalid_argument, "malformed mailbox name '" + std::string(name) + "'");
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto user = impl_->load_user(*acct);
   if (!user) return user.error();
   if (!*user) return fail(errc::not_found, "account " + *acct + " does not exist");
@@ -381,7 +381,7 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   if (!acct || !src || !dst) return fail(errc::invalid_argument, "malformed account or mailbox name");
   if (is_system(*src) || is_system(*dst))
     return fail(errc::invalid_argument, "system mailboxes cannot be renamed");
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto m = impl_->require_mailbox(*acct, *src);
   if (!m) return m.error();
   auto d = impl_->find_mailbox(*acct, *dst);
@@ -406,7 +406,7 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
   auto mbox = canonical_mailbox(name);
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
   if (is_system(*mbox)) return fail(errc::invalid_argument, "system mailboxes cannot be deleted");
-  std::unique_lock admin(impl_->admin_mu);
+  std::unique_lock admin(impl_->local.admin_mu);
   auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
   auto r = impl_->expunge_mailbox_rows(*acct, m->mailbox_id);
@@ -512,7 +512,7 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
       std::any_of(keywords.begin(), keywords.end(),
                   [](const std::string& k) { return k.empty() || k.size() > kMaxKeywordBytes; }))
     return fail(errc::invalid_argument, "too many or malformed keywords");
-  std::shared_lock admin(impl_->admin_mu);
+  std::shared_lock admin(impl_->local.admin_mu);
   auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
   auto locked = impl_->lock_row(*acct, m->mailbox_id, uid, *mbox);
@@ -543,7 +543,7 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   auto src = canonical_mailbox(from_mailbox);
   auto dst = canonical_mailbox(to_mailbox);
   if (!acct || !src || !dst) return fail(errc::invalid_argument, "malformed account or mailbox name");
-  std::shared_lock admin(impl_->admin_mu);
+  std::shared_lock admin(impl_->local.admin_mu);
   auto sm = impl_->require_mailbox(*acct, *src);
   if (!sm) return sm.error();
   auto dm = impl_->require_mailbox(*acct, *dst);
@@ -600,7 +600,7 @@ result<void> Store::expunge(std::string_view account, std::string_view mailbox,
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
   std::vector<std::string> gc;
   {
-    std::shared_lock admin(impl_->admin_mu);
+    std::shared_lock admin(impl_->local.admin_mu);
     auto m = impl_->require_mailbox(*acct, *mbox);
     if (!m) return m.error();
     for (std::size_t i = 0; i < uids.size(); ++i) {

@@ -46,7 +46,7 @@ result<std::vector<QueueEntry>> Store::due_queue(UnixSeconds now, std::size_t li
 
 result<void> Store::reschedule_queue(std::string_view queue_id, UnixSeconds due,
                                      std::string_view last_error) {
-  std::lock_guard lock(impl_->queue_mu);
+  std::lock_guard lock(impl_->local.queue_mu);
   auto idx = impl_->get(kCfQueue, "I" + std::string(queue_id));
   if (!idx) return idx.error();
   if (!*idx || (*idx)->size() != 8) return fail(errc::not_found, "queue row " + std::string(queue_id) + " not found");
@@ -71,8 +71,8 @@ result<void> Store::reschedule_queue(std::string_view queue_id, UnixSeconds due,
 result<void> Store::remove_queue(std::string_view queue_id, bool durable) {
   std::vector<std::string> gc;
   {
-    std::shared_lock admin(impl_->admin_mu);
-    std::lock_guard lock(impl_->queue_mu);
+    std::shared_lock admin(impl_->local.admin_mu);
+    std::lock_guard lock(impl_->local.queue_mu);
     auto idx = impl_->get(kCfQueue, "I" + std::string(queue_id));
     if (!idx) return idx.error();
     if (!*idx || (*idx)->size() != 8)

@@ -33,7 +33,7 @@ result<Loaded> load_row(Store::Impl& impl, std::string_view queue_id) {
 }  // namespace
 
 result<QueueEntry> Store::get_queue(std::string_view queue_id) {
-  std::lock_guard lock(impl_->queue_mu);
+  std::lock_guard lock(impl_->local.queue_mu);
   auto l = load_row(*impl_, queue_id);
   if (!l) return l.error();
   QueueEntry e;
@@ -49,7 +49,7 @@ result<QueueEntry> Store::get_queue(std::string_view queue_id) {
 result<void> Store::update_queue(std::string_view queue_id, UnixSeconds due, std::uint32_t attempts,
                                  std::string_view last_error,
                                  std::optional<std::string> envelope, bool durable) {
-  std::lock_guard lock(impl_->queue_mu);
+  std::lock_guard lock(impl_->local.queue_mu);
   auto l = load_row(*impl_, queue_id);
   if (!l) return l.error();
   l->value.attempts = attempts;

@@ -85,7 +85,7 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cac
 
 class RocksSnapshot final : public KvSnapshot {
  public:
-  RocksSnapshot(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) {}
+  explicit RocksSnapshot(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) {}
   ~RocksSnapshot() override { db_->ReleaseSnapshot(snap_); }
   const rocksdb::Snapshot* get() const { return snap_; }
 

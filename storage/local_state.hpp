@@ -1,0 +1,84 @@
+// storage/local_state.hpp — PRIVATE to storage/: the store's process-local state,
+// named and kept in one place. Everything here is known only to this process: blobs
+// pinned by uncommitted deliveries, quota bytes reserved by commits in flight, the
+// UID / mailbox-id / UIDVALIDITY allocation caches, change-log modseqs handed out but
+// not yet written, and the locks that order deliveries, expunges and admin changes.
+// It is correct only while one process owns the store, which the embedded RocksDB
+// backend guarantees (its LOCK file). A backend shared by several refmaild processes
+// must replace each piece with a shared equivalent (a lease or row lock, a reservation
+// row, an atomic allocation in the database, a per-account sequence) — this struct is
+// the list of what to replace. Must never: be persisted as is, or be read as the truth
+// about another process's work.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace refmail::storage {
+
+// ---- staged blob bytes and the in-flight registry ----
+struct StagedBlob {
+  std::vector<std::string> chunks;  // each <= max_chunk_bytes
+  std::uint64_t size = 0;
+};
+using StagedPtr = std::shared_ptr<const StagedBlob>;
+
+// An id some uncommitted delivery has decided to use. `pending` holds the bytes when
+// the id was free in the database at decision time (the delivery will write it);
+// null when it names a blob already stored (the pin keeps GC from deleting it).
+struct InflightEntry {
+  int pins = 0;
+  StagedPtr pending;
+};
+
+struct BlobStripe {
+  std::mutex mu;
+  std::unordered_map<std::string, InflightEntry> inflight;
+};
+
+inline constexpr std::size_t kBlobStripes = 1024;
+inline constexpr std::size_t kMessageStripes = 256;
+
+// Per-account change-log cursor (in memory; see changes.cpp).
+struct ChangeCursor {
+  std::uint64_t next = 0;                 // the next modseq to hand out
+  std::uint64_t floor = 0;                // persisted floor as last known
+  bool floor_persisted = false;           // the cf/ key exists
+  std::set<std::uint64_t> in_flight;      // handed out, batch not yet written
+};
+
+struct LocalState {
+  // Blob dedup and GC (blobs.cpp): the id chosen for staged bytes and the pins that
+  // keep GC from deleting a blob an uncommitted delivery references, in stripes.
+  std::array<BlobStripe, kBlobStripes> blob_stripes;
+  // Message locks (mailboxes.cpp, message_lock): a message's refcount changes and its
+  // deletion at zero happen under its stripe.
+  std::array<std::mutex, kMessageStripes> message_stripes;
+  // Shared by deliveries, expunges and row changes; exclusive for structural
+  // changes (mailbox rename/delete, user removal) and fsck repair.
+  std::shared_mutex admin_mu;
+  std::mutex queue_mu;  // queue row reschedule/removal
+  // Bytes of commits in flight per account, so concurrent deliveries cannot together
+  // overshoot a quota (each checks committed usage + everything reserved).
+  std::mutex quota_mu;
+  std::unordered_map<std::string, std::uint64_t> quota_reserved;
+  // UID, mailbox-id and uidvalidity allocation: caches above the persisted max-merge
+  // high-water marks (counter CF), so an allocation costs no read.
+  std::mutex uid_mu;
+  std::unordered_map<std::string, std::uint32_t> uidnext;  // uidnext_key -> next
+  std::unordered_map<std::string, std::uint32_t> mailbox_next;
+  std::int64_t last_uidvalidity = -1;
+  // Change log (changes.cpp): modseq allocation and the visible state per account.
+  // visible_state holds change_mu while it reads the stored counter; see there.
+  std::mutex change_mu;
+  std::unordered_map<std::string, ChangeCursor> change_cursors;
+  std::mutex trim_mu;
+};
+
+}  // namespace refmail::storage
