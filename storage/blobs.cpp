@@ -263,6 +263,10 @@ result<std::size_t> Store::read_blob(std::string_view blob_id, std::uint64_t off
   if (offset >= m.size || out.empty()) return std::size_t{0};
   std::size_t copied = 0;
   rocksdb::ReadOptions ro;
+  // Attachment bytes are read once per download, in order: keeping them in the block
+  // cache would only push out the small records every request needs (and grow RSS by
+  // each download's size); the OS page cache serves repeats.
+  ro.fill_cache = false;
   rocksdb::PinnableSlice chunk;
   while (copied < out.size() && offset < m.size) {
     auto n = static_cast<std::uint32_t>(offset / m.chunk_bytes);
