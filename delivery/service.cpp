@@ -331,7 +331,9 @@ void Intake::write(std::string_view bytes) {
 
 std::uint64_t Intake::size() const noexcept { return st_->written; }
 
-std::size_t Intake::held_bytes() const noexcept { return static_cast<std::size_t>(st_->written); }
+// The staged attachment bytes (about the size so far), and at the commit the write batch
+// and the memtable copy them again: 3x, until the store writes chunks as they stream.
+std::size_t Intake::held_bytes() const noexcept { return static_cast<std::size_t>(st_->written) * 3; }
 
 Intake Service::open_intake(const Inbound& in) {
   auto st = std::make_unique<Intake::State>(store_, cfg_);

@@ -116,8 +116,9 @@ class Intake {
   void write(std::string_view bytes);
   // Bytes written so far, the trace header included.
   [[nodiscard]] std::uint64_t size() const noexcept;
-  // Memory held for the message now. Today the staged attachment bytes stay in memory
-  // until the commit, so this is about size(); the splitter's own hold is bounded.
+  // Memory the message costs until it is committed: today 3x size() (the staged
+  // attachment bytes stay in memory until the commit, which copies them into the write
+  // batch and the memtable); the splitter's own hold is bounded.
   [[nodiscard]] std::size_t held_bytes() const noexcept;
 
   struct State;
