@@ -79,13 +79,13 @@ std::optional<storage::DeliveryReceipt> commit(storage::Delivery& d, Outcome& ou
   return std::move(*receipt);
 }
 
-// The summary, with the splitter's scanner limits so part paths match the skeleton's cuts.
-mime::Summary summarize(std::string_view message, const mime::Skeleton& skel, const config::Config& cfg) {
-  mime::SummaryLimits lim;
-  lim.limits.max_depth = cfg.limits.mime_max_depth;
-  lim.limits.max_parts = cfg.limits.mime_max_parts;
-  lim.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
-  return mime::summarize(message, skel, lim);
+mime::SplitParams split_params(const config::Config& cfg) {
+  mime::SplitParams sp;
+  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
+  sp.limits.max_depth = cfg.limits.mime_max_depth;
+  sp.limits.max_parts = cfg.limits.mime_max_parts;
+  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  return sp;
 }
 
 // Threading keys for the store (RFC 8621 3; storage/threads.cpp).
@@ -95,34 +95,46 @@ void set_thread_keys(storage::Delivery& d, const mime::Summary& s) {
   d.set_thread_keys(s.message_id, std::move(refs));
 }
 
-// Splits `message` into the delivery's blob sink (attachments kept once) and sets the
-// record: skeleton, summary (computed once, here), blob ids, logical size, thread keys.
-// Returns the summary; nullopt (and out.detail) when the split failed.
-std::optional<mime::Summary> split_into(storage::Delivery& d, const config::Config& cfg, std::string_view message,
-                                        Outcome& out) {
-  mime::SplitParams sp;
-  sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
-  sp.limits.max_depth = cfg.limits.mime_max_depth;
-  sp.limits.max_parts = cfg.limits.mime_max_parts;
-  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
-  auto skel = mime::split_message(message, d.blob_sink(), sp);
+struct Split {
+  mime::Skeleton skeleton;
+  mime::Summary summary;
+};
+
+// Ends a split fed into `d`'s blob sink and sets the record: skeleton, summary (made
+// once, here, from the skeleton's bytes and the staged cut bodies: equal to the whole
+// message's summary), blob ids, logical size, thread keys. nullopt (and out.detail)
+// when the split failed.
+std::optional<Split> finish_split(storage::Delivery& d, mime::Splitter& splitter, const config::Config& cfg,
+                                  Outcome& out) {
+  auto skel = splitter.finish();
   if (!skel) {
     out.status = Status::invalid;
     out.detail = "split failed: " + skel.error().message();
     return std::nullopt;
   }
-  mime::Summary summary = summarize(message, *skel, cfg);
+  mime::SummaryLimits lim;
+  lim.limits = split_params(cfg).limits;  // the splitter's, so part paths match the cuts
+  Split s{std::move(*skel), {}};
+  s.summary = mime::summarize(s.skeleton.bytes, s.skeleton, lim, &d.staged_source());
   storage::MessageRecord rec;
-  rec.summary = summary.serialize();
-  rec.blob_ids = skel->blob_ids();
-  rec.logical_size = message.size();
-  rec.skeleton = skel->serialize();
-  out.bytes = message.size();
-  out.cuts = skel->cuts.size();
-  for (const auto& c : skel->cuts) out.cut_bytes += c.decoded_size;
-  set_thread_keys(d, summary);
+  rec.summary = s.summary.serialize();
+  rec.blob_ids = s.skeleton.blob_ids();
+  rec.logical_size = s.skeleton.joined_size();
+  rec.skeleton = s.skeleton.serialize();
+  out.bytes = rec.logical_size;
+  out.cuts = s.skeleton.cuts.size();
+  for (const auto& c : s.skeleton.cuts) out.cut_bytes += c.decoded_size;
+  set_thread_keys(d, s.summary);
   d.set_message(std::move(rec));
-  return summary;
+  return s;
+}
+
+// A whole message at once (the import): the same split, fed in one piece.
+std::optional<Split> split_into(storage::Delivery& d, const config::Config& cfg, std::string_view message,
+                                Outcome& out) {
+  mime::Splitter splitter(split_params(cfg), d.blob_sink());
+  splitter.feed(message);
+  return finish_split(d, splitter, cfg, out);
 }
 
 template <typename F>
@@ -288,31 +300,95 @@ std::string Service::received_header(const Inbound& in, const std::string& hostn
 
 // ---------------------------------------------------------------- SMTP and reports
 
-Outcome Service::deliver(Inbound in) {
-  const std::string id = random_id();
-  return guarded(id, [&] { return deliver_inbound(std::move(in), id); });
+struct Intake::State {
+  std::string trace_id;
+  std::time_t now = 0;
+  storage::Delivery delivery;
+  mime::Splitter splitter;  // writes into delivery's blob sink: declared after it
+  std::uint64_t written = 0;
+  std::string failure;  // an exception while writing (a bug): the delivery fails
+
+  State(storage::Store& store, const config::Config& cfg)
+      : delivery(store.begin_delivery()), splitter(split_params(cfg), delivery.blob_sink()) {}
+};
+
+Intake::Intake(std::unique_ptr<State> st) : st_(std::move(st)) {}
+Intake::Intake(Intake&&) noexcept = default;
+Intake& Intake::operator=(Intake&&) noexcept = default;
+Intake::~Intake() = default;
+
+void Intake::write(std::string_view bytes) {
+  if (!st_->failure.empty()) return;
+  st_->written += bytes.size();
+  try {
+    st_->splitter.feed(bytes);
+  } catch (const std::exception& e) {
+    st_->failure = std::string("internal error: ") + e.what();
+  } catch (...) {
+    st_->failure = "internal error: non-standard exception";
+  }
 }
 
-Outcome Service::deliver_inbound(Inbound in, const std::string& id) {
+std::uint64_t Intake::size() const noexcept { return st_->written; }
+
+// The staged attachment bytes (about the size so far), and at the commit the write batch
+// and the memtable copy them again: 3x, until the store writes chunks as they stream.
+std::size_t Intake::held_bytes() const noexcept { return static_cast<std::size_t>(st_->written) * 3; }
+
+Intake Service::open_intake(const Inbound& in) {
+  auto st = std::make_unique<Intake::State>(store_, cfg_);
+  st->trace_id = random_id();
+  st->now = std::time(nullptr);
+  Intake intake(std::move(st));
+  intake.write(received_header(in, cfg_.hostname, intake.st_->trace_id, intake.st_->now));
+  return intake;
+}
+
+Outcome Service::deliver(Inbound in) {
+  std::optional<Intake> intake;
+  Outcome opened = guarded("", [&] {
+    intake.emplace(open_intake(in));
+    intake->write(in.bytes);
+    std::string().swap(in.bytes);
+    Outcome opened_ok;
+    opened_ok.status = Status::ok;
+    return opened_ok;
+  });
+  if (!intake) return opened;
+  return deliver(std::move(in), std::move(*intake));
+}
+
+Outcome Service::deliver(Inbound in, Intake intake) {
+  const std::string id = intake.st_->trace_id;
+  return guarded(id, [&] { return deliver_inbound(std::move(in), intake); });
+}
+
+Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
   Outcome out;
-  out.trace_id = id;
-  const std::time_t now = std::time(nullptr);
-  // Trace + message, split, summarised and measured once. Inserted in place: the
-  // session's buffer grew by doubling, so its spare capacity almost always takes the
-  // trace line without a second copy of the message.
-  std::string full = std::move(in.bytes);
-  full.insert(0, received_header(in, cfg_.hostname, id, now));
-
-  storage::Delivery d = store_.begin_delivery();
+  Intake::State& st = *intake.st_;
+  out.trace_id = st.trace_id;
+  if (!st.failure.empty()) {
+    out.internal_error = true;
+    out.detail = st.failure;
+    return out;
+  }
+  storage::Delivery& d = st.delivery;
   d.set_per_recipient_quota();
-  auto summary = split_into(d, cfg_, full, out);
-  if (!summary) return out;
+  auto split = finish_split(d, st.splitter, cfg_, out);
+  if (!split) return out;
+  // The header section is the skeleton's own (never cut): what the client sent.
+  if (in.check_header_senders && !in.sent_account.empty() &&
+      !header_senders_allowed(in.sent_account, split->skeleton.bytes)) {
+    out.status = Status::from_rejected;
+    out.detail = "From/Sender header not owned by " + in.sent_account;
+    return out;
+  }
 
-  const auto internal = to_seconds(now);
+  const auto internal = to_seconds(st.now);
   std::size_t rows = 0;
   for (const auto& a : in.local_accounts) {
     Placement p;
-    if (hook_) p = hook_(RecipientFacts{a, in.envelope, *summary});
+    if (hook_) p = hook_(RecipientFacts{a, in.envelope, split->summary});
     if (p.discard) continue;
     d.add_mailbox_row(a, p.mailbox, p.keywords, internal);
     ++rows;
@@ -329,7 +405,7 @@ Outcome Service::deliver_inbound(Inbound in, const std::string& id) {
   if (!receipt) return out;
   committed_queue_rows(out.queue_rows);
   out.over_quota = receipt->over_quota;
-  if (!out.over_quota.empty()) report_over_quota(in.envelope, full, out.over_quota, now, out);
+  if (!out.over_quota.empty()) report_over_quota(in.envelope, split->skeleton.bytes, out.over_quota, st.now, out);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -95,6 +96,37 @@ struct Inbound {
   std::string sent_account;                 // the submitting account ("" on the MX)
   std::string peer_ip;
   std::string peer_name;                    // reverse name if known, else ""
+  // Submission: the From: and Sender: addresses must be sent_account's too
+  // (header_senders_allowed), checked on the received header section.
+  bool check_header_senders = false;
+};
+
+// A message arriving in pieces (SMTP DATA/BDAT): each piece goes through the splitter
+// into the delivery's blob sink as it comes (attachments decoded and staged, the rest
+// kept as the skeleton), so no whole copy of the message is ever held. Made by
+// Service::open_intake, which writes the trace header first; finished by
+// Service::deliver(Inbound, Intake). One thread at a time; dropping it forgets
+// everything written.
+class Intake {
+ public:
+  Intake(Intake&&) noexcept;
+  Intake& operator=(Intake&&) noexcept;
+  ~Intake();
+  // Any piece size. Blocking (decoding, hashing): call it on a pool thread.
+  void write(std::string_view bytes);
+  // Bytes written so far, the trace header included.
+  [[nodiscard]] std::uint64_t size() const noexcept;
+  // Memory the message costs until it is committed: today 3x size() (the staged
+  // attachment bytes stay in memory until the commit, which copies them into the write
+  // batch and the memtable); the splitter's own hold is bounded.
+  [[nodiscard]] std::size_t held_bytes() const noexcept;
+
+  struct State;
+
+ private:
+  friend class Service;
+  explicit Intake(std::unique_ptr<State> st);
+  std::unique_ptr<State> st_;
 };
 
 // JMAP Email/set create: a message composed by the account into its own mailboxes.
@@ -160,6 +192,10 @@ class Service {
   // INBOX row per local account (or the hook's placement), a Sent row for a submitting
   // user, one queue row per foreign destination domain. Quota is per recipient.
   [[nodiscard]] Outcome deliver(Inbound in);
+  // The same for a message received in pieces: `in.bytes` is ignored (the intake has
+  // them). open_intake takes the envelope and peer facts for the trace header.
+  [[nodiscard]] Intake open_intake(const Inbound& in);
+  [[nodiscard]] Outcome deliver(Inbound in, Intake intake);
   // JMAP Email/set create.
   [[nodiscard]] Outcome store_composed(Composed c);
   // JMAP EmailSubmission/set: the sender rule, routing of every recipient, one INBOX row
@@ -182,7 +218,7 @@ class Service {
                                                    const std::string& id, std::time_t now);
 
  private:
-  Outcome deliver_inbound(Inbound in, const std::string& id);
+  Outcome deliver_inbound(Inbound in, Intake& intake);
   Outcome submit_message(Submission s);
   Outcome import_message(Import in);
   std::size_t add_queue_rows(storage::Delivery& d, const QueueEnvelope& base, const std::vector<std::string>& foreign,

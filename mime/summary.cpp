@@ -10,6 +10,7 @@
 #include <array>
 #include <cctype>
 #include <map>
+#include <optional>
 
 #include "mime/charset.hpp"
 #include "mime/codec.hpp"
@@ -127,8 +128,9 @@ std::string sniff_html_charset(std::string_view html) {
 
 class Builder {
  public:
-  Builder(std::string_view message, const Skeleton& skel, const SummaryLimits& limits)
-      : message_(message), skel_(skel), limits_(limits),
+  Builder(std::string_view message, const Skeleton& skel, const SummaryLimits& limits,
+          BlobSource* cut_bytes = nullptr)
+      : message_(message), skel_(skel), limits_(limits), cut_bytes_(cut_bytes),
         parts_(scan_message(message, limits.limits)) {
     infos_.resize(parts_.size());
   }
@@ -327,22 +329,26 @@ class Builder {
       ps.blob_id = cut->blob_id;
       ps.size = cut->decoded_size;
     }
-    if (!cut || (text && !body.empty())) {
-      const Decoded d = in.undecodable ? Decoded{std::string(), body.size(), body.size() > 0}
-                                       : decode_body(body, p.encoding, keep);
-      if (!cut) ps.size = d.size;
-      if (text) {
-        std::string charset = ps.charset;
-        if (charset.empty() && in.type == "text/html") charset = sniff_html_charset(d.bytes);
-        std::string utf8 = normalize_newlines(to_utf8(d.bytes, charset));
-        const std::string_view cut_text = truncate_utf8(utf8, keep);
-        ps.truncated = d.truncated || cut_text.size() < utf8.size();
-        utf8.resize(cut_text.size());
-        ps.content = std::move(utf8);
-        body_budget_ -= std::min(body_budget_, ps.content.size());
-      }
+    std::optional<Decoded> d;
+    if (cut && from_skeleton()) {
+      if (text) d = read_cut(*cut, keep);  // the body's text is in the blob
+    } else if (!cut || (text && !body.empty())) {
+      d = in.undecodable ? Decoded{std::string(), body.size(), body.size() > 0}
+                         : decode_body(body, p.encoding, keep);
+      if (!cut && from_skeleton()) add_inner_cuts(p, keep, *d);
+      if (!cut) ps.size = d->size;
     } else if (text) {
       ps.truncated = ps.size > 0;  // content only in the blob
+    }
+    if (d && text) {
+      std::string charset = ps.charset;
+      if (charset.empty() && in.type == "text/html") charset = sniff_html_charset(d->bytes);
+      std::string utf8 = normalize_newlines(to_utf8(d->bytes, charset));
+      const std::string_view cut_text = truncate_utf8(utf8, keep);
+      ps.truncated = d->truncated || cut_text.size() < utf8.size();
+      utf8.resize(cut_text.size());
+      ps.content = std::move(utf8);
+      body_budget_ -= std::min(body_budget_, ps.content.size());
     }
     return ps;
   }
@@ -416,6 +422,46 @@ class Builder {
     s.references = header_ids(top, "references");
   }
 
+  // True when message_ is the skeleton's own bytes (cut bodies are not in it).
+  bool from_skeleton() const { return message_.size() != skel_.joined_size(); }
+
+  // The first `keep` decoded bytes of a cut's blob (through cut_bytes_), and its size.
+  Decoded read_cut(const Cut& c, std::size_t keep) const {
+    Decoded d;
+    d.size = c.decoded_size;
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(keep, c.decoded_size));
+    if (cut_bytes_ != nullptr && want > 0) {
+      d.bytes.resize(want);
+      std::size_t got = 0;
+      while (got < want) {
+        auto n = cut_bytes_->read(c.blob_id, got, std::span<char>(d.bytes.data() + got, want - got));
+        if (!n || *n == 0) break;
+        got += *n;
+      }
+      d.bytes.resize(got);
+    }
+    d.truncated = d.size > d.bytes.size();
+    return d;
+  }
+
+  // From the skeleton's bytes, a part that is not cut whole may still hold cuts: a
+  // partial cut at the start of a leaf's body (its decoded prefix comes before the
+  // literal rest), or the cuts of the parts inside a message/rfc822 (their encoded
+  // text is part of this body's bytes). `d` is what the literal bytes decoded to.
+  void add_inner_cuts(const Part& p, std::size_t keep, Decoded& d) const {
+    const bool decoded = p.encoding == TransferEncoding::Base64 || p.encoding == TransferEncoding::QuotedPrintable;
+    for (const Cut& c : skel_.cuts) {
+      if (c.offset < p.body.begin || c.offset > p.body.end) continue;
+      d.size += decoded ? c.decoded_size : c.encoded_size;
+      if (c.partial && c.offset == p.body.begin && keep > 0) {  // this leaf's own prefix
+        Decoded head = read_cut(c, keep);
+        head.bytes.append(d.bytes, 0, keep - std::min(keep, head.bytes.size()));
+        d.bytes = std::move(head.bytes);
+      }
+    }
+    d.truncated = d.size > d.bytes.size();
+  }
+
   // Raw bytes of the body of `p` in the joined message: cuts inside it count with
   // their encoded size when `message_` is the skeleton's own bytes.
   std::uint64_t raw_body_size(const Part& p) const {
@@ -467,6 +513,7 @@ class Builder {
   std::string_view message_;
   const Skeleton& skel_;
   const SummaryLimits& limits_;
+  BlobSource* cut_bytes_ = nullptr;
   std::vector<Part> parts_;
   std::vector<Info> infos_;
   std::size_t body_budget_ = 0;
@@ -836,8 +883,9 @@ void repair_strings(Summary& s) {
 
 }  // namespace
 
-Summary summarize(std::string_view message, const Skeleton& skeleton, const SummaryLimits& limits) {
-  Builder b(message, skeleton, limits);
+Summary summarize(std::string_view message, const Skeleton& skeleton, const SummaryLimits& limits,
+                  BlobSource* cut_bytes) {
+  Builder b(message, skeleton, limits, cut_bytes);
   b.set_budget(limits.max_total_body_bytes);
   Summary s = b.run();
   repair_strings(s);

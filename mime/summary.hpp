@@ -16,6 +16,7 @@
 #include <boost/system/result.hpp>
 
 #include "mime/address.hpp"
+#include "mime/blob_io.hpp"
 #include "mime/limits.hpp"
 #include "mime/skeleton.hpp"
 
@@ -77,12 +78,14 @@ struct Summary {
   friend bool operator==(const Summary&, const Summary&) = default;
 };
 
-// Summarises `message`: the full received message (preferred), or the skeleton's own
-// bytes (then parts that were cut have no content, their size comes from the cut).
-// `skeleton` gives blob ids and decoded sizes of cut parts by part path (partial cuts
-// ignored); pass an empty Skeleton for a message that was not split.
+// Summarises `message`: the full received message, or the skeleton's own bytes.
+// `skeleton` gives blob ids and decoded sizes of cut parts by part path; pass an empty
+// Skeleton for a message that was not split. From the skeleton's bytes, `cut_bytes`
+// (when given) supplies the decoded bytes of cuts: a cut text body's content (the first
+// max_body_bytes only) and the prefix a partial cut holds; the result then equals the
+// full message's summary. Without it a cut text body has no content (truncated).
 [[nodiscard]] Summary summarize(std::string_view message, const Skeleton& skeleton,
-                                const SummaryLimits& limits = {});
+                                const SummaryLimits& limits = {}, BlobSource* cut_bytes = nullptr);
 
 // One entity of a message's MIME tree as RFC 8621 4.1.4 bodyStructure shows it. Leaves,
 // and message/rfc822 parts (JMAP does not descend into them), carry the PartSummary

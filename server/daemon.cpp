@@ -64,7 +64,7 @@ bool seed(storage::Store& store, const config::Config& cfg) {
 int run_daemon(const config::Config& cfg) {
   log::set_level(log::parse_level(cfg.log_level));
   ::umask(0077);
-  // Buffers of 1 MiB and more (message content, attachments, argon2's 64 MiB) come from
+  // Buffers of 1 MiB and more (message content, attachments, argon2's 9 MiB) come from
   // mmap and go back to the system when freed. glibc's default threshold grows up to
   // 32 MiB and then keeps such buffers in the pool threads' arenas, so peak RSS ratcheted
   // up under large messages (docs/PERFORMANCE.md, attack replay: 544 -> 341 MiB).

@@ -268,33 +268,13 @@ std::optional<Payload> parse_payload(const std::string& s) {
   return p;
 }
 
-// The Message-ID of raw message bytes (first header block only), without <>.
+// The Message-ID of raw message bytes (first header block only), without <>: parsed
+// as the summary parses it, so it compares with the ids of stored messages.
 std::string header_message_id(std::string_view msg) {
-  std::size_t pos = 0;
-  while (pos < msg.size() && pos < 256 * 1024) {
-    auto e = msg.find('\n', pos);
-    if (e == std::string_view::npos) break;
-    auto line = msg.substr(pos, e - pos);
-    if (line.empty() || line == "\r") break;
-    if (line.size() > 11) {
-      std::string name(line.substr(0, 11));
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (name == "message-id:") {
-        std::string v(line.substr(11));
-        // Unfold one continuation line.
-        if (e + 1 < msg.size() && (msg[e + 1] == ' ' || msg[e + 1] == '\t')) {
-          auto e2 = msg.find('\n', e + 1);
-          if (e2 != std::string_view::npos) v += std::string(msg.substr(e + 1, e2 - e - 1));
-        }
-        auto a = v.find('<');
-        auto b = v.find('>', a == std::string::npos ? 0 : a);
-        if (a != std::string::npos && b != std::string::npos) return v.substr(a + 1, b - a - 1);
-        return {};
-      }
-    }
-    pos = e + 1;
-  }
-  return {};
+  auto bodies = mime::header_field_bodies(msg, {"message-id"});
+  if (bodies.empty()) return {};
+  auto ids = mime::parse_message_ids(bodies.front(), 1);
+  return ids.empty() ? std::string() : ids.front();
 }
 
 constexpr std::size_t kMaxGrantAddresses = 100;

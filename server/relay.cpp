@@ -8,7 +8,7 @@
 // into the session (StreamJob), connections are reused (RSET) per destination, routes are
 // cached for their DNS TTL, a finished delivery starts the next ready row without a
 // queue scan, and queue removals share one WAL sync.
-// The message side (envelope, loading, StreamJob, bounce reports) is relay_message.cpp.
+// The message side (envelope, loading, StreamJob, bounce reports) is delivery/outbound.cpp.
 // RFC 5321 4.5.4.1 (retry strategy), 5.1 (MX order, implicit MX), RFC 7505 (null MX),
 // RFC 3461/3464 (DSN), RFC 7435 (opportunistic TLS).
 #include "mime/headers.hpp"
@@ -32,7 +32,7 @@
 #include "mime/skeleton.hpp"
 #include "server/dns.hpp"
 #include "server/log.hpp"
-#include "server/relay_message.hpp"
+#include "delivery/outbound.hpp"
 #include "smtp/client_session.hpp"
 #include "storage/store.hpp"
 
@@ -42,7 +42,7 @@ namespace beast = boost::beast;
 namespace ssl = asio::ssl;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
-using namespace relay_detail;  // envelope, message loading, streaming, reports
+using namespace delivery::outbound;  // envelope, message loading, streaming, reports
 
 namespace {
 

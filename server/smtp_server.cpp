@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -59,6 +60,73 @@ asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
   c.outbuf.clear();
   co_return !ec;
 }
+
+// Streaming ingest: the session hands message content here as it arrives
+// (smtp::ContentConsumer, called inside Session::feed, so it only buffers); the
+// coroutine moves the buffer into a delivery::Intake on the pool whenever about kStep
+// bytes wait, and once more at the end with the delivery. So a message is never held
+// whole, and the reads of one connection pause while its step runs (backpressure).
+class StreamIn final : public smtp::ContentConsumer {
+ public:
+  static constexpr std::size_t kStep = 1u << 20;
+
+  StreamIn(delivery::Service& svc, std::string peer_ip) : svc_(svc), peer_ip_(std::move(peer_ip)) {}
+
+  void begin(const smtp::Envelope& envelope) override {
+    discard();
+    facts_ = delivery::Inbound{};
+    facts_.envelope = envelope;
+    facts_.peer_ip = peer_ip_;
+    open_ = true;
+  }
+  void write(std::string_view bytes) override {
+    if (open_) pending_.append(bytes);
+  }
+  void discard() override {
+    open_ = false;
+    std::string().swap(pending_);
+    intake_.reset();
+    failure_.clear();
+  }
+  std::size_t held_bytes() const override {
+    return pending_.capacity() + (intake_ ? intake_->held_bytes() : 0);
+  }
+
+  [[nodiscard]] bool step_due() const { return open_ && pending_.size() >= kStep; }
+  // On the pool: the waiting bytes into the intake (opened on the first step).
+  bool step() {
+    try {
+      if (!intake_) intake_.emplace(svc_.open_intake(facts_));
+      intake_->write(pending_);
+      pending_.clear();
+    } catch (const std::exception& e) {
+      failure_ = std::string("internal error: ") + e.what();
+      std::string().swap(pending_);
+    }
+    return failure_.empty();
+  }
+  // On the pool: the rest, then the delivery (routes and policy facts in `in`).
+  delivery::Outcome finish(delivery::Inbound in) {
+    delivery::Outcome out;
+    if (open_ && step() && intake_) {
+      out = svc_.deliver(std::move(in), std::move(*intake_));
+    } else {
+      out.internal_error = true;
+      out.detail = failure_.empty() ? "internal error: no content was begun" : failure_;
+    }
+    discard();
+    return out;
+  }
+
+ private:
+  delivery::Service& svc_;
+  const std::string peer_ip_;
+  delivery::Inbound facts_;  // envelope and peer, for the trace header
+  std::string pending_;
+  std::optional<delivery::Intake> intake_;
+  std::string failure_;
+  bool open_ = false;
+};
 
 asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Services svc,
                                    ConnectionTracker::Slot slot) {
@@ -125,6 +193,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   lim.max_data_line = cfg.limits.data_line_bytes;
   opts.bare_lf = cfg.smtp_policy.reject_bare_lf ? smtp::BareLfPolicy::Reject : smtp::BareLfPolicy::Accept;
   smtp::Session session(opts, lim);
+  StreamIn stream(*svc.delivery, peer_ip);  // declared after the session: outlives its use
+  session.set_content_consumer(&stream);
 
   std::map<std::string, delivery::Route> routes;  // by RFC 5321 address text, for this transaction
   std::deque<smtp::Action> pending;
@@ -214,7 +284,6 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       } else if (auto* d = std::get_if<smtp::Deliver>(&action)) {
         delivery::Inbound req;
         req.envelope = std::move(d->envelope);
-        req.bytes = std::move(d->bytes);
         req.peer_ip = peer_ip;
         for (const auto& r : req.envelope.rcpt_to) {
           auto it = routes.find(r.address.to_string());
@@ -227,22 +296,12 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           for (auto& f : it->second.foreign) req.foreign.push_back(f);
         }
         routes.clear();
-        if (lc.auth && req.envelope.auth_user) req.sent_account = *req.envelope.auth_user;
-        // Held until the delivery is done, at what storing it costs: ingest today makes
-        // a whole second copy, the decoded attachments and the write batch (~3x; the
-        // streaming ingest of the mail-core issue removes them), so the in-flight
-        // budget bounds memory, not just bytes received.
-        constexpr std::uint64_t kIngestCopies = 3;
-        (void)held.set(req.bytes.size() * kIngestCopies);
-        auto run = [&svc, r = std::move(req)]() mutable {
-          if (!r.sent_account.empty() && !svc.delivery->header_senders_allowed(r.sent_account, r.bytes)) {
-            delivery::Outcome refused;
-            refused.status = delivery::Status::from_rejected;
-            refused.detail = "From/Sender header not owned by " + r.sent_account;
-            return refused;
-          }
-          return svc.delivery->deliver(std::move(r));
-        };
+        if (lc.auth && req.envelope.auth_user) {
+          req.sent_account = *req.envelope.auth_user;
+          req.check_header_senders = true;
+        }
+        (void)held.set(stream.held_bytes());
+        auto run = [&stream, r = std::move(req)]() mutable { return stream.finish(std::move(r)); };
         delivery::Outcome outcome;
         try {
           outcome = co_await offload(svc.rt.pool, std::move(run));
@@ -364,6 +423,14 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     }
     if (rec) break;  // peer closed or reset: nothing half-stored, the session is dropped
     push(session.feed(std::span<const char>(buf.data(), n), std::chrono::steady_clock::now()));
+    if (stream.step_due()) {
+      auto step = [&stream] { return stream.step(); };
+      try {
+        (void)co_await offload(svc.rt.pool, std::move(step));
+      } catch (const std::exception& e) {  // step() catches its own; this is the pool hop
+        log::error("ingest.exception", {{"listener", lc.name}, {"error", e.what()}});
+      }
+    }
     // Over the in-flight budget, the message that grows is drained, not kept (452
     // 4.3.1), unless it is still small: large messages fill the budget, and an ordinary
     // one must not pay for them (at most connections x kSmallContent over the budget).

@@ -58,7 +58,8 @@ struct CheckRecipient {
 // Session::delivery_result(). The 250 is sent only after that.
 struct Deliver {
   Envelope envelope;
-  std::string bytes;  // the content exactly as received, after dot-unstuffing
+  std::string bytes;  // the content exactly as received, after dot-unstuffing ("" when a
+                      // ContentConsumer took it as it arrived)
 };
 
 // Write all earlier replies, then close the connection.

@@ -15,6 +15,17 @@ void MessageSink::reserve(std::uint64_t n) {
   bytes_.reserve(static_cast<std::size_t>(n));
 }
 
+void MessageSink::start(const Envelope& envelope) {
+  if (consumer_ == nullptr) return;
+  consumer_->begin(envelope);
+  started_ = true;
+}
+
+void MessageSink::abandon() {
+  if (started_) consumer_->discard();
+  started_ = false;
+}
+
 void MessageSink::append(std::string_view s) {
   if (s.empty()) return;
   const char* p = s.data();
@@ -43,6 +54,11 @@ void MessageSink::append(std::string_view s) {
   if (total_ > max_size_ || shed_) {
     // Over the limit: keep counting, stop storing, give the memory back.
     std::string().swap(bytes_);
+    abandon();
+    return;
+  }
+  if (consumer_ != nullptr) {
+    if (started_) consumer_->write(s);
     return;
   }
   bytes_.append(s);
@@ -50,6 +66,7 @@ void MessageSink::append(std::string_view s) {
 
 std::string MessageSink::take() {
   REFMAIL_CHECK(!over_size() && !shed_);
+  started_ = false;
   return std::move(bytes_);
 }
 

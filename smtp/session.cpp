@@ -336,6 +336,7 @@ void Session::reset_transaction() {
   pending_mail_params_.reset();
   pending_mail_from_.reset();
   pending_rcpt_.reset();
+  sink_.abandon();
   sink_ = MessageSink{};
   data_rx_.reset();
   bdat_active_ = false;
@@ -536,8 +537,10 @@ void Session::cmd_data(std::string_view) {
     fail(503, "5.5.1 Error: BODY=BINARYMIME requires BDAT");  // RFC 3030 3
     return;
   }
-  sink_ = MessageSink{lim_.max_message_size};
+  sink_.abandon();
+  sink_ = MessageSink{lim_.max_message_size, consumer_};
   if (env_.params.size) sink_.reserve(*env_.params.size);
+  sink_.start(env_);
   data_rx_.reset();
   enter_state(SessionState::Data);
   reply(354, "End data with <CR><LF>.<CR><LF>");
@@ -627,8 +630,10 @@ void Session::cmd_bdat(std::string_view args) {
   } else if (!bdat_active_) {
     bdat_active_ = true;
     env_.chunking = true;
-    sink_ = MessageSink{lim_.max_message_size};
+    sink_.abandon();
+    sink_ = MessageSink{lim_.max_message_size, consumer_};
     if (env_.params.size) sink_.reserve(*env_.params.size);
+    sink_.start(env_);
   }
   bdat_return_state_ = state_;
   enter_state(SessionState::BdatChunk);

@@ -107,6 +107,11 @@ class Session {
   // The TLS handshake succeeded: RFC 3207 4.2, forget everything, expect a new EHLO.
   [[nodiscard]] std::vector<Action> tls_started();
 
+  // From now on message content goes to `consumer` as it arrives (streaming ingest)
+  // instead of being kept for Deliver::bytes, which is then empty. `consumer` must
+  // outlive the session or be replaced; nullptr keeps the content here again.
+  void set_content_consumer(ContentConsumer* consumer) noexcept { consumer_ = consumer; }
+
   [[nodiscard]] SessionState state() const noexcept { return state_; }
   // False while an outcome is awaited or after Close: the server should not read more
   // (bytes already read may still be fed; they are buffered up to max_input_buffer).
@@ -210,6 +215,7 @@ class Session {
   std::optional<Address> pending_mail_from_;
   std::optional<Recipient> pending_rcpt_;
   MessageSink sink_;
+  ContentConsumer* consumer_ = nullptr;
   DataReceiver data_rx_;
   bool bdat_active_ = false;      // a BDAT transaction is open (chunks seen)
   std::uint64_t bdat_remaining_ = 0;

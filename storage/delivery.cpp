@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include <xxhash.h>
@@ -58,6 +59,7 @@ struct Delivery::State final : mime::BlobSink {
   std::vector<std::pair<std::string, std::optional<std::string>>> import_state;
   bool committed = false;
   bool per_recipient_quota = false;  // set_per_recipient_quota()
+  std::unique_ptr<mime::BlobSource> source;  // staged_source(), made on first use
 
   explicit State(Store::Impl* s) : store(s) { xxh = XXH3_createState(); }
   ~State() override {
@@ -113,6 +115,38 @@ struct Delivery::State final : mime::BlobSink {
   }
 };
 
+namespace {
+// Delivery::staged_source(): reads the staged chunks of a committed candidate.
+class StagedSource final : public mime::BlobSource {
+ public:
+  explicit StagedSource(const std::vector<StagedRef>& staged) : staged_(staged) {}
+  boost::system::result<std::size_t> read(std::string_view blob_id, std::uint64_t offset,
+                                          std::span<char> out) override {
+    for (const auto& s : staged_) {
+      if (s.blob_id != blob_id) continue;
+      std::size_t copied = 0;
+      std::uint64_t start = 0;
+      for (const auto& chunk : s.bytes->chunks) {
+        const std::uint64_t end = start + chunk.size();
+        if (offset < end && copied < out.size()) {
+          const auto within = static_cast<std::size_t>(offset - start);
+          const std::size_t take = std::min(out.size() - copied, chunk.size() - within);
+          std::memcpy(out.data() + copied, chunk.data() + within, take);
+          copied += take;
+          offset += take;
+        }
+        start = end;
+      }
+      return copied;
+    }
+    return fail(errc::not_found, "blob " + std::string(blob_id) + " is not staged in this delivery");
+  }
+
+ private:
+  const std::vector<StagedRef>& staged_;
+};
+}  // namespace
+
 // For Delivery::add_import_state (storage/import_state.cpp), which owns the key layout.
 std::vector<std::pair<std::string, std::optional<std::string>>>& staged_import_state(Delivery::State& st) {
   return st.import_state;
@@ -124,6 +158,11 @@ Delivery& Delivery::operator=(Delivery&&) noexcept = default;
 Delivery::~Delivery() = default;
 
 mime::BlobSink& Delivery::blob_sink() { return *state_; }
+
+mime::BlobSource& Delivery::staged_source() {
+  if (!state_->source) state_->source = std::make_unique<StagedSource>(state_->staged);
+  return *state_->source;
+}
 
 result<std::string> Delivery::put_blob(std::span<const char> decoded) {
   state_->begin();

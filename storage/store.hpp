@@ -51,6 +51,10 @@ class Delivery {
   // The sink the MIME splitter writes decoded attachment bytes into. Its commit()
   // returns the blob id (an existing blob's id when the bytes are already stored).
   [[nodiscard]] mime::BlobSink& blob_sink();
+  // The decoded bytes of the blobs this delivery's sink has committed, by the id the
+  // sink returned (mime::summarize reads cut text bodies from it before commit()).
+  // Other ids: not_found. Lives as long as the Delivery.
+  [[nodiscard]] mime::BlobSource& staged_source();
   // begin/append/commit on blob_sink() in one call.
   [[nodiscard]] result<std::string> put_blob(std::span<const char> decoded);
 

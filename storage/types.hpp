@@ -21,7 +21,7 @@ using UnixSeconds = std::chrono::sys_seconds;
 
 // How much work a password hash costs (libsodium argon2id opslimit/memlimit).
 enum class PasswordCost {
-  interactive,   // crypto_pwhash_*_INTERACTIVE (64 MiB, ~0.1-0.5 s): the default
+  interactive,   // argon2id m=9 MiB, t=4, p=1 (an OWASP-listed setting): the default
   moderate,      // crypto_pwhash_*_MODERATE (256 MiB)
   test_minimal,  // crypto_pwhash_*_MIN: tests only, never in production
 };
@@ -131,6 +131,9 @@ struct UserInfo {
   std::uint64_t quota_bytes = 0;       // 0 = unlimited
   std::uint64_t used_bytes = 0;        // logical bytes in the account's mailboxes
   std::uint64_t messages = 0;          // mailbox rows of the account
+  // The stored hash's argon2id parameters ("m=9216,t=4,p=1"); a hash made with other
+  // ones than the store's cost is replaced at the user's next successful login.
+  std::string password_params;
 };
 
 struct AliasInfo {

@@ -175,7 +175,12 @@ class RocksKv final : public Kv {
   result<bool> get_pinned(Cf c, std::string_view key, KvPinned& out) override {
     auto& pinned = static_cast<RocksPinned&>(out).value;
     pinned.Reset();
-    auto s = db->Get(rocksdb::ReadOptions(), handles[c], slice(key), &pinned);
+    rocksdb::ReadOptions ro;
+    // Attachment chunks are read once per download, in order: caching them would only
+    // push out the small records every request needs (and grow RSS by each download's
+    // size); the OS page cache serves repeats.
+    ro.fill_cache = c != kCfBlobChunk;
+    auto s = db->Get(ro, handles[c], slice(key), &pinned);
     if (s.IsNotFound()) return false;
     if (!s.ok()) return as_error(fail_status(s, std::string("reading ") + kCfNames[c]));
     return true;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <utility>
 #include <sstream>
 #include <string>
 
@@ -30,6 +31,40 @@ class Sink final : public BlobSink {
   }
   void discard() override { current.clear(); }
 };
+
+// The sink's blobs read back, as the store's BlobSource would serve them.
+class Source final : public BlobSource {
+ public:
+  explicit Source(const Sink& s) : sink_(s) {}
+  boost::system::result<std::size_t> read(std::string_view id, std::uint64_t offset, std::span<char> out) override {
+    auto it = sink_.blobs.find(std::string(id));
+    if (it == sink_.blobs.end()) return make_error_code(errc::skeleton_corrupt);
+    if (offset >= it->second.size()) return std::size_t{0};
+    const std::size_t n = std::min<std::size_t>(out.size(), it->second.size() - offset);
+    std::memcpy(out.data(), it->second.data() + offset, n);
+    ++reads;
+    return n;
+  }
+  std::size_t reads = 0;
+
+ private:
+  const Sink& sink_;
+};
+
+// As the SMTP session feeds it: in small pieces (held-back lines get released between
+// pieces, which is when partial cuts happen).
+boost::system::result<Skeleton> split_in_pieces(std::string_view m, BlobSink& sink, const SplitParams& params) {
+  Splitter s(params, sink);
+  for (std::size_t i = 0; i < m.size(); i += 997) s.feed(m.substr(i, 997));
+  return s.finish();
+}
+
+std::string read_file(const std::string& f) {
+  std::ifstream in(f, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 std::vector<std::string> corpus_files() {
   std::vector<std::string> out;
@@ -89,6 +124,110 @@ TEST(SummarySplit, CutsMatchSummaryParts) {
     EXPECT_EQ(from_skeleton.from, with_cuts.from) << f;
   }
   EXPECT_GT(checked_cuts, 40u);
+}
+
+// Streaming ingest summarises the skeleton's bytes with the staged blobs as the source
+// of cut bodies: the summary and body structure must equal the full message's, for
+// every corpus message, at the production cut size and at a small one.
+TEST(SummarySplit, FromSkeletonWithCutBytesEqualsFullMessage) {
+  std::size_t files = 0, with_cuts = 0, partial = 0;
+  for (const std::string& f : corpus_files()) {
+    const std::string m = read_file(f);
+    // Production parameters; small cuts; a tiny hold-back window (partial cuts).
+    for (auto [min_cut, held] : {std::pair<std::uint64_t, std::size_t>{2048, 4u << 20}, {64, 4u << 20}, {16, 100}}) {
+      Sink sink;
+      SplitParams params;
+      params.min_cut_bytes = min_cut;
+      params.max_held_body_bytes = held;
+      auto skel = split_in_pieces(m, sink, params);
+      ASSERT_TRUE(skel.has_value()) << f;
+      SummaryLimits lim;
+      lim.limits = params.limits;
+      Source source(sink);
+      const Summary full = summarize(m, *skel, lim);
+      const Summary streamed = summarize(skel->bytes, *skel, lim, &source);
+      EXPECT_EQ(streamed, full) << f << " min_cut " << min_cut;
+      EXPECT_EQ(body_structure(skel->bytes, *skel, false, lim).part, body_structure(m, *skel, false, lim).part) << f;
+      if (!skel->cuts.empty()) ++with_cuts;
+      for (const Cut& c : skel->cuts) partial += c.partial ? 1 : 0;
+    }
+    ++files;
+  }
+  EXPECT_GT(files, 200u);
+  EXPECT_GT(with_cuts, 60u);
+  EXPECT_GT(partial, 0u);
+}
+
+// A text body cut whole (a named text/plain part) gets its content from the blob, and
+// only the first max_body_bytes of it are read.
+TEST(SummarySplit, CutTextBodyContentComesFromTheBlobPrefix) {
+  std::string text;
+  for (int i = 0; i < 4000; ++i) text += "line " + std::to_string(i) + " of the report\r\n";
+  const std::string m = "From: a@x.test\r\nSubject: t\r\nContent-Type: text/plain; name=report.txt\r\n\r\n" + text;
+  Sink sink;
+  SplitParams params;
+  auto skel = split_in_pieces(m, sink, params);
+  ASSERT_TRUE(skel.has_value());
+  ASSERT_EQ(skel->cuts.size(), 1u);
+  SummaryLimits lim;
+  lim.max_body_bytes = 1000;
+  Source source(sink);
+  const Summary full = summarize(m, *skel, lim);
+  const Summary streamed = summarize(skel->bytes, *skel, lim, &source);
+  ASSERT_EQ(streamed.text_body.size(), 1u);
+  EXPECT_EQ(streamed, full);
+  EXPECT_TRUE(streamed.text_body[0].truncated);
+  EXPECT_EQ(streamed.text_body[0].content.substr(0, 20), "line 0 of the report");
+  EXPECT_LE(streamed.text_body[0].content.size(), 1000u);
+  const Summary without = summarize(skel->bytes, *skel, lim);
+  EXPECT_TRUE(without.text_body[0].content.empty());
+  EXPECT_TRUE(without.text_body[0].truncated);
+}
+
+// A partial cut (late re-encoding mismatch past the hold limit) and a message/rfc822
+// holding a cut attachment: sizes and text content still equal the full message's.
+TEST(SummarySplit, PartialCutsAndNestedMessagesFromSkeleton) {
+  std::string b64;
+  {
+    std::string raw;
+    for (int i = 0; i < 20000; ++i) raw.push_back(static_cast<char>('a' + (i * 7) % 26));
+    static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string enc;
+    for (std::size_t i = 0; i + 2 < raw.size(); i += 3) {
+      const unsigned v = (static_cast<unsigned char>(raw[i]) << 16) | (static_cast<unsigned char>(raw[i + 1]) << 8) |
+                         static_cast<unsigned char>(raw[i + 2]);
+      enc += tbl[(v >> 18) & 63];
+      enc += tbl[(v >> 12) & 63];
+      enc += tbl[(v >> 6) & 63];
+      enc += tbl[v & 63];
+    }
+    for (std::size_t i = 0; i < enc.size(); i += 76) b64 += enc.substr(i, 76) + "\r\n";
+    b64[b64.size() - 100] = '*';  // not base64, far from the start: a late mismatch
+  }
+  const std::string inner = "From: in@x.test\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+                            "--in\r\nContent-Type: text/plain\r\n\r\ninner text\r\n"
+                            "--in\r\nContent-Type: application/octet-stream; name=a.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                            b64 + "--in--\r\n";
+  const std::string m = "From: a@x.test\r\nSubject: outer\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=out\r\n\r\n"
+                        "--out\r\nContent-Type: text/plain; name=notes.txt\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                        b64 + "--out\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "--out--\r\n";
+  Sink sink;
+  SplitParams params;
+  params.max_held_body_bytes = 4096;
+  auto skel = split_in_pieces(m, sink, params);
+  ASSERT_TRUE(skel.has_value());
+  std::size_t partial = 0;
+  for (const Cut& c : skel->cuts) partial += c.partial ? 1 : 0;
+  ASSERT_GE(partial, 1u) << "the test needs a partial cut";
+  SummaryLimits lim;
+  lim.limits = params.limits;
+  Source source(sink);
+  const Summary full = summarize(m, *skel, lim);
+  const Summary streamed = summarize(skel->bytes, *skel, lim, &source);
+  EXPECT_EQ(streamed, full);
+  ASSERT_FALSE(full.text_body.empty());
+  EXPECT_FALSE(full.text_body[0].content.empty());
+  EXPECT_EQ(body_structure(skel->bytes, *skel, false, lim).sub_parts.size(), body_structure(m, *skel, false, lim).sub_parts.size());
 }
 
 }  // namespace

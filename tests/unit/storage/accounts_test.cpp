@@ -5,6 +5,31 @@
 namespace refmail::storage::testing {
 namespace {
 
+// The default cost is argon2id m = 9 MiB, t = 4 (each check holds 9 MiB, not 64); a
+// hash made with other parameters is replaced at the next successful login only.
+TEST(Accounts, PasswordHashesUseTheStoreCostAndOlderOnesAreRehashedAtLogin) {
+  TempDir dir;
+  {
+    auto s = open_store(test_options(dir.path()));  // libsodium's minimum: an "old" hash
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->add_domain("x.test"));
+    ASSERT_TRUE(s->add_user("old@x.test", "old secret"));
+    EXPECT_EQ(s->get_user("old@x.test")->password_params, "m=8,t=1,p=1");
+  }
+  auto o = test_options(dir.path());
+  o.password_cost = PasswordCost::interactive;
+  auto s = open_store(o);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->add_user("new@x.test", "new secret"));
+  EXPECT_EQ(s->get_user("new@x.test")->password_params, "m=9216,t=4,p=1");
+  EXPECT_EQ(s->verify_password("old@x.test", "wrong").error(), errc::bad_password);
+  EXPECT_EQ(s->get_user("old@x.test")->password_params, "m=8,t=1,p=1") << "a failed login changes nothing";
+  ASSERT_TRUE(s->verify_password("old@x.test", "old secret"));
+  EXPECT_EQ(s->get_user("old@x.test")->password_params, "m=9216,t=4,p=1");
+  ASSERT_TRUE(s->verify_password("old@x.test", "old secret"));
+  EXPECT_EQ(s->verify_password("old@x.test", "wrong").error(), errc::bad_password);
+}
+
 TEST(Accounts, DomainsAreCaseInsensitiveAndRemovalRefusesWhileUsed) {
   TempDir dir;
   auto s = open_store(test_options(dir.path()));

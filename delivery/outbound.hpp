@@ -1,8 +1,9 @@
-// server/relay_message.hpp — the relay's message side, without any I/O: the queue
-// row's envelope (delivery/queue_envelope.hpp), what a delivery loads from the store (skeleton,
-// header section, 8BITMIME need; never blob bytes), the StreamJob that joins and
-// dot-stuffs a message piece by piece for the SMTP session, and the bounce / delay
-// report delivered into the local sender's INBOX. Internal to server/relay*.cpp.
+// delivery/outbound.hpp — what leaves through the relay, without any I/O: the queue
+// row's envelope (delivery/queue_envelope.hpp), what a delivery attempt loads from the
+// store (skeleton, header section, 8BITMIME need; never blob bytes), the StreamJob that
+// joins and dot-stuffs a message piece by piece for the SMTP client session, and the
+// bounce / delay report delivered into the local sender's INBOX. The relay's sockets,
+// DNS and retries are server/relay.cpp.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,14 +22,14 @@
 #include "smtp/client_session.hpp"
 #include "storage/store.hpp"
 
-namespace refmail::server::relay_detail {
+namespace refmail::delivery::outbound {
 
 storage::UnixSeconds now_seconds();
 std::string lower(std::string s);
 std::string domain_of(std::string_view address);
 
 // The queue row's envelope: delivery/queue_envelope.hpp, its one codec.
-using QueuedEnvelope = delivery::QueueEnvelope;
+using QueuedEnvelope = QueueEnvelope;
 
 std::optional<smtp::Address> parse_address(const std::string& s, smtp::PathKind kind);
 
@@ -89,8 +90,8 @@ class StreamJob {
 
 // A bounce (or delay warning) into the local sender's INBOX, through the delivery
 // service (split, summary, one durable commit). Blocking. Returns a log detail.
-std::string send_report(delivery::Service& mail, const config::Config& cfg, const QueuedEnvelope& env,
+std::string send_report(Service& mail, const config::Config& cfg, const QueuedEnvelope& env,
                         const std::string& message_bytes, std::int64_t arrival,
                         std::vector<mime::DsnRecipient> rcpts);
 
-}  // namespace refmail::server::relay_detail
+}  // namespace refmail::delivery::outbound

@@ -1,5 +1,5 @@
-// server/relay_message.cpp — see relay_message.hpp.
-#include "server/relay_message.hpp"
+// delivery/outbound.cpp — see outbound.hpp.
+#include "delivery/outbound.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 
 #include "mime/headers.hpp"
 
-namespace refmail::server::relay_detail {
+namespace refmail::delivery::outbound {
 namespace {
 
 // Any byte >= 0x80 (8 bytes at a time; the compiler vectorises the loop).
@@ -141,4 +141,4 @@ std::string send_report(delivery::Service& mail, const config::Config& cfg, cons
 }
 
 
-}  // namespace refmail::server::relay_detail
+}  // namespace refmail::delivery::outbound
