@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "storage/impl.hpp"
+#include "storage/memory/kv_memory.hpp"
 #include "storage/rocksdb/kv_rocksdb.hpp"
 
 namespace refmail::storage {
@@ -70,7 +71,8 @@ result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     return fail(errc::invalid_argument, where + ": max_chunk_bytes must be 1..1048576");
   if (sodium_init() < 0) return fail(errc::io_error, "libsodium failed to initialise");
 
-  auto kv = rocksdb_backend::open(options);
+  auto kv = options.in_memory ? result<std::unique_ptr<Kv>>(memory_backend::make())
+                               : rocksdb_backend::open(options);
   if (!kv) return kv.error();
   auto impl = std::make_unique<Impl>();
   impl->options = options;

@@ -39,6 +39,9 @@ struct StoreOptions {
   // 32 lowercase hex characters. Lets a test force two different contents onto one
   // hash to exercise the true-collision path.
   std::function<std::string(std::string_view decoded)> blob_hash_override;
+  // Tests only: the in-memory backend (storage/memory/) instead of RocksDB in `path`.
+  // Nothing persists and checkpoints fail; `path` only names the store in messages.
+  bool in_memory = false;
   // The per-account change log (JMAP */changes) keeps the last change_log_max_states
   // states and nothing older than change_log_max_age; older sinceStates are expired.
   std::uint64_t change_log_max_states = 10000;

@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "storage/codec.hpp"
+#include "storage/merge.hpp"
 #include "storage/rocksdb/internal.hpp"
 
 namespace refmail::storage::rocksdb_backend {
@@ -15,11 +16,10 @@ namespace refmail::storage::rocksdb_backend {
 namespace {
 
 bool parse_operand(const rocksdb::Slice& s, char* tag, std::int64_t* v) {
-  if (s.size() != 9) return false;
-  *tag = s[0];
-  *v = decode_i64(std::string_view(s.data() + 1, 8));
-  return *tag == 'A' || *tag == 'X';
+  return storage::parse_operand(s.ToStringView(), tag, v);
 }
+
+std::string_view view(const rocksdb::Slice& s) { return s.ToStringView(); }
 
 // int64 counters: operands add ('A') or raise to a maximum ('X').
 class CounterMerge final : public rocksdb::MergeOperator {
@@ -27,21 +27,9 @@ class CounterMerge final : public rocksdb::MergeOperator {
   const char* Name() const override { return "refmail.counter"; }
 
   bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
-    std::int64_t value = 0;
-    if (in.existing_value != nullptr) {
-      if (in.existing_value->size() != 8) return false;  // reported as corruption
-      value = decode_i64(std::string_view(in.existing_value->data(), 8));
-    }
-    for (const auto& op : in.operand_list) {
-      char tag = 0;
-      std::int64_t v = 0;
-      if (!parse_operand(op, &tag, &v)) return false;
-      if (tag == 'A') value = static_cast<std::int64_t>(static_cast<std::uint64_t>(value) +
-                                                        static_cast<std::uint64_t>(v));
-      else value = std::max(value, v);
-    }
-    out->new_value = encode_i64(value);
-    return true;
+    if (in.existing_value == nullptr) return counter_full_merge(nullptr, in.operand_list, &out->new_value);
+    const auto existing = view(*in.existing_value);
+    return counter_full_merge(&existing, in.operand_list, &out->new_value);
   }
 
   bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& ops,
@@ -73,23 +61,9 @@ class RefcountMerge final : public rocksdb::MergeOperator {
   const char* Name() const override { return "refmail.refcount"; }
 
   bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
-    std::int64_t count = 0;
-    std::string_view rest;
-    if (in.existing_value != nullptr) {
-      if (in.existing_value->size() < 8) return false;
-      std::string_view v(in.existing_value->data(), in.existing_value->size());
-      count = decode_i64(v);
-      rest = v.substr(8);
-    }
-    for (const auto& op : in.operand_list) {
-      char tag = 0;
-      std::int64_t d = 0;
-      if (!parse_operand(op, &tag, &d) || tag != 'A') return false;
-      count += d;
-    }
-    out->new_value = encode_i64(count);
-    out->new_value.append(rest);
-    return true;
+    if (in.existing_value == nullptr) return refcount_full_merge(nullptr, in.operand_list, &out->new_value);
+    const auto existing = view(*in.existing_value);
+    return refcount_full_merge(&existing, in.operand_list, &out->new_value);
   }
 
   bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& ops,
