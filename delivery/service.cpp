@@ -95,6 +95,21 @@ void set_thread_keys(storage::Delivery& d, const mime::Summary& s) {
   d.set_thread_keys(s.message_id, std::move(refs));
 }
 
+// The message record (skeleton, summary, blob ids, logical size) and thread keys of a
+// delivery, and its sizes in `out`.
+void set_message(storage::Delivery& d, const mime::Skeleton& skel, const mime::Summary& summary, Outcome& out) {
+  storage::MessageRecord rec;
+  rec.summary = summary.serialize();
+  rec.blob_ids = skel.blob_ids();
+  rec.logical_size = skel.joined_size();
+  rec.skeleton = skel.serialize();
+  out.bytes = rec.logical_size;
+  out.cuts = skel.cuts.size();
+  for (const auto& c : skel.cuts) out.cut_bytes += c.decoded_size;
+  set_thread_keys(d, summary);
+  d.set_message(std::move(rec));
+}
+
 struct Split {
   mime::Skeleton skeleton;
   mime::Summary summary;
@@ -116,16 +131,7 @@ std::optional<Split> finish_split(storage::Delivery& d, mime::Splitter& splitter
   lim.limits = split_params(cfg).limits;  // the splitter's, so part paths match the cuts
   Split s{std::move(*skel), {}};
   s.summary = mime::summarize(s.skeleton.bytes, s.skeleton, lim, &d.staged_source());
-  storage::MessageRecord rec;
-  rec.summary = s.summary.serialize();
-  rec.blob_ids = s.skeleton.blob_ids();
-  rec.logical_size = s.skeleton.joined_size();
-  rec.skeleton = s.skeleton.serialize();
-  out.bytes = rec.logical_size;
-  out.cuts = s.skeleton.cuts.size();
-  for (const auto& c : s.skeleton.cuts) out.cut_bytes += c.decoded_size;
-  set_thread_keys(d, s.summary);
-  d.set_message(std::move(rec));
+  set_message(d, s.skeleton, s.summary, out);
   return s;
 }
 
@@ -476,16 +482,8 @@ std::string subject_of(std::string_view headers) {
 Outcome Service::store_composed(Composed c) {
   return guarded("", [&] {
     Outcome out;
-    storage::MessageRecord rec;
-    rec.summary = c.summary.serialize();
-    rec.blob_ids = c.skeleton.blob_ids();
-    rec.logical_size = c.skeleton.joined_size();
-    rec.skeleton = c.skeleton.serialize();
-    out.bytes = rec.logical_size;
-    out.cuts = c.skeleton.cuts.size();
     auto d = store_.begin_delivery();
-    set_thread_keys(d, c.summary);
-    d.set_message(std::move(rec));
+    set_message(d, c.skeleton, c.summary, out);
     for (const auto& b : c.mailboxes) d.add_mailbox_row(c.account, b, c.keywords);
     (void)commit(d, out);
     return out;
