@@ -196,7 +196,6 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   StreamIn stream(*svc.delivery, peer_ip);  // declared after the session: outlives its use
   session.set_content_consumer(&stream);
 
-  std::map<std::string, delivery::Route> routes;  // by RFC 5321 address text, for this transaction
   std::deque<smtp::Action> pending;
   auto push = [&pending](std::vector<smtp::Action> v) {
     for (auto& a : v) pending.push_back(std::move(a));
@@ -243,7 +242,6 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           co_return;
         }
         c.tls = true;
-        routes.clear();
         push(session.tls_started());
       } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
         // No proxy authentication: an authzid other than the user is refused.
@@ -274,28 +272,28 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           return svc.delivery->route(rc.address, rc.auth_user, rc.declared_size, routed);
         };
         auto verdict = co_await offload(svc.rt.pool, std::move(decide));
-        if (verdict == smtp::RcptVerdict::Accept) routes[rc->address.to_string()] = std::move(routed);
         if (verdict == smtp::RcptVerdict::MailboxFull) {
           log::info("smtp.rcpt_over_quota", {{"rcpt", rc->address.to_string()}, {"size", *rc->declared_size}});
         } else if (verdict == smtp::RcptVerdict::TempFail) {
           log::warn("smtp.rcpt_tempfail", {{"rcpt", rc->address.to_string()}});
         }
-        push(session.recipient_result(verdict));
+        push(session.recipient_result(verdict, std::move(routed)));
       } else if (auto* d = std::get_if<smtp::Deliver>(&action)) {
         delivery::Inbound req;
         req.envelope = std::move(d->envelope);
         req.peer_ip = peer_ip;
-        for (const auto& r : req.envelope.rcpt_to) {
-          auto it = routes.find(r.address.to_string());
-          if (it == routes.end()) continue;
-          for (auto& a : it->second.accounts) {
+        // Each accepted recipient carries the route decided at its RCPT.
+        for (auto& r : req.envelope.rcpt_to) {
+          auto* route = std::any_cast<delivery::Route>(&r.route);
+          if (route == nullptr) continue;
+          for (auto& a : route->accounts) {
             if (std::find(req.local_accounts.begin(), req.local_accounts.end(), a) == req.local_accounts.end()) {
-              req.local_accounts.push_back(a);
+              req.local_accounts.push_back(std::move(a));
             }
           }
-          for (auto& f : it->second.foreign) req.foreign.push_back(f);
+          for (auto& f : route->foreign) req.foreign.push_back(std::move(f));
+          r.route.reset();
         }
-        routes.clear();
         if (lc.auth && req.envelope.auth_user) {
           req.sent_account = *req.envelope.auth_user;
           req.check_header_senders = true;

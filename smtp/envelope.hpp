@@ -7,6 +7,7 @@
 #include "smtp/address.hpp"
 #include "smtp/params.hpp"
 
+#include <any>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,8 +17,13 @@ namespace refmail::smtp {
 struct Recipient {
   Address address;
   RcptParams dsn;  // NOTIFY / ORCPT (RFC 3461)
+  // What the server decided for this recipient (Session::recipient_result), carried
+  // with it to Deliver; opaque to the session. Not part of equality.
+  std::any route;
 
-  friend bool operator==(const Recipient&, const Recipient&) = default;
+  friend bool operator==(const Recipient& a, const Recipient& b) {
+    return a.address == b.address && a.dsn == b.dsn;
+  }
 };
 
 struct Envelope {

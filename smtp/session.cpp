@@ -492,13 +492,16 @@ void Session::cmd_rcpt(std::string_view args) {
   enter_state(SessionState::WaitRecipient);
 }
 
-std::vector<Action> Session::recipient_result(RcptVerdict verdict) {
+std::vector<Action> Session::recipient_result(RcptVerdict verdict, std::any route) {
   REFMAIL_CHECK(state_ == SessionState::WaitRecipient && pending_rcpt_);
   out_.clear();
   Recipient rcpt = std::move(*pending_rcpt_);
   pending_rcpt_.reset();
   const std::string who = bracket(rcpt.address);
-  if (verdict == RcptVerdict::Accept) env_.rcpt_to.push_back(std::move(rcpt));
+  if (verdict == RcptVerdict::Accept) {
+    rcpt.route = std::move(route);
+    env_.rcpt_to.push_back(std::move(rcpt));
+  }
   enter_state(env_.rcpt_to.empty() ? SessionState::Mail : SessionState::Rcpt);
   switch (verdict) {
     case RcptVerdict::Accept:

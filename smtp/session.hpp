@@ -100,7 +100,9 @@ class Session {
   // RFC 4954 6 "454 4.7.0 Temporary authentication failure"; not counted as a failure.
   [[nodiscard]] std::vector<Action> auth_temp_failure();
   [[nodiscard]] std::vector<Action> sender_result(bool allowed);
-  [[nodiscard]] std::vector<Action> recipient_result(RcptVerdict verdict);
+  // route: what the server decided for an accepted recipient (its routing), kept in
+  // the envelope's Recipient::route until Deliver; dropped for other verdicts.
+  [[nodiscard]] std::vector<Action> recipient_result(RcptVerdict verdict, std::any route = {});
   // queue_id is shown in "250 2.0.0 Ok: queued as <queue_id>".
   [[nodiscard]] std::vector<Action> delivery_result(DeliveryStatus status,
                                                     std::string_view queue_id = {});

@@ -80,3 +80,26 @@ TEST(Pipelining, BdatBurst) {
 }
 
 }  // namespace
+
+namespace {
+
+// The server's decision for each recipient travels with it to Deliver (one record per
+// recipient, not a side map matched back by address text); a refused one's is dropped.
+TEST(Recipients, RouteDecidedAtRcptArrivesWithTheEnvelope) {
+  Driver d(default_options(), Limits{});
+  d.feed("EHLO c\r\n");
+  (void)d.session().feed(std::string_view("MAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nRCPT TO:<w@y.z>\r\n"));
+  (void)d.session().recipient_result(RcptVerdict::Accept, std::string("route of x"));
+  (void)d.session().recipient_result(RcptVerdict::UnknownUser, std::string("route of w"));
+  auto acts = d.session().feed(std::string_view("DATA\r\nSubject: s\r\n\r\nhi\r\n.\r\n"));
+  const Deliver* deliver = nullptr;
+  for (const auto& a : acts)
+    if (const auto* p = std::get_if<Deliver>(&a)) deliver = p;
+  ASSERT_NE(deliver, nullptr);
+  ASSERT_EQ(deliver->envelope.rcpt_to.size(), 1u);
+  const auto* route = std::any_cast<std::string>(&deliver->envelope.rcpt_to[0].route);
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(*route, "route of x");
+}
+
+}  // namespace
