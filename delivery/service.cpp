@@ -337,9 +337,11 @@ void Intake::write(std::string_view bytes) {
 
 std::uint64_t Intake::size() const noexcept { return st_->written; }
 
-// The staged attachment bytes (about the size so far), and at the commit the write batch
-// and the memtable copy them again: 3x, until the store writes chunks as they stream.
-std::size_t Intake::held_bytes() const noexcept { return static_cast<std::size_t>(st_->written) * 3; }
+// The splitter's skeleton and held-back text, and the attachment bytes the delivery
+// keeps in memory (a few MiB at most: larger blobs spill to the store as they arrive).
+std::size_t Intake::held_bytes() const noexcept {
+  return static_cast<std::size_t>(st_->splitter.held_bytes()) + st_->delivery.held_bytes();
+}
 
 Intake Service::open_intake(const Inbound& in) {
   auto st = std::make_unique<Intake::State>(store_, cfg_);

@@ -116,9 +116,9 @@ class Intake {
   void write(std::string_view bytes);
   // Bytes written so far, the trace header included.
   [[nodiscard]] std::uint64_t size() const noexcept;
-  // Memory the message costs until it is committed: today 3x size() (the staged
-  // attachment bytes stay in memory until the commit, which copies them into the write
-  // batch and the memtable); the splitter's own hold is bounded.
+  // Memory the message holds until it is committed: the skeleton so far and the
+  // staged attachment bytes still in memory (attachments past a chunk are written to
+  // the store as they arrive).
   [[nodiscard]] std::size_t held_bytes() const noexcept;
 
   struct State;

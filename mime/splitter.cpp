@@ -351,7 +351,10 @@ struct Splitter::Impl final : ScanHandler {
   }
 
   void release_if_needed() {
-    if (held.size() <= params.max_held_body_bytes) return;
+    // Held text buys the option to leave the part verbatim; once some is released that
+    // option is gone (a mismatch can only end in a partial cut), so from then on
+    // verified text is released as soon as it is fed.
+    if (!released && held.size() <= params.max_held_body_bytes) return;
     if (encoding == TransferEncoding::QuotedPrintable) {
       abandon();  // QP is never released: keep it verbatim
       return;
@@ -372,6 +375,7 @@ struct Splitter::Impl final : ScanHandler {
     }
     held.erase(0, static_cast<std::size_t>(ve - held_from));
     held_from = ve;
+    if (!released) held.shrink_to_fit();  // the unverified tail: a line or so
     released = true;
   }
 
@@ -569,6 +573,10 @@ boost::system::result<Skeleton> Splitter::finish() {
 }
 
 const SplitStats& Splitter::stats() const noexcept { return impl_->stats; }
+
+std::uint64_t Splitter::held_bytes() const noexcept {
+  return impl_->builder.skeleton_size() + impl_->held.capacity() + impl_->scanner.max_held_bytes();
+}
 
 boost::system::result<Skeleton> split_message(std::string_view message, BlobSink& sink,
                                               const SplitParams& params) {

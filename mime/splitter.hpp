@@ -54,6 +54,9 @@ class Splitter {
   // Ends the input; returns the skeleton (errc::finished if called twice).
   [[nodiscard]] boost::system::result<Skeleton> finish();
   [[nodiscard]] const SplitStats& stats() const noexcept;
+  // Bytes held now: the skeleton so far, the candidate text held back, the scanner's
+  // peak buffer (an upper bound). Attachment bytes already handed to the sink are not.
+  [[nodiscard]] std::uint64_t held_bytes() const noexcept;
 
  private:
   struct Impl;

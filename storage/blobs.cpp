@@ -6,6 +6,7 @@
 // SECURITY: ids are keyed with the installation secret, so a sender cannot craft
 // colliding attachments; and even a collision is caught by the byte comparison.
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include <algorithm>
 
@@ -46,11 +47,93 @@ BlobStripe& Store::Impl::stripe_for(std::string_view blob_id) {
   return local.blob_stripes[stripe_index(blob_id)];
 }
 
-std::string Store::Impl::base_blob_id(const StagedBlob& b, const void* xxh_state) const {
+namespace {
+
+// Walks a blob's chunks in order, wherever they are: a staged blob's chunks in memory,
+// or chunk_key(id, 0..count) in the chunk column family (a stored blob, or a spill).
+class ChunkCursor {
+ public:
+  ChunkCursor(Kv& kv, const StagedBlob& b) : kv_(kv) {
+    if (b.spill_id.empty()) {
+      mem_ = &b.chunks;
+    } else {
+      id_ = b.spill_id;
+      count_ = b.spilled_chunks;
+    }
+  }
+  ChunkCursor(Kv& kv, std::string_view id, std::uint32_t count) : kv_(kv), id_(id), count_(count) {}
+
+  // The next chunk (valid until the next call), or nullopt after the last.
+  result<std::optional<std::string_view>> next() {
+    if (mem_ != nullptr) {
+      if (n_ >= mem_->size()) return std::optional<std::string_view>();
+      return std::optional<std::string_view>((*mem_)[n_++]);
+    }
+    if (n_ >= count_) return std::optional<std::string_view>();
+    if (!pinned_) pinned_ = kv_.new_pinned();
+    auto found = kv_.get_pinned(kCfBlobChunk, chunk_key(id_, static_cast<std::uint32_t>(n_)), *pinned_);
+    if (!found) return as_error(found.error());
+    if (!*found)
+      return as_error(fail(errc::corrupt, "blob chunks " + id_ + ": chunk " + std::to_string(n_) +
+                                              " is missing"));
+    ++n_;
+    return std::optional<std::string_view>(pinned_->view());
+  }
+
+ private:
+  Kv& kv_;
+  const std::vector<std::string>* mem_ = nullptr;
+  std::string id_;
+  std::size_t count_ = 0;
+  std::size_t n_ = 0;
+  std::unique_ptr<KvPinned> pinned_;
+};
+
+// Byte equality of two chunk sequences (of any chunk sizes). REQUIRES: the caller
+// compared the sizes (this stops at the end of the shorter).
+result<bool> same_bytes(ChunkCursor a, ChunkCursor b) {
+  std::string_view x, y;
+  bool a_end = false, b_end = false;
+  for (;;) {
+    while (x.empty() && !a_end) {
+      auto c = a.next();
+      if (!c) return as_error(c.error());
+      if (*c) x = **c;
+      else a_end = true;
+    }
+    while (y.empty() && !b_end) {
+      auto c = b.next();
+      if (!c) return as_error(c.error());
+      if (*c) y = **c;
+      else b_end = true;
+    }
+    if (x.empty() || y.empty()) return x.empty() && y.empty();
+    const auto n = std::min(x.size(), y.size());
+    if (std::memcmp(x.data(), y.data(), n) != 0) return false;
+    x.remove_prefix(n);
+    y.remove_prefix(n);
+  }
+}
+
+std::string stage_marker_key(std::string_view spill_id) {
+  std::string k(kStageMarkerPrefix);
+  k.append(spill_id);
+  return k;
+}
+
+}  // namespace
+
+result<std::string> Store::Impl::base_blob_id(const StagedBlob& b, const void* xxh_state) {
   if (options.blob_hash_override) {
     std::string all;
     all.reserve(b.size);
-    for (const auto& c : b.chunks) all += c;
+    ChunkCursor c(*kv, b);
+    for (;;) {
+      auto next = c.next();
+      if (!next) return next.error();
+      if (!*next) break;
+      all += **next;
+    }
     return options.blob_hash_override(all);
   }
   XXH128_hash_t h = XXH3_128bits_digest(static_cast<const XXH3_state_t*>(xxh_state));
@@ -73,73 +156,98 @@ result<std::optional<BlobMeta>> Store::Impl::load_meta(std::string_view blob_id,
 result<bool> Store::Impl::stored_equals(std::string_view blob_id, const BlobMeta& meta,
                                         const StagedBlob& b) {
   if (meta.size != b.size) return false;
-  // Walk the stored chunks and the staged chunks side by side.
-  std::size_t si = 0, soff = 0;
-  auto chunk = kv->new_pinned();
-  for (std::uint32_t n = 0; n < meta.chunk_count; ++n) {
-    auto found = kv->get_pinned(kCfBlobChunk, chunk_key(blob_id, n), *chunk);
-    if (!found) return as_error(found.error());
-    if (!*found)
-      return as_error(fail(errc::corrupt, "blob " + std::string(blob_id) + ": chunk " +
-                                              std::to_string(n) + " is missing"));
-    std::string_view have = chunk->view();
-    while (!have.empty()) {
-      if (si >= b.chunks.size()) return false;
-      const auto& mine = b.chunks[si];
-      auto n_cmp = std::min(have.size(), mine.size() - soff);
-      if (std::memcmp(have.data(), mine.data() + soff, n_cmp) != 0) return false;
-      have.remove_prefix(n_cmp);
-      soff += n_cmp;
-      if (soff == mine.size()) { ++si; soff = 0; }
-    }
-  }
-  return si == b.chunks.size();
+  return same_bytes(ChunkCursor(*kv, meta.chunk_id(blob_id), meta.chunk_count), ChunkCursor(*kv, b));
 }
 
-namespace {
-bool staged_equal(const StagedBlob& a, const StagedBlob& b) {
+result<bool> Store::Impl::staged_equal(const StagedBlob& a, const StagedBlob& b) {
   if (a.size != b.size) return false;
   if (&a == &b) return true;
-  std::size_t ai = 0, aoff = 0, bi = 0, boff = 0;
-  while (ai < a.chunks.size() && bi < b.chunks.size()) {
-    auto n = std::min(a.chunks[ai].size() - aoff, b.chunks[bi].size() - boff);
-    if (std::memcmp(a.chunks[ai].data() + aoff, b.chunks[bi].data() + boff, n) != 0) return false;
-    aoff += n;
-    boff += n;
-    if (aoff == a.chunks[ai].size()) { ++ai; aoff = 0; }
-    if (boff == b.chunks[bi].size()) { ++bi; boff = 0; }
-  }
-  return true;
+  return same_bytes(ChunkCursor(*kv, a), ChunkCursor(*kv, b));
 }
-}  // namespace
+
+result<void> Store::Impl::spill_chunk(StagedBlob& b, std::string_view chunk) {
+  auto batch = kv->batch();
+  const bool first = b.spill_id.empty();
+  std::string id = first ? random_spill_id() : b.spill_id;
+  if (first) {
+    // The marker goes with the first chunk: whoever sees a chunk sees the marker.
+    std::string since;
+    put_i64(since, now_unix());
+    batch.put(kCfDefault, stage_marker_key(id), since);
+  }
+  batch.put(kCfBlobChunk, chunk_key(id, b.spilled_chunks), chunk);
+  // Not synced: the commit that adopts the spill syncs the log, and these with it.
+  auto w = kv->write(batch, KvSync::kNo);
+  if (!w) return w;
+  if (first) {
+    b.spill_id = std::move(id);
+    b.chunk_bytes = static_cast<std::uint32_t>(chunk.size());
+  }
+  ++b.spilled_chunks;
+  return {};
+}
+
+std::string Store::Impl::random_spill_id() {
+  std::array<std::uint8_t, 16> r{};
+  randombytes_buf(r.data(), r.size());
+  return "~" + hex(r);
+}
+
+void Store::Impl::drop_spill(std::string_view spill_id) {
+  auto batch = kv->batch();
+  std::string begin(spill_id), end(spill_id);
+  begin.push_back('\0');
+  end.push_back('\1');
+  batch.delete_range(kCfBlobChunk, begin, end);
+  batch.del(kCfDefault, stage_marker_key(spill_id));
+  // Best effort: on failure the marker stays, and the next open sweeps it.
+  (void)kv->write(batch, KvSync::kNo);
+}
+
+result<std::size_t> Store::Impl::sweep_spills() {
+  std::vector<std::string> ids;
+  auto it = iter(kCfDefault);
+  for (it->seek(kStageMarkerPrefix); it->valid() && it->key().starts_with(kStageMarkerPrefix); it->next())
+    ids.emplace_back(it->key().substr(kStageMarkerPrefix.size()));
+  if (auto ec = it->check("sweeping staged blobs")) return ec;
+  for (const auto& id : ids) drop_spill(id);
+  if (!ids.empty()) {
+    auto s = kv->sync_wal();
+    if (!s) return s.error();
+  }
+  return ids.size();
+}
 
 // Decision protocol (all under the id's stripe mutex, so it is atomic with respect to
 // other deliveries' decisions and to gc_blob):
 //  1. an in-flight entry for the id: equal bytes -> share it (pin); else next suffix;
 //  2. a stored blob: equal bytes (full compare) -> reuse it (pin); else next suffix;
 //  3. a free id: register our bytes as pending; we (or a co-pinner) write it at commit.
+// *use is what the delivery reads and writes from then on: our bytes when we
+// registered them, the pending entry's when we share it, null when the blob is stored
+// (our own bytes, spilled or not, are then dropped by the caller).
 result<std::string> Store::Impl::resolve_and_pin(const StagedPtr& bytes, const std::string& base,
-                                                 bool* pending) {
+                                                 bool* pending, StagedPtr* use) {
   for (std::uint32_t n = 0; n < 1000; ++n) {
     std::string id = n == 0 ? base : base + "-" + std::to_string(n);
     auto& stripe = stripe_for(id);
     std::lock_guard lock(stripe.mu);
     auto it = stripe.inflight.find(id);
     if (it != stripe.inflight.end()) {
-      bool same = false;
+      result<bool> same = false;
       if (it->second.pending) {
         same = staged_equal(*it->second.pending, *bytes);
       } else {
         auto meta = load_meta(id);
         if (!meta) return meta.error();
         if (!*meta) return fail(errc::corrupt, "blob " + id + " is pinned but missing");
-        auto eq = stored_equals(id, **meta, *bytes);
-        if (!eq) return eq.error();
-        same = *eq;
+        same = stored_equals(id, **meta, *bytes);
       }
-      if (!same) continue;
+      if (!same) return same.error();
+      if (!*same) continue;
       ++it->second.pins;
       *pending = it->second.pending != nullptr;
+      *use = it->second.pending;
       return id;
     }
     auto meta = load_meta(id);
@@ -150,10 +258,12 @@ result<std::string> Store::Impl::resolve_and_pin(const StagedPtr& bytes, const s
       if (!*eq) continue;  // a true collision: try the next suffix
       stripe.inflight.emplace(id, InflightEntry{1, nullptr});
       *pending = false;
+      use->reset();
       return id;
     }
     stripe.inflight.emplace(id, InflightEntry{1, bytes});
     *pending = true;
+    *use = bytes;
     return id;
   }
   return fail(errc::io_error, "blob " + base + ": too many colliding contents");
@@ -190,19 +300,28 @@ void Store::Impl::write_new_blob(KvBatch& batch, std::string_view blob_id,
   m.refcount = refcount;
   m.has_record = true;
   m.size = b.size;
-  m.chunk_count = static_cast<std::uint32_t>(b.chunks.size());
-  m.chunk_bytes = static_cast<std::uint32_t>(b.chunks.empty() ? options.max_chunk_bytes
-                                                              : b.chunks.front().size());
   // Chunks are all full except the last, so chunk_bytes locates any offset.
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  for (std::uint32_t n = 0; n < m.chunk_count; ++n) {
-    EVP_DigestUpdate(ctx, b.chunks[n].data(), b.chunks[n].size());
-    batch.put(kCfBlobChunk, chunk_key(blob_id, n), b.chunks[n]);
+  if (!b.spill_id.empty()) {
+    // Adopt the spill: its chunks are already written (unsynced; this batch syncs them).
+    m.physical = b.spill_id;
+    m.chunk_count = b.spilled_chunks;
+    m.chunk_bytes = b.chunk_bytes;
+    m.sha256 = b.sha256;
+    batch.del(kCfDefault, stage_marker_key(b.spill_id));
+  } else {
+    m.chunk_count = static_cast<std::uint32_t>(b.chunks.size());
+    m.chunk_bytes = static_cast<std::uint32_t>(b.chunks.empty() ? options.max_chunk_bytes
+                                                                : b.chunks.front().size());
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    for (std::uint32_t n = 0; n < m.chunk_count; ++n) {
+      EVP_DigestUpdate(ctx, b.chunks[n].data(), b.chunks[n].size());
+      batch.put(kCfBlobChunk, chunk_key(blob_id, n), b.chunks[n]);
+    }
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, m.sha256.data(), &len);
+    EVP_MD_CTX_free(ctx);
   }
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, m.sha256.data(), &len);
-  EVP_MD_CTX_free(ctx);
   m.first_seen = now_unix();
   batch.put(kCfBlobMeta, std::string_view(blob_id.data(), blob_id.size()), encode_blob_meta(m));
   batch.put(kCfBlobSha,
@@ -226,7 +345,7 @@ result<void> Store::Impl::gc_blob(std::string_view blob_id, GcReport* report) {
   batch.del(kCfBlobMeta, std::string_view(blob_id.data(), blob_id.size()));
   if (m->has_record) {
     for (std::uint32_t n = 0; n < m->chunk_count; ++n)
-      batch.del(kCfBlobChunk, chunk_key(blob_id, n));
+      batch.del(kCfBlobChunk, chunk_key(m->chunk_id(blob_id), n));
     std::string_view sha(reinterpret_cast<const char*>(m->sha256.data()), 32);
     auto idx = get(kCfBlobSha, std::string_view(sha.data(), sha.size()));
     if (!idx) return idx.error();
@@ -248,6 +367,33 @@ void Store::Impl::gc_blobs(const std::vector<std::string>& ids) {
   for (const auto& id : ids) (void)gc_blob(id, nullptr);
 }
 
+result<std::size_t> Store::Impl::read_chunks(std::string_view chunk_id, std::uint64_t size,
+                                             std::uint32_t chunk_bytes, std::uint64_t offset,
+                                             std::span<char> out) {
+  if (offset >= size || out.empty()) return std::size_t{0};
+  if (chunk_bytes == 0) return fail(errc::corrupt, "blob chunks " + std::string(chunk_id) + ": chunk size 0");
+  std::size_t copied = 0;
+  auto pinned = kv->new_pinned();
+  while (copied < out.size() && offset < size) {
+    auto n = static_cast<std::uint32_t>(offset / chunk_bytes);
+    auto within = static_cast<std::size_t>(offset % chunk_bytes);
+    auto found = kv->get_pinned(kCfBlobChunk, chunk_key(chunk_id, n), *pinned);
+    if (!found) return found.error();
+    if (!*found)
+      return fail(errc::corrupt, "blob chunks " + std::string(chunk_id) + ": chunk " +
+                                     std::to_string(n) + " is missing");
+    const std::string_view chunk = pinned->view();
+    if (within >= chunk.size())
+      return fail(errc::corrupt, "blob chunks " + std::string(chunk_id) + ": chunk " +
+                                     std::to_string(n) + " is short");
+    auto take = std::min(out.size() - copied, chunk.size() - within);
+    std::memcpy(out.data() + copied, chunk.data() + within, take);
+    copied += take;
+    offset += take;
+  }
+  return copied;
+}
+
 // ---- public blob API ----
 
 result<std::size_t> Store::read_blob(std::string_view blob_id, std::uint64_t offset,
@@ -257,27 +403,7 @@ result<std::size_t> Store::read_blob(std::string_view blob_id, std::uint64_t off
   if (!meta) return meta.error();
   if (!*meta) return fail(errc::not_found, "blob " + std::string(blob_id) + " not found");
   const auto& m = **meta;
-  if (offset >= m.size || out.empty()) return std::size_t{0};
-  std::size_t copied = 0;
-  auto pinned = impl_->kv->new_pinned();
-  while (copied < out.size() && offset < m.size) {
-    auto n = static_cast<std::uint32_t>(offset / m.chunk_bytes);
-    auto within = static_cast<std::size_t>(offset % m.chunk_bytes);
-    auto found = impl_->kv->get_pinned(kCfBlobChunk, chunk_key(blob_id, n), *pinned);
-    if (!found) return found.error();
-    if (!*found)
-      return fail(errc::corrupt, "blob " + std::string(blob_id) + ": chunk " +
-                                     std::to_string(n) + " is missing");
-    const std::string_view chunk = pinned->view();
-    if (within >= chunk.size())
-      return fail(errc::corrupt, "blob " + std::string(blob_id) + ": chunk " +
-                                     std::to_string(n) + " is short");
-    auto take = std::min(out.size() - copied, chunk.size() - within);
-    std::memcpy(out.data() + copied, chunk.data() + within, take);
-    copied += take;
-    offset += take;
-  }
-  return copied;
+  return impl_->read_chunks(m.chunk_id(blob_id), m.size, m.chunk_bytes, offset, out);
 }
 
 result<BlobInfo> Store::blob_info(std::string_view blob_id) {

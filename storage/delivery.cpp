@@ -6,6 +6,7 @@
 // not decided under its stripe lock (see resolve_and_pin in blobs.cpp).
 // SECURITY: quota is checked before anything is written; the SMTP 250 must wait for
 // commit() to return a receipt (durable when sync_writes).
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -41,12 +42,22 @@ struct StagedRef {
 };
 }  // namespace
 
+// Staged attachment bytes a delivery keeps in memory before it spills even blobs of one
+// chunk (a blob of more than one chunk always spills): with the chunk being written,
+// a delivery holds at most this plus one chunk, whatever the message's size.
+constexpr std::size_t kStagedMemoryBytes = std::size_t{4} << 20;
+
 struct Delivery::State final : mime::BlobSink {
   Store::Impl* store = nullptr;
   // The candidate being staged.
   bool in_candidate = false;
   std::shared_ptr<StagedBlob> current;
   XXH3_state_t* xxh = nullptr;
+  // SHA-256 of the current candidate's spilled chunks (a stored blob's digest must be
+  // known when its meta is written, and spilled bytes are not in memory by then).
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha{nullptr, &EVP_MD_CTX_free};
+  boost::system::error_code spill_error;  // the current candidate's spill failed
+  std::size_t held = 0;  // in-memory bytes of the committed candidates
   // Decided ids; each holds one pin in the registry until commit ends or destruction.
   std::vector<StagedRef> staged;
   std::vector<std::string> extra_pins;  // referenced ids that were already stored
@@ -73,23 +84,66 @@ struct Delivery::State final : mime::BlobSink {
     extra_pins.clear();
   }
 
+  // A staged blob whose spilled chunks, if any, are deleted with it unless a written
+  // commit adopted them.
+  std::shared_ptr<StagedBlob> make_staged() {
+    Store::Impl* impl = store;
+    return std::shared_ptr<StagedBlob>(new StagedBlob, [impl](StagedBlob* b) {
+      if (!b->spill_id.empty() && !b->adopted.load()) {
+        try {
+          impl->drop_spill(b->spill_id);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): Store::open sweeps what is left
+        }
+      }
+      delete b;
+    });
+  }
+
+  // Writes the current candidate's in-memory chunk out (see StagedBlob).
+  void spill() {
+    auto& chunk = current->chunks.back();
+    if (!sha) {
+      sha.reset(EVP_MD_CTX_new());
+      if (!sha || EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1) {
+        spill_error = fail(errc::io_error, "blob sink: SHA-256 is unavailable");
+        return;
+      }
+    }
+    EVP_DigestUpdate(sha.get(), chunk.data(), chunk.size());
+    auto w = store->spill_chunk(*current, chunk);
+    if (!w) spill_error = w.error();
+    chunk.clear();
+  }
+
   void begin() override {
     in_candidate = true;
-    current = std::make_shared<StagedBlob>();
+    current = make_staged();
+    sha.reset();
+    spill_error = {};
     XXH3_128bits_reset_withSecret(xxh, store->secret.data(), store->secret.size());
   }
 
   void append(std::span<const char> decoded) override {
-    if (!in_candidate) return;
+    if (!in_candidate || spill_error) return;
     XXH3_128bits_update(xxh, decoded.data(), decoded.size());
     const std::size_t max = store->options.max_chunk_bytes;
-    while (!decoded.empty()) {
-      if (current->chunks.empty() || current->chunks.back().size() == max) {
+    while (!decoded.empty() && !spill_error) {
+      if (current->chunks.empty()) {
         current->chunks.emplace_back();
         current->chunks.back().reserve(std::min(max, decoded.size()));
+      } else if (current->chunks.back().size() == max) {
+        spill();  // more than one chunk: the blob spills, chunk by chunk
+        if (spill_error) break;
       }
       auto& last = current->chunks.back();
       auto take = std::min(max - last.size(), decoded.size());
+      if (last.size() + take > last.capacity()) {
+        // Grow by doubling, but never past one chunk (std::string's own growth may).
+        std::string grown;
+        grown.reserve(std::min(max, std::max(2 * last.capacity(), last.size() + take)));
+        grown.append(last);
+        last.swap(grown);
+      }
       last.append(decoded.data(), take);
       decoded = decoded.subspan(take);
       current->size += take;
@@ -99,34 +153,63 @@ struct Delivery::State final : mime::BlobSink {
   boost::system::result<std::string> commit() override {
     if (!in_candidate) return fail(errc::invalid_argument, "blob sink: commit without begin");
     in_candidate = false;
+    const bool spilling = current->spilled_chunks > 0 || held + current->size > kStagedMemoryBytes;
+    if (spilling && !spill_error && !current->chunks.empty() && !current->chunks.back().empty())
+      spill();
+    if (spill_error) {
+      current.reset();
+      return spill_error;
+    }
+    if (current->spilled_chunks > 0) {
+      unsigned int len = 0;
+      EVP_DigestFinal_ex(sha.get(), current->sha256.data(), &len);
+      std::vector<std::string>().swap(current->chunks);
+    } else {
+      held += current->size;
+    }
     StagedPtr bytes = std::move(current);
     current.reset();
     auto base = store->base_blob_id(*bytes, xxh);
+    if (!base) return base.error();
     bool pending = false;
-    auto id = store->resolve_and_pin(bytes, base, &pending);
+    StagedPtr use;
+    auto id = store->resolve_and_pin(bytes, *base, &pending, &use);
     if (!id) return id.error();
-    staged.push_back(StagedRef{*id, bytes, pending});
-    return *id;
+    if (use != bytes && bytes->spill_id.empty()) held -= std::min(held, static_cast<std::size_t>(bytes->size));
+    staged.push_back(StagedRef{*id, std::move(use), pending});
+    return *id;  // `bytes` goes here unless shared: a deduplicated spill is dropped now
   }
 
   void discard() override {
     in_candidate = false;
     current.reset();
+    sha.reset();
+    spill_error = {};
   }
 };
 
 namespace {
-// Delivery::staged_source(): reads the staged chunks of a committed candidate.
+// Delivery::staged_source(): reads the staged bytes of a committed candidate (in
+// memory, spilled, or the stored blob it turned out to be).
 class StagedSource final : public mime::BlobSource {
  public:
-  explicit StagedSource(const std::vector<StagedRef>& staged) : staged_(staged) {}
+  StagedSource(Store::Impl& store, const std::vector<StagedRef>& staged) : store_(store), staged_(staged) {}
   boost::system::result<std::size_t> read(std::string_view blob_id, std::uint64_t offset,
                                           std::span<char> out) override {
     for (const auto& s : staged_) {
       if (s.blob_id != blob_id) continue;
+      if (!s.bytes) {  // deduplicated against a stored blob (pinned)
+        auto meta = store_.load_meta(blob_id);
+        if (!meta) return meta.error();
+        if (!*meta) return fail(errc::corrupt, "blob " + std::string(blob_id) + " is pinned but missing");
+        const auto& m = **meta;
+        return store_.read_chunks(m.chunk_id(blob_id), m.size, m.chunk_bytes, offset, out);
+      }
+      const StagedBlob& b = *s.bytes;
+      if (!b.spill_id.empty()) return store_.read_chunks(b.spill_id, b.size, b.chunk_bytes, offset, out);
       std::size_t copied = 0;
       std::uint64_t start = 0;
-      for (const auto& chunk : s.bytes->chunks) {
+      for (const auto& chunk : b.chunks) {
         const std::uint64_t end = start + chunk.size();
         if (offset < end && copied < out.size()) {
           const auto within = static_cast<std::size_t>(offset - start);
@@ -143,6 +226,7 @@ class StagedSource final : public mime::BlobSource {
   }
 
  private:
+  Store::Impl& store_;
   const std::vector<StagedRef>& staged_;
 };
 }  // namespace
@@ -159,8 +243,15 @@ Delivery::~Delivery() = default;
 
 mime::BlobSink& Delivery::blob_sink() { return *state_; }
 
+std::size_t Delivery::held_bytes() const noexcept {
+  std::size_t n = state_->held;
+  if (state_->current)
+    for (const auto& c : state_->current->chunks) n += c.capacity();
+  return n;
+}
+
 mime::BlobSource& Delivery::staged_source() {
-  if (!state_->source) state_->source = std::make_unique<StagedSource>(state_->staged);
+  if (!state_->source) state_->source = std::make_unique<StagedSource>(*state_->store, state_->staged);
   return *state_->source;
 }
 
@@ -444,6 +535,7 @@ result<DeliveryReceipt> Delivery::commit() {
   std::vector<std::unique_lock<std::mutex>> locks;
   locks.reserve(stripes.size());
   for (auto i : stripes) locks.emplace_back(s.local.blob_stripes[i].mu);
+  std::vector<const StagedBlob*> written;  // adopted (spills kept) once the batch is written
   for (const auto* r : refs) {
     if (!r->pending) continue;
     auto meta = s.load_meta(r->blob_id);
@@ -452,6 +544,7 @@ result<DeliveryReceipt> Delivery::commit() {
       batch.merge(kCfBlobMeta, r->blob_id, add_operand(1));
     } else {
       s.write_new_blob(batch, r->blob_id, *r->bytes, 1);
+      written.push_back(r->bytes.get());
       receipt.new_blob_bytes += r->bytes->size;
     }
   }
@@ -462,6 +555,8 @@ result<DeliveryReceipt> Delivery::commit() {
   }
 
   auto w = s.write(batch);
+  if (w)
+    for (const auto* b : written) b->adopted.store(true);
   locks.clear();
   ticket.finish(bool(w));
   quota.release();  // after the write: the counter now holds these bytes

@@ -257,13 +257,28 @@ result<FsckReport> Store::fsck(bool repair) {
   for (const auto& [id, n] : blob_refs)
     if (!metas.count(id)) issue("missing_blob", id, 0, n);  // not repairable: bytes are gone
   {
-    std::map<std::string, std::pair<std::uint64_t, std::uint32_t>> seen;  // bytes, chunks
+    // Chunks are keyed by the blob's chunk id (its own id, or the spill it adopted).
+    std::map<std::string, std::string> blob_of;  // chunk id -> blob id
+    for (const auto& [id, m] : metas) blob_of.emplace(std::string(m.chunk_id(id)), id);
+    // Spills not yet adopted by a commit (a delivery in progress) are not orphans;
+    // Store::open sweeps the ones a crash left.
+    std::set<std::string> staging;
+    {
+      auto it = s.iter(kCfDefault, snap);
+      for (it->seek(kStageMarkerPrefix); it->valid() && it->key().starts_with(kStageMarkerPrefix); it->next())
+        staging.emplace(it->key().substr(kStageMarkerPrefix.size()));
+      if (auto ec = it->check("fsck: scanning staging markers")) return ec;
+      report.blobs_staging = staging.size();
+    }
+    std::map<std::string, std::pair<std::uint64_t, std::uint32_t>> seen;  // by blob id: bytes, chunks
     auto it = s.iter(kCfBlobChunk, snap);
     for (it->seek_to_first(); it->valid(); it->next()) {
       std::string key = std::string(it->key());
       auto z = key.find('\0');
-      std::string id = z == std::string::npos ? key : key.substr(0, z);
-      auto m = metas.find(id);
+      std::string chunk_id = z == std::string::npos ? key : key.substr(0, z);
+      if (staging.count(chunk_id) != 0) continue;
+      auto b = blob_of.find(chunk_id);
+      auto m = b == blob_of.end() ? metas.end() : metas.find(b->second);
       std::uint32_t n = (z != std::string::npos && key.size() == z + 5)
                             ? get_be32(std::string_view(key).substr(z + 1, 4))
                             : UINT32_MAX;
@@ -272,8 +287,8 @@ result<FsckReport> Store::fsck(bool repair) {
         fix.del(kCfBlobChunk, key);
         continue;
       }
-      seen[id].first += it->value().size();
-      seen[id].second += 1;
+      seen[m->first].first += it->value().size();
+      seen[m->first].second += 1;
     }
     if (auto ec = it->check("fsck: scanning chunks")) return ec;
     for (const auto& [id, m] : metas) {

@@ -36,6 +36,12 @@ struct BlobMeta {
   std::uint32_t chunk_bytes = 0;
   Sha256 sha256{};
   std::int64_t first_seen = 0;
+  // The id the chunks are stored under: empty for the blob id itself, else the
+  // temporary id of the spill the blob was adopted from (local_state.hpp StagedBlob).
+  std::string physical;
+  [[nodiscard]] std::string_view chunk_id(std::string_view blob_id) const noexcept {
+    return physical.empty() ? blob_id : std::string_view(physical);
+  }
 };
 std::string encode_blob_meta(const BlobMeta& m);
 std::optional<BlobMeta> decode_blob_meta(std::string_view v);
@@ -86,6 +92,8 @@ std::string encode_queue(const QueueValue& q);
 std::optional<QueueValue> decode_queue(std::string_view v);
 
 // ---- keys ----
+// kCfDefault: "stage/" + spill id -> i64 unix time, while a spill is not adopted.
+inline constexpr std::string_view kStageMarkerPrefix = "stage/";
 inline std::string chunk_key(std::string_view blob_id, std::uint32_t n) {
   std::string k(blob_id);
   k.push_back('\0');
@@ -268,14 +276,28 @@ struct Store::Impl {
   // blobs (blobs.cpp)
   BlobStripe& stripe_for(std::string_view blob_id);
   std::size_t stripe_index(std::string_view blob_id) const;
-  std::string base_blob_id(const StagedBlob& b, const void* xxh_state) const;
+  result<std::string> base_blob_id(const StagedBlob& b, const void* xxh_state);
   result<std::optional<BlobMeta>> load_meta(std::string_view blob_id,
                                             const KvSnapshot* snap = nullptr);
   result<bool> stored_equals(std::string_view blob_id, const BlobMeta& meta, const StagedBlob& b);
+  result<bool> staged_equal(const StagedBlob& a, const StagedBlob& b);
   // Chooses the id for staged bytes (dedup after a full compare, suffix on a true
-  // collision) and pins it. Sets *pending when this delivery may have to write it.
+  // collision) and pins it. Sets *pending when this delivery may have to write it,
+  // and *use to the staged bytes it reads from then on (null: the stored blob).
   result<std::string> resolve_and_pin(const StagedPtr& bytes, const std::string& base,
-                                      bool* pending);
+                                      bool* pending, StagedPtr* use);
+  // Spilled staging (local_state.hpp StagedBlob): writes the next chunk of `b` under
+  // its temporary id (made, with the staging marker, by the first call).
+  result<void> spill_chunk(StagedBlob& b, std::string_view chunk);
+  static std::string random_spill_id();
+  // Deletes a spill's chunks and marker (best effort; a leftover is swept at open).
+  void drop_spill(std::string_view spill_id);
+  // At open: drops every spill a crash or a failed drop left; returns how many.
+  result<std::size_t> sweep_spills();
+  // Bytes [offset, offset + out.size()) of the chunks stored under `chunk_id`.
+  result<std::size_t> read_chunks(std::string_view chunk_id, std::uint64_t size,
+                                  std::uint32_t chunk_bytes, std::uint64_t offset,
+                                  std::span<char> out);
   // Pins an id that must already be stored; not_found otherwise.
   result<void> pin_existing(std::string_view blob_id);
   void unpin(std::string_view blob_id);

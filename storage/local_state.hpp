@@ -11,6 +11,7 @@
 // about another process's work.
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,9 +24,24 @@
 namespace refmail::storage {
 
 // ---- staged blob bytes and the in-flight registry ----
+// A blob staged by an uncommitted delivery. Small ones stay in memory (`chunks`); one
+// that outgrows a chunk, or the delivery's memory budget, is spilled: its chunks are
+// written as they fill to the chunk column family under a temporary physical id
+// (`spill_id`, "~" + random hex, which no content id can be) with a staging marker,
+// so a 40 MB attachment costs one chunk of memory. The commit that first references
+// it writes a meta naming spill_id as its physical id and deletes the marker
+// (adopting the chunks); the StagedPtr's deleter (delivery.cpp) deletes the chunks of
+// a spill nobody adopted, and Store::open sweeps what a crash left behind.
+// A backend shared by several processes must sweep markers by age instead.
 struct StagedBlob {
-  std::vector<std::string> chunks;  // each <= max_chunk_bytes
+  std::vector<std::string> chunks;  // in memory: each <= max_chunk_bytes; empty when spilled
   std::uint64_t size = 0;
+  std::string spill_id;             // non-empty: spilled
+  std::uint32_t spilled_chunks = 0;  // chunk_key(spill_id, n) for n < spilled_chunks
+  std::uint32_t chunk_bytes = 0;     // every spilled chunk's size but the last's
+  std::array<std::uint8_t, 32> sha256{};  // of a spilled blob (computed while it spilled)
+  // Set once a written commit names spill_id (under the id's stripe lock).
+  mutable std::atomic<bool> adopted{false};
 };
 using StagedPtr = std::shared_ptr<const StagedBlob>;
 

@@ -101,6 +101,10 @@ result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     impl->secret = std::move(**sec);
   }
 
+  // Spilled staging that no commit adopted (a crash mid-delivery) is garbage.
+  auto swept = impl->sweep_spills();
+  if (!swept) return swept.error();
+
   std::unique_ptr<Store> store(new Store(std::move(impl)));
   store->impl_->source = std::make_unique<BlobSourceAdapter>(*store);
   return store;

@@ -8,16 +8,19 @@
 namespace refmail::storage {
 
 // ---- blob meta: [i64 refcount][u8 version=1][u64 size][u32 chunks][u32 chunk_bytes]
-//                 [32 sha256][i64 first_seen]
+//                 [32 sha256][i64 first_seen]; version 2 appends [str physical]
 std::string encode_blob_meta(const BlobMeta& m) {
   std::string v;
   put_i64(v, m.refcount);
-  v.push_back('\1');
+  // Version 1 unless the chunks live under another id (2 appends it), so a store
+  // without spilled blobs keeps the format older builds read.
+  v.push_back(m.physical.empty() ? '\1' : '\2');
   put_u64(v, m.size);
   put_u32(v, m.chunk_count);
   put_u32(v, m.chunk_bytes);
   v.append(reinterpret_cast<const char*>(m.sha256.data()), m.sha256.size());
   put_i64(v, m.first_seen);
+  if (!m.physical.empty()) put_str(v, m.physical);
   return v;
 }
 
@@ -27,13 +30,18 @@ std::optional<BlobMeta> decode_blob_meta(std::string_view v) {
   m.refcount = r.i64();
   if (!r.ok()) return std::nullopt;
   if (r.done()) return m;  // a refcount with no record: an orphan merge
-  if (r.u8() != 1) return std::nullopt;
+  const auto version = r.u8();
+  if (version != 1 && version != 2) return std::nullopt;
   m.size = r.u64();
   m.chunk_count = r.u32();
   m.chunk_bytes = r.u32();
   auto sha = r.bytes(32);
   m.first_seen = r.i64();
-  if (!r.done()) return std::nullopt;
+  if (version == 2) {
+    m.physical = r.str();
+    if (m.physical.empty()) return std::nullopt;
+  }
+  if (!r.ok() || !r.done()) return std::nullopt;
   std::memcpy(m.sha256.data(), sha.data(), 32);
   m.has_record = true;
   return m;

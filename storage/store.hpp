@@ -39,7 +39,11 @@ struct ImportStateOp {
 // One delivery: stage blobs through blob_sink() (or put_blob), set the message, add
 // mailbox rows and queue rows, then commit() once. Nothing is visible or durable
 // before commit() returns a receipt; a Delivery destroyed without commit() forgets
-// everything it staged. Staged bytes live in memory (chunks <= max_chunk_bytes).
+// everything it staged. A delivery holds little staged data in memory (a few MiB and
+// one chunk): a blob of more than one chunk is written out chunk by chunk as it
+// arrives, under a temporary id that only a committed delivery makes part of the
+// store (and that a delivery destroyed without commit, or a crash, leaves to be
+// deleted).
 // Not thread-safe itself (one thread drives one delivery); many deliveries may run
 // and commit concurrently. REQUIRES: does not outlive its Store.
 class Delivery {
@@ -55,6 +59,8 @@ class Delivery {
   // sink returned (mime::summarize reads cut text bodies from it before commit()).
   // Other ids: not_found. Lives as long as the Delivery.
   [[nodiscard]] mime::BlobSource& staged_source();
+  // Staged attachment bytes this delivery holds in memory now.
+  [[nodiscard]] std::size_t held_bytes() const noexcept;
   // begin/append/commit on blob_sink() in one call.
   [[nodiscard]] result<std::string> put_blob(std::span<const char> decoded);
 

@@ -181,6 +181,8 @@ struct FsckReport {
   std::uint64_t blobs_checked = 0;
   std::uint64_t messages_checked = 0;
   std::uint64_t rows_checked = 0;
+  // Attachments being received (spilled, not yet committed); a crash's are swept at open.
+  std::uint64_t blobs_staging = 0;
   [[nodiscard]] bool clean() const { return issues.empty(); }
 };
 

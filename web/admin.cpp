@@ -267,7 +267,8 @@ Response AdminApi::handle(const Request& req) {
     return json_ok(json::object{{"drift", drift},
                                 {"blobs_checked", rep->blobs_checked},
                                 {"messages_checked", rep->messages_checked},
-                                {"rows_checked", rep->rows_checked}});
+                                {"rows_checked", rep->rows_checked},
+                                {"blobs_staging", rep->blobs_staging}});
   } else if (path == "gc" && m == "POST") {
     // Online: deletes what no message references any more, then compacts every column
     // family so the space goes back to the file system.

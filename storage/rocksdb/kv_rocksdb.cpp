@@ -66,7 +66,9 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cac
       o.blob_file_size = 256 << 20;
       o.enable_blob_garbage_collection = true;
       o.blob_garbage_collection_age_cutoff = 1.0;
-      o.write_buffer_size = 64 << 20;
+      // Small: a spilled attachment streams through here chunk by chunk, and what sits in
+      // the memtable is resident memory (2 buffers of 2 MiB at most while one flushes).
+      o.write_buffer_size = 2 << 20;
       break;
     default:
       break;
