@@ -68,7 +68,7 @@ asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
 // whole, and the reads of one connection pause while its step runs (backpressure).
 class StreamIn final : public smtp::ContentConsumer {
  public:
-  static constexpr std::size_t kStep = 1u << 20;
+  static constexpr std::size_t kStep = 256u << 10;
 
   StreamIn(delivery::Service& svc, std::string peer_ip) : svc_(svc), peer_ip_(std::move(peer_ip)) {}
 

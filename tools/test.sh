@@ -30,7 +30,7 @@ for p in (2525, 2587, 2465, 8080):
   if [ -n "$busy" ]; then
     echo "acceptance checks skipped: default ports in use ($busy)"
   else
-    for c in foundation smtp_server jmap hardening; do
+    for c in foundation smtp_server jmap hardening mail_core; do
       if ! out=$(REFMAIL_CHECK_BUILD="$root/build" python3 "$checks/$c.py" 2>&1); then
         echo "acceptance check $c FAILED: $out"
         exit 1
