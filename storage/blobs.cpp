@@ -1,8 +1,8 @@
 // storage/blobs.cpp — blobs kept once, by content: ids (keyed XXH3-128), dedup after a
 // full byte comparison, true-collision suffixes, range reads across chunks, the
 // in-flight registry that keeps GC and concurrent deliveries correct, and blob GC.
-// Must never: share a blob on a hash match alone, or delete a blob a delivery is about
-// to reference.
+// Must never: share a blob on a hash match alone (but a SHA-256 match: see stored_equals),
+// or delete a blob a delivery is about to reference.
 // SECURITY: ids are keyed with the installation secret, so a sender cannot craft
 // colliding attachments; and even a collision is caught by the byte comparison.
 #include <openssl/evp.h>
@@ -153,15 +153,20 @@ result<std::optional<BlobMeta>> Store::Impl::load_meta(std::string_view blob_id,
   return m;
 }
 
+// A spilled blob's SHA-256 is known (taken as it spilled), so equal digests stand for
+// equal bytes: no stored chunk is read back. Finding two contents with equal keyed
+// XXH3-128, size and SHA-256 is beyond anyone; a weaker match is never enough.
 result<bool> Store::Impl::stored_equals(std::string_view blob_id, const BlobMeta& meta,
                                         const StagedBlob& b) {
   if (meta.size != b.size) return false;
+  if (!b.spill_id.empty()) return meta.sha256 == b.sha256;
   return same_bytes(ChunkCursor(*kv, meta.chunk_id(blob_id), meta.chunk_count), ChunkCursor(*kv, b));
 }
 
 result<bool> Store::Impl::staged_equal(const StagedBlob& a, const StagedBlob& b) {
   if (a.size != b.size) return false;
   if (&a == &b) return true;
+  if (!a.spill_id.empty() && !b.spill_id.empty()) return a.sha256 == b.sha256;
   return same_bytes(ChunkCursor(*kv, a), ChunkCursor(*kv, b));
 }
 

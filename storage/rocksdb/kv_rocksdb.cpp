@@ -59,13 +59,14 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cac
       o.merge_operator = make_counter_merge();
       break;
     case kCfBlobChunk:
-      // Large chunk values go to blob files so compactions do not rewrite them; blob
-      // GC during compaction gives back the space of deleted chunks.
+      // Large chunk values go to blob files so compactions do not rewrite them. Blob GC
+      // (which does rewrite the live chunks of old blob files) runs only in compact(),
+      // i.e. `refmailctl gc`: with small memtables, compactions are frequent, and GC in
+      // each of them cost a quarter of the server's CPU under load (docs/PERFORMANCE.md).
       o.enable_blob_files = true;
       o.min_blob_size = 4096;
       o.blob_file_size = 256 << 20;
-      o.enable_blob_garbage_collection = true;
-      o.blob_garbage_collection_age_cutoff = 1.0;
+      o.enable_blob_garbage_collection = false;
       // Small: a spilled attachment streams through here chunk by chunk, and what sits in
       // the memtable is resident memory (2 buffers of 2 MiB at most while one flushes).
       o.write_buffer_size = 2 << 20;
@@ -218,6 +219,9 @@ class RocksKv final : public Kv {
   result<void> compact() override {
     rocksdb::CompactRangeOptions o;
     o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    // Rewrite the live chunks of every blob file, so deleted chunks give their space back.
+    o.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+    o.blob_garbage_collection_age_cutoff = 1.0;
     for (auto* h : handles) {
       auto s = db->CompactRange(o, h, nullptr, nullptr);
       if (!s.ok()) return fail_status(s, where_ + ": compaction");
