@@ -479,6 +479,7 @@ result<DeliveryReceipt> Delivery::commit() {
     rv.logical_size = msg.logical_size;
     rv.keywords = spec.keywords;
     batch.put(kCfMailbox, row_key(t.account, t.meta.mailbox_id, uid), encode_row(rv));
+    batch.put(kCfMailbox, message_index_key(t.account, receipt.message_id, t.meta.mailbox_id, uid), {});
     batch.merge(counters, uidnext_key(t.account, t.meta.mailbox_id), max_operand(uid + 1));
     receipt.rows.push_back(RowReceipt{t.account, t.mailbox, uid});
     ++rows_per_account[t.account];

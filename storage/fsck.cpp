@@ -87,6 +87,7 @@ result<FsckReport> Store::fsck(bool repair) {
   std::set<std::string> mailboxes;  // account \0 be32(mailbox id)
   std::map<std::string, std::uint32_t> max_uid;  // uidnext_key -> max uid
   std::map<std::string, std::int64_t> grants;
+  std::set<std::string> index_keys;  // the message index the kept rows call for
   {
     auto it = s.iter(kCfMailbox, snap);
     for (it->seek("N"); it->valid() && it->key()[0] == 'N'; it->next()) {
@@ -138,6 +139,7 @@ result<FsckReport> Store::fsck(bool repair) {
       counters[domain_msgs_key(dom)] += 1;
       auto& mu = max_uid[uidnext_key(account, mailbox_id)];
       mu = std::max(mu, uid);
+      index_keys.insert(message_index_key(account, row->message_id, mailbox_id, uid));
     }
     for (it->seek("U"); it->valid() && it->key()[0] == 'U'; it->next()) {
       std::string key = std::string(it->key());
@@ -205,6 +207,23 @@ result<FsckReport> Store::fsck(bool repair) {
       ++m->second.expected_refcount;
     }
     if (auto ec = it->check("fsck: scanning the queue")) return ec;
+  }
+
+  // The message index: one key per kept row, nothing else.
+  {
+    auto it = s.iter(kCfMailbox, snap);
+    for (it->seek("E"); it->valid() && it->key()[0] == 'E'; it->next()) {
+      std::string key(it->key());
+      if (index_keys.erase(key) == 0) {
+        issue("stale_message_index", printable(key), 1, 0);
+        fix.del(kCfMailbox, key);
+      }
+    }
+    if (auto ec = it->check("fsck: scanning the message index")) return ec;
+    for (const auto& key : index_keys) {
+      issue("missing_message_index", printable(key), 0, 1);
+      fix.put(kCfMailbox, key, {});
+    }
   }
 
   // 4. message refcounts; unreferenced messages are deleted by a repair.

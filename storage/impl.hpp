@@ -117,6 +117,25 @@ inline std::string row_key(std::string_view account, std::uint32_t mailbox_id, s
   put_be32(k, uid);
   return k;
 }
+// The message index (mailbox-access reads by id, O(log n)): "E" account \0 message_id \0
+// mailbox_id(be32) uid(be32) -> "" for every row; written in the batch that writes or
+// deletes the row. kIndexFormatKey (kCfDefault) says the index is complete: Store::open
+// builds it from the rows when absent (a data folder from before the index).
+inline std::string message_index_prefix(std::string_view account, std::string_view message_id) {
+  std::string k = "E";
+  k.append(account).push_back('\0');
+  k.append(message_id).push_back('\0');
+  return k;
+}
+inline std::string message_index_key(std::string_view account, std::string_view message_id,
+                                     std::uint32_t mailbox_id, std::uint32_t uid) {
+  auto k = message_index_prefix(account, message_id);
+  put_be32(k, mailbox_id);
+  put_be32(k, uid);
+  return k;
+}
+inline constexpr std::string_view kIndexFormatKey = "refmail/index";
+inline constexpr std::string_view kIndexFormat = "1";
 // "U" account \0 upload_id -> [str message_id][i64 expires]
 // An upload hold's value: message id, expiry (Unix seconds), and since quota applies to
 // uploads the bytes charged to the account (absent in older records: 0).
@@ -294,6 +313,9 @@ struct Store::Impl {
   void drop_spill(std::string_view spill_id);
   // At open: drops every spill a crash or a failed drop left; returns how many.
   result<std::size_t> sweep_spills();
+  // At open: builds the message index from the rows unless it is complete; returns the
+  // number of rows indexed (0 when it was there).
+  result<std::size_t> build_message_index();
   // Bytes [offset, offset + out.size()) of the chunks stored under `chunk_id`.
   result<std::size_t> read_chunks(std::string_view chunk_id, std::uint64_t size,
                                   std::uint32_t chunk_bytes, std::uint64_t offset,
@@ -314,6 +336,8 @@ struct Store::Impl {
                              QuotaReservation* r, std::vector<std::string>* over = nullptr);
 
   // mailboxes (mailboxes.cpp)
+  // mailbox id -> name, for every mailbox of the account.
+  result<std::map<std::uint32_t, std::string>> mailbox_names(std::string_view account);
   result<std::optional<MailboxMeta>> find_mailbox(std::string_view account,
                                                   std::string_view name);
   // find_mailbox, with a missing mailbox as errc::not_found naming it.

@@ -197,6 +197,7 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   auto batch = kv->batch();
   const Cf counters = kCfCounter;
   batch.del(kCfMailbox, key);
+  batch.del(kCfMailbox, message_index_key(account, row->message_id, mailbox_id, uid));
   const auto size = static_cast<std::int64_t>(row->logical_size);
   const auto dom = domain_of(account);
   batch.merge(counters, kLogicalBytes, add_operand(-size));
@@ -458,21 +459,96 @@ result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
   return rows;
 }
 
+result<std::map<std::uint32_t, std::string>> Store::Impl::mailbox_names(std::string_view account) {
+  std::map<std::uint32_t, std::string> names;
+  std::string nprefix = "N" + std::string(account);
+  nprefix.push_back('\0');
+  auto it = iter(kCfMailbox);
+  for (it->seek(nprefix); it->valid() && starts_with(it->key(), nprefix); it->next()) {
+    auto m = decode_mailbox(std::string_view(it->value().data(), it->value().size()));
+    if (!m) return fail(errc::corrupt, "mailbox record of " + std::string(account) + " is corrupt");
+    names[m->mailbox_id] = std::string(it->key()).substr(nprefix.size());
+  }
+  if (auto ec = it->check("listing mailboxes")) return ec;
+  return names;
+}
+
+result<std::vector<MailboxRow>> Store::message_rows(std::string_view account, std::string_view message_id) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  std::vector<MailboxRow> rows;
+  if (message_id.empty() || message_id.find('\0') != std::string_view::npos) return rows;
+  const auto prefix = message_index_prefix(*acct, message_id);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> at;  // (mailbox id, uid)
+  {
+    auto it = impl_->iter(kCfMailbox);
+    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+      if (it->key().size() != prefix.size() + 8) continue;
+      std::string_view key(it->key().data(), it->key().size());
+      at.emplace_back(get_be32(key.substr(prefix.size(), 4)), get_be32(key.substr(prefix.size() + 4, 4)));
+    }
+    if (auto ec = it->check("reading the message index")) return ec;
+  }
+  if (at.empty()) return rows;
+  auto names = impl_->mailbox_names(*acct);
+  if (!names) return names.error();
+  for (const auto& [mailbox_id, uid] : at) {
+    auto name = names->find(mailbox_id);
+    if (name == names->end()) continue;  // a row of a mailbox being deleted
+    auto v = impl_->get(kCfMailbox, row_key(*acct, mailbox_id, uid));
+    if (!v) return v.error();
+    if (!*v) continue;  // expunged since the index was read
+    auto r = decode_row(**v);
+    if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
+    if (r->message_id != message_id) return fail(errc::corrupt, "message index of " + *acct + " names another message's row");
+    rows.push_back(to_row(*acct, name->second, uid, std::move(*r)));
+  }
+  return rows;
+}
+
+result<std::size_t> Store::Impl::build_message_index() {
+  auto done = get(kCfDefault, kIndexFormatKey);
+  if (!done) return done.error();
+  if (*done && **done == kIndexFormat) return std::size_t{0};
+  // Rows written meanwhile index themselves; puts of an existing key are harmless.
+  std::size_t indexed = 0, in_batch = 0;
+  auto batch = kv->batch();
+  auto it = iter(kCfMailbox);
+  for (it->seek("R"); it->valid() && starts_with(it->key(), "R"); it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    auto z = key.find('\0');
+    if (z == std::string_view::npos || key.size() != z + 9) continue;  // fsck reports it
+    auto row = decode_row(std::string_view(it->value().data(), it->value().size()));
+    if (!row) continue;  // fsck reports it
+    batch.put(kCfMailbox,
+              message_index_key(key.substr(1, z - 1), row->message_id, get_be32(key.substr(z + 1, 4)),
+                                get_be32(key.substr(z + 5, 4))),
+              {});
+    ++indexed;
+    if (++in_batch == 10000) {
+      auto w = write(batch, /*sync=*/false);
+      if (!w) return w.error();
+      batch = kv->batch();
+      in_batch = 0;
+    }
+  }
+  if (auto ec = it->check("indexing messages")) return ec;
+  batch.put(kCfDefault, kIndexFormatKey, kIndexFormat);
+  auto w = write(batch, /*sync=*/true);
+  if (!w) return w.error();
+  return indexed;
+}
+
 result<std::vector<MailboxRow>> Store::list_account_rows(std::string_view account) {
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");
-  std::map<std::uint32_t, std::string> names;
-  std::string nprefix = "N" + *acct;
-  nprefix.push_back('\0');
-  auto it = impl_->iter(kCfMailbox);
-  for (it->seek(nprefix); it->valid() && starts_with(it->key(), nprefix); it->next()) {
-    auto m = decode_mailbox(std::string_view(it->value().data(), it->value().size()));
-    if (!m) return fail(errc::corrupt, "mailbox record of " + *acct + " is corrupt");
-    names[m->mailbox_id] = std::string(it->key()).substr(nprefix.size());
-  }
+  auto names_r = impl_->mailbox_names(*acct);
+  if (!names_r) return names_r.error();
+  const auto& names = *names_r;
   std::vector<MailboxRow> rows;
   std::string rprefix = "R" + *acct;
   rprefix.push_back('\0');
+  auto it = impl_->iter(kCfMailbox);
   for (it->seek(rprefix); it->valid() && starts_with(it->key(), rprefix); it->next()) {
     if (it->key().size() != rprefix.size() + 8) continue;
     std::string_view key(it->key().data(), it->key().size());
@@ -564,10 +640,12 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   auto batch = impl_->kv->batch();
   const Cf counters = kCfCounter;
   batch.put(kCfMailbox, row_key(*acct, dm->mailbox_id, new_uid), encode_row(*r));
+  batch.put(kCfMailbox, message_index_key(*acct, r->message_id, dm->mailbox_id, new_uid), {});
   batch.merge(counters, uidnext_key(*acct, dm->mailbox_id), max_operand(new_uid + 1));
   if (move) {
     // One row out, one row in: refcounts, grants and usage are unchanged.
     batch.del(kCfMailbox, key);
+    batch.del(kCfMailbox, message_index_key(*acct, r->message_id, sm->mailbox_id, uid));
   } else {
     const auto size = static_cast<std::int64_t>(r->logical_size);
     const auto dom = domain_of(*acct);

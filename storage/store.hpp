@@ -223,6 +223,10 @@ class Store {
 
   // Every row of an account, all mailboxes, in (mailbox id, UID) order.
   [[nodiscard]] result<std::vector<MailboxRow>> list_account_rows(std::string_view account);
+  // The rows of one message in an account (none: empty), through the message index:
+  // costs what it returns, whatever the account holds. In (mailbox id, UID) order.
+  [[nodiscard]] result<std::vector<MailboxRow>> message_rows(std::string_view account,
+                                                             std::string_view message_id);
 
   // ---- change log, threads, sessions (storage/changes.cpp, threads.cpp, sessions.cpp) ----
   // The account's changes after state `since` (RFC 8620 5.2), only those of `type`

@@ -104,8 +104,8 @@ class LiteralStream final : public BodyStream {
 };
 
 bool row_for_message(Ctx& ctx, const std::string& message_id) {
-  const auto* e = ctx.email_rows();
-  return e && e->count(message_id);
+  const auto* rows = ctx.rows_of(message_id);
+  return rows && !rows->empty();
 }
 
 // The decoded body of a part kept in the skeleton (small: not cut), by part path.

@@ -261,6 +261,21 @@ const std::map<std::string, std::vector<storage::MailboxRow>>* Ctx::email_rows()
   return &*emails;
 }
 
+const std::vector<storage::MailboxRow>* Ctx::rows_of(const std::string& message_id) {
+  static const std::vector<storage::MailboxRow> kNone;
+  if (emails) {
+    auto it = emails->find(message_id);
+    return it == emails->end() ? &kNone : &it->second;
+  }
+  auto it = rows_by_id.find(message_id);
+  if (it == rows_by_id.end()) {
+    auto rows = j.store.message_rows(account, message_id);
+    if (!rows) return nullptr;
+    it = rows_by_id.emplace(message_id, std::move(*rows)).first;
+  }
+  return &it->second;
+}
+
 const std::vector<storage::MailboxInfo>* Ctx::mailbox_list() {
   if (!mailboxes) {
     auto l = j.store.list_mailboxes(account);

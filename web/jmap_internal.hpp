@@ -41,11 +41,17 @@ struct Ctx {
   std::optional<std::map<std::string, std::vector<storage::MailboxRow>>> emails;
   std::optional<std::vector<storage::MailboxInfo>> mailboxes;
 
-  // message id -> the account's rows holding it; nullptr on a store error.
+  // message id -> the account's rows holding it; nullptr on a store error. Reads every
+  // row of the account: for requests about all emails only.
   const std::map<std::string, std::vector<storage::MailboxRow>>* email_rows();
+  // The account's rows holding one message (empty: not the account's), through the
+  // store's message index; nullptr on a store error.
+  const std::vector<storage::MailboxRow>* rows_of(const std::string& message_id);
+  std::map<std::string, std::vector<storage::MailboxRow>> rows_by_id;  // rows_of's cache
   const std::vector<storage::MailboxInfo>* mailbox_list();
   void invalidate() {
     emails.reset();
+    rows_by_id.clear();
     mailboxes.reset();
   }
   std::string state();

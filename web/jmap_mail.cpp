@@ -350,10 +350,19 @@ void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::arr
     const auto* boxes = ctx.mailbox_list();
     if (!boxes) return out.push_back(method_error("serverFail", call_id));
     for (const auto& b : *boxes) exists.insert(std::to_string(b.mailbox_id));
-  } else {
+  } else if (type == storage::ChangeType::thread) {
     const auto* emails = ctx.email_rows();
     if (!emails) return out.push_back(method_error("serverFail", call_id));
-    for (const auto& [id, rows] : *emails) exists.insert(type == storage::ChangeType::email ? id : rows.front().thread_id);
+    for (const auto& [id, rows] : *emails) exists.insert(rows.front().thread_id);
+  } else {  // emails: only the ones in the log are looked up (message index)
+    for (const auto& set : log->sets) {
+      for (const auto& c : set.changes) {
+        if (exists.count(c.id)) continue;
+        const auto* rows = ctx.rows_of(c.id);
+        if (!rows) return out.push_back(method_error("serverFail", call_id));
+        if (!rows->empty()) exists.insert(c.id);
+      }
+    }
   }
   struct Seen {
     bool created = false;
@@ -491,12 +500,12 @@ json::object email_object(Ctx& ctx, const std::string& id, const std::vector<Mai
 void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
   std::optional<std::vector<std::string>> ids;
   if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
-  const auto* emails = ctx.email_rows();
-  if (!emails) return out.push_back(method_error("serverFail", call_id));
   std::vector<std::string> want;
   if (ids) {
     want = *ids;
-  } else {
+  } else {  // every email: the one case that reads the whole account
+    const auto* emails = ctx.email_rows();
+    if (!emails) return out.push_back(method_error("serverFail", call_id));
     for (const auto& [mid, rows] : *emails) want.push_back(mid);
   }
   if (want.size() > ctx.j.limits.max_objects_in_get) {
@@ -512,8 +521,9 @@ void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::a
   }
   json::array list, not_found;
   for (const auto& id : want) {
-    auto it = emails->find(id);
-    if (it == emails->end()) {
+    const auto* rows = ctx.rows_of(id);
+    if (!rows) return out.push_back(method_error("serverFail", call_id));
+    if (rows->empty()) {
       not_found.emplace_back(id);
       continue;
     }
@@ -531,7 +541,7 @@ void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::a
       }
       s = std::move(*loaded);
     }
-    list.push_back(email_object(ctx, id, it->second, s, structure ? &*structure : nullptr, props, args));
+    list.push_back(email_object(ctx, id, *rows, s, structure ? &*structure : nullptr, props, args));
   }
   out.push_back(method_response(
       "Email/get", json::object{{"accountId", ctx.account_id}, {"state", ctx.state()}, {"list", list}, {"notFound", not_found}},

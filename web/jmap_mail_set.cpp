@@ -26,11 +26,10 @@ using storage::MailboxRow;
 
 // Applies an Email/set update patch to one email; "" on success, else the error type.
 std::string update_email(Ctx& ctx, const std::string& id, const json::object& patch, std::string& desc) {
-  const auto* emails = ctx.email_rows();
-  if (!emails) return desc = "store", "serverFail";
-  auto it = emails->find(id);
-  if (it == emails->end()) return desc = "no such email", "notFound";
-  const auto rows = it->second;  // copy: the cache is invalidated below
+  const auto* found = ctx.rows_of(id);
+  if (!found) return desc = "store", "serverFail";
+  if (found->empty()) return desc = "no such email", "notFound";
+  const auto rows = *found;  // copy: the cache is invalidated below
   std::set<std::string> kws(rows.front().keywords.begin(), rows.front().keywords.end());
   std::set<std::string> boxes;
   for (const auto& r : rows) boxes.insert(r.mailbox);
@@ -98,12 +97,10 @@ std::string update_email(Ctx& ctx, const std::string& id, const json::object& pa
 }
 
 bool destroy_email(Ctx& ctx, const std::string& id) {
-  const auto* emails = ctx.email_rows();
-  if (!emails) return false;
-  auto it = emails->find(id);
-  if (it == emails->end()) return false;
+  const auto* rows = ctx.rows_of(id);
+  if (!rows || rows->empty()) return false;
   std::map<std::string, std::vector<std::uint32_t>> per_box;
-  for (const auto& r : it->second) per_box[r.mailbox].push_back(r.uid);
+  for (const auto& r : *rows) per_box[r.mailbox].push_back(r.uid);
   ctx.invalidate();
   bool ok = true;
   for (const auto& [box, uids] : per_box) ok = ctx.j.store.expunge(ctx.account, box, uids).has_value() && ok;
@@ -293,11 +290,13 @@ void email_set(Ctx& ctx, json::object& args, const std::string& call_id, json::a
         continue;
       }
       ctx.created_ids[std::string(kv.key())] = id;
-      const auto* emails = ctx.email_rows();
+      const auto* rows = ctx.rows_of(id);
       std::uint64_t size = 0;
-      if (emails && emails->count(id)) size = emails->at(id).front().logical_size;
       std::string thread = id;
-      if (emails && emails->count(id)) thread = emails->at(id).front().thread_id;
+      if (rows && !rows->empty()) {
+        size = rows->front().logical_size;
+        thread = rows->front().thread_id;
+      }
       created[kv.key()] = json::object{{"id", id}, {"blobId", id}, {"threadId", "T" + thread}, {"size", size}};
     }
   }
@@ -358,8 +357,8 @@ void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, js
         auto it = ctx.created_ids.find(email_id.substr(1));
         if (it != ctx.created_ids.end()) email_id = it->second;
       }
-      const auto* emails = ctx.email_rows();
-      if (!emails || !emails->count(email_id)) {
+      const auto* rows = ctx.rows_of(email_id);
+      if (!rows || rows->empty()) {
         not_created[kv.key()] = set_error("invalidProperties", "no such email");
         continue;
       }

@@ -54,12 +54,9 @@ Response handle_message_html(const Request& req, storage::Store& store, const st
   for (char c : id) ok_id = ok_id && (std::isalnum(static_cast<unsigned char>(c)) != 0);
   if (!ok_id) return error_response(404, "not found");
   // The account must hold a row of this message (else: the same 404 as a bad id).
-  auto rows = store.list_account_rows(account);
+  auto rows = store.message_rows(account, id);
   if (!rows) return error_response(503, storage::error_detail(rows.error()));
-  const storage::MailboxRow* row = nullptr;
-  for (const auto& r : *rows)
-    if (r.message_id == id) row = &r;
-  if (!row) return error_response(404, "not found");
+  if (rows->empty()) return error_response(404, "not found");
   auto msg = store.get_message(id);
   if (!msg) return error_response(404, "not found");
   auto sum = mime::Summary::parse(msg->record.summary);
