@@ -105,7 +105,7 @@ result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   auto swept = impl->sweep_spills();
   if (!swept) return swept.error();
   // A data folder from before the message index gets it now, before anything is served
-  // (a few seconds per million rows).
+  // (one pass over the rows).
   auto indexed = impl->build_message_index();
   if (!indexed) return indexed.error();
 
