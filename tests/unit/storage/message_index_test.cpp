@@ -84,19 +84,24 @@ void damage_index(const StoreOptions& o, bool drop_mark) {
   ASSERT_TRUE((*kv)->write(b, KvSync::kAlways));
 }
 
+// A store with one message for a@x.test, in INBOX (uid 1) and, with `copy`, Archive (uid 1).
+std::string one_message_store(const StoreOptions& o, bool copy) {
+  auto s = open_store(o);
+  EXPECT_TRUE(s);
+  if (!s) return {};
+  add_users(*s, {"a@x.test"});
+  auto r = deliver(*s, {{"a@x.test"}}, {random_bytes(2000, 2)});
+  EXPECT_TRUE(r);
+  if (!r) return {};
+  if (copy) EXPECT_TRUE(s->copy_row("a@x.test", "INBOX", 1, "Archive", false));
+  return r->message_id;
+}
+
 TEST(MessageIndex, BuiltAtOpenForAStoreWithoutOne) {
   TempDir dir;
   const auto o = test_options(dir.path());
-  std::string id;
-  {
-    auto s = open_store(o);
-    ASSERT_TRUE(s);
-    add_users(*s, {"a@x.test"});
-    auto r = deliver(*s, {{"a@x.test"}}, {random_bytes(2000, 2)});
-    ASSERT_TRUE(r);
-    id = r->message_id;
-    ASSERT_TRUE(s->copy_row("a@x.test", "INBOX", 1, "Archive", false));
-  }
+  const std::string id = one_message_store(o, /*copy=*/true);
+  ASSERT_FALSE(id.empty());
   damage_index(o, /*drop_mark=*/true);
   auto s = open_store(o);
   ASSERT_TRUE(s);
@@ -111,15 +116,8 @@ TEST(MessageIndex, BuiltAtOpenForAStoreWithoutOne) {
 TEST(MessageIndex, FsckFindsAndRepairsDrift) {
   TempDir dir;
   const auto o = test_options(dir.path());
-  std::string id;
-  {
-    auto s = open_store(o);
-    ASSERT_TRUE(s);
-    add_users(*s, {"a@x.test"});
-    auto r = deliver(*s, {{"a@x.test"}}, {});
-    ASSERT_TRUE(r);
-    id = r->message_id;
-  }
+  const std::string id = one_message_store(o, /*copy=*/false);
+  ASSERT_FALSE(id.empty());
   damage_index(o, /*drop_mark=*/false);  // marked complete, but wrong: only fsck can tell
   {
     auto s = open_store(o);

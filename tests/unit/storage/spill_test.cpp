@@ -44,6 +44,19 @@ std::size_t stream_blob(Delivery& d, std::string_view bytes, std::size_t piece, 
   return peak;
 }
 
+// A message of one blob with one INBOX row for `rcpt`, committed.
+result<DeliveryReceipt> finish(Delivery& d, const std::string& blob_id, std::uint64_t blob_size,
+                               const std::string& rcpt) {
+  MessageRecord m;
+  m.skeleton = "Subject: " + rcpt + "\r\n\r\nx\r\n";
+  m.summary = "summary";
+  m.blob_ids = {blob_id};
+  m.logical_size = m.skeleton.size() + blob_size;
+  d.set_message(std::move(m));
+  d.add_mailbox_row(rcpt, "INBOX");
+  return d.commit();
+}
+
 TEST(Spill, LargeBlobHoldsOneChunkAndReadsBackExactly) {
   TempDir dir;
   auto s = open_store(test_options(dir.path(), 1000));
@@ -61,14 +74,7 @@ TEST(Spill, LargeBlobHoldsOneChunkAndReadsBackExactly) {
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, att.size());
   EXPECT_EQ(back, att);
-  MessageRecord m;
-  m.skeleton = "Subject: s\r\n\r\nx\r\n";
-  m.summary = "summary";
-  m.blob_ids = {id};
-  m.logical_size = m.skeleton.size() + att.size();
-  d.set_message(std::move(m));
-  d.add_mailbox_row("a@x.test", "INBOX");
-  auto r = d.commit();
+  auto r = finish(d, id, att.size(), "a@x.test");
   ASSERT_TRUE(r) << error_detail(r.error());
   EXPECT_EQ(r->new_blob_bytes, att.size());
   EXPECT_EQ(staging(*s), 0u);
@@ -137,14 +143,7 @@ TEST(Spill, SameBytesAsAStoredBlobShareItAndDropTheSpillAtOnce) {
   auto n = d.staged_source().read(id, 0, back);  // now read from the stored blob
   ASSERT_TRUE(n);
   EXPECT_EQ(back, att);
-  MessageRecord m;
-  m.skeleton = "Subject: t\r\n\r\ny\r\n";
-  m.summary = "summary";
-  m.blob_ids = {id};
-  m.logical_size = m.skeleton.size() + att.size();
-  d.set_message(std::move(m));
-  d.add_mailbox_row("b@x.test", "INBOX");
-  auto r2 = d.commit();
+  auto r2 = finish(d, id, att.size(), "b@x.test");
   ASSERT_TRUE(r2) << error_detail(r2.error());
   EXPECT_EQ(r2->new_blob_bytes, 0u);
   EXPECT_EQ(s->get_message(r1->message_id)->record.blob_ids, std::vector<std::string>{id});
@@ -166,18 +165,8 @@ TEST(Spill, TwoDeliveriesStagingTheSameBytesWriteOneBlob) {
   stream_blob(second, att, 999, &id2);
   ASSERT_EQ(id1, id2);
   EXPECT_EQ(staging(*s), 1u);  // the second shares the first's spill
-  auto finish = [&](Delivery& d, const std::string& rcpt) {
-    MessageRecord m;
-    m.skeleton = "Subject: " + rcpt + "\r\n\r\nz\r\n";
-    m.summary = "summary";
-    m.blob_ids = {id1};
-    m.logical_size = m.skeleton.size() + att.size();
-    d.set_message(std::move(m));
-    d.add_mailbox_row(rcpt, "INBOX");
-    return d.commit();
-  };
   // The second commits first and writes the shared bytes; then the first is abandoned.
-  auto r2 = finish(second, "b@x.test");
+  auto r2 = finish(second, id1, att.size(), "b@x.test");
   ASSERT_TRUE(r2) << error_detail(r2.error());
   EXPECT_EQ(r2->new_blob_bytes, att.size());
   { auto gone = std::move(first); }
