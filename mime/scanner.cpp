@@ -617,7 +617,12 @@ struct Scanner::Impl {
             progressed = true;
             return line_end;
           }
-          break;
+          // Part limit: ordinary content, and so is everything after it (as below;
+          // going on to look for delimiters in this window only would make the result
+          // depend on where the input was cut).
+          emit(d, pos, n, kind);
+          line_start = n > pos && d[n - 1] == '\n';
+          return n;
         case Delim::No: break;
       }
       line_start = false;

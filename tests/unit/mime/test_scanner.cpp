@@ -321,3 +321,29 @@ TEST(Scanner, ValueEndingInCommentBackslashDoesNotThrow) {
   ASSERT_EQ(exact.size(), 26u);
   EXPECT_EQ(scan_chunks(exact, {}).ended.at(0).type, "text");
 }
+
+// Found by fuzz_mime_roundtrip (docs/FUZZING.md): a header block ended by a delimiter
+// line that the part limit turns into content. Everything after it is content, whether
+// the input arrives whole or is cut right after that line (the closing delimiter used to
+// count only when it arrived in the same piece).
+TEST(Scanner, PartLimitAtABodyStartDoesNotDependOnTheCut) {
+  const std::string m =
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+      "--b\r\nContent-Type: text/plain\r\n\r\none\r\n"
+      "--b\r\nContent-Type: application/pdf\r\n"
+      "--b\r\ntail\r\n--b--\r\n";
+  Limits lim;
+  lim.max_parts = 3;
+  const Recorder whole = scan_chunks(m, {}, lim);
+  ASSERT_EQ(whole.ended.size(), 3u);
+  const Part& pdf = whole.ended.at(1);
+  EXPECT_EQ(pdf.subtype, "pdf");
+  EXPECT_TRUE(pdf.limited);
+  EXPECT_EQ(m.substr(pdf.body.begin, pdf.body.end - pdf.body.begin), "--b\r\ntail\r\n--b--\r\n");
+  EXPECT_EQ(whole.bytes, m);
+  for (std::size_t cut = 1; cut < m.size(); ++cut) {
+    const Recorder r = scan_chunks(m, {cut}, lim);
+    EXPECT_EQ(r.events, whole.events) << "cut at " << cut;
+    EXPECT_EQ(r.bytes, m);
+  }
+}
