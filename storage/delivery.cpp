@@ -91,7 +91,7 @@ struct Delivery::State final : mime::BlobSink {
     return std::shared_ptr<StagedBlob>(new StagedBlob, [impl](StagedBlob* b) {
       if (!b->spill_id.empty() && !b->adopted.load()) {
         try {
-          impl->drop_spill(b->spill_id);
+          impl->drop_spill(b->spill_id, b->spilled_chunks);
         } catch (...) {  // NOLINT(bugprone-empty-catch): Store::open sweeps what is left
         }
       }

@@ -309,8 +309,9 @@ struct Store::Impl {
   // its temporary id (made, with the staging marker, by the first call).
   result<void> spill_chunk(StagedBlob& b, std::string_view chunk);
   static std::string random_spill_id();
-  // Deletes a spill's chunks and marker (best effort; a leftover is swept at open).
-  void drop_spill(std::string_view spill_id);
+  // Deletes a spill's chunks (the first `chunks`; all under its id when unknown) and
+  // marker. Best effort: a leftover is swept at open.
+  void drop_spill(std::string_view spill_id, std::optional<std::uint32_t> chunks);
   // At open: drops every spill a crash or a failed drop left; returns how many.
   result<std::size_t> sweep_spills();
   // At open: builds the message index from the rows unless it is complete; returns the
