@@ -40,10 +40,11 @@ class Base64Verifier {
     char* o = out.data() + old;
     std::size_t i = 0;
     bool ok = true;
-    const std::size_t eol_len = line_ending_text(e_).size();
-    const char* eol = line_ending_text(e_).data();
     while (i < n) {
-      // Fast path: a whole full line and its ending in view.
+      // Fast path: a whole full line and its ending in view. The ending is read here,
+      // not once per feed: the first line, maybe in this very feed, decides it.
+      const std::size_t eol_len = line_ending_text(e_).size();
+      const char* eol = line_ending_text(e_).data();
       if (phase_ == Phase::Lines && l_ > 0 && col_ == 0 && gn_ == 0 && !cr_ && !done_ &&
           n - i >= l_ + eol_len && std::memcmp(d + i + l_, eol, eol_len) == 0) {
         const auto* p = reinterpret_cast<const unsigned char*>(d + i);

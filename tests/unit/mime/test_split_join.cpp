@@ -387,3 +387,28 @@ TEST(Splitter, RandomBase64StructureMutationsRoundTrip) {
   }
   EXPECT_GT(cut_count, 300u);  // most bodies (the undamaged ones at least) are cut
 }
+
+// Found by fuzz_mime_roundtrip (docs/FUZZING.md): the line ending of a base64 body is the
+// first line's, also when later lines arrive in the same feed. The fast path used the
+// ending known when the feed began, so a CRLF line after an LF first line passed as a
+// data line; the cut's size check then failed, and with the candidate already released
+// the whole split failed (a delivery would have been refused).
+TEST(Splitter, FirstLineEndingHoldsForTheRestOfTheSameFeed) {
+  const std::string m =
+      "Content-Transfer-Encoding: base64\nContent-Disposition: attachment\n\n"
+      "n0G9W8uw8de9puyHB9OennEgIQD43wE1\nxjfyUC93Gonten3QT1rRTnuyUC97eLQt\r\n";
+  SplitParams tiny;
+  tiny.min_cut_bytes = 5;
+  tiny.max_held_body_bytes = 64;  // released before the end: a mismatch is a partial cut
+  expect_roundtrip(m, "released early", tiny);
+  SplitParams normal;
+  normal.min_cut_bytes = 5;
+  expect_roundtrip(m, "held whole", normal);
+  MemoryBlobs store;
+  const SplitResult r = split_with(m, store, Chunking::Whole, 1, tiny);
+  ASSERT_EQ(r.skeleton.cuts.size(), 1u);
+  const Cut& c = r.skeleton.cuts[0];
+  EXPECT_EQ(c.decoded_size, 48u);  // both lines; the other ending stays literal text
+  EXPECT_EQ(c.line_ending, LineEnding::Lf);
+  EXPECT_FALSE(c.last_line_ending);
+}
