@@ -62,7 +62,7 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cac
       // Large chunk values go to blob files so compactions do not rewrite them. Blob GC
       // (which does rewrite the live chunks of old blob files) runs only in compact(),
       // i.e. `refmailctl gc`: with small memtables, compactions are frequent, and GC in
-      // each of them cost a quarter of the server's CPU under load (docs/PERFORMANCE.md).
+      // each of them cost about 30 % of the CPU per message under load (docs/PERFORMANCE.md).
       o.enable_blob_files = true;
       o.min_blob_size = 4096;
       o.blob_file_size = 256 << 20;
