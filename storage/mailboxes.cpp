@@ -474,36 +474,53 @@ result<std::map<std::uint32_t, std::string>> Store::Impl::mailbox_names(std::str
 }
 
 result<std::vector<MailboxRow>> Store::message_rows(std::string_view account, std::string_view message_id) {
+  const std::string id(message_id);
+  auto m = message_rows(account, std::span<const std::string>(&id, 1));
+  if (!m) return m.error();
+  return std::move((*m)[id]);
+}
+
+result<std::map<std::string, std::vector<MailboxRow>>> Store::message_rows(
+    std::string_view account, std::span<const std::string> message_ids) {
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");
-  std::vector<MailboxRow> rows;
-  if (message_id.empty() || message_id.find('\0') != std::string_view::npos) return rows;
-  const auto prefix = message_index_prefix(*acct, message_id);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> at;  // (mailbox id, uid)
-  {
-    auto it = impl_->iter(kCfMailbox);
-    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
-      if (it->key().size() != prefix.size() + 8) continue;
-      std::string_view key(it->key().data(), it->key().size());
-      at.emplace_back(get_be32(key.substr(prefix.size(), 4)), get_be32(key.substr(prefix.size() + 4, 4)));
+  std::map<std::string, std::vector<MailboxRow>> out;
+  // One look at the account's mailboxes (id -> name) for all the ids, when any is held.
+  std::optional<std::map<std::uint32_t, std::string>> names;
+  for (const auto& message_id : message_ids) {
+    auto& rows = out[message_id];
+    if (!rows.empty() || message_id.empty() || message_id.find('\0') != std::string::npos) continue;
+    const auto prefix = message_index_prefix(*acct, message_id);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> at;  // (mailbox id, uid)
+    {
+      auto it = impl_->iter(kCfMailbox);
+      for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+        if (it->key().size() != prefix.size() + 8) continue;
+        std::string_view key(it->key().data(), it->key().size());
+        at.emplace_back(get_be32(key.substr(prefix.size(), 4)), get_be32(key.substr(prefix.size() + 4, 4)));
+      }
+      if (auto ec = it->check("reading the message index")) return ec;
     }
-    if (auto ec = it->check("reading the message index")) return ec;
+    if (at.empty()) continue;
+    if (!names) {
+      auto n = impl_->mailbox_names(*acct);
+      if (!n) return n.error();
+      names = std::move(*n);
+    }
+    for (const auto& [mailbox_id, uid] : at) {
+      auto name = names->find(mailbox_id);
+      if (name == names->end()) continue;  // a row of a mailbox being deleted
+      auto v = impl_->get(kCfMailbox, row_key(*acct, mailbox_id, uid));
+      if (!v) return v.error();
+      if (!*v) continue;  // expunged since the index was read
+      auto r = decode_row(**v);
+      if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
+      if (r->message_id != message_id)
+        return fail(errc::corrupt, "message index of " + *acct + " names another message's row");
+      rows.push_back(to_row(*acct, name->second, uid, std::move(*r)));
+    }
   }
-  if (at.empty()) return rows;
-  auto names = impl_->mailbox_names(*acct);
-  if (!names) return names.error();
-  for (const auto& [mailbox_id, uid] : at) {
-    auto name = names->find(mailbox_id);
-    if (name == names->end()) continue;  // a row of a mailbox being deleted
-    auto v = impl_->get(kCfMailbox, row_key(*acct, mailbox_id, uid));
-    if (!v) return v.error();
-    if (!*v) continue;  // expunged since the index was read
-    auto r = decode_row(**v);
-    if (!r) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
-    if (r->message_id != message_id) return fail(errc::corrupt, "message index of " + *acct + " names another message's row");
-    rows.push_back(to_row(*acct, name->second, uid, std::move(*r)));
-  }
-  return rows;
+  return out;
 }
 
 result<std::size_t> Store::Impl::build_message_index() {

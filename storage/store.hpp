@@ -9,6 +9,7 @@
 // error_detail(ec) gives a one-line description naming the path/account/blob.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -227,6 +228,10 @@ class Store {
   // costs what it returns, whatever the account holds. In (mailbox id, UID) order.
   [[nodiscard]] result<std::vector<MailboxRow>> message_rows(std::string_view account,
                                                              std::string_view message_id);
+  // The same for several messages at once (the account's mailboxes are read once):
+  // every id is a key of the result, with no rows when the account holds none.
+  [[nodiscard]] result<std::map<std::string, std::vector<MailboxRow>>> message_rows(
+      std::string_view account, std::span<const std::string> message_ids);
 
   // ---- change log, threads, sessions (storage/changes.cpp, threads.cpp, sessions.cpp) ----
   // The account's changes after state `since` (RFC 8620 5.2), only those of `type`

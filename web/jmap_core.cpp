@@ -276,6 +276,18 @@ const std::vector<storage::MailboxRow>* Ctx::rows_of(const std::string& message_
   return &it->second;
 }
 
+bool Ctx::prefetch_rows(const std::vector<std::string>& message_ids) {
+  if (emails) return true;
+  std::vector<std::string> missing;
+  for (const auto& id : message_ids)
+    if (!rows_by_id.count(id)) missing.push_back(id);
+  if (missing.empty()) return true;
+  auto rows = j.store.message_rows(account, missing);
+  if (!rows) return false;
+  rows_by_id.merge(*rows);
+  return true;
+}
+
 const std::vector<storage::MailboxInfo>* Ctx::mailbox_list() {
   if (!mailboxes) {
     auto l = j.store.list_mailboxes(account);

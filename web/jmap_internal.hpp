@@ -47,6 +47,9 @@ struct Ctx {
   // The account's rows holding one message (empty: not the account's), through the
   // store's message index; nullptr on a store error.
   const std::vector<storage::MailboxRow>* rows_of(const std::string& message_id);
+  // Looks up several at once (one read of the mailbox list) for rows_of to answer;
+  // false on a store error.
+  bool prefetch_rows(const std::vector<std::string>& message_ids);
   std::map<std::string, std::vector<storage::MailboxRow>> rows_by_id;  // rows_of's cache
   const std::vector<storage::MailboxInfo>* mailbox_list();
   void invalidate() {

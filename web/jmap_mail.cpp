@@ -355,6 +355,10 @@ void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::arr
     if (!emails) return out.push_back(method_error("serverFail", call_id));
     for (const auto& [id, rows] : *emails) exists.insert(rows.front().thread_id);
   } else {  // emails: only the ones in the log are looked up (message index)
+    std::vector<std::string> logged;
+    for (const auto& set : log->sets)
+      for (const auto& c : set.changes) logged.push_back(c.id);
+    if (!ctx.prefetch_rows(logged)) return out.push_back(method_error("serverFail", call_id));
     for (const auto& set : log->sets) {
       for (const auto& c : set.changes) {
         if (exists.count(c.id)) continue;
@@ -520,6 +524,7 @@ void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::a
     });
   }
   json::array list, not_found;
+  if (!ctx.prefetch_rows(want)) return out.push_back(method_error("serverFail", call_id));
   for (const auto& id : want) {
     const auto* rows = ctx.rows_of(id);
     if (!rows) return out.push_back(method_error("serverFail", call_id));

@@ -72,6 +72,30 @@ TEST(MessageIndex, FollowsDeliveryCopyMoveAndExpunge) {
   expect_fsck_clean(*s);
 }
 
+TEST(MessageIndex, SeveralMessagesAtOnce) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test", "b@x.test"});
+  auto one = deliver(*s, {{"a@x.test"}}, {});
+  auto two = deliver(*s, {{"a@x.test"}, {"b@x.test"}}, {});
+  auto other = deliver(*s, {{"b@x.test"}}, {});
+  ASSERT_TRUE(one && two && other);
+  ASSERT_TRUE(s->copy_row("a@x.test", "INBOX", 2, "Archive", false));
+  const std::vector<std::string> ids{two->message_id, one->message_id, other->message_id, "Mnope", "",
+                                     two->message_id};
+  auto m = s->message_rows("a@x.test", ids);
+  ASSERT_TRUE(m) << error_detail(m.error());
+  ASSERT_EQ(m->size(), 5u);  // every distinct id is a key
+  EXPECT_EQ(m->at(one->message_id).size(), 1u);
+  ASSERT_EQ(m->at(two->message_id).size(), 2u);  // INBOX and Archive, once each
+  EXPECT_TRUE(m->at(other->message_id).empty());  // b's message, not a's
+  EXPECT_TRUE(m->at("Mnope").empty());
+  EXPECT_TRUE(m->at("").empty());
+  for (const auto& r : m->at(two->message_id)) EXPECT_EQ(r.account, "a@x.test");
+  EXPECT_FALSE(s->message_rows("not an address", ids));
+}
+
 // Deletes the index (and its "complete" mark), as a data folder from before it has none,
 // and adds a stale key, through the backend seam.
 void damage_index(const StoreOptions& o, bool drop_mark) {
