@@ -440,6 +440,14 @@ result<void> Store::remove_user(std::string_view address) {
   batch.del(kCfCounter, account_bytes_key(*acct));
   batch.del(kCfCounter, account_msgs_key(*acct));
   batch.del(kCfCounter, account_upload_bytes_key(*acct));
+  {
+    // The mailbox counters (zero now that the rows are gone).
+    const auto prefix = mailbox_count_prefix(*acct);
+    auto it = impl_->iter(kCfCounter);
+    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next())
+      batch.del(kCfCounter, it->key());
+    if (auto ec = it->check("listing mailbox counters")) return ec;
+  }
   // The change log and thread index go; the floor rises to the current state.
   impl_->drop_account_log(batch, *acct);
   // Its browser sessions go too (few keys: scanned).

@@ -465,7 +465,8 @@ result<DeliveryReceipt> Delivery::commit() {
     if (!logged) return logged.error();
   }
 
-  // Mailbox rows, grants, usage counters.
+  // Mailbox rows, their index, grants, usage counters.
+  IndexDelta index;
   std::map<std::string, std::int64_t> rows_per_account;
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const auto& t = targets[i];
@@ -481,9 +482,13 @@ result<DeliveryReceipt> Delivery::commit() {
     batch.put(kCfMailbox, row_key(t.account, t.meta.mailbox_id, uid), encode_row(rv));
     batch.put(kCfMailbox, message_index_key(t.account, receipt.message_id, t.meta.mailbox_id, uid), {});
     batch.merge(counters, uidnext_key(t.account, t.meta.mailbox_id), max_operand(uid + 1));
+    index.add(IndexDelta::of(t.account, t.meta.mailbox_id, uid, rv));
     receipt.rows.push_back(RowReceipt{t.account, t.mailbox, uid});
     ++rows_per_account[t.account];
   }
+  // Held until the batch is written (IndexDelta::apply), before any blob stripe.
+  auto index_locks = index.apply(s, batch);
+  if (!index_locks) return index_locks.error();
   const auto logical = static_cast<std::int64_t>(msg.logical_size);
   for (const auto& [acct, n] : rows_per_account) {
     for (const auto& id : msg.blob_ids) batch.merge(kCfGrant, grant_key(acct, id), add_operand(n));

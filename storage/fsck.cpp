@@ -31,7 +31,7 @@ std::string printable(std::string_view key) {
 bool is_usage_counter(std::string_view k) {
   return k.starts_with("ab/") || k.starts_with("am/") || k.starts_with("au/") || k.starts_with("db/") ||
          k.starts_with("dm/") || k == kLogicalBytes || k == kPhysicalBytes || k == kMessages ||
-         k == kBlobs || k == kRows;
+         k == kBlobs || k == kRows || k.starts_with("mc/");
 }
 
 }  // namespace
@@ -88,6 +88,7 @@ result<FsckReport> Store::fsck(bool repair) {
   std::map<std::string, std::uint32_t> max_uid;  // uidnext_key -> max uid
   std::map<std::string, std::int64_t> grants;
   std::set<std::string> index_keys;  // the message index the kept rows call for
+  DerivedIndex derived;              // the mailbox index the kept rows call for
   {
     auto it = s.iter(kCfMailbox, snap);
     for (it->seek("N"); it->valid() && it->key()[0] == 'N'; it->next()) {
@@ -140,6 +141,7 @@ result<FsckReport> Store::fsck(bool repair) {
       auto& mu = max_uid[uidnext_key(account, mailbox_id)];
       mu = std::max(mu, uid);
       index_keys.insert(message_index_key(account, row->message_id, mailbox_id, uid));
+      derive_mailbox_index(account, mailbox_id, uid, *row, derived);
     }
     for (it->seek("U"); it->valid() && it->key()[0] == 'U'; it->next()) {
       std::string key = std::string(it->key());
@@ -224,6 +226,49 @@ result<FsckReport> Store::fsck(bool repair) {
       issue("missing_message_index", printable(key), 0, 1);
       fix.put(kCfMailbox, key, {});
     }
+  }
+
+  // The mailbox index: date views ("D") and per-thread counts ("G") as the kept rows
+  // call for, reported per account and kind (a lost index is one line per account, not
+  // one per row); its counters are checked with the others in 7.
+  {
+    for (const auto& [key, n] : derived.counters) counters[key] += n;
+    std::map<std::pair<std::string, std::string>, std::int64_t> wrong;  // (kind, account) -> keys
+    auto account_of = [](std::string_view key) {
+      auto z = key.find('\0');
+      return printable(key.substr(1, z == std::string_view::npos ? key.size() - 1 : z - 1));
+    };
+    auto it = s.iter(kCfMailbox, snap);
+    for (char p : {'D', 'G'}) {
+      for (it->seek(std::string(1, p)); it->valid() && it->key()[0] == p; it->next()) {
+        std::string key(it->key());
+        std::string_view value(it->value().data(), it->value().size());
+        std::optional<std::string> expected;
+        if (p == 'D') {
+          if (auto f = derived.view.find(key); f != derived.view.end()) {
+            expected = std::move(f->second);
+            derived.view.erase(f);
+          }
+        } else if (auto f = derived.threads.find(key); f != derived.threads.end()) {
+          expected = DerivedIndex::thread_value(f->second);
+          derived.threads.erase(f);
+        }
+        if (expected && *expected == value) continue;
+        ++wrong[{p == 'D' ? "stale_mailbox_view" : "stale_thread_counts", account_of(key)}];
+        if (expected) fix.put(kCfMailbox, key, *expected);
+        else fix.del(kCfMailbox, key);
+      }
+    }
+    if (auto ec = it->check("fsck: scanning the mailbox index")) return ec;
+    for (const auto& [key, value] : derived.view) {
+      ++wrong[{"missing_mailbox_view", account_of(key)}];
+      fix.put(kCfMailbox, key, value);
+    }
+    for (const auto& [key, c] : derived.threads) {
+      ++wrong[{"missing_thread_counts", account_of(key)}];
+      fix.put(kCfMailbox, key, DerivedIndex::thread_value(c));
+    }
+    for (const auto& [what, n] : wrong) issue(what.first, what.second, n, 0);
   }
 
   // 4. message refcounts; unreferenced messages are deleted by a repair.
@@ -389,14 +434,14 @@ result<FsckReport> Store::fsck(bool repair) {
       stored_keys.insert(key);
       auto expected = counters.count(key) ? counters[key] : 0;
       if (stored != expected) {
-        issue("counter", key, stored, expected);
+        issue("counter", printable(key), stored, expected);
         fix.put(kCfCounter, key, encode_i64(expected));
       }
     }
     if (auto ec = it->check("fsck: scanning counters")) return ec;
     for (const auto& [key, n] : counters) {
       if (stored_keys.count(key) || n == 0) continue;
-      issue("counter", key, 0, n);
+      issue("counter", printable(key), 0, n);
       fix.put(kCfCounter, key, encode_i64(n));
     }
     for (const auto& [key, uid] : max_uid) {  // rows but no high-water mark at all

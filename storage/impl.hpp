@@ -15,6 +15,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -134,8 +135,55 @@ inline std::string message_index_key(std::string_view account, std::string_view 
   put_be32(k, uid);
   return k;
 }
+// The mailbox index (storage/mailbox_index.cpp), written in the batch of each row change:
+// - the date view "D" account \0 mailbox_id(be32) date(be64, sign bit flipped) uid(be32)
+//   -> [str message_id][str thread_id, "" = the message's own]: a mailbox in
+//   internal-date order (JMAP receivedAt), read from either end;
+// - per mailbox and thread "G" account \0 mailbox_id(be32) thread_id -> [i64 rows]
+//   [i64 unread rows], so thread counts move without a scan;
+// - counters (counter CF) "mc/" account \0 mailbox_id(be32) kind, kind one of
+//   kCountTotal, kCountUnread, kCountThreads, kCountUnreadThreads.
+inline std::string view_prefix(std::string_view account, std::uint32_t mailbox_id) {
+  std::string k = "D";
+  k.append(account).push_back('\0');
+  put_be32(k, mailbox_id);
+  return k;
+}
+inline std::string view_key(std::string_view account, std::uint32_t mailbox_id, std::int64_t date,
+                            std::uint32_t uid) {
+  auto k = view_prefix(account, mailbox_id);
+  put_be64(k, static_cast<std::uint64_t>(date) ^ (std::uint64_t{1} << 63));
+  put_be32(k, uid);
+  return k;
+}
+inline std::string thread_count_prefix(std::string_view account, std::uint32_t mailbox_id) {
+  std::string k = "G";
+  k.append(account).push_back('\0');
+  put_be32(k, mailbox_id);
+  return k;
+}
+inline std::string thread_count_key(std::string_view account, std::uint32_t mailbox_id,
+                                    std::string_view thread_id) {
+  auto k = thread_count_prefix(account, mailbox_id);
+  k.append(thread_id);
+  return k;
+}
+inline constexpr char kCountTotal = 't', kCountUnread = 'u', kCountThreads = 'T', kCountUnreadThreads = 'U';
+inline std::string mailbox_count_prefix(std::string_view account) {
+  std::string k = "mc/";
+  k.append(account).push_back('\0');
+  return k;
+}
+inline std::string mailbox_count_key(std::string_view account, std::uint32_t mailbox_id, char kind) {
+  auto k = mailbox_count_prefix(account);
+  put_be32(k, mailbox_id);
+  k.push_back(kind);
+  return k;
+}
+// The format marker: "1" = the message index; "2" = also the mailbox index. Store::open
+// builds what an older data folder lacks.
 inline constexpr std::string_view kIndexFormatKey = "refmail/index";
-inline constexpr std::string_view kIndexFormat = "1";
+inline constexpr std::string_view kIndexFormat = "2";
 // "U" account \0 upload_id -> [str message_id][i64 expires]
 // An upload hold's value: message id, expiry (Unix seconds), and since quota applies to
 // uploads the bytes charged to the account (absent in older records: 0).
@@ -258,6 +306,53 @@ class BlobSourceAdapter final : public mime::BlobSource {
 };
 
 class QuotaReservation;
+
+// The mailbox index keys and values a set of rows calls for (mailbox_index.cpp): what
+// Store::open writes for an older data folder and what fsck compares with.
+struct DerivedIndex {
+  std::map<std::string, std::string> view;                                 // "D" key -> value
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> threads;  // "G" key -> rows, unread
+  std::map<std::string, std::int64_t> counters;                          // "mc/" key -> count
+  static std::string thread_value(const std::pair<std::int64_t, std::int64_t>& c);
+};
+void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
+                          const RowValue& v, DerivedIndex& out);
+
+// What one batch changes in the mailbox index (mailbox_index.cpp): rows added and
+// removed, and rows whose unread state flips. apply() adds the view keys, the per-thread
+// counts and the mailbox counters to the batch. Thread counts are read, so apply() locks
+// the index stripe of each (account, thread) it touches and returns the locks: the
+// caller holds them until the batch is written (two batches on one thread never read
+// the same old count). Lock order: message lock, then index stripes, then blob stripes.
+class IndexDelta {
+ public:
+  struct Row {
+    std::string account;
+    std::uint32_t mailbox_id = 0;
+    std::uint32_t uid = 0;
+    std::int64_t date = 0;
+    std::string message_id;
+    std::string thread_id;  // as stored in the row ("" = the message's own)
+    bool unread = false;
+  };
+  static Row of(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid, const RowValue& v);
+  void add(const Row& r);
+  void remove(const Row& r);
+  // The row `r` (r.unread: before) becomes unread (or read) when `unread`.
+  void set_unread(const Row& r, bool unread);
+  [[nodiscard]] result<std::vector<std::unique_lock<std::mutex>>> apply(Store::Impl& s, KvBatch& batch);
+
+ private:
+  struct Count {
+    std::int64_t rows = 0;
+    std::int64_t unread = 0;
+  };
+  void count(const Row& r, std::int64_t rows, std::int64_t unread);
+  // (account, mailbox id, full thread id) -> change
+  std::map<std::tuple<std::string, std::uint32_t, std::string>, Count> threads_;
+  std::vector<std::pair<std::string, std::string>> puts_;
+  std::vector<std::string> dels_;
+};
 class ChangeTicket;
 
 struct Store::Impl {
@@ -358,6 +453,11 @@ struct Store::Impl {
   result<void> release_upload_key(const std::string& key, std::vector<std::string>* gc);
   void gc_blobs(const std::vector<std::string>& ids);
   std::mutex& message_lock(std::string_view message_id);
+  // The mailbox index (mailbox_index.cpp): the stripe of one account's thread.
+  std::mutex& index_lock(std::string_view account, std::string_view thread_id);
+  // Builds the mailbox index of every account from the rows (Store::open, format < 2):
+  // puts absolute values; returns the rows indexed.
+  result<std::size_t> build_mailbox_index();
   // One mailbox row held under its message's lock, so it cannot be expunged, copied or
   // resurrected meanwhile: read, lock, read again (errc::not_found names `mailbox_name`).
   struct LockedRow {

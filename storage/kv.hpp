@@ -87,6 +87,8 @@ class KvIterator {
   virtual void seek_to_first() = 0;
   [[nodiscard]] virtual bool valid() const = 0;
   virtual void next() = 0;  // REQUIRES: valid()
+  virtual void seek_for_prev(std::string_view key) = 0;  // the last key <= `key`
+  virtual void prev() = 0;  // REQUIRES: valid()
   [[nodiscard]] virtual std::string_view key() const = 0;    // REQUIRES: valid()
   [[nodiscard]] virtual std::string_view value() const = 0;  // REQUIRES: valid()
   // After the walk: an empty code when it ended because the range did, else the

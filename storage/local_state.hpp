@@ -60,6 +60,7 @@ struct BlobStripe {
 
 inline constexpr std::size_t kBlobStripes = 1024;
 inline constexpr std::size_t kMessageStripes = 256;
+inline constexpr std::size_t kIndexStripes = 256;
 
 // Per-account change-log cursor (in memory; see changes.cpp).
 struct ChangeCursor {
@@ -76,6 +77,8 @@ struct LocalState {
   // Message locks (mailboxes.cpp, message_lock): a message's refcount changes and its
   // deletion at zero happen under its stripe.
   std::array<std::mutex, kMessageStripes> message_stripes;
+  // Mailbox index (mailbox_index.cpp): per-(account, thread) counts change under a stripe.
+  std::array<std::mutex, kIndexStripes> index_stripes;
   // Shared by deliveries, expunges and row changes; exclusive for structural
   // changes (mailbox rename/delete, user removal) and fsck repair.
   std::shared_mutex admin_mu;

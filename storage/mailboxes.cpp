@@ -192,12 +192,19 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   auto again = get(kCfMailbox, key);
   if (!again) return again.error();
   if (!*again) return {};
+  // The row as it is now (its keywords may have changed since the first read).
+  row = decode_row(**again);
+  if (!row) return fail(errc::corrupt, "mailbox row of " + std::string(account) + " is corrupt");
   auto mv = load_message(row->message_id);
   if (!mv) return mv.error();
   auto batch = kv->batch();
   const Cf counters = kCfCounter;
   batch.del(kCfMailbox, key);
   batch.del(kCfMailbox, message_index_key(account, row->message_id, mailbox_id, uid));
+  IndexDelta index;
+  index.remove(IndexDelta::of(account, mailbox_id, uid, *row));
+  auto index_locks = index.apply(*this, batch);
+  if (!index_locks) return index_locks.error();
   const auto size = static_cast<std::int64_t>(row->logical_size);
   const auto dom = domain_of(account);
   batch.merge(counters, kLogicalBytes, add_operand(-size));
@@ -414,6 +421,9 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
   if (!r) return r;
   auto batch = impl_->kv->batch();
   batch.del(kCfMailbox, mailbox_name_key(*acct, *mbox));
+  // Its index is empty now; the zero counters go too.
+  for (char kind : {kCountTotal, kCountUnread, kCountThreads, kCountUnreadThreads})
+    batch.del(kCfCounter, mailbox_count_key(*acct, m->mailbox_id, kind));
   ChangeTicket ticket;
   auto logged = impl_->log_changes(
       batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
@@ -527,11 +537,13 @@ result<std::size_t> Store::Impl::build_message_index() {
   auto done = get(kCfDefault, kIndexFormatKey);
   if (!done) return done.error();
   if (*done && **done == kIndexFormat) return std::size_t{0};
+  // Format "1" had the message index already; only the mailbox index is missing.
+  const bool have_message_index = *done && **done == "1";
   // Rows written meanwhile index themselves; puts of an existing key are harmless.
   std::size_t indexed = 0, in_batch = 0;
   auto batch = kv->batch();
   auto it = iter(kCfMailbox);
-  for (it->seek("R"); it->valid() && starts_with(it->key(), "R"); it->next()) {
+  for (it->seek(have_message_index ? "S" : "R"); it->valid() && starts_with(it->key(), "R"); it->next()) {
     std::string_view key(it->key().data(), it->key().size());
     auto z = key.find('\0');
     if (z == std::string_view::npos || key.size() != z + 9) continue;  // fsck reports it
@@ -550,6 +562,9 @@ result<std::size_t> Store::Impl::build_message_index() {
     }
   }
   if (auto ec = it->check("indexing messages")) return ec;
+  auto boxes = build_mailbox_index();
+  if (!boxes) return boxes.error();
+  indexed = std::max(indexed, *boxes);
   batch.put(kCfDefault, kIndexFormatKey, kIndexFormat);
   auto w = write(batch, /*sync=*/true);
   if (!w) return w.error();
@@ -619,9 +634,13 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   // RFC 8621 2: unreadEmails/unreadThreads move with $seen.
   if (seen(r->keywords) != seen(keywords))
     changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(m->mailbox_id)});
+  IndexDelta index;
+  index.set_unread(IndexDelta::of(*acct, m->mailbox_id, uid, *r), !seen(keywords));
   r->keywords = std::move(keywords);
   auto batch = impl_->kv->batch();
   batch.put(kCfMailbox, key, encode_row(*r));
+  auto index_locks = index.apply(*impl_, batch);
+  if (!index_locks) return index_locks.error();
   ChangeTicket ticket;
   auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
   if (!logged) return logged;
@@ -659,10 +678,13 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   batch.put(kCfMailbox, row_key(*acct, dm->mailbox_id, new_uid), encode_row(*r));
   batch.put(kCfMailbox, message_index_key(*acct, r->message_id, dm->mailbox_id, new_uid), {});
   batch.merge(counters, uidnext_key(*acct, dm->mailbox_id), max_operand(new_uid + 1));
+  IndexDelta index;
+  index.add(IndexDelta::of(*acct, dm->mailbox_id, new_uid, *r));
   if (move) {
     // One row out, one row in: refcounts, grants and usage are unchanged.
     batch.del(kCfMailbox, key);
     batch.del(kCfMailbox, message_index_key(*acct, r->message_id, sm->mailbox_id, uid));
+    index.remove(IndexDelta::of(*acct, sm->mailbox_id, uid, *r));
   } else {
     const auto size = static_cast<std::int64_t>(r->logical_size);
     const auto dom = domain_of(*acct);
@@ -679,6 +701,8 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   std::vector<Change> changes{Change{ChangeType::email, ChangeKind::updated, r->message_id},
                               Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(dm->mailbox_id)}};
   if (move) changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(sm->mailbox_id)});
+  auto index_locks = index.apply(*impl_, batch);
+  if (!index_locks) return index_locks.error();
   ChangeTicket ticket;
   auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
   if (!logged) return logged.error();

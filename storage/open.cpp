@@ -104,8 +104,8 @@ result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
   // Spilled staging that no commit adopted (a crash mid-delivery) is garbage.
   auto swept = impl->sweep_spills();
   if (!swept) return swept.error();
-  // A data folder from before the message index gets it now, before anything is served
-  // (one pass over the rows).
+  // A data folder from before the message index or the mailbox index gets them now,
+  // before anything is served (one pass over the rows for each).
   auto indexed = impl->build_message_index();
   if (!indexed) return indexed.error();
 

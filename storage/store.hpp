@@ -9,6 +9,7 @@
 // error_detail(ec) gives a one-line description naming the path/account/blob.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -232,6 +233,17 @@ class Store {
   // every id is a key of the result, with no rows when the account holds none.
   [[nodiscard]] result<std::map<std::string, std::vector<MailboxRow>>> message_rows(
       std::string_view account, std::span<const std::string> message_ids);
+
+  // ---- the mailbox index (storage/mailbox_index.cpp) ----
+  // The counts of each of the account's mailboxes, by mailbox id (absent: all zero).
+  // Costs O(mailboxes), whatever the mailboxes hold.
+  [[nodiscard]] result<std::map<std::uint32_t, MailboxCounts>> mailbox_counts(std::string_view account);
+  // Visits one mailbox's rows in internal-date order (ties by UID), newest first when
+  // `newest_first`, until `visit` returns false. Costs what is visited. An unknown
+  // mailbox id visits nothing.
+  [[nodiscard]] result<void> scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id,
+                                               bool newest_first,
+                                               const std::function<bool(const ViewEntry&)>& visit);
 
   // ---- change log, threads, sessions (storage/changes.cpp, threads.cpp, sessions.cpp) ----
   // The account's changes after state `since` (RFC 8620 5.2), only those of `type`

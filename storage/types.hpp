@@ -76,6 +76,26 @@ struct MailboxRow {
   std::string thread_id;
 };
 
+// A mailbox's counts, kept by every change in the change's own batch (never by a scan).
+// A message held twice in one mailbox (IMAP COPY into its own mailbox) counts twice in
+// total/unread. Unread = without "$seen". A thread counts in `threads` when it has a
+// row in the mailbox, in `unread_threads` when one of its rows in the mailbox is unread.
+struct MailboxCounts {
+  std::uint64_t total = 0;
+  std::uint64_t unread = 0;
+  std::uint64_t threads = 0;
+  std::uint64_t unread_threads = 0;
+  bool operator==(const MailboxCounts&) const = default;
+};
+
+// One row of a mailbox's date view (Store::scan_mailbox_view).
+struct ViewEntry {
+  std::uint32_t uid = 0;
+  UnixSeconds internal_date{};
+  std::string message_id;
+  std::string thread_id;  // the thread's id (the message's own id for a thread of one)
+};
+
 struct MailboxInfo {
   std::string name;
   std::uint32_t mailbox_id = 0;        // stable across renames, never reused per account

@@ -16,6 +16,7 @@
 #include <charconv>
 #include <ctime>
 #include <set>
+#include <functional>
 
 #include "mime/skeleton.hpp"
 #include "web/jmap_internal.hpp"
@@ -152,26 +153,12 @@ void mailbox_get(Ctx& ctx, json::object& args, const std::string& call_id, json:
   std::optional<std::vector<std::string>> ids;
   if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
   const auto* boxes = ctx.mailbox_list();
-  const auto* emails = ctx.email_rows();
-  if (!boxes || !emails) return out.push_back(method_error("serverFail", call_id));
-  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> counts;  // name -> total, unread
-  // Threads per mailbox: all, and those with an unread email in this mailbox (RFC 8621
-  // 2 counts an unread email anywhere in the thread; refmail counts this mailbox's).
-  std::map<std::string, std::pair<std::set<std::string>, std::set<std::string>>> threads;
-  for (const auto& [mid, rows] : *emails) {
-    std::set<std::string> seen_boxes;
-    for (const auto& r : rows) {
-      if (!seen_boxes.insert(r.mailbox).second) continue;
-      auto& c = counts[r.mailbox];
-      auto& t = threads[r.mailbox];
-      ++c.first;
-      t.first.insert(r.thread_id);
-      if (std::find(r.keywords.begin(), r.keywords.end(), "$seen") == r.keywords.end()) {
-        ++c.second;
-        t.second.insert(r.thread_id);
-      }
-    }
-  }
+  if (!boxes) return out.push_back(method_error("serverFail", call_id));
+  // Kept by the store with each change (storage::MailboxCounts): no row is read. A
+  // thread counts as unread here when one of its emails in this mailbox is (RFC 8621 2
+  // counts an unread email anywhere in the thread).
+  auto counts = ctx.j.store.mailbox_counts(ctx.account);
+  if (!counts) return out.push_back(method_error("serverFail", call_id));
   auto props = read_properties(args);
   json::array list;
   std::set<std::string> found;
@@ -180,17 +167,17 @@ void mailbox_get(Ctx& ctx, json::object& args, const std::string& call_id, json:
     std::string id = "m" + std::to_string(b.mailbox_id);
     if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
     found.insert(id);
-    auto c = counts[b.name];
+    const auto c = (*counts)[b.mailbox_id];
     std::string role = role_of(b.name);
     json::object o{{"id", id},
                    {"name", b.name == "INBOX" ? "Inbox" : b.name},
                    {"parentId", nullptr},
                    {"role", role.empty() ? json::value(nullptr) : json::value(role)},
                    {"sortOrder", b.is_system ? i : 100 + i},
-                   {"totalEmails", c.first},
-                   {"unreadEmails", c.second},
-                   {"totalThreads", threads[b.name].first.size()},
-                   {"unreadThreads", threads[b.name].second.size()},
+                   {"totalEmails", c.total},
+                   {"unreadEmails", c.unread},
+                   {"totalThreads", c.threads},
+                   {"unreadThreads", c.unread_threads},
                    {"myRights", json::object{{"mayReadItems", true}, {"mayAddItems", true}, {"mayRemoveItems", true},
                                              {"maySetSeen", true}, {"maySetKeywords", true},
                                              {"mayCreateChild", false}, {"mayRename", !b.is_system},
@@ -676,7 +663,90 @@ bool filter_supported(const json::object& f, std::string& bad, int depth = 0) {
   return true;
 }
 
+// Email/query for one mailbox sorted by receivedAt (what the webmail and most clients ask
+// for): read from the store's date view of that mailbox, so it costs the page (and the
+// position or anchor before it), not the mailbox; the total is the mailbox's count.
+// false: not that query (the caller answers it by filtering the account's rows).
+bool email_query_mailbox(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  const auto* f = args.if_contains("filter");
+  if (!f || !f->is_object() || f->as_object().size() != 1) return false;
+  const auto* in = f->as_object().if_contains("inMailbox");
+  if (!in || !in->is_string()) return false;
+  bool newest_first = true;  // no sort: newest first (as the filtered path)
+  if (const auto* sort = args.if_contains("sort"); sort && !sort->is_null()) {
+    if (!sort->is_array() || sort->as_array().size() != 1) return false;
+    const auto* c = sort->as_array()[0].if_object();
+    const json::value* p = c ? c->if_contains("property") : nullptr;
+    if (!p || !p->is_string() || p->as_string() != "receivedAt") return false;
+    const auto* a = c->if_contains("isAscending");
+    newest_first = a && a->is_bool() && !a->as_bool();  // RFC 8620 5.5: default true
+  }
+  const auto* boxes = ctx.mailbox_list();
+  if (!boxes) return out.push_back(method_error("serverFail", call_id)), true;
+  auto name = ctx.mailbox_name(in->as_string());
+  std::optional<std::uint32_t> mailbox_id;
+  for (const auto& b : *boxes)
+    if (name && b.name == *name) mailbox_id = b.mailbox_id;
+  const bool collapse = bool_arg(args, "collapseThreads");
+  std::int64_t total = 0;
+  if (mailbox_id) {
+    auto counts = ctx.j.store.mailbox_counts(ctx.account);
+    if (!counts) return out.push_back(method_error("serverFail", call_id)), true;
+    const auto c = (*counts)[*mailbox_id];
+    total = static_cast<std::int64_t>(collapse ? c.threads : c.total);
+  }
+  std::int64_t limit = ctx.j.limits.max_objects_in_get;
+  if (const auto* l = args.if_contains("limit"); l && l->is_int64()) {
+    if (l->as_int64() < 0) return out.push_back(method_error("invalidArguments", call_id, "limit")), true;
+    limit = std::min<std::int64_t>(limit, l->as_int64());
+  }
+  // Walks the view in query order; `visit` sees each result (collapsed: each thread's
+  // first email) with its index, until it returns false.
+  auto walk = [&](const std::function<bool(std::int64_t, const storage::ViewEntry&)>& visit) {
+    std::set<std::string> threads;
+    std::int64_t index = 0;
+    return ctx.j.store.scan_mailbox_view(ctx.account, *mailbox_id, newest_first, [&](const storage::ViewEntry& e) {
+      if (collapse && !threads.insert(e.thread_id).second) return true;
+      return visit(index++, e);
+    });
+  };
+  std::int64_t position = 0;
+  if (const auto* p = args.if_contains("position"); p && p->is_int64()) position = p->as_int64();
+  if (const auto* anchor = args.if_contains("anchor"); anchor && anchor->is_string()) {
+    // Not in this mailbox: known from the message index, without walking the view.
+    const auto* rows = ctx.rows_of(std::string(anchor->as_string()));
+    if (!rows) return out.push_back(method_error("serverFail", call_id)), true;
+    std::optional<std::int64_t> at;
+    if (mailbox_id && std::any_of(rows->begin(), rows->end(), [&](const storage::MailboxRow& r) { return r.mailbox == *name; })) {
+      auto w = walk([&](std::int64_t i, const storage::ViewEntry& e) {
+        if (e.message_id == anchor->as_string()) at = i;
+        return !at;
+      });
+      if (!w) return out.push_back(method_error("serverFail", call_id)), true;
+    }
+    if (!at) return out.push_back(method_error("anchorNotFound", call_id)), true;
+    std::int64_t off = 0;
+    if (const auto* o = args.if_contains("anchorOffset"); o && o->is_int64()) off = o->as_int64();
+    position = std::max<std::int64_t>(0, *at + off);
+  }
+  if (position < 0) position = std::max<std::int64_t>(0, total + position);
+  json::array ids;
+  if (mailbox_id && limit > 0 && position < total) {
+    auto w = walk([&](std::int64_t i, const storage::ViewEntry& e) {
+      if (i >= position) ids.emplace_back(e.message_id);
+      return i + 1 < position + limit;
+    });
+    if (!w) return out.push_back(method_error("serverFail", call_id)), true;
+  }
+  json::object res{{"accountId", ctx.account_id}, {"queryState", ctx.state()}, {"canCalculateChanges", false},
+                   {"position", std::min(position, total)}, {"ids", ids}, {"total", total}};
+  if (limit < ctx.j.limits.max_objects_in_get || args.contains("limit")) res["limit"] = limit;
+  out.push_back(method_response("Email/query", std::move(res), call_id));
+  return true;
+}
+
 void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  if (email_query_mailbox(ctx, args, call_id, out)) return;
   const auto* emails = ctx.email_rows();
   if (!emails) return out.push_back(method_error("serverFail", call_id));
   std::vector<Candidate> cands;

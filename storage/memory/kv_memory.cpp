@@ -58,6 +58,11 @@ class MemIterator final : public KvIterator {
   void seek_to_first() override { it_ = table_->begin(); }
   bool valid() const override { return it_ != table_->end(); }
   void next() override { ++it_; }
+  void seek_for_prev(std::string_view key) override {
+    it_ = table_->upper_bound(key);
+    it_ = it_ == table_->begin() ? table_->end() : std::prev(it_);
+  }
+  void prev() override { it_ = it_ == table_->begin() ? table_->end() : std::prev(it_); }
   std::string_view key() const override { return it_->first; }
   std::string_view value() const override { return it_->second; }
   boost::system::error_code check(std::string_view) const override { return {}; }

@@ -128,6 +128,8 @@ class RocksIterator final : public KvIterator {
   void seek_to_first() override { it_->SeekToFirst(); }
   bool valid() const override { return it_->Valid(); }
   void next() override { it_->Next(); }
+  void seek_for_prev(std::string_view key) override { it_->SeekForPrev(slice(key)); }
+  void prev() override { it_->Prev(); }
   std::string_view key() const override { return it_->key().ToStringView(); }
   std::string_view value() const override { return it_->value().ToStringView(); }
   boost::system::error_code check(std::string_view context) const override {

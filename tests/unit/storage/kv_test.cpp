@@ -90,6 +90,30 @@ TYPED_TEST(KvContract, IteratesInByteOrderFromTheSeekKey) {
   EXPECT_EQ(it->value(), "v");
 }
 
+TYPED_TEST(KvContract, IteratesBackwardsFromTheLastKeyAtOrBefore) {
+  auto b = this->kv_->batch();
+  for (const std::string& k : std::vector<std::string>{"b", "a", "ab", std::string("a\0", 2), "c"})
+    b.put(kCfQueue, k, "v" + k);
+  this->write(b);
+  auto walk = [&](std::string_view from) {
+    std::vector<std::string> out;
+    auto it = this->kv_->iterator(kCfQueue);
+    for (it->seek_for_prev(from); it->valid(); it->prev()) out.emplace_back(it->key());
+    return out;
+  };
+  EXPECT_EQ(walk("b"), (std::vector<std::string>{"b", "ab", std::string("a\0", 2), "a"}));
+  EXPECT_EQ(walk("aa"), (std::vector<std::string>{std::string("a\0", 2), "a"}));
+  EXPECT_EQ(walk("zz"), (std::vector<std::string>{"c", "b", "ab", std::string("a\0", 2), "a"}));
+  EXPECT_TRUE(walk("0").empty());
+  auto it = this->kv_->iterator(kCfQueue);
+  it->seek_for_prev("ab");
+  ASSERT_TRUE(it->valid());
+  EXPECT_EQ(it->value(), "vab");
+  it->next();  // forward again from a backward seek
+  ASSERT_TRUE(it->valid());
+  EXPECT_EQ(it->key(), "b");
+}
+
 TYPED_TEST(KvContract, DeleteRangeRemovesHalfOpenRange) {
   auto b = this->kv_->batch();
   for (const char* k : {"C1", "C2", "C3", "D"}) b.put(kCfMailbox, k, "v");

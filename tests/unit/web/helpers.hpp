@@ -77,8 +77,9 @@ class WebFixture : public ::testing::Test {
   }
 
   // Delivers `raw` to the accounts' INBOXes; returns the message id.
-  std::string deliver(const std::string& raw, std::vector<std::string> to) {
-    std::string id = deliver_message(*store_, raw, to);
+  std::string deliver(const std::string& raw, std::vector<std::string> to,
+                      std::optional<storage::UnixSeconds> internal_date = std::nullopt) {
+    std::string id = deliver_message(*store_, raw, to, internal_date);
     EXPECT_FALSE(id.empty());
     return id;
   }

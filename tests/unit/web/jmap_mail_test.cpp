@@ -72,6 +72,72 @@ TEST_F(JmapMail, QueryFiltersAndSort) {
   EXPECT_EQ(page.at(0).at(1).at("total").as_int64(), 2);
 }
 
+// Email/query of one mailbox by receivedAt is answered from the store's date view; the
+// same query with the filter wrapped in an AND takes the general path (every row
+// filtered and sorted). Both must give the same ids, position and total for every
+// paging form, collapsed or not, in either direction.
+TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 14; ++i) {
+    // Distinct dates out of arrival order; every third message replies to the first.
+    std::string refs = i % 3 == 2 ? "In-Reply-To: <m0@x>\r\nReferences: <m0@x>\r\n" : "";
+    std::string raw = "From: a@outside.test\r\nTo: alice@example.test\r\nSubject: n" + std::to_string(i) +
+                      "\r\nMessage-ID: <m" + std::to_string(i) + "@x>\r\n" + refs + "\r\nbody\r\n";
+    ids.push_back(deliver(raw, {"alice@example.test"},
+                          storage::UnixSeconds(std::chrono::seconds(1'700'000'000 + (i * 5) % 14 * 60))));
+  }
+  deliver("Subject: elsewhere\r\n\r\nx\r\n", {"bob@example.test"});
+  auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+  std::string inbox, sent;
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array()) {
+    if (b.at("role") == "inbox") {
+      inbox = std::string(b.at("id").as_string());
+      EXPECT_EQ(b.at("totalEmails").to_number<std::uint64_t>(), 14u);
+      EXPECT_EQ(b.at("totalThreads").to_number<std::uint64_t>(), 10u);  // 4 replies joined m0
+    }
+    if (b.at("role") == "sent") sent = std::string(b.at("id").as_string());
+  }
+  ASSERT_FALSE(inbox.empty());
+  ASSERT_FALSE(sent.empty());
+  auto run = [&](json::object args, bool general) {
+    auto box = args.at("filter").as_string();
+    args["filter"] = json::object{{"inMailbox", box}};
+    if (general) args["filter"] = json::object{{"operator", "AND"}, {"conditions", json::array{args["filter"]}}};
+    args["accountId"] = acct("alice");
+    auto r = api("alice", json::array{json::array{"Email/query", args, "q"}});
+    auto res = r.at(0).as_array();
+    if (res.at(0) == "error") return json::value(res.at(1).at("type"));
+    auto& o = res.at(1).as_object();
+    return json::value(json::object{{"ids", o.at("ids")}, {"position", o.at("position")}, {"total", o.at("total")}});
+  };
+  int checked = 0;
+  for (const auto* box : {&inbox, &sent}) {
+    for (bool collapse : {false, true}) {
+      for (int dir = 0; dir < 3; ++dir) {  // no sort, newest first, oldest first
+        std::vector<json::object> forms;
+        for (std::int64_t pos : {0, 3, 13, 14, 40, -2, -40})
+          for (std::int64_t limit : {0, 1, 5, 100}) forms.push_back(json::object{{"position", pos}, {"limit", limit}});
+        for (const auto& anchor : {ids[0], ids[7], ids[13], std::string("Mnope")})
+          for (std::int64_t off : {-20, -1, 0, 2, 30})
+            forms.push_back(json::object{{"anchor", anchor}, {"anchorOffset", off}, {"limit", 4}});
+        for (auto form : forms) {
+          form["filter"] = *box;
+          if (collapse) form["collapseThreads"] = true;
+          if (dir > 0) form["sort"] = json::array{json::object{{"property", "receivedAt"}, {"isAscending", dir == 2}}};
+          auto fast = run(form, false);
+          auto general = run(form, true);
+          EXPECT_EQ(fast, general) << json::serialize(form);
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 2 * 2 * 3 * 48);
+  // The view's order is the dates': the newest first by default.
+  auto newest = run(json::object{{"filter", inbox}, {"limit", 2}}, false);
+  EXPECT_EQ(newest.at("ids"), (json::array{ids[11], ids[8]}));
+}
+
 TEST_F(JmapMail, KeywordsMovesAndDestroyReturnPhysicalBytes) {
   auto before = store_->stats();
   std::string id = deliver(mime_with_attachment("x", random_bytes(200000, 4)), {"alice@example.test"});

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <optional>
 
 #include "mime/splitter.hpp"
 #include "mime/summary.hpp"
@@ -60,7 +61,8 @@ inline std::string mime_with_attachment(const std::string& subject, const std::s
 
 // Delivers `raw` to the INBOXes of `to`; the message id, or "" when the split or the
 // commit failed.
-inline std::string deliver_message(storage::Store& store, const std::string& raw, const std::vector<std::string>& to) {
+inline std::string deliver_message(storage::Store& store, const std::string& raw, const std::vector<std::string>& to,
+                                   std::optional<storage::UnixSeconds> internal_date = std::nullopt) {
   auto d = store.begin_delivery();
   mime::SplitParams sp;
   auto sk = mime::split_message(raw, d.blob_sink(), sp);
@@ -76,7 +78,7 @@ inline std::string deliver_message(storage::Store& store, const std::string& raw
   rec.logical_size = raw.size();
   rec.skeleton = sk->serialize();
   d.set_message(std::move(rec));
-  for (const auto& a : to) d.add_mailbox_row(a);
+  for (const auto& a : to) d.add_mailbox_row(a, "INBOX", {}, internal_date);
   auto r = d.commit();
   return r ? r->message_id : "";
 }

@@ -1,0 +1,238 @@
+// storage/mailbox_index.cpp — the mailbox index kept beside the rows (impl.hpp has the
+// keys): each mailbox's date view, per-(mailbox, thread) counts and per-mailbox counters
+// (total, unread, threads, unread threads), all written in the batch that changes the
+// row, so a read costs what it returns. IndexDelta collects one batch's changes; the
+// builder at open and fsck derive the same keys from the rows (derive_mailbox_index).
+// Must never: read a thread count outside its index stripe while a batch that changes
+// it is unwritten (the counts would drift); recompute counts by scanning on a read.
+// SECURITY: keys are prefixed by the canonical account; a reader scans only its range.
+#include <xxhash.h>
+
+#include "storage/impl.hpp"
+
+namespace refmail::storage {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
+}
+
+bool is_unread(const std::vector<std::string>& keywords) {
+  return std::find(keywords.begin(), keywords.end(), "$seen") == keywords.end();
+}
+
+std::string encode_view(std::string_view message_id, std::string_view thread_id) {
+  std::string v;
+  put_str(v, message_id);
+  put_str(v, thread_id);
+  return v;
+}
+
+std::string encode_thread_count(std::int64_t rows, std::int64_t unread) {
+  std::string v;
+  put_i64(v, rows);
+  put_i64(v, unread);
+  return v;
+}
+
+std::optional<std::pair<std::int64_t, std::int64_t>> decode_thread_count(std::string_view v) {
+  Reader r(v);
+  auto rows = r.i64();
+  auto unread = r.i64();
+  if (!r.done() || rows < 0 || unread < 0 || unread > rows) return std::nullopt;
+  return std::make_pair(rows, unread);
+}
+
+}  // namespace
+
+std::mutex& Store::Impl::index_lock(std::string_view account, std::string_view thread_id) {
+  std::string k(account);
+  k.push_back('\0');
+  k.append(thread_id);
+  return local.index_stripes[XXH3_64bits(k.data(), k.size()) % kIndexStripes];
+}
+
+IndexDelta::Row IndexDelta::of(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
+                               const RowValue& v) {
+  return Row{std::string(account), mailbox_id, uid, v.internal_date, v.message_id, v.thread_id,
+             is_unread(v.keywords)};
+}
+
+void IndexDelta::count(const Row& r, std::int64_t rows, std::int64_t unread) {
+  auto& c = threads_[{r.account, r.mailbox_id, r.thread_id.empty() ? r.message_id : r.thread_id}];
+  c.rows += rows;
+  c.unread += unread;
+}
+
+void IndexDelta::add(const Row& r) {
+  puts_.emplace_back(view_key(r.account, r.mailbox_id, r.date, r.uid), encode_view(r.message_id, r.thread_id));
+  count(r, 1, r.unread ? 1 : 0);
+}
+
+void IndexDelta::remove(const Row& r) {
+  dels_.push_back(view_key(r.account, r.mailbox_id, r.date, r.uid));
+  count(r, -1, r.unread ? -1 : 0);
+}
+
+void IndexDelta::set_unread(const Row& r, bool unread) {
+  if (r.unread != unread) count(r, 0, unread ? 1 : -1);
+}
+
+result<std::vector<std::unique_lock<std::mutex>>> IndexDelta::apply(Store::Impl& s, KvBatch& batch) {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  {
+    std::vector<std::mutex*> stripes;
+    for (const auto& [k, c] : threads_) stripes.push_back(&s.index_lock(std::get<0>(k), std::get<2>(k)));
+    std::sort(stripes.begin(), stripes.end());
+    stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+    for (auto* m : stripes) locks.emplace_back(*m);
+  }
+  for (const auto& k : dels_) batch.del(kCfMailbox, k);
+  for (const auto& [k, v] : puts_) batch.put(kCfMailbox, k, v);
+  for (const auto& [k, c] : threads_) {
+    const auto& [account, mailbox_id, thread] = k;
+    const auto key = thread_count_key(account, mailbox_id, thread);
+    auto v = s.get(kCfMailbox, key);
+    if (!v) return v.error();
+    std::int64_t rows = 0, unread = 0;
+    if (*v) {
+      auto old = decode_thread_count(**v);
+      if (!old) return fail(errc::corrupt, "thread counts of " + account + " are corrupt (refmailctl fsck --repair)");
+      std::tie(rows, unread) = *old;
+    }
+    // Clamped: a drifted count (fsck repairs it) must not go negative here.
+    const auto new_rows = std::max<std::int64_t>(0, rows + c.rows);
+    const auto new_unread = std::clamp<std::int64_t>(unread + c.unread, 0, new_rows);
+    if (new_rows == 0) batch.del(kCfMailbox, key);
+    else if (new_rows != rows || new_unread != unread) batch.put(kCfMailbox, key, encode_thread_count(new_rows, new_unread));
+    auto bump = [&](char kind, std::int64_t n) {
+      if (n != 0) batch.merge(kCfCounter, mailbox_count_key(account, mailbox_id, kind), add_operand(n));
+    };
+    bump(kCountTotal, c.rows);
+    bump(kCountUnread, c.unread);
+    bump(kCountThreads, (new_rows > 0) - (rows > 0));
+    bump(kCountUnreadThreads, (new_unread > 0) - (unread > 0));
+  }
+  return locks;
+}
+
+// ---- derived from the rows: the builder at open and fsck ----
+
+void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
+                          const RowValue& v, DerivedIndex& out) {
+  out.view[view_key(account, mailbox_id, v.internal_date, uid)] = encode_view(v.message_id, v.thread_id);
+  const bool unread = is_unread(v.keywords);
+  auto& t = out.threads[thread_count_key(account, mailbox_id, v.thread_id.empty() ? v.message_id : v.thread_id)];
+  auto& total = out.counters[mailbox_count_key(account, mailbox_id, kCountTotal)];
+  auto& unread_n = out.counters[mailbox_count_key(account, mailbox_id, kCountUnread)];
+  auto& threads = out.counters[mailbox_count_key(account, mailbox_id, kCountThreads)];
+  auto& unread_threads = out.counters[mailbox_count_key(account, mailbox_id, kCountUnreadThreads)];
+  ++total;
+  if (unread) ++unread_n;
+  if (t.first++ == 0) ++threads;
+  if (unread && t.second++ == 0) ++unread_threads;
+}
+
+std::string DerivedIndex::thread_value(const std::pair<std::int64_t, std::int64_t>& c) {
+  return encode_thread_count(c.first, c.second);
+}
+
+result<std::size_t> Store::Impl::build_mailbox_index() {
+  // At open, before any writer: the rows are still. One account at a time (rows are
+  // keyed account first), so memory stays the size of the largest account's index.
+  std::size_t indexed = 0;
+  DerivedIndex acc;
+  std::string account;
+  auto flush = [&]() -> result<void> {
+    auto batch = kv->batch();
+    std::size_t n = 0;
+    for (const auto& [k, v] : acc.view) {
+      batch.put(kCfMailbox, k, v);
+      if (++n % 10000 == 0) {
+        if (auto w = write(batch, /*sync=*/false); !w) return w;
+        batch = kv->batch();
+      }
+    }
+    for (const auto& [k, c] : acc.threads) batch.put(kCfMailbox, k, DerivedIndex::thread_value(c));
+    for (const auto& [k, n] : acc.counters) batch.put(kCfCounter, k, encode_i64(n));
+    acc = DerivedIndex{};
+    return write(batch, /*sync=*/false);
+  };
+  auto it = iter(kCfMailbox);
+  for (it->seek("R"); it->valid() && starts_with(it->key(), "R"); it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    auto z = key.find('\0');
+    if (z == std::string_view::npos || key.size() != z + 9) continue;  // fsck reports it
+    auto row = decode_row(std::string_view(it->value().data(), it->value().size()));
+    if (!row) continue;  // fsck reports it
+    auto a = key.substr(1, z - 1);
+    if (a != account) {
+      if (auto f = flush(); !f) return f.error();
+      account = std::string(a);
+    }
+    derive_mailbox_index(a, get_be32(key.substr(z + 1, 4)), get_be32(key.substr(z + 5, 4)), *row, acc);
+    ++indexed;
+  }
+  if (auto ec = it->check("indexing mailboxes")) return ec;
+  if (auto f = flush(); !f) return f.error();
+  return indexed;
+}
+
+// ---- reads ----
+
+result<std::map<std::uint32_t, MailboxCounts>> Store::mailbox_counts(std::string_view account) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  std::map<std::uint32_t, MailboxCounts> out;
+  const auto prefix = mailbox_count_prefix(*acct);
+  auto it = impl_->iter(kCfCounter);
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() != prefix.size() + 5 || it->value().size() != 8) continue;  // fsck reports it
+    const auto n = static_cast<std::uint64_t>(std::max<std::int64_t>(0, decode_i64(it->value())));
+    auto& c = out[get_be32(key.substr(prefix.size(), 4))];
+    switch (key.back()) {
+      case kCountTotal: c.total = n; break;
+      case kCountUnread: c.unread = n; break;
+      case kCountThreads: c.threads = n; break;
+      case kCountUnreadThreads: c.unread_threads = n; break;
+      default: break;
+    }
+  }
+  if (auto ec = it->check("reading mailbox counts")) return ec;
+  return out;
+}
+
+result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id, bool newest_first,
+                                      const std::function<bool(const ViewEntry&)>& visit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  const auto prefix = view_prefix(*acct, mailbox_id);
+  auto it = impl_->iter(kCfMailbox);
+  if (newest_first) {
+    auto last = prefix;
+    last.append(12, '\xff');
+    it->seek_for_prev(last);
+  } else {
+    it->seek(prefix);
+  }
+  for (; it->valid() && starts_with(it->key(), prefix); newest_first ? it->prev() : it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() != prefix.size() + 12) continue;  // fsck reports it
+    Reader r(std::string_view(it->value().data(), it->value().size()));
+    ViewEntry e;
+    e.message_id = r.str();
+    e.thread_id = r.str();
+    if (!r.done()) return fail(errc::corrupt, "mailbox index of " + *acct + " is corrupt (refmailctl fsck --repair)");
+    if (e.thread_id.empty()) e.thread_id = e.message_id;
+    const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
+    e.internal_date = UnixSeconds(std::chrono::seconds(date));
+    e.uid = get_be32(key.substr(prefix.size() + 8, 4));
+    if (!visit(e)) return {};
+  }
+  if (auto ec = it->check("reading the mailbox index")) return ec;
+  return {};
+}
+
+}  // namespace refmail::storage

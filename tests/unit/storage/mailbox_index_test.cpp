@@ -1,0 +1,313 @@
+// tests/unit/storage/mailbox_index_test.cpp — the mailbox index (Store::mailbox_counts,
+// Store::scan_mailbox_view): kept in step with the rows by delivery, keyword changes,
+// copy, move, expunge, mailbox and user removal, also under concurrent writers; built
+// at open for a data folder from before it; checked and repaired by fsck.
+#include <thread>
+
+#include "helpers.hpp"
+#include "storage/impl.hpp"
+#include "storage/rocksdb/kv_rocksdb.hpp"
+
+namespace refmail::storage::testing {
+namespace {
+
+UnixSeconds at(std::int64_t t) { return UnixSeconds(std::chrono::seconds(t)); }
+
+// One message to `account`'s `mailbox`, in the thread of `parent` (a Message-ID) if given.
+result<DeliveryReceipt> deliver_to(Store& s, const std::string& account, const std::string& mailbox,
+                                   const std::string& own_id, const std::string& parent = {},
+                                   std::vector<std::string> keywords = {},
+                                   std::optional<UnixSeconds> date = std::nullopt) {
+  auto d = s.begin_delivery();
+  MessageRecord m;
+  m.skeleton = "Subject: x\r\n\r\nbody\r\n";
+  m.summary = "summary";
+  m.logical_size = m.skeleton.size();
+  d.set_message(std::move(m));
+  std::vector<std::string> refs;
+  if (!parent.empty()) refs.push_back(parent);
+  d.set_thread_keys({own_id}, std::move(refs));
+  d.add_mailbox_row(account, mailbox, std::move(keywords), date);
+  return d.commit();
+}
+
+// What the rows say, recomputed here independently of the store's own derivation.
+MailboxCounts counts_from_rows(const std::vector<MailboxRow>& rows) {
+  MailboxCounts c;
+  std::set<std::string> threads, unread_threads;
+  for (const auto& r : rows) {
+    const bool unread = std::find(r.keywords.begin(), r.keywords.end(), "$seen") == r.keywords.end();
+    ++c.total;
+    if (unread) ++c.unread;
+    threads.insert(r.thread_id);
+    if (unread) unread_threads.insert(r.thread_id);
+  }
+  c.threads = threads.size();
+  c.unread_threads = unread_threads.size();
+  return c;
+}
+
+std::vector<ViewEntry> view(Store& s, const std::string& account, std::uint32_t mailbox_id, bool newest_first) {
+  std::vector<ViewEntry> out;
+  auto r = s.scan_mailbox_view(account, mailbox_id, newest_first, [&](const ViewEntry& e) {
+    out.push_back(e);
+    return true;
+  });
+  EXPECT_TRUE(r) << error_detail(r.error());
+  return out;
+}
+
+// Every mailbox of the account: counts and both view orders equal what its rows say.
+void expect_index_matches_rows(Store& s, const std::string& account) {
+  auto boxes = s.list_mailboxes(account);
+  ASSERT_TRUE(boxes) << error_detail(boxes.error());
+  auto counts = s.mailbox_counts(account);
+  ASSERT_TRUE(counts) << error_detail(counts.error());
+  for (const auto& b : *boxes) {
+    auto rows = s.list_rows(account, b.name);
+    ASSERT_TRUE(rows);
+    const auto c = counts->count(b.mailbox_id) ? counts->at(b.mailbox_id) : MailboxCounts{};
+    const auto want = counts_from_rows(*rows);
+    EXPECT_EQ(c.total, want.total) << b.name;
+    EXPECT_EQ(c.unread, want.unread) << b.name;
+    EXPECT_EQ(c.threads, want.threads) << b.name;
+    EXPECT_EQ(c.unread_threads, want.unread_threads) << b.name;
+    auto sorted = *rows;
+    std::sort(sorted.begin(), sorted.end(), [](const MailboxRow& x, const MailboxRow& y) {
+      return std::pair(x.internal_date, x.uid) < std::pair(y.internal_date, y.uid);
+    });
+    auto oldest = view(s, account, b.mailbox_id, false);
+    ASSERT_EQ(oldest.size(), sorted.size()) << b.name;
+    for (std::size_t i = 0; i < sorted.size(); ++i) {
+      EXPECT_EQ(oldest[i].uid, sorted[i].uid);
+      EXPECT_EQ(oldest[i].message_id, sorted[i].message_id);
+      EXPECT_EQ(oldest[i].thread_id, sorted[i].thread_id);
+      EXPECT_EQ(oldest[i].internal_date, sorted[i].internal_date);
+    }
+    auto newest = view(s, account, b.mailbox_id, true);
+    std::reverse(newest.begin(), newest.end());
+    ASSERT_EQ(newest.size(), oldest.size());
+    for (std::size_t i = 0; i < newest.size(); ++i) EXPECT_EQ(newest[i].uid, oldest[i].uid);
+  }
+}
+
+std::uint32_t mailbox_id(Store& s, const std::string& account, const std::string& name) {
+  auto boxes = s.list_mailboxes(account);
+  EXPECT_TRUE(boxes);
+  if (boxes)
+    for (const auto& b : *boxes)
+      if (b.name == name) return b.mailbox_id;
+  ADD_FAILURE() << "no mailbox " << name;
+  return 0;
+}
+
+TEST(MailboxIndex, CountsAndViewFollowEveryChange) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test", "b@x.test"});
+  const auto inbox = mailbox_id(*s, "a@x.test", "INBOX");
+  // Thread 1: p1 and its reply r1; thread 2: p2 (seen). Dates out of arrival order,
+  // one before 1970 (the view's date key is signed).
+  auto p1 = deliver_to(*s, "a@x.test", "INBOX", "p1@x", {}, {}, at(2000));
+  auto r1 = deliver_to(*s, "a@x.test", "INBOX", "r1@x", "p1@x", {}, at(1000));
+  auto p2 = deliver_to(*s, "a@x.test", "INBOX", "p2@x", {}, {"$seen"}, at(-50));
+  ASSERT_TRUE(p1 && r1 && p2);
+  auto c = s->mailbox_counts("a@x.test");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->at(inbox), (MailboxCounts{3, 2, 2, 1}));
+  auto order = view(*s, "a@x.test", inbox, /*newest_first=*/true);
+  ASSERT_EQ(order.size(), 3u);
+  EXPECT_EQ(order[0].message_id, p1->message_id);
+  EXPECT_EQ(order[1].message_id, r1->message_id);
+  EXPECT_EQ(order[1].thread_id, p1->message_id);  // the reply is in p1's thread
+  EXPECT_EQ(order[2].message_id, p2->message_id);
+  EXPECT_EQ(order[2].internal_date, at(-50));
+  expect_index_matches_rows(*s, "a@x.test");
+
+  // Reading one of two unread messages of thread 1 keeps the thread unread; both, not.
+  ASSERT_TRUE(s->set_keywords("a@x.test", "INBOX", 1, {"$seen"}));
+  EXPECT_EQ(s->mailbox_counts("a@x.test")->at(inbox), (MailboxCounts{3, 1, 2, 1}));
+  ASSERT_TRUE(s->set_keywords("a@x.test", "INBOX", 2, {"$seen", "$flagged"}));
+  EXPECT_EQ(s->mailbox_counts("a@x.test")->at(inbox), (MailboxCounts{3, 0, 2, 0}));
+  ASSERT_TRUE(s->set_keywords("a@x.test", "INBOX", 2, {"$flagged", "$seen"}));  // no change in $seen
+  ASSERT_TRUE(s->set_keywords("a@x.test", "INBOX", 3, {}));
+  EXPECT_EQ(s->mailbox_counts("a@x.test")->at(inbox), (MailboxCounts{3, 1, 2, 1}));
+  expect_index_matches_rows(*s, "a@x.test");
+
+  // Copy, move, expunge.
+  ASSERT_TRUE(s->create_mailbox("a@x.test", "Work"));
+  const auto work = mailbox_id(*s, "a@x.test", "Work");
+  ASSERT_TRUE(s->copy_row("a@x.test", "INBOX", 1, "Work", /*move=*/false));
+  auto moved = s->copy_row("a@x.test", "INBOX", 2, "Work", /*move=*/true);
+  ASSERT_TRUE(moved);
+  c = s->mailbox_counts("a@x.test");
+  EXPECT_EQ(c->at(inbox), (MailboxCounts{2, 1, 2, 1}));
+  EXPECT_EQ(c->at(work), (MailboxCounts{2, 0, 1, 0}));
+  expect_index_matches_rows(*s, "a@x.test");
+  std::vector<std::uint32_t> uids{1, 3};
+  ASSERT_TRUE(s->expunge("a@x.test", "INBOX", uids));
+  c = s->mailbox_counts("a@x.test");
+  EXPECT_EQ(c->at(inbox), (MailboxCounts{0, 0, 0, 0}));
+  EXPECT_TRUE(view(*s, "a@x.test", inbox, true).empty());
+  expect_index_matches_rows(*s, "a@x.test");
+
+  // Another account's index is its own; deleting a mailbox and removing a user leave
+  // no index behind (fsck would report it).
+  ASSERT_TRUE(deliver_to(*s, "b@x.test", "INBOX", "p1@x"));
+  EXPECT_EQ(s->mailbox_counts("b@x.test")->at(mailbox_id(*s, "b@x.test", "INBOX")), (MailboxCounts{1, 1, 1, 1}));
+  ASSERT_TRUE(s->delete_mailbox("a@x.test", "Work"));
+  EXPECT_FALSE(s->mailbox_counts("a@x.test")->count(work));
+  EXPECT_TRUE(view(*s, "a@x.test", work, true).empty());
+  ASSERT_TRUE(s->remove_user("b@x.test"));
+  expect_index_matches_rows(*s, "a@x.test");
+  expect_fsck_clean(*s);
+  EXPECT_FALSE(s->mailbox_counts("not an address"));
+}
+
+TEST(MailboxIndex, ScanStopsWhenTheVisitorSaysSo) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test"});
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(deliver_to(*s, "a@x.test", "INBOX", "m" + std::to_string(i), {}, {}, at(i)));
+  std::vector<std::uint32_t> seen;
+  auto r = s->scan_mailbox_view("a@x.test", mailbox_id(*s, "a@x.test", "INBOX"), true, [&](const ViewEntry& e) {
+    seen.push_back(e.uid);
+    return seen.size() < 3;
+  });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seen, (std::vector<std::uint32_t>{10, 9, 8}));
+  // An unknown mailbox id has an empty view.
+  seen.clear();
+  ASSERT_TRUE(s->scan_mailbox_view("a@x.test", 999, false, [&](const ViewEntry& e) {
+    seen.push_back(e.uid);
+    return true;
+  }));
+  EXPECT_TRUE(seen.empty());
+}
+
+// Concurrent deliveries into one mailbox, several of them in the same threads, while
+// other writers flip $seen and move rows: the counts stay exact.
+TEST(MailboxIndex, ExactUnderConcurrentDeliveriesAndFlagChanges) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test"});
+  ASSERT_TRUE(s->create_mailbox("a@x.test", "Work"));
+  // The thread roots exist first, so replies find them whatever the interleaving.
+  for (int t = 0; t < 4; ++t) ASSERT_TRUE(deliver_to(*s, "a@x.test", "INBOX", "root" + std::to_string(t)));
+  constexpr int kWriters = 4, kPerWriter = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWriters; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        auto own = "w" + std::to_string(w) + "-" + std::to_string(i);
+        std::vector<std::string> kw;
+        if (i % 3 == 0) kw.push_back("$seen");
+        if (!deliver_to(*s, "a@x.test", "INBOX", own, "root" + std::to_string(i % 4), kw, at(i % 7))) ++failures;
+      }
+    });
+  }
+  for (int f = 0; f < 2; ++f) {
+    workers.emplace_back([&, f] {
+      for (int i = 0; i < 150; ++i) {
+        const std::uint32_t uid = 1 + static_cast<std::uint32_t>((i * 7 + f) % 60);
+        std::vector<std::string> kw;
+        if ((i + f) % 2 == 0) kw.push_back("$seen");
+        auto r = s->set_keywords("a@x.test", "INBOX", uid, kw);
+        if (!r && r.error() != errc::not_found) ++failures;
+        if (i % 25 == f) {
+          auto m = s->copy_row("a@x.test", "INBOX", uid, "Work", /*move=*/true);
+          if (!m && m.error() != errc::not_found) ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  expect_index_matches_rows(*s, "a@x.test");
+  expect_fsck_clean(*s);
+}
+
+// Removes the mailbox index and marks the data folder as from before it (format "1").
+void drop_mailbox_index(const StoreOptions& o) {
+  auto kv = rocksdb_backend::open(o);
+  ASSERT_TRUE(kv) << error_detail(kv.error());
+  auto b = (*kv)->batch();
+  b.delete_range(kCfMailbox, "D", "E");
+  b.delete_range(kCfMailbox, "G", "H");
+  b.delete_range(kCfCounter, "mc/", "mc0");
+  b.put(kCfDefault, kIndexFormatKey, "1");
+  ASSERT_TRUE((*kv)->write(b, KvSync::kAlways));
+}
+
+void fill(Store& s) {
+  add_users(s, {"a@x.test", "b@x.test"});
+  ASSERT_TRUE(deliver_to(s, "a@x.test", "INBOX", "p@x", {}, {}, at(5)));
+  ASSERT_TRUE(deliver_to(s, "a@x.test", "INBOX", "q@x", "p@x", {"$seen"}, at(3)));
+  ASSERT_TRUE(deliver_to(s, "a@x.test", "Archive", "z@x", {}, {}, at(4)));
+  ASSERT_TRUE(deliver_to(s, "b@x.test", "INBOX", "p@x", {}, {}, at(1)));
+}
+
+TEST(MailboxIndex, BuiltAtOpenForAStoreWithoutOne) {
+  TempDir dir;
+  const auto o = test_options(dir.path());
+  {
+    auto s = open_store(o);
+    ASSERT_TRUE(s);
+    fill(*s);
+  }
+  drop_mailbox_index(o);
+  auto s = open_store(o);
+  ASSERT_TRUE(s);
+  for (const auto* a : {"a@x.test", "b@x.test"}) expect_index_matches_rows(*s, a);
+  EXPECT_EQ(s->mailbox_counts("a@x.test")->at(mailbox_id(*s, "a@x.test", "INBOX")), (MailboxCounts{2, 1, 1, 1}));
+  expect_fsck_clean(*s);
+  // Changes after the build keep it exact.
+  ASSERT_TRUE(s->set_keywords("a@x.test", "INBOX", 1, {"$seen"}));
+  expect_index_matches_rows(*s, "a@x.test");
+  expect_fsck_clean(*s);
+}
+
+TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
+  TempDir dir;
+  const auto o = test_options(dir.path());
+  {
+    auto s = open_store(o);
+    ASSERT_TRUE(s);
+    fill(*s);
+    ASSERT_TRUE(s->create_mailbox("a@x.test", "Empty"));
+  }
+  {
+    // Marked complete, but wrong: a view key and a thread count lost, one of each stale,
+    // a counter off.
+    auto kv = rocksdb_backend::open(o);
+    ASSERT_TRUE(kv);
+    auto b = (*kv)->batch();
+    b.delete_range(kCfMailbox, view_prefix("a@x.test", 1), view_prefix("a@x.test", 2));
+    b.delete_range(kCfMailbox, thread_count_prefix("b@x.test", 1), thread_count_prefix("b@x.test", 2));
+    b.put(kCfMailbox, view_key("a@x.test", 4, 77, 9), "junk");
+    b.put(kCfMailbox, thread_count_key("a@x.test", 4, "Tghost"), "junk");
+    b.put(kCfCounter, mailbox_count_key("a@x.test", 1, kCountUnread), encode_i64(42));
+    ASSERT_TRUE((*kv)->write(b, KvSync::kAlways));
+  }
+  auto s = open_store(o);
+  ASSERT_TRUE(s);
+  auto rep = s->fsck(/*repair=*/false);
+  ASSERT_TRUE(rep);
+  std::set<std::string> what;
+  for (const auto& i : rep->issues) what.insert(i.what + ":" + i.key.substr(0, 8));
+  EXPECT_EQ(what, (std::set<std::string>{"counter:mc/a@x.t", "missing_mailbox_view:a@x.test",
+                                         "missing_thread_counts:b@x.test", "stale_mailbox_view:a@x.test",
+                                         "stale_thread_counts:a@x.test"}));
+  auto fixed = s->fsck(/*repair=*/true);
+  ASSERT_TRUE(fixed) << error_detail(fixed.error());
+  EXPECT_TRUE(fixed->repaired);
+  expect_fsck_clean(*s);
+  for (const auto* a : {"a@x.test", "b@x.test"}) expect_index_matches_rows(*s, a);
+}
+
+}  // namespace
+}  // namespace refmail::storage::testing
