@@ -91,7 +91,9 @@ result<std::vector<std::unique_lock<std::mutex>>> IndexDelta::apply(Store::Impl&
   for (const auto& k : dels_) batch.del(kCfMailbox, k);
   for (const auto& [k, v] : puts_) batch.put(kCfMailbox, k, v);
   for (const auto& [k, c] : threads_) {
-    const auto& [account, mailbox_id, thread] = k;
+    const auto& account = std::get<0>(k);
+    const auto mailbox_id = std::get<1>(k);
+    const auto& thread = std::get<2>(k);
     const auto key = thread_count_key(account, mailbox_id, thread);
     auto v = s.get(kCfMailbox, key);
     if (!v) return v.error();

@@ -74,6 +74,13 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cac
     default:
       break;
   }
+  if (o.merge_operator) {
+    // Without a bound, every operand merged into a hot key (an account's counters, its
+    // state, a shared attachment's refcount) stays in the memtable until a flush, and each
+    // read folds all of them: reading a mailbox's counts cost O(deliveries since the
+    // flush). Past this many, the memtable folds them into one value on write.
+    o.max_successive_merges = 32;
+  }
   if (small_text && zstd_supported()) {
     // Skeletons, summaries and rows are text that ZSTD shrinks well beyond Snappy (the
     // message CF by ~27% on the benchmark workload); the bottom level holds almost all
