@@ -141,6 +141,9 @@ inline std::string message_index_key(std::string_view account, std::string_view 
 //   internal-date order (JMAP receivedAt), read from either end;
 // - per mailbox and thread "G" account \0 mailbox_id(be32) thread_id -> [i64 rows]
 //   [i64 unread rows], so thread counts move without a scan;
+// - per thread "T" account \0 thread_id \0 date(be64, sign bit flipped) mailbox_id(be32)
+//   uid(be32) -> [str message_id], one key per row: a thread's emails without a scan
+//   (a message in two mailboxes has two keys; readers keep one);
 // - counters (counter CF) "mc/" account \0 mailbox_id(be32) kind, kind one of
 //   kCountTotal, kCountUnread, kCountThreads, kCountUnreadThreads.
 inline std::string view_prefix(std::string_view account, std::uint32_t mailbox_id) {
@@ -168,6 +171,20 @@ inline std::string thread_count_key(std::string_view account, std::uint32_t mail
   k.append(thread_id);
   return k;
 }
+inline std::string thread_member_prefix(std::string_view account, std::string_view thread_id) {
+  std::string k = "T";
+  k.append(account).push_back('\0');
+  k.append(thread_id).push_back('\0');
+  return k;
+}
+inline std::string thread_member_key(std::string_view account, std::string_view thread_id, std::int64_t date,
+                                     std::uint32_t mailbox_id, std::uint32_t uid) {
+  auto k = thread_member_prefix(account, thread_id);
+  put_be64(k, static_cast<std::uint64_t>(date) ^ (std::uint64_t{1} << 63));
+  put_be32(k, mailbox_id);
+  put_be32(k, uid);
+  return k;
+}
 inline constexpr char kCountTotal = 't', kCountUnread = 'u', kCountThreads = 'T', kCountUnreadThreads = 'U';
 inline std::string mailbox_count_prefix(std::string_view account) {
   std::string k = "mc/";
@@ -180,10 +197,10 @@ inline std::string mailbox_count_key(std::string_view account, std::uint32_t mai
   k.push_back(kind);
   return k;
 }
-// The format marker: "1" = the message index; "2" = also the mailbox index. Store::open
-// builds what an older data folder lacks.
+// The format marker: "1" = the message index; "2" = also the mailbox index; "3" = also
+// the thread members. Store::open builds what an older data folder lacks.
 inline constexpr std::string_view kIndexFormatKey = "refmail/index";
-inline constexpr std::string_view kIndexFormat = "2";
+inline constexpr std::string_view kIndexFormat = "3";
 // "U" account \0 upload_id -> [str message_id][i64 expires]
 // An upload hold's value: message id, expiry (Unix seconds), and since quota applies to
 // uploads the bytes charged to the account (absent in older records: 0).
@@ -310,7 +327,7 @@ class QuotaReservation;
 // The mailbox index keys and values a set of rows calls for (mailbox_index.cpp): what
 // Store::open writes for an older data folder and what fsck compares with.
 struct DerivedIndex {
-  std::map<std::string, std::string> view;                                 // "D" key -> value
+  std::map<std::string, std::string> view;                                 // "D" and "T" key -> value
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> threads;  // "G" key -> rows, unread
   std::map<std::string, std::int64_t> counters;                          // "mc/" key -> count
   static std::string thread_value(const std::pair<std::int64_t, std::int64_t>& c);
@@ -348,6 +365,7 @@ class IndexDelta {
     std::int64_t unread = 0;
   };
   void count(const Row& r, std::int64_t rows, std::int64_t unread);
+  static const std::string& full_thread(const Row& r);
   // (account, mailbox id, full thread id) -> change
   std::map<std::tuple<std::string, std::uint32_t, std::string>, Count> threads_;
   std::vector<std::pair<std::string, std::string>> puts_;

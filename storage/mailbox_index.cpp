@@ -29,6 +29,12 @@ std::string encode_view(std::string_view message_id, std::string_view thread_id)
   return v;
 }
 
+std::string thread_member_value(std::string_view message_id) {
+  std::string v;
+  put_str(v, message_id);
+  return v;
+}
+
 std::string encode_thread_count(std::int64_t rows, std::int64_t unread) {
   std::string v;
   put_i64(v, rows);
@@ -59,19 +65,24 @@ IndexDelta::Row IndexDelta::of(std::string_view account, std::uint32_t mailbox_i
              is_unread(v.keywords)};
 }
 
+const std::string& IndexDelta::full_thread(const Row& r) { return r.thread_id.empty() ? r.message_id : r.thread_id; }
+
 void IndexDelta::count(const Row& r, std::int64_t rows, std::int64_t unread) {
-  auto& c = threads_[{r.account, r.mailbox_id, r.thread_id.empty() ? r.message_id : r.thread_id}];
+  auto& c = threads_[{r.account, r.mailbox_id, full_thread(r)}];
   c.rows += rows;
   c.unread += unread;
 }
 
 void IndexDelta::add(const Row& r) {
   puts_.emplace_back(view_key(r.account, r.mailbox_id, r.date, r.uid), encode_view(r.message_id, r.thread_id));
+  puts_.emplace_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid),
+                     thread_member_value(r.message_id));
   count(r, 1, r.unread ? 1 : 0);
 }
 
 void IndexDelta::remove(const Row& r) {
   dels_.push_back(view_key(r.account, r.mailbox_id, r.date, r.uid));
+  dels_.push_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid));
   count(r, -1, r.unread ? -1 : 0);
 }
 
@@ -123,9 +134,11 @@ result<std::vector<std::unique_lock<std::mutex>>> IndexDelta::apply(Store::Impl&
 
 void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
                           const RowValue& v, DerivedIndex& out) {
+  const auto& thread = v.thread_id.empty() ? v.message_id : v.thread_id;
   out.view[view_key(account, mailbox_id, v.internal_date, uid)] = encode_view(v.message_id, v.thread_id);
+  out.view[thread_member_key(account, thread, v.internal_date, mailbox_id, uid)] = thread_member_value(v.message_id);
   const bool unread = is_unread(v.keywords);
-  auto& t = out.threads[thread_count_key(account, mailbox_id, v.thread_id.empty() ? v.message_id : v.thread_id)];
+  auto& t = out.threads[thread_count_key(account, mailbox_id, thread)];
   auto& total = out.counters[mailbox_count_key(account, mailbox_id, kCountTotal)];
   auto& unread_n = out.counters[mailbox_count_key(account, mailbox_id, kCountUnread)];
   auto& threads = out.counters[mailbox_count_key(account, mailbox_id, kCountThreads)];
@@ -235,6 +248,51 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   }
   if (auto ec = it->check("reading the mailbox index")) return ec;
   return {};
+}
+
+result<std::vector<std::string>> Store::list_message_ids(std::string_view account, std::size_t limit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  std::vector<std::string> out;
+  std::string prefix = "E";
+  prefix.append(*acct).push_back('\0');
+  auto it = impl_->iter(kCfMailbox);
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix) && out.size() < limit; it->next()) {
+    // "E" account \0 message id \0 mailbox(be32) uid(be32): one key per row.
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() < prefix.size() + 10 || key[key.size() - 9] != '\0') continue;  // fsck reports it
+    auto id = key.substr(prefix.size(), key.size() - 9 - prefix.size());
+    if (out.empty() || out.back() != id) out.emplace_back(id);
+  }
+  if (auto ec = it->check("reading the message index")) return ec;
+  return out;
+}
+
+result<std::vector<ThreadEmail>> Store::thread_emails(std::string_view account, std::string_view thread_id) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  std::vector<ThreadEmail> out;
+  if (thread_id.empty() || thread_id.find('\0') != std::string_view::npos) return out;
+  const auto prefix = thread_member_prefix(*acct, thread_id);
+  // Keys are in date order, so a message's first key carries its earliest row's date.
+  std::set<std::string> seen;
+  auto it = impl_->iter(kCfMailbox);
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() != prefix.size() + 16) continue;  // fsck reports it
+    Reader r(std::string_view(it->value().data(), it->value().size()));
+    auto message_id = r.str();
+    if (!r.done()) return fail(errc::corrupt, "thread index of " + *acct + " is corrupt (refmailctl fsck --repair)");
+    if (!seen.insert(message_id).second) continue;
+    const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
+    out.push_back(ThreadEmail{std::move(message_id), UnixSeconds(std::chrono::seconds(date))});
+  }
+  if (auto ec = it->check("reading the thread index")) return ec;
+  // Ties in date keep key order (mailbox, uid); the contract is (date, id).
+  std::stable_sort(out.begin(), out.end(), [](const ThreadEmail& a, const ThreadEmail& b) {
+    return std::tie(a.received, a.message_id) < std::tie(b.received, b.message_id);
+  });
+  return out;
 }
 
 }  // namespace refmail::storage

@@ -537,8 +537,9 @@ result<std::size_t> Store::Impl::build_message_index() {
   auto done = get(kCfDefault, kIndexFormatKey);
   if (!done) return done.error();
   if (*done && **done == kIndexFormat) return std::size_t{0};
-  // Format "1" had the message index already; only the mailbox index is missing.
-  const bool have_message_index = *done && **done == "1";
+  // Formats "1" and "2" had the message index already; the mailbox index is (re)built
+  // whole (absolute values: rewriting what "2" had is harmless).
+  const bool have_message_index = *done && (**done == "1" || **done == "2");
   // Rows written meanwhile index themselves; puts of an existing key are harmless.
   std::size_t indexed = 0, in_batch = 0;
   auto batch = kv->batch();

@@ -244,6 +244,13 @@ class Store {
   [[nodiscard]] result<void> scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id,
                                                bool newest_first,
                                                const std::function<bool(const ViewEntry&)>& visit);
+  // The account's message ids in id order, each once, at most `limit` of them. Costs
+  // what it returns (the message index), whatever the account holds.
+  [[nodiscard]] result<std::vector<std::string>> list_message_ids(std::string_view account, std::size_t limit);
+  // The emails of one thread (the thread id as rows and views give it), each once,
+  // oldest first (RFC 8621 3: by receivedAt, ties by id). Costs the thread's rows. An
+  // unknown thread gives none.
+  [[nodiscard]] result<std::vector<ThreadEmail>> thread_emails(std::string_view account, std::string_view thread_id);
 
   // ---- change log, threads, sessions (storage/changes.cpp, threads.cpp, sessions.cpp) ----
   // The account's changes after state `since` (RFC 8620 5.2), only those of `type`

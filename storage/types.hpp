@@ -96,6 +96,13 @@ struct ViewEntry {
   std::string thread_id;  // the thread's id (the message's own id for a thread of one)
 };
 
+// One email of a thread (Store::thread_emails): its earliest row's internal date.
+struct ThreadEmail {
+  std::string message_id;
+  UnixSeconds received{};
+  bool operator==(const ThreadEmail&) const = default;
+};
+
 struct MailboxInfo {
   std::string name;
   std::uint32_t mailbox_id = 0;        // stable across renames, never reused per account

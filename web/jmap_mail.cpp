@@ -338,9 +338,15 @@ void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::arr
     if (!boxes) return out.push_back(method_error("serverFail", call_id));
     for (const auto& b : *boxes) exists.insert(std::to_string(b.mailbox_id));
   } else if (type == storage::ChangeType::thread) {
-    const auto* emails = ctx.email_rows();
-    if (!emails) return out.push_back(method_error("serverFail", call_id));
-    for (const auto& [id, rows] : *emails) exists.insert(rows.front().thread_id);
+    // Only the threads in the log are looked up (thread index).
+    for (const auto& set : log->sets) {
+      for (const auto& c : set.changes) {
+        if (exists.count(c.id)) continue;
+        auto members = ctx.j.store.thread_emails(ctx.account, c.id);
+        if (!members) return out.push_back(method_error("serverFail", call_id));
+        if (!members->empty()) exists.insert(c.id);
+      }
+    }
   } else {  // emails: only the ones in the log are looked up (message index)
     std::vector<std::string> logged;
     for (const auto& set : log->sets)
@@ -494,10 +500,11 @@ void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::a
   std::vector<std::string> want;
   if (ids) {
     want = *ids;
-  } else {  // every email: the one case that reads the whole account
-    const auto* emails = ctx.email_rows();
-    if (!emails) return out.push_back(method_error("serverFail", call_id));
-    for (const auto& [mid, rows] : *emails) want.push_back(mid);
+  } else {
+    // Every email: read from the message index, and no more of it than one over the limit.
+    auto all = ctx.j.store.list_message_ids(ctx.account, ctx.j.limits.max_objects_in_get + 1);
+    if (!all) return out.push_back(method_error("serverFail", call_id));
+    want = std::move(*all);
   }
   if (want.size() > ctx.j.limits.max_objects_in_get) {
     return out.push_back(method_error("requestTooLarge", call_id));
@@ -822,27 +829,45 @@ void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json:
 void thread_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
   std::optional<std::vector<std::string>> ids;
   if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
-  const auto* emails = ctx.email_rows();
-  if (!emails) return out.push_back(method_error("serverFail", call_id));
-  // thread -> (receivedAt, email id); RFC 8621 3: emailIds sorted by receivedAt.
-  std::map<std::string, std::vector<std::pair<std::int64_t, std::string>>> threads;
-  for (const auto& [id, rows] : *emails) threads["T" + rows.front().thread_id].emplace_back(view_of(rows).received, id);
+  // RFC 8621 3: emailIds sorted by receivedAt (ties by id).
+  std::vector<std::pair<std::string, std::vector<std::string>>> found;
+  if (ids) {
+    // By id from the thread index: costs the threads asked for.
+    if (ids->size() > ctx.j.limits.max_objects_in_get) return out.push_back(method_error("requestTooLarge", call_id));
+    for (const auto& t : *ids) {
+      if (t.size() < 2 || t[0] != 'T') {
+        found.emplace_back(t, std::vector<std::string>{});
+        continue;
+      }
+      auto members = ctx.j.store.thread_emails(ctx.account, std::string_view(t).substr(1));
+      if (!members) return out.push_back(method_error("serverFail", call_id));
+      std::vector<std::string> email_ids;
+      for (auto& m : *members) email_ids.push_back(std::move(m.message_id));
+      found.emplace_back(t, std::move(email_ids));
+    }
+  } else {
+    // Every thread of the account: a whole-account read (bounded by maxObjectsInGet).
+    const auto* emails = ctx.email_rows();
+    if (!emails) return out.push_back(method_error("serverFail", call_id));
+    std::map<std::string, std::vector<std::pair<std::int64_t, std::string>>> threads;
+    for (const auto& [id, rows] : *emails) threads["T" + rows.front().thread_id].emplace_back(view_of(rows).received, id);
+    if (threads.size() > ctx.j.limits.max_objects_in_get) return out.push_back(method_error("requestTooLarge", call_id));
+    for (auto& [t, members] : threads) {
+      std::sort(members.begin(), members.end());
+      std::vector<std::string> email_ids;
+      for (auto& m : members) email_ids.push_back(std::move(m.second));
+      found.emplace_back(t, std::move(email_ids));
+    }
+  }
   json::array list, not_found;
-  std::vector<std::string> want;
-  if (ids) want = *ids;
-  else for (const auto& [t, members] : threads) want.push_back(t);
-  if (want.size() > ctx.j.limits.max_objects_in_get) return out.push_back(method_error("requestTooLarge", call_id));
-  for (const auto& t : want) {
-    auto it = threads.find(t);
-    if (it == threads.end()) {
+  for (auto& [t, email_ids] : found) {
+    if (email_ids.empty()) {
       not_found.emplace_back(t);
       continue;
     }
-    auto members = it->second;
-    std::sort(members.begin(), members.end());
-    json::array email_ids;
-    for (const auto& m : members) email_ids.emplace_back(m.second);
-    list.push_back(json::object{{"id", t}, {"emailIds", std::move(email_ids)}});
+    json::array a;
+    for (auto& e : email_ids) a.emplace_back(std::move(e));
+    list.push_back(json::object{{"id", t}, {"emailIds", std::move(a)}});
   }
   out.push_back(method_response(
       "Thread/get", json::object{{"accountId", ctx.account_id}, {"state", ctx.state()}, {"list", list}, {"notFound", not_found}},

@@ -89,6 +89,30 @@ void expect_index_matches_rows(Store& s, const std::string& account) {
     ASSERT_EQ(newest.size(), oldest.size());
     for (std::size_t i = 0; i < newest.size(); ++i) EXPECT_EQ(newest[i].uid, oldest[i].uid);
   }
+  // Each thread's emails (once each, earliest row's date, ordered by date then id) and
+  // the account's message ids, recomputed from all of the account's rows.
+  auto all = s.list_account_rows(account);
+  ASSERT_TRUE(all);
+  std::map<std::string, std::map<std::string, UnixSeconds>> threads;  // thread -> message -> date
+  std::set<std::string> ids;
+  for (const auto& r : *all) {
+    ids.insert(r.message_id);
+    auto [it, fresh] = threads[r.thread_id].emplace(r.message_id, r.internal_date);
+    if (!fresh) it->second = std::min(it->second, r.internal_date);
+  }
+  for (const auto& [thread, members] : threads) {
+    std::vector<ThreadEmail> want;
+    for (const auto& [id, date] : members) want.push_back(ThreadEmail{id, date});
+    std::sort(want.begin(), want.end(), [](const ThreadEmail& x, const ThreadEmail& y) {
+      return std::tie(x.received, x.message_id) < std::tie(y.received, y.message_id);
+    });
+    auto got = s.thread_emails(account, thread);
+    ASSERT_TRUE(got) << error_detail(got.error());
+    EXPECT_EQ(*got, want) << thread;
+  }
+  auto listed = s.list_message_ids(account, 1'000'000);
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(*listed, std::vector<std::string>(ids.begin(), ids.end()));
 }
 
 std::uint32_t mailbox_id(Store& s, const std::string& account, const std::string& name) {
@@ -124,6 +148,14 @@ TEST(MailboxIndex, CountsAndViewFollowEveryChange) {
   EXPECT_EQ(order[2].message_id, p2->message_id);
   EXPECT_EQ(order[2].internal_date, at(-50));
   expect_index_matches_rows(*s, "a@x.test");
+  auto t1 = s->thread_emails("a@x.test", p1->message_id);
+  ASSERT_TRUE(t1);
+  EXPECT_EQ(*t1, (std::vector<ThreadEmail>{{r1->message_id, at(1000)}, {p1->message_id, at(2000)}}));
+  EXPECT_TRUE(s->thread_emails("a@x.test", "no such thread")->empty());
+  EXPECT_TRUE(s->thread_emails("b@x.test", p1->message_id)->empty());  // another account's
+  auto some = s->list_message_ids("a@x.test", 2);
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->size(), 2u);
 
   // Reading one of two unread messages of thread 1 keeps the thread unread; both, not.
   ASSERT_TRUE(s->set_keywords("a@x.test", "INBOX", 1, {"$seen"}));
@@ -141,6 +173,8 @@ TEST(MailboxIndex, CountsAndViewFollowEveryChange) {
   ASSERT_TRUE(s->copy_row("a@x.test", "INBOX", 1, "Work", /*move=*/false));
   auto moved = s->copy_row("a@x.test", "INBOX", 2, "Work", /*move=*/true);
   ASSERT_TRUE(moved);
+  // A message in two mailboxes is one email of its thread.
+  EXPECT_EQ(s->thread_emails("a@x.test", p1->message_id)->size(), 2u);
   c = s->mailbox_counts("a@x.test");
   EXPECT_EQ(c->at(inbox), (MailboxCounts{2, 1, 2, 1}));
   EXPECT_EQ(c->at(work), (MailboxCounts{2, 0, 1, 0}));
@@ -231,15 +265,19 @@ TEST(MailboxIndex, ExactUnderConcurrentDeliveriesAndFlagChanges) {
   expect_fsck_clean(*s);
 }
 
-// Removes the mailbox index and marks the data folder as from before it (format "1").
-void drop_mailbox_index(const StoreOptions& o) {
+// Removes what a data folder of index format `format` lacks and marks it so: "1" had
+// only the message index, "2" also the views, thread counts and counters.
+void drop_mailbox_index(const StoreOptions& o, const std::string& format) {
   auto kv = rocksdb_backend::open(o);
   ASSERT_TRUE(kv) << error_detail(kv.error());
   auto b = (*kv)->batch();
-  b.delete_range(kCfMailbox, "D", "E");
-  b.delete_range(kCfMailbox, "G", "H");
-  b.delete_range(kCfCounter, "mc/", "mc0");
-  b.put(kCfDefault, kIndexFormatKey, "1");
+  if (format == "1") {
+    b.delete_range(kCfMailbox, "D", "E");
+    b.delete_range(kCfMailbox, "G", "H");
+    b.delete_range(kCfCounter, "mc/", "mc0");
+  }
+  b.delete_range(kCfMailbox, "T", "U");
+  b.put(kCfDefault, kIndexFormatKey, format);
   ASSERT_TRUE((*kv)->write(b, KvSync::kAlways));
 }
 
@@ -251,7 +289,9 @@ void fill(Store& s) {
   ASSERT_TRUE(deliver_to(s, "b@x.test", "INBOX", "p@x", {}, {}, at(1)));
 }
 
-TEST(MailboxIndex, BuiltAtOpenForAStoreWithoutOne) {
+class MailboxIndexFormat : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MailboxIndexFormat, BuiltAtOpenForAStoreWithoutIt) {
   TempDir dir;
   const auto o = test_options(dir.path());
   {
@@ -259,7 +299,7 @@ TEST(MailboxIndex, BuiltAtOpenForAStoreWithoutOne) {
     ASSERT_TRUE(s);
     fill(*s);
   }
-  drop_mailbox_index(o);
+  drop_mailbox_index(o, GetParam());
   auto s = open_store(o);
   ASSERT_TRUE(s);
   for (const auto* a : {"a@x.test", "b@x.test"}) expect_index_matches_rows(*s, a);
@@ -270,6 +310,8 @@ TEST(MailboxIndex, BuiltAtOpenForAStoreWithoutOne) {
   expect_index_matches_rows(*s, "a@x.test");
   expect_fsck_clean(*s);
 }
+
+INSTANTIATE_TEST_SUITE_P(FromFormat, MailboxIndexFormat, ::testing::Values("1", "2"));
 
 TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
   TempDir dir;
@@ -290,6 +332,8 @@ TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
     b.delete_range(kCfMailbox, thread_count_prefix("b@x.test", 1), thread_count_prefix("b@x.test", 2));
     b.put(kCfMailbox, view_key("a@x.test", 4, 77, 9), "junk");
     b.put(kCfMailbox, thread_count_key("a@x.test", 4, "Tghost"), "junk");
+    b.delete_range(kCfMailbox, thread_member_prefix("b@x.test", ""), thread_member_prefix("b@x.test\x01", ""));
+    b.put(kCfMailbox, thread_member_key("a@x.test", "ghost", 1, 1, 1), "junk");
     b.put(kCfCounter, mailbox_count_key("a@x.test", 1, kCountUnread), encode_i64(42));
     ASSERT_TRUE((*kv)->write(b, KvSync::kAlways));
   }
@@ -300,8 +344,9 @@ TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
   std::set<std::string> what;
   for (const auto& i : rep->issues) what.insert(i.what + ":" + i.key.substr(0, 8));
   EXPECT_EQ(what, (std::set<std::string>{"counter:mc/a@x.t", "missing_mailbox_view:a@x.test",
-                                         "missing_thread_counts:b@x.test", "stale_mailbox_view:a@x.test",
-                                         "stale_thread_counts:a@x.test"}));
+                                         "missing_thread_counts:b@x.test", "missing_thread_members:b@x.test",
+                                         "stale_mailbox_view:a@x.test", "stale_thread_counts:a@x.test",
+                                         "stale_thread_members:a@x.test"}));
   auto fixed = s->fsck(/*repair=*/true);
   ASSERT_TRUE(fixed) << error_detail(fixed.error());
   EXPECT_TRUE(fixed->repaired);

@@ -147,8 +147,23 @@ TEST_F(JmapChanges, RepliesShareAThread) {
   auto ids = t.at(0).at(1).at("list").at(0).at("emailIds").as_array();
   ASSERT_EQ(ids.size(), 2u);
   EXPECT_EQ(strings(ids), (std::set<std::string>{root, reply}));  // same second: order by id
+  // Unknown and malformed thread ids are not found; the others still answer.
+  t = api("alice", json::array{json::array{"Thread/get", json::object{{"accountId", acct("alice")},
+                                                                      {"ids", json::array{"Tnope", t_root, "bogus", "T"}}}, "t"}});
+  EXPECT_EQ(t.at(0).at(1).at("list").as_array().size(), 1u);
+  EXPECT_EQ(strings(t.at(0).at(1).at("notFound")), (std::set<std::string>{"Tnope", "bogus", "T"}));
   auto tc = api("alice", json::array{json::array{"Thread/changes", json::object{{"accountId", acct("alice")}, {"sinceState", tstate}}, "c"}});
   EXPECT_EQ(strings(tc.at(0).at(1).at("updated")), std::set<std::string>{t_root});
+  // A thread whose last email goes is destroyed; one that keeps an email is updated.
+  tstate = std::string(tc.at(0).at(1).at("newState").as_string());
+  std::string lone = deliver(plain("lone@x", "alone"), {"alice@example.test"});
+  api("alice", json::array{json::array{"Email/set", json::object{{"accountId", acct("alice")},
+                                                                  {"destroy", json::array{lone, reply}}}, "d"}});
+  tc = api("alice", json::array{json::array{"Thread/changes", json::object{{"accountId", acct("alice")}, {"sinceState", tstate}}, "c"}});
+  EXPECT_EQ(strings(tc.at(0).at(1).at("updated")), std::set<std::string>{t_root}) << json::serialize(tc);
+  EXPECT_TRUE(strings(tc.at(0).at(1).at("created")).empty()) << json::serialize(tc);  // created and gone
+  EXPECT_EQ(strings(tc.at(0).at(1).at("destroyed")), std::set<std::string>{"T" + lone}) << json::serialize(tc);
+  reply = deliver(plain("reply@x", "Re: plan", "root@x"), {"alice@example.test"});
   // collapseThreads: one email per thread.
   auto q = api("alice", json::array{json::array{"Email/query", json::object{{"accountId", acct("alice")}, {"collapseThreads", true}}, "q"}});
   EXPECT_EQ(q.at(0).at(1).at("ids").as_array().size(), 2u);
@@ -200,6 +215,38 @@ TEST_F(JmapChanges, CookieSessionSurvivesARestart) {
   EXPECT_EQ(router_->handle(get).status, 401);
   auto forged = req("GET", "/.well-known/jmap", "", "", {{"Cookie", "refmail_session=" + std::string(64, 'a')}});
   EXPECT_EQ(router_->handle(forged).status, 401);
+}
+
+// Without ids, Email/get and Thread/get answer every email and thread of the account
+// (each email once, also when it is in two mailboxes), and requestTooLarge past
+// maxObjectsInGet (1000) instead of reading on.
+TEST_F(JmapChanges, GetWithoutIdsAnswersAllOrRequestTooLarge) {
+  std::string root = deliver(plain("root@x", "plan"), {"alice@example.test"});
+  std::string reply = deliver(plain("reply@x", "Re: plan", "root@x"), {"alice@example.test"});
+  std::string other = deliver(plain("other@x", "other"), {"alice@example.test"});
+  ASSERT_TRUE(store_->copy_row("alice@example.test", "INBOX", 1, "Archive", /*move=*/false));
+  auto get_all = [&](const char* method) {
+    return api("alice", json::array{json::array{method, json::object{{"accountId", acct("alice")}, {"ids", nullptr}}, "g"}})
+        .at(0);
+  };
+  auto e = get_all("Email/get");
+  ASSERT_EQ(e.at(0).as_string(), "Email/get") << json::serialize(e);
+  std::set<std::string> ids;
+  for (const auto& m : e.at(1).at("list").as_array()) ids.emplace(m.at("id").as_string());
+  EXPECT_EQ(e.at(1).at("list").as_array().size(), 3u);
+  EXPECT_EQ(ids, (std::set<std::string>{root, reply, other}));
+  auto t = get_all("Thread/get");
+  ASSERT_EQ(t.at(0).as_string(), "Thread/get") << json::serialize(t);
+  std::map<std::string, std::size_t> sizes;
+  for (const auto& x : t.at(1).at("list").as_array()) sizes[std::string(x.at("id").as_string())] = x.at("emailIds").as_array().size();
+  EXPECT_EQ(sizes, (std::map<std::string, std::size_t>{{"T" + root, 2}, {"T" + other, 1}}));
+
+  for (int i = 0; i < 1000; ++i) deliver(plain("bulk" + std::to_string(i) + "@x", "bulk"), {"alice@example.test"});
+  for (const char* method : {"Email/get", "Thread/get"}) {
+    auto r = get_all(method);
+    EXPECT_EQ(r.at(0).as_string(), "error") << method;
+    EXPECT_EQ(r.at(1).at("type").as_string(), "requestTooLarge") << method;
+  }
 }
 
 }  // namespace
