@@ -268,6 +268,26 @@ result<std::vector<std::string>> Store::list_message_ids(std::string_view accoun
   return out;
 }
 
+result<std::vector<std::string>> Store::list_thread_ids(std::string_view account, std::size_t limit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  std::vector<std::string> out;
+  std::string prefix = "T";
+  prefix.append(*acct).push_back('\0');
+  auto it = impl_->iter(kCfMailbox);
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+    // "T" account \0 thread id \0 date(be64) mailbox(be32) uid(be32): one key per row.
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() < prefix.size() + 18 || key[key.size() - 17] != '\0') continue;  // fsck reports it
+    auto id = key.substr(prefix.size(), key.size() - 17 - prefix.size());
+    if (!out.empty() && out.back() == id) continue;
+    if (out.size() == limit) break;
+    out.emplace_back(id);
+  }
+  if (auto ec = it->check("reading the thread index")) return ec;
+  return out;
+}
+
 result<std::vector<ThreadEmail>> Store::thread_emails(std::string_view account, std::string_view thread_id) {
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");

@@ -247,6 +247,9 @@ class Store {
   // The account's message ids in id order, each once, at most `limit` of them. Costs
   // what it returns (the message index), whatever the account holds.
   [[nodiscard]] result<std::vector<std::string>> list_message_ids(std::string_view account, std::size_t limit);
+  // The account's thread ids in id order, at most `limit` of them; costs the rows of
+  // the threads it returns.
+  [[nodiscard]] result<std::vector<std::string>> list_thread_ids(std::string_view account, std::size_t limit);
   // The emails of one thread (the thread id as rows and views give it), each once,
   // oldest first (RFC 8621 3: by receivedAt, ties by id). Costs the thread's rows. An
   // unknown thread gives none.

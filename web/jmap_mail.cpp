@@ -830,34 +830,28 @@ void thread_get(Ctx& ctx, json::object& args, const std::string& call_id, json::
   std::optional<std::vector<std::string>> ids;
   if (!read_ids(args, ids)) return out.push_back(method_error("invalidArguments", call_id, "ids"));
   // RFC 8621 3: emailIds sorted by receivedAt (ties by id).
-  std::vector<std::pair<std::string, std::vector<std::string>>> found;
+  std::vector<std::string> want;
   if (ids) {
-    // By id from the thread index: costs the threads asked for.
-    if (ids->size() > ctx.j.limits.max_objects_in_get) return out.push_back(method_error("requestTooLarge", call_id));
-    for (const auto& t : *ids) {
-      if (t.size() < 2 || t[0] != 'T') {
-        found.emplace_back(t, std::vector<std::string>{});
-        continue;
-      }
-      auto members = ctx.j.store.thread_emails(ctx.account, std::string_view(t).substr(1));
-      if (!members) return out.push_back(method_error("serverFail", call_id));
-      std::vector<std::string> email_ids;
-      for (auto& m : *members) email_ids.push_back(std::move(m.message_id));
-      found.emplace_back(t, std::move(email_ids));
-    }
+    want = std::move(*ids);
   } else {
-    // Every thread of the account: a whole-account read (bounded by maxObjectsInGet).
-    const auto* emails = ctx.email_rows();
-    if (!emails) return out.push_back(method_error("serverFail", call_id));
-    std::map<std::string, std::vector<std::pair<std::int64_t, std::string>>> threads;
-    for (const auto& [id, rows] : *emails) threads["T" + rows.front().thread_id].emplace_back(view_of(rows).received, id);
-    if (threads.size() > ctx.j.limits.max_objects_in_get) return out.push_back(method_error("requestTooLarge", call_id));
-    for (auto& [t, members] : threads) {
-      std::sort(members.begin(), members.end());
-      std::vector<std::string> email_ids;
-      for (auto& m : members) email_ids.push_back(std::move(m.second));
-      found.emplace_back(t, std::move(email_ids));
+    // Every thread: from the thread index, and no more of it than one over the limit.
+    auto all = ctx.j.store.list_thread_ids(ctx.account, ctx.j.limits.max_objects_in_get + 1);
+    if (!all) return out.push_back(method_error("serverFail", call_id));
+    for (auto& t : *all) want.push_back("T" + t);
+  }
+  if (want.size() > ctx.j.limits.max_objects_in_get) return out.push_back(method_error("requestTooLarge", call_id));
+  // By id from the thread index: costs the threads asked for.
+  std::vector<std::pair<std::string, std::vector<std::string>>> found;
+  for (const auto& t : want) {
+    if (t.size() < 2 || t[0] != 'T') {
+      found.emplace_back(t, std::vector<std::string>{});
+      continue;
     }
+    auto members = ctx.j.store.thread_emails(ctx.account, std::string_view(t).substr(1));
+    if (!members) return out.push_back(method_error("serverFail", call_id));
+    std::vector<std::string> email_ids;
+    for (auto& m : *members) email_ids.push_back(std::move(m.message_id));
+    found.emplace_back(t, std::move(email_ids));
   }
   json::array list, not_found;
   for (auto& [t, email_ids] : found) {

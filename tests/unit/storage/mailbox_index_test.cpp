@@ -113,6 +113,16 @@ void expect_index_matches_rows(Store& s, const std::string& account) {
   auto listed = s.list_message_ids(account, 1'000'000);
   ASSERT_TRUE(listed);
   EXPECT_EQ(*listed, std::vector<std::string>(ids.begin(), ids.end()));
+  auto thread_ids = s.list_thread_ids(account, 1'000'000);
+  ASSERT_TRUE(thread_ids);
+  std::vector<std::string> want_threads;
+  for (const auto& [thread, members] : threads) want_threads.push_back(thread);
+  EXPECT_EQ(*thread_ids, want_threads);
+  if (want_threads.size() > 1) {
+    auto first = s.list_thread_ids(account, 1);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(*first, std::vector<std::string>{want_threads.front()});
+  }
 }
 
 std::uint32_t mailbox_id(Store& s, const std::string& account, const std::string& name) {
