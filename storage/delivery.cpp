@@ -468,10 +468,12 @@ result<DeliveryReceipt> Delivery::commit() {
   // Mailbox rows, their index, grants, usage counters.
   IndexDelta index;
   std::map<std::string, std::int64_t> rows_per_account;
+  // Released once the batch is written (or on any return before): see UidHold.
+  std::vector<UidHold> uid_holds(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const auto& t = targets[i];
     const auto& spec = st.rows[i];
-    auto uid = s.allocate_uid(t.account, t.meta.mailbox_id);
+    auto uid = s.allocate_uid(t.account, t.meta.mailbox_id, uid_holds[i]);
     RowValue rv;
     rv.message_id = receipt.message_id;
     // The message's own thread needs no copy of its id in the row.
@@ -565,6 +567,7 @@ result<DeliveryReceipt> Delivery::commit() {
     for (const auto* b : written) b->adopted.store(true);
   locks.clear();
   ticket.finish(bool(w));
+  uid_holds.clear();
   quota.release();  // after the write: the counter now holds these bytes
   st.release_pins();
   if (!w) return w.error();

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -372,6 +373,7 @@ class IndexDelta {
   std::vector<std::string> dels_;
 };
 class ChangeTicket;
+class UidHold;
 
 struct Store::Impl {
   StoreOptions options;
@@ -456,7 +458,10 @@ struct Store::Impl {
                                                   std::string_view name);
   // find_mailbox, with a missing mailbox as errc::not_found naming it.
   result<MailboxMeta> require_mailbox(std::string_view account, std::string_view name);
-  std::uint32_t allocate_uid(std::string_view account, std::uint32_t mailbox_id);
+  // The next UID of the mailbox; `hold` keeps it in flight (below the mailbox's UID
+  // horizon) until it is destroyed: keep it until the batch that writes the row is
+  // written or given up.
+  std::uint32_t allocate_uid(std::string_view account, std::uint32_t mailbox_id, UidHold& hold);
   std::uint32_t allocate_mailbox_id(std::string_view account);
   std::uint32_t allocate_uidvalidity();
   result<std::optional<UserRecord>> load_user(std::string_view account);
@@ -514,6 +519,25 @@ struct Store::Impl {
                                     const std::string& message_id,
                                     const std::vector<std::string>& own_ids,
                                     const std::vector<std::string>& ref_ids, bool* created);
+};
+
+// A UID allocated and not yet written (Store::Impl::allocate_uid): while it lives, the
+// mailbox's UID horizon stays at or below it, so a reader that stops at the horizon
+// never sees a UID before a lower one that is still to come.
+class UidHold {
+ public:
+  UidHold() = default;
+  UidHold(const UidHold&) = delete;
+  UidHold& operator=(const UidHold&) = delete;
+  UidHold(UidHold&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)), key_(std::move(o.key_)), uid_(o.uid_) {}
+  ~UidHold() { release(); }
+  void release();
+
+ private:
+  friend struct Store::Impl;
+  Store::Impl* impl_ = nullptr;
+  std::string key_;
+  std::uint32_t uid_ = 0;
 };
 
 class ChangeTicket {

@@ -91,6 +91,9 @@ struct LocalState {
   // high-water marks (counter CF), so an allocation costs no read.
   std::mutex uid_mu;
   std::unordered_map<std::string, std::uint32_t> uidnext;  // uidnext_key -> next
+  // UIDs allocated whose batch is not written yet (nor given up), per uidnext_key: the
+  // mailbox's UID horizon (Store::uid_horizon) stays at the lowest of them.
+  std::unordered_map<std::string, std::set<std::uint32_t>> uids_in_flight;
   std::unordered_map<std::string, std::uint32_t> mailbox_next;
   std::int64_t last_uidvalidity = -1;
   // Change log (changes.cpp): modseq allocation and the visible state per account.

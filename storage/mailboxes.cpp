@@ -126,7 +126,8 @@ void Store::Impl::put_mailbox(KvBatch& batch, std::string_view account,
   batch.put(kCfMailbox, mailbox_name_key(account, name), encode_mailbox(m));
 }
 
-std::uint32_t Store::Impl::allocate_uid(std::string_view account, std::uint32_t mailbox_id) {
+std::uint32_t Store::Impl::allocate_uid(std::string_view account, std::uint32_t mailbox_id, UidHold& hold) {
+  hold.release();
   auto key = uidnext_key(account, mailbox_id);
   std::lock_guard lock(local.uid_mu);
   auto it = local.uidnext.find(key);
@@ -135,7 +136,38 @@ std::uint32_t Store::Impl::allocate_uid(std::string_view account, std::uint32_t 
     std::uint32_t next = persisted && *persisted > 0 ? static_cast<std::uint32_t>(*persisted) : 1;
     it = local.uidnext.emplace(key, next).first;
   }
-  return it->second++;
+  const auto uid = it->second++;
+  local.uids_in_flight[key].insert(uid);
+  hold.impl_ = this;
+  hold.key_ = std::move(key);
+  hold.uid_ = uid;
+  return uid;
+}
+
+void UidHold::release() {
+  if (!impl_) return;
+  std::lock_guard lock(impl_->local.uid_mu);
+  auto it = impl_->local.uids_in_flight.find(key_);
+  if (it != impl_->local.uids_in_flight.end()) {
+    it->second.erase(uid_);
+    if (it->second.empty()) impl_->local.uids_in_flight.erase(it);
+  }
+  impl_ = nullptr;
+}
+
+result<std::uint32_t> Store::uid_horizon(std::string_view account, std::uint32_t mailbox_id) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  const auto key = uidnext_key(*acct, mailbox_id);
+  std::lock_guard lock(impl_->local.uid_mu);
+  if (auto f = impl_->local.uids_in_flight.find(key); f != impl_->local.uids_in_flight.end() && !f->second.empty())
+    return *f->second.begin();
+  if (auto c = impl_->local.uidnext.find(key); c != impl_->local.uidnext.end()) return c->second;
+  // Nothing allocated by this process since it opened the store: every UID below the
+  // persisted high-water mark is written.
+  auto persisted = impl_->counter(key);
+  if (!persisted) return persisted.error();
+  return *persisted > 0 ? static_cast<std::uint32_t>(*persisted) : 1u;
 }
 
 std::uint32_t Store::Impl::allocate_mailbox_id(std::string_view account) {
@@ -673,7 +705,8 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
     auto q = impl_->reserve_quota({{*acct, r->logical_size}}, &quota);
     if (!q) return q.error();
   }
-  auto new_uid = impl_->allocate_uid(*acct, dm->mailbox_id);
+  UidHold uid_hold;  // released after the write below, or when it is given up
+  auto new_uid = impl_->allocate_uid(*acct, dm->mailbox_id, uid_hold);
   auto batch = impl_->kv->batch();
   const Cf counters = kCfCounter;
   batch.put(kCfMailbox, row_key(*acct, dm->mailbox_id, new_uid), encode_row(*r));

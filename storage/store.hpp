@@ -244,6 +244,12 @@ class Store {
   [[nodiscard]] result<void> scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id,
                                                bool newest_first,
                                                const std::function<bool(const ViewEntry&)>& visit);
+  // The mailbox's UID horizon: every UID below it that the mailbox will ever hold is
+  // written (or was given up), so a reader that shows only rows below it shows UIDs in
+  // strictly ascending order (IMAP: a client never sees UID n+1 before n). It is the
+  // lowest UID allocated and not yet written, else the next UID. Two concurrent
+  // deliveries may write in either order; the horizon waits for the lower one.
+  [[nodiscard]] result<std::uint32_t> uid_horizon(std::string_view account, std::uint32_t mailbox_id);
   // The account's message ids in id order, each once, at most `limit` of them. Costs
   // what it returns (the message index), whatever the account holds.
   [[nodiscard]] result<std::vector<std::string>> list_message_ids(std::string_view account, std::size_t limit);

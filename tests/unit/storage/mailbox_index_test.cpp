@@ -275,6 +275,54 @@ TEST(MailboxIndex, ExactUnderConcurrentDeliveriesAndFlagChanges) {
   expect_fsck_clean(*s);
 }
 
+// Concurrent deliveries into one mailbox while a reader polls: every UID below the
+// horizon it read is already visible (so UIDs appear strictly in ascending order to a
+// reader that stops at the horizon), and once the writers are done the horizon is the
+// next UID.
+TEST(UidHorizon, EveryUidBelowItIsVisible) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test"});
+  const auto inbox = mailbox_id(*s, "a@x.test", "INBOX");
+  EXPECT_EQ(*s->uid_horizon("a@x.test", inbox), 1u);
+  constexpr int kWriters = 4, kPerWriter = 60;
+  std::atomic<int> failures{0}, done{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWriters; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i)
+        if (!deliver_to(*s, "a@x.test", "INBOX", "w" + std::to_string(w) + "-" + std::to_string(i))) ++failures;
+      ++done;
+    });
+  }
+  int polls = 0, gaps = 0;
+  std::uint32_t last = 1;
+  while (done.load() < kWriters) {
+    auto h = s->uid_horizon("a@x.test", inbox);
+    ASSERT_TRUE(h);
+    EXPECT_GE(*h, last);  // it never goes back
+    last = *h;
+    auto rows = s->list_rows("a@x.test", "INBOX");
+    ASSERT_TRUE(rows);
+    std::set<std::uint32_t> uids;
+    for (const auto& r : *rows) uids.insert(r.uid);
+    for (std::uint32_t u = 1; u < *h; ++u)
+      if (!uids.count(u)) ++gaps;
+    ++polls;
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(gaps, 0) << "UIDs below the horizon not yet visible, over " << polls << " polls";
+  EXPECT_EQ(*s->uid_horizon("a@x.test", inbox), 1u + kWriters * kPerWriter);
+  // A copy moves the destination's horizon too; a fresh process reads it from the store.
+  ASSERT_TRUE(s->create_mailbox("a@x.test", "Work"));
+  const auto work = mailbox_id(*s, "a@x.test", "Work");
+  ASSERT_TRUE(s->copy_row("a@x.test", "INBOX", 1, "Work", /*move=*/false));
+  EXPECT_EQ(*s->uid_horizon("a@x.test", work), 2u);
+  EXPECT_FALSE(s->uid_horizon("not an address", work));
+}
+
 // Removes what a data folder of index format `format` lacks and marks it so: "1" had
 // only the message index, "2" also the views, thread counts and counters.
 void drop_mailbox_index(const StoreOptions& o, const std::string& format) {
