@@ -78,6 +78,9 @@ int run_daemon(const config::Config& cfg) {
 
   storage::StoreOptions sopts;
   sopts.path = fs::path(cfg.data_dir) / "store";
+  sopts.on_index_progress = [](std::string_view stage, std::uint64_t rows) {
+    log::info("store.index", {{"stage", std::string(stage)}, {"rows", std::to_string(rows)}});
+  };
   auto opened = storage::Store::open(sopts);
   if (!opened) {
     std::cerr << "refmaild: " << storage::error_detail(opened.error()) << "\n";

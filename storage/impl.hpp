@@ -463,6 +463,8 @@ struct Store::Impl {
   // written or given up.
   std::uint32_t allocate_uid(std::string_view account, std::uint32_t mailbox_id, UidHold& hold);
   std::uint32_t allocate_mailbox_id(std::string_view account);
+  // StoreOptions::on_index_progress, when set.
+  void progress(std::string_view stage, std::uint64_t rows);
   std::uint32_t allocate_uidvalidity();
   result<std::optional<UserRecord>> load_user(std::string_view account);
   void put_mailbox(KvBatch& batch, std::string_view account, std::string_view name,

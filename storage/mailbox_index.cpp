@@ -187,7 +187,7 @@ result<std::size_t> Store::Impl::build_mailbox_index() {
       account = std::string(a);
     }
     derive_mailbox_index(a, get_be32(key.substr(z + 1, 4)), get_be32(key.substr(z + 5, 4)), *row, acc);
-    ++indexed;
+    if (++indexed % 100000 == 0) progress("rows", indexed);
   }
   if (auto ec = it->check("indexing mailboxes")) return ec;
   if (auto f = flush(); !f) return f.error();

@@ -572,6 +572,7 @@ result<std::size_t> Store::Impl::build_message_index() {
   // Formats "1" and "2" had the message index already; the mailbox index is (re)built
   // whole (absolute values: rewriting what "2" had is harmless).
   const bool have_message_index = *done && (**done == "1" || **done == "2");
+  progress("start", 0);
   // Rows written meanwhile index themselves; puts of an existing key are harmless.
   std::size_t indexed = 0, in_batch = 0;
   auto batch = kv->batch();
@@ -586,7 +587,7 @@ result<std::size_t> Store::Impl::build_message_index() {
               message_index_key(key.substr(1, z - 1), row->message_id, get_be32(key.substr(z + 1, 4)),
                                 get_be32(key.substr(z + 5, 4))),
               {});
-    ++indexed;
+    if (++indexed % 100000 == 0) progress("rows", indexed);
     if (++in_batch == 10000) {
       auto w = write(batch, /*sync=*/false);
       if (!w) return w.error();
@@ -601,7 +602,12 @@ result<std::size_t> Store::Impl::build_message_index() {
   batch.put(kCfDefault, kIndexFormatKey, kIndexFormat);
   auto w = write(batch, /*sync=*/true);
   if (!w) return w.error();
+  progress("done", indexed);
   return indexed;
+}
+
+void Store::Impl::progress(std::string_view stage, std::uint64_t rows) {
+  if (options.on_index_progress) options.on_index_progress(stage, rows);
 }
 
 result<std::vector<MailboxRow>> Store::list_account_rows(std::string_view account) {

@@ -46,6 +46,10 @@ struct StoreOptions {
   // states and nothing older than change_log_max_age; older sinceStates are expired.
   std::uint64_t change_log_max_states = 10000;
   std::chrono::seconds change_log_max_age{30 * 24 * 3600};
+  // Called while Store::open builds the indexes a data folder from an older version
+  // lacks (before open returns, so before anything is served): stage "start" (rows 0),
+  // "rows" every 100,000 rows indexed, "done" with the total.
+  std::function<void(std::string_view stage, std::uint64_t rows)> on_index_progress;
 };
 
 // What a delivery stores once per message (bytes come from mime/; opaque here).

@@ -117,7 +117,7 @@ class Forwarder:
 
 
 class Dovecot:
-    def __init__(self, notify_url=None):
+    def __init__(self, notify_url=None, mail_location="maildir:~/Maildir"):
         self.dir = tempfile.mkdtemp(prefix="refmail-dovecot-")
         os.chmod(self.dir, 0o755)
         self.imap_port, self.lmtp_port = free_port(), free_port()
@@ -154,7 +154,7 @@ userdb {{
   driver = static
   args = uid={uid} gid={uid} home={self.dir}/mail/%n
 }}
-mail_location = maildir:~/Maildir
+mail_location = {mail_location}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1

@@ -358,8 +358,14 @@ TEST_P(MailboxIndexFormat, BuiltAtOpenForAStoreWithoutIt) {
     fill(*s);
   }
   drop_mailbox_index(o, GetParam());
-  auto s = open_store(o);
+  auto with_progress = o;
+  std::vector<std::pair<std::string, std::uint64_t>> stages;
+  with_progress.on_index_progress = [&](std::string_view stage, std::uint64_t rows) {
+    stages.emplace_back(std::string(stage), rows);
+  };
+  auto s = open_store(with_progress);
   ASSERT_TRUE(s);
+  EXPECT_EQ(stages, (std::vector<std::pair<std::string, std::uint64_t>>{{"start", 0}, {"done", 4}}));
   for (const auto* a : {"a@x.test", "b@x.test"}) expect_index_matches_rows(*s, a);
   EXPECT_EQ(s->mailbox_counts("a@x.test")->at(mailbox_id(*s, "a@x.test", "INBOX")), (MailboxCounts{2, 1, 1, 1}));
   expect_fsck_clean(*s);
@@ -367,6 +373,12 @@ TEST_P(MailboxIndexFormat, BuiltAtOpenForAStoreWithoutIt) {
   ASSERT_TRUE(s->set_keywords("a@x.test", "INBOX", 1, {"$seen"}));
   expect_index_matches_rows(*s, "a@x.test");
   expect_fsck_clean(*s);
+  // A store whose index is complete builds nothing at open.
+  s.reset();
+  stages.clear();
+  s = open_store(with_progress);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(stages.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(FromFormat, MailboxIndexFormat, ::testing::Values("1", "2"));
