@@ -250,42 +250,45 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   return {};
 }
 
+namespace {
+
+// The distinct ids of an index whose keys are `prefix` id \0 (suffix_bytes - 1 more bytes),
+// in key order, at most `limit` of them.
+result<std::vector<std::string>> distinct_ids(Store::Impl& s, std::string_view prefix, std::size_t suffix_bytes,
+                                              std::size_t limit, const char* what) {
+  std::vector<std::string> out;
+  auto it = s.iter(kCfMailbox);
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    // A malformed key is skipped here; fsck reports it.
+    if (key.size() <= prefix.size() + suffix_bytes || key[key.size() - suffix_bytes] != '\0') continue;
+    auto id = key.substr(prefix.size(), key.size() - suffix_bytes - prefix.size());
+    if (!out.empty() && out.back() == id) continue;
+    if (out.size() == limit) break;
+    out.emplace_back(id);
+  }
+  if (auto ec = it->check(what)) return ec;
+  return out;
+}
+
+}  // namespace
+
 result<std::vector<std::string>> Store::list_message_ids(std::string_view account, std::size_t limit) {
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");
-  std::vector<std::string> out;
+  // "E" account \0 message id \0 mailbox(be32) uid(be32): one key per row.
   std::string prefix = "E";
   prefix.append(*acct).push_back('\0');
-  auto it = impl_->iter(kCfMailbox);
-  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix) && out.size() < limit; it->next()) {
-    // "E" account \0 message id \0 mailbox(be32) uid(be32): one key per row.
-    std::string_view key(it->key().data(), it->key().size());
-    if (key.size() < prefix.size() + 10 || key[key.size() - 9] != '\0') continue;  // fsck reports it
-    auto id = key.substr(prefix.size(), key.size() - 9 - prefix.size());
-    if (out.empty() || out.back() != id) out.emplace_back(id);
-  }
-  if (auto ec = it->check("reading the message index")) return ec;
-  return out;
+  return distinct_ids(*impl_, prefix, 9, limit, "reading the message index");
 }
 
 result<std::vector<std::string>> Store::list_thread_ids(std::string_view account, std::size_t limit) {
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");
-  std::vector<std::string> out;
+  // "T" account \0 thread id \0 date(be64) mailbox(be32) uid(be32): one key per row.
   std::string prefix = "T";
   prefix.append(*acct).push_back('\0');
-  auto it = impl_->iter(kCfMailbox);
-  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
-    // "T" account \0 thread id \0 date(be64) mailbox(be32) uid(be32): one key per row.
-    std::string_view key(it->key().data(), it->key().size());
-    if (key.size() < prefix.size() + 18 || key[key.size() - 17] != '\0') continue;  // fsck reports it
-    auto id = key.substr(prefix.size(), key.size() - 17 - prefix.size());
-    if (!out.empty() && out.back() == id) continue;
-    if (out.size() == limit) break;
-    out.emplace_back(id);
-  }
-  if (auto ec = it->check("reading the thread index")) return ec;
-  return out;
+  return distinct_ids(*impl_, prefix, 17, limit, "reading the thread index");
 }
 
 result<std::vector<ThreadEmail>> Store::thread_emails(std::string_view account, std::string_view thread_id) {

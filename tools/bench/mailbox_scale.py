@@ -134,6 +134,15 @@ def fill_to(port, have, n, lmtp=False):
     return fill(port, n - window, n, lmtp=lmtp)
 
 
+def record(rows, n, get1, page, mbox, rate, fill_s, settled, folder):
+    du = int(subprocess.run(["du", "-sb", folder], capture_output=True, text=True).stdout.split()[0])
+    row = {"messages": n, "email_get_ms": get1, "query50_get_ms": page, "mailbox_get_ms": mbox,
+           "msg_per_s_last_window": round(rate, 1), "fill_s": round(fill_s), "settle_s": settled,
+           "data_bytes_per_msg": du // n}
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+
+
 def print_table(rows, peer):
     what = ["UID FETCH one", "FETCH newest 50", "LIST-STATUS"] if peer else \
         ["Email/get one", "Email/query 50 + get", "Mailbox/get"]
@@ -174,13 +183,7 @@ def peer(sizes, location):
             page = timed(lambda: ok(im.fetch(f"{n - 49}:{n}", items)))
             mbox = timed(lambda: ok(im._simple_command("LIST", '""', '"*"', "RETURN", "(STATUS (MESSAGES UNSEEN))")))
             im.logout()
-            du = int(subprocess.run(["du", "-sb", os.path.join(dc.dir, "mail")], capture_output=True,
-                                    text=True).stdout.split()[0])
-            row = {"messages": n, "email_get_ms": get1, "query50_get_ms": page, "mailbox_get_ms": mbox,
-                   "msg_per_s_last_window": round(rate, 1), "fill_s": round(fill_s), "settle_s": settled,
-                   "data_bytes_per_msg": du // n}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            record(rows, n, get1, page, mbox, rate, fill_s, settled, os.path.join(dc.dir, "mail"))
     finally:
         dc.stop()
         shutil.rmtree(dc.dir, ignore_errors=True)
@@ -194,7 +197,7 @@ def main():
         if len(args) > 1 and args[1] == "--mdbox":
             location, args = "mdbox:~/mdbox", args[1:]
         return peer([int(x) for x in args[1:]] or [1000, 10000, 100000], location)
-    build = args[0]
+    build = os.path.abspath(args[0])
     sizes = [int(x) for x in args[1:]] or [1000, 10000, 100000]
     work = tempfile.mkdtemp(prefix="mboxscale-")
     data = os.path.join(work, "data")
@@ -236,16 +239,12 @@ def main():
                 r = jmap(port, [["Mailbox/get", {"accountId": acct}, "m"]])
                 assert any(b["totalEmails"] == n for b in r[0][1]["list"]), r
             mbox = timed(mailboxes)
-            du = int(subprocess.run(["du", "-sb", data], capture_output=True, text=True).stdout.split()[0])
-            row = {"messages": n, "email_get_ms": get1, "query50_get_ms": page, "mailbox_get_ms": mbox,
-                   "msg_per_s_last_window": round(rate, 1), "fill_s": round(fill_s), "settle_s": settled,
-                   "data_bytes_per_msg": du // n}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            record(rows, n, get1, page, mbox, rate, fill_s, settled, data)
     finally:
         d.stop()
         shutil.rmtree(work, ignore_errors=True)
     print_table(rows, peer=False)
+
 
 if __name__ == "__main__":
     main()
