@@ -56,8 +56,8 @@ std::optional<ChangeSet> decode_changes(std::uint64_t modseq, std::string_view v
 
 }  // namespace
 
-result<void> Store::Impl::log_changes(KvBatch& batch, const std::string& account,
-                                      const std::vector<Change>& changes, ChangeTicket* ticket) {
+result<std::uint64_t> Store::Impl::log_changes(KvBatch& batch, const std::string& account,
+                                               const std::vector<Change>& changes, ChangeTicket* ticket) {
   std::lock_guard lock(local.change_mu);
   auto it = local.change_cursors.find(account);
   if (it == local.change_cursors.end()) {
@@ -88,7 +88,7 @@ result<void> Store::Impl::log_changes(KvBatch& batch, const std::string& account
   ticket->held_.emplace_back(account, modseq);
   batch.put(kCfMailbox, change_key(account, modseq), encode_changes(now_unix(), changes));
   batch.merge(counters, account_state_key(account), max_operand(static_cast<std::int64_t>(modseq)));
-  return {};
+  return modseq;
 }
 
 void ChangeTicket::finish(bool ok) {
@@ -157,6 +157,16 @@ void Store::Impl::trim_changes(const std::string& account) {
   if (new_floor <= floor) return;
   auto batch = kv->batch();
   batch.delete_range(kCfMailbox, change_prefix(account), change_key(account, new_floor + 1));
+  // Expunge tombstones go with the log: Store::vanished_since answers expired below the
+  // floor.
+  auto names = mailbox_names(account);
+  if (!names) return;
+  for (const auto& [mailbox_id, name] : *names) {
+    auto from = modseq_prefix(kTombstone, account, mailbox_id);
+    auto to = from;
+    put_be64(to, new_floor + 1);
+    batch.delete_range(kCfMailbox, from, to);
+  }
   batch.merge(kCfCounter, change_floor_key(account), max_operand(static_cast<std::int64_t>(new_floor)));
   if (!write(batch, /*sync=*/false)) return;
   std::lock_guard lock(local.change_mu);
@@ -174,6 +184,12 @@ void Store::Impl::drop_account_log(KvBatch& batch, const std::string& account) {
   auto tend = tprefix;
   tend.back() = '\1';
   batch.delete_range(kCfMailbox, tprefix, tend);
+  // The account's expunge tombstones ("V" account \0 ...).
+  std::string vprefix(1, kTombstone);
+  vprefix.append(account).push_back('\0');
+  auto vend = vprefix;
+  vend.back() = '\1';
+  batch.delete_range(kCfMailbox, vprefix, vend);
   if (state) batch.merge(kCfCounter, change_floor_key(account), max_operand(static_cast<std::int64_t>(*state)));
   std::lock_guard lock(local.change_mu);
   auto it = local.change_cursors.find(account);

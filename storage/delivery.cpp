@@ -460,9 +460,11 @@ result<DeliveryReceipt> Delivery::commit() {
     log.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(t.meta.mailbox_id)});
   }
   ChangeTicket ticket;
+  std::map<std::string, std::uint64_t> modseq_of;  // the rows' modseq, per account
   for (const auto& [acct, log] : changes) {
     auto logged = s.log_changes(batch, acct, log, &ticket);
     if (!logged) return logged.error();
+    modseq_of[acct] = *logged;
   }
 
   // Mailbox rows, their index, grants, usage counters.
@@ -481,6 +483,7 @@ result<DeliveryReceipt> Delivery::commit() {
     rv.internal_date = spec.internal_date ? spec.internal_date->time_since_epoch().count() : now;
     rv.logical_size = msg.logical_size;
     rv.keywords = spec.keywords;
+    rv.modseq = modseq_of[t.account];
     batch.put(kCfMailbox, row_key(t.account, t.meta.mailbox_id, uid), encode_row(rv));
     batch.put(kCfMailbox, message_index_key(t.account, receipt.message_id, t.meta.mailbox_id, uid), {});
     batch.merge(counters, uidnext_key(t.account, t.meta.mailbox_id), max_operand(uid + 1));

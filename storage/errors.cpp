@@ -27,6 +27,7 @@ class Category final : public boost::system::error_category {
       case errc::bad_password: return "wrong password";
       case errc::busy: return "busy";
       case errc::expired: return "state too old for the change log";
+      case errc::modified: return "changed since the given modseq";
     }
     return "unknown storage error";
   }

@@ -27,6 +27,7 @@ enum class errc {
   bad_password,       // a password did not verify
   busy,               // the operation conflicts with another one in progress
   expired,            // a change-log state older than the log keeps (JMAP cannotCalculateChanges)
+  modified,           // the row changed after the caller's modseq (IMAP UNCHANGEDSINCE)
 };
 
 [[nodiscard]] const boost::system::error_category& storage_category() noexcept;

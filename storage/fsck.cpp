@@ -228,8 +228,8 @@ result<FsckReport> Store::fsck(bool repair) {
     }
   }
 
-  // The mailbox index: date views ("D"), per-thread counts ("G") and thread members
-  // ("T") as the kept rows call for, reported per account and kind (a lost index is one
+  // The mailbox index: date views ("D"), per-thread counts ("G"), the modseq view ("M")
+  // and thread members ("T") as the kept rows call for, reported per account and kind (a lost index is one
   // line per account, not one per row); its counters are checked with the others in 7.
   {
     for (const auto& [key, n] : derived.counters) counters[key] += n;
@@ -239,7 +239,7 @@ result<FsckReport> Store::fsck(bool repair) {
       return printable(key.substr(1, z == std::string_view::npos ? key.size() - 1 : z - 1));
     };
     auto it = s.iter(kCfMailbox, snap);
-    for (char p : {'D', 'G', 'T'}) {
+    for (char p : {'D', 'G', kModseqView, 'T'}) {
       for (it->seek(std::string(1, p)); it->valid() && it->key()[0] == p; it->next()) {
         std::string key(it->key());
         std::string_view value(it->value().data(), it->value().size());
@@ -254,7 +254,10 @@ result<FsckReport> Store::fsck(bool repair) {
           derived.threads.erase(f);
         }
         if (expected && *expected == value) continue;
-        ++wrong[{p == 'D' ? "stale_mailbox_view" : p == 'T' ? "stale_thread_members" : "stale_thread_counts",
+        ++wrong[{p == 'D'           ? "stale_mailbox_view"
+                 : p == 'T'           ? "stale_thread_members"
+                 : p == kModseqView ? "stale_modseq_index"
+                                      : "stale_thread_counts",
                  account_of(key)}];
         if (expected) fix.put(kCfMailbox, key, *expected);
         else fix.del(kCfMailbox, key);
@@ -262,7 +265,10 @@ result<FsckReport> Store::fsck(bool repair) {
     }
     if (auto ec = it->check("fsck: scanning the mailbox index")) return ec;
     for (const auto& [key, value] : derived.view) {
-      ++wrong[{key[0] == 'D' ? "missing_mailbox_view" : "missing_thread_members", account_of(key)}];
+      ++wrong[{key[0] == 'D'           ? "missing_mailbox_view"
+               : key[0] == kModseqView ? "missing_modseq_index"
+                                         : "missing_thread_members",
+               account_of(key)}];
       fix.put(kCfMailbox, key, value);
     }
     for (const auto& [key, c] : derived.threads) {

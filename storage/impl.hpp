@@ -62,7 +62,12 @@ struct RowValue {
   std::uint64_t logical_size = 0;
   std::vector<std::string> keywords;
   std::string thread_id;  // empty in rows stored before threading (= message_id)
+  // The change-log modseq of the batch that last wrote the row (created it, copied or
+  // moved it here, changed its keywords): IMAP's MODSEQ of the row (RFC 7162). 0 in rows
+  // stored before modseqs; they read as 1 (row_modseq).
+  std::uint64_t modseq = 0;
 };
+inline std::uint64_t row_modseq(const RowValue& r) { return r.modseq == 0 ? 1 : r.modseq; }
 std::string encode_row(const RowValue& r);
 std::optional<RowValue> decode_row(std::string_view v);
 
@@ -186,6 +191,27 @@ inline std::string thread_member_key(std::string_view account, std::string_view 
   put_be32(k, uid);
   return k;
 }
+// The mailbox index also holds (same batches):
+// - per mailbox by modseq "M" account \0 mailbox_id(be32) modseq(be64) uid(be32) -> "",
+//   one key per row at its modseq: the rows changed since a modseq (IMAP CHANGEDSINCE)
+//   and the mailbox's highest modseq without a scan;
+// - expunge tombstones "V" account \0 mailbox_id(be32) modseq(be64) uid(be32) -> "", at
+//   the modseq of the batch that removed the row (IMAP VANISHED, RFC 7162 3.2.10),
+//   trimmed with the change log (a modseq at or below the log's floor has none left).
+inline std::string modseq_prefix(char kind, std::string_view account, std::uint32_t mailbox_id) {
+  std::string k(1, kind);
+  k.append(account).push_back('\0');
+  put_be32(k, mailbox_id);
+  return k;
+}
+inline std::string modseq_key(char kind, std::string_view account, std::uint32_t mailbox_id, std::uint64_t modseq,
+                              std::uint32_t uid) {
+  auto k = modseq_prefix(kind, account, mailbox_id);
+  put_be64(k, modseq);
+  put_be32(k, uid);
+  return k;
+}
+inline constexpr char kModseqView = 'M', kTombstone = 'V';
 inline constexpr char kCountTotal = 't', kCountUnread = 'u', kCountThreads = 'T', kCountUnreadThreads = 'U';
 inline std::string mailbox_count_prefix(std::string_view account) {
   std::string k = "mc/";
@@ -199,9 +225,10 @@ inline std::string mailbox_count_key(std::string_view account, std::uint32_t mai
   return k;
 }
 // The format marker: "1" = the message index; "2" = also the mailbox index; "3" = also
-// the thread members. Store::open builds what an older data folder lacks.
+// the thread members; "4" = also the modseq view. Store::open builds what an older data
+// folder lacks.
 inline constexpr std::string_view kIndexFormatKey = "refmail/index";
-inline constexpr std::string_view kIndexFormat = "3";
+inline constexpr std::string_view kIndexFormat = "4";
 // "U" account \0 upload_id -> [str message_id][i64 expires]
 // An upload hold's value: message id, expiry (Unix seconds), and since quota applies to
 // uploads the bytes charged to the account (absent in older records: 0).
@@ -328,7 +355,7 @@ class QuotaReservation;
 // The mailbox index keys and values a set of rows calls for (mailbox_index.cpp): what
 // Store::open writes for an older data folder and what fsck compares with.
 struct DerivedIndex {
-  std::map<std::string, std::string> view;                                 // "D" and "T" key -> value
+  std::map<std::string, std::string> view;                                 // "D", "T", "M" key -> value
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> threads;  // "G" key -> rows, unread
   std::map<std::string, std::int64_t> counters;                          // "mc/" key -> count
   static std::string thread_value(const std::pair<std::int64_t, std::int64_t>& c);
@@ -352,12 +379,16 @@ class IndexDelta {
     std::string message_id;
     std::string thread_id;  // as stored in the row ("" = the message's own)
     bool unread = false;
+    std::uint64_t modseq = 1;  // row_modseq of the row
   };
   static Row of(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid, const RowValue& v);
+  // A new row (at r.modseq).
   void add(const Row& r);
-  void remove(const Row& r);
-  // The row `r` (r.unread: before) becomes unread (or read) when `unread`.
-  void set_unread(const Row& r, bool unread);
+  // The row goes; its tombstone is written at `modseq` (the removing batch's).
+  void remove(const Row& r, std::uint64_t modseq);
+  // The row `r` (r.unread, r.modseq: before) becomes unread (or read) when `unread`,
+  // and moves to `modseq` in the modseq view.
+  void update(const Row& r, bool unread, std::uint64_t modseq);
   [[nodiscard]] result<std::vector<std::unique_lock<std::mutex>>> apply(Store::Impl& s, KvBatch& batch);
 
  private:
@@ -504,8 +535,11 @@ struct Store::Impl {
   // modseq and raises the account's state key to it; *ticket holds the modseq "in
   // flight" until the batch is written (the visible state stays below it meanwhile).
   // REQUIRES: ticket outlives the write of `batch`.
-  result<void> log_changes(KvBatch& batch, const std::string& account,
-                           const std::vector<Change>& changes, ChangeTicket* ticket);
+  // Returns the modseq (rows the batch writes carry it, as RowValue::modseq).
+  result<std::uint64_t> log_changes(KvBatch& batch, const std::string& account,
+                                    const std::vector<Change>& changes, ChangeTicket* ticket);
+  // The account's change-log floor (0 when none is stored).
+  result<std::uint64_t> change_floor(const std::string& account, const KvSnapshot* snap = nullptr);
   // The newest state whose batch and every older one are written.
   result<std::uint64_t> visible_state(const std::string& account);
   // Drops entries beyond change_log_max_states / older than change_log_max_age.

@@ -62,7 +62,7 @@ std::mutex& Store::Impl::index_lock(std::string_view account, std::string_view t
 IndexDelta::Row IndexDelta::of(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
                                const RowValue& v) {
   return Row{std::string(account), mailbox_id, uid, v.internal_date, v.message_id, v.thread_id,
-             is_unread(v.keywords)};
+             is_unread(v.keywords), row_modseq(v)};
 }
 
 const std::string& IndexDelta::full_thread(const Row& r) { return r.thread_id.empty() ? r.message_id : r.thread_id; }
@@ -77,17 +77,24 @@ void IndexDelta::add(const Row& r) {
   puts_.emplace_back(view_key(r.account, r.mailbox_id, r.date, r.uid), encode_view(r.message_id, r.thread_id));
   puts_.emplace_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid),
                      thread_member_value(r.message_id));
+  puts_.emplace_back(modseq_key(kModseqView, r.account, r.mailbox_id, r.modseq, r.uid), std::string());
   count(r, 1, r.unread ? 1 : 0);
 }
 
-void IndexDelta::remove(const Row& r) {
+void IndexDelta::remove(const Row& r, std::uint64_t modseq) {
   dels_.push_back(view_key(r.account, r.mailbox_id, r.date, r.uid));
   dels_.push_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid));
+  dels_.push_back(modseq_key(kModseqView, r.account, r.mailbox_id, r.modseq, r.uid));
+  puts_.emplace_back(modseq_key(kTombstone, r.account, r.mailbox_id, modseq, r.uid), std::string());
   count(r, -1, r.unread ? -1 : 0);
 }
 
-void IndexDelta::set_unread(const Row& r, bool unread) {
+void IndexDelta::update(const Row& r, bool unread, std::uint64_t modseq) {
   if (r.unread != unread) count(r, 0, unread ? 1 : -1);
+  if (modseq != r.modseq) {
+    dels_.push_back(modseq_key(kModseqView, r.account, r.mailbox_id, r.modseq, r.uid));
+    puts_.emplace_back(modseq_key(kModseqView, r.account, r.mailbox_id, modseq, r.uid), std::string());
+  }
 }
 
 result<std::vector<std::unique_lock<std::mutex>>> IndexDelta::apply(Store::Impl& s, KvBatch& batch) {
@@ -137,6 +144,7 @@ void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, st
   const auto& thread = v.thread_id.empty() ? v.message_id : v.thread_id;
   out.view[view_key(account, mailbox_id, v.internal_date, uid)] = encode_view(v.message_id, v.thread_id);
   out.view[thread_member_key(account, thread, v.internal_date, mailbox_id, uid)] = thread_member_value(v.message_id);
+  out.view[modseq_key(kModseqView, account, mailbox_id, row_modseq(v), uid)] = std::string();
   const bool unread = is_unread(v.keywords);
   auto& t = out.threads[thread_count_key(account, mailbox_id, thread)];
   auto& total = out.counters[mailbox_count_key(account, mailbox_id, kCountTotal)];
@@ -248,6 +256,89 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   }
   if (auto ec = it->check("reading the mailbox index")) return ec;
   return {};
+}
+
+namespace {
+
+// The newest key of `prefix` (a "M" or "V" mailbox prefix) at or below modseq `upto`: its
+// modseq, 0 when none.
+result<std::uint64_t> last_modseq(Store::Impl& s, const std::string& prefix, std::uint64_t upto) {
+  auto it = s.iter(kCfMailbox);
+  auto last = prefix;
+  put_be64(last, upto);
+  last.append(4, '\xff');
+  it->seek_for_prev(last);
+  std::uint64_t out = 0;
+  if (it->valid() && starts_with(it->key(), prefix) && it->key().size() == prefix.size() + 12)
+    out = get_be64(std::string_view(it->key().data() + prefix.size(), 8));
+  if (auto ec = it->check("reading the modseq index")) return ec;
+  return out;
+}
+
+// The entries of `prefix` with since < modseq <= upto, in key order, at most `limit`.
+result<std::vector<ModseqEntry>> modseq_range(Store::Impl& s, const std::string& prefix, std::uint64_t since,
+                                              std::uint64_t upto, std::size_t limit) {
+  std::vector<ModseqEntry> out;
+  if (since >= upto) return out;
+  auto first = prefix;
+  put_be64(first, since + 1);
+  auto it = s.iter(kCfMailbox);
+  for (it->seek(first); it->valid() && starts_with(it->key(), prefix) && out.size() < limit; it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() != prefix.size() + 12) continue;  // fsck reports it
+    const auto modseq = get_be64(key.substr(prefix.size(), 8));
+    if (modseq > upto) break;
+    out.push_back(ModseqEntry{get_be32(key.substr(prefix.size() + 8, 4)), modseq});
+  }
+  if (auto ec = it->check("reading the modseq index")) return ec;
+  return out;
+}
+
+}  // namespace
+
+result<std::uint64_t> Store::Impl::change_floor(const std::string& account, const KvSnapshot* snap) {
+  auto fl = get(kCfCounter, change_floor_key(account), snap);
+  if (!fl) return fl.error();
+  if (!*fl || (*fl)->size() != 8) return std::uint64_t{0};
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, decode_i64(**fl)));
+}
+
+result<std::uint64_t> Store::highest_modseq(std::string_view account, std::uint32_t mailbox_id) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  // The state first: every batch up to it is written, so what the keys say below it is
+  // complete.
+  auto state = impl_->visible_state(*acct);
+  if (!state) return state.error();
+  auto rows = last_modseq(*impl_, modseq_prefix(kModseqView, *acct, mailbox_id), *state);
+  if (!rows) return rows.error();
+  auto gone = last_modseq(*impl_, modseq_prefix(kTombstone, *acct, mailbox_id), *state);
+  if (!gone) return gone.error();
+  auto floor = impl_->change_floor(*acct);
+  if (!floor) return floor.error();
+  return std::max({*rows, *gone, std::min(*floor, *state), std::uint64_t{1}});
+}
+
+result<std::vector<ModseqEntry>> Store::changed_since(std::string_view account, std::uint32_t mailbox_id,
+                                                      std::uint64_t since, std::size_t limit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto state = impl_->visible_state(*acct);
+  if (!state) return state.error();
+  return modseq_range(*impl_, modseq_prefix(kModseqView, *acct, mailbox_id), since, *state, limit);
+}
+
+result<std::vector<ModseqEntry>> Store::vanished_since(std::string_view account, std::uint32_t mailbox_id,
+                                                       std::uint64_t since, std::size_t limit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto state = impl_->visible_state(*acct);
+  if (!state) return state.error();
+  auto floor = impl_->change_floor(*acct);
+  if (!floor) return floor.error();
+  if (since < *floor)
+    return fail(errc::expired, "tombstones of " + *acct + " start after modseq " + std::to_string(since));
+  return modseq_range(*impl_, modseq_prefix(kTombstone, *acct, mailbox_id), since, *state, limit);
 }
 
 namespace {

@@ -231,10 +231,20 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   if (!mv) return mv.error();
   auto batch = kv->batch();
   const Cf counters = kCfCounter;
+  // The email (and its thread) may still exist in another mailbox: logged as
+  // updated; the reader tells destroyed from updated by what exists now.
+  ChangeTicket ticket;
+  auto logged = log_changes(batch, std::string(account),
+                            {Change{ChangeType::email, ChangeKind::updated, row->message_id},
+                             Change{ChangeType::thread, ChangeKind::updated,
+                                    row->thread_id.empty() ? row->message_id : row->thread_id},
+                             Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(mailbox_id)}},
+                            &ticket);
+  if (!logged) return logged.error();
   batch.del(kCfMailbox, key);
   batch.del(kCfMailbox, message_index_key(account, row->message_id, mailbox_id, uid));
   IndexDelta index;
-  index.remove(IndexDelta::of(account, mailbox_id, uid, *row));
+  index.remove(IndexDelta::of(account, mailbox_id, uid, *row), *logged);
   auto index_locks = index.apply(*this, batch);
   if (!index_locks) return index_locks.error();
   const auto size = static_cast<std::int64_t>(row->logical_size);
@@ -250,16 +260,6 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
       batch.merge(kCfGrant, grant_key(account, id), add_operand(-1));
     drop_message_ref(batch, row->message_id, **mv, gc);
   }
-  // The email (and its thread) may still exist in another mailbox: logged as
-  // updated; the reader tells destroyed from updated by what exists now.
-  ChangeTicket ticket;
-  auto logged = log_changes(batch, std::string(account),
-                            {Change{ChangeType::email, ChangeKind::updated, row->message_id},
-                             Change{ChangeType::thread, ChangeKind::updated,
-                                    row->thread_id.empty() ? row->message_id : row->thread_id},
-                             Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(mailbox_id)}},
-                            &ticket);
-  if (!logged) return logged;
   auto w = write(batch, sync);
   ticket.finish(bool(w));
   return w;
@@ -435,7 +435,7 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   ChangeTicket ticket;
   auto logged = impl_->log_changes(
       batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
-  if (!logged) return logged;
+  if (!logged) return logged.error();
   auto w = impl_->write(batch);
   ticket.finish(bool(w));
   return w;
@@ -453,13 +453,19 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
   if (!r) return r;
   auto batch = impl_->kv->batch();
   batch.del(kCfMailbox, mailbox_name_key(*acct, *mbox));
-  // Its index is empty now; the zero counters go too.
+  // Its index is empty now; the zero counters and the expunge tombstones go too.
   for (char kind : {kCountTotal, kCountUnread, kCountThreads, kCountUnreadThreads})
     batch.del(kCfCounter, mailbox_count_key(*acct, m->mailbox_id, kind));
+  {
+    auto from = modseq_prefix(kTombstone, *acct, m->mailbox_id);
+    auto to = modseq_prefix(kTombstone, *acct, m->mailbox_id + 1);
+    if (m->mailbox_id == 0xffffffff) to = from.substr(0, from.size() - 4) + "\xff\xff\xff\xff\xff";
+    batch.delete_range(kCfMailbox, from, to);
+  }
   ChangeTicket ticket;
   auto logged = impl_->log_changes(
       batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
-  if (!logged) return logged;
+  if (!logged) return logged.error();
   auto w = impl_->write(batch);
   ticket.finish(bool(w));
   return w;
@@ -476,6 +482,7 @@ MailboxRow to_row(std::string_view account, std::string_view mailbox, std::uint3
   row.keywords = std::move(v.keywords);
   row.internal_date = UnixSeconds(std::chrono::seconds(v.internal_date));
   row.logical_size = v.logical_size;
+  row.modseq = row_modseq(v);
   row.thread_id = v.thread_id.empty() ? row.message_id : std::move(v.thread_id);
   return row;
 }
@@ -569,9 +576,9 @@ result<std::size_t> Store::Impl::build_message_index() {
   auto done = get(kCfDefault, kIndexFormatKey);
   if (!done) return done.error();
   if (*done && **done == kIndexFormat) return std::size_t{0};
-  // Formats "1" and "2" had the message index already; the mailbox index is (re)built
-  // whole (absolute values: rewriting what "2" had is harmless).
-  const bool have_message_index = *done && (**done == "1" || **done == "2");
+  // Formats "1" to "3" had the message index already; the mailbox index is (re)built
+  // whole (absolute values: rewriting what an older format had is harmless).
+  const bool have_message_index = *done && (**done == "1" || **done == "2" || **done == "3");
   progress("start", 0);
   // Rows written meanwhile index themselves; puts of an existing key are harmless.
   std::size_t indexed = 0, in_batch = 0;
@@ -651,7 +658,8 @@ result<MailboxRow> Store::get_row(std::string_view account, std::string_view mai
 }
 
 result<void> Store::set_keywords(std::string_view account, std::string_view mailbox,
-                                 std::uint32_t uid, std::vector<std::string> keywords) {
+                                 std::uint32_t uid, std::vector<std::string> keywords,
+                                 std::optional<std::uint64_t> unchanged_since) {
   auto acct = canonical_address(account);
   auto mbox = canonical_mailbox(mailbox);
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
@@ -666,6 +674,9 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   if (!locked) return locked.error();
   const std::string& key = locked->key;
   RowValue* r = &locked->row;
+  // Under the row's lock: no other change can slip in between this check and the write.
+  if (unchanged_since && row_modseq(*r) > *unchanged_since)
+    return fail(errc::modified, "UID " + std::to_string(uid) + " changed after modseq " + std::to_string(*unchanged_since));
   auto seen = [](const std::vector<std::string>& k) {
     return std::find(k.begin(), k.end(), "$seen") != k.end();
   };
@@ -673,16 +684,17 @@ result<void> Store::set_keywords(std::string_view account, std::string_view mail
   // RFC 8621 2: unreadEmails/unreadThreads move with $seen.
   if (seen(r->keywords) != seen(keywords))
     changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(m->mailbox_id)});
-  IndexDelta index;
-  index.set_unread(IndexDelta::of(*acct, m->mailbox_id, uid, *r), !seen(keywords));
-  r->keywords = std::move(keywords);
   auto batch = impl_->kv->batch();
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
+  if (!logged) return logged.error();
+  IndexDelta index;
+  index.update(IndexDelta::of(*acct, m->mailbox_id, uid, *r), !seen(keywords), *logged);
+  r->keywords = std::move(keywords);
+  r->modseq = *logged;
   batch.put(kCfMailbox, key, encode_row(*r));
   auto index_locks = index.apply(*impl_, batch);
   if (!index_locks) return index_locks.error();
-  ChangeTicket ticket;
-  auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
-  if (!logged) return logged;
   auto w = impl_->write(batch);
   ticket.finish(bool(w));
   return w;
@@ -715,16 +727,24 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   auto new_uid = impl_->allocate_uid(*acct, dm->mailbox_id, uid_hold);
   auto batch = impl_->kv->batch();
   const Cf counters = kCfCounter;
-  batch.put(kCfMailbox, row_key(*acct, dm->mailbox_id, new_uid), encode_row(*r));
+  std::vector<Change> changes{Change{ChangeType::email, ChangeKind::updated, r->message_id},
+                              Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(dm->mailbox_id)}};
+  if (move) changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(sm->mailbox_id)});
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
+  if (!logged) return logged.error();
+  RowValue copy = *r;  // the new row: written by this batch
+  copy.modseq = *logged;
+  batch.put(kCfMailbox, row_key(*acct, dm->mailbox_id, new_uid), encode_row(copy));
   batch.put(kCfMailbox, message_index_key(*acct, r->message_id, dm->mailbox_id, new_uid), {});
   batch.merge(counters, uidnext_key(*acct, dm->mailbox_id), max_operand(new_uid + 1));
   IndexDelta index;
-  index.add(IndexDelta::of(*acct, dm->mailbox_id, new_uid, *r));
+  index.add(IndexDelta::of(*acct, dm->mailbox_id, new_uid, copy));
   if (move) {
     // One row out, one row in: refcounts, grants and usage are unchanged.
     batch.del(kCfMailbox, key);
     batch.del(kCfMailbox, message_index_key(*acct, r->message_id, sm->mailbox_id, uid));
-    index.remove(IndexDelta::of(*acct, sm->mailbox_id, uid, *r));
+    index.remove(IndexDelta::of(*acct, sm->mailbox_id, uid, *r), *logged);
   } else {
     const auto size = static_cast<std::int64_t>(r->logical_size);
     const auto dom = domain_of(*acct);
@@ -738,14 +758,8 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
     batch.merge(counters, domain_bytes_key(dom), add_operand(size));
     batch.merge(counters, domain_msgs_key(dom), add_operand(1));
   }
-  std::vector<Change> changes{Change{ChangeType::email, ChangeKind::updated, r->message_id},
-                              Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(dm->mailbox_id)}};
-  if (move) changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(sm->mailbox_id)});
   auto index_locks = index.apply(*impl_, batch);
   if (!index_locks) return index_locks.error();
-  ChangeTicket ticket;
-  auto logged = impl_->log_changes(batch, *acct, changes, &ticket);
-  if (!logged) return logged.error();
   auto w = impl_->write(batch);
   ticket.finish(bool(w));
   if (!w) return w.error();

@@ -80,7 +80,7 @@ std::optional<MessageValue> decode_message(std::string_view v) {
 }
 
 // ---- mailbox row: [str message_id][i64 internal_date][u64 logical][u32 n][str kw]*n
-//                  [str thread_id] (optional)
+//                  [str thread_id] (optional) [u64 modseq] (optional)
 std::string encode_row(const RowValue& row) {
   std::string v;
   put_str(v, row.message_id);
@@ -88,8 +88,10 @@ std::string encode_row(const RowValue& row) {
   put_u64(v, row.logical_size);
   put_u32(v, static_cast<std::uint32_t>(row.keywords.size()));
   for (const auto& k : row.keywords) put_str(v, k);
-  // [str thread_id] since threading; older rows end after the keywords.
-  if (!row.thread_id.empty()) put_str(v, row.thread_id);
+  // [str thread_id] since threading; older rows end after the keywords. [u64 modseq]
+  // since modseqs, after the thread id (then written even when empty).
+  if (!row.thread_id.empty() || row.modseq != 0) put_str(v, row.thread_id);
+  if (row.modseq != 0) put_u64(v, row.modseq);
   return v;
 }
 
@@ -103,6 +105,7 @@ std::optional<RowValue> decode_row(std::string_view v) {
   if (!r.ok() || n > v.size()) return std::nullopt;
   for (std::uint32_t i = 0; i < n && r.ok(); ++i) row.keywords.push_back(r.str());
   if (r.ok() && !r.done()) row.thread_id = r.str();
+  if (r.ok() && !r.done()) row.modseq = r.u64();
   if (!r.done()) return std::nullopt;
   return row;
 }

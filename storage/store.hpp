@@ -162,8 +162,11 @@ class Store {
                                                           std::string_view mailbox);
   [[nodiscard]] result<MailboxRow> get_row(std::string_view account, std::string_view mailbox,
                                            std::uint32_t uid);
+  // With `unchanged_since` (IMAP STORE UNCHANGEDSINCE, RFC 7162 3.1.3): errc::modified,
+  // and nothing written, when the row's modseq is above it.
   [[nodiscard]] result<void> set_keywords(std::string_view account, std::string_view mailbox,
-                                          std::uint32_t uid, std::vector<std::string> keywords);
+                                          std::uint32_t uid, std::vector<std::string> keywords,
+                                          std::optional<std::uint64_t> unchanged_since = std::nullopt);
   // Adds the row's message to another mailbox of the same account (new UID there);
   // with `move` the source row is expunged in the same batch.
   [[nodiscard]] result<std::uint32_t> copy_row(std::string_view account,
@@ -250,6 +253,23 @@ class Store {
   // lowest UID allocated and not yet written, else the next UID. Two concurrent
   // deliveries may write in either order; the horizon waits for the lower one.
   [[nodiscard]] result<std::uint32_t> uid_horizon(std::string_view account, std::uint32_t mailbox_id);
+  // Modseqs (RFC 7162 CONDSTORE/QRESYNC; storage/mailbox_index.cpp). A modseq is the
+  // account's change-log state of the batch that wrote a change, so modseqs of one
+  // mailbox grow with every change to it; none of these reads shows a change whose
+  // batch, or an older one of the account, is still being written.
+  // The mailbox's highest modseq: of its rows and tombstones, and never below the
+  // change log's floor (so it never goes back when old tombstones are trimmed). At
+  // least 1. Costs O(log n).
+  [[nodiscard]] result<std::uint64_t> highest_modseq(std::string_view account, std::uint32_t mailbox_id);
+  // The mailbox's rows written (created, copied or moved in, keywords changed) after
+  // modseq `since`, in modseq order, at most `limit`. Costs what it returns.
+  [[nodiscard]] result<std::vector<ModseqEntry>> changed_since(std::string_view account, std::uint32_t mailbox_id,
+                                                               std::uint64_t since, std::size_t limit);
+  // The UIDs removed from the mailbox (expunged, moved out) after modseq `since`, in
+  // modseq order, at most `limit`. errc::expired when `since` is below the change log's
+  // floor (tombstones that old are gone: the caller compares UIDs instead).
+  [[nodiscard]] result<std::vector<ModseqEntry>> vanished_since(std::string_view account, std::uint32_t mailbox_id,
+                                                                std::uint64_t since, std::size_t limit);
   // The account's message ids in id order, each once, at most `limit` of them. Costs
   // what it returns (the message index), whatever the account holds.
   [[nodiscard]] result<std::vector<std::string>> list_message_ids(std::string_view account, std::size_t limit);

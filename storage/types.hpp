@@ -78,6 +78,10 @@ struct MailboxRow {
   // The thread (per account): the message id of the thread's first message. Rows
   // stored before threading have their own message id here (a thread of their own).
   std::string thread_id;
+  // The modseq of the batch that last wrote the row (created, copied or moved it here,
+  // changed its keywords): IMAP MODSEQ (RFC 7162), at least 1. Account-wide, so it is
+  // also a JMAP state of the account.
+  std::uint64_t modseq = 1;
 };
 
 // A mailbox's counts, kept by every change in the change's own batch (never by a scan).
@@ -98,6 +102,14 @@ struct ViewEntry {
   UnixSeconds internal_date{};
   std::string message_id;
   std::string thread_id;  // the thread's id (the message's own id for a thread of one)
+};
+
+// A row's UID and modseq (Store::changed_since; for Store::vanished_since the modseq
+// of the batch that removed it).
+struct ModseqEntry {
+  std::uint32_t uid = 0;
+  std::uint64_t modseq = 0;
+  bool operator==(const ModseqEntry&) const = default;
 };
 
 // One email of a thread (Store::thread_emails): its earliest row's internal date.

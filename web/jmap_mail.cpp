@@ -6,8 +6,8 @@
 // Changes: one state per account (the store's change-log modseq) shared by every
 // type; */changes reads the store's log (Store::changes_since) and tells created,
 // updated and destroyed apart by what exists now (an id created and destroyed since
-// sinceState is reported destroyed only). Email/queryChanges answers
-// cannotCalculateChanges (clients rerun the query).
+// sinceState is reported destroyed only). Email/queryChanges reports every email logged
+// since the old state as removed and re-adds those the results hold now.
 // Threads: the store assigns them at delivery (storage/threads.cpp); threadId is
 // "T" + the thread's first message id.
 // SECURITY: every email, mailbox and blob id is looked up among the caller's rows
@@ -413,12 +413,6 @@ void email_changes(Ctx& ctx, json::object& args, const std::string& call_id, jso
 void thread_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
   changes(ctx, args, call_id, out, "Thread/changes", storage::ChangeType::thread);
 }
-// RFC 8620 5.6: the query is cheap to rerun; no query change log.
-void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
-  (void)ctx;
-  (void)args;
-  out.push_back(method_error("cannotCalculateChanges", call_id, "query changes are not kept; rerun Email/query"));
-}
 
 // ---------------------------------------------------------------- Email/get
 
@@ -670,104 +664,94 @@ bool filter_supported(const json::object& f, std::string& bad, int depth = 0) {
   return true;
 }
 
-// Email/query for one mailbox sorted by receivedAt (what the webmail and most clients ask
-// for): read from the store's date view of that mailbox, so it costs the page (and the
-// position or anchor before it), not the mailbox; the total is the mailbox's count.
-// false: not that query (the caller answers it by filtering the account's rows).
-bool email_query_mailbox(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+// The results of one Email/query (RFC 8620 5.5), in order, shared by Email/query and
+// Email/queryChanges: its total and a walk over it. Only the walk costs (what it visits).
+struct Results {
+  std::int64_t total = 0;
+  // Visits the results in order (index, email id, thread id) until `visit` returns false.
+  // false: a store error.
+  std::function<bool(const std::function<bool(std::int64_t, const std::string&, const std::string&)>&)> walk;
+  // Whether `id` may be among the results (false: surely not), without a walk.
+  // nullopt: a store error.
+  std::function<std::optional<bool>(const std::string&)> may_hold;
+};
+
+// One mailbox sorted by receivedAt (what the webmail and most clients ask for): the
+// store's date view of that mailbox, so a walk costs what it visits, not the mailbox;
+// the total is the mailbox's count. nullopt: not that query (email_results filters the
+// account's rows).
+std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool& failed) {
   const auto* f = args.if_contains("filter");
-  if (!f || !f->is_object() || f->as_object().size() != 1) return false;
+  if (!f || !f->is_object() || f->as_object().size() != 1) return std::nullopt;
   const auto* in = f->as_object().if_contains("inMailbox");
-  if (!in || !in->is_string()) return false;
+  if (!in || !in->is_string()) return std::nullopt;
   bool newest_first = true;  // no sort: newest first (as the filtered path)
   if (const auto* sort = args.if_contains("sort"); sort && !sort->is_null()) {
-    if (!sort->is_array() || sort->as_array().size() != 1) return false;
+    if (!sort->is_array() || sort->as_array().size() != 1) return std::nullopt;
     const auto* c = sort->as_array()[0].if_object();
     const json::value* p = c ? c->if_contains("property") : nullptr;
-    if (!p || !p->is_string() || p->as_string() != "receivedAt") return false;
+    if (!p || !p->is_string() || p->as_string() != "receivedAt") return std::nullopt;
     const auto* a = c->if_contains("isAscending");
     newest_first = a && a->is_bool() && !a->as_bool();  // RFC 8620 5.5: default true
   }
   const auto* boxes = ctx.mailbox_list();
-  if (!boxes) return out.push_back(method_error("serverFail", call_id)), true;
+  if (!boxes) return failed = true, std::nullopt;
   auto name = ctx.mailbox_name(in->as_string());
   std::optional<std::uint32_t> mailbox_id;
   for (const auto& b : *boxes)
     if (name && b.name == *name) mailbox_id = b.mailbox_id;
   const bool collapse = bool_arg(args, "collapseThreads");
-  std::int64_t total = 0;
-  if (mailbox_id) {
-    auto counts = ctx.j.store.mailbox_counts(ctx.account);
-    if (!counts) return out.push_back(method_error("serverFail", call_id)), true;
-    const auto c = (*counts)[*mailbox_id];
-    total = static_cast<std::int64_t>(collapse ? c.threads : c.total);
+  Results r;
+  if (!mailbox_id) {
+    r.walk = [](const auto&) { return true; };
+    r.may_hold = [](const std::string&) { return std::optional<bool>(false); };
+    return r;
   }
-  std::int64_t limit = ctx.j.limits.max_objects_in_get;
-  if (const auto* l = args.if_contains("limit"); l && l->is_int64()) {
-    if (l->as_int64() < 0) return out.push_back(method_error("invalidArguments", call_id, "limit")), true;
-    limit = std::min<std::int64_t>(limit, l->as_int64());
-  }
-  // Walks the view in query order; `visit` sees each result (collapsed: each thread's
-  // first email) with its index, until it returns false.
-  auto walk = [&](const std::function<bool(std::int64_t, const storage::ViewEntry&)>& visit) {
+  auto counts = ctx.j.store.mailbox_counts(ctx.account);
+  if (!counts) return failed = true, std::nullopt;
+  const auto c = (*counts)[*mailbox_id];
+  r.total = static_cast<std::int64_t>(collapse ? c.threads : c.total);
+  Ctx* cx = &ctx;
+  const std::uint32_t box = *mailbox_id;
+  // Collapsed: each thread's first email in the walk's order.
+  r.walk = [cx, box, newest_first, collapse](const auto& visit) {
     std::set<std::string> threads;
     std::int64_t index = 0;
-    return ctx.j.store.scan_mailbox_view(ctx.account, *mailbox_id, newest_first, [&](const storage::ViewEntry& e) {
+    auto w = cx->j.store.scan_mailbox_view(cx->account, box, newest_first, [&](const storage::ViewEntry& e) {
       if (collapse && !threads.insert(e.thread_id).second) return true;
-      return visit(index++, e);
+      return visit(index++, e.message_id, e.thread_id);
     });
+    return bool(w);
   };
-  std::int64_t position = 0;
-  if (const auto* p = args.if_contains("position"); p && p->is_int64()) position = p->as_int64();
-  if (const auto* anchor = args.if_contains("anchor"); anchor && anchor->is_string()) {
-    // Not in this mailbox: known from the message index, without walking the view.
-    const auto* rows = ctx.rows_of(std::string(anchor->as_string()));
-    if (!rows) return out.push_back(method_error("serverFail", call_id)), true;
-    std::optional<std::int64_t> at;
-    if (mailbox_id && std::any_of(rows->begin(), rows->end(), [&](const storage::MailboxRow& r) { return r.mailbox == *name; })) {
-      auto w = walk([&](std::int64_t i, const storage::ViewEntry& e) {
-        if (e.message_id == anchor->as_string()) at = i;
-        return !at;
-      });
-      if (!w) return out.push_back(method_error("serverFail", call_id)), true;
-    }
-    if (!at) return out.push_back(method_error("anchorNotFound", call_id)), true;
-    std::int64_t off = 0;
-    if (const auto* o = args.if_contains("anchorOffset"); o && o->is_int64()) off = o->as_int64();
-    position = std::max<std::int64_t>(0, *at + off);
-  }
-  if (position < 0) position = std::max<std::int64_t>(0, total + position);
-  json::array ids;
-  if (mailbox_id && limit > 0 && position < total) {
-    auto w = walk([&](std::int64_t i, const storage::ViewEntry& e) {
-      if (i >= position) ids.emplace_back(e.message_id);
-      return i + 1 < position + limit;
-    });
-    if (!w) return out.push_back(method_error("serverFail", call_id)), true;
-  }
-  json::object res{{"accountId", ctx.account_id}, {"queryState", ctx.state()}, {"canCalculateChanges", false},
-                   {"position", std::min(position, total)}, {"ids", ids}, {"total", total}};
-  if (limit < ctx.j.limits.max_objects_in_get || args.contains("limit")) res["limit"] = limit;
-  out.push_back(method_response("Email/query", std::move(res), call_id));
-  return true;
+  // In the results only with a row in this mailbox: known from the message index.
+  r.may_hold = [cx, mailbox = *name](const std::string& id) -> std::optional<bool> {
+    const auto* rows = cx->rows_of(id);
+    if (!rows) return std::nullopt;
+    return std::any_of(rows->begin(), rows->end(), [&](const MailboxRow& row) { return row.mailbox == mailbox; });
+  };
+  return r;
 }
 
-void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
-  if (email_query_mailbox(ctx, args, call_id, out)) return;
+// Any other query: the account's rows, filtered and sorted in memory. nullopt: a method
+// error was written to `out`.
+std::optional<Results> email_results(Ctx& ctx, const json::object& args, const std::string& call_id, json::array& out) {
+  bool failed = false;
+  if (auto r = mailbox_results(ctx, args, failed)) return r;
+  if (failed) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
   const auto* emails = ctx.email_rows();
-  if (!emails) return out.push_back(method_error("serverFail", call_id));
+  if (!emails) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
   std::vector<Candidate> cands;
   for (const auto& [id, rows] : *emails) cands.push_back(Candidate{id, view_of(rows), std::nullopt});
   if (const auto* f = args.if_contains("filter"); f && !f->is_null()) {
-    if (!f->is_object()) return out.push_back(method_error("invalidArguments", call_id, "filter"));
+    if (!f->is_object()) return out.push_back(method_error("invalidArguments", call_id, "filter")), std::nullopt;
     if (std::string bad; !filter_supported(f->as_object(), bad)) {
-      return out.push_back(method_error("unsupportedFilter", call_id, bad));
+      return out.push_back(method_error("unsupportedFilter", call_id, bad)), std::nullopt;
     }
     std::vector<Candidate> kept;
     for (auto& c : cands) {
       std::string bad;
       int m = matches(ctx, c, f->as_object(), bad);
-      if (m < 0) return out.push_back(method_error("unsupportedFilter", call_id, bad));
+      if (m < 0) return out.push_back(method_error("unsupportedFilter", call_id, bad)), std::nullopt;
       if (m) kept.push_back(std::move(c));
     }
     cands = std::move(kept);
@@ -778,9 +762,10 @@ void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json:
   if (const auto* s = args.if_contains("sort"); s && s->is_array() && !s->as_array().empty()) {
     const auto* c = s->as_array()[0].if_object();
     const json::value* p = c ? c->if_contains("property") : nullptr;
-    if (!p || !p->is_string()) return out.push_back(method_error("invalidArguments", call_id, "sort"));
+    if (!p || !p->is_string()) return out.push_back(method_error("invalidArguments", call_id, "sort")), std::nullopt;
     prop = std::string(p->as_string());
-    if (prop != "receivedAt" && prop != "size") return out.push_back(method_error("unsupportedSort", call_id, prop));
+    if (prop != "receivedAt" && prop != "size")
+      return out.push_back(method_error("unsupportedSort", call_id, prop)), std::nullopt;
     const auto* a = c->if_contains("isAscending");
     asc = !a || !a->is_bool() || a->as_bool();  // RFC 8620 5.5: default true
   }
@@ -790,25 +775,48 @@ void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json:
     if (ka != kb) return asc ? ka < kb : ka > kb;
     return asc ? a.id < b.id : a.id > b.id;
   });
-  if (bool_arg(args, "collapseThreads")) {
-    // RFC 8621 4.4.3: only the first email of each thread in the sorted results.
-    std::set<std::string> threads;
-    std::vector<Candidate> kept;
-    for (auto& c : cands) {
-      if (threads.insert(c.view.rows->front().thread_id).second) kept.push_back(std::move(c));
-    }
-    cands = std::move(kept);
+  // (email id, thread id) in order; collapsed: only the first email of each thread
+  // (RFC 8621 4.4.3).
+  auto list = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  std::set<std::string> threads;
+  const bool collapse = bool_arg(args, "collapseThreads");
+  for (auto& c : cands) {
+    const auto& thread = c.view.rows->front().thread_id;
+    if (collapse && !threads.insert(thread).second) continue;
+    list->emplace_back(std::move(c.id), thread);
   }
+  Results r;
+  r.total = static_cast<std::int64_t>(list->size());
+  r.walk = [list](const auto& visit) {
+    for (std::size_t i = 0; i < list->size(); ++i)
+      if (!visit(static_cast<std::int64_t>(i), (*list)[i].first, (*list)[i].second)) break;
+    return true;
+  };
+  r.may_hold = [](const std::string&) { return std::optional<bool>(true); };
+  return r;
+}
+
+void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  auto results = email_results(ctx, args, call_id, out);
+  if (!results) return;
+  const auto total = results->total;
   std::int64_t position = 0;
   if (const auto* p = args.if_contains("position"); p && p->is_int64()) position = p->as_int64();
   if (const auto* anchor = args.if_contains("anchor"); anchor && anchor->is_string()) {
-    auto it = std::find_if(cands.begin(), cands.end(), [&](const Candidate& c) { return c.id == anchor->as_string(); });
-    if (it == cands.end()) return out.push_back(method_error("anchorNotFound", call_id));
+    const std::string want(anchor->as_string());
+    auto held = results->may_hold(want);
+    if (!held) return out.push_back(method_error("serverFail", call_id));
+    std::optional<std::int64_t> at;
+    if (*held && !results->walk([&](std::int64_t i, const std::string& id, const std::string&) {
+          if (id == want) at = i;
+          return !at;
+        }))
+      return out.push_back(method_error("serverFail", call_id));
+    if (!at) return out.push_back(method_error("anchorNotFound", call_id));
     std::int64_t off = 0;
     if (const auto* o = args.if_contains("anchorOffset"); o && o->is_int64()) off = o->as_int64();
-    position = std::max<std::int64_t>(0, (it - cands.begin()) + off);
+    position = std::max<std::int64_t>(0, *at + off);
   }
-  auto total = static_cast<std::int64_t>(cands.size());
   if (position < 0) position = std::max<std::int64_t>(0, total + position);
   std::int64_t limit = ctx.j.limits.max_objects_in_get;
   if (const auto* l = args.if_contains("limit"); l && l->is_int64()) {
@@ -816,12 +824,114 @@ void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json:
     limit = std::min<std::int64_t>(limit, l->as_int64());
   }
   json::array ids;
-  for (std::int64_t i = position; i < total && i < position + limit; ++i) ids.emplace_back(cands[static_cast<std::size_t>(i)].id);
-  json::object res{{"accountId", ctx.account_id}, {"queryState", ctx.state()}, {"canCalculateChanges", false},
-                   {"position", std::min(position, total)}, {"ids", ids}};
-  if (bool_arg(args, "calculateTotal") || true) res["total"] = total;
+  if (limit > 0 && position < total &&
+      !results->walk([&](std::int64_t i, const std::string& id, const std::string&) {
+        if (i >= position) ids.emplace_back(id);
+        return i + 1 < position + limit;
+      }))
+    return out.push_back(method_error("serverFail", call_id));
+  json::object res{{"accountId", ctx.account_id}, {"queryState", ctx.state()}, {"canCalculateChanges", true},
+                   {"position", std::min(position, total)}, {"ids", ids}, {"total", total}};
   if (limit < ctx.j.limits.max_objects_in_get || args.contains("limit")) res["limit"] = limit;
   out.push_back(method_response("Email/query", std::move(res), call_id));
+}
+
+// RFC 8620 5.6 from the change log: every email logged since the old state (and, with
+// collapseThreads, every email of a thread logged or touched since) is reported removed,
+// and added again at its index when the current results hold it. Extra removed ids are
+// allowed (5.6: "MAY"); none that left the results is missed, because everything that
+// moves an email in or out of a result (keywords, mailboxes, expunge, a thread gaining
+// an email) is logged. Costs the changes plus a walk of the results up to the last one
+// found (new mail is at the top of the usual newest-first query).
+void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
+  const auto* since = args.if_contains("sinceQueryState");
+  if (!since || !since->is_string()) return out.push_back(method_error("invalidArguments", call_id, "sinceQueryState"));
+  std::size_t max_changes = 0;
+  if (const auto* m = args.if_contains("maxChanges"); m && !m->is_null()) {
+    if (!m->is_int64() || m->as_int64() <= 0) return out.push_back(method_error("invalidArguments", call_id, "maxChanges"));
+    max_changes = static_cast<std::size_t>(m->as_int64());
+  }
+  std::optional<std::string> up_to;
+  if (const auto* u = args.if_contains("upToId"); u && !u->is_null()) {
+    if (!u->is_string()) return out.push_back(method_error("invalidArguments", call_id, "upToId"));
+    up_to = std::string(u->as_string());
+  }
+  std::string_view st = since->as_string();
+  std::uint64_t since_state = 0;
+  bool numeric = !st.empty() && st.size() <= 19 && std::all_of(st.begin(), st.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric) numeric = std::from_chars(st.data(), st.data() + st.size(), since_state).ec == std::errc{};
+  if (!numeric) return out.push_back(method_error("cannotCalculateChanges", call_id, "not a query state of this server"));
+  // The state is read before the results are, so a change made in between is reported
+  // again next time rather than missed.
+  const auto new_state = ctx.state();
+  auto log = ctx.j.store.changes_since(ctx.account, since_state);
+  if (!log) {
+    if (log.error() == storage::errc::expired || log.error() == storage::errc::invalid_argument)
+      return out.push_back(method_error("cannotCalculateChanges", call_id,
+                                        "the change log does not reach back to this state; rerun Email/query"));
+    return out.push_back(method_error("serverFail", call_id));
+  }
+  const bool collapse = bool_arg(args, "collapseThreads");
+  std::set<std::string> removed, threads;
+  for (const auto& set : log->sets) {
+    for (const auto& c : set.changes) {
+      if (c.type == storage::ChangeType::email) removed.insert(c.id);
+      else if (c.type == storage::ChangeType::thread && collapse) threads.insert(c.id);
+    }
+  }
+  // Bounded before any thread or result is read.
+  const std::size_t bound = max_changes > 0 ? max_changes : ctx.j.limits.max_objects_in_get;
+  auto too_many = [&]() { return removed.size() > bound; };
+  if (too_many()) return out.push_back(method_error("tooManyChanges", call_id));
+  if (collapse) {
+    // A thread's first email can change when any email of it changes.
+    std::vector<std::string> ids(removed.begin(), removed.end());
+    if (!ctx.prefetch_rows(ids)) return out.push_back(method_error("serverFail", call_id));
+    for (const auto& id : ids) {
+      const auto* rows = ctx.rows_of(id);
+      if (!rows) return out.push_back(method_error("serverFail", call_id));
+      if (!rows->empty()) threads.insert(rows->front().thread_id);
+    }
+    for (const auto& t : threads) {
+      auto members = ctx.j.store.thread_emails(ctx.account, t);
+      if (!members) return out.push_back(method_error("serverFail", call_id));
+      for (const auto& m : *members) removed.insert(m.message_id);
+      if (too_many()) return out.push_back(method_error("tooManyChanges", call_id));
+    }
+  }
+  auto results = email_results(ctx, args, call_id, out);
+  if (!results) return;
+  // Which of them the results may hold (collapsed: their threads, each shown once), so
+  // the walk stops once it has seen them all.
+  std::set<std::string> pending_ids, pending_threads;
+  {
+    std::vector<std::string> ids(removed.begin(), removed.end());
+    if (!ctx.prefetch_rows(ids)) return out.push_back(method_error("serverFail", call_id));
+    for (const auto& id : ids) {
+      const auto* rows = ctx.rows_of(id);
+      if (!rows) return out.push_back(method_error("serverFail", call_id));
+      if (rows->empty()) continue;  // destroyed
+      auto held = results->may_hold(id);
+      if (!held) return out.push_back(method_error("serverFail", call_id));
+      if (!*held) continue;
+      pending_ids.insert(id);
+      pending_threads.insert(rows->front().thread_id);
+    }
+  }
+  auto& pending = collapse ? pending_threads : pending_ids;
+  json::array added;
+  if (!pending.empty() && !results->walk([&](std::int64_t i, const std::string& id, const std::string& thread) {
+        if (pending.erase(collapse ? thread : id) && removed.count(id)) added.push_back(json::object{{"id", id}, {"index", i}});
+        // upToId: nothing after the client's last cached id needs reporting.
+        return !pending.empty() && !(up_to && id == *up_to);
+      }))
+    return out.push_back(method_error("serverFail", call_id));
+  json::array removed_ids;
+  for (const auto& id : removed) removed_ids.emplace_back(id);
+  json::object res{{"accountId", ctx.account_id}, {"oldQueryState", std::string(st)}, {"newQueryState", new_state},
+                   {"removed", std::move(removed_ids)}, {"added", std::move(added)}};
+  if (bool_arg(args, "calculateTotal")) res["total"] = results->total;
+  out.push_back(method_response("Email/queryChanges", std::move(res), call_id));
 }
 
 // ---------------------------------------------------------------- Thread, Identity

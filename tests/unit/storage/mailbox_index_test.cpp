@@ -88,6 +88,19 @@ void expect_index_matches_rows(Store& s, const std::string& account) {
     std::reverse(newest.begin(), newest.end());
     ASSERT_EQ(newest.size(), oldest.size());
     for (std::size_t i = 0; i < newest.size(); ++i) EXPECT_EQ(newest[i].uid, oldest[i].uid);
+    // The modseq view: every row once, at its own modseq, in (modseq, uid) order, and the
+    // mailbox's highest modseq at or above each.
+    std::vector<ModseqEntry> by_modseq;
+    for (const auto& r : *rows) by_modseq.push_back(ModseqEntry{r.uid, r.modseq});
+    std::sort(by_modseq.begin(), by_modseq.end(), [](const ModseqEntry& x, const ModseqEntry& y) {
+      return std::pair(x.modseq, x.uid) < std::pair(y.modseq, y.uid);
+    });
+    auto changed = s.changed_since(account, b.mailbox_id, 0, 1'000'000);
+    ASSERT_TRUE(changed) << error_detail(changed.error());
+    EXPECT_EQ(*changed, by_modseq) << b.name;
+    auto highest = s.highest_modseq(account, b.mailbox_id);
+    ASSERT_TRUE(highest);
+    for (const auto& e : by_modseq) EXPECT_LE(e.modseq, *highest) << b.name;
   }
   // Each thread's emails (once each, earliest row's date, ordered by date then id) and
   // the account's message ids, recomputed from all of the account's rows.
@@ -334,7 +347,8 @@ void drop_mailbox_index(const StoreOptions& o, const std::string& format) {
     b.delete_range(kCfMailbox, "G", "H");
     b.delete_range(kCfCounter, "mc/", "mc0");
   }
-  b.delete_range(kCfMailbox, "T", "U");
+  if (format != "3") b.delete_range(kCfMailbox, "T", "U");
+  b.delete_range(kCfMailbox, "M", "N");
   b.put(kCfDefault, kIndexFormatKey, format);
   ASSERT_TRUE((*kv)->write(b, KvSync::kAlways));
 }
@@ -381,7 +395,7 @@ TEST_P(MailboxIndexFormat, BuiltAtOpenForAStoreWithoutIt) {
   EXPECT_TRUE(stages.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(FromFormat, MailboxIndexFormat, ::testing::Values("1", "2"));
+INSTANTIATE_TEST_SUITE_P(FromFormat, MailboxIndexFormat, ::testing::Values("1", "2", "3"));
 
 TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
   TempDir dir;
@@ -405,6 +419,8 @@ TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
     b.delete_range(kCfMailbox, thread_member_prefix("b@x.test", ""), thread_member_prefix("b@x.test\x01", ""));
     b.put(kCfMailbox, thread_member_key("a@x.test", "ghost", 1, 1, 1), "junk");
     b.put(kCfCounter, mailbox_count_key("a@x.test", 1, kCountUnread), encode_i64(42));
+    b.delete_range(kCfMailbox, modseq_prefix(kModseqView, "b@x.test", 1), modseq_prefix(kModseqView, "b@x.test", 2));
+    b.put(kCfMailbox, modseq_key(kModseqView, "a@x.test", 1, 999, 1), "");
     ASSERT_TRUE((*kv)->write(b, KvSync::kAlways));
   }
   auto s = open_store(o);
@@ -415,6 +431,7 @@ TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
   for (const auto& i : rep->issues) what.insert(i.what + ":" + i.key.substr(0, 8));
   EXPECT_EQ(what, (std::set<std::string>{"counter:mc/a@x.t", "missing_mailbox_view:a@x.test",
                                          "missing_thread_counts:b@x.test", "missing_thread_members:b@x.test",
+                                         "missing_modseq_index:b@x.test", "stale_modseq_index:a@x.test",
                                          "stale_mailbox_view:a@x.test", "stale_thread_counts:a@x.test",
                                          "stale_thread_members:a@x.test"}));
   auto fixed = s->fsck(/*repair=*/true);
@@ -422,6 +439,120 @@ TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
   EXPECT_TRUE(fixed->repaired);
   expect_fsck_clean(*s);
   for (const auto* a : {"a@x.test", "b@x.test"}) expect_index_matches_rows(*s, a);
+}
+
+// Modseqs (RFC 7162): each change gives the rows it writes the batch's modseq, the
+// modseq view finds exactly the rows changed since a modseq, tombstones the rows removed,
+// and a mailbox's highest modseq moves with its own changes only and never back.
+TEST(Modseq, RowsTombstonesAndHighestFollowEveryChange) {
+  TempDir dir;
+  auto o = test_options(dir.path());
+  o.change_log_max_states = 8;  // so the test sees tombstones trimmed with the log
+  auto s = open_store(o);
+  ASSERT_TRUE(s);
+  const std::string a = "a@x.test";
+  add_users(*s, {a});
+  const auto inbox = mailbox_id(*s, a, "INBOX");
+  const auto archive = mailbox_id(*s, a, "Archive");
+  auto highest = [&](std::uint32_t m) {
+    auto h = s->highest_modseq(a, m);
+    EXPECT_TRUE(h) << error_detail(h.error());
+    return h ? *h : 0;
+  };
+  auto changed = [&](std::uint32_t m, std::uint64_t since) {
+    auto c = s->changed_since(a, m, since, 100);
+    EXPECT_TRUE(c) << error_detail(c.error());
+    return c ? *c : std::vector<ModseqEntry>{};
+  };
+  auto vanished = [&](std::uint32_t m, std::uint64_t since) {
+    auto v = s->vanished_since(a, m, since, 100);
+    EXPECT_TRUE(v) << error_detail(v.error());
+    return v ? *v : std::vector<ModseqEntry>{};
+  };
+  EXPECT_EQ(highest(inbox), 1u);  // empty: at least 1 (RFC 7162 3.1.2.1)
+
+  ASSERT_TRUE(deliver_to(*s, a, "INBOX", "m1@x"));
+  const auto after1 = *s->account_state(a);
+  EXPECT_EQ(s->get_row(a, "INBOX", 1)->modseq, after1);
+  EXPECT_EQ(highest(inbox), after1);
+  ASSERT_TRUE(deliver_to(*s, a, "INBOX", "m2@x"));
+  const auto after2 = *s->account_state(a);
+  EXPECT_GT(after2, after1);
+  EXPECT_EQ(changed(inbox, after1), (std::vector<ModseqEntry>{{2, after2}}));
+  EXPECT_EQ(changed(inbox, 0), (std::vector<ModseqEntry>{{1, after1}, {2, after2}}));
+  const auto archive_before = highest(archive);
+
+  // A keyword change moves that row (only) to a new modseq.
+  ASSERT_TRUE(s->set_keywords(a, "INBOX", 1, {"$seen"}));
+  const auto after3 = *s->account_state(a);
+  EXPECT_EQ(s->get_row(a, "INBOX", 1)->modseq, after3);
+  EXPECT_EQ(changed(inbox, after2), (std::vector<ModseqEntry>{{1, after3}}));
+  EXPECT_EQ(highest(inbox), after3);
+  EXPECT_EQ(highest(archive), archive_before);  // changes elsewhere do not move it
+  // UNCHANGEDSINCE: refused (nothing written) when the row moved past it, else applied.
+  auto refused = s->set_keywords(a, "INBOX", 1, {}, after2);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::modified);
+  EXPECT_EQ(s->get_row(a, "INBOX", 1)->keywords, std::vector<std::string>{"$seen"});
+  EXPECT_EQ(*s->account_state(a), after3);
+  ASSERT_TRUE(s->set_keywords(a, "INBOX", 1, {"$seen"}, after3));
+  const auto after3b = *s->account_state(a);
+  EXPECT_EQ(changed(inbox, after3), (std::vector<ModseqEntry>{{1, after3b}}));
+
+  // A move: a tombstone in the source, a new row (new modseq) in the target.
+  auto moved = s->copy_row(a, "INBOX", 2, "Archive", /*move=*/true);
+  ASSERT_TRUE(moved);
+  const auto after4 = *s->account_state(a);
+  EXPECT_EQ(vanished(inbox, after3), (std::vector<ModseqEntry>{{2, after4}}));
+  EXPECT_TRUE(changed(inbox, after3b).empty());
+  EXPECT_EQ(changed(archive, after3), (std::vector<ModseqEntry>{{*moved, after4}}));
+  EXPECT_EQ(highest(inbox), after4);
+  EXPECT_EQ(highest(archive), after4);
+
+  // An expunge: a tombstone, and the highest modseq moves although no row is left at it.
+  ASSERT_TRUE(s->expunge(a, "INBOX", std::vector<std::uint32_t>{1}));
+  const auto after5 = *s->account_state(a);
+  EXPECT_EQ(vanished(inbox, after3), (std::vector<ModseqEntry>{{2, after4}, {1, after5}}));
+  EXPECT_EQ(vanished(inbox, after4), (std::vector<ModseqEntry>{{1, after5}}));
+  EXPECT_TRUE(vanished(inbox, after5).empty());
+  EXPECT_EQ(highest(inbox), after5);
+  expect_index_matches_rows(*s, a);
+  expect_fsck_clean(*s);
+
+  // Many more changes elsewhere trim the log and with it the INBOX tombstones: a modseq
+  // below the floor is expired, and the highest modseq never goes back.
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(deliver_to(*s, a, "Archive", "n" + std::to_string(i) + "@x"));
+  auto old = s->vanished_since(a, inbox, after3, 100);
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error(), errc::expired);
+  EXPECT_GE(highest(inbox), after5);
+  EXPECT_LE(highest(inbox), *s->account_state(a));
+  expect_index_matches_rows(*s, a);
+  expect_fsck_clean(*s);
+}
+
+// Keyword changes racing on rows of one mailbox: each row ends at the modseq of its last
+// change and the modseq view holds each row exactly once.
+TEST(Modseq, ExactUnderConcurrentFlagChanges) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  const std::string a = "a@x.test";
+  add_users(*s, {a});
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(deliver_to(*s, a, "INBOX", "c" + std::to_string(i) + "@x"));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const std::uint32_t uid = 1 + static_cast<std::uint32_t>((i * 7 + t) % 20);
+        EXPECT_TRUE(s->set_keywords(a, "INBOX", uid, (i + t) % 2 ? std::vector<std::string>{"$seen"}
+                                                                  : std::vector<std::string>{"$flagged"}));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  expect_index_matches_rows(*s, a);
+  expect_fsck_clean(*s);
 }
 
 }  // namespace

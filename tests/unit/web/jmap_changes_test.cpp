@@ -89,8 +89,114 @@ TEST_F(JmapChanges, EmailChangesCreatedUpdatedDestroyed) {
       "Email/changes", json::object{{"accountId", acct("alice")}, {"sinceState", s0}, {"maxChanges", 0}}, "c"}});
   EXPECT_EQ(bad_max.at(0).at(1).at("type").as_string(), "invalidArguments");
   auto qc = api("alice", json::array{json::array{
-      "Email/queryChanges", json::object{{"accountId", acct("alice")}, {"sinceQueryState", s0}}, "q"}});
+      "Email/queryChanges", json::object{{"accountId", acct("alice")}, {"sinceQueryState", "nope"}}, "q"}});
   EXPECT_EQ(qc.at(0).at(1).at("type").as_string(), "cannotCalculateChanges");
+  qc = api("alice", json::array{json::array{
+      "Email/queryChanges", json::object{{"accountId", acct("alice")}, {"sinceQueryState", "999999"}}, "q"}});
+  EXPECT_EQ(qc.at(0).at(1).at("type").as_string(), "cannotCalculateChanges");
+}
+
+// Email/queryChanges (RFC 8620 5.6) checked the way a client uses it: for each query form,
+// the old results with `removed` taken out and `added` put in at their indexes equal the
+// results of the same query run now, after deliveries, replies, flag changes, moves and
+// destroys. Also maxChanges (tooManyChanges), upToId and calculateTotal.
+TEST_F(JmapChanges, QueryChangesRebuildTheCurrentResults) {
+  auto boxes = api("alice", json::array{json::array{"Mailbox/get", json::object{{"accountId", acct("alice")}}, "m"}});
+  std::string inbox, archive;
+  for (const auto& b : boxes.at(0).at(1).at("list").as_array()) {
+    if (b.at("role") == "inbox") inbox = std::string(b.at("id").as_string());
+    if (b.at("role") == "archive") archive = std::string(b.at("id").as_string());
+  }
+  ASSERT_FALSE(inbox.empty());
+  ASSERT_FALSE(archive.empty());
+  auto date = [](std::int64_t t) { return storage::UnixSeconds(std::chrono::seconds(1'700'000'000 + t)); };
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    const std::string mid = "q" + std::to_string(i) + "@x";
+    ids.push_back(deliver(plain(mid, "s" + std::to_string(i), i % 3 == 1 ? "q" + std::to_string(i - 1) + "@x" : ""),
+                          {"alice@example.test"}, date(i * 10)));
+  }
+  // Query forms: the mailbox view (either order, collapsed or not) and the filtered path.
+  std::vector<json::object> forms;
+  for (bool collapse : {false, true}) {
+    for (bool asc : {false, true}) {
+      forms.push_back(json::object{{"filter", json::object{{"inMailbox", inbox}}},
+                                   {"sort", json::array{json::object{{"property", "receivedAt"}, {"isAscending", asc}}}},
+                                   {"collapseThreads", collapse}});
+    }
+    forms.push_back(json::object{{"filter", json::object{{"inMailbox", inbox}, {"notKeyword", "$seen"}}},
+                                 {"collapseThreads", collapse}});
+    forms.push_back(json::object{{"sort", json::array{json::object{{"property", "size"}}}}, {"collapseThreads", collapse}});
+  }
+  auto query = [&](json::object form) {
+    form["accountId"] = acct("alice");
+    auto r = api("alice", json::array{json::array{"Email/query", form, "q"}}).at(0);
+    EXPECT_EQ(r.at(0).as_string(), "Email/query") << json::serialize(r);
+    EXPECT_TRUE(r.at(1).at("canCalculateChanges").as_bool());
+    std::vector<std::string> out;
+    for (const auto& id : r.at(1).at("ids").as_array()) out.emplace_back(id.as_string());
+    return std::make_pair(std::string(r.at(1).at("queryState").as_string()), out);
+  };
+  auto query_changes = [&](json::object form, const std::string& since) {
+    form["accountId"] = acct("alice");
+    form["sinceQueryState"] = since;
+    form["calculateTotal"] = true;
+    return api("alice", json::array{json::array{"Email/queryChanges", form, "qc"}}).at(0);
+  };
+  std::vector<std::pair<std::string, std::vector<std::string>>> before;
+  for (const auto& f : forms) before.push_back(query(f));
+
+  // Changes of every kind.
+  auto set = [&](json::object args) {
+    args["accountId"] = acct("alice");
+    auto r = api("alice", json::array{json::array{"Email/set", args, "s"}}).at(0);
+    EXPECT_EQ(r.at(0).as_string(), "Email/set") << json::serialize(r);
+  };
+  set(json::object{{"update", json::object{{ids[2], json::object{{"keywords/$seen", true}}},
+                                            {ids[5], json::object{{"keywords/$seen", true}}}}}});
+  set(json::object{{"update", json::object{{ids[7], json::object{{"mailboxIds", json::object{{archive, true}}}}}}}});
+  set(json::object{{"destroy", json::array{ids[9], ids[0]}}});
+  ids.push_back(deliver(plain("new@x", "new"), {"alice@example.test"}, date(500)));
+  ids.push_back(deliver(plain("reply@x", "re", "q3@x"), {"alice@example.test"}, date(600)));
+  ids.push_back(deliver(plain("old@x", "old"), {"alice@example.test"}, date(-5)));
+
+  for (std::size_t f = 0; f < forms.size(); ++f) {
+    const auto& [state, old_ids] = before[f];
+    auto now = query(forms[f]).second;
+    auto qc = query_changes(forms[f], state);
+    ASSERT_EQ(qc.at(0).as_string(), "Email/queryChanges") << json::serialize(qc);
+    const auto& res = qc.at(1).as_object();
+    EXPECT_EQ(res.at("oldQueryState").as_string(), state);
+    EXPECT_EQ(res.at("total").as_int64(), static_cast<std::int64_t>(now.size()));
+    std::set<std::string> removed = strings(res.at("removed"));
+    std::vector<std::string> rebuilt;
+    for (const auto& id : old_ids)
+      if (!removed.count(id)) rebuilt.push_back(id);
+    std::vector<std::pair<std::int64_t, std::string>> added;
+    for (const auto& a : res.at("added").as_array())
+      added.emplace_back(a.at("index").as_int64(), std::string(a.at("id").as_string()));
+    std::sort(added.begin(), added.end());
+    for (const auto& [index, id] : added) {
+      ASSERT_LE(index, static_cast<std::int64_t>(rebuilt.size())) << json::serialize(forms[f]);
+      rebuilt.insert(rebuilt.begin() + index, id);
+    }
+    EXPECT_EQ(rebuilt, now) << json::serialize(forms[f]) << " -> " << json::serialize(qc);
+    // Nothing changed since the new state: nothing removed or added.
+    auto again = query_changes(forms[f], std::string(res.at("newQueryState").as_string()));
+    EXPECT_TRUE(again.at(1).at("removed").as_array().empty()) << json::serialize(again);
+    EXPECT_TRUE(again.at(1).at("added").as_array().empty()) << json::serialize(again);
+  }
+
+  // maxChanges below the number of changed emails: tooManyChanges.
+  auto limited = forms[0];
+  limited["maxChanges"] = 2;
+  EXPECT_EQ(query_changes(limited, before[0].first).at(1).at("type").as_string(), "tooManyChanges");
+  // upToId: nothing is added after the client's last cached id (newest first, so the
+  // oldest delivered email "old@x" lies beyond the first result).
+  auto upto = forms[0];
+  upto["upToId"] = query(forms[0]).second.front();
+  auto cut = query_changes(upto, before[0].first);
+  for (const auto& a : cut.at(1).at("added").as_array()) EXPECT_EQ(a.at("index").as_int64(), 0) << json::serialize(cut);
 }
 
 TEST_F(JmapChanges, MailboxChangesReportCountsOnly) {
