@@ -184,7 +184,11 @@ void Store::Impl::drop_account_log(KvBatch& batch, const std::string& account) {
   auto tend = tprefix;
   tend.back() = '\1';
   batch.delete_range(kCfMailbox, tprefix, tend);
-  // The account's expunge tombstones ("V" account \0 ...).
+  // The account's thread aliases ("J") and expunge tombstones ("V" account \0 ...).
+  auto jprefix = thread_alias_prefix(account);
+  auto jend = jprefix;
+  jend.back() = '\1';
+  batch.delete_range(kCfMailbox, jprefix, jend);
   std::string vprefix(1, kTombstone);
   vprefix.append(account).push_back('\0');
   auto vend = vprefix;

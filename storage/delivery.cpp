@@ -443,17 +443,30 @@ result<DeliveryReceipt> Delivery::commit() {
   batch.put(kCfMessage, receipt.message_id, encode_message(mv));
   std::int64_t physical = static_cast<std::int64_t>(msg.skeleton.size() + msg.summary.size());
 
-  // Threads (per account) and the change log entry of each account.
+  // Threads (per account) and the change log entry of each account. Thread assignment
+  // holds the accounts' thread locks (shared) until the batch is written, so no merge
+  // runs meanwhile; threads this message links are merged after the write.
+  std::vector<std::shared_lock<std::shared_mutex>> thread_locks;
+  {
+    std::vector<std::shared_mutex*> stripes;
+    for (const auto& t : targets) stripes.push_back(&s.thread_lock(t.account));
+    std::sort(stripes.begin(), stripes.end());
+    stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+    for (auto* m : stripes) thread_locks.emplace_back(*m);
+  }
   std::map<std::string, std::string> thread_of;
+  std::map<std::string, std::vector<std::string>> merges;  // account -> threads to merge in
   std::map<std::string, std::vector<Change>> changes;
   for (const auto& t : targets) {
     auto& log = changes[t.account];
     if (!thread_of.count(t.account)) {
       bool created = true;
+      std::vector<std::string> merge;
       auto thread = s.assign_thread(batch, t.account, receipt.message_id, st.thread_own_ids, st.thread_ref_ids,
-                                     &created);
+                                     &created, &merge);
       if (!thread) return thread.error();
       thread_of[t.account] = *thread;
+      if (!merge.empty()) merges[t.account] = std::move(merge);
       log.push_back(Change{ChangeType::email, ChangeKind::created, receipt.message_id});
       log.push_back(Change{ChangeType::thread, created ? ChangeKind::created : ChangeKind::updated, *thread});
     }
@@ -574,6 +587,16 @@ result<DeliveryReceipt> Delivery::commit() {
   quota.release();  // after the write: the counter now holds these bytes
   st.release_pins();
   if (!w) return w.error();
+  if (!merges.empty()) {
+    // The message is stored; merging is a separate batch (best effort: a failure or a
+    // crash leaves the threads apart, as they were, never inconsistent). Every lock
+    // this delivery holds goes first (a merge takes them in the lock order).
+    index_locks->clear();
+    thread_locks.clear();
+    admin.unlock();
+    for (const auto& [acct, others] : merges)
+      for (const auto& other : others) (void)s.merge_threads(acct, thread_of[acct], other);
+  }
   return receipt;
 }
 

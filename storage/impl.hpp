@@ -332,6 +332,18 @@ inline std::string thread_prefix(std::string_view account) {
   k.append(account).push_back('\0');
   return k;
 }
+// mailbox CF "J" account \0 thread id -> the thread it was merged into (Store::Impl::
+// merge_threads): "H" values naming a merged thread resolve through it.
+inline std::string thread_alias_prefix(std::string_view account) {
+  std::string k = "J";
+  k.append(account).push_back('\0');
+  return k;
+}
+inline std::string thread_alias_key(std::string_view account, std::string_view thread_id) {
+  auto k = thread_alias_prefix(account);
+  k.append(thread_id);
+  return k;
+}
 // account CF "s" + SHA-256(session token) (32 bytes) -> [str account][str csrf][i64 expires]
 inline constexpr std::string_view kSessionPrefix = "s";
 
@@ -551,10 +563,25 @@ struct Store::Impl {
   // threads (threads.cpp): the thread of a new message in `account`; adds the index
   // keys for its ids and (for late parents) the ids it references to `batch`.
   // *created: the thread is new.
+  // *merge: the other threads the ids name (the caller merges them into the returned
+  // one with merge_threads once its batch is written).
+  // REQUIRES: thread_lock(account) held shared until the batch is written.
   result<std::string> assign_thread(KvBatch& batch, const std::string& account,
                                     const std::string& message_id,
                                     const std::vector<std::string>& own_ids,
-                                    const std::vector<std::string>& ref_ids, bool* created);
+                                    const std::vector<std::string>& ref_ids, bool* created,
+                                    std::vector<std::string>* merge);
+  // The thread `thread_id` was merged into, through any chain of merges (itself when none).
+  result<std::string> resolve_thread(const std::string& account, std::string thread_id);
+  // Makes threads `a` and `b` one (the one with fewer rows joins the other): every row,
+  // view key, thread member and per-mailbox thread count moves, in one batch with its
+  // change-log entry, and an alias leads the old id's index keys to the kept one. Takes
+  // thread_lock(account) exclusively, then the rows' message locks, then index stripes.
+  // Threads of more than kMaxMergeRows rows each are left apart.
+  result<void> merge_threads(const std::string& account, const std::string& a, const std::string& b);
+  // Thread assignment and merging of an account: shared by deliveries (from assign_thread
+  // to the write), exclusive for a merge. First in the lock order.
+  std::shared_mutex& thread_lock(std::string_view account);
 };
 
 // A UID allocated and not yet written (Store::Impl::allocate_uid): while it lives, the

@@ -61,6 +61,7 @@ struct BlobStripe {
 inline constexpr std::size_t kBlobStripes = 1024;
 inline constexpr std::size_t kMessageStripes = 256;
 inline constexpr std::size_t kIndexStripes = 256;
+inline constexpr std::size_t kThreadStripes = 64;
 
 // Per-account change-log cursor (in memory; see changes.cpp).
 struct ChangeCursor {
@@ -79,6 +80,8 @@ struct LocalState {
   std::array<std::mutex, kMessageStripes> message_stripes;
   // Mailbox index (mailbox_index.cpp): per-(account, thread) counts change under a stripe.
   std::array<std::mutex, kIndexStripes> index_stripes;
+  // Thread assignment (shared) and thread merges (exclusive), by account (threads.cpp).
+  std::array<std::shared_mutex, kThreadStripes> thread_stripes;
   // Shared by deliveries, expunges and row changes; exclusive for structural
   // changes (mailbox rename/delete, user removal) and fsck repair.
   std::shared_mutex admin_mu;

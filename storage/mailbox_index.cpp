@@ -137,6 +137,135 @@ result<std::vector<std::unique_lock<std::mutex>>> IndexDelta::apply(Store::Impl&
   return locks;
 }
 
+// ---- thread merges ----
+
+namespace {
+
+struct MemberRow {
+  std::int64_t date = 0;
+  std::uint32_t mailbox_id = 0;
+  std::uint32_t uid = 0;
+  std::string message_id;
+};
+
+inline constexpr std::size_t kMaxMergeRows = 100000;
+
+// The thread's rows from its member keys, at most `limit` (more: nullopt).
+result<std::optional<std::vector<MemberRow>>> member_rows(Store::Impl& s, const std::string& account,
+                                                          const std::string& thread, std::size_t limit) {
+  std::vector<MemberRow> out;
+  const auto prefix = thread_member_prefix(account, thread);
+  auto it = s.iter(kCfMailbox);
+  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() != prefix.size() + 16) continue;  // fsck reports it
+    if (out.size() == limit) return std::optional<std::vector<MemberRow>>();
+    Reader r(std::string_view(it->value().data(), it->value().size()));
+    MemberRow m;
+    m.message_id = r.str();
+    if (!r.done()) return fail(errc::corrupt, "thread index of " + account + " is corrupt (refmailctl fsck --repair)");
+    m.date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
+    m.mailbox_id = get_be32(key.substr(prefix.size() + 8, 4));
+    m.uid = get_be32(key.substr(prefix.size() + 12, 4));
+    out.push_back(std::move(m));
+  }
+  if (auto ec = it->check("reading the thread index")) return ec;
+  return std::optional<std::vector<MemberRow>>(std::move(out));
+}
+
+}  // namespace
+
+result<void> Store::Impl::merge_threads(const std::string& account, const std::string& a, const std::string& b) {
+  std::shared_lock admin(local.admin_mu);
+  std::unique_lock thread_guard(thread_lock(account));
+  // Either may have been merged since it was named.
+  auto ra = resolve_thread(account, a);
+  if (!ra) return ra.error();
+  auto rb = resolve_thread(account, b);
+  if (!rb) return rb.error();
+  if (*ra == *rb) return {};
+  auto rows_a = member_rows(*this, account, *ra, kMaxMergeRows);
+  if (!rows_a) return rows_a.error();
+  auto rows_b = member_rows(*this, account, *rb, kMaxMergeRows);
+  if (!rows_b) return rows_b.error();
+  if (!*rows_a || !*rows_b) return fail(errc::busy, "threads of " + account + " too large to merge");
+  // The smaller thread joins the larger (ties: b joins a).
+  const bool b_joins = (*rows_b)->size() <= (*rows_a)->size();
+  const std::string& from = b_joins ? *rb : *ra;
+  const std::string& into = b_joins ? *ra : *rb;
+  // The rows' message locks (in address order), then both threads' index stripes: no
+  // keyword change, copy or expunge of a moving row runs until the batch is written.
+  // Deliveries are held off by the thread lock, so the members read below are all.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  {
+    std::vector<std::mutex*> ms;
+    for (const auto& m : *(b_joins ? *rows_b : *rows_a)) ms.push_back(&message_lock(m.message_id));
+    std::sort(ms.begin(), ms.end());
+    ms.erase(std::unique(ms.begin(), ms.end()), ms.end());
+    for (auto* m : ms) locks.emplace_back(*m);
+    std::vector<std::mutex*> is{&index_lock(account, from), &index_lock(account, into)};
+    std::sort(is.begin(), is.end());
+    is.erase(std::unique(is.begin(), is.end()), is.end());
+    for (auto* m : is) locks.emplace_back(*m);
+  }
+  // Read again under the locks: an expunge or copy may have run before they were taken.
+  auto moving = member_rows(*this, account, from, kMaxMergeRows);
+  if (!moving) return moving.error();
+  if (!*moving || (*moving)->empty()) return {};
+  auto batch = kv->batch();
+  std::vector<Change> changes{Change{ChangeType::thread, ChangeKind::updated, from},
+                              Change{ChangeType::thread, ChangeKind::updated, into}};
+  std::set<std::string> emails;
+  std::set<std::uint32_t> mailboxes;
+  for (const auto& m : **moving) {
+    auto v = get(kCfMailbox, row_key(account, m.mailbox_id, m.uid));
+    if (!v) return v.error();
+    if (!*v) continue;  // fsck reports the stale member key
+    auto row = decode_row(**v);
+    if (!row) return fail(errc::corrupt, "mailbox row of " + account + " is corrupt");
+    row->thread_id = into == row->message_id ? std::string() : into;
+    batch.put(kCfMailbox, row_key(account, m.mailbox_id, m.uid), encode_row(*row));
+    batch.put(kCfMailbox, view_key(account, m.mailbox_id, row->internal_date, m.uid),
+              encode_view(row->message_id, row->thread_id));
+    batch.del(kCfMailbox, thread_member_key(account, from, m.date, m.mailbox_id, m.uid));
+    batch.put(kCfMailbox, thread_member_key(account, into, m.date, m.mailbox_id, m.uid),
+              thread_member_value(row->message_id));
+    if (emails.insert(row->message_id).second)
+      changes.push_back(Change{ChangeType::email, ChangeKind::updated, row->message_id});
+    mailboxes.insert(m.mailbox_id);
+  }
+  // Per mailbox: the two threads' counts become one; the mailbox loses a thread when it
+  // held both.
+  for (auto mailbox_id : mailboxes) {
+    std::pair<std::int64_t, std::int64_t> count[2] = {{0, 0}, {0, 0}};
+    for (int i = 0; i < 2; ++i) {
+      auto v = get(kCfMailbox, thread_count_key(account, mailbox_id, i == 0 ? from : into));
+      if (!v) return v.error();
+      if (!*v) continue;
+      auto c = decode_thread_count(**v);
+      if (!c) return fail(errc::corrupt, "thread counts of " + account + " are corrupt (refmailctl fsck --repair)");
+      count[i] = *c;
+    }
+    const auto rows = count[0].first + count[1].first;
+    const auto unread = count[0].second + count[1].second;
+    batch.del(kCfMailbox, thread_count_key(account, mailbox_id, from));
+    if (rows > 0) batch.put(kCfMailbox, thread_count_key(account, mailbox_id, into), encode_thread_count(rows, unread));
+    auto bump = [&](char kind, std::int64_t n) {
+      if (n != 0) batch.merge(kCfCounter, mailbox_count_key(account, mailbox_id, kind), add_operand(n));
+    };
+    bump(kCountThreads, (rows > 0) - (count[0].first > 0) - (count[1].first > 0));
+    bump(kCountUnreadThreads, (unread > 0) - (count[0].second > 0) - (count[1].second > 0));
+    changes.push_back(Change{ChangeType::mailbox, ChangeKind::counts, std::to_string(mailbox_id)});
+  }
+  batch.put(kCfMailbox, thread_alias_key(account, from), into);
+  ChangeTicket ticket;
+  auto logged = log_changes(batch, account, changes, &ticket);
+  if (!logged) return logged.error();
+  auto w = write(batch);
+  ticket.finish(bool(w));
+  return w;
+}
+
 // ---- derived from the rows: the builder at open and fsck ----
 
 void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,

@@ -7,9 +7,11 @@
 // parent back. No match: a new thread named after the message. The message's own
 // ids and the ids it references that are not indexed yet are then indexed to the
 // thread, so a parent arriving after its reply joins the reply's thread.
-// Known limits: two threads are never merged (a message naming ids of two threads
-// joins the first found); two messages of one thread committed at the same instant
-// may start two threads; index keys stay until the account is removed.
+// A message naming ids of two or more threads joins the first found, and once its batch
+// is written the threads are merged into one (merge_threads, mailbox_index.cpp); an alias
+// "J" leads the merged thread's index keys to the kept thread. Two messages of one thread
+// committed at the same instant may start two threads, until a later message names
+// both. Index keys stay until the account is removed.
 // SECURITY: hashes are XXH3-128 keyed with the installation secret, so a sender
 // cannot aim a crafted Message-ID at another thread's key; keys are per account.
 #include <xxhash.h>
@@ -32,11 +34,29 @@ std::string_view trim_id(std::string_view id) {
 
 }  // namespace
 
+std::shared_mutex& Store::Impl::thread_lock(std::string_view account) {
+  return local.thread_stripes[XXH3_64bits(account.data(), account.size()) % kThreadStripes];
+}
+
+result<std::string> Store::Impl::resolve_thread(const std::string& account, std::string thread_id) {
+  // Merges only ever point at a thread that existed before, so chains are short; the
+  // bound guards against a loop in damaged data.
+  for (int hop = 0; hop < 64; ++hop) {
+    auto v = get(kCfMailbox, thread_alias_key(account, thread_id));
+    if (!v) return v.error();
+    if (!*v || (*v)->empty() || **v == thread_id) return thread_id;
+    thread_id = std::move(**v);
+  }
+  return fail(errc::corrupt, "thread aliases of " + account + " loop");
+}
+
 result<std::string> Store::Impl::assign_thread(KvBatch& batch, const std::string& account,
                                                const std::string& message_id,
                                                const std::vector<std::string>& own_ids,
-                                               const std::vector<std::string>& ref_ids, bool* created) {
+                                               const std::vector<std::string>& ref_ids, bool* created,
+                                               std::vector<std::string>* merge) {
   *created = true;
+  merge->clear();
   auto key_of = [&](std::string_view id) {
     auto h = XXH3_128bits_withSecret(id.data(), id.size(), secret.data(), secret.size());
     auto k = thread_prefix(account);
@@ -70,7 +90,12 @@ result<std::string> Store::Impl::assign_thread(KvBatch& batch, const std::string
       auto v = get(kCfMailbox, k);
       if (!v) return v.error();
       if (*v) {
-        if (thread.empty() && !(*v)->empty()) thread = **v;
+        if ((*v)->empty()) continue;
+        auto t = resolve_thread(account, std::move(**v));
+        if (!t) return t.error();
+        if (thread.empty()) thread = std::move(*t);
+        else if (*t != thread && std::find(merge->begin(), merge->end(), *t) == merge->end())
+          merge->push_back(std::move(*t));
       } else {
         unindexed.push_back(std::move(k));
       }

@@ -555,5 +555,121 @@ TEST(Modseq, ExactUnderConcurrentFlagChanges) {
   expect_fsck_clean(*s);
 }
 
+// A message whose References name two threads makes them one: rows, views, members,
+// per-mailbox thread counts and the change log all follow, and a later message naming
+// the merged-away thread's ids joins the kept one.
+TEST(ThreadMerge, AMessageLinkingTwoThreadsMergesThem) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  const std::string a = "a@x.test";
+  add_users(*s, {a});
+  auto deliver_refs = [&](const std::string& mailbox, const std::string& own, std::vector<std::string> refs,
+                          std::vector<std::string> kw, std::int64_t t) {
+    auto d = s->begin_delivery();
+    MessageRecord m;
+    m.skeleton = "Subject: x\r\n\r\nbody\r\n";
+    m.summary = "summary";
+    m.logical_size = m.skeleton.size();
+    d.set_message(std::move(m));
+    d.set_thread_keys({own}, std::move(refs));
+    d.add_mailbox_row(a, mailbox, std::move(kw), at(t));
+    auto r = d.commit();
+    EXPECT_TRUE(r) << error_detail(r.error());
+    return r ? r->message_id : std::string();
+  };
+  const auto m1 = deliver_refs("INBOX", "one@x", {}, {}, 10);
+  const auto m2 = deliver_refs("INBOX", "two@x", {}, {"$seen"}, 20);
+  const auto m2b = deliver_refs("Archive", "two-reply@x", {"two@x"}, {}, 25);
+  const auto m2c = deliver_refs("Archive", "two-reply2@x", {"two@x"}, {}, 27);
+  const auto m3 = deliver_refs("Archive", "three@x", {}, {}, 5);
+  const auto inbox = mailbox_id(*s, a, "INBOX");
+  const auto archive = mailbox_id(*s, a, "Archive");
+  EXPECT_EQ(s->mailbox_counts(a)->at(inbox), (MailboxCounts{2, 1, 2, 1}));
+  const auto before = *s->account_state(a);
+  // Names both threads: the message joins "one" (then 2 rows), and "one" joins "two"
+  // (3 rows): the smaller thread moves.
+  const auto link = deliver_refs("INBOX", "link@x", {"one@x", "two@x"}, {"$seen"}, 30);
+  auto members = s->thread_emails(a, m2);
+  ASSERT_TRUE(members);
+  std::vector<std::string> ids;
+  for (const auto& e : *members) ids.push_back(e.message_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{m1, m2, m2b, m2c, link}));
+  EXPECT_TRUE(s->thread_emails(a, m1)->empty());
+  for (const auto& id : {m1, m2, m2b, m2c, link}) EXPECT_EQ(s->message_rows(a, id)->front().thread_id, m2) << id;
+  EXPECT_EQ(s->message_rows(a, m3)->front().thread_id, m3);
+  EXPECT_EQ(s->mailbox_counts(a)->at(inbox), (MailboxCounts{3, 1, 1, 1}));
+  EXPECT_EQ(s->mailbox_counts(a)->at(archive), (MailboxCounts{3, 3, 2, 2}));
+  expect_index_matches_rows(*s, a);
+  expect_fsck_clean(*s);
+  // The change log says both threads and every moved email changed.
+  auto log = s->changes_since(a, before);
+  ASSERT_TRUE(log);
+  std::set<std::string> threads, emails;
+  for (const auto& set : log->sets)
+    for (const auto& c : set.changes) {
+      if (c.type == ChangeType::thread) threads.insert(c.id);
+      if (c.type == ChangeType::email) emails.insert(c.id);
+    }
+  EXPECT_TRUE(threads.count(m1) && threads.count(m2));
+  EXPECT_TRUE(emails.count(m1) && emails.count(link));
+  // A later message naming only the merged-away thread's id joins the kept thread; one
+  // naming a thread and itself again merges nothing.
+  const auto late = deliver_refs("INBOX", "late@x", {"one@x"}, {}, 40);
+  EXPECT_EQ(s->message_rows(a, late)->front().thread_id, m2);
+  const auto again = deliver_refs("INBOX", "again@x", {"one@x", "two@x", "link@x"}, {}, 50);
+  EXPECT_EQ(s->message_rows(a, again)->front().thread_id, m2);
+  // Linking the third thread (one row, in Archive) merges it too.
+  deliver_refs("Archive", "all@x", {"three@x", "late@x"}, {}, 60);
+  EXPECT_EQ(s->message_rows(a, m3)->front().thread_id, m2);
+  EXPECT_EQ(s->mailbox_counts(a)->at(archive).threads, 1u);
+  expect_index_matches_rows(*s, a);
+  expect_fsck_clean(*s);
+}
+
+// Deliveries that link threads, racing with flag changes and expunges: the index stays
+// exact (fsck clean) and every message of a chain ends in one thread.
+TEST(ThreadMerge, ExactUnderConcurrentDeliveriesAndFlagChanges) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  const std::string a = "a@x.test";
+  add_users(*s, {a});
+  // 8 chains of 6 roots each; then links pairwise across roots of a chain, concurrently.
+  for (int c = 0; c < 8; ++c)
+    for (int r = 0; r < 6; ++r)
+      ASSERT_TRUE(deliver_to(*s, a, "INBOX", "r" + std::to_string(c) + "-" + std::to_string(r) + "@x"));
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      for (int c = w; c < 8; c += 4) {
+        for (int r = 0; r + 1 < 6; ++r) {
+          auto d = s->begin_delivery();
+          MessageRecord m;
+          m.skeleton = "x";
+          m.summary = "s";
+          m.logical_size = 1;
+          d.set_message(std::move(m));
+          const auto p = "r" + std::to_string(c) + "-";
+          d.set_thread_keys({"l" + p + std::to_string(r) + "@x"}, {p + std::to_string(r) + "@x", p + std::to_string(r + 1) + "@x"});
+          d.add_mailbox_row(a, r % 2 ? "INBOX" : "Archive");
+          EXPECT_TRUE(d.commit());
+        }
+      }
+    });
+  }
+  workers.emplace_back([&] {
+    for (int i = 0; i < 60; ++i) (void)s->set_keywords(a, "INBOX", 1 + static_cast<std::uint32_t>(i % 48), {"$seen"});
+  });
+  for (auto& w : workers) w.join();
+  auto rows = s->list_account_rows(a);
+  ASSERT_TRUE(rows);
+  std::set<std::string> threads;
+  for (const auto& r : *rows) threads.insert(r.thread_id);
+  EXPECT_EQ(threads.size(), 8u);
+  expect_index_matches_rows(*s, a);
+  expect_fsck_clean(*s);
+}
+
 }  // namespace
 }  // namespace refmail::storage::testing
