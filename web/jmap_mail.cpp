@@ -664,6 +664,159 @@ bool filter_supported(const json::object& f, std::string& bad, int depth = 0) {
   return true;
 }
 
+// ---- sorting (RFC 8621 4.4.2)
+
+struct Comparator {
+  std::string property;
+  bool ascending = true;
+  std::string keyword;  // hasKeyword, allInThreadHaveKeyword, someInThreadHaveKeyword
+};
+
+// false: `bad` is "sort" (not a list of comparators) or the unsupported property/collation.
+bool parse_sort(const json::value& v, std::vector<Comparator>& out, std::string& bad) {
+  static const std::set<std::string_view> kProperties = {
+      "receivedAt", "size", "from", "to", "subject", "sentAt", "hasKeyword", "allInThreadHaveKeyword",
+      "someInThreadHaveKeyword"};
+  if (!v.is_array() || v.as_array().size() > 16) return bad = "sort", false;
+  for (const auto& e : v.as_array()) {
+    const auto* c = e.if_object();
+    const json::value* p = c ? c->if_contains("property") : nullptr;
+    if (!p || !p->is_string()) return bad = "sort", false;
+    Comparator cmp;
+    cmp.property = std::string(p->as_string());
+    if (!kProperties.count(cmp.property)) return bad = cmp.property, false;
+    if (const auto* a = c->if_contains("isAscending"); a && !a->is_null()) {
+      if (!a->is_bool()) return bad = "sort", false;
+      cmp.ascending = a->as_bool();  // RFC 8620 5.5: default true
+    }
+    if (const auto* col = c->if_contains("collation"); col && !col->is_null()) {
+      // Text compares fold ASCII case: i;ascii-casemap (RFC 4790), the one collation
+      // the session lists.
+      if (!col->is_string() || col->as_string() != "i;ascii-casemap") return bad = "collation", false;
+    }
+    if (cmp.property.find("Keyword") != std::string::npos) {
+      const auto* k = c->if_contains("keyword");
+      if (!k || !k->is_string() || k->as_string().empty() || k->as_string().size() > 255) return bad = "sort", false;
+      cmp.keyword = std::string(k->as_string());
+    }
+    out.push_back(std::move(cmp));
+  }
+  return true;
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (auto& ch : out)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return out;
+}
+
+// RFC 5256 2.1 base subject, simplified: leading "re:", "fw:", "fwd:" (with an optional
+// [tag] before the colon) and "[...]" blobs and trailing "(fwd)" go, whitespace folds.
+std::string base_subject(std::string_view subject) {
+  std::string s = lower_ascii(subject);
+  auto trim = [&] {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(0, 1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    trim();
+    if (s.size() >= 5 && s.compare(s.size() - 5, 5, "(fwd)") == 0) s.resize(s.size() - 5), changed = true;
+    for (std::string_view p : {"re", "fwd", "fw"}) {
+      if (s.compare(0, p.size(), p) != 0) continue;
+      std::size_t i = p.size();
+      if (i < s.size() && s[i] == '[') {
+        auto close = s.find(']', i);
+        if (close == std::string::npos) continue;
+        i = close + 1;
+      }
+      if (i < s.size() && s[i] == ':') {
+        s.erase(0, i + 1);
+        changed = true;
+        break;
+      }
+    }
+    if (!changed && s.size() > 1 && s.front() == '[') {
+      auto close = s.find(']');
+      if (close != std::string::npos && close + 1 < s.size()) s.erase(0, close + 1), changed = true;
+    }
+  }
+  return s;
+}
+
+// The first address's name, else its email (RFC 8621 4.4.2 from/to), ASCII case folded.
+std::string address_key(const std::vector<mime::Address>& list) {
+  if (list.empty()) return {};
+  return lower_ascii(list.front().name.empty() ? list.front().email : list.front().name);
+}
+
+bool has_keyword(const MailboxRow& r, const std::string& k) {
+  return std::find(r.keywords.begin(), r.keywords.end(), k) != r.keywords.end();
+}
+
+// Sorts `cands` by the comparators (ties by id, the last comparator's direction). Keys are
+// computed once per candidate; the thread keyword keys from the account's rows.
+bool sort_candidates(Ctx& ctx, const std::map<std::string, std::vector<MailboxRow>>& emails,
+                     const std::vector<Comparator>& comparators, std::vector<Candidate>& cands) {
+  // (thread, keyword) -> (every email has it, some email has it)
+  std::map<std::pair<std::string, std::string>, std::pair<bool, bool>> thread_kw;
+  for (const auto& c : comparators) {
+    if (c.property != "allInThreadHaveKeyword" && c.property != "someInThreadHaveKeyword") continue;
+    for (const auto& [id, rows] : emails) {
+      auto [it, fresh] = thread_kw.try_emplace({rows.front().thread_id, c.keyword}, true, false);
+      const bool has = has_keyword(rows.front(), c.keyword);
+      it->second.first = it->second.first && has;
+      it->second.second = it->second.second || has;
+    }
+  }
+  struct Keyed {
+    std::vector<std::int64_t> nums;
+    std::vector<std::string> texts;
+    std::size_t index = 0;
+  };
+  std::vector<Keyed> keys(cands.size());
+  for (std::size_t i = 0; i < cands.size(); ++i) {
+    auto& c = cands[i];
+    keys[i].index = i;
+    const auto& row = c.view.rows->front();
+    for (const auto& cmp : comparators) {
+      std::int64_t n = 0;
+      std::string t;
+      if (cmp.property == "receivedAt") n = c.view.received;
+      else if (cmp.property == "size") n = static_cast<std::int64_t>(c.view.size);
+      else if (cmp.property == "hasKeyword") n = has_keyword(row, cmp.keyword);
+      else if (cmp.property == "allInThreadHaveKeyword") n = thread_kw[{row.thread_id, cmp.keyword}].first;
+      else if (cmp.property == "someInThreadHaveKeyword") n = thread_kw[{row.thread_id, cmp.keyword}].second;
+      else {
+        const auto& s = summary_of(ctx, c);
+        if (cmp.property == "from") t = address_key(s.from);
+        else if (cmp.property == "to") t = address_key(s.to);
+        else if (cmp.property == "subject") t = base_subject(s.subject);
+        else if (cmp.property == "sentAt") n = s.date.value_or(0);
+      }
+      keys[i].nums.push_back(n);
+      keys[i].texts.push_back(std::move(t));
+    }
+  }
+  const bool last_asc = comparators.back().ascending;
+  std::stable_sort(keys.begin(), keys.end(), [&](const Keyed& a, const Keyed& b) {
+    for (std::size_t k = 0; k < comparators.size(); ++k) {
+      const bool asc = comparators[k].ascending;
+      if (a.nums[k] != b.nums[k]) return asc ? a.nums[k] < b.nums[k] : a.nums[k] > b.nums[k];
+      if (a.texts[k] != b.texts[k]) return asc ? a.texts[k] < b.texts[k] : a.texts[k] > b.texts[k];
+    }
+    const auto& ia = cands[a.index].id;
+    const auto& ib = cands[b.index].id;
+    return last_asc ? ia < ib : ia > ib;
+  });
+  std::vector<Candidate> sorted;
+  sorted.reserve(cands.size());
+  for (const auto& k : keys) sorted.push_back(std::move(cands[k.index]));
+  cands = std::move(sorted);
+  return true;
+}
+
 // The results of one Email/query (RFC 8620 5.5), in order, shared by Email/query and
 // Email/queryChanges: its total and a walk over it. Only the walk costs (what it visits).
 struct Results {
@@ -756,25 +909,19 @@ std::optional<Results> email_results(Ctx& ctx, const json::object& args, const s
     }
     cands = std::move(kept);
   }
-  // Sort: receivedAt (default, newest first) or size; ties by id for a stable order.
-  std::string prop = "receivedAt";
-  bool asc = false;
-  if (const auto* s = args.if_contains("sort"); s && s->is_array() && !s->as_array().empty()) {
-    const auto* c = s->as_array()[0].if_object();
-    const json::value* p = c ? c->if_contains("property") : nullptr;
-    if (!p || !p->is_string()) return out.push_back(method_error("invalidArguments", call_id, "sort")), std::nullopt;
-    prop = std::string(p->as_string());
-    if (prop != "receivedAt" && prop != "size")
-      return out.push_back(method_error("unsupportedSort", call_id, prop)), std::nullopt;
-    const auto* a = c->if_contains("isAscending");
-    asc = !a || !a->is_bool() || a->as_bool();  // RFC 8620 5.5: default true
+  // Sort (RFC 8621 4.4.2): every comparator in turn, then the id for a stable order;
+  // without one, newest first.
+  std::vector<Comparator> comparators;
+  if (const auto* s = args.if_contains("sort"); s && !s->is_null()) {
+    std::string bad;
+    if (!parse_sort(*s, comparators, bad)) {
+      const bool shape = bad == "sort";
+      return out.push_back(method_error(shape ? "invalidArguments" : "unsupportedSort", call_id, bad)), std::nullopt;
+    }
   }
-  std::stable_sort(cands.begin(), cands.end(), [&](const Candidate& a, const Candidate& b) {
-    std::int64_t ka = prop == "size" ? static_cast<std::int64_t>(a.view.size) : a.view.received;
-    std::int64_t kb = prop == "size" ? static_cast<std::int64_t>(b.view.size) : b.view.received;
-    if (ka != kb) return asc ? ka < kb : ka > kb;
-    return asc ? a.id < b.id : a.id > b.id;
-  });
+  if (comparators.empty()) comparators.push_back(Comparator{"receivedAt", false, {}});
+  if (!sort_candidates(ctx, *emails, comparators, cands))
+    return out.push_back(method_error("serverFail", call_id)), std::nullopt;
   // (email id, thread id) in order; collapsed: only the first email of each thread
   // (RFC 8621 4.4.3).
   auto list = std::make_shared<std::vector<std::pair<std::string, std::string>>>();

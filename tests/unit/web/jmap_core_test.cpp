@@ -56,7 +56,7 @@ TEST_F(JmapCore, MethodErrors) {
       json::array{"Nope/get", json::object{}, "a"},
       json::array{"Email/get", json::object{{"accountId", acct("bob")}}, "b"},
       json::array{"Email/query", json::object{{"accountId", acct("alice")}, {"filter", json::object{{"weird", 1}}}}, "c"},
-      json::array{"Email/query", json::object{{"accountId", acct("alice")}, {"sort", json::array{json::object{{"property", "from"}}}}}, "d"},
+      json::array{"Email/query", json::object{{"accountId", acct("alice")}, {"sort", json::array{json::object{{"property", "weird"}}}}}, "d"},
       json::array{"Email/changes", json::object{{"accountId", acct("alice")}, {"sinceState", "nope"}}, "e"},
   }).as_array();
   EXPECT_EQ(res[0].at(1).at("type").as_string(), "unknownMethod");

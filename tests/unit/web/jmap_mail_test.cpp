@@ -72,6 +72,70 @@ TEST_F(JmapMail, QueryFiltersAndSort) {
   EXPECT_EQ(page.at(0).at(1).at("total").as_int64(), 2);
 }
 
+// Every sort of RFC 8621 4.4.2 against messages with known values, either direction,
+// several comparators at once, and the errors for what is not a sort.
+TEST_F(JmapMail, QuerySortsByEveryProperty) {
+  auto msg = [](const std::string& from, const std::string& to, const std::string& subject, const std::string& date,
+                const std::string& id, const std::string& reply_to, std::size_t pad) {
+    std::string m = "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\nDate: " + date +
+                    "\r\nMessage-ID: <" + id + ">\r\n";
+    if (!reply_to.empty()) m += "In-Reply-To: <" + reply_to + ">\r\n";
+    return m + "\r\n" + std::string(pad, 'x') + "\r\n";
+  };
+  auto at = [](std::int64_t t) { return storage::UnixSeconds(std::chrono::seconds(1'700'000'000 + t)); };
+  // a: received 1st, sent 3rd; b: received 3rd, sent 1st; c: 2nd / 2nd (a reply to a); d: 4th, no Date.
+  const auto a = deliver(msg("Zed <z@x.test>", "Amy <amy@x.test>", "Re: banana", "Tue, 03 Jan 2023 10:00:00 +0000", "a@x", "", 10),
+                         {"alice@example.test"}, at(10));
+  const auto b = deliver(msg("amy@x.test", "bob@x.test", "apple", "Sun, 01 Jan 2023 10:00:00 +0000", "b@x", "", 300),
+                         {"alice@example.test"}, at(30));
+  const auto c = deliver(msg("Mia <m@x.test>", "Cat <c@x.test>", "Fwd: cherry", "Mon, 02 Jan 2023 10:00:00 +0000", "c@x", "a@x", 50),
+                         {"alice@example.test"}, at(20));
+  const auto d = deliver("From: bob@x.test\r\nSubject: [list] date\r\n\r\nno date\r\n", {"alice@example.test"}, at(40));
+  auto set = api("alice", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("alice")},
+                                {"update", json::object{{a, json::object{{"keywords/$flagged", true}}},
+                                                        {c, json::object{{"keywords/$flagged", true}}},
+                                                        {d, json::object{{"keywords/$flagged", true}}}}}},
+      "s"}});
+  ASSERT_TRUE(set.at(0).at(1).at("updated").is_object()) << json::serialize(set);
+  auto sorted = [&](json::array sort) {
+    auto r = api("alice", json::array{json::array{"Email/query", json::object{{"accountId", acct("alice")}, {"sort", sort}}, "q"}});
+    std::vector<std::string> out;
+    if (!r.at(0).at(1).as_object().contains("ids")) return std::vector<std::string>{std::string(r.at(0).at(1).at("type").as_string())};
+    for (const auto& id : r.at(0).at(1).at("ids").as_array()) out.emplace_back(id.as_string());
+    return out;
+  };
+  auto by = [&](const char* p, bool asc = true) {
+    return sorted(json::array{json::object{{"property", p}, {"isAscending", asc}}});
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(by("receivedAt"), (V{a, c, b, d}));
+  EXPECT_EQ(by("receivedAt", false), (V{d, b, c, a}));
+  EXPECT_EQ(by("size"), (V{d, a, c, b}));
+  EXPECT_EQ(by("sentAt"), (V{d, b, c, a}));  // no Date sorts first (as 0)
+  EXPECT_EQ(by("from"), (V{b, d, c, a}));    // amy@x.test, bob@x.test, Mia, Zed: name, else email, case folded
+  EXPECT_EQ(by("to", false), (V{c, b, a, d}));  // Cat, bob@x.test, Amy, (none)
+  EXPECT_EQ(by("subject"), (V{b, a, c, d}));  // apple, banana, cherry, date: Re:, Fwd:, [list] stripped
+  // hasKeyword, then receivedAt newest first to order within each group.
+  EXPECT_EQ(sorted(json::array{json::object{{"property", "hasKeyword"}, {"keyword", "$flagged"}, {"isAscending", false}},
+                               json::object{{"property", "receivedAt"}, {"isAscending", false}}}),
+            (V{d, c, a, b}));
+  // Thread keywords: a and c are one thread (both flagged); b is alone (not flagged).
+  EXPECT_EQ(sorted(json::array{json::object{{"property", "allInThreadHaveKeyword"}, {"keyword", "$flagged"}},
+                               json::object{{"property", "receivedAt"}}}),
+            (V{b, a, c, d}));
+  EXPECT_EQ(sorted(json::array{json::object{{"property", "someInThreadHaveKeyword"}, {"keyword", "$flagged"}, {"isAscending", false}},
+                               json::object{{"property", "size"}}}),
+            (V{d, a, c, b}));
+  // Errors: unknown property or collation: unsupportedSort; not a comparator list, or a
+  // keyword sort without its keyword: invalidArguments.
+  EXPECT_EQ(by("weird"), V{"unsupportedSort"});
+  EXPECT_EQ(sorted(json::array{json::object{{"property", "subject"}, {"collation", "i;klingon"}}}), V{"unsupportedSort"});
+  EXPECT_EQ(sorted(json::array{json::object{{"property", "subject"}, {"collation", "i;ascii-casemap"}}}), (V{b, a, c, d}));
+  EXPECT_EQ(sorted(json::array{json::object{{"property", "hasKeyword"}}}), V{"invalidArguments"});
+  EXPECT_EQ(sorted(json::array{json::object{{"isAscending", true}}}), V{"invalidArguments"});
+}
+
 // Email/query of one mailbox by receivedAt is answered from the store's date view; the
 // same query with the filter wrapped in an AND takes the general path (every row
 // filtered and sorted). Both must give the same ids, position and total for every
