@@ -51,11 +51,15 @@ struct Ctx {
   // false on a store error.
   bool prefetch_rows(const std::vector<std::string>& message_ids);
   std::map<std::string, std::vector<storage::MailboxRow>> rows_by_id;  // rows_of's cache
+  // Email/query's thread keyword filters and sorts: keyword -> thread -> (every email of
+  // the thread has it, some email has it), from email_rows(); jmap_mail.cpp.
+  std::map<std::string, std::map<std::string, std::pair<bool, bool>>> thread_keywords;
   const std::vector<storage::MailboxInfo>* mailbox_list();
   void invalidate() {
     emails.reset();
     rows_by_id.clear();
     mailboxes.reset();
+    thread_keywords.clear();
   }
   std::string state();
   // "m<id>" -> mailbox name; nullopt if unknown.

@@ -18,6 +18,7 @@
 #include <set>
 #include <functional>
 
+#include "mime/headers.hpp"
 #include "mime/skeleton.hpp"
 #include "web/jmap_internal.hpp"
 
@@ -557,6 +558,36 @@ const mime::Summary& summary_of(Ctx& ctx, Candidate& c) {
   return *c.summary;
 }
 
+bool has_keyword(const MailboxRow& r, const std::string& k) {
+  return std::find(r.keywords.begin(), r.keywords.end(), k) != r.keywords.end();
+}
+
+// (every email of the thread has `keyword`, some email has it), from the account's rows
+// (one pass per keyword per request). nullopt: a store error.
+std::optional<std::pair<bool, bool>> thread_keyword(Ctx& ctx, const std::string& thread, const std::string& keyword) {
+  auto kw = ctx.thread_keywords.find(keyword);
+  if (kw == ctx.thread_keywords.end()) {
+    const auto* emails = ctx.email_rows();
+    if (!emails) return std::nullopt;
+    std::map<std::string, std::pair<bool, bool>> threads;
+    for (const auto& [id, rows] : *emails) {
+      auto [it, fresh] = threads.try_emplace(rows.front().thread_id, true, false);
+      const bool has = has_keyword(rows.front(), keyword);
+      it->second.first = it->second.first && has;
+      it->second.second = it->second.second || has;
+    }
+    kw = ctx.thread_keywords.emplace(keyword, std::move(threads)).first;
+  }
+  auto it = kw->second.find(thread);
+  return it == kw->second.end() ? std::make_pair(false, false) : it->second;
+}
+
+// RFC 5322 field name: printable ASCII except ':'.
+bool valid_field_name(std::string_view n) {
+  return !n.empty() && n.size() <= 255 &&
+         std::all_of(n.begin(), n.end(), [](char c) { return c > ' ' && c < 127 && c != ':'; });
+}
+
 bool addresses_match(const std::vector<mime::Address>& list, std::string_view needle) {
   return std::any_of(list.begin(), list.end(),
                      [&](const mime::Address& a) { return contains_ci(a.email, needle) || contains_ci(a.name, needle); });
@@ -615,6 +646,27 @@ int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad) {
       const auto& kws = c.view.rows->front().keywords;
       bool has = std::find(kws.begin(), kws.end(), str()) != kws.end();
       if (k == "hasKeyword" ? !has : has) return 0;
+    } else if (k == "allInThreadHaveKeyword" || k == "someInThreadHaveKeyword" || k == "noneInThreadHaveKeyword") {
+      if (str().empty()) return bad = std::string(k), -1;
+      auto tk = thread_keyword(ctx, c.view.rows->front().thread_id, std::string(str()));
+      if (!tk) return bad = "store", -1;
+      const bool hit = k == "allInThreadHaveKeyword" ? tk->first : k == "someInThreadHaveKeyword" ? tk->second : !tk->second;
+      if (!hit) return 0;
+    } else if (k == "header") {
+      // [name] (present) or [name, text] (a field of that name contains the text).
+      const auto* h = v.if_array();
+      if (!h || h->empty() || h->size() > 2 || !(*h)[0].is_string() || !valid_field_name((*h)[0].as_string()) ||
+          (h->size() == 2 && !(*h)[1].is_string()))
+        return bad = "header", -1;
+      auto m = ctx.j.store.get_message(c.id);
+      if (!m) return 0;
+      const auto name = ascii_lower((*h)[0].as_string());
+      auto bodies = mime::header_field_bodies(m->record.skeleton, {std::string_view(name)});
+      if (bodies.empty()) return 0;
+      if (h->size() == 2 && std::none_of(bodies.begin(), bodies.end(), [&](const std::string& b) {
+            return contains_ci(b, (*h)[1].as_string());
+          }))
+        return 0;
     } else if (k == "hasAttachment") {
       if (!v.is_bool()) return bad = "hasAttachment", -1;
       if (summary_of(ctx, c).has_attachment != v.as_bool()) return 0;
@@ -648,7 +700,8 @@ int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad) {
 bool filter_supported(const json::object& f, std::string& bad, int depth = 0) {
   static const std::set<std::string_view> kKnown = {
       "inMailbox", "inMailboxOtherThan", "before", "after", "minSize", "maxSize", "hasKeyword", "notKeyword",
-      "hasAttachment", "from", "to", "cc", "bcc", "subject", "body", "text"};
+      "hasAttachment", "from", "to", "cc", "bcc", "subject", "body", "text", "allInThreadHaveKeyword",
+      "someInThreadHaveKeyword", "noneInThreadHaveKeyword", "header"};
   if (depth > 16) return bad = "filter too deep", false;
   if (f.contains("operator")) {
     const auto* conds = f.if_contains("conditions");
@@ -751,25 +804,9 @@ std::string address_key(const std::vector<mime::Address>& list) {
   return lower_ascii(list.front().name.empty() ? list.front().email : list.front().name);
 }
 
-bool has_keyword(const MailboxRow& r, const std::string& k) {
-  return std::find(r.keywords.begin(), r.keywords.end(), k) != r.keywords.end();
-}
-
 // Sorts `cands` by the comparators (ties by id, the last comparator's direction). Keys are
 // computed once per candidate; the thread keyword keys from the account's rows.
-bool sort_candidates(Ctx& ctx, const std::map<std::string, std::vector<MailboxRow>>& emails,
-                     const std::vector<Comparator>& comparators, std::vector<Candidate>& cands) {
-  // (thread, keyword) -> (every email has it, some email has it)
-  std::map<std::pair<std::string, std::string>, std::pair<bool, bool>> thread_kw;
-  for (const auto& c : comparators) {
-    if (c.property != "allInThreadHaveKeyword" && c.property != "someInThreadHaveKeyword") continue;
-    for (const auto& [id, rows] : emails) {
-      auto [it, fresh] = thread_kw.try_emplace({rows.front().thread_id, c.keyword}, true, false);
-      const bool has = has_keyword(rows.front(), c.keyword);
-      it->second.first = it->second.first && has;
-      it->second.second = it->second.second || has;
-    }
-  }
+bool sort_candidates(Ctx& ctx, const std::vector<Comparator>& comparators, std::vector<Candidate>& cands) {
   struct Keyed {
     std::vector<std::int64_t> nums;
     std::vector<std::string> texts;
@@ -786,9 +823,11 @@ bool sort_candidates(Ctx& ctx, const std::map<std::string, std::vector<MailboxRo
       if (cmp.property == "receivedAt") n = c.view.received;
       else if (cmp.property == "size") n = static_cast<std::int64_t>(c.view.size);
       else if (cmp.property == "hasKeyword") n = has_keyword(row, cmp.keyword);
-      else if (cmp.property == "allInThreadHaveKeyword") n = thread_kw[{row.thread_id, cmp.keyword}].first;
-      else if (cmp.property == "someInThreadHaveKeyword") n = thread_kw[{row.thread_id, cmp.keyword}].second;
-      else {
+      else if (cmp.property == "allInThreadHaveKeyword" || cmp.property == "someInThreadHaveKeyword") {
+        auto tk = thread_keyword(ctx, row.thread_id, cmp.keyword);
+        if (!tk) return false;
+        n = cmp.property == "allInThreadHaveKeyword" ? tk->first : tk->second;
+      } else {
         const auto& s = summary_of(ctx, c);
         if (cmp.property == "from") t = address_key(s.from);
         else if (cmp.property == "to") t = address_key(s.to);
@@ -920,7 +959,7 @@ std::optional<Results> email_results(Ctx& ctx, const json::object& args, const s
     }
   }
   if (comparators.empty()) comparators.push_back(Comparator{"receivedAt", false, {}});
-  if (!sort_candidates(ctx, *emails, comparators, cands))
+  if (!sort_candidates(ctx, comparators, cands))
     return out.push_back(method_error("serverFail", call_id)), std::nullopt;
   // (email id, thread id) in order; collapsed: only the first email of each thread
   // (RFC 8621 4.4.3).

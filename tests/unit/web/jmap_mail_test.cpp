@@ -134,6 +134,31 @@ TEST_F(JmapMail, QuerySortsByEveryProperty) {
   EXPECT_EQ(sorted(json::array{json::object{{"property", "subject"}, {"collation", "i;ascii-casemap"}}}), (V{b, a, c, d}));
   EXPECT_EQ(sorted(json::array{json::object{{"property", "hasKeyword"}}}), V{"invalidArguments"});
   EXPECT_EQ(sorted(json::array{json::object{{"isAscending", true}}}), V{"invalidArguments"});
+
+  // The thread keyword and header filters on the same messages.
+  auto filtered = [&](json::object filter) {
+    auto r = api("alice", json::array{json::array{
+        "Email/query", json::object{{"accountId", acct("alice")}, {"filter", filter}, {"sort", json::array{json::object{{"property", "receivedAt"}}}}},
+        "q"}});
+    if (!r.at(0).at(1).as_object().contains("ids")) return V{std::string(r.at(0).at(1).at("type").as_string())};
+    V out;
+    for (const auto& id : r.at(0).at(1).at("ids").as_array()) out.emplace_back(id.as_string());
+    return out;
+  };
+  EXPECT_EQ(filtered(json::object{{"allInThreadHaveKeyword", "$flagged"}}), (V{a, c, d}));
+  EXPECT_EQ(filtered(json::object{{"noneInThreadHaveKeyword", "$flagged"}}), (V{b}));
+  ASSERT_TRUE(api("alice", json::array{json::array{
+      "Email/set", json::object{{"accountId", acct("alice")}, {"update", json::object{{c, json::object{{"keywords/$flagged", nullptr}}}}}},
+      "s"}}).at(0).at(1).at("updated").is_object());
+  EXPECT_EQ(filtered(json::object{{"allInThreadHaveKeyword", "$flagged"}}), (V{d}));
+  EXPECT_EQ(filtered(json::object{{"someInThreadHaveKeyword", "$flagged"}}), (V{a, c, d}));
+  EXPECT_EQ(filtered(json::object{{"header", json::array{"In-Reply-To"}}}), (V{c}));
+  EXPECT_EQ(filtered(json::object{{"header", json::array{"date"}}}), (V{a, c, b}));
+  EXPECT_EQ(filtered(json::object{{"header", json::array{"subject", "CHERRY"}}}), (V{c}));
+  EXPECT_EQ(filtered(json::object{{"header", json::array{"subject", "nothing"}}}), V{});
+  EXPECT_EQ(filtered(json::object{{"header", json::array{}}}), V{"unsupportedFilter"});
+  EXPECT_EQ(filtered(json::object{{"header", json::array{"bad:name"}}}), V{"unsupportedFilter"});
+  EXPECT_EQ(filtered(json::object{{"header", json::array{"a", "b", "c"}}}), V{"unsupportedFilter"});
 }
 
 // Email/query of one mailbox by receivedAt is answered from the store's date view; the
