@@ -481,6 +481,7 @@ result<DeliveryReceipt> Delivery::commit() {
   }
 
   // Mailbox rows, their index, grants, usage counters.
+  const auto sort_keys = sort_keys_of(msg);
   IndexDelta index;
   std::map<std::string, std::int64_t> rows_per_account;
   // Released once the batch is written (or on any return before): see UidHold.
@@ -500,7 +501,7 @@ result<DeliveryReceipt> Delivery::commit() {
     batch.put(kCfMailbox, row_key(t.account, t.meta.mailbox_id, uid), encode_row(rv));
     batch.put(kCfMailbox, message_index_key(t.account, receipt.message_id, t.meta.mailbox_id, uid), {});
     batch.merge(counters, uidnext_key(t.account, t.meta.mailbox_id), max_operand(uid + 1));
-    index.add(IndexDelta::of(t.account, t.meta.mailbox_id, uid, rv));
+    index.add(IndexDelta::of(t.account, t.meta.mailbox_id, uid, rv, &sort_keys));
     receipt.rows.push_back(RowReceipt{t.account, t.mailbox, uid});
     ++rows_per_account[t.account];
   }

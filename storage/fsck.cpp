@@ -58,6 +58,7 @@ result<FsckReport> Store::fsck(bool repair) {
     std::int64_t expected_refcount = 0;
     std::int64_t bytes = 0;
     std::string raw_tail;  // the value after the refcount, for a repair rewrite
+    mime::SortKeys keys;   // for the sorted views
   };
   std::map<std::string, Msg> messages;
   {
@@ -77,6 +78,7 @@ result<FsckReport> Store::fsck(bool repair) {
       msg.stored_refcount = m->refcount;
       msg.bytes = static_cast<std::int64_t>(m->record.skeleton.size() + m->record.summary.size());
       msg.raw_tail = std::string(v.substr(8));
+      msg.keys = sort_keys_of(m->record);
       messages.emplace(key, std::move(msg));
       ++report.messages_checked;
     }
@@ -141,7 +143,7 @@ result<FsckReport> Store::fsck(bool repair) {
       auto& mu = max_uid[uidnext_key(account, mailbox_id)];
       mu = std::max(mu, uid);
       index_keys.insert(message_index_key(account, row->message_id, mailbox_id, uid));
-      derive_mailbox_index(account, mailbox_id, uid, *row, derived);
+      derive_mailbox_index(account, mailbox_id, uid, *row, m->second.keys, derived);
     }
     for (it->seek("U"); it->valid() && it->key()[0] == 'U'; it->next()) {
       std::string key = std::string(it->key());
@@ -239,7 +241,7 @@ result<FsckReport> Store::fsck(bool repair) {
       return printable(key.substr(1, z == std::string_view::npos ? key.size() - 1 : z - 1));
     };
     auto it = s.iter(kCfMailbox, snap);
-    for (char p : {'D', 'G', kModseqView, 'T'}) {
+    for (char p : {'D', 'G', kModseqView, 'O', 'T'}) {
       for (it->seek(std::string(1, p)); it->valid() && it->key()[0] == p; it->next()) {
         std::string key(it->key());
         std::string_view value(it->value().data(), it->value().size());
@@ -257,6 +259,7 @@ result<FsckReport> Store::fsck(bool repair) {
         ++wrong[{p == 'D'           ? "stale_mailbox_view"
                  : p == 'T'           ? "stale_thread_members"
                  : p == kModseqView ? "stale_modseq_index"
+                 : p == 'O'           ? "stale_sorted_view"
                                       : "stale_thread_counts",
                  account_of(key)}];
         if (expected) fix.put(kCfMailbox, key, *expected);
@@ -267,6 +270,7 @@ result<FsckReport> Store::fsck(bool repair) {
     for (const auto& [key, value] : derived.view) {
       ++wrong[{key[0] == 'D'           ? "missing_mailbox_view"
                : key[0] == kModseqView ? "missing_modseq_index"
+               : key[0] == 'O'         ? "missing_sorted_view"
                                          : "missing_thread_members",
                account_of(key)}];
       fix.put(kCfMailbox, key, value);

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mime/sort_keys.hpp"
 #include "storage/codec.hpp"
 #include "storage/errors.hpp"
 #include "storage/fail.hpp"
@@ -212,6 +213,36 @@ inline std::string modseq_key(char kind, std::string_view account, std::uint32_t
   return k;
 }
 inline constexpr char kModseqView = 'M', kTombstone = 'V';
+// - sorted views per mailbox "O" account \0 mailbox_id(be32) kind(1 byte, a SortView) key
+//   message_id \0 uid(be32) -> [str message_id][str thread_id, "" = the message's own],
+//   key = be64 (size; sentAt with the sign bit flipped) or the text key (mime/sort_keys.hpp,
+//   no NUL) then \0: a mailbox by size, sentAt, from or subject, ties by email id, as
+//   the JMAP query that sorts in memory orders them.
+inline std::string sorted_view_prefix(std::string_view account, std::uint32_t mailbox_id, SortView kind) {
+  std::string k = "O";
+  k.append(account).push_back('\0');
+  put_be32(k, mailbox_id);
+  k.push_back(static_cast<char>(kind));
+  return k;
+}
+inline std::string sorted_view_key(std::string_view account, std::uint32_t mailbox_id, SortView kind,
+                                   const mime::SortKeys& keys, std::uint64_t size, std::string_view message_id,
+                                   std::uint32_t uid) {
+  auto k = sorted_view_prefix(account, mailbox_id, kind);
+  switch (kind) {
+    case SortView::size: put_be64(k, size); break;
+    case SortView::sent_at: put_be64(k, static_cast<std::uint64_t>(keys.sent_at) ^ (std::uint64_t{1} << 63)); break;
+    case SortView::from: k.append(keys.from).push_back('\0'); break;
+    case SortView::subject: k.append(keys.subject).push_back('\0'); break;
+  }
+  k.append(message_id).push_back('\0');
+  put_be32(k, uid);
+  return k;
+}
+inline constexpr SortView kSortViews[] = {SortView::size, SortView::sent_at, SortView::from, SortView::subject};
+// The sort keys of a stored message: from its summary (mime/sort_keys.hpp); all empty
+// when the summary does not parse (the same everywhere it is derived).
+mime::SortKeys sort_keys_of(const MessageRecord& record);
 inline constexpr char kCountTotal = 't', kCountUnread = 'u', kCountThreads = 'T', kCountUnreadThreads = 'U';
 inline std::string mailbox_count_prefix(std::string_view account) {
   std::string k = "mc/";
@@ -225,10 +256,10 @@ inline std::string mailbox_count_key(std::string_view account, std::uint32_t mai
   return k;
 }
 // The format marker: "1" = the message index; "2" = also the mailbox index; "3" = also
-// the thread members; "4" = also the modseq view. Store::open builds what an older data
-// folder lacks.
+// the thread members; "4" = also the modseq view; "5" = also the sorted views. Store::open
+// builds what an older data folder lacks.
 inline constexpr std::string_view kIndexFormatKey = "refmail/index";
-inline constexpr std::string_view kIndexFormat = "4";
+inline constexpr std::string_view kIndexFormat = "5";
 // "U" account \0 upload_id -> [str message_id][i64 expires]
 // An upload hold's value: message id, expiry (Unix seconds), and since quota applies to
 // uploads the bytes charged to the account (absent in older records: 0).
@@ -367,13 +398,13 @@ class QuotaReservation;
 // The mailbox index keys and values a set of rows calls for (mailbox_index.cpp): what
 // Store::open writes for an older data folder and what fsck compares with.
 struct DerivedIndex {
-  std::map<std::string, std::string> view;                                 // "D", "T", "M" key -> value
+  std::map<std::string, std::string> view;                                 // "D", "T", "M", "O" key -> value
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> threads;  // "G" key -> rows, unread
   std::map<std::string, std::int64_t> counters;                          // "mc/" key -> count
   static std::string thread_value(const std::pair<std::int64_t, std::int64_t>& c);
 };
 void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
-                          const RowValue& v, DerivedIndex& out);
+                          const RowValue& v, const mime::SortKeys& keys, DerivedIndex& out);
 
 // What one batch changes in the mailbox index (mailbox_index.cpp): rows added and
 // removed, and rows whose unread state flips. apply() adds the view keys, the per-thread
@@ -392,8 +423,12 @@ class IndexDelta {
     std::string thread_id;  // as stored in the row ("" = the message's own)
     bool unread = false;
     std::uint64_t modseq = 1;  // row_modseq of the row
+    std::uint64_t size = 0;
+    // The message's sort keys (sort_keys_of): needed by add() and remove(), not update().
+    const mime::SortKeys* keys = nullptr;
   };
-  static Row of(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid, const RowValue& v);
+  static Row of(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid, const RowValue& v,
+                const mime::SortKeys* keys = nullptr);
   // A new row (at r.modseq).
   void add(const Row& r);
   // The row goes; its tombstone is written at `modseq` (the removing batch's).

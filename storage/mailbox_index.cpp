@@ -8,6 +8,7 @@
 // SECURITY: keys are prefixed by the canonical account; a reader scans only its range.
 #include <xxhash.h>
 
+#include "mime/summary.hpp"
 #include "storage/impl.hpp"
 
 namespace refmail::storage {
@@ -59,10 +60,15 @@ std::mutex& Store::Impl::index_lock(std::string_view account, std::string_view t
   return local.index_stripes[XXH3_64bits(k.data(), k.size()) % kIndexStripes];
 }
 
+mime::SortKeys sort_keys_of(const MessageRecord& record) {
+  auto summary = mime::Summary::parse(record.summary);
+  return summary ? mime::sort_keys(*summary) : mime::SortKeys{};
+}
+
 IndexDelta::Row IndexDelta::of(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
-                               const RowValue& v) {
+                               const RowValue& v, const mime::SortKeys* keys) {
   return Row{std::string(account), mailbox_id, uid, v.internal_date, v.message_id, v.thread_id,
-             is_unread(v.keywords), row_modseq(v)};
+             is_unread(v.keywords), row_modseq(v), v.logical_size, keys};
 }
 
 const std::string& IndexDelta::full_thread(const Row& r) { return r.thread_id.empty() ? r.message_id : r.thread_id; }
@@ -78,6 +84,10 @@ void IndexDelta::add(const Row& r) {
   puts_.emplace_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid),
                      thread_member_value(r.message_id));
   puts_.emplace_back(modseq_key(kModseqView, r.account, r.mailbox_id, r.modseq, r.uid), std::string());
+  static const mime::SortKeys kNone;
+  for (auto kind : kSortViews)
+    puts_.emplace_back(sorted_view_key(r.account, r.mailbox_id, kind, r.keys ? *r.keys : kNone, r.size, r.message_id, r.uid),
+                       encode_view(r.message_id, r.thread_id));
   count(r, 1, r.unread ? 1 : 0);
 }
 
@@ -86,6 +96,9 @@ void IndexDelta::remove(const Row& r, std::uint64_t modseq) {
   dels_.push_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid));
   dels_.push_back(modseq_key(kModseqView, r.account, r.mailbox_id, r.modseq, r.uid));
   puts_.emplace_back(modseq_key(kTombstone, r.account, r.mailbox_id, modseq, r.uid), std::string());
+  static const mime::SortKeys kNone;
+  for (auto kind : kSortViews)
+    dels_.push_back(sorted_view_key(r.account, r.mailbox_id, kind, r.keys ? *r.keys : kNone, r.size, r.message_id, r.uid));
   count(r, -1, r.unread ? -1 : 0);
 }
 
@@ -217,6 +230,7 @@ result<void> Store::Impl::merge_threads(const std::string& account, const std::s
                               Change{ChangeType::thread, ChangeKind::updated, into}};
   std::set<std::string> emails;
   std::set<std::uint32_t> mailboxes;
+  std::map<std::string, mime::SortKeys> keys_of;
   for (const auto& m : **moving) {
     auto v = get(kCfMailbox, row_key(account, m.mailbox_id, m.uid));
     if (!v) return v.error();
@@ -227,6 +241,15 @@ result<void> Store::Impl::merge_threads(const std::string& account, const std::s
     batch.put(kCfMailbox, row_key(account, m.mailbox_id, m.uid), encode_row(*row));
     batch.put(kCfMailbox, view_key(account, m.mailbox_id, row->internal_date, m.uid),
               encode_view(row->message_id, row->thread_id));
+    auto keys = keys_of.find(row->message_id);
+    if (keys == keys_of.end()) {
+      auto mv = load_message(row->message_id);
+      if (!mv) return mv.error();
+      keys = keys_of.emplace(row->message_id, *mv ? sort_keys_of((*mv)->record) : mime::SortKeys{}).first;
+    }
+    for (auto kind : kSortViews)
+      batch.put(kCfMailbox, sorted_view_key(account, m.mailbox_id, kind, keys->second, row->logical_size, row->message_id, m.uid),
+                encode_view(row->message_id, row->thread_id));
     batch.del(kCfMailbox, thread_member_key(account, from, m.date, m.mailbox_id, m.uid));
     batch.put(kCfMailbox, thread_member_key(account, into, m.date, m.mailbox_id, m.uid),
               thread_member_value(row->message_id));
@@ -269,8 +292,11 @@ result<void> Store::Impl::merge_threads(const std::string& account, const std::s
 // ---- derived from the rows: the builder at open and fsck ----
 
 void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, std::uint32_t uid,
-                          const RowValue& v, DerivedIndex& out) {
+                          const RowValue& v, const mime::SortKeys& keys, DerivedIndex& out) {
   const auto& thread = v.thread_id.empty() ? v.message_id : v.thread_id;
+  for (auto kind : kSortViews)
+    out.view[sorted_view_key(account, mailbox_id, kind, keys, v.logical_size, v.message_id, uid)] =
+        encode_view(v.message_id, v.thread_id);
   out.view[view_key(account, mailbox_id, v.internal_date, uid)] = encode_view(v.message_id, v.thread_id);
   out.view[thread_member_key(account, thread, v.internal_date, mailbox_id, uid)] = thread_member_value(v.message_id);
   out.view[modseq_key(kModseqView, account, mailbox_id, row_modseq(v), uid)] = std::string();
@@ -323,7 +349,12 @@ result<std::size_t> Store::Impl::build_mailbox_index() {
       if (auto f = flush(); !f) return f.error();
       account = std::string(a);
     }
-    derive_mailbox_index(a, get_be32(key.substr(z + 1, 4)), get_be32(key.substr(z + 5, 4)), *row, acc);
+    // The sort keys come from the message's summary (one read per row; a message whose
+    // record is missing gets empty keys, as everywhere else).
+    auto mv = load_message(row->message_id);
+    if (!mv) return mv.error();
+    const auto keys = *mv ? sort_keys_of((*mv)->record) : mime::SortKeys{};
+    derive_mailbox_index(a, get_be32(key.substr(z + 1, 4)), get_be32(key.substr(z + 5, 4)), *row, keys, acc);
     if (++indexed % 100000 == 0) progress("rows", indexed);
   }
   if (auto ec = it->check("indexing mailboxes")) return ec;
@@ -381,6 +412,35 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
     const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
     e.internal_date = UnixSeconds(std::chrono::seconds(date));
     e.uid = get_be32(key.substr(prefix.size() + 8, 4));
+    if (!visit(e)) return {};
+  }
+  if (auto ec = it->check("reading the mailbox index")) return ec;
+  return {};
+}
+
+result<void> Store::scan_sorted_view(std::string_view account, std::uint32_t mailbox_id, SortView kind,
+                                     bool descending, const std::function<bool(const ViewEntry&)>& visit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  const auto prefix = sorted_view_prefix(*acct, mailbox_id, kind);
+  auto it = impl_->iter(kCfMailbox);
+  if (descending) {
+    auto end = prefix;
+    end.back() = static_cast<char>(end.back() + 1);
+    it->seek_for_prev(end);  // the view's last key (keys are longer than `end`)
+  } else {
+    it->seek(prefix);
+  }
+  for (; it->valid() && starts_with(it->key(), prefix); descending ? it->prev() : it->next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (key.size() < prefix.size() + 6) continue;  // fsck reports it
+    Reader r(std::string_view(it->value().data(), it->value().size()));
+    ViewEntry e;
+    e.message_id = r.str();
+    e.thread_id = r.str();
+    if (!r.done()) return fail(errc::corrupt, "mailbox index of " + *acct + " is corrupt (refmailctl fsck --repair)");
+    if (e.thread_id.empty()) e.thread_id = e.message_id;
+    e.uid = get_be32(key.substr(key.size() - 4));
     if (!visit(e)) return {};
   }
   if (auto ec = it->check("reading the mailbox index")) return ec;

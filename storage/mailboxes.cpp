@@ -243,8 +243,9 @@ result<void> Store::Impl::expunge_row(std::string_view account, std::uint32_t ma
   if (!logged) return logged.error();
   batch.del(kCfMailbox, key);
   batch.del(kCfMailbox, message_index_key(account, row->message_id, mailbox_id, uid));
+  const auto keys = *mv ? sort_keys_of((*mv)->record) : mime::SortKeys{};
   IndexDelta index;
-  index.remove(IndexDelta::of(account, mailbox_id, uid, *row), *logged);
+  index.remove(IndexDelta::of(account, mailbox_id, uid, *row, &keys), *logged);
   auto index_locks = index.apply(*this, batch);
   if (!index_locks) return index_locks.error();
   const auto size = static_cast<std::int64_t>(row->logical_size);
@@ -576,9 +577,9 @@ result<std::size_t> Store::Impl::build_message_index() {
   auto done = get(kCfDefault, kIndexFormatKey);
   if (!done) return done.error();
   if (*done && **done == kIndexFormat) return std::size_t{0};
-  // Formats "1" to "3" had the message index already; the mailbox index is (re)built
+  // Formats "1" to "4" had the message index already; the mailbox index is (re)built
   // whole (absolute values: rewriting what an older format had is harmless).
-  const bool have_message_index = *done && (**done == "1" || **done == "2" || **done == "3");
+  const bool have_message_index = *done && (**done == "1" || **done == "2" || **done == "3" || **done == "4");
   progress("start", 0);
   // Rows written meanwhile index themselves; puts of an existing key are harmless.
   std::size_t indexed = 0, in_batch = 0;
@@ -738,13 +739,14 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   batch.put(kCfMailbox, row_key(*acct, dm->mailbox_id, new_uid), encode_row(copy));
   batch.put(kCfMailbox, message_index_key(*acct, r->message_id, dm->mailbox_id, new_uid), {});
   batch.merge(counters, uidnext_key(*acct, dm->mailbox_id), max_operand(new_uid + 1));
+  const auto keys = sort_keys_of((*mv)->record);
   IndexDelta index;
-  index.add(IndexDelta::of(*acct, dm->mailbox_id, new_uid, copy));
+  index.add(IndexDelta::of(*acct, dm->mailbox_id, new_uid, copy, &keys));
   if (move) {
     // One row out, one row in: refcounts, grants and usage are unchanged.
     batch.del(kCfMailbox, key);
     batch.del(kCfMailbox, message_index_key(*acct, r->message_id, sm->mailbox_id, uid));
-    index.remove(IndexDelta::of(*acct, sm->mailbox_id, uid, *r), *logged);
+    index.remove(IndexDelta::of(*acct, sm->mailbox_id, uid, *r, &keys), *logged);
   } else {
     const auto size = static_cast<std::int64_t>(r->logical_size);
     const auto dom = domain_of(*acct);

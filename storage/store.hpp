@@ -247,6 +247,11 @@ class Store {
   [[nodiscard]] result<void> scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id,
                                                bool newest_first,
                                                const std::function<bool(const ViewEntry&)>& visit);
+  // Visits one mailbox's rows in the order of a sorted view, ties by email id, both
+  // descending when `descending`, until `visit` returns false (ViewEntry::internal_date is
+  // not set). Costs what is visited.
+  [[nodiscard]] result<void> scan_sorted_view(std::string_view account, std::uint32_t mailbox_id, SortView kind,
+                                              bool descending, const std::function<bool(const ViewEntry&)>& visit);
   // The mailbox's UID horizon: every UID below it that the mailbox will ever hold is
   // written (or was given up), so a reader that shows only rows below it shows UIDs in
   // strictly ascending order (IMAP: a client never sees UID n+1 before n). It is the

@@ -96,6 +96,10 @@ struct MailboxCounts {
   bool operator==(const MailboxCounts&) const = default;
 };
 
+// The sorted views of a mailbox beside its date view (Store::scan_sorted_view): by size,
+// by sentAt (the Date field), by from and by subject (mime/sort_keys.hpp), ties by email id.
+enum class SortView : char { size = 's', sent_at = 'S', from = 'f', subject = 'j' };
+
 // One row of a mailbox's date view (Store::scan_mailbox_view).
 struct ViewEntry {
   std::uint32_t uid = 0;

@@ -20,6 +20,7 @@
 
 #include "mime/headers.hpp"
 #include "mime/skeleton.hpp"
+#include "mime/sort_keys.hpp"
 #include "web/jmap_internal.hpp"
 
 namespace refmail::web {
@@ -757,53 +758,6 @@ bool parse_sort(const json::value& v, std::vector<Comparator>& out, std::string&
   return true;
 }
 
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out)
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  return out;
-}
-
-// RFC 5256 2.1 base subject, simplified: leading "re:", "fw:", "fwd:" (with an optional
-// [tag] before the colon) and "[...]" blobs and trailing "(fwd)" go, whitespace folds.
-std::string base_subject(std::string_view subject) {
-  std::string s = lower_ascii(subject);
-  auto trim = [&] {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(0, 1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  };
-  for (bool changed = true; changed;) {
-    changed = false;
-    trim();
-    if (s.size() >= 5 && s.compare(s.size() - 5, 5, "(fwd)") == 0) s.resize(s.size() - 5), changed = true;
-    for (std::string_view p : {"re", "fwd", "fw"}) {
-      if (s.compare(0, p.size(), p) != 0) continue;
-      std::size_t i = p.size();
-      if (i < s.size() && s[i] == '[') {
-        auto close = s.find(']', i);
-        if (close == std::string::npos) continue;
-        i = close + 1;
-      }
-      if (i < s.size() && s[i] == ':') {
-        s.erase(0, i + 1);
-        changed = true;
-        break;
-      }
-    }
-    if (!changed && s.size() > 1 && s.front() == '[') {
-      auto close = s.find(']');
-      if (close != std::string::npos && close + 1 < s.size()) s.erase(0, close + 1), changed = true;
-    }
-  }
-  return s;
-}
-
-// The first address's name, else its email (RFC 8621 4.4.2 from/to), ASCII case folded.
-std::string address_key(const std::vector<mime::Address>& list) {
-  if (list.empty()) return {};
-  return lower_ascii(list.front().name.empty() ? list.front().email : list.front().name);
-}
-
 // Sorts `cands` by the comparators (ties by id, the last comparator's direction). Keys are
 // computed once per candidate; the thread keyword keys from the account's rows.
 bool sort_candidates(Ctx& ctx, const std::vector<Comparator>& comparators, std::vector<Candidate>& cands) {
@@ -829,9 +783,10 @@ bool sort_candidates(Ctx& ctx, const std::vector<Comparator>& comparators, std::
         n = cmp.property == "allInThreadHaveKeyword" ? tk->first : tk->second;
       } else {
         const auto& s = summary_of(ctx, c);
-        if (cmp.property == "from") t = address_key(s.from);
-        else if (cmp.property == "to") t = address_key(s.to);
-        else if (cmp.property == "subject") t = base_subject(s.subject);
+        // The same keys as the store's sorted views (mime/sort_keys.hpp).
+        if (cmp.property == "from") t = mime::address_sort_key(s.from);
+        else if (cmp.property == "to") t = mime::address_sort_key(s.to);
+        else if (cmp.property == "subject") t = mime::base_subject(s.subject);
         else if (cmp.property == "sentAt") n = s.date.value_or(0);
       }
       keys[i].nums.push_back(n);
