@@ -823,9 +823,9 @@ struct Results {
   std::function<std::optional<bool>(const std::string&)> may_hold;
 };
 
-// One mailbox sorted by receivedAt (what the webmail and most clients ask for): the
-// store's date view of that mailbox, so a walk costs what it visits, not the mailbox;
-// the total is the mailbox's count. nullopt: not that query (email_results filters the
+// One mailbox sorted by receivedAt (what the webmail and most clients ask for), size,
+// sentAt, from or subject: the store's date view or sorted view of that mailbox, so a
+// walk costs what it visits, not the mailbox; the total is the mailbox's count. nullopt: not that query (email_results filters the
 // account's rows).
 std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool& failed) {
   const auto* f = args.if_contains("filter");
@@ -833,13 +833,19 @@ std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool&
   const auto* in = f->as_object().if_contains("inMailbox");
   if (!in || !in->is_string()) return std::nullopt;
   bool newest_first = true;  // no sort: newest first (as the filtered path)
+  std::optional<storage::SortView> sorted;  // none: the date view (receivedAt)
   if (const auto* sort = args.if_contains("sort"); sort && !sort->is_null()) {
-    if (!sort->is_array() || sort->as_array().size() != 1) return std::nullopt;
-    const auto* c = sort->as_array()[0].if_object();
-    const json::value* p = c ? c->if_contains("property") : nullptr;
-    if (!p || !p->is_string() || p->as_string() != "receivedAt") return std::nullopt;
-    const auto* a = c->if_contains("isAscending");
-    newest_first = a && a->is_bool() && !a->as_bool();  // RFC 8620 5.5: default true
+    std::vector<Comparator> cmps;
+    std::string bad;
+    if (!parse_sort(*sort, cmps, bad) || cmps.size() != 1) return std::nullopt;
+    static const std::map<std::string_view, storage::SortView> kViews = {
+        {"size", storage::SortView::size},
+        {"sentAt", storage::SortView::sent_at},
+        {"from", storage::SortView::from},
+        {"subject", storage::SortView::subject}};
+    if (auto v = kViews.find(cmps[0].property); v != kViews.end()) sorted = v->second;
+    else if (cmps[0].property != "receivedAt") return std::nullopt;
+    newest_first = !cmps[0].ascending;  // for the sorted views: descending
   }
   const auto* boxes = ctx.mailbox_list();
   if (!boxes) return failed = true, std::nullopt;
@@ -861,13 +867,15 @@ std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool&
   Ctx* cx = &ctx;
   const std::uint32_t box = *mailbox_id;
   // Collapsed: each thread's first email in the walk's order.
-  r.walk = [cx, box, newest_first, collapse](const auto& visit) {
+  r.walk = [cx, box, newest_first, collapse, sorted](const auto& visit) {
     std::set<std::string> threads;
     std::int64_t index = 0;
-    auto w = cx->j.store.scan_mailbox_view(cx->account, box, newest_first, [&](const storage::ViewEntry& e) {
+    auto each = [&](const storage::ViewEntry& e) {
       if (collapse && !threads.insert(e.thread_id).second) return true;
       return visit(index++, e.message_id, e.thread_id);
-    });
+    };
+    auto w = sorted ? cx->j.store.scan_sorted_view(cx->account, box, *sorted, newest_first, each)
+                    : cx->j.store.scan_mailbox_view(cx->account, box, newest_first, each);
     return bool(w);
   };
   // In the results only with a row in this mailbox: known from the message index.

@@ -170,8 +170,14 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
   for (int i = 0; i < 14; ++i) {
     // Distinct dates out of arrival order; every third message replies to the first.
     std::string refs = i % 3 == 2 ? "In-Reply-To: <m0@x>\r\nReferences: <m0@x>\r\n" : "";
-    std::string raw = "From: a@outside.test\r\nTo: alice@example.test\r\nSubject: n" + std::to_string(i) +
-                      "\r\nMessage-ID: <m" + std::to_string(i) + "@x>\r\n" + refs + "\r\nbody\r\n";
+    // Sort keys with ties: four From names (one empty: the email sorts), five base
+    // subjects (odd ones behind "Re:"), four Dates and none on every sixth, four sizes.
+    static const char* kNames[] = {"Zed", "amy", "", "Bob"};
+    std::string date = i % 6 == 5 ? "" : "Date: Mon, 0" + std::to_string(1 + i % 4) + " Jan 2024 10:00:00 +0000\r\n";
+    std::string raw = "From: " + std::string(kNames[i % 4]) + " <a" + std::to_string(i % 3) +
+                      "@outside.test>\r\nTo: alice@example.test\r\nSubject: " + (i % 2 ? "Re: " : "") + "topic " +
+                      std::to_string(i % 5) + "\r\n" + date + "Message-ID: <m" + std::to_string(i) + "@x>\r\n" + refs +
+                      "\r\nbody" + std::string(static_cast<std::size_t>(i % 4) * 10, 'x') + "\r\n";
     ids.push_back(deliver(raw, {"alice@example.test"},
                           storage::UnixSeconds(std::chrono::seconds(1'700'000'000 + (i * 5) % 14 * 60))));
   }
@@ -202,7 +208,7 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
   int checked = 0;
   for (const auto* box : {&inbox, &sent}) {
     for (bool collapse : {false, true}) {
-      for (int dir = 0; dir < 3; ++dir) {  // no sort, newest first, oldest first
+      for (int dir = 0; dir < 11; ++dir) {  // no sort, then each sorted view either way
         std::vector<json::object> forms;
         for (std::int64_t pos : {0, 3, 13, 14, 40, -2, -40})
           for (std::int64_t limit : {0, 1, 5, 100}) forms.push_back(json::object{{"position", pos}, {"limit", limit}});
@@ -212,7 +218,8 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
         for (auto form : forms) {
           form["filter"] = *box;
           if (collapse) form["collapseThreads"] = true;
-          if (dir > 0) form["sort"] = json::array{json::object{{"property", "receivedAt"}, {"isAscending", dir == 2}}};
+          static const char* kProps[] = {"receivedAt", "size", "sentAt", "from", "subject"};
+          if (dir > 0) form["sort"] = json::array{json::object{{"property", kProps[(dir - 1) / 2]}, {"isAscending", dir % 2 == 0}}};
           auto fast = run(form, false);
           auto general = run(form, true);
           EXPECT_EQ(fast, general) << json::serialize(form);
@@ -221,7 +228,7 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
       }
     }
   }
-  EXPECT_EQ(checked, 2 * 2 * 3 * 48);
+  EXPECT_EQ(checked, 2 * 2 * 11 * 48);
   // The view's order is the dates': the newest first by default.
   auto newest = run(json::object{{"filter", inbox}, {"limit", 2}}, false);
   EXPECT_EQ(newest.at("ids"), (json::array{ids[11], ids[8]}));
