@@ -3,7 +3,7 @@
 // from before it (the migration). Fills one account through the Store API with
 // --rows small messages (every 7th a reply, 5% read), compacts, and measures the data
 // folder; then deletes every index key (message index, date views, thread counts and
-// members, modseq view, mailbox counters), compacts and measures again: the difference
+// members, modseq view, sorted views, mailbox counters), compacts and measures again: the difference
 // is the index on disk. Last, opens the store, which rebuilds the index, and times it.
 // Measures only; asserts nothing; the temporary store under $TMPDIR is removed at exit.
 // Example: refmail-bench-index_build --benchmark_filter=. --rows=100000
@@ -17,6 +17,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "mime/summary.hpp"
 #include "storage/impl.hpp"
 #include "storage/rocksdb/kv_rocksdb.hpp"
 #include "storage/store.hpp"
@@ -67,7 +68,12 @@ void BM_IndexBuild(benchmark::State& state) {
         auto d = (*s)->begin_delivery();
         MessageRecord m;
         m.skeleton = "From: a@b.test\r\nSubject: message " + std::to_string(i) + "\r\n\r\nbody\r\n";
-        m.summary = "summary of " + std::to_string(i);
+        // A real summary, so the sorted views get realistic keys.
+        refmail::mime::Summary sum;
+        sum.from.push_back(refmail::mime::Address{"Sender " + std::to_string(i % 500), "s" + std::to_string(i % 500) + "@b.test"});
+        sum.subject = (i % 7 == 6 ? "Re: " : "") + std::string("Quarterly report number ") + std::to_string(i / 7);
+        sum.date = 1'700'000'000 + i;
+        m.summary = sum.serialize();
         m.logical_size = m.skeleton.size();
         d.set_message(std::move(m));
         std::vector<std::string> refs;
@@ -87,12 +93,12 @@ void BM_IndexBuild(benchmark::State& state) {
       auto it = (*kv)->iterator(kCfMailbox, nullptr);
       for (it->seek_to_first(); it->valid(); it->next()) {
         const char p = it->key()[0];
-        if (p != 'E' && p != 'D' && p != 'G' && p != 'T' && p != 'M') continue;
+        if (p != 'E' && p != 'D' && p != 'G' && p != 'T' && p != 'M' && p != 'O') continue;
         raw[p].keys += 1;
         raw[p].bytes += it->key().size() + it->value().size();
       }
       auto b = (*kv)->batch();
-      for (const char* range : {"D", "E", "G", "M", "T"}) {
+      for (const char* range : {"D", "E", "G", "M", "O", "T"}) {
         std::string from(range), to(1, static_cast<char>(range[0] + 1));
         b.delete_range(kCfMailbox, from, to);
       }
