@@ -698,17 +698,25 @@ int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad) {
 }
 
 // The filter's shape, checked up front so an empty mailbox answers the same error.
-bool filter_supported(const json::object& f, std::string& bad, int depth = 0) {
+// Bounded: at most 16 levels and kMaxFilterNodes operators and conditions in all, so
+// a filter costs at most that many tests per candidate.
+inline constexpr int kMaxFilterNodes = 256;
+
+bool filter_supported(const json::object& f, std::string& bad, int depth = 0, int* nodes = nullptr) {
   static const std::set<std::string_view> kKnown = {
       "inMailbox", "inMailboxOtherThan", "before", "after", "minSize", "maxSize", "hasKeyword", "notKeyword",
       "hasAttachment", "from", "to", "cc", "bcc", "subject", "body", "text", "allInThreadHaveKeyword",
       "someInThreadHaveKeyword", "noneInThreadHaveKeyword", "header"};
+  int count = 0;
+  if (!nodes) nodes = &count;
   if (depth > 16) return bad = "filter too deep", false;
+  if (++*nodes > kMaxFilterNodes) return bad = "too many filter conditions", false;
   if (f.contains("operator")) {
     const auto* conds = f.if_contains("conditions");
     if (!conds || !conds->is_array()) return bad = "conditions", false;
     for (const auto& c : conds->as_array()) {
-      if (!c.is_object() || !filter_supported(c.as_object(), bad, depth + 1)) return bad = bad.empty() ? "conditions" : bad, false;
+      if (!c.is_object() || !filter_supported(c.as_object(), bad, depth + 1, nodes))
+        return bad = bad.empty() ? "conditions" : bad, false;
     }
     return true;
   }

@@ -159,6 +159,26 @@ TEST_F(JmapMail, QuerySortsByEveryProperty) {
   EXPECT_EQ(filtered(json::object{{"header", json::array{}}}), V{"unsupportedFilter"});
   EXPECT_EQ(filtered(json::object{{"header", json::array{"bad:name"}}}), V{"unsupportedFilter"});
   EXPECT_EQ(filtered(json::object{{"header", json::array{"a", "b", "c"}}}), V{"unsupportedFilter"});
+
+  // Limits: 10,000 conditions are refused before any email is looked at; 256 in all are
+  // answered; 12 levels are answered (deeper ones the JSON parser's depth limit refuses
+  // as notJSON, before any method runs).
+  json::array many;
+  for (int i = 0; i < 10000; ++i) many.push_back(json::object{{"hasKeyword", "k" + std::to_string(i)}});
+  EXPECT_EQ(filtered(json::object{{"operator", "OR"}, {"conditions", many}}), V{"unsupportedFilter"});
+  many.resize(255);
+  EXPECT_EQ(filtered(json::object{{"operator", "OR"}, {"conditions", many}}), V{});
+  json::object deep{{"hasKeyword", "x"}};
+  for (int i = 0; i < 12; ++i) deep = json::object{{"operator", "NOT"}, {"conditions", json::array{deep}}};
+  EXPECT_EQ(filtered(deep), V{});
+  // position past the end, limit 0 and 10^9: bounded answers.
+  auto page = [&](std::int64_t position, std::int64_t limit) {
+    return api("alice", json::array{json::array{
+        "Email/query", json::object{{"accountId", acct("alice")}, {"position", position}, {"limit", limit}}, "q"}}).at(0).at(1);
+  };
+  EXPECT_TRUE(page(1'000'000'000, 10).at("ids").as_array().empty());
+  EXPECT_TRUE(page(0, 0).at("ids").as_array().empty());
+  EXPECT_EQ(page(0, 1'000'000'000).at("ids").as_array().size(), 4u);
 }
 
 // Email/query of one mailbox by receivedAt is answered from the store's date view; the
