@@ -356,6 +356,7 @@ void Index::close_idle(const Slot* keep) {
   std::vector<std::shared_ptr<Slot>> open;
   {
     std::lock_guard lock(mu_);
+    if (slots_.size() <= options_.max_open) return;  // cannot be over the bound
     for (auto& [name, s] : slots_) {
       if (s.get() != keep) open.push_back(s);
     }
