@@ -12,6 +12,7 @@
 #include "search/index.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <limits>
 #include <set>
@@ -44,6 +45,7 @@ class SearchCategory : public boost::system::error_category {
   }
 };
 
+constexpr std::size_t kUnbounded = Index::kUnbounded;
 constexpr std::string_view kVersion = "1";
 constexpr std::string_view kKeyVersion = "refmail.version";
 constexpr std::string_view kKeyAccount = "refmail.account";
@@ -115,6 +117,7 @@ struct Index::Slot {
   std::string account;
   fs::path path;
   std::unique_ptr<Xapian::WritableDatabase> db;
+  std::atomic<bool> rebuilding{false};  // read without mu: queries do not wait for it
   bool verified = false;        // history checked against the store in this process
   std::uint64_t state = 0;      // the indexed state (refmail.state)
   std::uint64_t last_used = 0;  // Index::tick_ when last taken
@@ -203,6 +206,11 @@ void commit_cursor(Slot& s, std::uint64_t state, const std::string& mark) {
 
 // REQUIRES: s.mu held. Deletes the database and indexes every message of the account.
 result<CatchUp> rebuild_locked(storage::Store& store, Slot& s, std::string reason) {
+  struct Flag {
+    std::atomic<bool>& f;
+    explicit Flag(std::atomic<bool>& x) : f(x) { f = true; }
+    ~Flag() { f = false; }
+  } flag(s.rebuilding);
   CatchUp out;
   out.rebuilt = true;
   out.rebuild_reason = std::move(reason);
@@ -245,28 +253,38 @@ result<CatchUp> rebuild_locked(storage::Store& store, Slot& s, std::string reaso
 }
 
 // REQUIRES: s.mu held.
-result<CatchUp> catch_up_locked(storage::Store& store, Slot& s, std::size_t max_changes, std::size_t batch) {
+result<CatchUp> catch_up_locked(storage::Store& store, Slot& s, std::size_t max_changes, std::size_t batch,
+                                std::size_t max_rebuild_messages) {
+  // A rebuild costs the whole account: only up to what the caller allows.
+  auto rebuild = [&](std::string reason) -> result<CatchUp> {
+    if (max_rebuild_messages != kUnbounded) {
+      auto ids = store.list_message_ids(s.account, max_rebuild_messages + 1);
+      if (!ids) return errc::store;
+      if (ids->size() > max_rebuild_messages) return errc::behind;
+    }
+    return rebuild_locked(store, s, std::move(reason));
+  };
   std::string reset;
   open_db(s, reset);
-  if (!reset.empty()) return rebuild_locked(store, s, reset);
+  if (!reset.empty()) return rebuild(reset);
   auto& db = *s.db;
-  if (db.get_metadata(std::string(kKeyVersion)) != kVersion) return rebuild_locked(store, s, "no index");
-  if (db.get_metadata(std::string(kKeyAccount)) != s.account) return rebuild_locked(store, s, "other account");
+  if (db.get_metadata(std::string(kKeyVersion)) != kVersion) return rebuild("no index");
+  if (db.get_metadata(std::string(kKeyAccount)) != s.account) return rebuild("other account");
   std::uint64_t since = to_u64(db.get_metadata(std::string(kKeyState)));
   std::string mark = db.get_metadata(std::string(kKeyMark));
   s.state = since;
   auto current = store.account_state(s.account);
   if (!current) return errc::store;
-  if (since > *current) return rebuild_locked(store, s, "index newer than the store (restored)");
+  if (since > *current) return rebuild("index newer than the store (restored)");
   if (!s.verified) {
     // Once per process: the newest email change set the index saw must still be in the
     // log with the same time, else this store is another history (a restored backup).
     if (!mark.empty()) {
       auto colon = mark.find(':');
       auto at = mark_at(store, s.account, to_u64(mark.substr(0, colon)));
-      if (!at && at.error() == storage::errc::expired) return rebuild_locked(store, s, "expired");
+      if (!at && at.error() == storage::errc::expired) return rebuild("expired");
       if (!at) return errc::store;
-      if (*at != mark) return rebuild_locked(store, s, "another history (restored)");
+      if (*at != mark) return rebuild("another history (restored)");
     }  // no mark (the log held no set at the rebuild's state): nothing to compare
     s.verified = true;
   }
@@ -276,7 +294,7 @@ result<CatchUp> catch_up_locked(storage::Store& store, Slot& s, std::size_t max_
     // Every type (not only emails), so the mark is the newest set of any kind.
     auto log = store.changes_since(s.account, since, std::nullopt, batch);
     if (!log && (log.error() == storage::errc::expired || log.error() == storage::errc::invalid_argument)) {
-      return rebuild_locked(store, s, log.error() == storage::errc::expired ? "expired" : "index newer than the store");
+      return rebuild(log.error() == storage::errc::expired ? "expired" : "index newer than the store");
     }
     if (!log) return errc::store;
     std::set<std::string> created, touched;
@@ -376,16 +394,20 @@ void Index::close_idle(const Slot* keep) {
   }
 }
 
-result<CatchUp> Index::catch_up(std::string_view account, std::size_t max_changes) {
+result<CatchUp> Index::catch_up(std::string_view account, std::size_t max_changes,
+                                std::size_t max_rebuild_messages) {
   auto s = slot(account);
+  if (max_rebuild_messages != kUnbounded && s->rebuilding) return errc::behind;  // do not wait for it
   result<CatchUp> r = errc::unavailable;
   {
     std::lock_guard lock(s->mu);
     try {
-      r = catch_up_locked(store_, *s, max_changes, std::max<std::size_t>(1, options_.batch_changes));
+      r = catch_up_locked(store_, *s, max_changes, std::max<std::size_t>(1, options_.batch_changes),
+                          max_rebuild_messages);
     } catch (const Xapian::DatabaseCorruptError& e) {
       try {
-        r = rebuild_locked(store_, *s, "corrupt: " + e.get_msg());
+        r = max_rebuild_messages == kUnbounded ? rebuild_locked(store_, *s, "corrupt: " + e.get_msg())
+                                               : result<CatchUp>(errc::unavailable);
       } catch (const Xapian::Error&) {
         r = errc::unavailable;
       } catch (const fs::filesystem_error&) {
@@ -430,6 +452,7 @@ std::uint64_t Index::known_state(std::string_view account) {
 result<std::vector<std::string>> Index::search(std::string_view account, Field field, std::string_view text) {
   if (text.size() > options_.max_query_bytes) return errc::query_too_long;
   auto s = slot(account);
+  if (s->rebuilding) return errc::unavailable;  // do not wait for it
   std::vector<std::string> ids;
   {
     std::lock_guard lock(s->mu);

@@ -89,9 +89,15 @@ class Index {
   // reaches back to the index's state (expired), the index is newer than the store or
   // from another history (a restored backup; checked once per account per process), or
   // the database is corrupt. With max_changes > 0 it stops after about that many
-  // change entries and answers errc::behind (the work done is kept). Thread-safe; one
-  // account at a time per account.
-  [[nodiscard]] result<CatchUp> catch_up(std::string_view account, std::size_t max_changes = 0);
+  // change entries and answers errc::behind (the work done is kept). Where a rebuild is
+  // needed and the account holds more than max_rebuild_messages, it answers
+  // errc::behind (unavailable for a corrupt database) and leaves the rebuild to a
+  // caller that may take that long (the worker, not a query). A call that bounds the
+  // rebuild never waits for a rebuild in progress (errc::behind). Thread-safe; one call
+  // at a time per account.
+  static constexpr std::size_t kUnbounded = static_cast<std::size_t>(-1);
+  [[nodiscard]] result<CatchUp> catch_up(std::string_view account, std::size_t max_changes = 0,
+                                         std::size_t max_rebuild_messages = kUnbounded);
   // Deletes the account's index and builds it again from the store.
   [[nodiscard]] result<CatchUp> rebuild(std::string_view account);
   // Message ids whose `field` matches `text`: every word (English stems; CJK as

@@ -849,6 +849,9 @@ std::optional<std::set<std::string>> text_bound(const json::object& f, const Tex
 // At most this many change-log entries are indexed by a query before it answers; past
 // that the index is behind (the background worker catches up) and the scan answers.
 constexpr std::size_t kQueryCatchUpChanges = 2000;
+// A query rebuilds a missing or unusable index only for an account of at most this many
+// emails (the cost of about that many change entries).
+constexpr std::size_t kQueryRebuildMessages = 1000;
 
 void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
   if (email_query_mailbox(ctx, args, call_id, out)) return;
@@ -867,7 +870,9 @@ void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json:
   std::map<std::string, std::vector<MailboxRow>> bounded;
   const std::map<std::string, std::vector<MailboxRow>>* emails = nullptr;
   if (filter && ctx.j.search && has_text(*filter)) {
-    auto caught_up = ctx.j.search->catch_up(ctx.account, kQueryCatchUpChanges);
+    // A rebuild only of a small account here; a larger one is the worker's (the scan
+    // answers meanwhile).
+    auto caught_up = ctx.j.search->catch_up(ctx.account, kQueryCatchUpChanges, kQueryRebuildMessages);
     if (caught_up) {
       auto found = search_text(ctx, *filter, hits);
       if (!found && found.error() == search::errc::query_too_long) {

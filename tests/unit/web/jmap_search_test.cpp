@@ -16,6 +16,8 @@ class JmapSearch : public WebFixture {
     o.dir = dir_.path() / "fts";
     index_ = std::make_shared<search::Index>(*store_, o);
     router_->set_search(index_);
+    // The index exists (as the worker makes it at start): queries only catch up.
+    ASSERT_TRUE(index_->catch_up("alice@example.test"));
     AuthOptions ao;
     scan_ = std::make_unique<Router>(*store_, cfg_, nullptr, ao);  // no index: the scan
   }
@@ -106,6 +108,36 @@ TEST_F(JmapSearch, NewMailIsFoundByTheNextQuery) {
   std::vector<std::uint32_t> uids{(*rows)[0].uid};
   ASSERT_TRUE(store_->expunge("alice@example.test", "INBOX", uids));
   EXPECT_EQ(query(*router_, json::object{{"text", "marmalade"}})["total"], 0);
+}
+
+// A query rebuilds a lost index only for a small account (here: none with more than
+// 1,000 emails); else it scans and leaves the rebuild to the worker.
+TEST_F(JmapSearch, LostIndexOfALargeAccountIsScannedUntilTheWorkerRebuilds) {
+  deliver("From: a@b.test\r\nTo: alice@example.test\r\nSubject: jars\r\n\r\nmarmalade runs\r\n", {"alice@example.test"});
+  for (int i = 0; i < 1000; ++i) {
+    deliver("From: a@b.test\r\nTo: alice@example.test\r\nSubject: n" + std::to_string(i) + "\r\n\r\nx\r\n",
+            {"alice@example.test"});
+  }
+  deliver("From: a@b.test\r\nTo: bob@example.test\r\nSubject: jars\r\n\r\nmarmalade runs\r\n", {"bob@example.test"});
+  index_.reset();
+  router_->set_search(nullptr);
+  std::filesystem::remove_all(dir_.path() / "fts");
+  search::Options o;
+  o.dir = dir_.path() / "fts";
+  index_ = std::make_shared<search::Index>(*store_, o);
+  router_->set_search(index_);
+  EXPECT_EQ(query(*router_, json::object{{"text", "marma"}})["total"], 1);  // substring: the scan
+  EXPECT_EQ(query(*router_, json::object{{"text", "running"}})["total"], 0);
+  auto r = index_->catch_up("alice@example.test");  // the worker's call
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->rebuilt);
+  EXPECT_EQ(r->indexed, 1001u);
+  EXPECT_EQ(query(*router_, json::object{{"text", "marma"}})["total"], 0);  // words: the index
+  EXPECT_EQ(query(*router_, json::object{{"text", "running"}})["total"], 1);
+  // Bob's account is small: his first query rebuilds it.
+  json::object args{{"accountId", acct("bob")}, {"filter", json::object{{"text", "running"}}}};
+  auto bob = api("bob", json::array{json::array{"Email/query", args, "q"}});
+  EXPECT_EQ(bob.at(0).at(1).at("total"), 1);
 }
 
 TEST_F(JmapSearch, OverlongOrEmptyText) {
