@@ -76,6 +76,41 @@ std::string mark_of(const storage::ChangeSet& set) {
   return std::to_string(set.modseq) + ":" + std::to_string(set.at.time_since_epoch().count());
 }
 
+// The query text as valid UTF-8 without control characters: an invalid sequence or a
+// C0/DEL byte becomes a space. Xapian's QueryParser reads invalid UTF-8 as Latin-1, and
+// some mixes of that with CJK n-grams made it throw a parse error (fuzz_search_query).
+std::string clean_query(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    bool ok = n > 0 && i + n <= in.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
+    if (ok && n >= 3) {
+      const auto c1 = static_cast<unsigned char>(in[i + 1]);
+      if (c == 0xe0 && c1 < 0xa0) ok = false;   // overlong
+      if (c == 0xed && c1 >= 0xa0) ok = false;  // surrogates
+      if (c == 0xf0 && c1 < 0x90) ok = false;   // overlong
+      if (c == 0xf4 && c1 >= 0x90) ok = false;  // over U+10FFFF
+    }
+    if (!ok) {
+      out += ' ';
+      ++i;
+      continue;
+    }
+    out.append(in.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
 std::string address_text(const mime::Address& a) { return a.name.empty() ? a.email : a.name + " " + a.email; }
 
 }  // namespace
@@ -478,11 +513,16 @@ result<std::vector<std::string>> Index::search(std::string_view account, Field f
       // Phrases and CJK only: no wildcard (unbounded expansion), no boolean operators
       // or field names (the JMAP filter has its own).
       const unsigned flags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_CJK_NGRAM;
+      const std::string cleaned = clean_query(text);
       Xapian::Query q;
       try {
-        q = qp.parse_query(std::string(text), flags);
+        q = qp.parse_query(cleaned, flags);
       } catch (const Xapian::QueryParserError&) {
-        q = qp.parse_query(std::string(text), Xapian::QueryParser::FLAG_CJK_NGRAM);
+        try {
+          q = qp.parse_query(cleaned, Xapian::QueryParser::FLAG_CJK_NGRAM);
+        } catch (const Xapian::QueryParserError&) {
+          return ids;  // no query Xapian can read: no searchable word, nothing matches
+        }
       }
       if (q.empty()) return ids;
       Xapian::Enquire enquire(*s->db);

@@ -283,7 +283,10 @@ TEST_F(SearchIndex, HostileQueryTextIsBounded) {
   for (std::string q : {std::string("*"), std::string("\"unbalanced"), std::string("plain\""), std::string(""),
                         std::string("\xff\xfe\xc3"), std::string("a\0b\x01\x1b[31m", 8), std::string("AND OR NOT"),
                         std::string("subject:plain"), std::string("((("), std::string("-plain +words"),
-                        std::string("pla*"), std::string(1000, '"')}) {
+                        std::string("pla*"), std::string(1000, '"'),
+                        // found by fuzz_search_query: QueryParser threw on it before clean_query
+                        std::string("s\x02\xe4\xbc\x9a\xc3"),
+                        std::string("z\x9b\x9b\xbf" "a\xff\xff\xff\x14" "es\x02\xe4\xbc\x9a\xe8\xc3")}) {
     auto r = index_->search(kAlice, Field::text, q);
     EXPECT_TRUE(r) << q;
   }
@@ -291,6 +294,7 @@ TEST_F(SearchIndex, HostileQueryTextIsBounded) {
   EXPECT_EQ(find(Field::text, "*"), Ids{});
   EXPECT_EQ(find(Field::text, ""), Ids{});
   EXPECT_EQ(find(Field::text, "\"plain words"), Ids{a});
+  EXPECT_EQ(find(Field::text, "plain\x01words\xff"), Ids{a});  // controls, invalid bytes: spaces
   auto big = index_->search(kAlice, Field::text, std::string(1 << 20, 'x'));
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error(), make_error_code(errc::query_too_long));
