@@ -478,6 +478,23 @@ result<CatchUp> Index::rebuild(std::string_view account) {
   return r;
 }
 
+result<void> Index::drop(std::string_view account) {
+  auto s = slot(account);
+  std::lock_guard lock(s->mu);
+  try {
+    if (s->db) s->db->close();
+  } catch (const Xapian::Error&) {
+    // Only files are released; they are deleted next.
+  }
+  s->db.reset();
+  s->state = 0;
+  s->verified = false;
+  std::error_code ec;
+  fs::remove_all(s->path, ec);
+  if (ec) return errc::unavailable;
+  return {};
+}
+
 std::uint64_t Index::known_state(std::string_view account) {
   auto s = slot(account);
   std::lock_guard lock(s->mu);

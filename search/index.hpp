@@ -98,6 +98,8 @@ class Index {
   static constexpr std::size_t kUnbounded = static_cast<std::size_t>(-1);
   [[nodiscard]] result<CatchUp> catch_up(std::string_view account, std::size_t max_changes = 0,
                                          std::size_t max_rebuild_messages = kUnbounded);
+  // Deletes the account's index (its folder), as when the account is removed.
+  [[nodiscard]] result<void> drop(std::string_view account);
   // Deletes the account's index and builds it again from the store.
   [[nodiscard]] result<CatchUp> rebuild(std::string_view account);
   // Message ids whose `field` matches `text`: every word (English stems; CJK as

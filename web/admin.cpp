@@ -4,6 +4,7 @@
 
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <chrono>
 #include <set>
 
@@ -197,6 +198,13 @@ Response AdminApi::handle(const Request& req) {
     }
     if (m == "DELETE" && !rest.empty()) {
       if (auto r = store_.remove_user(rest); !r) return store_error(r.error());
+      // Its full-text index goes too (a failure leaves a folder no account reads: the
+      // same address re-created rebuilds over it, its change log being gone).
+      if (search_) {
+        std::string account = rest;
+        for (auto& c : account) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        (void)search_->drop(account);
+      }
       return json_ok(json::object{{"removed", rest}});
     }
     if (m == "POST" && rest.ends_with("/password")) {

@@ -277,6 +277,32 @@ TEST_F(SearchIndex, RestoredOlderStoreRebuilds) {
   EXPECT_EQ(find(Field::body, "lost"), Ids{});
 }
 
+TEST_F(SearchIndex, DropDeletesTheFolderAndARecreatedAccountStartsEmpty) {
+  deliver(mail("Old life", "forgotten words"));
+  caught_up();
+  ASSERT_TRUE(fs::exists(index_->path_of(kAlice)));
+  ASSERT_TRUE(store_->remove_user(kAlice));
+  ASSERT_TRUE(index_->drop(kAlice));
+  EXPECT_FALSE(fs::exists(index_->path_of(kAlice)));
+  ASSERT_TRUE(store_->add_user(std::string(kAlice), "pw"));
+  auto b = deliver(mail("New life", "fresh words"));
+  caught_up();
+  EXPECT_EQ(find(Field::body, "words"), Ids{b});
+}
+
+TEST_F(SearchIndex, RecreatedAccountWithAStaleIndexRebuilds) {
+  deliver(mail("Old life", "forgotten words"));
+  caught_up();
+  ASSERT_TRUE(store_->remove_user(kAlice));  // the index is left behind (no drop)
+  ASSERT_TRUE(store_->add_user(std::string(kAlice), "pw"));
+  auto b = deliver(mail("New life", "fresh words"));
+  make_index();  // a restarted daemon: the history is checked again
+  auto r = index_->catch_up(kAlice);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->rebuilt);
+  EXPECT_EQ(find(Field::body, "words"), Ids{b});
+}
+
 TEST_F(SearchIndex, HostileQueryTextIsBounded) {
   auto a = deliver(mail("Normal", "plain words here"));
   caught_up();
