@@ -12,6 +12,8 @@
 
 #include "server/http_server.hpp"
 #include "server/import_worker.hpp"
+#include "server/search_worker.hpp"
+#include "search/index.hpp"
 #include "server/listeners.hpp"
 #include "delivery/service.hpp"
 #include "server/log.hpp"
@@ -130,6 +132,15 @@ int run_daemon(const config::Config& cfg) {
   // One metrics registry for the listeners (/metrics) and the import worker.
   auto metrics = std::make_shared<metrics::Metrics>();
   auto importer = std::make_unique<ImportWorker>(cfg, *store, io, pool, metrics);
+  // Full-text search: one Xapian database per account under <data_dir>/fts (outside the
+  // store folder, so a restore replaces the store and the index notices: search/index.hpp),
+  // kept current by the worker; Email/query and the admin rebuild route use it.
+  search::Options search_opts;
+  search_opts.dir = fs::path(cfg.data_dir) / "fts";
+  auto search_index = std::make_shared<search::Index>(*store, search_opts);
+  admin_api->set_search(search_index);
+  auto search_worker = std::make_unique<SearchWorker>(*store, search_index, io, pool, metrics);
+  search_worker->start();
   auto import_ctx = std::make_shared<web::ImportContext>(web::ImportContext{
       *store, cfg, [w = importer.get()](storage::UnixSeconds due) { w->wake(due); }, metrics});
   HttpHandler admin_handler = [admin_api, import_ctx](web::Request&& r) {
@@ -193,6 +204,7 @@ int run_daemon(const config::Config& cfg) {
   auto passwords = std::make_shared<PasswordGate>(*store, std::make_shared<auth::Throttle>(), metrics);
   services.passwords = passwords;
   services.delivery = mail;
+  services.search = search_index;
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;
@@ -215,6 +227,7 @@ int run_daemon(const config::Config& cfg) {
     listeners->close();
     relay->stop();
     importer->stop();
+    search_worker->stop();
     passwords->stop();  // throttle waits end (454 / 503) so connections can drain
     tracker.stop();
     admin_tracker.stop();
@@ -247,6 +260,9 @@ int run_daemon(const config::Config& cfg) {
   relay.reset();
   importer.reset();
   listeners.reset();
+  search_worker.reset();
+  admin_api.reset();
+  search_index.reset();  // the last user of the index: its databases close before the store
   store.reset();
   ::unlink(sock_path.c_str());
   log::info("shutdown.done");

@@ -123,6 +123,7 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     l->router = std::make_shared<web::Router>(svc.store, svc.cfg, svc.metrics, ao);
     l->router->set_import(svc.import);
     l->router->set_queue_notifier(svc.queue_notify);
+    l->router->set_search(svc.search);
     HttpOptions o;
     o.name = "http";
     o.budget = http_budget;

@@ -19,6 +19,9 @@
 namespace refmail::storage {
 class Store;
 }
+namespace refmail::search {
+class Index;
+}
 namespace refmail::delivery {
 class Service;
 }
@@ -53,6 +56,8 @@ struct Services {
   std::shared_ptr<delivery::Service> delivery = nullptr;
   // [proxy] trusted, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> trusted_proxies = nullptr;
+  // The full-text index for JMAP Email/query; null: text filters scan summaries.
+  std::shared_ptr<search::Index> search = nullptr;
 };
 
 class Listeners {

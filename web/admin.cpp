@@ -4,12 +4,14 @@
 
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <chrono>
 #include <set>
 
 #include <boost/json.hpp>
 
 #include "delivery/queue_envelope.hpp"
+#include "search/index.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::web {
@@ -196,6 +198,13 @@ Response AdminApi::handle(const Request& req) {
     }
     if (m == "DELETE" && !rest.empty()) {
       if (auto r = store_.remove_user(rest); !r) return store_error(r.error());
+      // Its full-text index goes too (a failure leaves a folder no account reads: the
+      // same address re-created rebuilds over it, its change log being gone).
+      if (search_) {
+        std::string account = rest;
+        for (auto& c : account) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        (void)search_->drop(account);
+      }
       return json_ok(json::object{{"removed", rest}});
     }
     if (m == "POST" && rest.ends_with("/password")) {
@@ -275,6 +284,28 @@ Response AdminApi::handle(const Request& req) {
     auto rep = store_.gc();
     if (!rep) return store_error(rep.error());
     return json_ok(json::object{{"blobs_deleted", rep->blobs_deleted}, {"bytes_freed", rep->bytes_freed}});
+  } else if (path == "index/rebuild" && m == "POST") {
+    // {"account": A} rebuilds A's full-text index, {} every user's; answers when done.
+    if (!search_) return error_response(503, "no search index in this process");
+    std::string account;
+    (void)string_field(body, "account", account);
+    std::vector<std::string> accounts;
+    if (!account.empty()) {
+      auto u = store_.get_user(account);
+      if (!u) return store_error(u.error());
+      accounts.push_back(u->address);
+    } else {
+      auto users = store_.list_users();
+      if (!users) return store_error(users.error());
+      for (const auto& u : *users) accounts.push_back(u.address);
+    }
+    json::array done;
+    for (const auto& a : accounts) {
+      auto r = search_->rebuild(a);
+      if (!r) return error_response(500, "rebuilding the index of " + a + ": " + r.error().message());
+      done.push_back(json::object{{"account", a}, {"indexed", r->indexed}, {"state", r->indexed_state}});
+    }
+    return json_ok(json::object{{"accounts", done}});
   } else if (path == "backup" && m == "POST") {
     std::string dir;
     if (!string_field(body, "dir", dir) || dir.empty()) return error_response(400, "\"dir\" is required");

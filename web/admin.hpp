@@ -5,7 +5,7 @@
 //   POST /admin/v1/users/{address}/password
 //   GET/POST /admin/v1/aliases, DELETE /admin/v1/aliases/{address}
 //   GET /admin/v1/stats, POST /admin/v1/fsck (report only), POST /admin/v1/gc,
-//   POST /admin/v1/backup {"dir"}
+//   POST /admin/v1/backup {"dir"}, POST /admin/v1/index/rebuild {"account"?}
 //   GET /admin/v1/queue, GET|DELETE /admin/v1/queue/{id}, POST /admin/v1/queue/{id}/retry,
 //   POST /admin/v1/queue/{id}/hold, POST /admin/v1/queue/{id}/release,
 //   POST /admin/v1/queue/retry-all, GET /admin/v1/rows/{account}[?mailbox=INBOX]
@@ -14,11 +14,15 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "web/http.hpp"
 
 namespace refmail::storage {
 class Store;
+}
+namespace refmail::search {
+class Index;
 }
 
 namespace refmail::web {
@@ -30,11 +34,14 @@ class AdminApi {
   // Called after a queue route made rows due (retry, release): wakes the relay worker.
   // Set once at start-up, before requests are served.
   void set_queue_notifier(std::function<void()> notify) { queue_notify_ = std::move(notify); }
+  // The full-text index POST /admin/v1/index/rebuild rebuilds. Set once at start-up.
+  void set_search(std::shared_ptr<search::Index> index) { search_ = std::move(index); }
 
  private:
   [[nodiscard]] Response handle_queue(const Request& req, const std::string& rest);
   storage::Store& store_;
   std::function<void()> queue_notify_;
+  std::shared_ptr<search::Index> search_;
 };
 
 // A random password of 20 characters from a 54-symbol alphabet without look-alikes

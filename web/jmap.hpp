@@ -34,6 +34,9 @@ struct Config;
 namespace refmail::storage {
 class Store;
 }
+namespace refmail::search {
+class Index;
+}
 
 namespace refmail::web {
 
@@ -77,6 +80,10 @@ class Jmap {
   // Called (from any thread) after EmailSubmission/set committed a relay queue row, so
   // the relay worker starts at once. REQUIRES: set before requests are served.
   void set_queue_notifier(std::function<void()> notify);
+  // Email/query answers text conditions from this index (search/index.hpp); without
+  // one (or while it cannot answer) it scans the account's summaries. REQUIRES: set
+  // before requests are served.
+  void set_search(std::shared_ptr<search::Index> index);
 
   struct Impl;
 

@@ -334,6 +334,7 @@ Jmap::Jmap(storage::Store& store, const config::Config& cfg, JmapLimits limits)
 Jmap::~Jmap() = default;
 
 void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->mail.set_wake_relay(std::move(notify)); }
+void Jmap::set_search(std::shared_ptr<search::Index> index) { impl_->search = std::move(index); }
 
 Response Jmap::session(const std::string& account) {
   const auto& l = limits_;

@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "mime/composer.hpp"
 #include "mime/summary.hpp"
+#include "search/index.hpp"
 #include "storage/store.hpp"
 #include "web/jmap.hpp"
 
@@ -30,6 +31,8 @@ struct Jmap::Impl {
   // Email/set create, EmailSubmission/set and uploads go through it; it wakes the
   // relay (set_queue_notifier) after a commit that queued rows.
   delivery::Service mail;
+  // Email/query's text conditions (null: the summary scan answers them).
+  std::shared_ptr<search::Index> search;
 };
 
 // One JMAP request's view of the account; caches are dropped after every change.

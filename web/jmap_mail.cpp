@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <iterator>
 #include <set>
 #include <functional>
 
@@ -594,8 +595,25 @@ bool addresses_match(const std::vector<mime::Address>& list, std::string_view ne
                      [&](const mime::Address& a) { return contains_ci(a.email, needle) || contains_ci(a.name, needle); });
 }
 
-// -1 unsupported filter, 0 no match, 1 match.
-int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad) {
+// The text conditions (text, body, subject, from, to, cc, bcc: RFC 8621 4.4.1) as the
+// search index answers them: the matching ids of each, by the address of its value in
+// the filter.
+using TextHits = std::map<const json::value*, std::set<std::string>>;
+
+std::optional<search::Field> text_field(std::string_view k) {
+  if (k == "text") return search::Field::text;
+  if (k == "body") return search::Field::body;
+  if (k == "subject") return search::Field::subject;
+  if (k == "from") return search::Field::from;
+  if (k == "to") return search::Field::to;
+  if (k == "cc") return search::Field::cc;
+  if (k == "bcc") return search::Field::bcc;
+  return std::nullopt;
+}
+
+// -1 unsupported filter, 0 no match, 1 match. With `hits`, text conditions are answered
+// from the index (words, stems: search/index.hpp), else by substring over the summary.
+int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad, const TextHits* hits = nullptr) {
   if (const auto* op = f.if_contains("operator")) {
     const auto* conds = f.if_contains("conditions");
     if (!op->is_string() || !conds || !conds->is_array()) {
@@ -609,7 +627,7 @@ int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad) {
         bad = "conditions";
         return -1;
       }
-      int m = matches(ctx, c, sub.as_object(), bad);
+      int m = matches(ctx, c, sub.as_object(), bad, hits);
       if (m < 0) return -1;
       any = any || m == 1;
       all = all && m == 1;
@@ -624,7 +642,10 @@ int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad) {
     std::string_view k = kv.key();
     const auto& v = kv.value();
     auto str = [&]() -> std::string_view { return v.is_string() ? std::string_view(v.as_string()) : std::string_view{}; };
-    if (k == "inMailbox") {
+    if (hits && text_field(k)) {
+      auto it = hits->find(&v);
+      if (it == hits->end() || !it->second.count(c.id)) return 0;
+    } else if (k == "inMailbox") {
       auto name = ctx.mailbox_name(str());
       if (!name) return 0;
       if (std::none_of(c.view.rows->begin(), c.view.rows->end(), [&](const MailboxRow& r) { return r.mailbox == *name; })) return 0;
@@ -895,25 +916,140 @@ std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool&
   return r;
 }
 
-// Any other query: the account's rows, filtered and sorted in memory. nullopt: a method
-// error was written to `out`.
+// Text conditions one query may hold: each is one index search.
+constexpr std::size_t kMaxTextConditions = 64;
+
+// Asks the index for every text condition of `f` (hits keyed by the condition's value).
+// errc::query_too_long for a value the index refuses or more than kMaxTextConditions;
+// other errors: use the scan.
+search::result<void> search_text(Ctx& ctx, const json::object& f, TextHits& hits) {
+  if (const auto* conds = f.if_contains("conditions"); conds && f.contains("operator")) {
+    for (const auto& sub : conds->as_array()) {
+      if (auto r = search_text(ctx, sub.as_object(), hits); !r) return r;
+    }
+    return {};
+  }
+  for (const auto& kv : f) {
+    auto field = text_field(kv.key());
+    if (!field) continue;
+    // A value that is not a string searches nothing (as an empty one).
+    std::string_view text = kv.value().is_string() ? std::string_view(kv.value().as_string()) : std::string_view{};
+    if (hits.size() >= kMaxTextConditions) return search::errc::query_too_long;
+    auto ids = ctx.j.search->search(ctx.account, *field, text);
+    if (!ids) return ids.error();
+    hits[&kv.value()] = std::set<std::string>(ids->begin(), ids->end());
+  }
+  return {};
+}
+
+bool has_text(const json::object& f) {
+  if (const auto* conds = f.if_contains("conditions"); conds && f.contains("operator")) {
+    return std::any_of(conds->as_array().begin(), conds->as_array().end(),
+                       [](const json::value& sub) { return has_text(sub.as_object()); });
+  }
+  return std::any_of(f.begin(), f.end(), [](const json::key_value_pair& kv) { return text_field(kv.key()).has_value(); });
+}
+
+// The emails `f` can match at most, known from its text conditions alone (an AND
+// narrows to the intersection, an OR of bounded branches to the union); nullopt when
+// they do not bound it (no text condition on some branch, or a NOT).
+std::optional<std::set<std::string>> text_bound(const json::object& f, const TextHits& hits) {
+  std::optional<std::set<std::string>> out;
+  auto narrow = [&out](const std::set<std::string>& s) {
+    if (!out) {
+      out = s;
+      return;
+    }
+    std::set<std::string> both;
+    std::set_intersection(out->begin(), out->end(), s.begin(), s.end(), std::inserter(both, both.end()));
+    out = std::move(both);
+  };
+  if (const auto* conds = f.if_contains("conditions"); conds && f.contains("operator")) {
+    std::string_view op = f.at("operator").is_string() ? std::string_view(f.at("operator").as_string()) : "";
+    if (op == "AND") {
+      for (const auto& sub : conds->as_array()) {
+        if (auto b = text_bound(sub.as_object(), hits)) narrow(*b);
+      }
+      return out;
+    }
+    if (op == "OR") {
+      std::set<std::string> any;
+      for (const auto& sub : conds->as_array()) {
+        auto b = text_bound(sub.as_object(), hits);
+        if (!b) return std::nullopt;
+        any.insert(b->begin(), b->end());
+      }
+      return any;
+    }
+    return std::nullopt;  // NOT: everything but its matches
+  }
+  for (const auto& kv : f) {
+    if (auto it = hits.find(&kv.value()); it != hits.end()) narrow(it->second);
+  }
+  return out;
+}
+
+// At most this many change-log entries are indexed by a query before it answers; past
+// that the index is behind (the background worker catches up) and the scan answers.
+constexpr std::size_t kQueryCatchUpChanges = 2000;
+// A query rebuilds a missing or unusable index only for an account of at most this many
+// emails (the cost of about that many change entries).
+constexpr std::size_t kQueryRebuildMessages = 1000;
+
+// Any other query: the account's rows, filtered and sorted in memory; with text
+// conditions that bound the filter, only the rows the search index names. nullopt: a
+// method error was written to `out`.
 std::optional<Results> email_results(Ctx& ctx, const json::object& args, const std::string& call_id, json::array& out) {
   bool failed = false;
   if (auto r = mailbox_results(ctx, args, failed)) return r;
   if (failed) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
-  const auto* emails = ctx.email_rows();
-  if (!emails) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
-  std::vector<Candidate> cands;
-  for (const auto& [id, rows] : *emails) cands.push_back(Candidate{id, view_of(rows), std::nullopt});
+  const json::object* filter = nullptr;
   if (const auto* f = args.if_contains("filter"); f && !f->is_null()) {
     if (!f->is_object()) return out.push_back(method_error("invalidArguments", call_id, "filter")), std::nullopt;
     if (std::string bad; !filter_supported(f->as_object(), bad)) {
       return out.push_back(method_error("unsupportedFilter", call_id, bad)), std::nullopt;
     }
+    filter = &f->as_object();
+  }
+  // Text conditions from the index when it is current for this account (caught up
+  // here, boundedly): then only the emails the text can match are read.
+  TextHits hits;
+  bool indexed = false;
+  std::map<std::string, std::vector<MailboxRow>> bounded;
+  const std::map<std::string, std::vector<MailboxRow>>* emails = nullptr;
+  if (filter && ctx.j.search && has_text(*filter)) {
+    // A rebuild only of a small account here; a larger one is the worker's (the scan
+    // answers meanwhile).
+    auto caught_up = ctx.j.search->catch_up(ctx.account, kQueryCatchUpChanges, kQueryRebuildMessages);
+    if (caught_up) {
+      auto found = search_text(ctx, *filter, hits);
+      if (!found && found.error() == search::errc::query_too_long) {
+        return out.push_back(method_error("unsupportedFilter", call_id, "text too long or too many text conditions")),
+               std::nullopt;
+      }
+      indexed = found.has_value();
+    }
+    if (indexed) {
+      if (auto bound = text_bound(*filter, hits)) {
+        std::vector<std::string> ids(bound->begin(), bound->end());
+        auto rows = ctx.j.store.message_rows(ctx.account, ids);
+        if (!rows) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+        for (auto& [id, r] : *rows) {
+          if (!r.empty()) bounded.emplace(id, std::move(r));
+        }
+        emails = &bounded;
+      }
+    }
+  }
+  if (!emails) emails = ctx.email_rows();
+  if (!emails) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+  std::vector<Candidate> cands;
+  for (const auto& [id, rows] : *emails) cands.push_back(Candidate{id, view_of(rows), std::nullopt});
+  if (filter) {
     std::vector<Candidate> kept;
     for (auto& c : cands) {
       std::string bad;
-      int m = matches(ctx, c, f->as_object(), bad);
+      int m = matches(ctx, c, *filter, bad, indexed ? &hits : nullptr);
       if (m < 0) return out.push_back(method_error("unsupportedFilter", call_id, bad)), std::nullopt;
       if (m) kept.push_back(std::move(c));
     }

@@ -50,6 +50,8 @@ class Router {
   void set_import(std::shared_ptr<ImportContext> ctx) { import_ = std::move(ctx); }
   // Wakes the relay after JMAP submissions queue mail for foreign domains.
   void set_queue_notifier(std::function<void()> notify) { jmap_.set_queue_notifier(std::move(notify)); }
+  // The full-text index for Email/query (Jmap::set_search).
+  void set_search(std::shared_ptr<search::Index> index) { jmap_.set_search(std::move(index)); }
   [[nodiscard]] std::shared_ptr<metrics::Metrics> shared_metrics() { return metrics_; }
 
  private:

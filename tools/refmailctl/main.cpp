@@ -204,6 +204,12 @@ int main(int argc, char** argv) {
   std::string dir;
   app.add_subcommand("backup", "online checkpoint of the store into DIR")->add_option("dir", dir)->required();
   app.add_subcommand("restore", "replace the store with a checkpoint (offline)")->add_option("dir", dir)->required();
+  auto* index = app.add_subcommand("index", "the full-text search index (<data_dir>/fts)")->require_subcommand(1);
+  auto* index_rebuild = index->add_subcommand("rebuild", "rebuild ACCOUNT's index, or every account's");
+  std::string index_account;
+  bool index_offline = false;
+  index_rebuild->add_option("account", index_account, "one account (default: all)");
+  index_rebuild->add_flag("--offline", index_offline, "open the data folder directly (refmaild stopped)");
 
   // queue (the relay queue, via /admin/v1/queue)
   auto* queue = app.add_subcommand("queue", "the outbound relay queue")->require_subcommand(1);
@@ -336,6 +342,16 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("backup")) {
     auto v = call(g, "POST", "/admin/v1/backup", json::object{{"dir", dir}});
     std::cout << "checkpoint written to " << json::value_to<std::string>(v.at("dir")) << "\n";
+    return 0;
+  }
+  if (index->parsed()) {
+    if (index_offline) return refmail::tools::offline_index_rebuild(load_config(g), index_account, std::cout, std::cerr);
+    json::object body;
+    if (!index_account.empty()) body["account"] = index_account;
+    auto v = call(g, "POST", "/admin/v1/index/rebuild", body);
+    for (const auto& a : v.at("accounts").as_array()) {
+      std::cout << json::value_to<std::string>(a.at("account")) << ": " << a.at("indexed") << " email(s) indexed\n";
+    }
     return 0;
   }
   if (app.got_subcommand("restore")) {

@@ -3,9 +3,12 @@
 
 #include <filesystem>
 #include <ostream>
+#include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 
+#include "search/index.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::tools {
@@ -60,6 +63,48 @@ int offline_restore(const config::Config& cfg, const std::string& checkpoint_dir
     return 1;
   }
   out << "store " << store_path(cfg).string() << " restored from " << checkpoint_dir << "\n";
+  return 0;
+}
+
+int offline_index_rebuild(const config::Config& cfg, const std::string& account, std::ostream& out,
+                          std::ostream& err) {
+  storage::StoreOptions opts;
+  opts.path = store_path(cfg);
+  opts.create_if_missing = false;
+  auto store = storage::Store::open(opts);
+  if (!store) {
+    err << "refmailctl: " << storage::error_detail(store.error());
+    if (store.error() == storage::errc::locked) err << " — refmaild is running: use refmailctl index rebuild without --offline";
+    err << "\n";
+    return 1;
+  }
+  std::vector<std::string> accounts;
+  if (!account.empty()) {
+    auto u = (*store)->get_user(account);
+    if (!u) {
+      err << "refmailctl: " << storage::error_detail(u.error()) << "\n";
+      return 1;
+    }
+    accounts.push_back(u->address);
+  } else {
+    auto users = (*store)->list_users();
+    if (!users) {
+      err << "refmailctl: " << storage::error_detail(users.error()) << "\n";
+      return 1;
+    }
+    for (const auto& u : *users) accounts.push_back(u.address);
+  }
+  search::Options so;
+  so.dir = std::filesystem::path(cfg.data_dir) / "fts";
+  search::Index index(**store, so);
+  for (const auto& a : accounts) {
+    auto r = index.rebuild(a);
+    if (!r) {
+      err << "refmailctl: rebuilding the index of " << a << ": " << r.error().message() << "\n";
+      return 1;
+    }
+    out << a << ": " << r->indexed << " email(s) indexed\n";
+  }
   return 0;
 }
 

@@ -16,4 +16,8 @@ int offline_fsck(const config::Config& cfg, bool repair, bool json, std::ostream
 int offline_restore(const config::Config& cfg, const std::string& checkpoint_dir, std::ostream& out,
                     std::ostream& err);
 
+// Rebuild the full-text index (<data_dir>/fts) of `account`, or of every user when empty.
+int offline_index_rebuild(const config::Config& cfg, const std::string& account, std::ostream& out,
+                          std::ostream& err);
+
 }  // namespace refmail::tools
