@@ -143,9 +143,10 @@ inline std::string message_index_key(std::string_view account, std::string_view 
   return k;
 }
 // The mailbox index (storage/mailbox_index.cpp), written in the batch of each row change:
-// - the date view "D" account \0 mailbox_id(be32) date(be64, sign bit flipped) uid(be32)
-//   -> [str message_id][str thread_id, "" = the message's own]: a mailbox in
-//   internal-date order (JMAP receivedAt), read from either end;
+// - the date view "D" account \0 mailbox_id(be32) date(be64, sign bit flipped) message_id
+//   \0 uid(be32) -> [str message_id][str thread_id, "" = the message's own]: a mailbox in
+//   internal-date order (JMAP receivedAt), ties by email id as the in-memory sort, read
+//   from either end (format "5"; before, the key had no message id);
 // - per mailbox and thread "G" account \0 mailbox_id(be32) thread_id -> [i64 rows]
 //   [i64 unread rows], so thread counts move without a scan;
 // - per thread "T" account \0 thread_id \0 date(be64, sign bit flipped) mailbox_id(be32)
@@ -160,9 +161,10 @@ inline std::string view_prefix(std::string_view account, std::uint32_t mailbox_i
   return k;
 }
 inline std::string view_key(std::string_view account, std::uint32_t mailbox_id, std::int64_t date,
-                            std::uint32_t uid) {
+                            std::string_view message_id, std::uint32_t uid) {
   auto k = view_prefix(account, mailbox_id);
   put_be64(k, static_cast<std::uint64_t>(date) ^ (std::uint64_t{1} << 63));
+  k.append(message_id).push_back('\0');
   put_be32(k, uid);
   return k;
 }

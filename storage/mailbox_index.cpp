@@ -80,7 +80,7 @@ void IndexDelta::count(const Row& r, std::int64_t rows, std::int64_t unread) {
 }
 
 void IndexDelta::add(const Row& r) {
-  puts_.emplace_back(view_key(r.account, r.mailbox_id, r.date, r.uid), encode_view(r.message_id, r.thread_id));
+  puts_.emplace_back(view_key(r.account, r.mailbox_id, r.date, r.message_id, r.uid), encode_view(r.message_id, r.thread_id));
   puts_.emplace_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid),
                      thread_member_value(r.message_id));
   puts_.emplace_back(modseq_key(kModseqView, r.account, r.mailbox_id, r.modseq, r.uid), std::string());
@@ -92,7 +92,7 @@ void IndexDelta::add(const Row& r) {
 }
 
 void IndexDelta::remove(const Row& r, std::uint64_t modseq) {
-  dels_.push_back(view_key(r.account, r.mailbox_id, r.date, r.uid));
+  dels_.push_back(view_key(r.account, r.mailbox_id, r.date, r.message_id, r.uid));
   dels_.push_back(thread_member_key(r.account, full_thread(r), r.date, r.mailbox_id, r.uid));
   dels_.push_back(modseq_key(kModseqView, r.account, r.mailbox_id, r.modseq, r.uid));
   puts_.emplace_back(modseq_key(kTombstone, r.account, r.mailbox_id, modseq, r.uid), std::string());
@@ -239,7 +239,7 @@ result<void> Store::Impl::merge_threads(const std::string& account, const std::s
     if (!row) return fail(errc::corrupt, "mailbox row of " + account + " is corrupt");
     row->thread_id = into == row->message_id ? std::string() : into;
     batch.put(kCfMailbox, row_key(account, m.mailbox_id, m.uid), encode_row(*row));
-    batch.put(kCfMailbox, view_key(account, m.mailbox_id, row->internal_date, m.uid),
+    batch.put(kCfMailbox, view_key(account, m.mailbox_id, row->internal_date, row->message_id, m.uid),
               encode_view(row->message_id, row->thread_id));
     auto keys = keys_of.find(row->message_id);
     if (keys == keys_of.end()) {
@@ -297,7 +297,7 @@ void derive_mailbox_index(std::string_view account, std::uint32_t mailbox_id, st
   for (auto kind : kSortViews)
     out.view[sorted_view_key(account, mailbox_id, kind, keys, v.logical_size, v.message_id, uid)] =
         encode_view(v.message_id, v.thread_id);
-  out.view[view_key(account, mailbox_id, v.internal_date, uid)] = encode_view(v.message_id, v.thread_id);
+  out.view[view_key(account, mailbox_id, v.internal_date, v.message_id, uid)] = encode_view(v.message_id, v.thread_id);
   out.view[thread_member_key(account, thread, v.internal_date, mailbox_id, uid)] = thread_member_value(v.message_id);
   out.view[modseq_key(kModseqView, account, mailbox_id, row_modseq(v), uid)] = std::string();
   const bool unread = is_unread(v.keywords);
@@ -394,15 +394,21 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   const auto prefix = view_prefix(*acct, mailbox_id);
   auto it = impl_->iter(kCfMailbox);
   if (newest_first) {
-    auto last = prefix;
-    last.append(12, '\xff');
-    it->seek_for_prev(last);
+    auto end = prefix;
+    for (std::size_t i = end.size(); i-- > 0;) {  // the first key after the prefix's range
+      if (static_cast<unsigned char>(end[i]) != 0xff) {
+        end[i] = static_cast<char>(end[i] + 1);
+        end.resize(i + 1);
+        break;
+      }
+    }
+    it->seek_for_prev(end);
   } else {
     it->seek(prefix);
   }
   for (; it->valid() && starts_with(it->key(), prefix); newest_first ? it->prev() : it->next()) {
     std::string_view key(it->key().data(), it->key().size());
-    if (key.size() != prefix.size() + 12) continue;  // fsck reports it
+    if (key.size() < prefix.size() + 14) continue;  // fsck reports it
     Reader r(std::string_view(it->value().data(), it->value().size()));
     ViewEntry e;
     e.message_id = r.str();
@@ -411,7 +417,7 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
     if (e.thread_id.empty()) e.thread_id = e.message_id;
     const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
     e.internal_date = UnixSeconds(std::chrono::seconds(date));
-    e.uid = get_be32(key.substr(prefix.size() + 8, 4));
+    e.uid = get_be32(key.substr(key.size() - 4));
     if (!visit(e)) return {};
   }
   if (auto ec = it->check("reading the mailbox index")) return ec;

@@ -604,6 +604,12 @@ result<std::size_t> Store::Impl::build_message_index() {
     }
   }
   if (auto ec = it->check("indexing messages")) return ec;
+  // The date view's keys gained the message id in format "5": older ones go first.
+  if (*done && (**done == "2" || **done == "3" || **done == "4")) {
+    auto drop = kv->batch();
+    drop.delete_range(kCfMailbox, "D", "E");
+    if (auto w = write(drop, /*sync=*/false); !w) return w.error();
+  }
   auto boxes = build_mailbox_index();
   if (!boxes) return boxes.error();
   indexed = std::max(indexed, *boxes);

@@ -241,7 +241,8 @@ class Store {
   // The counts of each of the account's mailboxes, by mailbox id (absent: all zero).
   // Costs O(mailboxes), whatever the mailboxes hold.
   [[nodiscard]] result<std::map<std::uint32_t, MailboxCounts>> mailbox_counts(std::string_view account);
-  // Visits one mailbox's rows in internal-date order (ties by UID), newest first when
+  // Visits one mailbox's rows in internal-date order (ties by email id, then UID; both
+  // reversed with `newest_first`), newest first when
   // `newest_first`, until `visit` returns false. Costs what is visited. An unknown
   // mailbox id visits nothing.
   [[nodiscard]] result<void> scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id,

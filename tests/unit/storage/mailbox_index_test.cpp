@@ -74,7 +74,7 @@ void expect_index_matches_rows(Store& s, const std::string& account) {
     EXPECT_EQ(c.unread_threads, want.unread_threads) << b.name;
     auto sorted = *rows;
     std::sort(sorted.begin(), sorted.end(), [](const MailboxRow& x, const MailboxRow& y) {
-      return std::pair(x.internal_date, x.uid) < std::pair(y.internal_date, y.uid);
+      return std::tie(x.internal_date, x.message_id, x.uid) < std::tie(y.internal_date, y.message_id, y.uid);
     });
     auto oldest = view(s, account, b.mailbox_id, false);
     ASSERT_EQ(oldest.size(), sorted.size()) << b.name;
@@ -442,7 +442,7 @@ TEST(MailboxIndex, FsckFindsAndRepairsDrift) {
     auto b = (*kv)->batch();
     b.delete_range(kCfMailbox, view_prefix("a@x.test", 1), view_prefix("a@x.test", 2));
     b.delete_range(kCfMailbox, thread_count_prefix("b@x.test", 1), thread_count_prefix("b@x.test", 2));
-    b.put(kCfMailbox, view_key("a@x.test", 4, 77, 9), "junk");
+    b.put(kCfMailbox, view_key("a@x.test", 4, 77, "Mjunk", 9), "junk");
     b.put(kCfMailbox, thread_count_key("a@x.test", 4, "Tghost"), "junk");
     b.delete_range(kCfMailbox, thread_member_prefix("b@x.test", ""), thread_member_prefix("b@x.test\x01", ""));
     b.put(kCfMailbox, thread_member_key("a@x.test", "ghost", 1, 1, 1), "junk");
