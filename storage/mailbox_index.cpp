@@ -387,15 +387,17 @@ result<std::map<std::uint32_t, MailboxCounts>> Store::mailbox_counts(std::string
   return out;
 }
 
-result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id, bool newest_first,
-                                      const std::function<bool(const ViewEntry&)>& visit) {
-  auto acct = canonical_address(account);
-  if (!acct) return fail(errc::invalid_argument, "malformed account");
-  const auto prefix = view_prefix(*acct, mailbox_id);
-  auto it = impl_->iter(kCfMailbox);
-  if (newest_first) {
-    auto end = prefix;
-    for (std::size_t i = end.size(); i-- > 0;) {  // the first key after the prefix's range
+namespace {
+
+// Walks the view keys under `prefix` (values [str message id][str thread id], the UID in
+// the key's last 4 bytes; with `dated`, the receivedAt in the 8 bytes after the prefix),
+// last first when `descending`, until `visit` returns false.
+result<void> walk_view(Store::Impl& s, const std::string& account, const std::string& prefix, bool descending,
+                       bool dated, const std::function<bool(const ViewEntry&)>& visit) {
+  auto it = s.iter(kCfMailbox);
+  if (descending) {
+    auto end = prefix;  // the first key after the prefix's range
+    for (std::size_t i = end.size(); i-- > 0;) {
       if (static_cast<unsigned char>(end[i]) != 0xff) {
         end[i] = static_cast<char>(end[i] + 1);
         end.resize(i + 1);
@@ -406,17 +408,20 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   } else {
     it->seek(prefix);
   }
-  for (; it->valid() && starts_with(it->key(), prefix); newest_first ? it->prev() : it->next()) {
+  const std::size_t min_key = prefix.size() + (dated ? 8 : 0) + 6;  // an id, its \0 and the UID at least
+  for (; it->valid() && starts_with(it->key(), prefix); descending ? it->prev() : it->next()) {
     std::string_view key(it->key().data(), it->key().size());
-    if (key.size() < prefix.size() + 14) continue;  // fsck reports it
+    if (key.size() < min_key) continue;  // fsck reports it
     Reader r(std::string_view(it->value().data(), it->value().size()));
     ViewEntry e;
     e.message_id = r.str();
     e.thread_id = r.str();
-    if (!r.done()) return fail(errc::corrupt, "mailbox index of " + *acct + " is corrupt (refmailctl fsck --repair)");
+    if (!r.done()) return fail(errc::corrupt, "mailbox index of " + account + " is corrupt (refmailctl fsck --repair)");
     if (e.thread_id.empty()) e.thread_id = e.message_id;
-    const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
-    e.internal_date = UnixSeconds(std::chrono::seconds(date));
+    if (dated) {
+      const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
+      e.internal_date = UnixSeconds(std::chrono::seconds(date));
+    }
     e.uid = get_be32(key.substr(key.size() - 4));
     if (!visit(e)) return {};
   }
@@ -424,33 +429,20 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   return {};
 }
 
+}  // namespace
+
+result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id, bool newest_first,
+                                      const std::function<bool(const ViewEntry&)>& visit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  return walk_view(*impl_, *acct, view_prefix(*acct, mailbox_id), newest_first, /*dated=*/true, visit);
+}
+
 result<void> Store::scan_sorted_view(std::string_view account, std::uint32_t mailbox_id, SortView kind,
                                      bool descending, const std::function<bool(const ViewEntry&)>& visit) {
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");
-  const auto prefix = sorted_view_prefix(*acct, mailbox_id, kind);
-  auto it = impl_->iter(kCfMailbox);
-  if (descending) {
-    auto end = prefix;
-    end.back() = static_cast<char>(end.back() + 1);
-    it->seek_for_prev(end);  // the view's last key (keys are longer than `end`)
-  } else {
-    it->seek(prefix);
-  }
-  for (; it->valid() && starts_with(it->key(), prefix); descending ? it->prev() : it->next()) {
-    std::string_view key(it->key().data(), it->key().size());
-    if (key.size() < prefix.size() + 6) continue;  // fsck reports it
-    Reader r(std::string_view(it->value().data(), it->value().size()));
-    ViewEntry e;
-    e.message_id = r.str();
-    e.thread_id = r.str();
-    if (!r.done()) return fail(errc::corrupt, "mailbox index of " + *acct + " is corrupt (refmailctl fsck --repair)");
-    if (e.thread_id.empty()) e.thread_id = e.message_id;
-    e.uid = get_be32(key.substr(key.size() - 4));
-    if (!visit(e)) return {};
-  }
-  if (auto ec = it->check("reading the mailbox index")) return ec;
-  return {};
+  return walk_view(*impl_, *acct, sorted_view_prefix(*acct, mailbox_id, kind), descending, /*dated=*/false, visit);
 }
 
 namespace {

@@ -2,8 +2,10 @@
 #include "tools/refmailctl/offline.hpp"
 
 #include <filesystem>
+#include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -18,20 +20,28 @@ std::filesystem::path store_path(const config::Config& cfg) {
   return std::filesystem::path(cfg.data_dir) / "store";
 }
 
-}  // namespace
-
-int offline_fsck(const config::Config& cfg, bool repair, bool json, std::ostream& out, std::ostream& err) {
+// The stopped daemon's store; nullptr after telling `err` why not (`if_running` is what to
+// do instead when the daemon holds it).
+std::unique_ptr<storage::Store> open_offline(const config::Config& cfg, std::ostream& err, std::string_view if_running) {
   storage::StoreOptions opts;
   opts.path = store_path(cfg);
   opts.create_if_missing = false;
   auto store = storage::Store::open(opts);
   if (!store) {
     err << "refmailctl: " << storage::error_detail(store.error());
-    if (store.error() == storage::errc::locked) err << " — stop refmaild before fsck --repair";
+    if (store.error() == storage::errc::locked) err << " — " << if_running;
     err << "\n";
-    return 1;
+    return nullptr;
   }
-  auto rep = (*store)->fsck(repair);
+  return std::move(*store);
+}
+
+}  // namespace
+
+int offline_fsck(const config::Config& cfg, bool repair, bool json, std::ostream& out, std::ostream& err) {
+  auto store = open_offline(cfg, err, "stop refmaild before fsck --repair");
+  if (!store) return 1;
+  auto rep = store->fsck(repair);
   if (!rep) {
     err << "refmailctl: fsck failed: " << storage::error_detail(rep.error()) << "\n";
     return 1;
@@ -68,26 +78,18 @@ int offline_restore(const config::Config& cfg, const std::string& checkpoint_dir
 
 int offline_index_rebuild(const config::Config& cfg, const std::string& account, std::ostream& out,
                           std::ostream& err) {
-  storage::StoreOptions opts;
-  opts.path = store_path(cfg);
-  opts.create_if_missing = false;
-  auto store = storage::Store::open(opts);
-  if (!store) {
-    err << "refmailctl: " << storage::error_detail(store.error());
-    if (store.error() == storage::errc::locked) err << " — refmaild is running: use refmailctl index rebuild without --offline";
-    err << "\n";
-    return 1;
-  }
+  auto store = open_offline(cfg, err, "refmaild is running: use refmailctl index rebuild without --offline");
+  if (!store) return 1;
   std::vector<std::string> accounts;
   if (!account.empty()) {
-    auto u = (*store)->get_user(account);
+    auto u = store->get_user(account);
     if (!u) {
       err << "refmailctl: " << storage::error_detail(u.error()) << "\n";
       return 1;
     }
     accounts.push_back(u->address);
   } else {
-    auto users = (*store)->list_users();
+    auto users = store->list_users();
     if (!users) {
       err << "refmailctl: " << storage::error_detail(users.error()) << "\n";
       return 1;
@@ -96,7 +98,7 @@ int offline_index_rebuild(const config::Config& cfg, const std::string& account,
   }
   search::Options so;
   so.dir = std::filesystem::path(cfg.data_dir) / "fts";
-  search::Index index(**store, so);
+  search::Index index(*store, so);
   for (const auto& a : accounts) {
     auto r = index.rebuild(a);
     if (!r) {

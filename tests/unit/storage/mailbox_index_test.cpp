@@ -655,7 +655,7 @@ TEST(ThreadMerge, AMessageLinkingTwoThreadsMergesThem) {
   expect_fsck_clean(*s);
 }
 
-// Deliveries that link threads, racing with flag changes and expunges: the index stays
+// Deliveries that link threads, racing with flag changes: the index stays
 // exact (fsck clean) and every message of a chain ends in one thread.
 TEST(ThreadMerge, ExactUnderConcurrentDeliveriesAndFlagChanges) {
   TempDir dir;
