@@ -104,6 +104,8 @@ void SearchWorker::start() {
       std::rethrow_exception(e);
     } catch (const std::exception& x) {
       log::error("search.worker_failed", {{"error", x.what()}});
+    } catch (...) {
+      log::error("search.worker_failed", {{"error", "unknown exception"}});
     }
   });
 }

@@ -8,6 +8,8 @@ one warm-up, the median and p90 of:
   - Email/get of one email (the properties a message list shows),
   - Email/query inMailbox INBOX newest 50 + Email/get of them (one request),
   - Mailbox/get of every mailbox,
+  - Email/query {text: "word42"} (a word in 1% of the messages; the search index, once its
+    worker reports no lag) with the ids of the newest 50,
 and the SMTP delivery rate of the last 5,000 messages before each size (of all of them
 below 5,000), into the account as it is then. Also the data folder's bytes per message.
 
@@ -19,7 +21,9 @@ selected (refmail's JMAP requests, too, go over one kept-alive HTTP connection, 
 with its Basic authentication):
   - UID FETCH of the newest message (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY.PEEK[TEXT]<0.256>),
   - FETCH of the newest 50 (the same items),
-  - LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN)).
+  - LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN)),
+  - UID SEARCH TEXT word42 (Dovecot without an FTS plugin, as Debian installs it: it reads
+    the messages).
 
   python3 tools/bench/mailbox_scale.py BUILD_DIR [SIZE ...]     (default 1000 10000 100000)
   python3 tools/bench/mailbox_scale.py --peer [--mdbox] [SIZE ...]
@@ -126,6 +130,23 @@ def timed(fn, runs=15):
     return statistics.median(times), times[int(len(times) * 0.9) - 1]
 
 
+def expected_hits(n):
+    return len([i for i in range(n) if i % 100 == 42])
+
+
+def wait_for_search_index(port, limit_s=600):
+    """Until the search worker reports no lag on /metrics (so the index answers, not the
+    fallback scan)."""
+    t0 = time.time()
+    while time.time() - t0 < limit_s:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+            lines = [l for l in r.read().decode().splitlines() if l.startswith("refmail_search_lag_states")]
+        if lines and float(lines[0].split()[-1]) == 0:
+            return
+        time.sleep(1)
+    raise RuntimeError("the search index did not catch up")
+
+
 def fill_to(port, have, n, lmtp=False):
     """Fills from `have` to `n` messages; returns the rate of the last RATE_WINDOW."""
     window = min(RATE_WINDOW, n - have)
@@ -134,9 +155,13 @@ def fill_to(port, have, n, lmtp=False):
     return fill(port, n - window, n, lmtp=lmtp)
 
 
-def record(rows, n, get1, page, mbox, rate, fill_s, settled, folder):
+SEARCH_WORD = "word42"  # in the body of every message i with i % 100 == 42
+
+
+def record(rows, n, get1, page, mbox, text, rate, fill_s, settled, folder):
     du = int(subprocess.run(["du", "-sb", folder], capture_output=True, text=True).stdout.split()[0])
     row = {"messages": n, "email_get_ms": get1, "query50_get_ms": page, "mailbox_get_ms": mbox,
+           "text_search_ms": text,
            "msg_per_s_last_window": round(rate, 1), "fill_s": round(fill_s), "settle_s": settled,
            "data_bytes_per_msg": du // n}
     rows.append(row)
@@ -144,15 +169,15 @@ def record(rows, n, get1, page, mbox, rate, fill_s, settled, folder):
 
 
 def print_table(rows, peer):
-    what = ["UID FETCH one", "FETCH newest 50", "LIST-STATUS"] if peer else \
-        ["Email/get one", "Email/query 50 + get", "Mailbox/get"]
-    print(f"| messages | {what[0]} (median / p90 ms) | {what[1]} (ms) | {what[2]} (ms) | "
+    what = ["UID FETCH one", "FETCH newest 50", "LIST-STATUS", "SEARCH TEXT"] if peer else \
+        ["Email/get one", "Email/query 50 + get", "Mailbox/get", "Email/query text"]
+    print(f"| messages | {what[0]} (median / p90 ms) | {what[1]} (ms) | {what[2]} (ms) | {what[3]} (ms) | "
           f"{'LMTP' if peer else 'SMTP'} msg/s (last 5,000) | data bytes/msg |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         f = lambda p: f"{p[0]:.1f} / {p[1]:.1f}"
         print(f"| {r['messages']:,} | {f(r['email_get_ms'])} | {f(r['query50_get_ms'])} | {f(r['mailbox_get_ms'])} | "
-              f"{r['msg_per_s_last_window']} | {r['data_bytes_per_msg']:,} |")
+              f"{f(r['text_search_ms'])} | {r['msg_per_s_last_window']} | {r['data_bytes_per_msg']:,} |")
 
 
 def peer(sizes, location):
@@ -182,8 +207,13 @@ def peer(sizes, location):
             get1 = timed(lambda: ok(im.uid("FETCH", newest, items)))
             page = timed(lambda: ok(im.fetch(f"{n - 49}:{n}", items)))
             mbox = timed(lambda: ok(im._simple_command("LIST", '""', '"*"', "RETURN", "(STATUS (MESSAGES UNSEEN))")))
+
+            def search():
+                r = ok(im.uid("SEARCH", None, "TEXT", SEARCH_WORD))
+                assert len(r[1][0].split()) == expected_hits(n), r
+            text = timed(search)
             im.logout()
-            record(rows, n, get1, page, mbox, rate, fill_s, settled, os.path.join(dc.dir, "mail"))
+            record(rows, n, get1, page, mbox, text, rate, fill_s, settled, os.path.join(dc.dir, "mail"))
     finally:
         dc.stop()
         shutil.rmtree(dc.dir, ignore_errors=True)
@@ -239,7 +269,13 @@ def main():
                 r = jmap(port, [["Mailbox/get", {"accountId": acct}, "m"]])
                 assert any(b["totalEmails"] == n for b in r[0][1]["list"]), r
             mbox = timed(mailboxes)
-            record(rows, n, get1, page, mbox, rate, fill_s, settled, data)
+            wait_for_search_index(port)
+
+            def text_query():
+                r = jmap(port, [["Email/query", {"accountId": acct, "filter": {"text": SEARCH_WORD}, "limit": 50}, "q"]])
+                assert r[0][1]["total"] == expected_hits(n), r
+            text = timed(text_query)
+            record(rows, n, get1, page, mbox, text, rate, fill_s, settled, data)
     finally:
         d.stop()
         shutil.rmtree(work, ignore_errors=True)
