@@ -324,7 +324,17 @@ result<CatchUp> catch_up_locked(storage::Store& store, Slot& s, std::size_t max_
     s.verified = true;
   }
   CatchUp out;
-  std::size_t seen = 0;
+  std::size_t seen = 0, committed_at = 0;
+  // One Xapian commit (with its fsyncs) per call, or per kCommitChanges of a long one:
+  // committing every batch cost deliveries a third of their rate on two cores.
+  constexpr std::size_t kCommitChanges = 20000;
+  std::uint64_t committed = since;
+  auto commit = [&] {
+    if (since == committed) return;
+    commit_cursor(s, since, mark);
+    committed = since;
+    committed_at = seen;
+  };
   while (since < *current) {
     // Every type (not only emails), so the mark is the newest set of any kind.
     auto log = store.changes_since(s.account, since, std::nullopt, batch);
@@ -361,15 +371,17 @@ result<CatchUp> catch_up_locked(storage::Store& store, Slot& s, std::size_t max_
     }
     std::uint64_t next = log->has_more && !log->sets.empty() ? log->sets.back().modseq : log->state;
     if (!log->sets.empty()) mark = mark_of(log->sets.back());
-    commit_cursor(s, next, mark);
     since = next;
     if (!log->has_more) break;
     if (max_changes > 0 && seen >= max_changes) {
+      commit();
       out.indexed_state = since;
       out.account_state = *current;
       return out;  // the caller sees indexed_state < account_state
     }
+    if (seen - committed_at >= kCommitChanges) commit();
   }
+  commit();
   out.indexed_state = since;
   out.account_state = std::max(since, *current);
   return out;
