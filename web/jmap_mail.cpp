@@ -853,14 +853,26 @@ struct Results {
 };
 
 // One mailbox sorted by receivedAt (what the webmail and most clients ask for), size,
-// sentAt, from or subject: the store's date view or sorted view of that mailbox, so a
-// walk costs what it visits, not the mailbox; the total is the mailbox's count. nullopt: not that query (email_results filters the
+// sentAt, from or subject, optionally only its unread (or read) mail: the store's date
+// view or sorted view of that mailbox, so a walk costs what it visits, not the mailbox;
+// the total is the mailbox's count. nullopt: not that query (email_results filters the
 // account's rows).
 std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool& failed) {
   const auto* f = args.if_contains("filter");
-  if (!f || !f->is_object() || f->as_object().size() != 1) return std::nullopt;
+  if (!f || !f->is_object() || f->as_object().size() > 2) return std::nullopt;
   const auto* in = f->as_object().if_contains("inMailbox");
   if (!in || !in->is_string()) return std::nullopt;
+  // With it, "notKeyword" or "hasKeyword" "$seen" (unread or read mail): the mailbox's
+  // unread counts give the total, and the walk skips the rows that do not match.
+  std::optional<bool> want_seen;
+  if (f->as_object().size() == 2) {
+    const auto* no = f->as_object().if_contains("notKeyword");
+    const auto* has = f->as_object().if_contains("hasKeyword");
+    const auto* kw = no ? no : has;
+    if (!kw || !kw->is_string() || kw->as_string() != "$seen") return std::nullopt;
+    want_seen = has != nullptr;
+  }
+  if (want_seen == true && bool_arg(args, "collapseThreads")) return std::nullopt;  // no count of read threads
   bool newest_first = true;  // no sort: newest first (as the filtered path)
   std::optional<storage::SortView> sorted;  // none: the date view (receivedAt)
   if (const auto* sort = args.if_contains("sort"); sort && !sort->is_null()) {
@@ -892,20 +904,32 @@ std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool&
   auto counts = ctx.j.store.mailbox_counts(ctx.account);
   if (!counts) return failed = true, std::nullopt;
   const auto c = (*counts)[*mailbox_id];
-  r.total = static_cast<std::int64_t>(collapse ? c.threads : c.total);
+  if (!want_seen) r.total = static_cast<std::int64_t>(collapse ? c.threads : c.total);
+  else if (!*want_seen) r.total = static_cast<std::int64_t>(collapse ? c.unread_threads : c.unread);
+  else r.total = static_cast<std::int64_t>(c.total - std::min(c.total, c.unread));
   Ctx* cx = &ctx;
   const std::uint32_t box = *mailbox_id;
-  // Collapsed: each thread's first email in the walk's order.
-  r.walk = [cx, box, newest_first, collapse, sorted](const auto& visit) {
+  // Collapsed: each thread's first email in the walk's order. With a $seen condition,
+  // only rows of this mailbox whose $seen is as asked (each read as it is passed).
+  r.walk = [cx, box, newest_first, collapse, sorted, want_seen, mailbox = *name](const auto& visit) {
     std::set<std::string> threads;
     std::int64_t index = 0;
+    bool failed_read = false;
     auto each = [&](const storage::ViewEntry& e) {
+      if (want_seen) {
+        const auto* rows = cx->rows_of(e.message_id);
+        if (!rows) return !(failed_read = true);
+        auto row = std::find_if(rows->begin(), rows->end(),
+                                [&](const MailboxRow& x) { return x.mailbox == mailbox && x.uid == e.uid; });
+        if (row == rows->end()) return true;  // expunged since the view was read
+        if (has_keyword(*row, "$seen") != *want_seen) return true;
+      }
       if (collapse && !threads.insert(e.thread_id).second) return true;
       return visit(index++, e.message_id, e.thread_id);
     };
     auto w = sorted ? cx->j.store.scan_sorted_view(cx->account, box, *sorted, newest_first, each)
                     : cx->j.store.scan_mailbox_view(cx->account, box, newest_first, each);
-    return bool(w);
+    return bool(w) && !failed_read;
   };
   // In the results only with a row in this mailbox: known from the message index.
   r.may_hold = [cx, mailbox = *name](const std::string& id) -> std::optional<bool> {

@@ -214,10 +214,24 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
   }
   ASSERT_FALSE(inbox.empty());
   ASSERT_FALSE(sent.empty());
+  // Every third message read, so the unread and read views differ from the mailbox.
+  json::object seen;
+  for (std::size_t i = 0; i < ids.size(); i += 3) seen[ids[i]] = json::object{{"keywords/$seen", true}};
+  ASSERT_EQ(api("alice", json::array{json::array{"Email/set", json::object{{"accountId", acct("alice")}, {"update", seen}}, "s"}})
+                .at(0).at(1).at("updated").as_object().size(),
+            seen.size());
   auto run = [&](json::object args, bool general) {
     auto box = args.at("filter").as_string();
     args["filter"] = json::object{{"inMailbox", box}};
-    if (general) args["filter"] = json::object{{"operator", "AND"}, {"conditions", json::array{args["filter"]}}};
+    if (auto* kw = args.if_contains("seen")) {  // "not" / "has": only unread / read mail
+      args["filter"].as_object()[kw->as_string() == "not" ? "notKeyword" : "hasKeyword"] = "$seen";
+      args.erase("seen");
+    }
+    if (general) {
+      json::array conds;
+      for (const auto& c : args["filter"].as_object()) conds.push_back(json::object{{c.key(), c.value()}});
+      args["filter"] = json::object{{"operator", "AND"}, {"conditions", conds}};
+    }
     args["accountId"] = acct("alice");
     auto r = api("alice", json::array{json::array{"Email/query", args, "q"}});
     auto res = r.at(0).as_array();
@@ -226,6 +240,7 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
     return json::value(json::object{{"ids", o.at("ids")}, {"position", o.at("position")}, {"total", o.at("total")}});
   };
   int checked = 0;
+  for (const char* seen_filter : {"", "not", "has"}) {
   for (const auto* box : {&inbox, &sent}) {
     for (bool collapse : {false, true}) {
       for (int dir = 0; dir < 11; ++dir) {  // no sort, then each sorted view either way
@@ -237,6 +252,7 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
             forms.push_back(json::object{{"anchor", anchor}, {"anchorOffset", off}, {"limit", 4}});
         for (auto form : forms) {
           form["filter"] = *box;
+          if (*seen_filter) form["seen"] = seen_filter;
           if (collapse) form["collapseThreads"] = true;
           static const char* kProps[] = {"receivedAt", "size", "sentAt", "from", "subject"};
           if (dir > 0) form["sort"] = json::array{json::object{{"property", kProps[(dir - 1) / 2]}, {"isAscending", dir % 2 == 0}}};
@@ -248,7 +264,8 @@ TEST_F(JmapMail, MailboxQueryFromTheIndexEqualsTheFilteredPath) {
       }
     }
   }
-  EXPECT_EQ(checked, 2 * 2 * 11 * 48);
+  }
+  EXPECT_EQ(checked, 3 * 2 * 2 * 11 * 48);
   // The view's order is the dates': the newest first by default.
   auto newest = run(json::object{{"filter", inbox}, {"limit", 2}}, false);
   EXPECT_EQ(newest.at("ids"), (json::array{ids[11], ids[8]}));
