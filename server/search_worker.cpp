@@ -23,7 +23,7 @@ namespace refmail::server {
 constexpr std::size_t kPassChangesPerAccount = 5000;
 
 // Indexing runs at this nice value on its own thread: on a small machine it takes the CPU
-// deliveries leave (at normal priority it cost them a fifth of their rate on 2 cores).
+// deliveries leave first (at normal priority it competed with them for the CPU).
 constexpr int kIndexNice = 10;
 
 struct SearchWorker::Impl {
