@@ -88,6 +88,27 @@ void email_set(Ctx& ctx, json::object& args, const std::string& call_id, json::a
 void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
 void submission_get(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
 
+// ---- shared by the reading methods (jmap_mail.cpp) and Email/query (jmap_query.cpp)
+// ASCII case-insensitive substring test (an empty needle is in everything).
+bool contains_ci(std::string_view hay, std::string_view needle);
+// args[key] is the boolean true.
+bool bool_arg(const json::object& args, std::string_view key);
+// An email as its rows give it: receivedAt is the earliest row's internal date.
+struct EmailView {
+  const std::vector<storage::MailboxRow>* rows = nullptr;
+  std::int64_t received = 0;
+  std::uint64_t size = 0;
+};
+EmailView view_of(const std::vector<storage::MailboxRow>& rows);
+// The stored summary (nullopt: no such message); with `structure`, also the MIME tree
+// read from the skeleton's own bytes (the same record, no blob read).
+std::optional<mime::Summary> load_summary(Ctx& ctx, const std::string& message_id,
+                                          std::optional<mime::StructurePart>* structure = nullptr,
+                                          bool with_headers = false);
+// Email/query and Email/queryChanges (jmap_query.cpp).
+void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
+void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
+
 // RFC 3339 UTC date-time ("2024-05-01T10:00:00Z").
 std::string utc_date(std::int64_t unix_seconds);
 std::optional<std::int64_t> parse_utc_date(std::string_view s);
