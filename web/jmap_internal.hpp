@@ -105,6 +105,9 @@ EmailView view_of(const std::vector<storage::MailboxRow>& rows);
 std::optional<mime::Summary> load_summary(Ctx& ctx, const std::string& message_id,
                                           std::optional<mime::StructurePart>* structure = nullptr,
                                           bool with_headers = false);
+// A state string of this server (the account's change-log modseq, decimal); nullopt
+// for anything else.
+std::optional<std::uint64_t> parse_state(std::string_view s);
 // Email/query and Email/queryChanges (jmap_query.cpp).
 void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);
 void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out);

@@ -61,6 +61,14 @@ bool bool_arg(const json::object& args, std::string_view key) {
   return v && v->is_bool() && v->as_bool();
 }
 
+std::optional<std::uint64_t> parse_state(std::string_view s) {
+  std::uint64_t v = 0;
+  if (s.empty() || s.size() > 19 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc{}) return std::nullopt;
+  return v;
+}
+
 EmailView view_of(const std::vector<storage::MailboxRow>& rows) {
   EmailView v;
   v.rows = &rows;
@@ -318,10 +326,8 @@ void changes(Ctx& ctx, json::object& args, const std::string& call_id, json::arr
     max_changes = static_cast<std::size_t>(m->as_int64());
   }
   std::string_view st = since->as_string();
-  std::uint64_t since_state = 0;
-  bool numeric = !st.empty() && st.size() <= 19 && std::all_of(st.begin(), st.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) numeric = std::from_chars(st.data(), st.data() + st.size(), since_state).ec == std::errc{};
-  auto log = numeric ? ctx.j.store.changes_since(ctx.account, since_state, type, max_changes)
+  const auto since_state = parse_state(st);
+  auto log = since_state ? ctx.j.store.changes_since(ctx.account, *since_state, type, max_changes)
                      : storage::result<storage::ChangeLog>(boost::system::in_place_error,
                                                            make_error_code(storage::errc::invalid_argument));
   if (!log) {

@@ -9,7 +9,6 @@
 // SECURITY: filters are bounded (depth 16, 256 nodes, 64 text conditions of at most 1 KB)
 // before any row is read; every id answered is one of the caller's rows.
 #include <algorithm>
-#include <charconv>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -656,14 +655,12 @@ void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_i
     up_to = std::string(u->as_string());
   }
   std::string_view st = since->as_string();
-  std::uint64_t since_state = 0;
-  bool numeric = !st.empty() && st.size() <= 19 && std::all_of(st.begin(), st.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) numeric = std::from_chars(st.data(), st.data() + st.size(), since_state).ec == std::errc{};
-  if (!numeric) return out.push_back(method_error("cannotCalculateChanges", call_id, "not a query state of this server"));
+  const auto since_state = parse_state(st);
+  if (!since_state) return out.push_back(method_error("cannotCalculateChanges", call_id, "not a query state of this server"));
   // The state is read before the results are, so a change made in between is reported
   // again next time rather than missed.
   const auto new_state = ctx.state();
-  auto log = ctx.j.store.changes_since(ctx.account, since_state);
+  auto log = ctx.j.store.changes_since(ctx.account, *since_state);
   if (!log) {
     if (log.error() == storage::errc::expired || log.error() == storage::errc::invalid_argument)
       return out.push_back(method_error("cannotCalculateChanges", call_id,
