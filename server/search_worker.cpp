@@ -26,6 +26,33 @@ constexpr std::size_t kPassChangesPerAccount = 5000;
 // deliveries leave first (at normal priority it competed with them for the CPU).
 constexpr int kIndexNice = 10;
 
+bool IndexPacing::due(const std::string& account, std::uint64_t state, std::uint64_t known,
+                      std::chrono::steady_clock::time_point now) {
+  auto [it, first] = seen_.try_emplace(account);
+  auto& s = it->second;
+  s.fresh = true;
+  if (state <= known) {
+    s.state = state;
+    s.since = now;
+    return false;
+  }
+  const bool quiet = !first && s.state == state;
+  if (first || s.state <= known) s.since = now;  // became behind at this pass
+  s.state = state;
+  return quiet || state - known >= batch_states || now - s.since >= max_delay;
+}
+
+void IndexPacing::end_pass() {
+  for (auto it = seen_.begin(); it != seen_.end();) {
+    if (!it->second.fresh) {
+      it = seen_.erase(it);
+      continue;
+    }
+    it->second.fresh = false;
+    ++it;
+  }
+}
+
 struct SearchWorker::Impl {
   Impl(storage::Store& s, std::shared_ptr<search::Index> x, std::shared_ptr<metrics::Metrics> m,
        std::chrono::milliseconds iv)
@@ -38,6 +65,7 @@ struct SearchWorker::Impl {
   std::condition_variable cv;
   bool stopping = false;
   std::thread thread;
+  IndexPacing pacing;  // the worker thread's only
 
   void run() {
     // This thread only (Linux: a thread's nice value is its own).
@@ -69,27 +97,13 @@ struct SearchWorker::Impl {
     for (const auto& u : *users) {
       auto state = store.account_state(u.address);
       if (!state) continue;
-      if (*state == index->known_state(u.address)) continue;
-      auto r = index->catch_up(u.address, kPassChangesPerAccount);
-      if (r) {
-        if (metrics) {
-          metrics->add("refmail_search_indexed_total", r->indexed);
-          metrics->add("refmail_search_deleted_total", r->deleted);
-        }
-        if (r->rebuilt) {
-          log::info("search.rebuilt", {{"account", u.address}, {"reason", r->rebuild_reason}, {"indexed", r->indexed}});
-          if (metrics) metrics->add("refmail_search_rebuilds_total");
-        }
-      } else if (r.error() != search::errc::behind) {
-        log::warn("search.catch_up_failed", {{"account", u.address}, {"error", r.error().message()}});
-        if (metrics) metrics->add("refmail_search_failures_total");
-      }
-      const std::uint64_t known = index->known_state(u.address);
-      if (known < *state) {
+      if (pacing.due(u.address, *state, index->known_state(u.address), started)) catch_up(u.address);
+      if (const auto known = index->known_state(u.address); known < *state) {
         lag += *state - known;
         ++behind;
       }
     }
+    pacing.end_pass();
     if (metrics) {
       metrics->set_gauge("refmail_search_lag_states", static_cast<double>(lag));
       metrics->set_gauge("refmail_search_accounts_behind", static_cast<double>(behind));
@@ -97,6 +111,24 @@ struct SearchWorker::Impl {
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     return true;
+  }
+
+  // One account's catch-up, counted and logged.
+  void catch_up(const std::string& account) {
+    auto r = index->catch_up(account, kPassChangesPerAccount);
+    if (r) {
+      if (metrics) {
+        metrics->add("refmail_search_indexed_total", r->indexed);
+        metrics->add("refmail_search_deleted_total", r->deleted);
+      }
+      if (r->rebuilt) {
+        log::info("search.rebuilt", {{"account", account}, {"reason", r->rebuild_reason}, {"indexed", r->indexed}});
+        if (metrics) metrics->add("refmail_search_rebuilds_total");
+      }
+    } else if (r.error() != search::errc::behind) {
+      log::warn("search.catch_up_failed", {{"account", account}, {"error", r.error().message()}});
+      if (metrics) metrics->add("refmail_search_failures_total");
+    }
   }
 };
 
