@@ -389,44 +389,75 @@ result<std::map<std::uint32_t, MailboxCounts>> Store::mailbox_counts(std::string
 
 namespace {
 
-// Walks the view keys under `prefix` (values [str message id][str thread id], the UID in
-// the key's last 4 bytes; with `dated`, the receivedAt in the 8 bytes after the prefix),
-// last first when `descending`, until `visit` returns false.
+// A walk over the view keys under `prefix` (values [str message id][str thread id], the
+// UID in the key's last 4 bytes; with `dated`, the receivedAt in the 8 bytes after the
+// prefix), last first when `descending`.
+class ViewCursor {
+ public:
+  ViewCursor(Store::Impl& s, std::string prefix, bool descending, bool dated)
+      : it_(s.iter(kCfMailbox)), prefix_(std::move(prefix)), descending_(descending), dated_(dated) {
+    if (descending_) {
+      auto end = prefix_;  // the first key after the prefix's range
+      for (std::size_t i = end.size(); i-- > 0;) {
+        if (static_cast<unsigned char>(end[i]) != 0xff) {
+          end[i] = static_cast<char>(end[i] + 1);
+          end.resize(i + 1);
+          break;
+        }
+      }
+      it_->seek_for_prev(end);
+    } else {
+      it_->seek(prefix_);
+    }
+  }
+
+  // The next entry into `e` (and its key after the prefix, which orders the entries of
+  // every mailbox alike, into `order`); false at the end, or on an error (check()).
+  bool next(ViewEntry& e, std::string* order = nullptr) {
+    const std::size_t min_key = prefix_.size() + (dated_ ? 8 : 0) + 6;  // an id, its \0 and the UID at least
+    for (; !corrupt_ && it_->valid() && starts_with(it_->key(), prefix_); step()) {
+      std::string_view key(it_->key().data(), it_->key().size());
+      if (key.size() < min_key) continue;  // fsck reports it
+      Reader r(std::string_view(it_->value().data(), it_->value().size()));
+      e.message_id = r.str();
+      e.thread_id = r.str();
+      if (!r.done()) return !(corrupt_ = true);
+      if (e.thread_id.empty()) e.thread_id = e.message_id;
+      if (dated_) {
+        const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix_.size(), 8)) ^ (std::uint64_t{1} << 63));
+        e.internal_date = UnixSeconds(std::chrono::seconds(date));
+      }
+      e.uid = get_be32(key.substr(key.size() - 4));
+      if (order) order->assign(key.substr(prefix_.size()));
+      step();
+      return true;
+    }
+    return false;
+  }
+
+  result<void> check(const std::string& account) const {
+    if (corrupt_) return fail(errc::corrupt, "mailbox index of " + account + " is corrupt (refmailctl fsck --repair)");
+    if (auto ec = it_->check("reading the mailbox index")) return ec;
+    return {};
+  }
+
+ private:
+  void step() { descending_ ? it_->prev() : it_->next(); }
+
+  std::unique_ptr<KvIterator> it_;
+  std::string prefix_;
+  bool descending_;
+  bool dated_;
+  bool corrupt_ = false;
+};
+
 result<void> walk_view(Store::Impl& s, const std::string& account, const std::string& prefix, bool descending,
                        bool dated, const std::function<bool(const ViewEntry&)>& visit) {
-  auto it = s.iter(kCfMailbox);
-  if (descending) {
-    auto end = prefix;  // the first key after the prefix's range
-    for (std::size_t i = end.size(); i-- > 0;) {
-      if (static_cast<unsigned char>(end[i]) != 0xff) {
-        end[i] = static_cast<char>(end[i] + 1);
-        end.resize(i + 1);
-        break;
-      }
-    }
-    it->seek_for_prev(end);
-  } else {
-    it->seek(prefix);
-  }
-  const std::size_t min_key = prefix.size() + (dated ? 8 : 0) + 6;  // an id, its \0 and the UID at least
-  for (; it->valid() && starts_with(it->key(), prefix); descending ? it->prev() : it->next()) {
-    std::string_view key(it->key().data(), it->key().size());
-    if (key.size() < min_key) continue;  // fsck reports it
-    Reader r(std::string_view(it->value().data(), it->value().size()));
-    ViewEntry e;
-    e.message_id = r.str();
-    e.thread_id = r.str();
-    if (!r.done()) return fail(errc::corrupt, "mailbox index of " + account + " is corrupt (refmailctl fsck --repair)");
-    if (e.thread_id.empty()) e.thread_id = e.message_id;
-    if (dated) {
-      const auto date = static_cast<std::int64_t>(get_be64(key.substr(prefix.size(), 8)) ^ (std::uint64_t{1} << 63));
-      e.internal_date = UnixSeconds(std::chrono::seconds(date));
-    }
-    e.uid = get_be32(key.substr(key.size() - 4));
+  ViewCursor c(s, prefix, descending, dated);
+  ViewEntry e;
+  while (c.next(e))
     if (!visit(e)) return {};
-  }
-  if (auto ec = it->check("reading the mailbox index")) return ec;
-  return {};
+  return c.check(account);
 }
 
 }  // namespace
@@ -436,6 +467,47 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   auto acct = canonical_address(account);
   if (!acct) return fail(errc::invalid_argument, "malformed account");
   return walk_view(*impl_, *acct, view_prefix(*acct, mailbox_id), newest_first, /*dated=*/true, visit);
+}
+
+result<void> Store::scan_account_view(std::string_view account, bool newest_first,
+                                      const std::function<bool(std::uint32_t, const ViewEntry&)>& visit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto boxes = list_mailboxes(*acct);
+  if (!boxes && boxes.error() == errc::not_found) return {};  // no such account: nothing to visit
+  if (!boxes) return boxes.error();
+  // A merge of the mailboxes' date views: each cursor holds its next entry; the one whose
+  // key (date, email id, UID) comes first in the walk's order goes next.
+  struct Head {
+    std::uint32_t mailbox_id = 0;
+    std::unique_ptr<ViewCursor> cursor;
+    ViewEntry entry;
+    std::string order;
+  };
+  std::vector<Head> heads;
+  heads.reserve(boxes->size());
+  for (const auto& b : *boxes) {
+    Head h{b.mailbox_id, std::make_unique<ViewCursor>(*impl_, view_prefix(*acct, b.mailbox_id), newest_first, true), {}, {}};
+    if (h.cursor->next(h.entry, &h.order)) heads.push_back(std::move(h));
+    else if (auto r = h.cursor->check(*acct); !r) return r;
+  }
+  // `a` goes after `b` in the walk (a max-heap's "less").
+  auto after = [newest_first](const Head& a, const Head& b) {
+    return newest_first ? a.order < b.order : a.order > b.order;
+  };
+  std::make_heap(heads.begin(), heads.end(), after);
+  while (!heads.empty()) {
+    std::pop_heap(heads.begin(), heads.end(), after);
+    auto& h = heads.back();
+    if (!visit(h.mailbox_id, h.entry)) return {};
+    if (h.cursor->next(h.entry, &h.order)) {
+      std::push_heap(heads.begin(), heads.end(), after);
+    } else {
+      if (auto r = h.cursor->check(*acct); !r) return r;
+      heads.pop_back();
+    }
+  }
+  return {};
 }
 
 result<void> Store::scan_sorted_view(std::string_view account, std::uint32_t mailbox_id, SortView kind,

@@ -248,6 +248,12 @@ class Store {
   [[nodiscard]] result<void> scan_mailbox_view(std::string_view account, std::uint32_t mailbox_id,
                                                bool newest_first,
                                                const std::function<bool(const ViewEntry&)>& visit);
+  // Visits every row of the account in internal-date order (ties by email id, then UID;
+  // all reversed with `newest_first`) with its mailbox id: a merge of the mailboxes' date
+  // views, so an email in several mailboxes is visited once per row. Costs what is visited
+  // plus one seek per mailbox.
+  [[nodiscard]] result<void> scan_account_view(std::string_view account, bool newest_first,
+                                               const std::function<bool(std::uint32_t, const ViewEntry&)>& visit);
   // Visits one mailbox's rows in the order of a sorted view, ties by email id, both
   // descending when `descending`, until `visit` returns false (ViewEntry::internal_date is
   // not set). Costs what is visited.

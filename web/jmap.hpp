@@ -51,6 +51,9 @@ struct JmapLimits {
   std::uint32_t max_concurrent_upload = 4;
   std::uint32_t max_concurrent_requests = 8;
   std::chrono::seconds upload_hold{24 * 3600};  // RFC 8620 6.1: at least 1 hour
+  // Every Email/query filters and sorts the account's rows in memory, without the
+  // mailbox index's views: the reference the tests compare the indexed paths with.
+  bool query_in_memory = false;
 };
 
 // "A" + hex(address) and back (nullopt when malformed).

@@ -43,30 +43,50 @@ bool has_keyword(const MailboxRow& r, const std::string& k) {
   return std::find(r.keywords.begin(), r.keywords.end(), k) != r.keywords.end();
 }
 
-// (every email of the thread has `keyword`, some email has it), from the account's rows
-// (one pass per keyword per request). nullopt: a store error.
+// (every email of the thread has `keyword`, some email has it): from the account's rows
+// when the request holds them already (one pass per keyword), else from the thread's
+// members. nullopt: a store error.
 std::optional<std::pair<bool, bool>> thread_keyword(Ctx& ctx, const std::string& thread, const std::string& keyword) {
-  auto kw = ctx.thread_keywords.find(keyword);
-  if (kw == ctx.thread_keywords.end()) {
-    const auto* emails = ctx.email_rows();
-    if (!emails) return std::nullopt;
-    std::map<std::string, std::pair<bool, bool>> threads;
-    for (const auto& [id, rows] : *emails) {
-      auto [it, fresh] = threads.try_emplace(rows.front().thread_id, true, false);
+  auto& known = ctx.thread_keywords[keyword];
+  if (ctx.emails && known.empty()) {
+    for (const auto& [id, rows] : *ctx.emails) {
+      auto [it, fresh] = known.try_emplace(rows.front().thread_id, true, false);
       const bool has = has_keyword(rows.front(), keyword);
       it->second.first = it->second.first && has;
       it->second.second = it->second.second || has;
     }
-    kw = ctx.thread_keywords.emplace(keyword, std::move(threads)).first;
   }
-  auto it = kw->second.find(thread);
-  return it == kw->second.end() ? std::make_pair(false, false) : it->second;
+  if (auto it = known.find(thread); it != known.end()) return it->second;
+  if (ctx.emails) return std::make_pair(false, false);  // no email of the account is in it
+  auto members = ctx.j.store.thread_emails(ctx.account, thread);
+  if (!members) return std::nullopt;
+  std::vector<std::string> ids;
+  for (const auto& m : *members) ids.push_back(m.message_id);
+  if (!ctx.prefetch_rows(ids)) return std::nullopt;
+  bool all = true, some = false, any = false;
+  for (const auto& id : ids) {
+    const auto* rows = ctx.rows_of(id);
+    if (!rows) return std::nullopt;
+    if (rows->empty()) continue;
+    const bool has = has_keyword(rows->front(), keyword);
+    all = all && has;
+    some = some || has;
+    any = true;
+  }
+  return known.emplace(thread, any ? std::make_pair(all, some) : std::make_pair(false, false)).first->second;
 }
 
 // RFC 5322 field name: printable ASCII except ':'.
 bool valid_field_name(std::string_view n) {
   return !n.empty() && n.size() <= 255 &&
          std::all_of(n.begin(), n.end(), [](char c) { return c > ' ' && c < 127 && c != ':'; });
+}
+
+// [name] (present) or [name, text] (a field of that name contains the text).
+bool valid_header_condition(const json::value& v) {
+  const auto* h = v.if_array();
+  return h && !h->empty() && h->size() <= 2 && (*h)[0].is_string() && valid_field_name((*h)[0].as_string()) &&
+         (h->size() == 1 || (*h)[1].is_string());
 }
 
 bool addresses_match(const std::vector<mime::Address>& list, std::string_view needle) {
@@ -154,11 +174,8 @@ int matches(Ctx& ctx, Candidate& c, const json::object& f, std::string& bad, con
       const bool hit = k == "allInThreadHaveKeyword" ? tk->first : k == "someInThreadHaveKeyword" ? tk->second : !tk->second;
       if (!hit) return 0;
     } else if (k == "header") {
-      // [name] (present) or [name, text] (a field of that name contains the text).
+      if (!valid_header_condition(v)) return bad = "header", -1;
       const auto* h = v.if_array();
-      if (!h || h->empty() || h->size() > 2 || !(*h)[0].is_string() || !valid_field_name((*h)[0].as_string()) ||
-          (h->size() == 2 && !(*h)[1].is_string()))
-        return bad = "header", -1;
       auto m = ctx.j.store.get_message(c.id);
       if (!m) return 0;
       const auto name = ascii_lower((*h)[0].as_string());
@@ -211,7 +228,9 @@ bool filter_supported(const json::object& f, std::string& bad, int depth = 0, in
   if (!nodes) nodes = &count;
   if (depth > 16) return bad = "filter too deep", false;
   if (++*nodes > kMaxFilterNodes) return bad = "too many filter conditions", false;
-  if (f.contains("operator")) {
+  if (const auto* op = f.if_contains("operator")) {
+    if (!op->is_string() || (op->as_string() != "AND" && op->as_string() != "OR" && op->as_string() != "NOT"))
+      return bad = "operator", false;
     const auto* conds = f.if_contains("conditions");
     if (!conds || !conds->is_array()) return bad = "conditions", false;
     for (const auto& c : conds->as_array()) {
@@ -221,7 +240,18 @@ bool filter_supported(const json::object& f, std::string& bad, int depth = 0, in
     return true;
   }
   for (const auto& kv : f) {
-    if (!kKnown.count(kv.key())) return bad = std::string(kv.key()), false;
+    const std::string_view k = kv.key();
+    const auto& v = kv.value();
+    if (!kKnown.count(k)) return bad = std::string(k), false;
+    // The values matches() cannot test (so every walk can test every candidate).
+    bool ok = true;
+    if (k == "inMailboxOtherThan") ok = v.is_array();
+    else if (k == "before" || k == "after") ok = v.is_string() && parse_utc_date(v.as_string()).has_value();
+    else if (k == "minSize" || k == "maxSize") ok = v.is_number();
+    else if (k == "hasAttachment") ok = v.is_bool();
+    else if (k.find("InThreadHaveKeyword") != std::string_view::npos) ok = v.is_string() && !v.as_string().empty();
+    else if (k == "header") ok = valid_header_condition(v);
+    if (!ok) return bad = std::string(k), false;
   }
   return true;
 }
@@ -322,7 +352,9 @@ bool sort_candidates(Ctx& ctx, const std::vector<Comparator>& comparators, std::
 // The results of one Email/query (RFC 8620 5.5), in order, shared by Email/query and
 // Email/queryChanges: its total and a walk over it. Only the walk costs (what it visits).
 struct Results {
-  std::int64_t total = 0;
+  // The number of results (nullopt: a store error). May walk them all: asked only for
+  // calculateTotal or a negative position.
+  std::function<std::optional<std::int64_t>()> count;
   // Visits the results in order (index, email id, thread id) until `visit` returns false.
   // false: a store error.
   std::function<bool(const std::function<bool(std::int64_t, const std::string&, const std::string&)>&)> walk;
@@ -330,6 +362,23 @@ struct Results {
   // nullopt: a store error.
   std::function<std::optional<bool>(const std::string&)> may_hold;
 };
+
+// The store's sorted view of a mailbox for a sort property (receivedAt: the date view).
+std::optional<storage::SortView> sort_view(std::string_view property) {
+  if (property == "size") return storage::SortView::size;
+  if (property == "sentAt") return storage::SortView::sent_at;
+  if (property == "from") return storage::SortView::from;
+  if (property == "subject") return storage::SortView::subject;
+  return std::nullopt;
+}
+
+Results no_results() {
+  Results r;
+  r.count = [] { return std::optional<std::int64_t>(0); };
+  r.walk = [](const auto&) { return true; };
+  r.may_hold = [](const std::string&) { return std::optional<bool>(false); };
+  return r;
+}
 
 // One mailbox sorted by receivedAt (what the webmail and most clients ask for), size,
 // sentAt, from or subject, optionally only its unread (or read) mail: the store's date
@@ -358,12 +407,7 @@ std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool&
     std::vector<Comparator> cmps;
     std::string bad;
     if (!parse_sort(*sort, cmps, bad) || cmps.size() != 1) return std::nullopt;
-    static const std::map<std::string_view, storage::SortView> kViews = {
-        {"size", storage::SortView::size},
-        {"sentAt", storage::SortView::sent_at},
-        {"from", storage::SortView::from},
-        {"subject", storage::SortView::subject}};
-    if (auto v = kViews.find(cmps[0].property); v != kViews.end()) sorted = v->second;
+    if (auto v = sort_view(cmps[0].property)) sorted = *v;
     else if (cmps[0].property != "receivedAt") return std::nullopt;
     newest_first = !cmps[0].ascending;  // for the sorted views: descending
   }
@@ -375,17 +419,15 @@ std::optional<Results> mailbox_results(Ctx& ctx, const json::object& args, bool&
     if (name && b.name == *name) mailbox_id = b.mailbox_id;
   const bool collapse = bool_arg(args, "collapseThreads");
   Results r;
-  if (!mailbox_id) {
-    r.walk = [](const auto&) { return true; };
-    r.may_hold = [](const std::string&) { return std::optional<bool>(false); };
-    return r;
-  }
+  if (!mailbox_id) return no_results();
   auto counts = ctx.j.store.mailbox_counts(ctx.account);
   if (!counts) return failed = true, std::nullopt;
   const auto c = (*counts)[*mailbox_id];
-  if (!want_seen) r.total = static_cast<std::int64_t>(collapse ? c.threads : c.total);
-  else if (!*want_seen) r.total = static_cast<std::int64_t>(collapse ? c.unread_threads : c.unread);
-  else r.total = static_cast<std::int64_t>(c.total - std::min(c.total, c.unread));
+  std::int64_t total = 0;
+  if (!want_seen) total = static_cast<std::int64_t>(collapse ? c.threads : c.total);
+  else if (!*want_seen) total = static_cast<std::int64_t>(collapse ? c.unread_threads : c.unread);
+  else total = static_cast<std::int64_t>(c.total - std::min(c.total, c.unread));
+  r.count = [total] { return std::optional<std::int64_t>(total); };
   Ctx* cx = &ctx;
   const std::uint32_t box = *mailbox_id;
   // Collapsed: each thread's first email in the walk's order. With a $seen condition,
@@ -499,13 +541,110 @@ constexpr std::size_t kQueryCatchUpChanges = 2000;
 // emails (the cost of about that many change entries).
 constexpr std::size_t kQueryRebuildMessages = 1000;
 
-// Any other query: the account's rows, filtered and sorted in memory; with text
-// conditions that bound the filter, only the rows the search index names. nullopt: a
-// method error was written to `out`.
+// The filter's top-level inMailbox (its own, or that of a condition of a top-level AND):
+// every result is in that mailbox. nullptr: none.
+const json::value* top_mailbox(const json::object& f) {
+  if (const auto* op = f.if_contains("operator")) {
+    if (!op->is_string() || op->as_string() != "AND") return nullptr;
+    for (const auto& c : f.at("conditions").as_array())
+      if (const auto* in = top_mailbox(c.as_object())) return in;
+    return nullptr;
+  }
+  const auto* in = f.if_contains("inMailbox");
+  return in && in->is_string() ? in : nullptr;
+}
+
+// A query walked in a view's order, the filter tested on each email as it is passed: the
+// date or sorted view of the filter's top-level inMailbox, or without one the account's
+// date order (its mailboxes' date views merged; an email is taken at its earliest row,
+// where the receivedAt sort places it). A page costs the emails walked to fill it; the
+// count walks them all. nullopt: a sort no view gives (`failed` on a store error).
+std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, const json::object* filter,
+                                        const std::vector<Comparator>& comparators,
+                                        std::shared_ptr<const TextHits> hits, bool& failed) {
+  if (comparators.size() > 1) return std::nullopt;
+  std::optional<storage::SortView> sorted;
+  bool descending = true;  // no sort: newest first
+  if (comparators.size() == 1) {
+    descending = !comparators[0].ascending;
+    if (comparators[0].property != "receivedAt" && !(sorted = sort_view(comparators[0].property))) return std::nullopt;
+  }
+  const json::value* in = filter ? top_mailbox(*filter) : nullptr;
+  if (sorted && !in) return std::nullopt;  // sorted views are per mailbox
+  std::optional<std::uint32_t> box;
+  std::string box_name;
+  if (in) {
+    const auto* boxes = ctx.mailbox_list();
+    if (!boxes) return failed = true, std::nullopt;
+    auto name = ctx.mailbox_name(in->as_string());
+    for (const auto& b : *boxes)
+      if (name && b.name == *name) box = b.mailbox_id;
+    if (!box) return no_results();
+    box_name = *name;
+  }
+  const bool collapse = bool_arg(args, "collapseThreads");
+  Ctx* cx = &ctx;
+  Results r;
+  r.walk = [cx, filter, hits, box, sorted, descending, collapse](const auto& visit) {
+    std::set<std::string> taken, threads;
+    std::int64_t index = 0;
+    bool failed_read = false;
+    auto each = [&](const storage::ViewEntry& e, bool account_order) {
+      if (taken.count(e.message_id)) return true;
+      const auto* rows = cx->rows_of(e.message_id);
+      if (!rows) return !(failed_read = true);
+      if (rows->empty()) return true;  // expunged since the view was read
+      Candidate c{e.message_id, view_of(*rows), std::nullopt};
+      if (account_order && e.internal_date.time_since_epoch().count() != c.view.received) return true;
+      taken.insert(e.message_id);
+      std::string bad;  // filter_supported checked every value
+      if (filter && matches(*cx, c, *filter, bad, hits.get()) != 1) return true;
+      const auto& thread = rows->front().thread_id;
+      if (collapse && !threads.insert(thread).second) return true;
+      return visit(index++, e.message_id, thread);
+    };
+    storage::result<void> w;
+    if (!box) {
+      w = cx->j.store.scan_account_view(cx->account, descending,
+                                        [&](std::uint32_t, const storage::ViewEntry& e) { return each(e, true); });
+    } else if (sorted) {
+      w = cx->j.store.scan_sorted_view(cx->account, *box, *sorted, descending,
+                                       [&](const storage::ViewEntry& e) { return each(e, false); });
+    } else {
+      w = cx->j.store.scan_mailbox_view(cx->account, *box, descending,
+                                        [&](const storage::ViewEntry& e) { return each(e, false); });
+    }
+    return bool(w) && !failed_read;
+  };
+  r.count = [walk = r.walk]() -> std::optional<std::int64_t> {
+    std::int64_t n = 0;
+    if (!walk([&](std::int64_t, const std::string&, const std::string&) { return ++n, true; })) return std::nullopt;
+    return n;
+  };
+  if (!box) {
+    r.may_hold = [](const std::string&) { return std::optional<bool>(true); };
+  } else {
+    r.may_hold = [cx, box_name](const std::string& id) -> std::optional<bool> {
+      const auto* rows = cx->rows_of(id);
+      if (!rows) return std::nullopt;
+      return std::any_of(rows->begin(), rows->end(), [&](const MailboxRow& row) { return row.mailbox == box_name; });
+    };
+  }
+  return r;
+}
+
+// Every Email/query: one mailbox's view (mailbox_results); text conditions that bound
+// the filter: only the rows the search index names, filtered and sorted in memory; a
+// sort a view gives: the view walked and filtered (streamed_results); any other sort:
+// the account's rows, filtered and sorted in memory. nullopt: a method error was
+// written to `out`.
 std::optional<Results> email_results(Ctx& ctx, const json::object& args, const std::string& call_id, json::array& out) {
   bool failed = false;
-  if (auto r = mailbox_results(ctx, args, failed)) return r;
-  if (failed) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+  const bool indexed_paths = !ctx.j.limits.query_in_memory;
+  if (indexed_paths) {
+    if (auto r = mailbox_results(ctx, args, failed)) return r;
+    if (failed) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+  }
   const json::object* filter = nullptr;
   if (const auto* f = args.if_contains("filter"); f && !f->is_null()) {
     if (!f->is_object()) return out.push_back(method_error("invalidArguments", call_id, "filter")), std::nullopt;
@@ -513,50 +652,6 @@ std::optional<Results> email_results(Ctx& ctx, const json::object& args, const s
       return out.push_back(method_error("unsupportedFilter", call_id, bad)), std::nullopt;
     }
     filter = &f->as_object();
-  }
-  // Text conditions from the index when it is current for this account (caught up
-  // here, boundedly): then only the emails the text can match are read.
-  TextHits hits;
-  bool indexed = false;
-  std::map<std::string, std::vector<MailboxRow>> bounded;
-  const std::map<std::string, std::vector<MailboxRow>>* emails = nullptr;
-  if (filter && ctx.j.search && has_text(*filter)) {
-    // A rebuild only of a small account here; a larger one is the worker's (the scan
-    // answers meanwhile).
-    auto caught_up = ctx.j.search->catch_up(ctx.account, kQueryCatchUpChanges, kQueryRebuildMessages);
-    if (caught_up) {
-      auto found = search_text(ctx, *filter, hits);
-      if (!found && found.error() == search::errc::query_too_long) {
-        return out.push_back(method_error("unsupportedFilter", call_id, "text too long or too many text conditions")),
-               std::nullopt;
-      }
-      indexed = found.has_value();
-    }
-    if (indexed) {
-      if (auto bound = text_bound(*filter, hits)) {
-        std::vector<std::string> ids(bound->begin(), bound->end());
-        auto rows = ctx.j.store.message_rows(ctx.account, ids);
-        if (!rows) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
-        for (auto& [id, r] : *rows) {
-          if (!r.empty()) bounded.emplace(id, std::move(r));
-        }
-        emails = &bounded;
-      }
-    }
-  }
-  if (!emails) emails = ctx.email_rows();
-  if (!emails) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
-  std::vector<Candidate> cands;
-  for (const auto& [id, rows] : *emails) cands.push_back(Candidate{id, view_of(rows), std::nullopt});
-  if (filter) {
-    std::vector<Candidate> kept;
-    for (auto& c : cands) {
-      std::string bad;
-      int m = matches(ctx, c, *filter, bad, indexed ? &hits : nullptr);
-      if (m < 0) return out.push_back(method_error("unsupportedFilter", call_id, bad)), std::nullopt;
-      if (m) kept.push_back(std::move(c));
-    }
-    cands = std::move(kept);
   }
   // Sort (RFC 8621 4.4.2): every comparator in turn, then the id for a stable order;
   // without one, newest first.
@@ -567,6 +662,55 @@ std::optional<Results> email_results(Ctx& ctx, const json::object& args, const s
       const bool shape = bad == "sort";
       return out.push_back(method_error(shape ? "invalidArguments" : "unsupportedSort", call_id, bad)), std::nullopt;
     }
+  }
+  // Text conditions from the index when it is current for this account (caught up
+  // here, boundedly): then only the emails the text can match are read.
+  auto hits = std::make_shared<TextHits>();
+  bool indexed = false;
+  std::map<std::string, std::vector<MailboxRow>> bounded;
+  const std::map<std::string, std::vector<MailboxRow>>* emails = nullptr;
+  if (filter && ctx.j.search && has_text(*filter)) {
+    // A rebuild only of a small account here; a larger one is the worker's (the scan
+    // answers meanwhile).
+    auto caught_up = ctx.j.search->catch_up(ctx.account, kQueryCatchUpChanges, kQueryRebuildMessages);
+    if (caught_up) {
+      auto found = search_text(ctx, *filter, *hits);
+      if (!found && found.error() == search::errc::query_too_long) {
+        return out.push_back(method_error("unsupportedFilter", call_id, "text too long or too many text conditions")),
+               std::nullopt;
+      }
+      indexed = found.has_value();
+    }
+    if (indexed) {
+      if (auto bound = text_bound(*filter, *hits)) {
+        std::vector<std::string> ids(bound->begin(), bound->end());
+        auto rows = ctx.j.store.message_rows(ctx.account, ids);
+        if (!rows) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+        for (auto& [id, r] : *rows) {
+          if (!r.empty()) bounded.emplace(id, std::move(r));
+        }
+        emails = &bounded;
+      }
+    }
+  }
+  if (!indexed) hits.reset();
+  if (!emails && indexed_paths) {
+    if (auto r = streamed_results(ctx, args, filter, comparators, hits, failed)) return r;
+    if (failed) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+  }
+  if (!emails) emails = ctx.email_rows();
+  if (!emails) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+  std::vector<Candidate> cands;
+  for (const auto& [id, rows] : *emails) cands.push_back(Candidate{id, view_of(rows), std::nullopt});
+  if (filter) {
+    std::vector<Candidate> kept;
+    for (auto& c : cands) {
+      std::string bad;
+      int m = matches(ctx, c, *filter, bad, hits.get());
+      if (m < 0) return out.push_back(method_error("unsupportedFilter", call_id, bad)), std::nullopt;
+      if (m) kept.push_back(std::move(c));
+    }
+    cands = std::move(kept);
   }
   if (comparators.empty()) comparators.push_back(Comparator{"receivedAt", false, {}});
   if (!sort_candidates(ctx, comparators, cands))
@@ -582,7 +726,7 @@ std::optional<Results> email_results(Ctx& ctx, const json::object& args, const s
     list->emplace_back(std::move(c.id), thread);
   }
   Results r;
-  r.total = static_cast<std::int64_t>(list->size());
+  r.count = [n = static_cast<std::int64_t>(list->size())] { return std::optional<std::int64_t>(n); };
   r.walk = [list](const auto& visit) {
     for (std::size_t i = 0; i < list->size(); ++i)
       if (!visit(static_cast<std::int64_t>(i), (*list)[i].first, (*list)[i].second)) break;
@@ -597,7 +741,13 @@ std::optional<Results> email_results(Ctx& ctx, const json::object& args, const s
 void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json::array& out) {
   auto results = email_results(ctx, args, call_id, out);
   if (!results) return;
-  const auto total = results->total;
+  // The total only when asked (RFC 8620 5.5) or a negative position needs it: it may
+  // walk every result.
+  std::optional<std::int64_t> total;
+  auto count = [&] {
+    if (!total) total = results->count();
+    return total.has_value();
+  };
   std::int64_t position = 0;
   if (const auto* p = args.if_contains("position"); p && p->is_int64()) position = p->as_int64();
   if (const auto* anchor = args.if_contains("anchor"); anchor && anchor->is_string()) {
@@ -615,21 +765,31 @@ void email_query(Ctx& ctx, json::object& args, const std::string& call_id, json:
     if (const auto* o = args.if_contains("anchorOffset"); o && o->is_int64()) off = o->as_int64();
     position = std::max<std::int64_t>(0, *at + off);
   }
-  if (position < 0) position = std::max<std::int64_t>(0, total + position);
+  if (position < 0) {
+    if (!count()) return out.push_back(method_error("serverFail", call_id));
+    position = std::max<std::int64_t>(0, *total + position);
+  }
   std::int64_t limit = ctx.j.limits.max_objects_in_get;
   if (const auto* l = args.if_contains("limit"); l && l->is_int64()) {
     if (l->as_int64() < 0) return out.push_back(method_error("invalidArguments", call_id, "limit"));
     limit = std::min<std::int64_t>(limit, l->as_int64());
   }
   json::array ids;
-  if (limit > 0 && position < total &&
-      !results->walk([&](std::int64_t i, const std::string& id, const std::string&) {
-        if (i >= position) ids.emplace_back(id);
-        return i + 1 < position + limit;
-      }))
-    return out.push_back(method_error("serverFail", call_id));
+  if (limit > 0 && (!total || position < *total)) {
+    std::int64_t walked = 0;
+    bool ended = true;  // the walk ran out of results (then `walked` is their number)
+    if (!results->walk([&](std::int64_t i, const std::string& id, const std::string&) {
+          walked = i + 1;
+          if (i >= position) ids.emplace_back(id);
+          return (ended = i + 1 < position + limit);
+        }))
+      return out.push_back(method_error("serverFail", call_id));
+    if (ended && !total) total = walked;
+  }
+  if (bool_arg(args, "calculateTotal") && !count()) return out.push_back(method_error("serverFail", call_id));
   json::object res{{"accountId", ctx.account_id}, {"queryState", ctx.state()}, {"canCalculateChanges", true},
-                   {"position", std::min(position, total)}, {"ids", ids}, {"total", total}};
+                   {"position", total ? std::min(position, *total) : position}, {"ids", ids}};
+  if (bool_arg(args, "calculateTotal")) res["total"] = *total;
   if (limit < ctx.j.limits.max_objects_in_get || args.contains("limit")) res["limit"] = limit;
   out.push_back(method_response("Email/query", std::move(res), call_id));
 }
@@ -726,7 +886,11 @@ void email_query_changes(Ctx& ctx, json::object& args, const std::string& call_i
   for (const auto& id : removed) removed_ids.emplace_back(id);
   json::object res{{"accountId", ctx.account_id}, {"oldQueryState", std::string(st)}, {"newQueryState", new_state},
                    {"removed", std::move(removed_ids)}, {"added", std::move(added)}};
-  if (bool_arg(args, "calculateTotal")) res["total"] = results->total;
+  if (bool_arg(args, "calculateTotal")) {
+    auto total = results->count();
+    if (!total) return out.push_back(method_error("serverFail", call_id));
+    res["total"] = *total;
+  }
   out.push_back(method_response("Email/queryChanges", std::move(res), call_id));
 }
 

@@ -171,7 +171,7 @@ class JmapQuery(unittest.TestCase):
         order = lambda es: sorted(es, key=lambda e: (e["received"], e["id"]), reverse=True)
         for f, pred in cases:
             with self.subTest(filter=f):
-                got = self.query(filter=f, sort=[{"property": "receivedAt", "isAscending": False}])
+                got = self.query(filter=f, sort=[{"property": "receivedAt", "isAscending": False}], calculateTotal=True)
                 want = self.ids_of(order([e for e in model if pred(e)]))
                 self.assertEqual(got["ids"], want)
                 self.assertEqual(got["total"], len(want))

@@ -104,7 +104,7 @@ class Search(unittest.TestCase):
         self.assertEqual(f({"operator": "NOT", "conditions": [{"text": "budget"}]}), self.ids_of("invoice", "cjk"))
         # Sorting and collapseThreads as without text.
         name, args, _ = self.query(self.a, {"text": "budget"}, sort=[{"property": "receivedAt", "isAscending": True}],
-                                   collapseThreads=True)
+                                   collapseThreads=True, calculateTotal=True)
         self.assertEqual(sorted(args["ids"]), self.ids_of("budget", "lunch"))
         self.assertEqual(args["total"], 2)
 

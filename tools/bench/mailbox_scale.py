@@ -10,6 +10,8 @@ one warm-up, the median and p90 of:
   - Mailbox/get of every mailbox,
   - Email/query {text: "word42"} (a word in 1% of the messages; the search index, once its
     worker reports no lag) with the ids of the newest 50,
+  - Email/query {inMailboxOtherThan: [Trash]} newest 50 + Email/get ("all mail": the
+    account's date order, each email filtered as it is walked),
 and the SMTP delivery rate of the last 5,000 messages before each size (of all of them
 below 5,000), into the account as it is then. Also the data folder's bytes per message.
 
@@ -158,10 +160,10 @@ def fill_to(port, have, n, lmtp=False):
 SEARCH_WORD = "word42"  # in the body of every message i with i % 100 == 42
 
 
-def record(rows, n, get1, page, mbox, text, rate, fill_s, settled, folder):
+def record(rows, n, get1, page, mbox, text, rate, fill_s, settled, folder, all_mail=None):
     du = int(subprocess.run(["du", "-sb", folder], capture_output=True, text=True).stdout.split()[0])
     row = {"messages": n, "email_get_ms": get1, "query50_get_ms": page, "mailbox_get_ms": mbox,
-           "text_search_ms": text,
+           "text_search_ms": text, "all_mail_query50_get_ms": all_mail,
            "msg_per_s_last_window": round(rate, 1), "fill_s": round(fill_s), "settle_s": settled,
            "data_bytes_per_msg": du // n}
     rows.append(row)
@@ -172,12 +174,13 @@ def print_table(rows, peer):
     what = ["UID FETCH one", "FETCH newest 50", "LIST-STATUS", "SEARCH TEXT"] if peer else \
         ["Email/get one", "Email/query 50 + get", "Mailbox/get", "Email/query text"]
     print(f"| messages | {what[0]} (median / p90 ms) | {what[1]} (ms) | {what[2]} (ms) | {what[3]} (ms) | "
-          f"{'LMTP' if peer else 'SMTP'} msg/s (last 5,000) | data bytes/msg |")
-    print("|---|---|---|---|---|---|---|")
+          f"all mail 50 + get (ms) | {'LMTP' if peer else 'SMTP'} msg/s (last 5,000) | data bytes/msg |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        f = lambda p: f"{p[0]:.1f} / {p[1]:.1f}"
+        f = lambda p: f"{p[0]:.1f} / {p[1]:.1f}" if p else "-"
         print(f"| {r['messages']:,} | {f(r['email_get_ms'])} | {f(r['query50_get_ms'])} | {f(r['mailbox_get_ms'])} | "
-              f"{f(r['text_search_ms'])} | {r['msg_per_s_last_window']} | {r['data_bytes_per_msg']:,} |")
+              f"{f(r['text_search_ms'])} | {f(r['all_mail_query50_get_ms'])} | {r['msg_per_s_last_window']} | "
+              f"{r['data_bytes_per_msg']:,} |")
 
 
 def peer(sizes, location):
@@ -242,6 +245,7 @@ def main():
             acct = next(iter(json.loads(r.read())["accounts"]))
         boxes = jmap(d.ports["http"], [["Mailbox/get", {"accountId": acct}, "m"]])[0][1]["list"]
         inbox = next(b["id"] for b in boxes if b["role"] == "inbox")
+        trash = next(b["id"] for b in boxes if b["role"] == "trash")
         have = 0
         for n in sizes:
             t = time.time()
@@ -250,7 +254,8 @@ def main():
             fill_s = time.time() - t
             settled = settle(d.proc.pid)
             port = d.ports["http"]
-            newest = jmap(port, [["Email/query", {"accountId": acct, "filter": {"inMailbox": inbox}, "limit": 1}, "q"]])
+            newest = jmap(port, [["Email/query", {"accountId": acct, "filter": {"inMailbox": inbox}, "limit": 1,
+                                                  "calculateTotal": True}, "q"]])
             assert newest[0][1]["total"] == n, newest
             eid = newest[0][1]["ids"][0]
             props = ["subject", "from", "mailboxIds", "keywords", "receivedAt", "preview", "threadId", "size"]
@@ -272,10 +277,21 @@ def main():
             wait_for_search_index(port)
 
             def text_query():
-                r = jmap(port, [["Email/query", {"accountId": acct, "filter": {"text": SEARCH_WORD}, "limit": 50}, "q"]])
+                r = jmap(port, [["Email/query", {"accountId": acct, "filter": {"text": SEARCH_WORD}, "limit": 50,
+                                                 "calculateTotal": True}, "q"]])
                 assert r[0][1]["total"] == expected_hits(n), r
             text = timed(text_query)
-            record(rows, n, get1, page, mbox, text, rate, fill_s, settled, data)
+
+            def all_mail_page():
+                r = jmap(port, [["Email/query", {"accountId": acct, "filter": {"inMailboxOtherThan": [trash]},
+                                                 "limit": 50}, "q"],
+                                ["Email/get", {"accountId": acct, "properties": props,
+                                               "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"]])
+                assert len(r[1][1]["list"]) == 50 and r[0][1]["ids"] == page_ids, r
+            page_ids = jmap(port, [["Email/query", {"accountId": acct, "filter": {"inMailbox": inbox},
+                                                    "limit": 50}, "q"]])[0][1]["ids"]
+            all_mail = timed(all_mail_page)
+            record(rows, n, get1, page, mbox, text, rate, fill_s, settled, data, all_mail)
     finally:
         d.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -1,5 +1,5 @@
 // tests/unit/storage/mailbox_index_test.cpp — the mailbox index (Store::mailbox_counts,
-// Store::scan_mailbox_view): kept in step with the rows by delivery, keyword changes,
+// Store::scan_mailbox_view, Store::scan_account_view): kept in step with the rows by delivery, keyword changes,
 // copy, move, expunge, mailbox and user removal, also under concurrent writers; built
 // at open for a data folder from before it; checked and repaired by fsck.
 #include <thread>
@@ -269,6 +269,49 @@ TEST(MailboxIndex, ScanStopsWhenTheVisitorSaysSo) {
     return true;
   }));
   EXPECT_TRUE(seen.empty());
+}
+
+// The account's date order: every row of every mailbox once, merged by (date, email id,
+// UID) either way, with its mailbox; a copy in another mailbox is visited again; the walk
+// stops when asked; another account's rows never appear.
+TEST(MailboxIndex, AccountViewMergesTheMailboxesInDateOrder) {
+  TempDir dir;
+  auto s = open_store(test_options(dir.path()));
+  ASSERT_TRUE(s);
+  add_users(*s, {"a@x.test", "b@x.test"});
+  const char* boxes[] = {"INBOX", "Archive", "Sent", "Trash"};
+  for (int i = 0; i < 24; ++i)
+    ASSERT_TRUE(deliver_to(*s, "a@x.test", boxes[i % 4], "m" + std::to_string(i), {}, {}, at((i * 5) % 7)));
+  ASSERT_TRUE(deliver_to(*s, "b@x.test", "INBOX", "other", {}, {}, at(3)));
+  const auto inbox_rows = s->list_rows("a@x.test", "INBOX");
+  ASSERT_TRUE(inbox_rows && !inbox_rows->empty());
+  ASSERT_TRUE(s->copy_row("a@x.test", "INBOX", inbox_rows->front().uid, "Archive"));
+  // Expected: every row of the account sorted by (date, email id, UID), each with its mailbox.
+  using Key = std::tuple<std::int64_t, std::string, std::uint32_t, std::uint32_t>;
+  std::vector<Key> want;
+  for (const char* b : boxes) {
+    const auto id = mailbox_id(*s, "a@x.test", b);
+    for (const auto& r : *s->list_rows("a@x.test", b))
+      want.emplace_back(r.internal_date.time_since_epoch().count(), r.message_id, r.uid, id);
+  }
+  ASSERT_EQ(want.size(), 25u);
+  std::sort(want.begin(), want.end());
+  for (bool newest_first : {false, true}) {
+    std::vector<Key> got;
+    ASSERT_TRUE(s->scan_account_view("a@x.test", newest_first, [&](std::uint32_t box, const ViewEntry& e) {
+      got.emplace_back(e.internal_date.time_since_epoch().count(), e.message_id, e.uid, box);
+      return true;
+    }));
+    auto expected = want;
+    if (newest_first) std::reverse(expected.begin(), expected.end());
+    EXPECT_EQ(got, expected);
+  }
+  int visited = 0;
+  ASSERT_TRUE(s->scan_account_view("a@x.test", true, [&](std::uint32_t, const ViewEntry&) { return ++visited < 5; }));
+  EXPECT_EQ(visited, 5);
+  visited = 0;
+  ASSERT_TRUE(s->scan_account_view("nobody@x.test", true, [&](std::uint32_t, const ViewEntry&) { return ++visited, true; }));
+  EXPECT_EQ(visited, 0);
 }
 
 // Concurrent deliveries into one mailbox, several of them in the same threads, while

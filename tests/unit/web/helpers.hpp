@@ -71,6 +71,7 @@ class WebFixture : public ::testing::Test {
   // A daemon restart: router and store closed, the store reopened, a new router.
   void restart() {
     router_.reset();
+    reference_router_.reset();
     store_.reset();
     open_store();
     make_router();
@@ -110,11 +111,24 @@ class WebFixture : public ::testing::Test {
     return out;
   }
 
-  json::value api(const std::string& user, json::array calls) {
+  json::value api(const std::string& user, json::array calls) { return api_of(*router_, user, std::move(calls)); }
+
+  // The same request answered without the mailbox index's views: every Email/query
+  // filters and sorts the account's rows in memory (the reference for the indexed paths).
+  json::value reference_api(const std::string& user, json::array calls) {
+    if (!reference_router_) {
+      JmapLimits limits;
+      limits.query_in_memory = true;
+      reference_router_ = std::make_unique<Router>(*store_, cfg_, nullptr, AuthOptions{}, limits);
+    }
+    return api_of(*reference_router_, user, std::move(calls));
+  }
+
+  json::value api_of(Router& router, const std::string& user, json::array calls) {
     json::object body{{"using", json::array{"urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
                                             "urn:ietf:params:jmap:submission"}},
                       {"methodCalls", std::move(calls)}};
-    auto r = router_->handle(req("POST", "/jmap/api", user, json::serialize(body), {{"Content-Type", "application/json"}}));
+    auto r = router.handle(req("POST", "/jmap/api", user, json::serialize(body), {{"Content-Type", "application/json"}}));
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body).at("methodResponses");
   }
@@ -132,6 +146,7 @@ class WebFixture : public ::testing::Test {
   config::Config cfg_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Router> router_;
+  std::unique_ptr<Router> reference_router_;  // reference_api's
 };
 
 }  // namespace refmail::web::testing
