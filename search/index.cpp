@@ -556,7 +556,10 @@ result<std::vector<std::string>> Index::search(std::string_view account, Field f
       if (q.empty()) return ids;
       Xapian::Enquire enquire(*s->db);
       enquire.set_query(q);
-      enquire.set_weighting_scheme(Xapian::BoolWeight());
+      // The default weighting, not BoolWeight: Xapian 1.4's boolean matcher (BoolWeight,
+      // or a weight scaled to 0) throws "Unexpected end of posting list" on a valid
+      // posting list spread over chunks by many small commits with deletions (an index
+      // kept current beside deliveries and expunges; tests/unit/search/crash_test.cpp).
       enquire.set_docid_order(Xapian::Enquire::ASCENDING);
       auto mset = enquire.get_mset(0, s->db->get_doccount());
       ids.reserve(mset.size());
