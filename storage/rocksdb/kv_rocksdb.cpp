@@ -84,10 +84,11 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c, const std::shared_ptr<rocksdb::Cac
   if (small_text && zstd_supported()) {
     // Skeletons, summaries and rows are text that ZSTD shrinks well beyond Snappy (the
     // message CF by ~27% on the benchmark workload); the bottom level holds almost all
-    // data after a compaction, and compressing there costs nothing on the write path
-    // (these CFs are a few percent of the store, so even level 19 compacts quickly).
+    // data after a compaction. Level 3, not 19: 19 saved 0.35% more of the folder
+    // (docs/PERFORMANCE.md, issue 4) but its compactions took a quarter of refmaild's CPU
+    // while a 100,000-message mailbox kept receiving mail (the index keys live here too).
     o.bottommost_compression = rocksdb::kZSTD;
-    o.bottommost_compression_opts.level = 19;
+    o.bottommost_compression_opts.level = 3;
     o.bottommost_compression_opts.enabled = true;
   }
   return o;

@@ -13,7 +13,8 @@ one warm-up, the median and p90 of:
   - Email/query {inMailboxOtherThan: [Trash]} newest 50 + Email/get ("all mail": the
     account's date order, each email filtered as it is walked),
 and the SMTP delivery rate of the last 5,000 messages before each size (of all of them
-below 5,000), into the account as it is then. Also the data folder's bytes per message.
+below 5,000), into the account as it is then, with refmaild's CPU ms per message over
+those messages. Also the data folder's bytes per message.
 
 With --peer, the same fill and the nearest IMAP reads against Dovecot (maildir, or mdbox
 with --mdbox; Debian's
@@ -103,15 +104,17 @@ def jmap(port, calls):
     return out
 
 
+def process_cpu(pid):
+    """CPU seconds (user + system, all threads) `pid` has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def settle(pid, limit_s=120):
     """Waits until `pid` used under 5% of a core over one second (flushes and
     compactions the fill started are done), at most limit_s; returns the seconds waited."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def cpu():
-        with open(f"/proc/{pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / tick
+    cpu = lambda: process_cpu(pid)
     t0 = time.time()
     while time.time() - t0 < limit_s:
         a = cpu()
@@ -149,22 +152,27 @@ def wait_for_search_index(port, limit_s=600):
     raise RuntimeError("the search index did not catch up")
 
 
-def fill_to(port, have, n, lmtp=False):
-    """Fills from `have` to `n` messages; returns the rate of the last RATE_WINDOW."""
+def fill_to(port, have, n, lmtp=False, pid=None):
+    """Fills from `have` to `n` messages; returns the rate of the last RATE_WINDOW and the
+    server's CPU ms per message over it (with `pid`: a figure that moves less than the rate
+    when other processes load the machine)."""
     window = min(RATE_WINDOW, n - have)
     if n - window > have:
         fill(port, have, n - window, lmtp=lmtp)
-    return fill(port, n - window, n, lmtp=lmtp)
+    before = process_cpu(pid) if pid else None
+    rate = fill(port, n - window, n, lmtp=lmtp)
+    cpu_ms = round((process_cpu(pid) - before) * 1000 / window, 2) if pid else None
+    return rate, cpu_ms
 
 
 SEARCH_WORD = "word42"  # in the body of every message i with i % 100 == 42
 
 
-def record(rows, n, get1, page, mbox, text, rate, fill_s, settled, folder, all_mail=None):
+def record(rows, n, get1, page, mbox, text, rate, fill_s, settled, folder, all_mail=None, cpu_ms=None):
     du = int(subprocess.run(["du", "-sb", folder], capture_output=True, text=True).stdout.split()[0])
     row = {"messages": n, "email_get_ms": get1, "query50_get_ms": page, "mailbox_get_ms": mbox,
            "text_search_ms": text, "all_mail_query50_get_ms": all_mail,
-           "msg_per_s_last_window": round(rate, 1), "fill_s": round(fill_s), "settle_s": settled,
+           "msg_per_s_last_window": round(rate, 1), "server_cpu_ms_per_msg": cpu_ms, "fill_s": round(fill_s), "settle_s": settled,
            "data_bytes_per_msg": du // n}
     rows.append(row)
     print(json.dumps(row), flush=True)
@@ -174,13 +182,14 @@ def print_table(rows, peer):
     what = ["UID FETCH one", "FETCH newest 50", "LIST-STATUS", "SEARCH TEXT"] if peer else \
         ["Email/get one", "Email/query 50 + get", "Mailbox/get", "Email/query text"]
     print(f"| messages | {what[0]} (median / p90 ms) | {what[1]} (ms) | {what[2]} (ms) | {what[3]} (ms) | "
-          f"all mail 50 + get (ms) | {'LMTP' if peer else 'SMTP'} msg/s (last 5,000) | data bytes/msg |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"all mail 50 + get (ms) | {'LMTP' if peer else 'SMTP'} msg/s (last 5,000) | server CPU ms/msg | "
+          f"data bytes/msg |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         f = lambda p: f"{p[0]:.1f} / {p[1]:.1f}" if p else "-"
         print(f"| {r['messages']:,} | {f(r['email_get_ms'])} | {f(r['query50_get_ms'])} | {f(r['mailbox_get_ms'])} | "
               f"{f(r['text_search_ms'])} | {f(r['all_mail_query50_get_ms'])} | {r['msg_per_s_last_window']} | "
-              f"{r['data_bytes_per_msg']:,} |")
+              f"{r['server_cpu_ms_per_msg'] or '-'} | {r['data_bytes_per_msg']:,} |")
 
 
 def peer(sizes, location):
@@ -193,7 +202,7 @@ def peer(sizes, location):
         have = 0
         for n in sizes:
             t = time.time()
-            rate = fill_to(dc.lmtp_port, have, n, lmtp=True)
+            rate, cpu_ms = fill_to(dc.lmtp_port, have, n, lmtp=True)
             have = n
             fill_s = time.time() - t
             settled = settle(dc.pid())
@@ -249,7 +258,7 @@ def main():
         have = 0
         for n in sizes:
             t = time.time()
-            rate = fill_to(d.ports["smtp"], have, n)
+            rate, cpu_ms = fill_to(d.ports["smtp"], have, n, pid=d.proc.pid)
             have = n
             fill_s = time.time() - t
             settled = settle(d.proc.pid)
@@ -291,7 +300,7 @@ def main():
             page_ids = jmap(port, [["Email/query", {"accountId": acct, "filter": {"inMailbox": inbox},
                                                     "limit": 50}, "q"]])[0][1]["ids"]
             all_mail = timed(all_mail_page)
-            record(rows, n, get1, page, mbox, text, rate, fill_s, settled, data, all_mail)
+            record(rows, n, get1, page, mbox, text, rate, fill_s, settled, data, all_mail, cpu_ms)
     finally:
         d.stop()
         shutil.rmtree(work, ignore_errors=True)
