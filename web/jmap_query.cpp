@@ -589,14 +589,16 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
     std::set<std::string> taken, threads;
     std::int64_t index = 0;
     bool failed_read = false;
+    // Each email's rows are read here and dropped after its test (not kept in the
+    // request's cache): a count holds no more than the ids of emails with several rows.
     auto each = [&](const storage::ViewEntry& e, bool account_order) {
       if (taken.count(e.message_id)) return true;
-      const auto* rows = cx->rows_of(e.message_id);
+      auto rows = cx->j.store.message_rows(cx->account, e.message_id);
       if (!rows) return !(failed_read = true);
       if (rows->empty()) return true;  // expunged since the view was read
       Candidate c{e.message_id, view_of(*rows), std::nullopt};
       if (account_order && e.internal_date.time_since_epoch().count() != c.view.received) return true;
-      taken.insert(e.message_id);
+      if (rows->size() > 1) taken.insert(e.message_id);  // another view entry is the same email
       std::string bad;  // filter_supported checked every value
       if (filter && matches(*cx, c, *filter, bad, hits.get()) != 1) return true;
       const auto& thread = rows->front().thread_id;
