@@ -638,8 +638,8 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
 // Every Email/query: one mailbox's view (mailbox_results); text conditions that bound
 // the filter: only the rows the search index names, filtered and sorted in memory; a
 // sort a view gives: the view walked and filtered (streamed_results); any other sort:
-// the account's rows, filtered and sorted in memory. nullopt: a method error was
-// written to `out`.
+// the rows of the filter's top-level mailbox, else of the account, filtered and sorted
+// in memory. nullopt: a method error was written to `out`.
 std::optional<Results> email_results(Ctx& ctx, const json::object& args, const std::string& call_id, json::array& out) {
   bool failed = false;
   const bool indexed_paths = !ctx.j.limits.query_in_memory;
@@ -699,6 +699,32 @@ std::optional<Results> email_results(Ctx& ctx, const json::object& args, const s
   if (!emails && indexed_paths) {
     if (auto r = streamed_results(ctx, args, filter, comparators, hits, failed)) return r;
     if (failed) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+  }
+  // A sort no view gives, within one mailbox: only that mailbox's emails, read through its
+  // date view, are filtered and sorted.
+  if (!emails && indexed_paths && filter) {
+    if (const auto* in = top_mailbox(*filter)) {
+      const auto* boxes = ctx.mailbox_list();
+      if (!boxes) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+      auto name = ctx.mailbox_name(in->as_string());
+      std::vector<std::string> ids;
+      for (const auto& b : *boxes) {
+        if (!name || b.name != *name) continue;
+        auto w = ctx.j.store.scan_mailbox_view(ctx.account, b.mailbox_id, true, [&](const storage::ViewEntry& e) {
+          ids.push_back(e.message_id);
+          return true;
+        });
+        if (!w) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+      }
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      auto rows = ctx.j.store.message_rows(ctx.account, ids);
+      if (!rows) return out.push_back(method_error("serverFail", call_id)), std::nullopt;
+      for (auto& [id, r] : *rows) {
+        if (!r.empty()) bounded.emplace(id, std::move(r));
+      }
+      emails = &bounded;
+    }
   }
   if (!emails) emails = ctx.email_rows();
   if (!emails) return out.push_back(method_error("serverFail", call_id)), std::nullopt;

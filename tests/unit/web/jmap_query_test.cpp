@@ -92,6 +92,9 @@ TEST_F(JmapQuery, ViewWalksEqualTheInMemoryReference) {
       json::array{sort("subject", true)},
       json::array{sort("sentAt", false)},
       json::array{sort("receivedAt", false), sort("size", true)},
+      json::array{sort("to", true)},
+      json::array{json::object{{"property", "hasKeyword"}, {"keyword", "$flagged"}, {"isAscending", false}},
+                  sort("receivedAt", false)},
   };
   std::vector<json::object> pages;
   for (std::int64_t pos : {0, 3, 30, -4})
@@ -121,7 +124,7 @@ TEST_F(JmapQuery, ViewWalksEqualTheInMemoryReference) {
       }
     }
   }
-  EXPECT_EQ(checked, 24 * 8 * 2 * 21);
+  EXPECT_EQ(checked, 24 * 10 * 2 * 21);
   // Every filter selects mail, but the two on a mailbox that does not exist.
   for (std::size_t fi = 0; fi + 2 < filters.size(); ++fi) EXPECT_GT(selected[fi], 0) << json::serialize(filters[fi]);
   EXPECT_EQ(selected[filters.size() - 1] + selected[filters.size() - 2], 0);
