@@ -572,7 +572,6 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
   const json::value* in = filter ? top_mailbox(*filter) : nullptr;
   if (sorted && !in) return std::nullopt;  // sorted views are per mailbox
   std::optional<std::uint32_t> box;
-  std::string box_name;
   if (in) {
     const auto* boxes = ctx.mailbox_list();
     if (!boxes) return failed = true, std::nullopt;
@@ -580,7 +579,6 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
     for (const auto& b : *boxes)
       if (name && b.name == *name) box = b.mailbox_id;
     if (!box) return no_results();
-    box_name = *name;
   }
   const bool collapse = bool_arg(args, "collapseThreads");
   Ctx* cx = &ctx;
@@ -623,15 +621,15 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
     if (!walk([&](std::int64_t, const std::string&, const std::string&) { return ++n, true; })) return std::nullopt;
     return n;
   };
-  if (!box) {
-    r.may_hold = [](const std::string&) { return std::optional<bool>(true); };
-  } else {
-    r.may_hold = [cx, box_name](const std::string& id) -> std::optional<bool> {
-      const auto* rows = cx->rows_of(id);
-      if (!rows) return std::nullopt;
-      return std::any_of(rows->begin(), rows->end(), [&](const MailboxRow& row) { return row.mailbox == box_name; });
-    };
-  }
+  // Exactly: the filter tested on the email (the walk then stops at the last one sought).
+  r.may_hold = [cx, filter, hits](const std::string& id) -> std::optional<bool> {
+    const auto* rows = cx->rows_of(id);
+    if (!rows) return std::nullopt;
+    if (rows->empty()) return false;
+    Candidate c{id, view_of(*rows), std::nullopt};
+    std::string bad;
+    return !filter || matches(*cx, c, *filter, bad, hits.get()) == 1;
+  };
   return r;
 }
 
