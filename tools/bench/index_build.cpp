@@ -5,11 +5,14 @@
 // folder; then deletes every index key (message index, date views, thread counts and
 // members, modseq view, sorted views, mailbox counters), compacts and measures again: the difference
 // is the index on disk. Last, opens the store, which rebuilds the index, and times it.
+// BM_DeliveryCost: the store's CPU per delivery at 0, 20%, 45% and 95% of --rows.
 // Measures only; asserts nothing; the temporary store under $TMPDIR is removed at exit.
 // Example: refmail-bench-index_build --benchmark_filter=. --rows=100000
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -55,6 +58,27 @@ struct RawBytes {
   std::uint64_t keys = 0, bytes = 0;
 };
 
+// One small message, as the fill and BM_DeliveryCost deliver it: every 7th a reply to
+// the message six before it, 5% read, a real summary so the sorted views get real keys.
+void deliver_one(Store& s, const std::string& account, long i) {
+  auto d = s.begin_delivery();
+  MessageRecord m;
+  m.skeleton = "From: a@b.test\r\nSubject: message " + std::to_string(i) + "\r\n\r\nbody\r\n";
+  refmail::mime::Summary sum;
+  sum.from.push_back(refmail::mime::Address{"Sender " + std::to_string(i % 500), "s" + std::to_string(i % 500) + "@b.test"});
+  sum.subject = (i % 7 == 6 ? "Re: " : "") + std::string("Quarterly report number ") + std::to_string(i / 7);
+  sum.date = 1'700'000'000 + i;
+  m.summary = sum.serialize();
+  m.logical_size = m.skeleton.size();
+  d.set_message(std::move(m));
+  std::vector<std::string> refs;
+  if (i % 7 == 6) refs.push_back("m" + std::to_string(i - 6) + "@bench");
+  d.set_thread_keys({"m" + std::to_string(i) + "@bench"}, std::move(refs));
+  d.add_mailbox_row(account, "INBOX", i % 20 == 0 ? std::vector<std::string>{"$seen"} : std::vector<std::string>{},
+                    UnixSeconds(std::chrono::seconds(1'700'000'000 + i)));
+  if (auto r = d.commit(); !r) die("commit", r.error());
+}
+
 void BM_IndexBuild(benchmark::State& state) {
   const std::string account = "user@bench.test";
   for (auto _ : state) {
@@ -64,25 +88,7 @@ void BM_IndexBuild(benchmark::State& state) {
       if (!s) die("open", s.error());
       if (auto r = (*s)->add_domain("bench.test"); !r) die("add_domain", r.error());
       if (auto r = (*s)->add_user(account, "pw"); !r) die("add_user", r.error());
-      for (long i = 0; i < g_rows; ++i) {
-        auto d = (*s)->begin_delivery();
-        MessageRecord m;
-        m.skeleton = "From: a@b.test\r\nSubject: message " + std::to_string(i) + "\r\n\r\nbody\r\n";
-        // A real summary, so the sorted views get realistic keys.
-        refmail::mime::Summary sum;
-        sum.from.push_back(refmail::mime::Address{"Sender " + std::to_string(i % 500), "s" + std::to_string(i % 500) + "@b.test"});
-        sum.subject = (i % 7 == 6 ? "Re: " : "") + std::string("Quarterly report number ") + std::to_string(i / 7);
-        sum.date = 1'700'000'000 + i;
-        m.summary = sum.serialize();
-        m.logical_size = m.skeleton.size();
-        d.set_message(std::move(m));
-        std::vector<std::string> refs;
-        if (i % 7 == 6) refs.push_back("m" + std::to_string(i - 6) + "@bench");
-        d.set_thread_keys({"m" + std::to_string(i) + "@bench"}, std::move(refs));
-        d.add_mailbox_row(account, "INBOX", i % 20 == 0 ? std::vector<std::string>{"$seen"} : std::vector<std::string>{},
-                          UnixSeconds(std::chrono::seconds(1'700'000'000 + i)));
-        if (auto r = d.commit(); !r) die("commit", r.error());
-      }
+      for (long i = 0; i < g_rows; ++i) deliver_one(**s, account, i);
       if (auto r = (*s)->compact(); !r) die("compact", r.error());
     }
     const auto with_index = folder_bytes(g_dir / "data");
@@ -133,6 +139,52 @@ void BM_IndexBuild(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_IndexBuild)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+
+// CPU seconds of the whole process (every thread: RocksDB's flushes and compactions too).
+double process_cpu_s() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds of the calling thread only (the deliveries, without background work).
+double thread_cpu_s() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+// What one delivery costs the store as the account grows: the process's CPU per message
+// (and the delivering thread's own CPU per message, without RocksDB's flushes and
+// compactions) over windows of 5,000 deliveries starting at 0 and at 20%, 45% and 95% of --rows (the
+// mailbox issue's SMTP goal, without SMTP, MIME or a load client on the same cores).
+// The store writes without fsync (what grows is CPU, not the sync).
+void BM_DeliveryCost(benchmark::State& state) {
+  const std::string account = "user@bench.test";
+  const long window = std::min<long>(5000, g_rows);
+  for (auto _ : state) {
+    fs::remove_all(g_dir / "data");
+    auto s = Store::open(options());
+    if (!s) die("open", s.error());
+    if (auto r = (*s)->add_domain("bench.test"); !r) die("add_domain", r.error());
+    if (auto r = (*s)->add_user(account, "pw"); !r) die("add_user", r.error());
+    const long starts[] = {0, g_rows / 5, g_rows * 9 / 20, g_rows - window};
+    const auto t0 = std::chrono::steady_clock::now();
+    long i = 0;
+    for (long start : starts) {
+      for (; i < start; ++i) deliver_one(**s, account, i);
+      const double cpu0 = process_cpu_s(), own0 = thread_cpu_s();
+      for (; i < start + window; ++i) deliver_one(**s, account, i);
+      const auto at = std::to_string(start / 1000) + "k";
+      state.counters["cpu_us_per_msg_at_" + at] = (process_cpu_s() - cpu0) * 1e6 / static_cast<double>(window);
+      state.counters["delivering_thread_us_per_msg_at_" + at] =
+          (thread_cpu_s() - own0) * 1e6 / static_cast<double>(window);
+    }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+BENCHMARK(BM_DeliveryCost)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 
 }  // namespace
 
