@@ -251,7 +251,8 @@ class Store {
   // Visits every row of the account in internal-date order (ties by email id, then UID;
   // all reversed with `newest_first`) with its mailbox id: a merge of the mailboxes' date
   // views, so an email in several mailboxes is visited once per row. Costs what is visited
-  // plus one seek per mailbox.
+  // plus one seek per mailbox, and holds an iterator per mailbox while it walks (callers
+  // bound the mailboxes: web/jmap_query.cpp).
   [[nodiscard]] result<void> scan_account_view(std::string_view account, bool newest_first,
                                                const std::function<bool(std::uint32_t, const ViewEntry&)>& visit);
   // Visits one mailbox's rows in the order of a sorted view, ties by email id, both

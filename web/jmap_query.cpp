@@ -554,6 +554,8 @@ const json::value* top_mailbox(const json::object& f) {
   return in && in->is_string() ? in : nullptr;
 }
 
+constexpr std::size_t kMaxMergedMailboxes = 512;
+
 // A query walked in a view's order, the filter tested on each email as it is passed: the
 // date or sorted view of the filter's top-level inMailbox, or without one the account's
 // date order (its mailboxes' date views merged; an email is taken at its earliest row,
@@ -571,10 +573,13 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
   }
   const json::value* in = filter ? top_mailbox(*filter) : nullptr;
   if (sorted && !in) return std::nullopt;  // sorted views are per mailbox
+  const auto* boxes = ctx.mailbox_list();
+  if (!boxes) return failed = true, std::nullopt;
+  // The account's order holds a cursor per mailbox at once: past this many mailboxes the
+  // in-memory path answers (its cost is the account's rows, not its mailboxes).
+  if (!in && boxes->size() > kMaxMergedMailboxes) return std::nullopt;
   std::optional<std::uint32_t> box;
   if (in) {
-    const auto* boxes = ctx.mailbox_list();
-    if (!boxes) return failed = true, std::nullopt;
     auto name = ctx.mailbox_name(in->as_string());
     for (const auto& b : *boxes)
       if (name && b.name == *name) box = b.mailbox_id;

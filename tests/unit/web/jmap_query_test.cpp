@@ -150,5 +150,22 @@ TEST_F(JmapQuery, AccountOrderPagesAndTotals) {
   EXPECT_EQ(r.at("position"), 38);
 }
 
+// Past 512 mailboxes the account's order is not merged (a cursor per mailbox): the
+// in-memory path answers, the same.
+TEST_F(JmapQuery, ManyMailboxesAnswerTheSame) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i)
+    ids.push_back(deliver("Subject: n" + std::to_string(i) + "\r\n\r\nx\r\n", {"alice@example.test"}, at(i % 9)));
+  for (int i = 0; i < 520; ++i) ASSERT_TRUE(store_->create_mailbox("alice@example.test", "Box " + std::to_string(i)));
+  for (const json::value& f : {json::value(json::object{{"notKeyword", "$flagged"}}), json::value(nullptr)}) {
+    json::object args{{"accountId", acct("alice")}, {"limit", 7}, {"position", 3}, {"calculateTotal", true}};
+    if (!f.is_null()) args["filter"] = f;
+    json::array calls{json::array{"Email/query", args, "q"}};
+    auto got = api("alice", calls).at(0);
+    EXPECT_EQ(got, reference_api("alice", calls).at(0));
+    EXPECT_EQ(got.at(1).at("total"), 30);
+  }
+}
+
 }  // namespace
 }  // namespace refmail::web::testing
