@@ -21,13 +21,9 @@
 
 #include <boost/system/result.hpp>
 
-namespace refmail::imap {
+#include "imap/errc.hpp"
 
-enum class errc { syntax = 1, line_too_long, bad_literal, unsafe_argument };
-[[nodiscard]] const boost::system::error_category& category();
-[[nodiscard]] inline boost::system::error_code make_error_code(errc e) {
-  return {static_cast<int>(e), category()};
-}
+namespace refmail::imap {
 
 struct Limits {
   std::size_t max_line_bytes = 64 * 1024;        // text between literals
@@ -139,6 +135,3 @@ class Commands {
 };
 
 }  // namespace refmail::imap
-
-template <>
-struct boost::system::is_error_code_enum<refmail::imap::errc> : std::true_type {};
