@@ -107,6 +107,9 @@ class CommandReader {
   void set_options(ReaderOptions options) { options_ = options; }
 
   [[nodiscard]] std::size_t buffered() const { return in_.size() - in_pos_; }
+  // Everything held for the command being read: unread input, the current line, the
+  // lines and literals collected so far. Bounded by the limits plus one feed().
+  [[nodiscard]] std::size_t held_bytes() const { return buffered() + line_.size() + tail_.size() + cur_bytes_; }
   // Drops unread bytes (after STARTTLS: plaintext pipelined before the handshake).
   void discard_buffered();
   [[nodiscard]] bool at_command_boundary() const;
