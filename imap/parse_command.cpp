@@ -224,7 +224,7 @@ boost::system::result<Command, ParseError> parse_command(const RawCommand& raw, 
 std::string peek_tag(std::string_view line) {
   std::size_t i = 0;
   while (i < line.size() && detail::is_astring_char(static_cast<unsigned char>(line[i])) && line[i] != '+') ++i;
-  if (i == 0 || i > 64 || (i < line.size() && line[i] != ' ')) return "";
+  if (i == 0 || i > 1024 || (i < line.size() && line[i] != ' ')) return "";
   return std::string(line.substr(0, i));
 }
 

@@ -43,11 +43,12 @@ void CommandReader::expect_sasl_line() { mode_ = Mode::SaslLine; }
 
 void CommandReader::abort_append() {
   if (state_ != State::AppendData) return;
-  pending_continuation_ = false;
-  if (!cur_.literals.empty() && cur_.literals.back().streamed && !last_non_sync_) {
+  if (pending_continuation_) {
     reset_command();  // the client waits for "+", which never comes
     return;
   }
+  // A non-synchronizing literal (or a synchronizing one whose "+" already went out):
+  // its bytes are on their way, drop them and the rest of the command.
   failed_ = true;
   silent_ = true;
   state_ = State::Discard;
@@ -206,7 +207,6 @@ std::optional<ReaderEvent> CommandReader::literal_announced(std::string text, co
   cur_.lines.push_back(std::move(text));
   cur_.literals.push_back(RawLiteral{"", a.size, a.binary, append_msg});
   remaining_ = a.size;
-  last_non_sync_ = a.non_sync;
   if (append_msg) {
     ++append_index_;
     state_ = State::AppendData;
@@ -232,6 +232,7 @@ std::optional<ReaderEvent> CommandReader::end_of_line() {
     Mode m = mode_;
     mode_ = Mode::Command;
     reset_line();
+    tag_.clear();
     ReaderEvent e;
     if (overflow || !crlf) {
       e.kind = ReaderEvent::Kind::Error;
@@ -321,7 +322,7 @@ ReaderEvent CommandReader::next() {
         std::size_t end = nl == std::string::npos ? in_.size() : nl;
         std::string_view seg = std::string_view(in_).substr(in_pos_, end - in_pos_);
         if (!line_overflow_ && line_.size() + seg.size() > limits_.max_line_bytes) {
-          if (cur_.lines.empty() && tag_.empty()) {
+          if (mode_ == Mode::Command && cur_.lines.empty() && tag_.empty()) {
             std::string head = line_;
             head.append(seg.substr(0, std::min<std::size_t>(seg.size(), 128)));
             tag_ = peek_tag(head);

@@ -98,10 +98,11 @@ class CommandReader {
   // The next line is a SASL response (RFC 9051 6.2.2): SaslLine with its text.
   // REQUIRES: at_command_boundary().
   void expect_sasl_line();
-  // Refuses the APPEND message just announced (REQUIRES: the last event was
+  // Refuses the APPEND message just announced (meant to be called right after
   // AppendBegin): no Continuation follows; a synchronizing literal ends the command
-  // at once, a non-synchronizing one and the rest of the command are discarded as
-  // they stream. No Error or Command event is produced for it: the session answers.
+  // at once, a non-synchronizing one (or one whose "+" was already sent) and the rest
+  // of the command are discarded as they stream. No Error or Command event is
+  // produced for it: the session answers. Does nothing outside an APPEND message.
   void abort_append();
   // Takes effect for the next command (ENABLE UTF8=ACCEPT, capability changes).
   void set_options(ReaderOptions options) { options_ = options; }
@@ -153,7 +154,6 @@ class CommandReader {
   ParseError error_;
   std::uint64_t remaining_ = 0;  // literal bytes still to come
   bool pending_continuation_ = false;
-  bool last_non_sync_ = false;  // the current literal was announced {n+}
   std::size_t append_index_ = 0;
   std::string append_mailbox_;
 };

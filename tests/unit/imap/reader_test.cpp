@@ -187,6 +187,27 @@ TEST(ImapReader, AbortAppend) {
   EXPECT_EQ(ev[1].command->tag, "b");
 }
 
+TEST(ImapReader, AbortAppendAfterContinuationDiscards) {
+  CommandReader r;
+  r.feed("a APPEND INBOX {5}\r\n");
+  EXPECT_EQ(r.next().kind, Kind::AppendBegin);
+  EXPECT_EQ(r.next().kind, Kind::Continuation);
+  r.abort_append();  // "+" went out: the 5 bytes come and are dropped
+  r.feed("b NOO\r\nc NOOP\r\n");
+  auto e = r.next();
+  ASSERT_EQ(e.kind, Kind::Command);
+  EXPECT_EQ(e.command->tag, "c");
+}
+
+TEST(ImapReader, OverlongIdleLineDoesNotLeakATag) {
+  Policy p;
+  p.limits.max_line_bytes = 20;
+  auto ev = run("a IDLE\r\nx " + std::string(50, 'y') + "\r\nb NOOP\nc NOOP\r\n", p);
+  ASSERT_EQ(kinds(ev), (std::vector<Kind>{Kind::Command, Kind::Error, Kind::Error, Kind::Command}));
+  EXPECT_EQ(ev[1].error.tag, "");
+  EXPECT_EQ(ev[2].error.tag, "b");
+}
+
 TEST(ImapReader, LiteralAnnouncedAndNeverSent) {
   // The reader waits; the session's deadline ends it. Nothing but "+" comes out.
   auto ev = run("a LOGIN fred {10}\r\n");
