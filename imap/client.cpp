@@ -4,6 +4,7 @@
 #include "imap/client.hpp"
 #include "imap/datetime.hpp"
 #include "imap/mutf7.hpp"
+#include "imap/strings.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -401,23 +402,6 @@ boost::system::result<std::optional<Response>> Parser::scan() {
   }
 }
 
-boost::system::result<std::string> quote(std::string_view s) {
-  bool atom = !s.empty();
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u == 0 || c == '\r' || c == '\n' || u >= 0x80) return errc::unsafe_argument;
-    // atom-specials (RFC 3501 9): ( ) { SP CTL % * " \ ]
-    if (u < 0x21 || u == 0x7f || std::string_view("(){%*\"\\]").find(c) != std::string_view::npos) atom = false;
-  }
-  if (atom && upper(s) != "NIL") return std::string(s);
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') q.push_back('\\');
-    q.push_back(c);
-  }
-  q.push_back('"');
-  return q;
-}
 
 boost::system::result<std::string> mailbox_arg(std::string_view utf8) {
   auto m = mutf7_encode(utf8);

@@ -22,6 +22,7 @@
 #include <boost/system/result.hpp>
 
 #include "imap/errc.hpp"
+#include "imap/strings.hpp"
 
 namespace refmail::imap {
 
@@ -93,9 +94,7 @@ class Parser {
   std::optional<boost::system::error_code> error_;
 };
 
-// RFC 3501 9 "astring" for a command argument: an atom when safe, else a quoted
-// string. unsafe_argument for CR, LF, NUL or non-ASCII (no literals are sent).
-[[nodiscard]] boost::system::result<std::string> quote(std::string_view s);
+// quote() (an astring for a command argument) is in imap/strings.hpp.
 // A mailbox name in modified UTF-7 (RFC 3501 5.1.3), quoted.
 [[nodiscard]] boost::system::result<std::string> mailbox_arg(std::string_view utf8_name);
 // "1:3,7,9:10" for a set of UIDs (sorted and deduplicated here). REQUIRES: non-empty.

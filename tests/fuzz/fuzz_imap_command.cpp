@@ -6,7 +6,8 @@
 // fed whole, one byte at a time and in pseudo-random chunks gives the same events;
 // nothing stays buffered after NeedMore; every parsed sequence set prints and re-parses
 // to itself; every decoded mailbox name encodes to modified UTF-7 and decodes back;
-// a strictly valid mUTF-7 input re-encodes to exactly itself; dates round-trip.
+// a strictly valid mUTF-7 input re-encodes to exactly itself; dates round-trip; any
+// NUL-free value written by quoted_or_literal() reads back as itself.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 
 #include "imap/mutf7.hpp"
 #include "imap/reader.hpp"
+#include "imap/strings.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 using namespace refmail::imap;
@@ -132,6 +134,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (auto t = parse_date_time(in)) FUZZ_CHECK(parse_date_time(format_date_time(*t)) == t);
   if (auto d = parse_date(in)) FUZZ_CHECK(parse_date(format_date(*d)) == d);
+
+  // Any NUL-free value written as an IMAP string reads back as itself.
+  if (in.find('\0') == std::string_view::npos) {
+    bool utf8 = ctl & 4;
+    CommandReader r(CommandLimits{}, ReaderOptions{NonSyncLiterals::LiteralPlus, utf8});
+    r.feed("a LOGIN " + quoted_or_literal(in, utf8) + " x\r\n");
+    ReaderEvent e = r.next();
+    if (e.kind == ReaderEvent::Kind::Continuation) e = r.next();
+    FUZZ_CHECK(e.kind == ReaderEvent::Kind::Command && std::get<Login>(e.command->body).user == in);
+  }
 
   CommandLimits lim;
   ReaderOptions opt;

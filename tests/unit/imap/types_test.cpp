@@ -5,7 +5,9 @@
 #include "imap/client.hpp"
 #include "imap/datetime.hpp"
 #include "imap/mutf7.hpp"
+#include "imap/reader.hpp"
 #include "imap/sequence_set.hpp"
+#include "imap/strings.hpp"
 
 namespace refmail::imap {
 namespace {
@@ -100,6 +102,35 @@ TEST(ImapDate, ParseFormat) {
     EXPECT_FALSE(parse_date_time(bad)) << bad;
   // The client's INTERNALDATE parser is the same code, tolerant of padding.
   EXPECT_EQ(parse_internal_date("  1-Jan-1970 00:00:00 +0000"), 0);
+}
+
+TEST(ImapStrings, QuoteForCommands) {
+  EXPECT_EQ(quote("INBOX").value(), "INBOX");
+  EXPECT_EQ(quote("a b").value(), "\"a b\"");
+  EXPECT_EQ(quote("nil").value(), "\"nil\"");
+  EXPECT_EQ(quote("").value(), "\"\"");
+  EXPECT_EQ(quote("x\"y\\").value(), "\"x\\\"y\\\\\"");
+  EXPECT_FALSE(quote("a\r\nb"));
+  EXPECT_FALSE(quote("\xc3\xa9"));
+}
+
+// What the writer produces, the server's reader reads back as the same bytes.
+TEST(ImapStrings, QuotedOrLiteralRoundTripsThroughTheReader) {
+  for (bool utf8 : {false, true}) {
+    for (std::string v : {std::string("plain"), std::string("sp ace"), std::string("q\"b\\"), std::string(""),
+                          std::string("cr\r\nlf"), std::string("R\xc3\xa9sum\xc3\xa9"), std::string("bad\xc3"),
+                          std::string("{5}")}) {
+      std::string w = quoted_or_literal(v, utf8);
+      CommandReader r(CommandLimits{}, ReaderOptions{NonSyncLiterals::LiteralPlus, utf8});
+      r.feed("a LOGIN " + w + " x\r\n");
+      ReaderEvent e = r.next();
+      if (e.kind == ReaderEvent::Kind::Continuation) e = r.next();
+      ASSERT_EQ(e.kind, ReaderEvent::Kind::Command) << w;
+      EXPECT_EQ(std::get<Login>(e.command->body).user, v) << w;
+    }
+  }
+  EXPECT_EQ(quoted_or_literal("R\xc3\xa9", true), "\"R\xc3\xa9\"");
+  EXPECT_EQ(quoted_or_literal("R\xc3\xa9", false), "{3}\r\nR\xc3\xa9");
 }
 
 }  // namespace
