@@ -3,6 +3,8 @@
 // SPECIAL-USE 6154, MULTIAPPEND 3502, BINARY 3516, ESEARCH/SEARCHRES 4731/5182,
 // SORT/THREAD 5256, QUOTA 9208, ID 2971, COMPRESS 4978, OBJECTID 8474, SASL-IR 4959).
 // Plain data: no parsing here (imap/parser.hpp), no behaviour, no I/O.
+// Must never: hold a view into a reader's buffer (every value is owned), or an APPEND
+// message's bytes (they stream through imap/reader.hpp; only their sizes are here).
 // Mailbox names are UTF-8 (decoded from modified UTF-7 unless UTF8=ACCEPT), INBOX in
 // any case is "INBOX".
 #pragma once
