@@ -144,7 +144,7 @@ ReaderEvent CommandReader::finish_command(std::string text) {
     e.command = std::move(*r);
   } else {
     e.kind = ReaderEvent::Kind::Error;
-    e.error = std::move(r.error());
+    e.error = r.error();
   }
   reset_command();
   return e;
