@@ -323,9 +323,12 @@ ReaderEvent CommandReader::next() {
         std::string_view seg = std::string_view(in_).substr(in_pos_, end - in_pos_);
         if (!line_overflow_ && line_.size() + seg.size() > limits_.max_line_bytes) {
           if (mode_ == Mode::Command && cur_.lines.empty() && tag_.empty()) {
+            // The tag of an overlong line: from its first max_line_bytes + 1 bytes, and
+            // only if a space ends it there, so the answer does not depend on how the
+            // line was cut into reads (found by fuzz_imap_command).
             std::string head = line_;
-            head.append(seg.substr(0, std::min<std::size_t>(seg.size(), 128)));
-            tag_ = peek_tag(head);
+            head.append(seg.substr(0, limits_.max_line_bytes + 1 - line_.size()));
+            if (head.find(' ') != std::string::npos) tag_ = peek_tag(head);
           }
           if (mode_ == Mode::Command) fail(errc::line_too_long, "Line too long");
           line_overflow_ = true;

@@ -208,6 +208,20 @@ TEST(ImapReader, OverlongIdleLineDoesNotLeakATag) {
   EXPECT_EQ(ev[2].error.tag, "b");
 }
 
+TEST(ImapReader, OverlongLineTagDoesNotDependOnTheCut) {
+  // fuzz_imap_command: fed whole, the tag scan ran past a DEL byte and found no tag; fed
+  // byte by byte, it stopped at the line limit and took the 65 bytes as a tag.
+  Policy p;
+  p.limits.max_line_bytes = 64;
+  std::string in = "a APPENBOX {11}0+\n" + std::string(70, 'x') + "\x7f" + std::string(9, 'x') + "\r\n\n";
+  auto ev = run(in, p);  // run() checks every cut gives the same events
+  ASSERT_EQ(kinds(ev), (std::vector<Kind>{Kind::Error, Kind::Error, Kind::Error}));
+  EXPECT_EQ(ev[0].error.tag, "a");
+  EXPECT_EQ(ev[1].error.tag, "");
+  EXPECT_EQ(run("t" + std::string(100, 'x') + " NOOP\r\n", p)[0].error.tag, "");
+  EXPECT_EQ(run("tag NOOP " + std::string(100, 'x') + "\r\n", p)[0].error.tag, "tag");
+}
+
 TEST(ImapReader, LiteralAnnouncedAndNeverSent) {
   // The reader waits; the session's deadline ends it. Nothing but "+" comes out.
   auto ev = run("a LOGIN fred {10}\r\n");
