@@ -2,29 +2,17 @@
 // response ends (CRLF not preceded by a literal announcement, RFC 3501 4.3 / 7), then
 // tokenizes it; literals over the limit are dropped as they stream and remembered.
 #include "imap/client.hpp"
+#include "imap/datetime.hpp"
+#include "imap/mutf7.hpp"
+#include "imap/strings.hpp"
 
 #include <algorithm>
 #include <charconv>
-#include <ctime>
 
 #include <boost/beast/core/detail/base64.hpp>
 
 namespace refmail::imap {
 namespace {
-
-class Category final : public boost::system::error_category {
- public:
-  const char* name() const noexcept override { return "refmail.imap"; }
-  std::string message(int ev) const override {
-    switch (static_cast<errc>(ev)) {
-      case errc::syntax: return "malformed IMAP response";
-      case errc::line_too_long: return "IMAP response line too long";
-      case errc::bad_literal: return "malformed IMAP literal";
-      case errc::unsafe_argument: return "argument cannot be sent in an IMAP command";
-    }
-    return "unknown IMAP error";
-  }
-};
 
 std::string upper(std::string_view s) {
   std::string o(s);
@@ -313,35 +301,10 @@ boost::system::result<Response> parse_response(std::string_view in,
   return r;
 }
 
-int month_index(std::string_view m) {
-  static const char* names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
-  std::string l;
-  for (char c : m) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  for (int i = 0; i < 12; ++i)
-    if (l == names[i]) return i;
-  return -1;
-}
 
-void append_mutf7_chunk(std::string& out, const std::u16string& u) {
-  // RFC 3501 5.1.3: "&" + modified BASE64 of UTF-16BE (',' for '/', no padding) + "-".
-  std::string bytes;
-  for (char16_t c : u) {
-    bytes.push_back(static_cast<char>(c >> 8));
-    bytes.push_back(static_cast<char>(c & 0xff));
-  }
-  std::string enc(boost::beast::detail::base64::encoded_size(bytes.size()), '\0');
-  enc.resize(boost::beast::detail::base64::encode(enc.data(), bytes.data(), bytes.size()));
-  while (!enc.empty() && enc.back() == '=') enc.pop_back();
-  std::replace(enc.begin(), enc.end(), '/', ',');
-  out += "&" + enc + "-";
-}
 
 }  // namespace
 
-const boost::system::error_category& category() {
-  static const Category c;
-  return c;
-}
 
 std::optional<std::uint32_t> Response::code_number(std::string_view name) const {
   if (code.size() <= name.size() + 1) return std::nullopt;
@@ -439,59 +402,11 @@ boost::system::result<std::optional<Response>> Parser::scan() {
   }
 }
 
-boost::system::result<std::string> quote(std::string_view s) {
-  bool atom = !s.empty();
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u == 0 || c == '\r' || c == '\n' || u >= 0x80) return errc::unsafe_argument;
-    // atom-specials (RFC 3501 9): ( ) { SP CTL % * " \ ]
-    if (u < 0x21 || u == 0x7f || std::string_view("(){%*\"\\]").find(c) != std::string_view::npos) atom = false;
-  }
-  if (atom && upper(s) != "NIL") return std::string(s);
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') q.push_back('\\');
-    q.push_back(c);
-  }
-  q.push_back('"');
-  return q;
-}
 
 boost::system::result<std::string> mailbox_arg(std::string_view utf8) {
-  std::string out;
-  std::u16string pending;
-  for (std::size_t i = 0; i < utf8.size();) {
-    auto c = static_cast<unsigned char>(utf8[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      if (!pending.empty()) {
-        append_mutf7_chunk(out, pending);
-        pending.clear();
-      }
-      out += c == '&' ? std::string("&-") : std::string(1, static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    // Decode one UTF-8 sequence.
-    std::uint32_t cp = 0;
-    int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
-    if (len == 0 || i + len > utf8.size()) return errc::unsafe_argument;
-    cp = c & (0x7f >> len);
-    for (int k = 1; k < len; ++k) {
-      auto d = static_cast<unsigned char>(utf8[i + k]);
-      if ((d & 0xc0) != 0x80) return errc::unsafe_argument;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    i += len;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      pending.push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
-      pending.push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
-    } else {
-      pending.push_back(static_cast<char16_t>(cp));
-    }
-  }
-  if (!pending.empty()) append_mutf7_chunk(out, pending);
-  return quote(out);
+  auto m = mutf7_encode(utf8);
+  if (!m) return m.error();
+  return quote(*m);
 }
 
 std::string uid_set(std::vector<std::uint32_t> uids) {
@@ -510,39 +425,11 @@ std::string uid_set(std::vector<std::uint32_t> uids) {
 }
 
 std::optional<std::int64_t> parse_internal_date(std::string_view s) {
-  // date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE
-  // e.g. " 7-Jul-1996 02:44:25 -0700" (the day may be space-padded).
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  auto d1 = s.find('-');
-  if (d1 == std::string_view::npos) return std::nullopt;
-  auto d2 = s.find('-', d1 + 1);
-  if (d2 == std::string_view::npos || s.size() < d2 + 1 + 4 + 1 + 8 + 1 + 5) return std::nullopt;
-  auto day = to_number<int>(s.substr(0, d1));
-  int mon = month_index(s.substr(d1 + 1, d2 - d1 - 1));
-  auto year = to_number<int>(s.substr(d2 + 1, 4));
-  auto rest = s.substr(d2 + 5);
-  if (!day || mon < 0 || !year || rest.size() != 15 || rest[0] != ' ' || rest[3] != ':' || rest[6] != ':' ||
-      rest[9] != ' ')
-    return std::nullopt;
-  auto hh = to_number<int>(rest.substr(1, 2));
-  auto mm = to_number<int>(rest.substr(4, 2));
-  auto ss = to_number<int>(rest.substr(7, 2));
-  char sign = rest[10];
-  auto zh = to_number<int>(rest.substr(11, 2));
-  auto zm = to_number<int>(rest.substr(13, 2));
-  if (!hh || !mm || !ss || !zh || !zm || (sign != '+' && sign != '-') || *day < 1 || *day > 31 || *hh > 23 ||
-      *mm > 59 || *ss > 60 || *zm > 59)
-    return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = *year - 1900;
-  tm.tm_mon = mon;
-  tm.tm_mday = *day;
-  tm.tm_hour = *hh;
-  tm.tm_min = *mm;
-  tm.tm_sec = *ss;
-  std::int64_t t = timegm(&tm);
-  std::int64_t off = (*zh * 3600 + *zm * 60) * (sign == '+' ? 1 : -1);
-  return t - off;
+  // RFC 3501 9 date-time without its quotes; servers may pad the day with spaces.
+  while (s.size() > 1 && s[0] == ' ' && s[1] == ' ') s.remove_prefix(1);
+  auto t = parse_date_time(s);
+  if (!t) return std::nullopt;
+  return t->to_unix();
 }
 
 std::vector<std::string> flags_to_keywords(const std::vector<std::string>& flags) {

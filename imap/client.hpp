@@ -21,13 +21,10 @@
 
 #include <boost/system/result.hpp>
 
-namespace refmail::imap {
+#include "imap/errc.hpp"
+#include "imap/strings.hpp"
 
-enum class errc { syntax = 1, line_too_long, bad_literal, unsafe_argument };
-[[nodiscard]] const boost::system::error_category& category();
-[[nodiscard]] inline boost::system::error_code make_error_code(errc e) {
-  return {static_cast<int>(e), category()};
-}
+namespace refmail::imap {
 
 struct Limits {
   std::size_t max_line_bytes = 64 * 1024;        // text between literals
@@ -97,9 +94,7 @@ class Parser {
   std::optional<boost::system::error_code> error_;
 };
 
-// RFC 3501 9 "astring" for a command argument: an atom when safe, else a quoted
-// string. unsafe_argument for CR, LF, NUL or non-ASCII (no literals are sent).
-[[nodiscard]] boost::system::result<std::string> quote(std::string_view s);
+// quote() (an astring for a command argument) is in imap/strings.hpp.
 // A mailbox name in modified UTF-7 (RFC 3501 5.1.3), quoted.
 [[nodiscard]] boost::system::result<std::string> mailbox_arg(std::string_view utf8_name);
 // "1:3,7,9:10" for a set of UIDs (sorted and deduplicated here). REQUIRES: non-empty.
@@ -139,6 +134,3 @@ class Commands {
 };
 
 }  // namespace refmail::imap
-
-template <>
-struct boost::system::is_error_code_enum<refmail::imap::errc> : std::true_type {};
