@@ -18,7 +18,11 @@ async function uploads(log, from) {
   return out;
 }
 
+// The send finished: its compose form closed (a failed send keeps it) and the status says so.
+// The status alone is not enough: the previous send's "Message sent." stays up for 4 s, and a
+// test that opened the next compose on it saw that form closed by the slower send.
 async function sent(page) {
+  await page.locator('#compose-form').waitFor({ state: 'detached', timeout: 20000 });
   await page.locator('#status', { hasText: 'Message sent.' }).waitFor({ timeout: 20000 });
 }
 
