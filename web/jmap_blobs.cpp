@@ -136,6 +136,17 @@ bool media_type_ok(std::string_view t) {
   });
 }
 
+// An upload's type (RFC 8620 6.1: its Content-Type) as it is stored and answered in JSON: a
+// valid media type, its parameters only when they are printable ASCII and the whole stays
+// within 255 bytes (else the media type alone), application/octet-stream without one.
+std::string upload_type(std::string_view header) {
+  const auto semi = header.find(';');
+  const std::string_view media = header.substr(0, semi);
+  if (!media_type_ok(media)) return "application/octet-stream";
+  const bool printable = std::all_of(header.begin(), header.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  return std::string(printable && header.size() <= 255 ? header : media);
+}
+
 // The file name for Content-Disposition only: no path, no controls, bounded.
 std::string safe_name(std::string_view raw) {
   std::string n = unescape_url(raw);
@@ -371,8 +382,7 @@ Response Jmap::upload(const std::string& account, std::string_view rest, const R
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   std::string id = account_id_for(account);
   if (rest != id) return error_response(404, "no such account");
-  std::string type(req.header("Content-Type"));
-  if (!media_type_ok(type.substr(0, type.find(';')))) type = "application/octet-stream";
+  std::string type = upload_type(req.header("Content-Type"));
   auto& store = impl_->store;
   std::string_view digest_header = req.header("Repr-Digest");
   storage::Sha256 digest{};

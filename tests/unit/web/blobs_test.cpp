@@ -150,6 +150,27 @@ TEST_F(Blobs, UploadDedupAndPreCheck) {
   EXPECT_EQ(other.status, 404);
 }
 
+// The upload's type comes back in JSON: parameters with bytes that are not printable ASCII
+// (found by fuzz_jmap_api: the answer was not valid JSON) are dropped, a bad media type is
+// application/octet-stream, a good one is kept whole.
+TEST_F(Blobs, UploadTypeIsSafeToEcho) {
+  auto type_of = [&](std::string content_type) {
+    auto r = router_->handle(req("POST", "/jmap/upload/" + acct("alice") + "/", "alice", "some bytes",
+                                 {{"Content-Type", std::move(content_type)}}));
+    EXPECT_EQ(r.status, 201) << r.body;
+    boost::system::error_code ec;
+    auto j = json::parse(r.body, ec);
+    EXPECT_FALSE(ec) << r.body;
+    return ec ? std::string() : std::string(j.at("type").as_string());
+  };
+  EXPECT_EQ(type_of("text/plain; charset=utf-8"), "text/plain; charset=utf-8");
+  EXPECT_EQ(type_of(std::string("Sap/..u...k;\xcc\x00p`\x00\x00", 18)), "Sap/..u...k");
+  EXPECT_EQ(type_of("text/plain; name=\"caf\xc3\xa9\""), "text/plain");
+  EXPECT_EQ(type_of("text/plain; x=" + std::string(300, 'a')), "text/plain");
+  EXPECT_EQ(type_of("no slash"), "application/octet-stream");
+  EXPECT_EQ(type_of("\xff/x"), "application/octet-stream");
+}
+
 TEST_F(Blobs, EventSourceReportsStateChanges) {
   auto r = router_->handle(req("GET", "/jmap/eventsource?types=*&closeafter=no&ping=0"));
   ASSERT_EQ(r.status, 200);
