@@ -1,8 +1,8 @@
 // imap/session_connection.cpp — the connection-level commands of imap::Session:
 // CAPABILITY, NOOP, LOGOUT (RFC 9051 6.1), ID (RFC 2971), ENABLE (RFC 5161, RFC 9051
 // 6.3.1), NAMESPACE (RFC 2342), IDLE (RFC 2177) and STARTTLS (RFC 9051 6.2.1).
-// Must never: echo an unbounded client value (ID is bounded, ENABLE echoes only names
-// it knows), or act on plaintext pipelined after STARTTLS.
+// Must never: echo a client value (ID answers with the server's own fields, ENABLE
+// echoes only names it knows), or act on plaintext pipelined after STARTTLS.
 // SECURITY: STARTTLS drops every byte buffered after the command (CVE-2011-0411).
 #include "imap/session.hpp"
 
@@ -10,13 +10,6 @@
 
 namespace refmail::imap {
 
-namespace {
-// RFC 2971 3.3: at most 30 field-value pairs, fields at most 30 octets, values at most
-// 1024 octets.
-constexpr std::size_t kMaxIdFields = 30;
-constexpr std::size_t kMaxIdField = 30;
-constexpr std::size_t kMaxIdValue = 1024;
-}  // namespace
 
 void Session::cmd_capability(const Command& c) {
   write(untagged("CAPABILITY " + capabilities()));
@@ -34,13 +27,8 @@ void Session::cmd_logout(const Command& c) {
 }
 
 void Session::cmd_id(const Command& c) {
-  const auto& id = std::get<Id>(c.body);
-  if (id.fields) {
-    bool ok = id.fields->size() <= kMaxIdFields;
-    for (const auto& [k, v] : *id.fields)
-      if (k.size() > kMaxIdField || (v && v->size() > kMaxIdValue)) ok = false;
-    if (!ok) return error(c.tag, Condition::Bad, "", "ID: too many or too long fields (RFC 2971 3.3)");
-  }
+  // The parser bounds the client's ID list (RFC 2971 3.3: 30 pairs, short strings);
+  // nothing of it is echoed or kept.
   ResponseBuilder b;
   b.atom("ID ").open().string("name", false).sp().string(opt_.server_name, false);
   if (!opt_.server_version.empty()) b.sp().string("version", false).sp().string(opt_.server_version, false);
