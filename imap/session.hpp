@@ -9,7 +9,7 @@
 // RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS, APPEND, GETQUOTA(ROOT), SETQUOTA, COMPRESS)
 // are answered "<tag> NO [CANNOT] <command> is not available yet" when authenticated
 // (or passed on as a MailboxRequest when Options::mailbox_requests is set, for later
-// slices); the selected-state commands (FETCH, STORE, ...) get "BAD No mailbox
+// slices; APPEND stays NO [CANNOT] then too: its streaming comes with its slice); the selected-state commands (FETCH, STORE, ...) get "BAD No mailbox
 // selected" since no mailbox can be selected. Their capabilities are not advertised.
 // Must never: answer a command before an asynchronous outcome it depends on, act on
 // bytes pipelined after STARTTLS (CVE-2011-0411: they are discarded), accept LOGIN or
