@@ -306,3 +306,65 @@ TEST(ImapSession, TransitionsAreReported) {
 
 }  // namespace
 }  // namespace refmail::imap::test
+
+namespace refmail::imap::test {
+namespace {
+
+// A LiteralSource over a string, read in small pieces as the server would.
+class StringSource : public LiteralSource {
+ public:
+  explicit StringSource(std::string s) : s_(std::move(s)) {}
+  boost::system::result<std::size_t> read(std::span<char> out) override {
+    std::size_t n = std::min(out.size(), s_.size() - at_);
+    std::copy_n(s_.data() + at_, n, out.data());
+    at_ += n;
+    return n;
+  }
+
+ private:
+  std::string s_;
+  std::size_t at_ = 0;
+};
+
+TEST(ImapSession, MailboxReplyStreamsALiteralInOrder) {
+  Options o = tls_opts();
+  o.mailbox_requests = true;
+  Session s(o, {});
+  (void)s.start();
+  (void)s.feed("a LOGIN user pass\r\n");
+  (void)s.auth_result(AuthOutcome::Ok);
+  auto req = s.feed("b STATUS INBOX (MESSAGES)\r\n");
+  ASSERT_EQ(req.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<action::MailboxRequest>(req[0]));
+  EXPECT_EQ(s.deadline(), Deadline::None);
+  MailboxReply r;
+  ResponseBuilder b;
+  b.atom("* 1 FETCH (BODY[] ").literal_prefix(11, false);
+  r.body.push_back(action::Write{b.take()});
+  r.body.push_back(action::WriteLiteral{11, std::make_shared<StringSource>("Hello world")});
+  r.body.push_back(action::Write{")\r\n"});
+  r.text = "done";
+  auto out = s.mailbox_result(std::move(r));
+  ASSERT_EQ(out.size(), 4u);
+  std::string wire;
+  for (auto& a : out) {
+    if (auto* w = std::get_if<action::Write>(&a)) wire += w->bytes;
+    if (auto* l = std::get_if<action::WriteLiteral>(&a)) {
+      std::string got;
+      char buf[4];
+      for (;;) {
+        auto n = l->source->read(buf);
+        ASSERT_TRUE(n.has_value());
+        if (*n == 0) break;
+        got.append(buf, *n);
+      }
+      EXPECT_EQ(got.size(), l->size);
+      wire += got;
+    }
+  }
+  EXPECT_EQ(wire, "* 1 FETCH (BODY[] {11}\r\nHello world)\r\nb OK done\r\n");
+  EXPECT_EQ(s.state(), SessionState::Authenticated);
+}
+
+}  // namespace
+}  // namespace refmail::imap::test
