@@ -1,0 +1,106 @@
+// imap/action.hpp — what an imap::Session asks its caller (the server coroutine) to do,
+// in order: write bytes, stream a literal from a source, start TLS, check credentials,
+// run a mailbox request (later slices), close. Plain values; the caller performs them in
+// the order given and reports each asynchronous outcome back (see session.hpp).
+// Must never: carry a view into the session's buffers (every value is owned).
+// SECURITY: Authenticate carries a password; the caller must not log it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "imap/command.hpp"
+#include "imap/response.hpp"
+
+namespace refmail::imap {
+
+class LiteralSource;
+
+// The actions live in their own namespace: command.hpp already names StartTls,
+// Authenticate and Close (the commands).
+namespace action {
+
+// Write these bytes (whole response lines, CRLF-terminated, or a literal's prefix).
+struct Write {
+  std::string bytes;
+  friend bool operator==(const Write&, const Write&) = default;
+};
+
+}  // namespace action
+
+// Where a streamed literal's bytes come from (the store's joiner or a blob reader in
+// later slices). The server calls read() until `size` bytes were written.
+class LiteralSource {
+ public:
+  virtual ~LiteralSource() = default;
+  // Fills `out` with the next bytes; returns how many (0 only at the end). An error, or
+  // an end before the announced size, means the literal cannot be completed: the
+  // server must close the connection (a literal cannot be cut short in IMAP).
+  [[nodiscard]] virtual boost::system::result<std::size_t> read(std::span<char> out) = 0;
+};
+
+namespace action {
+
+// Write exactly `size` bytes read from `source` (its "{size}\r\n" prefix was in the
+// previous Write; what follows the literal comes in the next Write).
+struct WriteLiteral {
+  std::uint64_t size = 0;
+  std::shared_ptr<LiteralSource> source;
+  friend bool operator==(const WriteLiteral&, const WriteLiteral&) = default;
+};
+
+// Write all earlier output, run the TLS handshake, then call Session::tls_started()
+// (or close the connection if the handshake fails).
+struct StartTls {
+  friend bool operator==(const StartTls&, const StartTls&) = default;
+};
+
+// Check credentials, then call Session::auth_result().
+struct Authenticate {
+  std::string mechanism;  // "LOGIN" (the IMAP command) or "PLAIN"
+  std::string user;       // authentication identity
+  std::string password;
+  friend bool operator==(const Authenticate&, const Authenticate&) = default;
+};
+
+// Later slices: a command that needs the mail store (SELECT, LIST, FETCH, ...). The
+// server answers through Session::mailbox_result(). Only produced when
+// Options::mailbox_requests is set (no listener sets it in this slice).
+struct MailboxRequest {
+  Command command;
+  std::string user;  // the authenticated user
+  friend bool operator==(const MailboxRequest&, const MailboxRequest&) = default;
+};
+
+// Write all earlier output, then close the connection.
+struct Close {
+  friend bool operator==(const Close&, const Close&) = default;
+};
+
+}  // namespace action
+
+using Action = std::variant<action::Write, action::WriteLiteral, action::StartTls, action::Authenticate,
+                            action::MailboxRequest, action::Close>;
+
+enum class AuthOutcome {
+  Ok,         // "<tag> OK [CAPABILITY ...] Logged in"
+  Failed,     // "<tag> NO [AUTHENTICATIONFAILED]", counted toward max_auth_failures
+  Temporary,  // "<tag> NO [UNAVAILABLE]" (throttled, backend down); not counted
+};
+
+// A mailbox request's answer: the untagged responses (Write / WriteLiteral actions, in
+// order) and the tagged status line's parts.
+struct MailboxReply {
+  std::vector<Action> body;
+  Condition status = Condition::Ok;  // Ok, No or Bad
+  std::string code;            // without brackets, may be empty
+  std::string text;
+};
+
+}  // namespace refmail::imap
