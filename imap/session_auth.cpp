@@ -8,11 +8,10 @@
 // SECURITY: strict base64 (padding required, no whitespace, no stray bits) so one
 // credential has one encoding; names are bounded and free of control characters;
 // failures are counted and end the session past Limits::max_auth_failures.
-// The base64 decoder is a copy of smtp/sasl.cpp's rule: refmail_imap does not link
-// refmail_smtp (a sibling core), and the rule is ten lines.
 #include "imap/session.hpp"
 
 #include "imap/check.hpp"
+#include "mime/codec.hpp"
 
 namespace refmail::imap {
 
@@ -20,46 +19,6 @@ namespace {
 
 constexpr std::size_t kMaxName = 255;       // RFC 4616 2: authcid / authzid
 constexpr std::size_t kMaxPassword = 1024;
-
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-// RFC 4648 4, strict. nullopt for anything else.
-std::optional<std::string> decode_base64(std::string_view s) {
-  if (s.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(s.size() / 4 * 3);
-  for (std::size_t i = 0; i < s.size(); i += 4) {
-    const bool last = i + 4 == s.size();
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char ch = s[i + k];
-      if (ch == '=' && last && k >= 2) {
-        v[k] = 0;
-        ++pad;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // data after '='
-      v[k] = b64_value(ch);
-      if (v[k] < 0) return std::nullopt;
-    }
-    const unsigned n = (unsigned(v[0]) << 18) | (unsigned(v[1]) << 12) | (unsigned(v[2]) << 6) | unsigned(v[3]);
-    out += static_cast<char>((n >> 16) & 0xFF);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xFF);
-    if (pad < 1) out += static_cast<char>(n & 0xFF);
-    // no stray bits under the padding
-    if (pad == 2 && (n & 0xFFFF) != 0) return std::nullopt;
-    if (pad == 1 && (n & 0xFF) != 0) return std::nullopt;
-  }
-  return out;
-}
 
 bool is_name(std::string_view s) {
   if (s.size() > kMaxName) return false;
@@ -106,7 +65,7 @@ void Session::on_sasl_line(const std::string& line) {
 }
 
 void Session::finish_plain(std::string_view base64) {
-  auto decoded = decode_base64(base64);
+  auto decoded = mime::base64_decode_strict(base64);
   if (!decoded) return error(pending_tag_, Condition::Bad, "", "Invalid base64");
   // RFC 4616 2: [authzid] NUL authcid NUL passwd
   const std::string& m = *decoded;

@@ -5,6 +5,7 @@
 // text, reproduces that text exactly, and the joiner uses the same encoder.
 // SECURITY: decoders are total (any input, no exceptions, output <= input size).
 #pragma once
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,6 +43,11 @@ struct Base64Decoded {
   bool canonical = false;
   Base64Params params;
 };
+
+// Strict decode (RFC 4648 4): padding required, no whitespace, nothing after '=', no
+// stray bits under the padding, so one value has one encoding (SASL responses in SMTP and
+// IMAP). nullopt for anything else.
+[[nodiscard]] std::optional<std::string> base64_decode_strict(std::string_view encoded);
 
 // Tolerant decode: characters outside the alphabet (whitespace, garbage) are skipped,
 // decoding stops at the first '=' padding; a dangling partial quantum is decoded as far

@@ -1,56 +1,24 @@
-// smtp/sasl.cpp — RFC 4648 base64 and RFC 4616 PLAIN.
+// smtp/sasl.cpp — RFC 4648 base64 (decoding: mime::base64_decode_strict) and RFC 4616 PLAIN.
 #include "smtp/sasl.hpp"
 
+#include "mime/codec.hpp"
 #include "smtp/errc.hpp"
 
-#include <array>
 
 namespace refmail::smtp {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<signed char, 256> make_table() {
-  std::array<signed char, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<signed char>(i);
-  return t;
-}
-constexpr auto kTable = make_table();
 
 constexpr std::size_t kMaxPlainField = 255;  // RFC 4616 2
 
 }  // namespace
 
 boost::system::result<std::string> decode_base64(std::string_view s) {
-  if (s.size() % 4 != 0) return errc::bad_base64;
-  std::string out;
-  out.reserve(s.size() / 4 * 3);
-  for (std::size_t i = 0; i < s.size(); i += 4) {
-    const bool last = i + 4 == s.size();
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = s[i + k];
-      if (c == '=' && last && k >= 2) {
-        v[k] = 0;
-        ++pad;
-        continue;
-      }
-      if (pad) return errc::bad_base64;  // data after padding
-      v[k] = kTable[static_cast<unsigned char>(c)];
-      if (v[k] < 0) return errc::bad_base64;
-    }
-    const unsigned n = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
-                       (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
-    // RFC 4648 3.5: non-zero pad bits are rejected (one encoding per value).
-    if (pad == 2 && (n & 0xFFFF) != 0) return errc::bad_base64;
-    if (pad == 1 && (n & 0xFF) != 0) return errc::bad_base64;
-    out.push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xFF));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xFF));
-  }
-  return out;
+  auto out = mime::base64_decode_strict(s);
+  if (!out) return errc::bad_base64;
+  return std::move(*out);
 }
 
 std::string encode_base64(std::string_view s) {

@@ -209,3 +209,14 @@ TEST(QuotedPrintable, StreamingEqualsWholeAndRoundTrips) {
     }
   }
 }
+
+// The strict decoder SMTP AUTH and IMAP AUTHENTICATE share: one encoding per value.
+TEST(Base64Strict, AcceptsOnlyCanonicalPaddedBase64) {
+  using refmail::mime::base64_decode_strict;
+  EXPECT_EQ(base64_decode_strict("AGFsaWNlAHB3"), std::string("\0alice\0pw", 9));
+  EXPECT_EQ(base64_decode_strict("YQ=="), "a");
+  EXPECT_EQ(base64_decode_strict("YWI="), "ab");
+  EXPECT_EQ(base64_decode_strict(""), "");
+  for (const char* bad : {"YQ", "YQ=", "Y Q==", "YR==", "YWJ=", "YQ==YQ==", "=QQQ", "YQ=a", "YQ\r\n", "Y!=="})
+    EXPECT_FALSE(base64_decode_strict(bad).has_value()) << bad;
+}
