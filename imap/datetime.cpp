@@ -1,6 +1,8 @@
 // imap/datetime.cpp — see datetime.hpp. RFC 3501 9: date-month is case-insensitive.
 #include "imap/datetime.hpp"
 
+#include "mime/headers.hpp"
+
 #include <cstdio>
 
 namespace refmail::imap {
@@ -38,15 +40,6 @@ int days_in(int y, int m) {
   return m == 2 && leap(y) ? 29 : d[m - 1];
 }
 
-// Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's days_from_civil).
-std::int64_t days_from_civil(int y, int m, int d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
 
 std::optional<Date> parse_day_month_year(std::string_view day, std::string_view rest) {
   // rest = "Mon-YYYY"
@@ -61,7 +54,7 @@ std::optional<Date> parse_day_month_year(std::string_view day, std::string_view 
 }  // namespace
 
 std::int64_t DateTime::to_unix() const {
-  return days_from_civil(date.year, date.month, date.day) * 86400 + hour * 3600 + minute * 60 + second -
+  return mime::days_from_civil(date.year, static_cast<unsigned>(date.month), static_cast<unsigned>(date.day)) * 86400 + hour * 3600 + minute * 60 + second -
          zone_minutes * 60;
 }
 

@@ -23,6 +23,9 @@ namespace refmail::mime {
 // "Sat, 21 Nov 2026 08:53:00 +0000" for `epoch_seconds` (UTC), RFC 5322 3.3.
 // REQUIRES: year of the date in 1..9999.
 [[nodiscard]] std::string format_rfc5322_date(std::int64_t epoch_seconds);
+// Days from 1970-01-01 to y-m-d, proleptic Gregorian (H. Hinnant's days_from_civil); shared
+// with imap/datetime.cpp (IMAP date-time).
+[[nodiscard]] std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
 
 inline constexpr std::size_t kMaxMessageIds = 1000;
 
