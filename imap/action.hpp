@@ -72,9 +72,26 @@ struct Authenticate {
 // Later slices: a command that needs the mail store (SELECT, LIST, FETCH, ...). The
 // server answers through Session::mailbox_result(). Only produced when
 // Options::mailbox_requests is set (no listener sets it in this slice).
+// What the client switched on (ENABLE, SELECT (CONDSTORE)) that changes how the mailbox
+// layer answers.
+struct ClientModes {
+  bool imap4rev2 = false;  // ENABLE IMAP4rev2 (RFC 9051 responses: no RECENT, ESEARCH...)
+  bool utf8 = false;       // UTF8=ACCEPT or IMAP4rev2: UTF-8 in quoted strings
+  bool condstore = false;  // ENABLE CONDSTORE (RFC 7162 3.1)
+  bool qresync = false;    // ENABLE QRESYNC (RFC 7162 3.2)
+  friend bool operator==(const ClientModes&, const ClientModes&) = default;
+};
+
+// A command that needs the mail store (SELECT, LIST, FETCH, ...), or with `poll` a
+// request for the untagged updates of the selected mailbox (new mail, expunges, flag
+// changes: while IDLE, Session::poll_mailbox()). The server runs it through the
+// mailbox layer (imap/mailbox/engine.hpp) and answers through Session::mailbox_result().
+// Only produced when Options::mailbox_requests is set.
 struct MailboxRequest {
-  Command command;
-  std::string user;  // the authenticated user
+  Command command;    // with `poll`: tag "" and Noop
+  std::string user;   // the authenticated user
+  ClientModes modes;
+  bool poll = false;  // untagged updates only; the reply's status is not written
   friend bool operator==(const MailboxRequest&, const MailboxRequest&) = default;
 };
 
@@ -97,6 +114,11 @@ enum class AuthOutcome {
 // A mailbox request's answer: the untagged responses (Write / WriteLiteral actions, in
 // order) and the tagged status line's parts.
 struct MailboxReply {
+  // How the command changed the selection (SELECT/EXAMINE: Selected on success,
+  // Deselected on failure when a mailbox was selected before (RFC 9051 6.3.2); CLOSE,
+  // UNSELECT, a deleted selected mailbox: Deselected).
+  enum class Selection { Unchanged, Selected, Deselected };
+  Selection selection = Selection::Unchanged;
   std::vector<Action> body;
   Condition status = Condition::Ok;  // Ok, No or Bad
   std::string code;            // without brackets, may be empty

@@ -259,13 +259,18 @@ void Session::on_command(Command&& c) {
     case Scope::Selected:
       if (!authed) return error(c.tag, Condition::Bad, "", command_name(c) + " needs authentication first");
       if (state_ != SessionState::Selected) return error(c.tag, Condition::Bad, "", "No mailbox selected");
+      if (opt_.mailbox_requests) return request_mailbox(c);
       break;
   }
   std::visit(
       [&](const auto& b) {
         using T = std::decay_t<decltype(b)>;
         if constexpr (std::is_same_v<T, Capability>) cmd_capability(c);
-        else if constexpr (std::is_same_v<T, Noop>) cmd_noop(c);
+        else if constexpr (std::is_same_v<T, Noop>) {
+          // In the selected state NOOP reports the mailbox's changes (RFC 9051 6.1.2).
+          if (state_ == SessionState::Selected && opt_.mailbox_requests) request_mailbox(c);
+          else cmd_noop(c);
+        }
         else if constexpr (std::is_same_v<T, Logout>) cmd_logout(c);
         else if constexpr (std::is_same_v<T, Id>) cmd_id(c);
         else if constexpr (std::is_same_v<T, Enable>) cmd_enable(c);
@@ -280,23 +285,54 @@ void Session::on_command(Command&& c) {
 }
 
 void Session::not_available(const Command& c) {
-  if (opt_.mailbox_requests && user_) {
-    resume_state_ = state_;
-    pending_tag_ = c.tag;
-    out_.emplace_back(action::MailboxRequest{c, *user_});
-    enter_state(SessionState::WaitMailbox);
+  if (opt_.mailbox_requests && user_ && !std::holds_alternative<Compress>(c.body)) {
+    request_mailbox(c);
     return;
   }
   // SLICE BOUNDARY (see session.hpp): honest, not a client error, not counted.
   answer(c.tag, Condition::No, "CANNOT", command_name(c) + " is not available yet");
 }
 
+action::ClientModes Session::modes() const {
+  return action::ClientModes{imap4rev2_, utf8_, condstore_, qresync_};
+}
+
+void Session::request_mailbox(const Command& c) {
+  REFMAIL_CHECK(user_.has_value());
+  wait_resume_ = state_;
+  pending_tag_ = c.tag;
+  out_.emplace_back(action::MailboxRequest{c, *user_, modes(), false});
+  enter_state(SessionState::WaitMailbox);
+}
+
+std::vector<Action> Session::poll_mailbox() {
+  if (state_ != SessionState::Idle || resume_state_ != SessionState::Selected || !opt_.mailbox_requests || !user_)
+    return {};
+  poll_pending_ = true;
+  wait_resume_ = SessionState::Idle;
+  out_.emplace_back(action::MailboxRequest{Command{"", Noop{}}, *user_, modes(), true});
+  enter_state(SessionState::WaitMailbox);
+  return std::exchange(out_, {});
+}
+
 std::vector<Action> Session::mailbox_result(MailboxReply reply) {
   if (closed()) return {};
   REFMAIL_CHECK(state_ == SessionState::WaitMailbox);
   for (auto& a : reply.body) out_.push_back(std::move(a));
+  if (poll_pending_) {
+    // Untagged updates while IDLE: no status line; the session idles on (a DONE that
+    // arrived meanwhile is in the reader).
+    poll_pending_ = false;
+    if (reply.selection == MailboxReply::Selection::Deselected) resume_state_ = SessionState::Authenticated;
+    enter_state(SessionState::Idle);
+    run();
+    return std::exchange(out_, {});
+  }
   answer(pending_tag_, reply.status, reply.code, reply.text);
-  enter_state(resume_state_);
+  SessionState next = wait_resume_;
+  if (reply.selection == MailboxReply::Selection::Selected) next = SessionState::Selected;
+  if (reply.selection == MailboxReply::Selection::Deselected) next = SessionState::Authenticated;
+  enter_state(next);
   run();
   return std::exchange(out_, {});
 }

@@ -102,7 +102,7 @@ enum class SessionState {
   Init,              // constructed; start() not called yet
   NotAuthenticated,  // RFC 9051 3.1
   Authenticated,     // RFC 9051 3.2
-  Selected,          // RFC 9051 3.3 (not reachable in this slice)
+  Selected,          // RFC 9051 3.3 (SELECT/EXAMINE through the mailbox layer)
   Idle,              // IDLE: waiting for DONE
   AuthContinue,      // AUTHENTICATE sent "+ ", waiting for the SASL response line
   WaitAuth,          // Authenticate issued
@@ -137,6 +137,9 @@ class Session {
   [[nodiscard]] std::vector<Action> auth_result(AuthOutcome outcome);
   [[nodiscard]] std::vector<Action> tls_started();
   [[nodiscard]] std::vector<Action> mailbox_result(MailboxReply reply);
+  // While IDLE in the selected state with nothing awaited: a MailboxRequest with `poll`
+  // (the server calls this when the account changed, or on a timer); else nothing.
+  [[nodiscard]] std::vector<Action> poll_mailbox();
 
   [[nodiscard]] SessionState state() const noexcept { return state_; }
   [[nodiscard]] bool closed() const noexcept { return state_ == SessionState::Logout; }
@@ -173,6 +176,8 @@ class Session {
   void cmd_idle(const Command& c);
   void cmd_starttls(const Command& c);
   void not_available(const Command& c);
+  void request_mailbox(const Command& c);
+  [[nodiscard]] action::ClientModes modes() const;
   // session_auth.cpp
   void cmd_login(const Command& c);
   void cmd_authenticate(const Command& c);
@@ -201,6 +206,10 @@ class Session {
   std::string pending_tag_;
   std::string pending_user_;  // the command awaiting an outcome / SASL line / DONE
   SessionState resume_state_ = SessionState::NotAuthenticated;  // after IDLE / a mailbox request
+  SessionState wait_resume_ = SessionState::NotAuthenticated;   // after a mailbox request
+  bool poll_pending_ = false;
+  bool condstore_ = false;  // ENABLE CONDSTORE / QRESYNC or SELECT (CONDSTORE)
+  bool qresync_ = false;
   unsigned errors_ = 0;
   unsigned auth_failures_ = 0;
   unsigned unauth_commands_ = 0;

@@ -71,8 +71,8 @@ void Session::cmd_namespace(const Command& c) {
 }
 
 void Session::cmd_idle(const Command& c) {
-  // RFC 2177 / RFC 9051 6.3.13. No mailbox can be selected in this slice, so there is
-  // nothing to report until DONE.
+  // RFC 2177 / RFC 9051 6.3.13. In the selected state the server asks for updates with
+  // poll_mailbox() (at once, then whenever the account changes) until DONE.
   pending_tag_ = c.tag;
   resume_state_ = state_;
   write(continuation("idling"));
