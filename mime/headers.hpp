@@ -26,6 +26,8 @@ namespace refmail::mime {
 // Days from 1970-01-01 to y-m-d, proleptic Gregorian (H. Hinnant's days_from_civil); shared
 // with imap/datetime.cpp (IMAP date-time).
 [[nodiscard]] std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+// Its inverse: the proleptic Gregorian date of day `z` since 1970-01-01.
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d);
 
 inline constexpr std::size_t kMaxMessageIds = 1000;
 

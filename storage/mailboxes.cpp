@@ -491,22 +491,33 @@ MailboxRow to_row(std::string_view account, std::string_view mailbox, std::uint3
 
 result<std::vector<MailboxRow>> Store::list_rows(std::string_view account,
                                                  std::string_view mailbox) {
+  std::vector<MailboxRow> rows;
+  auto r = scan_rows(account, mailbox, 0, [&](MailboxRow&& row) {
+    rows.push_back(std::move(row));
+    return true;
+  });
+  if (!r) return r.error();
+  return rows;
+}
+
+result<void> Store::scan_rows(std::string_view account, std::string_view mailbox, std::uint32_t from_uid,
+                              const std::function<bool(MailboxRow&&)>& visit) {
   auto acct = canonical_address(account);
   auto mbox = canonical_mailbox(mailbox);
   if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
   auto m = impl_->require_mailbox(*acct, *mbox);
   if (!m) return m.error();
-  std::vector<MailboxRow> rows;
   auto prefix = row_prefix(*acct, m->mailbox_id);
   auto it = impl_->iter(kCfMailbox);
-  for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) {
+  for (it->seek(row_key(*acct, m->mailbox_id, from_uid)); it->valid() && starts_with(it->key(), prefix);
+       it->next()) {
     auto v = decode_row(std::string_view(it->value().data(), it->value().size()));
     if (!v) return fail(errc::corrupt, "mailbox row of " + *acct + " is corrupt");
     auto uid = get_be32(std::string_view(it->key().data() + prefix.size(), 4));
-    rows.push_back(to_row(*acct, *mbox, uid, std::move(*v)));
+    if (!visit(to_row(*acct, *mbox, uid, std::move(*v)))) return {};
   }
   if (auto ec = it->check("listing mailbox rows")) return ec;
-  return rows;
+  return {};
 }
 
 result<std::map<std::uint32_t, std::string>> Store::Impl::mailbox_names(std::string_view account) {

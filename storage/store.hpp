@@ -162,6 +162,11 @@ class Store {
                                                           std::string_view mailbox);
   [[nodiscard]] result<MailboxRow> get_row(std::string_view account, std::string_view mailbox,
                                            std::uint32_t uid);
+  // Visits the mailbox's rows with UID >= from_uid in UID order until `visit` returns
+  // false (the IMAP server's sequence: costs what is visited). not_found for an unknown
+  // mailbox.
+  [[nodiscard]] result<void> scan_rows(std::string_view account, std::string_view mailbox, std::uint32_t from_uid,
+                                       const std::function<bool(MailboxRow&&)>& visit);
   // With `unchanged_since` (IMAP STORE UNCHANGEDSINCE, RFC 7162 3.1.3): errc::modified,
   // and nothing written, when the row's modseq is above it.
   [[nodiscard]] result<void> set_keywords(std::string_view account, std::string_view mailbox,

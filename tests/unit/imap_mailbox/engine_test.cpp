@@ -1,0 +1,275 @@
+// tests/unit/imap_mailbox/engine_test.cpp — the IMAP mailbox layer on a real store:
+// SELECT/EXAMINE, FETCH, STORE, SEARCH, EXPUNGE, COPY/MOVE, folders, and updates
+// between sessions (another session, a delivery) as NOOP and IDLE report them.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace refmail::imap::test {
+namespace {
+
+bool has(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
+
+TEST_F(EngineFixture, SelectReportsCountsAndUids) {
+  for (int i = 1; i <= 3; ++i) deliver(message(i));
+  auto c = client();
+  auto out = c.cmd("a", "SELECT INBOX");
+  EXPECT_TRUE(has(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n")) << out;
+  EXPECT_TRUE(has(out, "* 3 EXISTS\r\n")) << out;
+  EXPECT_TRUE(has(out, "* 0 RECENT\r\n")) << out;
+  EXPECT_TRUE(has(out, "* OK [UNSEEN 1]")) << out;
+  EXPECT_TRUE(has(out, "* OK [UIDVALIDITY ")) << out;
+  EXPECT_TRUE(has(out, "* OK [UIDNEXT 4]")) << out;
+  EXPECT_TRUE(has(out, "a OK [READ-WRITE] SELECT completed\r\n")) << out;
+  EXPECT_EQ(c.session().state(), SessionState::Selected);
+  out = c.cmd("b", "FETCH 1:* (UID FLAGS RFC822.SIZE)");
+  EXPECT_TRUE(has(out, "* 1 FETCH (UID 1 FLAGS () RFC822.SIZE " + std::to_string(message(1).size()) + ")\r\n")) << out;
+  EXPECT_TRUE(has(out, "* 3 FETCH (UID 3 FLAGS ()")) << out;
+  EXPECT_TRUE(has(out, "b OK FETCH completed")) << out;
+}
+
+TEST_F(EngineFixture, SelectUnknownMailboxFailsAndDeselects) {
+  auto c = client();
+  EXPECT_TRUE(has(c.cmd("a", "SELECT INBOX"), "a OK"));
+  auto out = c.cmd("b", "SELECT Nowhere");
+  EXPECT_TRUE(has(out, "* OK [CLOSED]")) << out;
+  EXPECT_TRUE(has(out, "b NO [NONEXISTENT]")) << out;
+  EXPECT_EQ(c.session().state(), SessionState::Authenticated);
+  EXPECT_TRUE(has(c.cmd("c", "FETCH 1 FLAGS"), "c BAD No mailbox selected"));
+}
+
+TEST_F(EngineFixture, BodyFetchIsByteExactAndSetsSeen) {
+  const std::string raw = web::testing::mime_with_attachment("report", std::string(100000, 'x'));
+  deliver(raw);
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  auto out = c.cmd("b", "FETCH 1 BODY.PEEK[]");
+  EXPECT_EQ(out, "* 1 FETCH (BODY[] {" + std::to_string(raw.size()) + "}\r\n" + raw + ")\r\nb OK FETCH completed\r\n");
+  out = c.cmd("c", "FETCH 1 FLAGS");
+  EXPECT_TRUE(has(out, "FLAGS ()")) << out;
+  out = c.cmd("d", "UID FETCH 1 BODY[]<10.20>");
+  EXPECT_EQ(out, "* 1 FETCH (UID 1 BODY[]<10> {20}\r\n" + raw.substr(10, 20) + " FLAGS (\\Seen))\r\nd OK UID FETCH completed\r\n");
+  out = c.cmd("e", "FETCH 1 RFC822");
+  EXPECT_TRUE(has(out, "RFC822 {" + std::to_string(raw.size()) + "}\r\n" + raw + ")")) << out.substr(0, 200);
+}
+
+TEST_F(EngineFixture, ExamineIsReadOnly) {
+  deliver(message(1));
+  auto c = client();
+  auto out = c.cmd("a", "EXAMINE INBOX");
+  EXPECT_TRUE(has(out, "a OK [READ-ONLY]")) << out;
+  EXPECT_TRUE(has(out, "PERMANENTFLAGS ()")) << out;
+  EXPECT_TRUE(has(c.cmd("b", "STORE 1 +FLAGS (\\Seen)"), "b NO [READ-ONLY]"));
+  c.cmd("c", "FETCH 1 BODY[]");  // no \Seen in a read-only mailbox
+  EXPECT_TRUE(has(c.cmd("d", "FETCH 1 FLAGS"), "FLAGS ()"));
+}
+
+TEST_F(EngineFixture, StoreFlagsAreJmapKeywords) {
+  deliver(message(1));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  auto out = c.cmd("b", "STORE 1 +FLAGS (\\Seen \\Flagged NonJunk)");
+  EXPECT_TRUE(has(out, "* 1 FETCH (FLAGS (\\Seen \\Flagged nonjunk))")) << out;
+  auto row = store_->get_row("alice@example.test", "INBOX", 1);
+  ASSERT_TRUE(row);
+  std::vector<std::string> want{"$seen", "$flagged", "nonjunk"};
+  EXPECT_EQ(row->keywords, want);
+  out = c.cmd("c", "UID STORE 1 -FLAGS.SILENT (\\Flagged)");
+  EXPECT_EQ(out, "c OK UID STORE completed\r\n");
+  out = c.cmd("d", "STORE 1 FLAGS (\\Draft)");
+  EXPECT_TRUE(has(out, "* 1 FETCH (FLAGS (\\Draft))")) << out;
+  EXPECT_TRUE(has(c.cmd("e", "STORE 1 +FLAGS (\\Bogus)"), "e BAD"));
+}
+
+TEST_F(EngineFixture, StoreUnchangedSinceReportsModified) {
+  deliver(message(1));
+  deliver(message(2));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  auto r1 = store_->get_row("alice@example.test", "INBOX", 1);
+  ASSERT_TRUE(r1);
+  auto out = c.cmd("b", "STORE 1:2 (UNCHANGEDSINCE " + std::to_string(r1->modseq) + ") +FLAGS (\\Seen)");
+  // Message 2 was delivered after message 1: its modseq is above message 1's.
+  EXPECT_TRUE(has(out, "b NO [MODIFIED 2]")) << out;
+  EXPECT_TRUE(has(out, "* 1 FETCH (FLAGS (\\Seen) MODSEQ (")) << out;
+}
+
+TEST_F(EngineFixture, ExpungeRemovesDeletedAndRenumbers) {
+  for (int i = 1; i <= 4; ++i) deliver(message(i));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  c.cmd("b", "STORE 2,4 +FLAGS.SILENT (\\Deleted)");
+  auto out = c.cmd("c", "EXPUNGE");
+  EXPECT_EQ(out, "* 4 EXPUNGE\r\n* 2 EXPUNGE\r\nc OK EXPUNGE completed\r\n");
+  out = c.cmd("d", "FETCH 1:* UID");
+  EXPECT_EQ(out, "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 3)\r\nd OK FETCH completed\r\n");
+  // UID EXPUNGE only touches the given UIDs.
+  c.cmd("e", "STORE 1:2 +FLAGS.SILENT (\\Deleted)");
+  out = c.cmd("f", "UID EXPUNGE 3");
+  EXPECT_EQ(out, "* 2 EXPUNGE\r\nf OK UID EXPUNGE completed\r\n");
+}
+
+TEST_F(EngineFixture, CloseExpungesSilentlyUnselectDoesNot) {
+  for (int i = 1; i <= 2; ++i) deliver(message(i));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  c.cmd("b", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+  EXPECT_EQ(c.cmd("c", "UNSELECT"), "c OK UNSELECT completed\r\n");
+  EXPECT_TRUE(has(c.cmd("d", "SELECT INBOX"), "* 2 EXISTS"));
+  EXPECT_EQ(c.cmd("e", "CLOSE"), "e OK CLOSE completed\r\n");
+  EXPECT_EQ(c.session().state(), SessionState::Authenticated);
+  EXPECT_TRUE(has(c.cmd("f", "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)"), "* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 3 UNSEEN 1)"));
+}
+
+TEST_F(EngineFixture, CopyAndMoveGiveCopyUid) {
+  for (int i = 1; i <= 3; ++i) deliver(message(i));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  auto out = c.cmd("b", "COPY 1:2 Archive");
+  EXPECT_TRUE(has(out, "b OK [COPYUID ")) << out;
+  EXPECT_TRUE(has(out, " 1,2 1,2] COPY completed")) << out;
+  out = c.cmd("c", "UID MOVE 3 Trash");
+  EXPECT_TRUE(has(out, "* OK [COPYUID ")) << out;
+  EXPECT_TRUE(has(out, "* 3 EXPUNGE\r\nc OK UID MOVE completed")) << out;
+  EXPECT_TRUE(has(c.cmd("d", "COPY 1 Nowhere"), "d NO [TRYCREATE]"));
+  EXPECT_TRUE(has(c.cmd("e", "STATUS Archive (MESSAGES)"), "(MESSAGES 2)"));
+  EXPECT_TRUE(has(c.cmd("f", "STATUS Trash (MESSAGES)"), "(MESSAGES 1)"));
+  // The copies share the message: no second copy of its bytes.
+  auto a = store_->get_row("alice@example.test", "Archive", 1);
+  auto i = store_->get_row("alice@example.test", "INBOX", 1);
+  ASSERT_TRUE(a && i);
+  EXPECT_EQ(a->message_id, i->message_id);
+}
+
+TEST_F(EngineFixture, SequenceNumbersAreChecked) {
+  deliver(message(1));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  EXPECT_TRUE(has(c.cmd("b", "FETCH 5 FLAGS"), "b BAD Invalid message sequence number"));
+  EXPECT_EQ(c.cmd("c", "UID FETCH 5:7 FLAGS"), "c OK UID FETCH completed\r\n");
+  // "*" with UIDs is the largest UID in use.
+  EXPECT_EQ(c.cmd("d", "UID FETCH 9:* FLAGS"), "* 1 FETCH (UID 1 FLAGS ())\r\nd OK UID FETCH completed\r\n");
+}
+
+TEST_F(EngineFixture, EmptyMailboxStarRangeIsEmpty) {
+  auto c = client();
+  EXPECT_TRUE(has(c.cmd("a", "SELECT INBOX"), "* 0 EXISTS"));
+  EXPECT_EQ(c.cmd("b", "FETCH 1:* FLAGS"), "b OK FETCH completed\r\n");
+  EXPECT_EQ(c.cmd("c", "SEARCH ALL"), "* SEARCH\r\nc OK SEARCH completed\r\n");
+}
+
+TEST_F(EngineFixture, SearchKeys) {
+  deliver(message(1));
+  deliver(message(2, "Cc: Carol <carol@else.test>\r\nX-Tag: blue\r\n"));
+  deliver(message(3));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  c.cmd("b", "STORE 2 +FLAGS (\\Flagged)");
+  EXPECT_TRUE(has(c.cmd("c", "SEARCH FLAGGED"), "* SEARCH 2\r\n"));
+  EXPECT_TRUE(has(c.cmd("d", "SEARCH UNFLAGGED"), "* SEARCH 1 3\r\n"));
+  EXPECT_TRUE(has(c.cmd("e", "SEARCH SUBJECT \"message 3\""), "* SEARCH 3\r\n"));
+  EXPECT_TRUE(has(c.cmd("f", "SEARCH CC carol"), "* SEARCH 2\r\n"));
+  EXPECT_TRUE(has(c.cmd("g", "SEARCH HEADER X-Tag BLUE"), "* SEARCH 2\r\n"));
+  EXPECT_TRUE(has(c.cmd("h", "SEARCH BODY \"of message 1\""), "* SEARCH 1\r\n"));
+  EXPECT_TRUE(has(c.cmd("i", "UID SEARCH OR 1 3"), "* SEARCH 1 3\r\n"));
+  EXPECT_TRUE(has(c.cmd("j", "SEARCH NOT 2:3"), "* SEARCH 1\r\n"));
+  EXPECT_TRUE(has(c.cmd("k", "SEARCH SENTON 1-Jan-2024"), "* SEARCH 1 2 3\r\n"));
+  EXPECT_TRUE(has(c.cmd("l", "SEARCH SENTBEFORE 1-Jan-2024"), "* SEARCH\r\n"));
+  EXPECT_TRUE(has(c.cmd("m", "SEARCH CHARSET KOI8-R ALL"), "m NO [BADCHARSET"));
+  auto out = c.cmd("n", "SEARCH RETURN (MIN MAX COUNT) ALL");
+  EXPECT_TRUE(has(out, "* ESEARCH (TAG \"n\") MIN 1 MAX 3 COUNT 3\r\n")) << out;
+  out = c.cmd("o", "UID SEARCH RETURN (SAVE) FLAGGED");
+  EXPECT_EQ(out, "o OK UID SEARCH completed\r\n");
+  EXPECT_EQ(c.cmd("p", "FETCH $ UID"), "* 2 FETCH (UID 2)\r\np OK FETCH completed\r\n");
+}
+
+TEST_F(EngineFixture, NoopReportsOtherSessionsChanges) {
+  for (int i = 1; i <= 3; ++i) deliver(message(i));
+  auto a = client();
+  auto b = client();
+  a.cmd("a", "SELECT INBOX");
+  b.cmd("a", "SELECT INBOX");
+  b.cmd("b", "STORE 1 +FLAGS.SILENT (\\Seen)");
+  b.cmd("c", "STORE 2 +FLAGS.SILENT (\\Deleted)");
+  b.cmd("d", "EXPUNGE");
+  deliver(message(4));
+  auto out = a.cmd("n", "NOOP");
+  EXPECT_EQ(out, "* 2 EXPUNGE\r\n* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n* 3 EXISTS\r\nn OK NOOP completed\r\n");
+  EXPECT_EQ(a.cmd("f", "FETCH 1:* UID"), "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 3)\r\n* 3 FETCH (UID 4)\r\nf OK FETCH completed\r\n");
+  // Nothing changed since: nothing to report.
+  EXPECT_EQ(a.cmd("g", "NOOP"), "g OK NOOP completed\r\n");
+}
+
+TEST_F(EngineFixture, FetchDoesNotReportExpunges) {
+  for (int i = 1; i <= 2; ++i) deliver(message(i));
+  auto a = client();
+  auto b = client();
+  a.cmd("a", "SELECT INBOX");
+  b.cmd("a", "SELECT INBOX");
+  b.cmd("b", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+  b.cmd("c", "EXPUNGE");
+  // RFC 9051 7.5.1: no EXPUNGE during FETCH; the expunged message is reported missing.
+  auto out = a.cmd("f", "FETCH 1:2 UID");
+  EXPECT_EQ(out, "* 2 FETCH (UID 2)\r\nf NO [EXPUNGEISSUED] Some messages were expunged meanwhile\r\n");
+  EXPECT_EQ(a.cmd("g", "NOOP"), "* 1 EXPUNGE\r\ng OK NOOP completed\r\n");
+}
+
+TEST_F(EngineFixture, IdlePollsReportNewMail) {
+  deliver(message(1));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  EXPECT_EQ(c.cmd("i", "IDLE"), "+ idling\r\n");
+  EXPECT_EQ(c.poll(), "");
+  deliver(message(2));
+  EXPECT_EQ(c.poll(), "* 2 EXISTS\r\n");
+  EXPECT_EQ(c.send("DONE\r\n"), "i OK IDLE terminated\r\n");
+  EXPECT_EQ(c.poll(), "");  // not idling: nothing
+}
+
+TEST_F(EngineFixture, ListAndHierarchy) {
+  auto c = client();
+  EXPECT_TRUE(has(c.cmd("a", "CREATE Lists/rust"), "a OK"));
+  EXPECT_TRUE(has(c.cmd("b", "CREATE Lists/rust"), "b NO [ALREADYEXISTS]"));
+  auto out = c.cmd("c", "LIST \"\" *");
+  EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n")) << out;
+  EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\n")) << out;
+  EXPECT_TRUE(has(out, "* LIST (\\Noselect \\HasChildren) \"/\" \"Lists\"\r\n")) << out;
+  EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren) \"/\" \"Lists/rust\"\r\n")) << out;
+  out = c.cmd("d", "LIST \"\" %");
+  EXPECT_FALSE(has(out, "Lists/rust")) << out;
+  EXPECT_TRUE(has(out, "\"/\" \"Lists\"\r\n")) << out;
+  EXPECT_EQ(c.cmd("e", "LIST \"\" \"\""), "* LIST (\\Noselect) \"/\" \"\"\r\ne OK LIST completed\r\n");
+  EXPECT_TRUE(has(c.cmd("f", "LIST \"\" inbox"), "\"/\" \"INBOX\"\r\n"));
+  EXPECT_TRUE(has(c.cmd("g", "RENAME Lists Groups"), "g NO [NONEXISTENT]"));
+  EXPECT_TRUE(has(c.cmd("h", "CREATE Lists"), "h OK"));
+  EXPECT_TRUE(has(c.cmd("i", "RENAME Lists Groups"), "i OK"));
+  out = c.cmd("j", "LIST \"\" Groups*");
+  EXPECT_TRUE(has(out, "* LIST (\\HasChildren) \"/\" \"Groups\"\r\n")) << out;
+  EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren) \"/\" \"Groups/rust\"\r\n")) << out;
+  EXPECT_TRUE(has(c.cmd("k", "DELETE INBOX"), "k NO [CANNOT]"));
+  EXPECT_TRUE(has(c.cmd("l", "DELETE Groups/rust"), "l OK"));
+  EXPECT_TRUE(has(c.cmd("m", "LSUB \"\" *"), "* LSUB () \"/\" \"Groups\"\r\n"));
+  EXPECT_TRUE(has(c.cmd("n", "SUBSCRIBE Groups"), "n OK"));
+  EXPECT_TRUE(has(c.cmd("o", "UNSUBSCRIBE Groups"), "o NO [CANNOT]"));
+  EXPECT_TRUE(has(c.cmd("p", "SUBSCRIBE Nowhere"), "p NO [NONEXISTENT]"));
+}
+
+TEST_F(EngineFixture, ListStatusAndUtf7Names) {
+  auto c = client();
+  ASSERT_TRUE(store_->create_mailbox("alice@example.test", "Entwürfe"));
+  auto out = c.cmd("a", "LIST \"\" *");
+  EXPECT_TRUE(has(out, "\"/\" \"Entw&APw-rfe\"\r\n")) << out;
+  out = c.cmd("b", "STATUS Entw&APw-rfe (MESSAGES)");
+  EXPECT_TRUE(has(out, "* STATUS \"Entw&APw-rfe\" (MESSAGES 0)")) << out;
+  out = c.cmd("c", "LIST \"\" INBOX RETURN (STATUS (MESSAGES UNSEEN))");
+  EXPECT_TRUE(has(out, "* STATUS \"INBOX\" (MESSAGES 0 UNSEEN 0)")) << out;
+}
+
+TEST_F(EngineFixture, AccountsAreSeparate) {
+  deliver(message(1), "bob@example.test");
+  auto c = client();
+  EXPECT_TRUE(has(c.cmd("a", "SELECT INBOX"), "* 0 EXISTS"));
+}
+
+}  // namespace
+}  // namespace refmail::imap::test
