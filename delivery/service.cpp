@@ -352,6 +352,36 @@ Intake Service::open_intake(const Inbound& in) {
   return intake;
 }
 
+Intake Service::open_append() {
+  auto st = std::make_unique<Intake::State>(store_, cfg_);
+  st->trace_id = random_id();
+  st->now = std::time(nullptr);
+  return Intake(std::move(st));
+}
+
+Outcome Service::append(Append a, Intake intake) {
+  const std::string id = intake.st_->trace_id;
+  return guarded(id, [&] {
+    Outcome out;
+    Intake::State& st = *intake.st_;
+    out.trace_id = st.trace_id;
+    if (!st.failure.empty()) {
+      out.internal_error = true;
+      out.detail = st.failure;
+      return out;
+    }
+    storage::Delivery& d = st.delivery;
+    auto split = finish_split(d, st.splitter, cfg_, out);
+    if (!split) return out;
+    d.add_mailbox_row(a.account, a.mailbox, a.keywords,
+                      storage::UnixSeconds(std::chrono::seconds(a.internal_date)));
+    auto receipt = commit(d, out);
+    if (!receipt) return out;
+    if (!receipt->rows.empty()) out.uid = receipt->rows.front().uid;
+    return out;
+  });
+}
+
 Outcome Service::deliver(Inbound in) {
   std::optional<Intake> intake;
   Outcome opened = guarded("", [&] {

@@ -1,7 +1,7 @@
 // delivery/service.hpp — the delivery service: the one way mail enters a mailbox or the
 // relay queue. SMTP (MX and submission), JMAP Email/set and EmailSubmission/set,
 // uploads, the legacy import and the server's own reports (bounces, over-quota DSNs)
-// all call it; IMAP APPEND and Sieve actions will. It owns recipient routing (users,
+// all call it, and IMAP APPEND; Sieve actions will. It owns recipient routing (users,
 // aliases, catch-alls, postmaster), the sender rule (the same for SMTP and JMAP), trace
 // headers, the split, the summary, quota, one durable commit per message and the queue
 // rows (one per destination domain, whoever submitted). The relay is woken through the
@@ -65,6 +65,7 @@ struct Outcome {
   std::uint64_t new_blob_bytes = 0;
   std::size_t queue_rows = 0;
   std::size_t grants = 0;  // import: grants given to other local recipients
+  std::uint32_t uid = 0;   // append: the new row's UID
   // Local accounts left out for being over quota (the others got the message; the
   // sender was sent a report for these), and what became of that report.
   std::vector<std::string> over_quota;
@@ -127,6 +128,17 @@ class Intake {
   friend class Service;
   explicit Intake(std::unique_ptr<State> st);
   std::unique_ptr<State> st_;
+};
+
+// IMAP APPEND (RFC 9051 6.3.12): a message the account saves into one of its own
+// mailboxes, streamed through an intake from open_append() (no trace header: the bytes
+// stay exactly as the client sent them). Its attachments are stored by content, so a
+// client saving the copy of a message it just submitted stores no new attachment bytes.
+struct Append {
+  std::string account;
+  std::string mailbox;               // an existing mailbox of the account
+  std::vector<std::string> keywords;
+  std::int64_t internal_date = 0;    // Unix seconds
 };
 
 // JMAP Email/set create: a message composed by the account into its own mailboxes.
@@ -196,6 +208,10 @@ class Service {
   // them). open_intake takes the envelope and peer facts for the trace header.
   [[nodiscard]] Intake open_intake(const Inbound& in);
   [[nodiscard]] Outcome deliver(Inbound in, Intake intake);
+  // IMAP APPEND: an intake without a trace header, then one commit of one row (its UID
+  // in Outcome::uid). quota_exceeded when the account is over its quota.
+  [[nodiscard]] Intake open_append();
+  [[nodiscard]] Outcome append(Append a, Intake intake);
   // JMAP Email/set create.
   [[nodiscard]] Outcome store_composed(Composed c);
   // JMAP EmailSubmission/set: the sender rule, routing of every recipient, one INBOX row

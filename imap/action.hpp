@@ -92,7 +92,22 @@ struct MailboxRequest {
   std::string user;   // the authenticated user
   ClientModes modes;
   bool poll = false;  // untagged updates only; the reply's status is not written
+  // APPEND: one message is announced (command: the Append with only that message,
+  // append_index its place in a MULTIAPPEND). An Ok reply lets its bytes come (as
+  // AppendData actions); any other status refuses the APPEND (the reply's status line
+  // is the answer, the message's bytes are discarded). The whole Append command comes
+  // as an ordinary MailboxRequest after the last message's bytes.
+  bool append_begin = false;
+  std::size_t append_index = 0;
   friend bool operator==(const MailboxRequest&, const MailboxRequest&) = default;
+};
+
+// The next bytes of the APPEND message being received (after an Ok to its
+// MailboxRequest with append_begin): hand them to the mailbox layer
+// (MailboxEngine::append_data) in order.
+struct AppendData {
+  std::string bytes;
+  friend bool operator==(const AppendData&, const AppendData&) = default;
 };
 
 // Write all earlier output, then close the connection.
@@ -103,7 +118,7 @@ struct Close {
 }  // namespace action
 
 using Action = std::variant<action::Write, action::WriteLiteral, action::StartTls, action::Authenticate,
-                            action::MailboxRequest, action::Close>;
+                            action::MailboxRequest, action::AppendData, action::Close>;
 
 enum class AuthOutcome {
   Ok,         // "<tag> OK [CAPABILITY ...] Logged in"

@@ -175,7 +175,9 @@ void Session::run() {
       case ReaderEvent::Kind::Error: on_error(e.error); break;
       case ReaderEvent::Kind::AppendBegin: on_append_begin(e.append); break;
       case ReaderEvent::Kind::AppendData:
-      case ReaderEvent::Kind::AppendEnd: break;  // never after abort_append()
+        if (!e.data.empty()) out_.emplace_back(action::AppendData{std::string(e.data)});
+        break;
+      case ReaderEvent::Kind::AppendEnd: break;  // the Append command follows the last one
       case ReaderEvent::Kind::IdleDone: on_idle_done(true); break;
       case ReaderEvent::Kind::SaslLine: on_sasl_line(e.line); break;
     }
@@ -227,8 +229,21 @@ void Session::on_error(const ParseError& e) {
 }
 
 void Session::on_append_begin(const AppendInfo& a) {
-  // SLICE BOUNDARY: no APPEND yet. Refuse before the message streams (no "+" is sent
-  // for a synchronizing literal; a non-synchronizing one is discarded by the reader).
+  if (user_ && opt_.mailbox_requests) {
+    // The mailbox layer checks the mailbox, size and flags before the "+" (the reader
+    // sends it on the next next() unless abort_append()).
+    wait_resume_ = state_;
+    pending_tag_ = a.tag;
+    append_pending_ = true;
+    action::MailboxRequest r{Command{a.tag, Append{a.mailbox, {a.message}}}, *user_, modes(), false};
+    r.append_begin = true;
+    r.append_index = a.index;
+    out_.emplace_back(std::move(r));
+    enter_state(SessionState::WaitMailbox);
+    return;
+  }
+  // Refused before the message streams (no "+" is sent for a synchronizing literal; a
+  // non-synchronizing one is discarded by the reader).
   reader_.abort_append();
   if (state_ == SessionState::NotAuthenticated) {
     if (++unauth_commands_ > lim_.max_unauthenticated_commands) {
@@ -319,6 +334,17 @@ std::vector<Action> Session::mailbox_result(MailboxReply reply) {
   if (closed()) return {};
   REFMAIL_CHECK(state_ == SessionState::WaitMailbox);
   for (auto& a : reply.body) out_.push_back(std::move(a));
+  if (append_pending_) {
+    append_pending_ = false;
+    enter_state(wait_resume_);
+    if (reply.status != Condition::Ok) {
+      // Refused before the bytes: "+" is never sent for it, its bytes are discarded.
+      reader_.abort_append();
+      answer(pending_tag_, reply.status, reply.code, reply.text);
+    }
+    run();
+    return std::exchange(out_, {});
+  }
   if (poll_pending_) {
     // Untagged updates while IDLE: no status line; the session idles on (a DONE that
     // arrived meanwhile is in the reader).

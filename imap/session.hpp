@@ -208,6 +208,7 @@ class Session {
   SessionState resume_state_ = SessionState::NotAuthenticated;  // after IDLE / a mailbox request
   SessionState wait_resume_ = SessionState::NotAuthenticated;   // after a mailbox request
   bool poll_pending_ = false;
+  bool append_pending_ = false;  // a MailboxRequest with append_begin awaits its answer
   bool condstore_ = false;  // ENABLE CONDSTORE / QRESYNC or SELECT (CONDSTORE)
   bool qresync_ = false;
   unsigned errors_ = 0;

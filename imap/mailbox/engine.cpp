@@ -104,7 +104,7 @@ std::string internal_date(storage::UnixSeconds t) {
 using mailbox::Selected;
 
 MailboxEngine::MailboxEngine(storage::Store& store, std::string account, EngineOptions options)
-    : impl_(std::make_unique<Impl>(Impl{store, std::move(account), options, std::nullopt, {}, nullptr, {}})) {}
+    : impl_(std::make_unique<Impl>(store, std::move(account), options)) {}
 MailboxEngine::~MailboxEngine() = default;
 
 bool MailboxEngine::selected() const noexcept { return impl_->sel.has_value(); }
@@ -115,6 +115,10 @@ MailboxReply MailboxEngine::execute(const action::MailboxRequest& request) {
   m.cmd = &request.command;
   m.reply = MailboxReply{};
   try {
+    if (request.append_begin) {
+      if (const auto* a = std::get_if<Append>(&request.command.body)) return m.append_begin(*a, request.append_index);
+      return m.bad("APPEND announced without its message");
+    }
     if (request.poll) {
       if (m.sel) m.report_updates(true);
       return m.finish(Condition::Ok, "", "");
@@ -139,6 +143,7 @@ MailboxReply MailboxEngine::execute(const action::MailboxRequest& request) {
           else if constexpr (std::is_same_v<T, Expunge>) return m.expunge(b);
           else if constexpr (std::is_same_v<T, Copy>) return m.copy(b);
           else if constexpr (std::is_same_v<T, Search>) return m.search(b);
+          else if constexpr (std::is_same_v<T, Append>) return m.append(b);
           else return m.no("CANNOT", command_name(*m.cmd) + " is not available yet");
         },
         request.command.body);

@@ -19,11 +19,17 @@
 namespace refmail::storage {
 class Store;
 }
+namespace refmail::delivery {
+class Service;
+}
 
 namespace refmail::imap {
 
 struct EngineOptions {
   std::uint64_t append_limit = 50u << 20;  // APPENDLIMIT (the reader's max_append_bytes)
+  // APPEND stores through it (delivery/service.hpp: split, dedup, quota, one commit per
+  // message); null: APPEND is refused with NO [CANNOT].
+  delivery::Service* delivery = nullptr;
 };
 
 class MailboxEngine {
@@ -36,6 +42,9 @@ class MailboxEngine {
 
   // Runs one request; never throws (a store failure is "NO [SERVERBUG]" / "[UNAVAILABLE]").
   [[nodiscard]] MailboxReply execute(const action::MailboxRequest& request);
+  // The bytes of the APPEND message announced by the last append_begin request (see
+  // action::MailboxRequest), in order, any split. Blocking (splitting, blob staging).
+  void append_data(std::string_view bytes);
   // True while a mailbox is selected.
   [[nodiscard]] bool selected() const noexcept;
 

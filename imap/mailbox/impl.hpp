@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,10 @@
 
 #include "imap/mailbox/engine.hpp"
 #include "storage/store.hpp"
+
+namespace refmail::delivery {
+class Intake;
+}
 
 namespace refmail::imap::mailbox {
 
@@ -52,6 +57,7 @@ inline constexpr std::string_view kSystemFlags = "\\Answered \\Flagged \\Deleted
 namespace refmail::imap {
 
 struct MailboxEngine::Impl {
+  Impl(storage::Store& s, std::string a, EngineOptions o) : store(s), account(std::move(a)), options(o) {}
   storage::Store& store;
   std::string account;
   EngineOptions options;
@@ -95,6 +101,18 @@ struct MailboxEngine::Impl {
   void wrote_flags(std::uint32_t uid);
   storage::result<void> rows(const std::vector<std::uint32_t>& uids,
                              const std::function<bool(storage::MailboxRow&&)>& visit);
+
+  // ---- APPEND (append.cpp): the messages announced so far, their bytes in intakes
+  struct Pending {
+    std::string mailbox;  // the store's name
+    std::uint32_t uidvalidity = 0;
+    AppendMessage message;
+    std::vector<std::string> keywords;
+    std::shared_ptr<delivery::Intake> intake;
+  };
+  std::vector<Pending> appends;
+  MailboxReply append_begin(const Append& c, std::size_t index);
+  MailboxReply append(const Append& c);
 
   // ---- commands
   MailboxReply select(const Select& c);

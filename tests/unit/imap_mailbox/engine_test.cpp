@@ -273,3 +273,75 @@ TEST_F(EngineFixture, AccountsAreSeparate) {
 
 }  // namespace
 }  // namespace refmail::imap::test
+
+namespace refmail::imap::test {
+namespace {
+
+bool contains(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
+
+TEST_F(EngineFixture, AppendStoresExactBytesThroughDelivery) {
+  const std::string raw = web::testing::mime_with_attachment("saved", std::string(50000, 'y'));
+  auto c = client();
+  auto out = c.send("a APPEND Sent (\\Seen) \"01-Feb-2024 10:00:00 +0100\" {" + std::to_string(raw.size()) + "}\r\n");
+  EXPECT_EQ(out, "+ Ready for literal data\r\n");
+  // Any split of the bytes.
+  out = c.send(raw.substr(0, 1000));
+  EXPECT_EQ(out, "");
+  out = c.send(raw.substr(1000) + "\r\n");
+  EXPECT_TRUE(contains(out, "a OK [APPENDUID ")) << out;
+  EXPECT_TRUE(contains(out, " 1] APPEND completed")) << out;
+  c.cmd("b", "SELECT Sent");
+  out = c.cmd("c", "FETCH 1 (FLAGS INTERNALDATE BODY.PEEK[])");
+  EXPECT_EQ(out, "* 1 FETCH (FLAGS (\\Seen) INTERNALDATE \" 1-Feb-2024 09:00:00 +0000\" BODY[] {" +
+                     std::to_string(raw.size()) + "}\r\n" + raw + ")\r\nc OK FETCH completed\r\n");
+  // The same attachment appended again stores no new blob bytes.
+  auto before = store_->stats();
+  ASSERT_TRUE(before);
+  out = c.send("d APPEND INBOX {" + std::to_string(raw.size()) + "+}\r\n" + raw + "\r\n");
+  EXPECT_TRUE(contains(out, "* 1 EXISTS") == false) << out;  // INBOX is not the selected mailbox
+  EXPECT_TRUE(contains(out, "d OK [APPENDUID ")) << out;
+  auto after = store_->stats();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->blobs, before->blobs);
+}
+
+TEST_F(EngineFixture, AppendIntoSelectedMailboxReportsExists) {
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  const std::string raw = message(7);
+  auto out = c.send("b APPEND INBOX {" + std::to_string(raw.size()) + "+}\r\n" + raw + "\r\n");
+  EXPECT_TRUE(contains(out, "* 1 EXISTS\r\nb OK [APPENDUID ")) << out;
+}
+
+TEST_F(EngineFixture, AppendRefusalsComeBeforeTheBytes) {
+  auto c = client();
+  EXPECT_EQ(c.send("a APPEND Nowhere {10}\r\n"), "a NO [TRYCREATE] No such mailbox\r\n");
+  // A refused non-synchronizing literal is skipped; the next command works.
+  EXPECT_EQ(c.send("b APPEND Nowhere {5+}\r\nhello\r\nc NOOP\r\n"),
+            "b NO [TRYCREATE] No such mailbox\r\nc OK NOOP completed\r\n");
+  EXPECT_EQ(c.send("d APPEND INBOX (\\Bogus) {5}\r\n"), "d BAD Invalid flag \\Bogus\r\n");
+  auto counts = store_->mailbox_counts("alice@example.test");
+  ASSERT_TRUE(counts);
+  for (const auto& [id, n] : *counts) EXPECT_EQ(n.total, 0u);
+}
+
+TEST_F(EngineFixture, MultiAppendStoresEveryMessage) {
+  auto c = client();
+  const std::string m1 = message(1), m2 = message(2);
+  auto out = c.send("a APPEND Drafts (\\Draft) {" + std::to_string(m1.size()) + "+}\r\n" + m1 + " {" +
+                    std::to_string(m2.size()) + "+}\r\n" + m2 + "\r\n");
+  EXPECT_TRUE(contains(out, " 1,2] APPEND completed")) << out;
+  EXPECT_TRUE(contains(c.cmd("b", "STATUS Drafts (MESSAGES)"), "(MESSAGES 2)"));
+}
+
+TEST_F(EngineFixture, AppendOverQuotaIsRefusedAndStoresNothing) {
+  ASSERT_TRUE(store_->set_quota("alice@example.test", 100));
+  auto c = client();
+  const std::string raw = message(1) + std::string(500, 'z');
+  auto out = c.send("a APPEND INBOX {" + std::to_string(raw.size()) + "+}\r\n" + raw + "\r\n");
+  EXPECT_TRUE(contains(out, "a NO [OVERQUOTA]")) << out;
+  EXPECT_TRUE(contains(c.cmd("b", "STATUS INBOX (MESSAGES)"), "(MESSAGES 0)"));
+}
+
+}  // namespace
+}  // namespace refmail::imap::test

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
+#include "delivery/service.hpp"
 #include "imap/mailbox/engine.hpp"
 #include "imap/session.hpp"
 #include "storage/store.hpp"
@@ -39,7 +41,8 @@ class TempDir {
 // One client connection: a session and, after login, its engine.
 class Client {
  public:
-  Client(storage::Store& store, std::string user) : store_(store), user_(std::move(user)) {
+  Client(storage::Store& store, delivery::Service* service, std::string user)
+      : store_(store), service_(service), user_(std::move(user)) {
     Options o;
     o.login_without_tls = true;
     o.mailbox_requests = true;
@@ -79,10 +82,14 @@ class Client {
           EXPECT_EQ(lit.size(), l->size);
           out += lit;
         } else if (auto* au = std::get_if<action::Authenticate>(&a)) {
-          engine_ = std::make_unique<MailboxEngine>(store_, au->user);
+          EngineOptions eo;
+          eo.delivery = service_;
+          engine_ = std::make_unique<MailboxEngine>(store_, au->user, eo);
           next = session_->auth_result(AuthOutcome::Ok);
         } else if (auto* m = std::get_if<action::MailboxRequest>(&a)) {
           next = session_->mailbox_result(engine_->execute(*m));
+        } else if (auto* d = std::get_if<action::AppendData>(&a)) {
+          engine_->append_data(d->bytes);
         } else if (std::holds_alternative<action::Close>(a)) {
           out += "<<Close>>";
         }
@@ -93,6 +100,7 @@ class Client {
   }
 
   storage::Store& store_;
+  delivery::Service* service_;
   std::string user_;
   std::unique_ptr<Session> session_;
   std::unique_ptr<MailboxEngine> engine_;
@@ -107,6 +115,7 @@ class EngineFixture : public ::testing::Test {
     ASSERT_TRUE(store_->add_domain("example.test"));
     ASSERT_TRUE(store_->add_user("alice@example.test", "pw", false));
     ASSERT_TRUE(store_->add_user("bob@example.test", "pw", false));
+    service_ = std::make_unique<delivery::Service>(*store_, cfg_);
   }
 
   std::string deliver(const std::string& raw, std::string to = "alice@example.test") {
@@ -120,13 +129,15 @@ class EngineFixture : public ::testing::Test {
            extra_headers + "\r\nBody of message " + std::to_string(n) + ".\r\n";
   }
   Client client(std::string user = "alice@example.test") {
-    Client c(*store_, user);
+    Client c(*store_, service_.get(), user);
     EXPECT_NE(c.login().find("L OK"), std::string::npos);
     return c;
   }
 
   TempDir dir_;
+  config::Config cfg_;
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<delivery::Service> service_;
 };
 
 }  // namespace refmail::imap::test
