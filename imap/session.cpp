@@ -101,7 +101,8 @@ std::string Session::capabilities() const {
   std::string c = "IMAP4rev1 IMAP4rev2";
   if (lim_.non_sync == NonSyncLiterals::LiteralPlus) c += " LITERAL+";
   if (lim_.non_sync == NonSyncLiterals::LiteralMinus) c += " LITERAL-";
-  const ExtensionSet on = opt_.extensions & kImplementedExtensions;
+  ExtensionSet on = opt_.extensions & kImplementedExtensions;
+  if (!opt_.mailbox_requests) on &= ~kMailboxExtensions;
   for (unsigned bit = 0; bit < 64; ++bit) {
     auto e = static_cast<Extension>(1ull << bit);
     if ((on & (1ull << bit)) == 0) continue;

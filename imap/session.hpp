@@ -70,10 +70,15 @@ using ExtensionSet = std::uint64_t;
 [[nodiscard]] constexpr ExtensionSet operator|(ExtensionSet a, Extension b) { return a | static_cast<ExtensionSet>(b); }
 [[nodiscard]] constexpr bool has(ExtensionSet s, Extension e) { return (s & static_cast<ExtensionSet>(e)) != 0; }
 
-// What works end to end in this slice.
+// What works end to end now. The ones in kMailboxExtensions need the mailbox layer
+// (imap/mailbox/engine.hpp) and are advertised only with Options::mailbox_requests.
+inline constexpr ExtensionSet kMailboxExtensions =
+    Extension::Unselect | Extension::UidPlus | Extension::Move | Extension::Esearch | Extension::Searchres |
+    Extension::ListStatus | Extension::SpecialUse | Extension::Children | Extension::StatusSize |
+    Extension::AppendLimit | Extension::ObjectId;
 inline constexpr ExtensionSet kImplementedExtensions =
     Extension::Id | Extension::Enable | Extension::Idle | Extension::Namespace | Extension::SaslIr |
-    Extension::Utf8Accept;
+    Extension::Utf8Accept | kMailboxExtensions;
 
 // The capability atom of one extension ("APPENDLIMIT" without its "=n").
 [[nodiscard]] const char* capability_name(Extension e) noexcept;

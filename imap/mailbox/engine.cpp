@@ -434,6 +434,8 @@ MailboxReply MailboxEngine::Impl::select(const Select& c) {
   }
   write(untagged_status(Condition::Ok, "UIDVALIDITY " + std::to_string(s.uidvalidity), "UIDs valid"));
   write(untagged_status(Condition::Ok, "UIDNEXT " + std::to_string(*horizon), "Predicted next UID"));
+  // RFC 8474 4.1: the mailbox's object id (the JMAP Mailbox id).
+  write(untagged_status(Condition::Ok, "MAILBOXID (m" + std::to_string(s.mailbox_id) + ")", "Mailbox id"));
   if (modes.condstore || c.condstore)
     write(untagged_status(Condition::Ok, "HIGHESTMODSEQ " + std::to_string(s.modseq), "Highest"));
   sel = std::move(s);

@@ -235,9 +235,13 @@ MailboxReply MailboxEngine::Impl::create(const Create& c) {
   auto name = store_name(c.mailbox);
   if (!name) return no("CANNOT", "Invalid mailbox name");
   if (*name == "INBOX") return no("ALREADYEXISTS", "INBOX exists");
+  // RFC 6154 3: special-use attributes on CREATE (CREATE-SPECIAL-USE is not offered:
+  // the special mailboxes are the system ones).
+  if (!c.special_use.empty()) return no("USEATTR", "Special-use attributes cannot be set");
   auto r = store.create_mailbox(account, *name);
   if (!r) return store_error(r.error(), "CREATE failed");
-  return ok("CREATE completed");
+  // RFC 8474 4.1: the new mailbox's id.
+  return finish(Condition::Ok, "MAILBOXID (m" + std::to_string(r->mailbox_id) + ")", "CREATE completed");
 }
 
 MailboxReply MailboxEngine::Impl::remove(const Delete& c) {

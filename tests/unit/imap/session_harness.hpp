@@ -23,7 +23,9 @@ struct Step {
 inline Step c(std::string bytes) { return {Step::Kind::Feed, std::move(bytes), {}}; }
 inline Step auth(AuthOutcome o) { return {Step::Kind::Auth, {}, o}; }
 inline Step tls() { return {Step::Kind::Tls, {}, {}}; }
-inline Step mailbox() { return {Step::Kind::Mailbox, {}, {}}; }
+// A mailbox reply: "* 3 EXISTS" and "OK [READ-WRITE] SELECT completed" (the session
+// enters Selected); with a text, no untagged data and "OK <text>".
+inline Step mailbox(std::string text = {}) { return {Step::Kind::Mailbox, std::move(text), {}}; }
 
 inline void render(const std::vector<Action>& actions, std::string& log) {
   for (const auto& a : actions) {
@@ -65,10 +67,15 @@ inline std::string run(const Options& o, const Limits& l, const std::vector<Step
       case Step::Kind::Tls: render(s.tls_started(), log); break;
       case Step::Kind::Mailbox: {
         MailboxReply r;
-        r.body.push_back(action::Write{"* 3 EXISTS\r\n"});
         r.status = Condition::Ok;
-        r.code = "READ-WRITE";
-        r.text = "SELECT completed";
+        if (st.bytes.empty()) {
+          r.body.push_back(action::Write{"* 3 EXISTS\r\n"});
+          r.code = "READ-WRITE";
+          r.text = "SELECT completed";
+          r.selection = MailboxReply::Selection::Selected;
+        } else {
+          r.text = st.bytes;
+        }
         render(s.mailbox_result(std::move(r)), log);
         break;
       }

@@ -31,6 +31,11 @@ Options tls_opts() {  // implicit TLS
 // "\0user\0pass"
 const std::string kPlainB64 = "AHVzZXIAcGFzcw==";
 const std::string kLoggedIn = greeting(kPlain) + "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kBase + "] Logged in\r\n";
+// With the mailbox layer (Options::mailbox_requests) its extensions are advertised too.
+const std::string kMailboxCaps = kBase +
+    " UNSELECT UIDPLUS MOVE ESEARCH SEARCHRES LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE APPENDLIMIT=52428800 OBJECTID";
+const std::string kLoggedInMailbox = greeting(kMailboxCaps + " AUTH=PLAIN") +
+                                     "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kMailboxCaps + "] Logged in\r\n";
 std::vector<Step> login_steps() { return {c("a LOGIN user pass\r\n"), auth(AuthOutcome::Ok)}; }
 std::vector<Step> after_login(std::vector<Step> more) {
   auto s = login_steps();
@@ -181,9 +186,89 @@ TEST(ImapSession, StoreCommandsAreNotAvailableYet) {
 TEST(ImapSession, MailboxRequestHook) {
   Options o = tls_opts();
   o.mailbox_requests = true;
-  expect_transcript(o, {}, after_login({c("b SELECT INBOX\r\nc NOOP\r\n"), mailbox()}),
-                    kLoggedIn + "<<Mailbox SELECT user>>* 3 EXISTS\r\nb OK [READ-WRITE] SELECT completed\r\n"
-                                "c OK NOOP completed\r\n");
+  // In the selected state NOOP, FETCH and IDLE's polls go to the mailbox layer too;
+  // a poll's reply has no status line and the session idles on.
+  expect_transcript(o, {},
+                    after_login({c("b SELECT INBOX\r\nc NOOP\r\n"), mailbox(), mailbox("NOOP completed"),
+                                 c("d FETCH 1 FLAGS\r\n"), mailbox("FETCH completed"), c("e CAPABILITY\r\n")}),
+                    kLoggedInMailbox + "<<Mailbox SELECT user>>* 3 EXISTS\r\nb OK [READ-WRITE] SELECT completed\r\n"
+                                "<<Mailbox NOOP user>>c OK NOOP completed\r\n"
+                                "<<Mailbox FETCH user>>d OK FETCH completed\r\n"
+                                "* CAPABILITY " + kMailboxCaps + "\r\ne OK CAPABILITY completed\r\n");
+}
+
+TEST(ImapSession, IdlePollsTheSelectedMailbox) {
+  Options o = tls_opts();
+  o.mailbox_requests = true;
+  Session s(o, {});
+  (void)s.start();
+  (void)s.feed("a LOGIN user pass\r\n");
+  (void)s.auth_result(AuthOutcome::Ok);
+  EXPECT_TRUE(s.poll_mailbox().empty());  // nothing selected
+  (void)s.feed("b SELECT INBOX\r\n");
+  MailboxReply sel;
+  sel.selection = MailboxReply::Selection::Selected;
+  (void)s.mailbox_result(std::move(sel));
+  ASSERT_EQ(s.state(), SessionState::Selected);
+  EXPECT_TRUE(s.poll_mailbox().empty());  // not idling
+  (void)s.feed("c IDLE\r\n");
+  ASSERT_EQ(s.state(), SessionState::Idle);
+  auto p = s.poll_mailbox();
+  ASSERT_EQ(p.size(), 1u);
+  auto* req = std::get_if<action::MailboxRequest>(&p[0]);
+  ASSERT_NE(req, nullptr);
+  EXPECT_TRUE(req->poll);
+  EXPECT_TRUE(s.poll_mailbox().empty());  // one at a time
+  // DONE arrives while the poll runs: it waits in the reader.
+  EXPECT_TRUE(s.feed("DONE\r\n").empty());
+  MailboxReply upd;
+  upd.body.push_back(action::Write{"* 4 EXISTS\r\n"});
+  std::string wire;
+  for (auto& a : s.mailbox_result(std::move(upd)))
+    if (auto* w = std::get_if<action::Write>(&a)) wire += w->bytes;
+  EXPECT_EQ(wire, "* 4 EXISTS\r\nc OK IDLE terminated\r\n");
+  EXPECT_EQ(s.state(), SessionState::Selected);
+}
+
+TEST(ImapSession, AppendAsksTheMailboxLayerBeforeTheContinuation) {
+  Options o = tls_opts();
+  o.mailbox_requests = true;
+  Session s(o, {});
+  (void)s.start();
+  (void)s.feed("a LOGIN user pass\r\n");
+  (void)s.auth_result(AuthOutcome::Ok);
+  auto begin = s.feed("b APPEND INBOX (\\Seen) {5}\r\n");
+  ASSERT_EQ(begin.size(), 1u);
+  auto* req = std::get_if<action::MailboxRequest>(&begin[0]);
+  ASSERT_NE(req, nullptr);
+  EXPECT_TRUE(req->append_begin);
+  auto go = s.mailbox_result(MailboxReply{});
+  ASSERT_EQ(go.size(), 1u);
+  EXPECT_EQ(std::get<action::Write>(go[0]).bytes, "+ Ready for literal data\r\n");
+  auto data = s.feed("hel");
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(std::get<action::AppendData>(data[0]).bytes, "hel");
+  auto end = s.feed("lo\r\n");
+  ASSERT_EQ(end.size(), 2u);
+  EXPECT_EQ(std::get<action::AppendData>(end[0]).bytes, "lo");
+  auto* cmd = std::get_if<action::MailboxRequest>(&end[1]);
+  ASSERT_NE(cmd, nullptr);
+  EXPECT_FALSE(cmd->append_begin);
+  EXPECT_TRUE(std::holds_alternative<Append>(cmd->command.body));
+  // A refusal before the bytes: no "+", the status line is the answer.
+  MailboxReply done;
+  done.code = "APPENDUID 1 1";
+  done.text = "APPEND completed";
+  (void)s.mailbox_result(std::move(done));
+  (void)s.feed("c APPEND Nowhere {5}\r\n");
+  MailboxReply no;
+  no.status = Condition::No;
+  no.code = "TRYCREATE";
+  no.text = "No such mailbox";
+  auto refused = s.mailbox_result(std::move(no));
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(std::get<action::Write>(refused[0]).bytes, "c NO [TRYCREATE] No such mailbox\r\n");
+  EXPECT_EQ(s.state(), SessionState::Authenticated);
 }
 
 TEST(ImapSession, AppendBeforeLoginAndTooBig) {
