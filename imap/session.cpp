@@ -6,6 +6,7 @@
 // SECURITY: every error is counted; past Limits::max_errors the session says BYE.
 #include "imap/session.hpp"
 
+#include <algorithm>
 #include <type_traits>
 #include <variant>
 
@@ -97,12 +98,37 @@ Session::Session(Options options, Limits limits)
   tls_active_ = opt_.tls_active;
 }
 
+ExtensionSet Session::advertised() const noexcept {
+  ExtensionSet on = opt_.extensions & kImplementedExtensions;
+  if (!opt_.mailbox_requests) on &= ~kMailboxExtensions;
+  return on;
+}
+
+namespace {
+bool has_modseq_key(const SearchKey& k) {
+  if (k.kind == SearchKey::Kind::ModSeq) return true;
+  for (const auto& c : k.children)
+    if (has_modseq_key(c)) return true;
+  return false;
+}
+}  // namespace
+
+// RFC 7162 3.1: the commands that switch CONDSTORE on for the session.
+void Session::note_condstore(const Command& c) {
+  if (!has(advertised(), Extension::Condstore)) return;
+  if (const auto* s = std::get_if<Select>(&c.body)) condstore_ = condstore_ || s->condstore;
+  if (const auto* f = std::get_if<Fetch>(&c.body))
+    condstore_ = condstore_ || f->changed_since ||
+                 std::any_of(f->atts.begin(), f->atts.end(), [](const FetchAtt& a) { return a.kind == FetchAtt::Kind::ModSeq; });
+  if (const auto* st = std::get_if<imap::Store>(&c.body)) condstore_ = condstore_ || st->unchanged_since;
+  if (const auto* se = std::get_if<Search>(&c.body)) condstore_ = condstore_ || has_modseq_key(se->key);
+}
+
 std::string Session::capabilities() const {
   std::string c = "IMAP4rev1 IMAP4rev2";
   if (lim_.non_sync == NonSyncLiterals::LiteralPlus) c += " LITERAL+";
   if (lim_.non_sync == NonSyncLiterals::LiteralMinus) c += " LITERAL-";
-  ExtensionSet on = opt_.extensions & kImplementedExtensions;
-  if (!opt_.mailbox_requests) on &= ~kMailboxExtensions;
+  const ExtensionSet on = advertised();
   for (unsigned bit = 0; bit < 64; ++bit) {
     auto e = static_cast<Extension>(1ull << bit);
     if ((on & (1ull << bit)) == 0) continue;
@@ -315,6 +341,7 @@ action::ClientModes Session::modes() const {
 
 void Session::request_mailbox(const Command& c) {
   REFMAIL_CHECK(user_.has_value());
+  note_condstore(c);
   wait_resume_ = state_;
   pending_tag_ = c.tag;
   out_.emplace_back(action::MailboxRequest{c, *user_, modes(), false});

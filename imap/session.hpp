@@ -75,7 +75,7 @@ using ExtensionSet = std::uint64_t;
 inline constexpr ExtensionSet kMailboxExtensions =
     Extension::Unselect | Extension::UidPlus | Extension::Move | Extension::Esearch | Extension::Searchres |
     Extension::ListStatus | Extension::SpecialUse | Extension::Children | Extension::StatusSize |
-    Extension::AppendLimit | Extension::ObjectId;
+    Extension::AppendLimit | Extension::ObjectId | Extension::Condstore | Extension::Qresync;
 inline constexpr ExtensionSet kImplementedExtensions =
     Extension::Id | Extension::Enable | Extension::Idle | Extension::Namespace | Extension::SaslIr |
     Extension::Utf8Accept | kMailboxExtensions;
@@ -182,6 +182,8 @@ class Session {
   void cmd_starttls(const Command& c);
   void not_available(const Command& c);
   void request_mailbox(const Command& c);
+  void note_condstore(const Command& c);
+  [[nodiscard]] ExtensionSet advertised() const noexcept;
   [[nodiscard]] action::ClientModes modes() const;
   // session_auth.cpp
   void cmd_login(const Command& c);

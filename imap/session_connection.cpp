@@ -40,7 +40,7 @@ void Session::cmd_id(const Command& c) {
 void Session::cmd_enable(const Command& c) {
   // RFC 5161 3.1: only in the authenticated state, before a mailbox is selected.
   if (state_ != SessionState::Authenticated) return error(c.tag, Condition::Bad, "", "ENABLE only before SELECT");
-  const ExtensionSet on = opt_.extensions & kImplementedExtensions;
+  const ExtensionSet on = advertised();
   std::string line = "ENABLED";
   for (const auto& name : std::get<Enable>(c.body).capabilities) {
     std::string canonical;
@@ -52,6 +52,12 @@ void Session::cmd_enable(const Command& c) {
                std::find(enabled_.begin(), enabled_.end(), "UTF8=ACCEPT") == enabled_.end()) {
       utf8_ = true;  // RFC 6855 3
       canonical = "UTF8=ACCEPT";
+    } else if (name == "CONDSTORE" && has(on, Extension::Condstore) && !condstore_) {
+      condstore_ = true;  // RFC 7162 3.1
+      canonical = "CONDSTORE";
+    } else if (name == "QRESYNC" && has(on, Extension::Qresync) && !qresync_) {
+      qresync_ = condstore_ = true;  // RFC 7162 3.2.3: QRESYNC implies CONDSTORE
+      canonical = "QRESYNC";
     }
     // Anything else (unknown, not advertised, already enabled) is ignored (RFC 5161 3.1).
     if (canonical.empty()) continue;

@@ -99,13 +99,11 @@ MailboxReply MailboxEngine::Impl::append(const Append& c) {
     return no(failure_code, failure_text);
   }
   if (sel) report_updates(true);  // appended into the selected mailbox: EXISTS now
-  std::string uids;
-  for (const auto& [mbox, uid] : stored) uids += (uids.empty() ? "" : ",") + std::to_string(uid);
+  // RFC 4315 3: one mailbox per APPEND, so one UIDVALIDITY; UIDs ascend.
+  std::vector<std::uint32_t> uids;
+  for (const auto& [mbox, uid] : stored) uids.push_back(uid);
   std::string code;
-  if (!stored.empty()) {
-    code = "APPENDUID " + std::to_string(todo.front().uidvalidity) + " " + uids;
-    // RFC 4315 3: one mailbox per APPEND, so one UIDVALIDITY.
-  }
+  if (!stored.empty()) code = "APPENDUID " + std::to_string(todo.front().uidvalidity) + " " + mailbox::compact(uids);
   return finish(Condition::Ok, code, "APPEND completed");
 }
 

@@ -81,6 +81,19 @@ bool has_keyword(const std::vector<std::string>& keywords, std::string_view k) {
   return std::find(keywords.begin(), keywords.end(), k) != keywords.end();
 }
 
+std::string compact(const std::vector<std::uint32_t>& v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size();) {
+    std::size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(v[i]);
+    if (j > i) out += ":" + std::to_string(v[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 std::string internal_date(storage::UnixSeconds t) {
   const std::int64_t secs = t.time_since_epoch().count();
   std::int64_t days = secs / 86400, rem = secs % 86400;
@@ -232,8 +245,14 @@ void MailboxEngine::Impl::expunged(std::vector<std::uint32_t> uids) {
     if (auto n = sel->msn(u)) msns.push_back(n);
   std::sort(msns.begin(), msns.end());
   msns.erase(std::unique(msns.begin(), msns.end()), msns.end());
+  if (modes.qresync && !msns.empty()) {
+    // RFC 7162 3.2.10: with QRESYNC enabled, one VANISHED replaces the EXPUNGEs.
+    std::vector<std::uint32_t> gone;
+    for (auto n : msns) gone.push_back(sel->uids[n - 1]);
+    line("VANISHED " + mailbox::compact(gone));
+  }
   for (auto it = msns.rbegin(); it != msns.rend(); ++it) {
-    line(std::to_string(*it) + " EXPUNGE");
+    if (!modes.qresync) line(std::to_string(*it) + " EXPUNGE");
     sel->uids.erase(sel->uids.begin() + (*it - 1));
   }
   if (!sel->saved.empty()) {
@@ -388,6 +407,7 @@ storage::result<void> MailboxEngine::Impl::rows(const std::vector<std::uint32_t>
 
 MailboxReply MailboxEngine::Impl::select(const Select& c) {
   const bool had = sel.has_value();
+  if (c.qresync && !modes.qresync) return bad("SELECT (QRESYNC) needs ENABLE QRESYNC first");
   sel.reset();
   auto fail = [&](MailboxReply r) {
     if (had) r.selection = MailboxReply::Selection::Deselected;
@@ -439,10 +459,87 @@ MailboxReply MailboxEngine::Impl::select(const Select& c) {
   if (modes.condstore || c.condstore)
     write(untagged_status(Condition::Ok, "HIGHESTMODSEQ " + std::to_string(s.modseq), "Highest"));
   sel = std::move(s);
+  if (c.qresync && c.qresync->uidvalidity == sel->uidvalidity && c.qresync->modseq < sel->modseq) {
+    if (auto r = resync(*c.qresync, *horizon); !r) {
+      sel.reset();
+      reply.body.clear();
+      return fail(store_error(r.error(), "Cannot resynchronize the mailbox"));
+    }
+  }
   MailboxReply rep = finish(Condition::Ok, c.examine ? "READ-ONLY" : "READ-WRITE",
                             std::string(c.examine ? "EXAMINE" : "SELECT") + " completed");
   rep.selection = MailboxReply::Selection::Selected;
   return rep;
+}
+
+std::vector<std::uint32_t> MailboxEngine::Impl::vanished_uids(std::uint64_t since, const SequenceSet* within,
+                                                              std::uint32_t horizon, bool& ok) {
+  ok = true;
+  std::vector<std::uint32_t> gone;
+  const std::uint32_t largest = sel->uids.empty() ? 0 : sel->uids.back();
+  auto v = store.vanished_since(account, sel->mailbox_id, since, std::size_t(-1));
+  if (v) {
+    for (const auto& e : *v)
+      if (!within || within->contains(e.uid, largest)) gone.push_back(e.uid);
+  } else if (v.error() == storage::errc::expired) {
+    // RFC 7162 3.2.5.2: tombstones that old are gone; every UID the client may know
+    // (its known-uids, else all below the horizon) that is not here now has vanished.
+    // Ranges are walked against the present UIDs, never expanded number by number
+    // beyond the mailbox's own UIDs.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;
+    if (within) {
+      for (const auto& r : within->ranges) {
+        std::uint32_t a = r.first == SeqRange::kStar ? largest : r.first;
+        std::uint32_t b = r.last == SeqRange::kStar ? largest : r.last;
+        if (a > b) std::swap(a, b);
+        if (a == 0) continue;
+        ranges.emplace_back(a, std::min<std::uint32_t>(b, horizon - 1));
+      }
+    } else if (horizon > 1) {
+      ranges.emplace_back(1, horizon - 1);
+    }
+    std::vector<std::uint32_t> raw;
+    std::size_t budget = 1'000'000;  // bound the answer; a client asking for more resyncs by UIDs
+    for (auto [a, b] : ranges) {
+      if (a > b) continue;
+      auto it = std::lower_bound(sel->uids.begin(), sel->uids.end(), a);
+      for (std::uint64_t u = a; u <= b && budget; ++u) {
+        while (it != sel->uids.end() && *it < u) ++it;
+        if (it != sel->uids.end() && *it == u) continue;
+        raw.push_back(static_cast<std::uint32_t>(u));
+        --budget;
+      }
+    }
+    std::sort(raw.begin(), raw.end());
+    raw.erase(std::unique(raw.begin(), raw.end()), raw.end());
+    gone = std::move(raw);
+  } else {
+    ok = false;
+  }
+  std::sort(gone.begin(), gone.end());
+  gone.erase(std::unique(gone.begin(), gone.end()), gone.end());
+  return gone;
+}
+
+storage::result<void> MailboxEngine::Impl::resync(const QresyncParams& q, std::uint32_t horizon) {
+  // RFC 7162 3.2.5.1: VANISHED (EARLIER) for what was expunged since the client's
+  // modseq, then FETCH (UID FLAGS MODSEQ) for what changed.
+  bool ok = true;
+  auto gone = vanished_uids(q.modseq, q.known_uids ? &*q.known_uids : nullptr, horizon, ok);
+  if (!ok) return storage::errc::io_error;
+  if (!gone.empty()) line("VANISHED (EARLIER) " + mailbox::compact(gone));
+  auto changed = store.changed_since(account, sel->mailbox_id, q.modseq, std::size_t(-1));
+  if (!changed) return changed.error();
+  std::vector<std::uint32_t> uids;
+  for (const auto& e : *changed)
+    if (sel->msn(e.uid)) uids.push_back(e.uid);
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  return rows(uids, [&](storage::MailboxRow&& row) {
+    line(std::to_string(sel->msn(row.uid)) + " FETCH (UID " + std::to_string(row.uid) + " FLAGS " +
+         mailbox::flag_list(row.keywords) + " MODSEQ (" + std::to_string(row.modseq) + "))");
+    return true;
+  });
 }
 
 MailboxReply MailboxEngine::Impl::close_mailbox(bool do_expunge) {

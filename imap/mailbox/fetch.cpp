@@ -53,6 +53,16 @@ MailboxReply MailboxEngine::Impl::fetch(const Fetch& c) {
   std::string why;
   auto uids = resolve(c.set, c.uid, why);
   if (!uids) return bad(why);
+  if (c.vanished) {
+    // RFC 7162 3.2.6: UID FETCH (CHANGEDSINCE m VANISHED), with QRESYNC enabled.
+    if (!modes.qresync || !c.uid || !c.changed_since) return bad("VANISHED needs QRESYNC, UID FETCH and CHANGEDSINCE");
+    auto horizon = store.uid_horizon(account, sel->mailbox_id);
+    if (!horizon) return store_error(horizon.error(), "FETCH failed");
+    bool ok = true;
+    auto gone = vanished_uids(*c.changed_since, &c.set, *horizon, ok);
+    if (!ok) return no("UNAVAILABLE", "FETCH failed: cannot read the expunged UIDs");
+    if (!gone.empty()) line("VANISHED (EARLIER) " + mailbox::compact(gone));
+  }
   const bool want_modseq =
       c.changed_since || std::any_of(c.atts.begin(), c.atts.end(), [](const FetchAtt& a) {
         return a.kind == FetchAtt::Kind::ModSeq;

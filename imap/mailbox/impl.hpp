@@ -47,6 +47,8 @@ struct Selected {
 // "(\Seen $label1)"
 [[nodiscard]] std::string flag_list(const std::vector<std::string>& keywords);
 [[nodiscard]] bool has_keyword(const std::vector<std::string>& keywords, std::string_view k);
+// Ascending numbers as a compact sequence set: "1:3,7,9:10" ("" when empty).
+[[nodiscard]] std::string compact(const std::vector<std::uint32_t>& ascending);
 // "17-Jul-1996 02:44:25 +0000"
 [[nodiscard]] std::string internal_date(storage::UnixSeconds t);
 
@@ -93,6 +95,12 @@ struct MailboxEngine::Impl {
   // sequence numbers, a number above EXISTS is an error (BAD).
   [[nodiscard]] std::optional<std::vector<std::uint32_t>> resolve(const SequenceSet& set, bool uid,
                                                                   std::string& why) const;
+  // The UIDs expunged since `since` (within `within` when given, "*" its largest known
+  // UID), falling back to comparing UIDs below `horizon` when the tombstones are gone.
+  std::vector<std::uint32_t> vanished_uids(std::uint64_t since, const SequenceSet* within, std::uint32_t horizon,
+                                           bool& ok);
+  // SELECT (QRESYNC ...): VANISHED (EARLIER) and the changed flags since the client's modseq.
+  storage::result<void> resync(const QresyncParams& q, std::uint32_t horizon);
   // Sends EXPUNGE for these UIDs (known ones) and drops them from the view.
   void expunged(std::vector<std::uint32_t> uids);
   // Visits the rows of `uids` (ascending) that still exist; one iterator for a dense

@@ -47,6 +47,13 @@ std::int64_t day_of(const Date& d) {
   return mime::days_from_civil(d.year, static_cast<unsigned>(d.month), static_cast<unsigned>(d.day));
 }
 
+bool has_modseq(const SearchKey& k) {
+  if (k.kind == SearchKey::Kind::ModSeq) return true;
+  for (const auto& c : k.children)
+    if (has_modseq(c)) return true;
+  return false;
+}
+
 // One message as the search sees it; the stored parts are read on first use.
 struct Candidate {
   storage::Store& store;
@@ -196,19 +203,6 @@ bool match(const SearchKey& k, Candidate& m) {
   return false;
 }
 
-std::string compact(const std::vector<std::uint32_t>& v) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size();) {
-    std::size_t j = i;
-    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(v[i]);
-    if (j > i) out += ":" + std::to_string(v[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 MailboxReply MailboxEngine::Impl::search(const Search& c) {
@@ -218,10 +212,14 @@ MailboxReply MailboxEngine::Impl::search(const Search& c) {
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<std::uint32_t> hits;  // UIDs, ascending
+  std::uint64_t hit_modseq = 0;     // RFC 7162 3.1.5: the highest MODSEQ of the hits
   auto r = rows(sel->uids, [&](storage::MailboxRow&& row) {
     Candidate m{store, row, sel->msn(row.uid), sel->exists(), sel->uids.empty() ? 0 : sel->uids.back(),
                 &sel->saved, now, std::nullopt, std::nullopt, false};
-    if (match(c.key, m)) hits.push_back(row.uid);
+    if (match(c.key, m)) {
+      hits.push_back(row.uid);
+      hit_modseq = std::max(hit_modseq, row.modseq);
+    }
     return true;
   });
   if (!r) return store_error(r.error(), "SEARCH failed");
@@ -229,9 +227,11 @@ MailboxReply MailboxEngine::Impl::search(const Search& c) {
   for (auto u : hits) numbers.push_back(c.uid ? u : sel->msn(u));
   if (c.ret_save) sel->saved = hits;
   const bool esearch = c.esearch || modes.imap4rev2;
+  const bool with_modseq = has_modseq(c.key);
   if (!esearch) {
     std::string l = "SEARCH";
     for (auto n : numbers) l += " " + std::to_string(n);
+    if (with_modseq && !numbers.empty()) l += " (MODSEQ " + std::to_string(hit_modseq) + ")";
     line(l);
   } else {
     // RFC 4731: RETURN () means ALL; SAVE alone returns nothing but the tag.
@@ -248,9 +248,10 @@ MailboxReply MailboxEngine::Impl::search(const Search& c) {
       if (!numbers.empty()) {
         if (c.ret_min) l += " MIN " + std::to_string(numbers.front());
         if (c.ret_max) l += " MAX " + std::to_string(numbers.back());
-        if (all) l += " ALL " + compact(numbers);
+        if (all) l += " ALL " + mailbox::compact(numbers);
       }
       if (c.ret_count) l += " COUNT " + std::to_string(numbers.size());
+      if (with_modseq && !numbers.empty()) l += " MODSEQ " + std::to_string(hit_modseq);
       line(l);
     }
   }

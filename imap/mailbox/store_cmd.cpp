@@ -79,9 +79,10 @@ MailboxReply MailboxEngine::Impl::store_flags(const Store& c) {
   if (!r) return store_error(r.error(), "STORE failed");
   if (!why.empty()) return no("SERVERBUG", "STORE failed: " + why);
   if (!modified.empty()) {
-    SequenceSet set;
-    for (auto u : modified) set.ranges.push_back(SeqRange{c.uid ? u : sel->msn(u), c.uid ? u : sel->msn(u)});
-    return no("MODIFIED " + format_sequence_set(set), "Some messages were modified meanwhile");
+    std::vector<std::uint32_t> numbers;
+    for (auto u : modified) numbers.push_back(c.uid ? u : sel->msn(u));
+    std::sort(numbers.begin(), numbers.end());
+    return no("MODIFIED " + mailbox::compact(numbers), "Some messages were modified meanwhile");
   }
   if (found < uids->size()) return no("EXPUNGEISSUED", "Some messages were expunged meanwhile");
   return ok(c.uid ? "UID STORE completed" : "STORE completed");
@@ -141,11 +142,8 @@ MailboxReply MailboxEngine::Impl::copy(const Copy& c) {
   }
   std::string code;
   if (!src.empty()) {
-    SequenceSet s, d;
-    for (auto u : src) s.ranges.push_back(SeqRange{u, u});
-    for (auto u : dst) d.ranges.push_back(SeqRange{u, u});
-    code = "COPYUID " + std::to_string((*info)->uidvalidity) + " " + format_sequence_set(s) + " " +
-           format_sequence_set(d);
+    code = "COPYUID " + std::to_string((*info)->uidvalidity) + " " + mailbox::compact(src) + " " +
+           mailbox::compact(dst);
   }
   if (c.move) {
     // RFC 6851 4.3: COPYUID in an untagged OK before the EXPUNGEs.

@@ -127,7 +127,7 @@ TEST_F(EngineFixture, CopyAndMoveGiveCopyUid) {
   c.cmd("a", "SELECT INBOX");
   auto out = c.cmd("b", "COPY 1:2 Archive");
   EXPECT_TRUE(has(out, "b OK [COPYUID ")) << out;
-  EXPECT_TRUE(has(out, " 1,2 1,2] COPY completed")) << out;
+  EXPECT_TRUE(has(out, " 1:2 1:2] COPY completed")) << out;
   out = c.cmd("c", "UID MOVE 3 Trash");
   EXPECT_TRUE(has(out, "* OK [COPYUID ")) << out;
   EXPECT_TRUE(has(out, "* 3 EXPUNGE\r\nc OK UID MOVE completed")) << out;
@@ -330,7 +330,7 @@ TEST_F(EngineFixture, MultiAppendStoresEveryMessage) {
   const std::string m1 = message(1), m2 = message(2);
   auto out = c.send("a APPEND Drafts (\\Draft) {" + std::to_string(m1.size()) + "+}\r\n" + m1 + " {" +
                     std::to_string(m2.size()) + "+}\r\n" + m2 + "\r\n");
-  EXPECT_TRUE(contains(out, " 1,2] APPEND completed")) << out;
+  EXPECT_TRUE(contains(out, " 1:2] APPEND completed")) << out;
   EXPECT_TRUE(contains(c.cmd("b", "STATUS Drafts (MESSAGES)"), "(MESSAGES 2)"));
 }
 
@@ -341,6 +341,72 @@ TEST_F(EngineFixture, AppendOverQuotaIsRefusedAndStoresNothing) {
   auto out = c.send("a APPEND INBOX {" + std::to_string(raw.size()) + "+}\r\n" + raw + "\r\n");
   EXPECT_TRUE(contains(out, "a NO [OVERQUOTA]")) << out;
   EXPECT_TRUE(contains(c.cmd("b", "STATUS INBOX (MESSAGES)"), "(MESSAGES 0)"));
+}
+
+}  // namespace
+}  // namespace refmail::imap::test
+
+namespace refmail::imap::test {
+namespace {
+
+bool in(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
+
+std::uint64_t highest(storage::Store& s, const char* mailbox) {
+  auto boxes = s.list_mailboxes("alice@example.test");
+  for (const auto& b : *boxes)
+    if (b.name == mailbox) return *s.highest_modseq("alice@example.test", b.mailbox_id);
+  return 0;
+}
+
+TEST_F(EngineFixture, CondstoreModseqs) {
+  for (int i = 1; i <= 3; ++i) deliver(message(i));
+  auto c = client();
+  EXPECT_TRUE(in(c.cmd("e", "ENABLE CONDSTORE"), "* ENABLED CONDSTORE\r\n"));
+  const auto h0 = highest(*store_, "INBOX");
+  auto out = c.cmd("a", "SELECT INBOX");
+  EXPECT_TRUE(in(out, "* OK [HIGHESTMODSEQ " + std::to_string(h0) + "]")) << out;
+  out = c.cmd("b", "STORE 2 +FLAGS (\\Answered)");
+  const auto h1 = highest(*store_, "INBOX");
+  EXPECT_GT(h1, h0);
+  EXPECT_EQ(out, "* 2 FETCH (FLAGS (\\Answered) MODSEQ (" + std::to_string(h1) + "))\r\nb OK STORE completed\r\n");
+  out = c.cmd("f", "FETCH 1:* (FLAGS) (CHANGEDSINCE " + std::to_string(h0) + ")");
+  EXPECT_EQ(out, "* 2 FETCH (FLAGS (\\Answered) MODSEQ (" + std::to_string(h1) + "))\r\nf OK FETCH completed\r\n");
+  out = c.cmd("s", "SEARCH MODSEQ " + std::to_string(h1));
+  EXPECT_EQ(out, "* SEARCH 2 (MODSEQ " + std::to_string(h1) + ")\r\ns OK SEARCH completed\r\n");
+  EXPECT_TRUE(in(c.cmd("t", "STATUS INBOX (HIGHESTMODSEQ)"), "HIGHESTMODSEQ " + std::to_string(h1)));
+}
+
+TEST_F(EngineFixture, QresyncReportsVanishedAndChanged) {
+  for (int i = 1; i <= 5; ++i) deliver(message(i));
+  auto boxes = store_->list_mailboxes("alice@example.test");
+  std::uint32_t validity = 0;
+  for (const auto& b : *boxes)
+    if (b.name == "INBOX") validity = b.uidvalidity;
+  const auto h0 = highest(*store_, "INBOX");
+  // Another client changes the mailbox while this one is away.
+  {
+    auto other = client();
+    other.cmd("a", "SELECT INBOX");
+    other.cmd("b", "STORE 2 +FLAGS.SILENT (\\Seen)");
+    other.cmd("c", "STORE 4 +FLAGS.SILENT (\\Deleted)");
+    other.cmd("d", "EXPUNGE");
+  }
+  auto c = client();
+  EXPECT_TRUE(in(c.cmd("s", "SELECT INBOX (QRESYNC (1 1))"), "s BAD"));
+  EXPECT_TRUE(in(c.cmd("e", "ENABLE QRESYNC"), "* ENABLED QRESYNC\r\n"));
+  auto out = c.cmd("a", "SELECT INBOX (QRESYNC (" + std::to_string(validity) + " " + std::to_string(h0) + " 1:5))");
+  EXPECT_TRUE(in(out, "* VANISHED (EARLIER) 4\r\n")) << out;
+  EXPECT_TRUE(in(out, "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (")) << out;
+  EXPECT_TRUE(in(out, "* 4 EXISTS\r\n")) << out;
+  // Expunges are VANISHED now, never EXPUNGE.
+  c.cmd("b", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+  EXPECT_EQ(c.cmd("c", "EXPUNGE"), "* VANISHED 1\r\nc OK EXPUNGE completed\r\n");
+  out = c.cmd("f", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + std::to_string(h0) + " VANISHED)");
+  EXPECT_TRUE(in(out, "* VANISHED (EARLIER) 1,4\r\n")) << out;
+  // A wrong UIDVALIDITY: a plain SELECT.
+  out = c.cmd("g", "SELECT INBOX (QRESYNC (" + std::to_string(validity + 1) + " " + std::to_string(h0) + "))");
+  EXPECT_FALSE(in(out, "VANISHED")) << out;
+  EXPECT_TRUE(in(out, "g OK [READ-WRITE]")) << out;
 }
 
 }  // namespace
