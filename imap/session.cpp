@@ -135,6 +135,7 @@ std::string Session::capabilities() const {
     c += ' ';
     c += capability_name(e);
     if (e == Extension::AppendLimit) c += "=" + std::to_string(lim_.command.max_append_bytes);
+    if (e == Extension::Quota) c += " QUOTA=RES-STORAGE";  // RFC 9208 5
   }
   const bool before_login = !user_.has_value();
   if (before_login) {

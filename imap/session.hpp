@@ -75,7 +75,8 @@ using ExtensionSet = std::uint64_t;
 inline constexpr ExtensionSet kMailboxExtensions =
     Extension::Unselect | Extension::UidPlus | Extension::Move | Extension::Esearch | Extension::Searchres |
     Extension::ListStatus | Extension::SpecialUse | Extension::Children | Extension::StatusSize |
-    Extension::AppendLimit | Extension::ObjectId | Extension::Condstore | Extension::Qresync;
+    Extension::AppendLimit | Extension::ObjectId | Extension::Condstore | Extension::Qresync |
+    Extension::Quota;
 inline constexpr ExtensionSet kImplementedExtensions =
     Extension::Id | Extension::Enable | Extension::Idle | Extension::Namespace | Extension::SaslIr |
     Extension::Utf8Accept | kMailboxExtensions;

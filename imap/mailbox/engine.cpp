@@ -157,6 +157,10 @@ MailboxReply MailboxEngine::execute(const action::MailboxRequest& request) {
           else if constexpr (std::is_same_v<T, Copy>) return m.copy(b);
           else if constexpr (std::is_same_v<T, Search>) return m.search(b);
           else if constexpr (std::is_same_v<T, Append>) return m.append(b);
+          else if constexpr (std::is_same_v<T, GetQuota>) return m.get_quota(b);
+          else if constexpr (std::is_same_v<T, GetQuotaRoot>) return m.get_quota_root(b);
+          else if constexpr (std::is_same_v<T, SetQuota>)
+            return m.no("NOPERM", "Quotas are set by the administrator");
           else return m.no("CANNOT", command_name(*m.cmd) + " is not available yet");
         },
         request.command.body);

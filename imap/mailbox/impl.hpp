@@ -138,6 +138,9 @@ struct MailboxEngine::Impl {
   MailboxReply expunge(const Expunge& c);
   MailboxReply copy(const Copy& c);
   MailboxReply search(const Search& c);
+  MailboxReply get_quota(const GetQuota& c);
+  MailboxReply get_quota_root(const GetQuotaRoot& c);
+  [[nodiscard]] std::string quota_line();  // "QUOTA \"\" (STORAGE used limit)", "" on error
   // STATUS items of one mailbox: "MESSAGES 3 UIDNEXT 4" (LIST-STATUS shares it).
   storage::result<std::string> status_items(const storage::MailboxInfo& m, const std::vector<StatusItem>& items);
 };

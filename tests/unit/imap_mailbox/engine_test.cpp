@@ -411,3 +411,19 @@ TEST_F(EngineFixture, QresyncReportsVanishedAndChanged) {
 
 }  // namespace
 }  // namespace refmail::imap::test
+
+namespace refmail::imap::test {
+namespace {
+
+TEST_F(EngineFixture, QuotaRootIsTheAccount) {
+  deliver(message(1));
+  auto c = client();
+  EXPECT_EQ(c.cmd("a", "GETQUOTAROOT INBOX"), "* QUOTAROOT \"INBOX\" \"\"\r\n* QUOTA \"\" ()\r\na OK GETQUOTAROOT completed\r\n");
+  ASSERT_TRUE(store_->set_quota("alice@example.test", 10 * 1024 * 1024));
+  EXPECT_EQ(c.cmd("b", "GETQUOTA \"\""), "* QUOTA \"\" (STORAGE 1 10240)\r\nb OK GETQUOTA completed\r\n");
+  EXPECT_EQ(c.cmd("c", "SETQUOTA \"\" (STORAGE 1)"), "c NO [NOPERM] Quotas are set by the administrator\r\n");
+  EXPECT_EQ(c.cmd("d", "GETQUOTAROOT Nowhere"), "d NO [NONEXISTENT] No such mailbox\r\n");
+}
+
+}  // namespace
+}  // namespace refmail::imap::test
