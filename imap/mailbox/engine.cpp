@@ -156,6 +156,9 @@ MailboxReply MailboxEngine::execute(const action::MailboxRequest& request) {
           else if constexpr (std::is_same_v<T, Expunge>) return m.expunge(b);
           else if constexpr (std::is_same_v<T, Copy>) return m.copy(b);
           else if constexpr (std::is_same_v<T, Search>) return m.search(b);
+          else if constexpr (std::is_same_v<T, Sort>) return m.sort_or_thread(b.key, b.charset, b.uid, &b.criteria, nullptr);
+          else if constexpr (std::is_same_v<T, Thread>)
+            return m.sort_or_thread(b.key, b.charset, b.uid, nullptr, &b.algorithm);
           else if constexpr (std::is_same_v<T, Append>) return m.append(b);
           else if constexpr (std::is_same_v<T, GetQuota>) return m.get_quota(b);
           else if constexpr (std::is_same_v<T, GetQuotaRoot>) return m.get_quota_root(b);

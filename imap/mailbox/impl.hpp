@@ -138,6 +138,12 @@ struct MailboxEngine::Impl {
   MailboxReply expunge(const Expunge& c);
   MailboxReply copy(const Copy& c);
   MailboxReply search(const Search& c);
+  // The UIDs of the selected mailbox matching `key`, ascending (search.cpp); the highest
+  // MODSEQ among them in *hit_modseq when given.
+  storage::result<std::vector<std::uint32_t>> matching(const SearchKey& key, std::uint64_t* hit_modseq = nullptr);
+  // SORT (criteria) or THREAD (algorithm) over the messages matching `key` (sort.cpp).
+  MailboxReply sort_or_thread(const SearchKey& key, const std::string& charset, bool uid,
+                              const std::vector<SortCriterion>* criteria, const std::string* algorithm);
   MailboxReply get_quota(const GetQuota& c);
   MailboxReply get_quota_root(const GetQuotaRoot& c);
   [[nodiscard]] std::string quota_line();  // "QUOTA \"\" (STORAGE used limit)", "" on error

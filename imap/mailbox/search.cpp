@@ -205,24 +205,32 @@ bool match(const SearchKey& k, Candidate& m) {
 
 }  // namespace
 
+storage::result<std::vector<std::uint32_t>> MailboxEngine::Impl::matching(const SearchKey& key,
+                                                                         std::uint64_t* hit_modseq) {
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<std::uint32_t> hits;  // UIDs, ascending
+  auto r = rows(sel->uids, [&](storage::MailboxRow&& row) {
+    Candidate m{store, row, sel->msn(row.uid), sel->exists(), sel->uids.empty() ? 0 : sel->uids.back(),
+                &sel->saved, now, std::nullopt, std::nullopt, false};
+    if (match(key, m)) {
+      hits.push_back(row.uid);
+      if (hit_modseq) *hit_modseq = std::max(*hit_modseq, row.modseq);
+    }
+    return true;
+  });
+  if (!r) return r.error();
+  return hits;
+}
+
 MailboxReply MailboxEngine::Impl::search(const Search& c) {
   if (c.charset && *c.charset != "US-ASCII" && *c.charset != "UTF-8")
     return no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset");
   report_updates(c.uid);
-  const std::int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::vector<std::uint32_t> hits;  // UIDs, ascending
-  std::uint64_t hit_modseq = 0;     // RFC 7162 3.1.5: the highest MODSEQ of the hits
-  auto r = rows(sel->uids, [&](storage::MailboxRow&& row) {
-    Candidate m{store, row, sel->msn(row.uid), sel->exists(), sel->uids.empty() ? 0 : sel->uids.back(),
-                &sel->saved, now, std::nullopt, std::nullopt, false};
-    if (match(c.key, m)) {
-      hits.push_back(row.uid);
-      hit_modseq = std::max(hit_modseq, row.modseq);
-    }
-    return true;
-  });
-  if (!r) return store_error(r.error(), "SEARCH failed");
+  std::uint64_t hit_modseq = 0;  // RFC 7162 3.1.5: the highest MODSEQ of the hits
+  auto found = matching(c.key, &hit_modseq);
+  if (!found) return store_error(found.error(), "SEARCH failed");
+  const std::vector<std::uint32_t>& hits = *found;
   std::vector<std::uint32_t> numbers;
   for (auto u : hits) numbers.push_back(c.uid ? u : sel->msn(u));
   if (c.ret_save) sel->saved = hits;

@@ -33,7 +33,7 @@ const std::string kPlainB64 = "AHVzZXIAcGFzcw==";
 const std::string kLoggedIn = greeting(kPlain) + "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kBase + "] Logged in\r\n";
 // With the mailbox layer (Options::mailbox_requests) its extensions are advertised too.
 const std::string kMailboxCaps = kBase +
-    " UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE APPENDLIMIT=52428800 OBJECTID QUOTA QUOTA=RES-STORAGE";
+    " UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE APPENDLIMIT=52428800 OBJECTID SORT THREAD=ORDEREDSUBJECT QUOTA QUOTA=RES-STORAGE";
 const std::string kLoggedInMailbox = greeting(kMailboxCaps + " AUTH=PLAIN") +
                                      "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kMailboxCaps + "] Logged in\r\n";
 std::vector<Step> login_steps() { return {c("a LOGIN user pass\r\n"), auth(AuthOutcome::Ok)}; }

@@ -427,3 +427,31 @@ TEST_F(EngineFixture, QuotaRootIsTheAccount) {
 
 }  // namespace
 }  // namespace refmail::imap::test
+
+namespace refmail::imap::test {
+namespace {
+
+std::string dated(int n, const std::string& subject, const std::string& from, const std::string& date) {
+  return "From: " + from + "\r\nTo: alice@example.test\r\nSubject: " + subject + "\r\nDate: " + date +
+         "\r\nMessage-ID: <s" + std::to_string(n) + "@outside.test>\r\n\r\nbody " + std::to_string(n) + "\r\n";
+}
+
+TEST_F(EngineFixture, SortAndOrderedSubjectThreads) {
+  deliver(dated(1, "Lunch", "zed@x.test", "Mon, 1 Jan 2024 12:00:00 +0000"));
+  deliver(dated(2, "Re: Lunch", "amy@x.test", "Mon, 1 Jan 2024 13:00:00 +0000"));
+  deliver(dated(3, "Budget", "bob@x.test", "Mon, 1 Jan 2024 09:00:00 +0000"));
+  deliver(dated(4, "Fwd: lunch", "cat@x.test", "Mon, 1 Jan 2024 14:00:00 +0000"));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  EXPECT_EQ(c.cmd("b", "SORT (DATE) UTF-8 ALL"), "* SORT 3 1 2 4\r\nb OK SORT completed\r\n");
+  EXPECT_EQ(c.cmd("c", "SORT (REVERSE DATE) UTF-8 ALL"), "* SORT 4 2 1 3\r\nc OK SORT completed\r\n");
+  EXPECT_EQ(c.cmd("d", "SORT (FROM) UTF-8 ALL"), "* SORT 2 3 4 1\r\nd OK SORT completed\r\n");
+  EXPECT_EQ(c.cmd("e", "SORT (SUBJECT DATE) UTF-8 NOT FROM bob"), "* SORT 1 2 4\r\ne OK SORT completed\r\n");
+  EXPECT_EQ(c.cmd("f", "UID SORT (SUBJECT) US-ASCII ALL"), "* SORT 3 1 2 4\r\nf OK UID SORT completed\r\n");
+  EXPECT_EQ(c.cmd("g", "THREAD ORDEREDSUBJECT UTF-8 ALL"), "* THREAD (3)(1 (2)(4))\r\ng OK THREAD completed\r\n");
+  EXPECT_EQ(c.cmd("h", "THREAD ORDEREDSUBJECT UTF-8 NOT SUBJECT fwd"), "* THREAD (3)(1 2)\r\nh OK THREAD completed\r\n");
+  EXPECT_TRUE(c.cmd("i", "THREAD REFERENCES UTF-8 ALL").find("i NO") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace refmail::imap::test
