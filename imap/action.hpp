@@ -1,6 +1,6 @@
 // imap/action.hpp — what an imap::Session asks its caller (the server coroutine) to do,
 // in order: write bytes, stream a literal from a source, start TLS, check credentials,
-// run a mailbox request (later slices), close. Plain values; the caller performs them in
+// run a mailbox request, hand over APPEND bytes, close. Plain values; the caller performs them in
 // the order given and reports each asynchronous outcome back (see session.hpp).
 // Must never: carry a view into the session's buffers (every value is owned).
 // SECURITY: Authenticate carries a password; the caller must not log it.
@@ -69,9 +69,6 @@ struct Authenticate {
   friend bool operator==(const Authenticate&, const Authenticate&) = default;
 };
 
-// Later slices: a command that needs the mail store (SELECT, LIST, FETCH, ...). The
-// server answers through Session::mailbox_result(). Only produced when
-// Options::mailbox_requests is set (no listener sets it in this slice).
 // What the client switched on (ENABLE, SELECT (CONDSTORE)) that changes how the mailbox
 // layer answers.
 struct ClientModes {

@@ -1,16 +1,18 @@
 // imap/session.hpp — the IMAP4rev2 / IMAP4rev1 server session (RFC 9051, RFC 3501) without
 // I/O: bytes in, actions out (imap/action.hpp), like smtp::Session. No sockets, no clock,
 // no storage. It frames and parses commands with imap/reader.hpp and answers them.
-// This slice (issue 16, second slice) implements the connection-level commands:
-// CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), ENABLE (RFC 5161), NAMESPACE (RFC 2342, one
-// personal namespace, "/" separator), STARTTLS (RFC 9051 6.2.1), LOGIN, AUTHENTICATE
-// PLAIN (RFC 4616, SASL-IR RFC 4959) and IDLE (RFC 2177; no mailbox, so nothing to report).
-// SLICE BOUNDARY: commands that need the mail store (SELECT, EXAMINE, CREATE, DELETE,
-// RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS, APPEND, GETQUOTA(ROOT), SETQUOTA, COMPRESS)
-// are answered "<tag> NO [CANNOT] <command> is not available yet" when authenticated
-// (or passed on as a MailboxRequest when Options::mailbox_requests is set, for later
-// slices; APPEND stays NO [CANNOT] then too: its streaming comes with its slice); the selected-state commands (FETCH, STORE, ...) get "BAD No mailbox
-// selected" since no mailbox can be selected. Their capabilities are not advertised.
+// The session implements the connection-level commands itself: CAPABILITY, NOOP,
+// LOGOUT, ID (RFC 2971), ENABLE (RFC 5161: IMAP4rev2, UTF8=ACCEPT, CONDSTORE, QRESYNC),
+// NAMESPACE (RFC 2342, one personal namespace, "/" separator), STARTTLS (RFC 9051
+// 6.2.1), LOGIN, AUTHENTICATE PLAIN (RFC 4616, SASL-IR RFC 4959) and IDLE (RFC 2177).
+// With Options::mailbox_requests, every command that needs the mail store (SELECT,
+// EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS, APPEND,
+// GETQUOTA(ROOT), SETQUOTA, and in the selected state NOOP, CHECK, CLOSE, UNSELECT,
+// EXPUNGE, SEARCH, FETCH, STORE, COPY, MOVE, SORT, THREAD) becomes a MailboxRequest for
+// the mailbox layer (imap/mailbox/engine.hpp); an APPEND message is announced to it
+// before the "+" and its bytes follow as AppendData actions. Without it (and for
+// COMPRESS) they are answered "<tag> NO [CANNOT] <command> is not available yet" and
+// the mailbox extensions are not advertised.
 // Must never: answer a command before an asynchronous outcome it depends on, act on
 // bytes pipelined after STARTTLS (CVE-2011-0411: they are discarded), accept LOGIN or
 // AUTHENTICATE PLAIN in plaintext unless Options::login_without_tls, or write after Close.
@@ -30,7 +32,8 @@
 //     WriteLiteral   -> write exactly size bytes from source (close on a short source)
 //     StartTls       -> flush, handshake, perform(s.tls_started()) (close on failure)
 //     Authenticate   -> perform(s.auth_result(verify(user, password)))
-//     MailboxRequest -> later slices: perform(s.mailbox_result(reply))
+//     MailboxRequest -> perform(s.mailbox_result(engine.execute(request)))  (on a pool)
+//     AppendData     -> engine.append_data(bytes)  (on a pool, in order)
 //     Close          -> flush, close the socket
 //   An asynchronous action is the last of its batch; bytes fed meanwhile are buffered
 //   (up to Limits::max_input_buffer, then BYE), but the server should stop reading while
@@ -91,7 +94,7 @@ struct Options {
   bool tls_active = false;               // implicit TLS (port 993): already inside TLS
   bool login_without_tls = false;        // LOGIN/AUTHENTICATE PLAIN before TLS (loopback, by config)
   ExtensionSet extensions = kImplementedExtensions;  // wanted; advertised & kImplementedExtensions
-  bool mailbox_requests = false;         // later slices: store commands -> MailboxRequest
+  bool mailbox_requests = false;         // store commands -> MailboxRequest (the mailbox layer)
 };
 
 struct Limits {
