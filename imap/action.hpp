@@ -107,6 +107,15 @@ struct AppendData {
   friend bool operator==(const AppendData&, const AppendData&) = default;
 };
 
+// COMPRESS=DEFLATE (RFC 4978): write all earlier output as it is, then compress every
+// later byte written (imap/compress.hpp Deflater, flushed after each batch) and inflate
+// every byte read before feeding it; `pending` are bytes already received after the
+// command (compressed: inflate and feed them first).
+struct StartCompression {
+  std::string pending;
+  friend bool operator==(const StartCompression&, const StartCompression&) = default;
+};
+
 // Write all earlier output, then close the connection.
 struct Close {
   friend bool operator==(const Close&, const Close&) = default;
@@ -115,7 +124,7 @@ struct Close {
 }  // namespace action
 
 using Action = std::variant<action::Write, action::WriteLiteral, action::StartTls, action::Authenticate,
-                            action::MailboxRequest, action::AppendData, action::Close>;
+                            action::MailboxRequest, action::AppendData, action::StartCompression, action::Close>;
 
 enum class AuthOutcome {
   Ok,         // "<tag> OK [CAPABILITY ...] Logged in"

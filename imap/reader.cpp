@@ -34,6 +34,12 @@ void CommandReader::discard_buffered() {
   in_pos_ = 0;
 }
 
+std::string CommandReader::take_buffered() {
+  std::string rest = in_.substr(in_pos_);
+  discard_buffered();
+  return rest;
+}
+
 bool CommandReader::at_command_boundary() const {
   return state_ == State::Line && cur_.lines.empty() && line_.empty() && !line_overflow_ && !pending_continuation_;
 }

@@ -113,6 +113,8 @@ class CommandReader {
   [[nodiscard]] std::size_t held_bytes() const { return buffered() + line_.size() + tail_.size() + cur_bytes_; }
   // Drops unread bytes (after STARTTLS: plaintext pipelined before the handshake).
   void discard_buffered();
+  // Removes and returns the unread bytes (after COMPRESS: they are compressed).
+  [[nodiscard]] std::string take_buffered();
   [[nodiscard]] bool at_command_boundary() const;
 
  private:

@@ -320,6 +320,7 @@ void Session::on_command(Command&& c) {
         else if constexpr (std::is_same_v<T, Namespace>) cmd_namespace(c);
         else if constexpr (std::is_same_v<T, Idle>) cmd_idle(c);
         else if constexpr (std::is_same_v<T, StartTls>) cmd_starttls(c);
+        else if constexpr (std::is_same_v<T, Compress>) cmd_compress(c);
         else if constexpr (std::is_same_v<T, Login>) cmd_login(c);
         else if constexpr (std::is_same_v<T, imap::Authenticate>) cmd_authenticate(c);
         else not_available(c);
@@ -328,7 +329,7 @@ void Session::on_command(Command&& c) {
 }
 
 void Session::not_available(const Command& c) {
-  if (opt_.mailbox_requests && user_ && !std::holds_alternative<Compress>(c.body)) {
+  if (opt_.mailbox_requests && user_) {
     request_mailbox(c);
     return;
   }

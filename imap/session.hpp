@@ -10,9 +10,10 @@
 // GETQUOTA(ROOT), SETQUOTA, and in the selected state NOOP, CHECK, CLOSE, UNSELECT,
 // EXPUNGE, SEARCH, FETCH, STORE, COPY, MOVE, SORT, THREAD) becomes a MailboxRequest for
 // the mailbox layer (imap/mailbox/engine.hpp); an APPEND message is announced to it
-// before the "+" and its bytes follow as AppendData actions. Without it (and for
-// COMPRESS) they are answered "<tag> NO [CANNOT] <command> is not available yet" and
-// the mailbox extensions are not advertised.
+// before the "+" and its bytes follow as AppendData actions. Without it they are
+// answered "<tag> NO [CANNOT] <command> is not available yet" and the mailbox
+// extensions are not advertised. COMPRESS DEFLATE (RFC 4978) asks the server to
+// compress from there on (action::StartCompression).
 // Must never: answer a command before an asynchronous outcome it depends on, act on
 // bytes pipelined after STARTTLS (CVE-2011-0411: they are discarded), accept LOGIN or
 // AUTHENTICATE PLAIN in plaintext unless Options::login_without_tls, or write after Close.
@@ -34,6 +35,8 @@
 //     Authenticate   -> perform(s.auth_result(verify(user, password)))
 //     MailboxRequest -> perform(s.mailbox_result(engine.execute(request)))  (on a pool)
 //     AppendData     -> engine.append_data(bytes)  (on a pool, in order)
+//     StartCompression -> flush, then deflate output / inflate input from here on
+//                       (inflate and feed `pending` first)
 //     Close          -> flush, close the socket
 //   An asynchronous action is the last of its batch; bytes fed meanwhile are buffered
 //   (up to Limits::max_input_buffer, then BYE), but the server should stop reading while
@@ -82,7 +85,7 @@ inline constexpr ExtensionSet kMailboxExtensions =
     Extension::Quota | Extension::Sort | Extension::ThreadOrderedSubject;
 inline constexpr ExtensionSet kImplementedExtensions =
     Extension::Id | Extension::Enable | Extension::Idle | Extension::Namespace | Extension::SaslIr |
-    Extension::Utf8Accept | kMailboxExtensions;
+    Extension::Utf8Accept | Extension::CompressDeflate | kMailboxExtensions;
 
 // The capability atom of one extension ("APPENDLIMIT" without its "=n").
 [[nodiscard]] const char* capability_name(Extension e) noexcept;
@@ -184,6 +187,7 @@ class Session {
   void cmd_namespace(const Command& c);
   void cmd_idle(const Command& c);
   void cmd_starttls(const Command& c);
+  void cmd_compress(const Command& c);
   void not_available(const Command& c);
   void request_mailbox(const Command& c);
   void note_condstore(const Command& c);
@@ -219,6 +223,7 @@ class Session {
   SessionState resume_state_ = SessionState::NotAuthenticated;  // after IDLE / a mailbox request
   SessionState wait_resume_ = SessionState::NotAuthenticated;   // after a mailbox request
   bool poll_pending_ = false;
+  bool compressing_ = false;  // COMPRESS DEFLATE done
   bool append_pending_ = false;  // a MailboxRequest with append_begin awaits its answer
   bool condstore_ = false;  // ENABLE CONDSTORE / QRESYNC or SELECT (CONDSTORE)
   bool qresync_ = false;

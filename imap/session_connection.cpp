@@ -106,3 +106,19 @@ void Session::cmd_starttls(const Command& c) {
 }
 
 }  // namespace refmail::imap
+
+namespace refmail::imap {
+
+void Session::cmd_compress(const Command& c) {
+  // RFC 4978 3: in the authenticated and selected states, once.
+  if (!has(advertised(), Extension::CompressDeflate)) return not_available(c);
+  if (std::get<Compress>(c.body).mechanism != "DEFLATE")
+    return error(c.tag, Condition::Bad, "", "Unknown compression mechanism");
+  if (compressing_) return answer(c.tag, Condition::No, "COMPRESSIONACTIVE", "DEFLATE is already active");
+  compressing_ = true;
+  answer(c.tag, Condition::Ok, "", "DEFLATE active");
+  // What the client sent after the command is already compressed.
+  out_.emplace_back(action::StartCompression{reader_.take_buffered()});
+}
+
+}  // namespace refmail::imap

@@ -9,7 +9,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev librocksdb-dev libxxhash-dev libmimetic-dev libxapian-dev
+  libssl-dev librocksdb-dev libxxhash-dev libmimetic-dev libxapian-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libc-ares-dev libtomlplusplus-dev libspdlog-dev libcli11-dev libsodium-dev
   openssl

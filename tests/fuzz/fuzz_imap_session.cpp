@@ -54,7 +54,7 @@ struct Runner {
   Limits lim;
   std::string out;
   bool closed = false;
-  bool saw_tls = false;
+  bool saw_tls = false;  // or COMPRESS: the stream changes meaning there
 
   Runner(const Options& o, const Limits& l) : s(o, l), lim(l) {}
 
@@ -89,6 +89,11 @@ struct Runner {
           r.code = "NONEXISTENT";
           r.text = "No such mailbox";
           next = s.mailbox_result(std::move(r));
+        } else if (std::holds_alternative<action::StartCompression>(a)) {
+          // What follows would be compressed: like STARTTLS, whole and chunked feeds
+          // differ from here (the rest of the chunk is handed over, not parsed).
+          saw_tls = true;
+          out += "<compress>";
         } else if (std::holds_alternative<action::Close>(a)) {
           FUZZ_CHECK(last);
           FUZZ_CHECK(s.closed());

@@ -10,7 +10,8 @@
 namespace refmail::imap::test {
 namespace {
 
-const std::string kBase = "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE SASL-IR UTF8=ACCEPT";
+const std::string kCore = "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE SASL-IR UTF8=ACCEPT";
+const std::string kBase = kCore + " COMPRESS=DEFLATE";
 const std::string kPreTls = kBase + " STARTTLS LOGINDISABLED";
 const std::string kPlain = kBase + " AUTH=PLAIN";
 
@@ -32,8 +33,8 @@ Options tls_opts() {  // implicit TLS
 const std::string kPlainB64 = "AHVzZXIAcGFzcw==";
 const std::string kLoggedIn = greeting(kPlain) + "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kBase + "] Logged in\r\n";
 // With the mailbox layer (Options::mailbox_requests) its extensions are advertised too.
-const std::string kMailboxCaps = kBase +
-    " UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE APPENDLIMIT=52428800 OBJECTID SORT THREAD=ORDEREDSUBJECT QUOTA QUOTA=RES-STORAGE";
+const std::string kMailboxCaps = kCore +
+    " UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-STATUS SPECIAL-USE CHILDREN STATUS=SIZE APPENDLIMIT=52428800 OBJECTID SORT THREAD=ORDEREDSUBJECT QUOTA QUOTA=RES-STORAGE COMPRESS=DEFLATE";
 const std::string kLoggedInMailbox = greeting(kMailboxCaps + " AUTH=PLAIN") +
                                      "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kMailboxCaps + "] Logged in\r\n";
 std::vector<Step> login_steps() { return {c("a LOGIN user pass\r\n"), auth(AuthOutcome::Ok)}; }
@@ -60,11 +61,14 @@ TEST(ImapSession, CapabilityOnLoopbackPlaintextAndWithoutTls) {
 
 TEST(ImapSession, CapabilityFollowsLimitsAndOnlyImplementedExtensions) {
   Options o = tls_opts();
-  o.extensions = kImplementedExtensions | Extension::Sort | Extension::CompressDeflate;  // not implemented yet
+  // THREAD=REFERENCES and BINARY are not implemented yet; without the mailbox layer its
+  // extensions (SORT...) are not advertised either.
+  o.extensions = kImplementedExtensions | Extension::ThreadReferences | Extension::Binary;
   Limits l;
   l.non_sync = NonSyncLiterals::LiteralMinus;
   Session s(o, l);
-  EXPECT_EQ(s.capabilities(), "IMAP4rev1 IMAP4rev2 LITERAL- ID ENABLE IDLE NAMESPACE SASL-IR UTF8=ACCEPT AUTH=PLAIN");
+  EXPECT_EQ(s.capabilities(),
+            "IMAP4rev1 IMAP4rev2 LITERAL- ID ENABLE IDLE NAMESPACE SASL-IR UTF8=ACCEPT COMPRESS=DEFLATE AUTH=PLAIN");
   o.extensions = static_cast<ExtensionSet>(Extension::Id);
   l.non_sync = NonSyncLiterals::None;
   Session s2(o, l);
@@ -174,13 +178,28 @@ TEST(ImapSession, StoreCommandsAreNotAvailableYet) {
   expect_transcript(tls_opts(), {},
                     after_login({c("b SELECT INBOX\r\nc LIST \"\" *\r\nd STATUS INBOX (MESSAGES)\r\n"
                                    "e APPEND INBOX {3}\r\n"),
-                                 c("f APPEND INBOX {3+}\r\nabc\r\ng COMPRESS DEFLATE\r\n")}),
+                                 c("f APPEND INBOX {3+}\r\nabc\r\n")}),
                     kLoggedIn + "b NO [CANNOT] SELECT is not available yet\r\n"
                                 "c NO [CANNOT] LIST is not available yet\r\n"
                                 "d NO [CANNOT] STATUS is not available yet\r\n"
                                 "e NO [CANNOT] APPEND is not available yet\r\n"
-                                "f NO [CANNOT] APPEND is not available yet\r\n"
-                                "g NO [CANNOT] COMPRESS is not available yet\r\n");
+                                "f NO [CANNOT] APPEND is not available yet\r\n");
+}
+
+TEST(ImapSession, CompressHandsOverWhatFollows) {
+  expect_transcript(tls_opts(), {}, {c("a COMPRESS DEFLATE\r\n")}, greeting(kPlain) + "a BAD COMPRESS needs authentication first\r\n");
+  Session s(tls_opts(), {});
+  (void)s.start();
+  (void)s.feed("a LOGIN user pass\r\n");
+  (void)s.auth_result(AuthOutcome::Ok);
+  EXPECT_EQ(std::get<action::Write>(s.feed("b COMPRESS LZW\r\n")[0]).bytes, "b BAD Unknown compression mechanism\r\n");
+  // The bytes after the command are already compressed: handed over, not parsed.
+  auto out = s.feed("c COMPRESS DEFLATE\r\n\x01\x02\x03");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<action::Write>(out[0]).bytes, "c OK DEFLATE active\r\n");
+  EXPECT_EQ(std::get<action::StartCompression>(out[1]).pending, "\x01\x02\x03");
+  EXPECT_EQ(std::get<action::Write>(s.feed("d COMPRESS DEFLATE\r\n")[0]).bytes,
+            "d NO [COMPRESSIONACTIVE] DEFLATE is already active\r\n");
 }
 
 TEST(ImapSession, MailboxRequestHook) {
