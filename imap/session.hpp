@@ -82,7 +82,8 @@ inline constexpr ExtensionSet kMailboxExtensions =
     Extension::Unselect | Extension::UidPlus | Extension::Move | Extension::Esearch | Extension::Searchres |
     Extension::ListStatus | Extension::SpecialUse | Extension::Children | Extension::StatusSize |
     Extension::AppendLimit | Extension::ObjectId | Extension::Condstore | Extension::Qresync |
-    Extension::Quota | Extension::Sort | Extension::ThreadOrderedSubject;
+    Extension::Quota | Extension::Sort | Extension::ThreadOrderedSubject |
+    Extension::ThreadReferences;
 inline constexpr ExtensionSet kImplementedExtensions =
     Extension::Id | Extension::Enable | Extension::Idle | Extension::Namespace | Extension::SaslIr |
     Extension::Utf8Accept | Extension::CompressDeflate | kMailboxExtensions;

@@ -450,7 +450,42 @@ TEST_F(EngineFixture, SortAndOrderedSubjectThreads) {
   EXPECT_EQ(c.cmd("f", "UID SORT (SUBJECT) US-ASCII ALL"), "* SORT 3 1 2 4\r\nf OK UID SORT completed\r\n");
   EXPECT_EQ(c.cmd("g", "THREAD ORDEREDSUBJECT UTF-8 ALL"), "* THREAD (3)(1 (2)(4))\r\ng OK THREAD completed\r\n");
   EXPECT_EQ(c.cmd("h", "THREAD ORDEREDSUBJECT UTF-8 NOT SUBJECT fwd"), "* THREAD (3)(1 2)\r\nh OK THREAD completed\r\n");
-  EXPECT_TRUE(c.cmd("i", "THREAD REFERENCES UTF-8 ALL").find("i NO") != std::string::npos);
+}
+
+std::string threaded(int n, const std::string& subject, const std::string& date, const std::string& refs) {
+  return "From: a@x.test\r\nTo: alice@example.test\r\nSubject: " + subject + "\r\nDate: " + date +
+         "\r\nMessage-ID: <t" + std::to_string(n) + "@x>\r\n" + refs + "\r\nbody\r\n";
+}
+
+TEST_F(EngineFixture, ThreadReferences) {
+  // 1 <- 2 <- 3, 1 <- 4 (two replies to 1, one to 2); 5 alone; 6 replies to a message
+  // this mailbox does not have (<gone@x>), as does 7: they join under a dummy; 8 has
+  // 5's subject with Re: and no references: it joins 5's thread.
+  deliver(threaded(1, "Plan", "Mon, 1 Jan 2024 10:00:00 +0000", ""));
+  deliver(threaded(2, "Re: Plan", "Mon, 1 Jan 2024 11:00:00 +0000", "References: <t1@x>\r\n"));
+  deliver(threaded(3, "Re: Plan", "Mon, 1 Jan 2024 12:00:00 +0000", "References: <t1@x> <t2@x>\r\n"));
+  deliver(threaded(4, "Re: Plan", "Mon, 1 Jan 2024 13:00:00 +0000", "In-Reply-To: <t1@x>\r\n"));
+  deliver(threaded(5, "Other", "Mon, 1 Jan 2024 09:00:00 +0000", ""));
+  deliver(threaded(6, "Re: Lost", "Mon, 1 Jan 2024 14:00:00 +0000", "References: <gone@x>\r\n"));
+  deliver(threaded(7, "Re: Lost", "Mon, 1 Jan 2024 15:00:00 +0000", "References: <gone@x>\r\n"));
+  deliver(threaded(8, "Re: Other", "Mon, 1 Jan 2024 16:00:00 +0000", ""));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  EXPECT_EQ(c.cmd("b", "THREAD REFERENCES UTF-8 ALL"),
+            "* THREAD (5 8)(1 (2 3)(4))((6)(7))\r\nb OK THREAD completed\r\n");
+  EXPECT_EQ(c.cmd("c", "UID THREAD REFERENCES UTF-8 NOT SUBJECT lost"),
+            "* THREAD (5 8)(1 (2 3)(4))\r\nc OK UID THREAD completed\r\n");
+  EXPECT_EQ(c.cmd("d", "THREAD REFERENCES UTF-8 SUBJECT nothing"), "* THREAD\r\nd OK THREAD completed\r\n");
+}
+
+TEST_F(EngineFixture, ThreadReferencesRefusesLoops) {
+  // 1 says it follows 2, 2 says it follows 1: no loop, both shown once.
+  deliver(threaded(1, "Loop", "Mon, 1 Jan 2024 10:00:00 +0000", "References: <t2@x>\r\n"));
+  deliver(threaded(2, "Loop", "Mon, 1 Jan 2024 11:00:00 +0000", "References: <t1@x>\r\n"));
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  auto out = c.cmd("b", "THREAD REFERENCES UTF-8 ALL");
+  EXPECT_TRUE(out == "* THREAD (2 1)\r\nb OK THREAD completed\r\n" || out == "* THREAD (1 2)\r\nb OK THREAD completed\r\n") << out;
 }
 
 }  // namespace
