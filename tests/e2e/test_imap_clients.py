@@ -1,0 +1,213 @@
+"""End-to-end: real IMAP clients against the real refmaild.
+
+- mbsync (Debian's isync) over IMAPS: a two-way sync of 1,000 messages into a local
+  Maildir, then flags and deletions made on both sides (locally in the Maildir, on the
+  server over IMAP from another client), a second sync that carries them both ways, and a
+  third that changes nothing.
+- A message delivered over SMTP is fetched over IMAP byte for byte as it was sent, and
+  a DKIM-signed one keeps a valid signature: Debian's python3-dkim (dkimpy) signs it and
+  verifies what IMAP returns, with the public key served by the test (no DNS).
+Everything on 127.0.0.1, refmaild started and stopped by PID (harness.Daemon)."""
+import email.utils, imaplib, os, re, shutil, smtplib, ssl, subprocess, sys, tempfile, time, unittest
+
+from harness import Daemon
+
+USER, PW = "alice@example.test", "alice-pw-1234"
+
+
+def load_dkim():
+    """dkimpy from Debian's python3-dkim (also when the tests run on another python3)."""
+    try:
+        import dkim  # noqa: F401
+    except ImportError:
+        for p in ("/usr/lib/python3/dist-packages",):
+            if os.path.isdir(os.path.join(p, "dkim")) and p not in sys.path:
+                sys.path.append(p)
+    import dkim
+    return dkim
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def message(i, extra=""):
+    return (f"From: Sender {i % 13} <s{i % 13}@outside.test>\r\nTo: {USER}\r\nSubject: sync {i}\r\n"
+            f"Date: Mon, 1 Jan 2024 10:{i % 60:02d}:00 +0000\r\nMessage-ID: <sync{i}@outside.test>\r\n{extra}"
+            f"\r\nBody of message {i}.\r\n")
+
+
+class ImapClientsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
+        cls.d.add_user(USER, PW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def imap(self):
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_ctx(), timeout=60)
+        m.login(USER, PW)
+        return m
+
+    def smtp_send(self, raw, rcpt=USER):
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
+            s.sendmail("sender@outside.test", [rcpt], raw)
+
+    def test_1_smtp_to_imap_is_byte_exact_and_dkim_stays_valid(self):
+        dkim = load_dkim()
+        key = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
+        pub = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=key, capture_output=True,
+                             check=True).stdout
+        import base64
+        record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(pub)
+        raw = (b"From: Signer <signer@outside.test>\r\nTo: " + USER.encode() + b"\r\n"
+               b"Subject: signed =?utf-8?q?r=C3=A9sum=C3=A9?=\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+               b"Message-ID: <dkim1@outside.test>\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+               b"Hello,  with  spaces \r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n"
+               + b"\r\n".join(base64.b64encode(os.urandom(30000))[i:i + 76]
+                              for i in range(0, 40000, 76)) + b"\r\n--b--\r\n")
+        sig = dkim.sign(raw, b"sel", b"outside.test", key, include_headers=[b"from", b"to", b"subject", b"date"])
+        signed = sig + raw
+        dns = lambda name, timeout=5: record if name == b"sel._domainkey.outside.test." else None
+        self.assertTrue(dkim.verify(signed, dnsfunc=dns), "the signature must verify before sending")
+        self.smtp_send(signed)
+        m = self.imap()
+        m.select("INBOX")
+        typ, data = m.search(None, "HEADER", "Message-ID", "dkim1@outside.test")
+        self.assertEqual(typ, "OK")
+        n = data[0].split()[-1]
+        typ, data = m.fetch(n, "(BODY.PEEK[])")
+        self.assertEqual(typ, "OK")
+        got = data[0][1]
+        # refmail adds its Received header on top; everything after it is what was sent.
+        self.assertTrue(got.endswith(signed), "the fetched message must end with the sent bytes")
+        first = got[: len(got) - len(signed)]
+        self.assertTrue(first.startswith(b"Received: "), first[:80])
+        self.assertTrue(dkim.verify(got, dnsfunc=dns), "the signature must verify after store and fetch")
+        m.logout()
+
+    def test_2_mbsync_two_way(self):
+        if not shutil.which("mbsync"):
+            self.fail("mbsync (Debian's isync) is not installed: tools/install-deps.sh --test installs it")
+        n = 1000
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=120) as s:
+            for i in range(n):
+                s.sendmail("sender@outside.test", [USER], message(i))
+        m = self.imap()
+        total = int(m.select("INBOX")[1][0])  # with what earlier tests delivered
+        m.logout()
+        self.assertGreaterEqual(total, n)
+        work = tempfile.mkdtemp(prefix="refmail-mbsync-")
+        try:
+            local = os.path.join(work, "mail")
+            os.makedirs(local)
+            cert = os.path.join(self.d.data, "tls", "cert.pem")
+            rc = os.path.join(work, "mbsyncrc")
+            with open(rc, "w") as f:
+                f.write(f"""IMAPAccount refmail
+Host 127.0.0.1
+Port {self.d.ports['imaps']}
+User {USER}
+Pass {PW}
+SSLType IMAPS
+CertificateFile {cert}
+
+IMAPStore remote
+Account refmail
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns INBOX Archive
+Create Both
+Expunge Both
+SyncState *
+""")
+
+            def mbsync():
+                r = subprocess.run(["mbsync", "-c", rc, "-V", "sync"], capture_output=True, text=True, timeout=600)
+                self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+                return r.stdout + r.stderr
+
+            def local_files(box="INBOX"):
+                out = {}
+                for sub in ("cur", "new"):
+                    d = os.path.join(local, box, sub)
+                    for name in os.listdir(d) if os.path.isdir(d) else []:
+                        out[name] = os.path.join(d, name)
+                return out
+
+            mbsync()
+            files = local_files()
+            self.assertEqual(len(files), total)
+            subjects = set()
+            for path in files.values():
+                with open(path, "rb") as f:
+                    hit = re.search(rb"Subject: sync (\d+)", f.read())
+                    if hit:
+                        subjects.add(hit.group(1))
+            self.assertEqual(len(subjects), n)
+
+            # Local changes: flag 10 messages, delete 5 (the T flag, then expunged by the
+            # sync), add 3 new ones.
+            names = sorted(files)
+            for name in names[:10]:
+                base, _, flags = name.partition(":2,")
+                os.rename(files[name], os.path.join(local, "INBOX", "cur", base + ":2," + "".join(sorted(set(flags + "FS")))))
+            files = local_files()
+            names = sorted(files)
+            for name in names[10:15]:
+                base, _, flags = name.partition(":2,")
+                os.rename(files[name], os.path.join(local, "INBOX", "cur", base + ":2," + "".join(sorted(set(flags + "T")))))
+            for i in range(3):
+                with open(os.path.join(local, "INBOX", "new", f"{time.time()}.local{i}.host"), "wb") as f:
+                    f.write(message(5000 + i).encode())
+            # Server changes from another client: 7 seen, 4 deleted and expunged.
+            m = self.imap()
+            m.select("INBOX")
+            self.assertEqual(m.uid("STORE", "900:906", "+FLAGS.SILENT", r"(\Seen)")[0], "OK")
+            self.assertEqual(m.uid("STORE", "950:953", "+FLAGS.SILENT", r"(\Deleted)")[0], "OK")
+            self.assertEqual(m.expunge()[0], "OK")
+            m.logout()
+
+            mbsync()
+            # Both sides: 5 local and 4 server deletions gone, 3 local messages added.
+            want = total - 5 - 4 + 3
+            m = self.imap()
+            typ, data = m.select("INBOX")
+            self.assertEqual(int(data[0]), want)
+            typ, data = m.search(None, "FLAGGED")
+            self.assertEqual(len(data[0].split()), 10)
+            typ, data = m.search(None, "SUBJECT", "sync 5001")
+            self.assertEqual(len(data[0].split()), 1)
+            m.logout()
+            files = local_files()
+            self.assertEqual(len(files), want)
+            seen_remote = [name for name in files if "S" in name.partition(":2,")[2]]
+            self.assertGreaterEqual(len(seen_remote), 10 + 7)
+
+            out = mbsync()
+            # A third sync has nothing to do.
+            counts = re.findall(r"(?:near|far|master|slave): \+(\d+) \*(\d+) #(\d+) -(\d+)", out)
+            self.assertTrue(counts, out[-2000:])
+            for c in counts:
+                self.assertEqual(c, ("0", "0", "0", "0"), out[-2000:])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
