@@ -1,7 +1,7 @@
 // server/imap_server.cpp — one coroutine per IMAP connection driving an imap::Session:
 // wait for input (with the deadline the session names), feed, perform the actions in
-// order (write, stream a literal, STARTTLS, check a password, run a mailbox request on
-// the blocking pool, close). While the client IDLEs in a selected mailbox the session is
+// order (write, stream a literal, STARTTLS, check a password, run a mailbox request or
+// hand APPEND bytes to the mailbox layer on the blocking pool, close). While the client IDLEs in a selected mailbox the session is
 // polled at once and then every 500 ms (a timer; the read stays pending meanwhile), so
 // new mail shows within a second. The session is touched only from this coroutine.
 // SECURITY: the greeting is sent only after the connection limits (total, listener,
@@ -267,6 +267,7 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
           account = verdict.account;
           imap::EngineOptions eo;
           eo.append_limit = cfg.limits.message_size_bytes;
+          eo.delivery = svc.delivery.get();  // APPEND; svc (this frame) keeps it alive
           engine = std::make_shared<imap::MailboxEngine>(svc.store, account, eo);
           log::info("imap.login", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account},
                                    {"mechanism", a->mechanism}, {"tls", c->tls ? "yes" : "no"}});
@@ -289,6 +290,37 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
         auto run = [engine, req = std::move(*m)] { return engine->execute(req); };
         imap::MailboxReply reply = co_await offload(svc.rt.pool, std::move(run));
         push(session.mailbox_result(std::move(reply)));
+      } else if (auto* d = std::get_if<imap::action::AppendData>(&action)) {
+        if (!engine) {
+          log::error("imap.request_without_login", {{"listener", lc.name}, {"peer", peer_ip}});
+          lost = true;
+          break;
+        }
+        // The bytes of an APPEND message, in order, into the engine's intake on the pool
+        // (splitting, blob staging); the ones of this read that follow go in one hop.
+        std::string bytes = std::move(d->bytes);
+        while (!pending.empty() && std::holds_alternative<imap::action::AppendData>(pending.front())) {
+          bytes += std::get<imap::action::AppendData>(pending.front()).bytes;
+          pending.pop_front();
+        }
+        // Like SMTP content: each block of an upload within the command timeout, not
+        // the whole message (a logged-in user on a slow link).
+        clock.answered(Clock::now());
+        auto run = [engine, b = std::move(bytes)] {
+          engine->append_data(b);
+          return true;
+        };
+        try {
+          (void)co_await offload(svc.rt.pool, std::move(run));
+        } catch (const std::exception& e) {
+          // The intake could not take the bytes (the store): the message cannot be
+          // completed, and an IMAP literal cannot be cut short. The engine drops the
+          // intake when the connection ends; nothing was committed.
+          log::error("imap.append_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account},
+                                            {"error", e.what()}});
+          svc.metrics->add("refmail_internal_errors_total{task=\"imap_append\"}");
+          lost = true;
+        }
       } else if (std::holds_alternative<imap::action::Close>(action)) {
         closing = true;
       } else {
