@@ -3,11 +3,11 @@ sockets: the greeting and CAPABILITY, LOGIN in plaintext on loopback (when
 smtp.plain_auth_on_loopback allows it) or refused with LOGINDISABLED / PRIVACYREQUIRED,
 STARTTLS, implicit TLS on the imaps port, wrong passwords (NO [AUTHENTICATIONFAILED],
 three end the session), LOGOUT, the deadlines ("* BYE Autologout"), IDLE, the per-address
-connection limit, the drain on SIGTERM, and the metrics. The mailbox commands answer
-whatever the mailbox layer (imap/mailbox) answers; here only that the connection stays
-usable after them."""
-import imaplib, re, select, signal, socket, ssl, time, unittest, urllib.request
-from harness import Daemon, main
+connection limit, the drain on SIGTERM, and the metrics; through the mailbox layer
+(imap/mailbox): new mail shown to an IDLE client within a second, a message larger than
+one literal chunk fetched whole, APPEND streamed into the store."""
+import imaplib, os, re, select, signal, smtplib, socket, ssl, time, unittest, urllib.request
+from harness import Daemon, main, with_attachment
 
 
 def tls_ctx():
@@ -372,6 +372,90 @@ class ImapDeadlinesAndLimits(unittest.TestCase):
         text = scrape(self.d.ports["http"])
         self.assertGreaterEqual(
             metric(text, 'refmail_connections_refused_total{listener="imap",reason="per-address limit"}'), 1)
+
+
+class ImapMailbox(unittest.TestCase):
+    """The listener's side of the mailbox commands: IDLE polls, streamed literals, APPEND."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
+        cls.d.add_user("alice@example.test", "alice-imap-pw")
+        cls.d.add_user("dora@example.test", "dora-imap-pw")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def send(self, to, msg):
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=30) as s:
+            s.sendmail("sender@outside.test", [to], msg)
+
+    def test_idle_shows_new_mail_within_a_second(self):
+        s = connect(self.d.ports["imap"])
+        try:
+            read_line(s)
+            s.sendall(b"a1 LOGIN dora@example.test dora-imap-pw\r\n")
+            self.assertRegex(until_tagged(s, "a1")[-1], r"^a1 OK")
+            s.sendall(b"a2 SELECT INBOX\r\n")
+            lines = until_tagged(s, "a2")
+            self.assertRegex(lines[-1], r"^a2 OK")
+            exists = [int(m.group(1)) for m in (re.match(r"^\* (\d+) EXISTS", x) for x in lines) if m]
+            self.assertEqual(len(exists), 1, lines)
+            s.sendall(b"a3 IDLE\r\n")
+            self.assertTrue(read_line(s).startswith("+ "))
+            self.send("dora@example.test", b"From: sender@outside.test\r\nTo: dora@example.test\r\n"
+                                            b"Subject: idle\r\n\r\nNew mail.\r\n")
+            t0 = time.time()  # the 250 came: the message is committed
+            s.settimeout(5)
+            line = read_line(s)
+            elapsed = time.time() - t0
+            self.assertEqual(line.strip(), f"* {exists[0] + 1} EXISTS")
+            self.assertLess(elapsed, 1.0)
+            s.sendall(b"DONE\r\n")
+            self.assertRegex(until_tagged(s, "a3")[-1], r"^a3 OK")
+            s.sendall(b"a4 LOGOUT\r\n")
+            until_tagged(s, "a4")
+        finally:
+            s.close()
+
+    def test_fetch_streams_a_message_larger_than_a_literal_chunk(self):
+        payload = os.urandom(300 * 1024)
+        self.send("alice@example.test", with_attachment("big one", payload, "alice@example.test"))
+        m = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=30)
+        try:
+            m.login("alice@example.test", "alice-imap-pw")
+            typ, data = m.select("INBOX")
+            self.assertEqual(typ, "OK")
+            n = int(data[0])
+            typ, data = m.fetch(str(n), "(RFC822.SIZE BODY.PEEK[])")
+            self.assertEqual(typ, "OK")
+            head, body = data[0]
+            size = int(re.search(rb"RFC822\.SIZE (\d+)", head).group(1))
+            self.assertGreater(size, 400 * 1024)
+            self.assertEqual(len(body), size)
+            self.assertIn(b"Subject: big one", body)
+            self.assertIn(b"--b1--", body)
+            self.assertEqual(m.noop()[0], "OK")
+        finally:
+            m.logout()
+
+    def test_append_then_fetch(self):
+        msg = (b"From: alice@example.test\r\nTo: alice@example.test\r\nSubject: appended\r\n\r\n"
+               + b"line of an appended message\r\n" * 5000)
+        m = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=30)
+        try:
+            m.login("alice@example.test", "alice-imap-pw")
+            typ, data = m.append("INBOX", "(\\Seen)", None, msg)
+            self.assertEqual(typ, "OK", data)
+            typ, data = m.select("INBOX")
+            n = int(data[0])
+            typ, data = m.fetch(str(n), "(FLAGS BODY.PEEK[])")
+            self.assertEqual(typ, "OK")
+            self.assertIn(b"\\Seen", data[0][0])
+            self.assertEqual(data[0][1], msg)
+        finally:
+            m.logout()
 
 
 class ImapDrain(unittest.TestCase):
