@@ -3,11 +3,12 @@ sockets: the greeting and CAPABILITY, LOGIN in plaintext on loopback (when
 smtp.plain_auth_on_loopback allows it) or refused with LOGINDISABLED / PRIVACYREQUIRED,
 STARTTLS, implicit TLS on the imaps port, wrong passwords (NO [AUTHENTICATIONFAILED],
 three end the session), LOGOUT, the deadlines ("* BYE Autologout"), IDLE, the per-address
-connection limit, the drain on SIGTERM, and the metrics; through the mailbox layer
+connection limit, PROXY v2 from a trusted peer, the drain on SIGTERM, and the metrics; through the mailbox layer
 (imap/mailbox): new mail shown to an IDLE client within a second, a message larger than
 one literal chunk fetched whole, APPEND streamed into the store."""
 import imaplib, os, re, select, signal, smtplib, socket, ssl, time, unittest, urllib.request
 from harness import Daemon, main, with_attachment
+from test_proxy import proxy_v2
 
 
 def tls_ctx():
@@ -456,6 +457,49 @@ class ImapMailbox(unittest.TestCase):
             self.assertEqual(data[0][1], msg)
         finally:
             m.logout()
+
+
+class ImapProxyProtocol(unittest.TestCase):
+    """[proxy] proxy_protocol = ["imap"]: a trusted peer (127.0.0.1) opens with a PROXY v2
+    header; the client it names is the peer, never loopback."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_toml='[smtp]\nplain_auth_on_loopback = true\n'
+                                  '[proxy]\ntrusted = ["127.0.0.1"]\nproxy_protocol = ["imap"]\n')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_the_carried_client_is_the_peer_and_not_loopback(self):
+        s = connect(self.d.ports["imap"])
+        try:
+            s.sendall(proxy_v2("203.0.113.9", dport=143))
+            greeting = read_line(s)
+            self.assertTrue(greeting.startswith("* OK"), greeting)
+            self.assertIn("LOGINDISABLED", greeting)
+            self.assertNotIn("AUTH=PLAIN", greeting)
+        finally:
+            s.close()
+        self.assertIn("imap.proxied listener=imap peer=203.0.113.9 via=127.0.0.1", self.d.tail(400))
+
+    def test_malformed_header_closes_the_connection(self):
+        s = connect(self.d.ports["imap"])
+        try:
+            s.sendall(b"a1 CAPABILITY\r\n" + b"x" * 32)
+            self.assertEqual(until_closed(s, 15), "")
+        finally:
+            s.close()
+        self.assertIn("proxy.bad_header listener=imap via=127.0.0.1", self.d.tail(400))
+
+    def test_an_untrusted_peer_is_a_direct_client(self):
+        s = connect(self.d.ports["imap"], "127.0.0.3")
+        try:
+            greeting = read_line(s)
+            self.assertIn("AUTH=PLAIN", greeting)  # loopback, not a proxy
+        finally:
+            s.close()
 
 
 class ImapDrain(unittest.TestCase):
