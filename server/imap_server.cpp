@@ -413,6 +413,12 @@ asio::awaitable<void> serve_imap(tcp::acceptor& acceptor, ImapListenerConfig lc,
                              "refmail_imap_mailbox_requests_total"}) {
     svc.metrics->add(series + label, 0);
   }
+  for (auto kind : {imap::Deadline::Unauthenticated, imap::Deadline::InCommand, imap::Deadline::Authenticated,
+                    imap::Deadline::Idle}) {
+    svc.metrics->add("refmail_imap_timeouts_total{listener=\"" + lc.name + "\",deadline=\"" +
+                         imap_deadline_name(kind) + "\"}",
+                     0);
+  }
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;

@@ -216,12 +216,15 @@ class ImapLoopback(unittest.TestCase):
     def test_metrics(self):
         m = self.imap()
         m.login("alice@example.test", "alice-imap-pw")
+        m.select("INBOX")
         m.logout()
         text = scrape(self.d.ports["http"])
+        self.assertGreaterEqual(metric(text, 'refmail_imap_mailbox_requests_total{listener="imap"}'), 1)
         self.assertGreaterEqual(metric(text, 'refmail_imap_sessions_total{listener="imap"}'), 1)
         self.assertGreaterEqual(metric(text, 'refmail_imap_logins_total{listener="imap"}'), 1)
         self.assertIsNotNone(metric(text, 'refmail_imap_sessions_total{listener="imaps"}'))
         self.assertIsNotNone(metric(text, 'refmail_imap_mailbox_requests_total{listener="imap"}'))
+        self.assertEqual(metric(text, 'refmail_imap_timeouts_total{listener="imaps",deadline="login"}'), 0)
 
 
 class ImapStrict(unittest.TestCase):
