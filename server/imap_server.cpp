@@ -395,8 +395,10 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
       break;
     }
     if (next_poll && woke >= *next_poll) {
-      next_poll = woke + kPollInterval;
-      auto actions = session.poll_mailbox();  // empty unless a mailbox is selected
+      auto actions = session.poll_mailbox();
+      // Nothing to ask without a selected mailbox (IDLE in the authenticated state, or
+      // the mailbox went away): no more polls until the next IDLE.
+      next_poll = actions.empty() ? Clock::time_point::max() : woke + kPollInterval;
       polled = !actions.empty();
       push(std::move(actions));
     }
