@@ -263,6 +263,16 @@ class ImapStrict(unittest.TestCase):
         finally:
             m.logout()
 
+    def test_a_failed_tls_handshake_closes_only_that_connection(self):
+        s = connect(self.d.ports["imaps"])
+        try:
+            s.sendall(b"a1 CAPABILITY\r\n" * 4)  # plaintext on the TLS port
+            self.assertNotIn("<still open>", until_closed(s, 15))
+        finally:
+            s.close()
+        self.assertIn("imap.tls_failed listener=imaps peer=127.0.0.1", self.d.tail(400))
+        self.test_imaps_login()
+
     def test_commands_pipelined_after_starttls_are_dropped(self):
         # CVE-2011-0411: plaintext bytes sent after STARTTLS are never run inside TLS.
         s = connect(self.d.ports["imap"])
@@ -434,6 +444,37 @@ class ImapMailbox(unittest.TestCase):
             self.idle_sees_new_mail(s, "erin@example.test", "erin-imap-pw")
         finally:
             s.close()
+
+    def test_many_idle_clients_see_one_delivery(self):
+        # 16 sessions of one account idle at once, half of them inside TLS.
+        socks = []
+        try:
+            for i in range(16):
+                s = connect(self.d.ports["imaps" if i % 2 else "imap"])
+                if i % 2:
+                    s = tls_ctx().wrap_socket(s, server_hostname="localhost")
+                read_line(s)
+                s.sendall(b"a1 LOGIN erin@example.test erin-imap-pw\r\na2 SELECT INBOX\r\n")
+                until_tagged(s, "a1")
+                lines = until_tagged(s, "a2")
+                self.assertRegex(lines[-1], r"^a2 OK")
+                n = [int(m.group(1)) for m in (re.match(r"^\* (\d+) EXISTS", x) for x in lines) if m][0]
+                s.sendall(b"a3 IDLE\r\n")
+                self.assertTrue(read_line(s).startswith("+ "))
+                socks.append(s)
+            self.send("erin@example.test", b"From: sender@outside.test\r\nTo: erin@example.test\r\n"
+                                           b"Subject: to all\r\n\r\nHello.\r\n")
+            t0 = time.time()
+            for s in socks:
+                s.settimeout(5)
+                self.assertEqual(read_line(s).strip(), f"* {n + 1} EXISTS")
+            self.assertLess(time.time() - t0, 1.5)
+            for s in socks:
+                s.sendall(b"DONE\r\na4 LOGOUT\r\n")
+                self.assertRegex(until_tagged(s, "a4")[-1], r"^a4 OK")
+        finally:
+            for s in socks:
+                s.close()
 
     def test_fetch_streams_a_message_larger_than_a_literal_chunk(self):
         payload = os.urandom(300 * 1024)
