@@ -184,6 +184,8 @@ const std::map<std::string, Setter, std::less<>>& schema() {
       {"listen.smtp", endpoint_at([](Config& c) -> Endpoint& { return c.smtp; })},
       {"listen.submission", endpoint_at([](Config& c) -> Endpoint& { return c.submission; })},
       {"listen.smtps", endpoint_at([](Config& c) -> Endpoint& { return c.smtps; })},
+      {"listen.imap", endpoint_at([](Config& c) -> Endpoint& { return c.imap; })},
+      {"listen.imaps", endpoint_at([](Config& c) -> Endpoint& { return c.imaps; })},
       {"listen.http", endpoint_at([](Config& c) -> Endpoint& { return c.http; })},
       {"tls.cert_file", string_at([](Config& c) -> std::string& { return c.tls.cert_file; })},
       {"tls.key_file", string_at([](Config& c) -> std::string& { return c.tls.key_file; })},
@@ -204,6 +206,9 @@ const std::map<std::string, Setter, std::less<>>& schema() {
                                  1, 1000000)},
       {"limits.http_connections",
        integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.limits.http_connections; }, 1,
+                                 1000000)},
+      {"limits.imap_connections",
+       integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.limits.imap_connections; }, 1,
                                  1000000)},
       {"limits.inflight_bytes",
        integer_at<std::uint64_t>([](Config& c) -> std::uint64_t& { return c.limits.inflight_bytes; },
@@ -229,6 +234,12 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        seconds_at([](Config& c) -> std::chrono::seconds& { return c.limits.transaction_timeout; }, 1, 86400)},
       {"limits.session_timeout",
        seconds_at([](Config& c) -> std::chrono::seconds& { return c.limits.session_timeout; }, 1, 86400)},
+      {"limits.imap_login_timeout",
+       seconds_at([](Config& c) -> std::chrono::seconds& { return c.limits.imap_login_timeout; }, 1, 3600)},
+      {"limits.imap_command_timeout",
+       seconds_at([](Config& c) -> std::chrono::seconds& { return c.limits.imap_command_timeout; }, 1, 3600)},
+      {"limits.imap_idle_timeout",
+       seconds_at([](Config& c) -> std::chrono::seconds& { return c.limits.imap_idle_timeout; }, 1, 86400)},
       {"limits.http_body_size",
        integer_at<std::uint64_t>([](Config& c) -> std::uint64_t& { return c.limits.http_body_bytes; },
                                  1024, 1ll << 34)},
@@ -331,8 +342,10 @@ const std::map<std::string, Setter, std::less<>>& schema() {
       {"proxy.proxy_protocol",
        string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.proxy_protocol; },
                        "expected an array of listener names", [](const std::string& v) -> std::string {
-                         bool ok = v == "smtp" || v == "submission" || v == "smtps" || v == "http";
-                         return ok ? "" : "every entry must be one of \"smtp\", \"submission\", \"smtps\", \"http\"";
+                         bool ok = v == "smtp" || v == "submission" || v == "smtps" || v == "imap" ||
+                                   v == "imaps" || v == "http";
+                         return ok ? "" : "every entry must be one of \"smtp\", \"submission\", \"smtps\", "
+                                          "\"imap\", \"imaps\", \"http\"";
                        })},
       {"webmail.enabled", boolean_at([](Config& c) -> bool& { return c.webmail.enabled; })},
       {"webmail.dir", string_at([](Config& c) -> std::string& { return c.webmail.dir; })},

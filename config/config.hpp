@@ -35,6 +35,7 @@ struct Limits {
   std::uint32_t mx_connections = 300;
   std::uint32_t submission_connections = 200;
   std::uint32_t http_connections = 300;
+  std::uint32_t imap_connections = 300;  // imap and imaps share one
   // Message content being received over SMTP and not yet stored, all sessions together;
   // over it, the session that grows gets 452 4.3.1 at the end of its content.
   std::uint64_t inflight_bytes = 128ull << 20;
@@ -50,6 +51,14 @@ struct Limits {
   // at these, however the client paces its bytes (421 4.4.2).
   std::chrono::seconds transaction_timeout{1200};
   std::chrono::seconds session_timeout{3600};
+  // IMAP (server/imap_server.cpp): before login, the client has imap_login_timeout to
+  // send each command (counted from our last answer); a command begun (a line or a
+  // literal partly received) must be complete within imap_command_timeout; an idle
+  // logged-in client, or one in IDLE, is logged out after imap_idle_timeout
+  // (RFC 9051 5.4 asks for at least 30 minutes; "* BYE Autologout").
+  std::chrono::seconds imap_login_timeout{60};
+  std::chrono::seconds imap_command_timeout{60};
+  std::chrono::seconds imap_idle_timeout{1800};
   std::uint64_t http_body_bytes = 64ull << 20;
   std::uint32_t mime_max_depth = 50;
   std::uint32_t mime_max_parts = 5000;
@@ -62,7 +71,9 @@ struct Tls {
 };
 
 struct Smtp {
-  bool plain_auth_on_loopback = false;  // AUTH without TLS, for tests on 127.0.0.1 only
+  // SMTP AUTH and IMAP LOGIN / AUTHENTICATE PLAIN without TLS from a loopback peer that
+  // is not a trusted proxy; for tests on 127.0.0.1 only.
+  bool plain_auth_on_loopback = false;
   bool allow_any_sender = false;        // submission may use any MAIL FROM / From
   // Submission: every From:/Sender: header address must be one the user may use as MAIL
   // FROM (own address or an alias delivering to them), RFC 6409 8; else 550 5.7.1.
@@ -108,7 +119,7 @@ struct Admin {
 // the client's address; such a connection never has loopback privileges.
 struct Proxy {
   std::vector<std::string> trusted;  // addresses or networks: "127.0.0.1", "10.0.0.0/8", "fd00::/8"
-  // Listeners ("smtp", "submission", "smtps", "http", as in [listen]) where a connection
+  // Listeners ("smtp", "submission", "smtps", "imap", "imaps", "http", as in [listen]) where a connection
   // from a trusted peer must open with a PROXY protocol v2 header.
   std::vector<std::string> proxy_protocol;
   [[nodiscard]] bool proxy_protocol_on(std::string_view listener) const;
@@ -128,6 +139,8 @@ struct Config {
   Endpoint smtp{"127.0.0.1", 2525};
   Endpoint submission{"127.0.0.1", 2587};
   Endpoint smtps{"127.0.0.1", 2465};
+  Endpoint imap{"127.0.0.1", 2143};   // STARTTLS (production: 143)
+  Endpoint imaps{"127.0.0.1", 2993};  // implicit TLS (production: 993)
   Endpoint http{"127.0.0.1", 8080};
   Tls tls;
   Limits limits;

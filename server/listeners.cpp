@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 
 #include "server/http_server.hpp"
+#include "server/imap_server.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
 #include "server/smtp_server.hpp"
@@ -93,12 +94,28 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   const auto mx_budget = tracker.add_listener("mx", svc.cfg.limits.mx_connections);
   const auto submission_budget = tracker.add_listener("submission", svc.cfg.limits.submission_connections);
   const auto http_budget = tracker.add_listener("http", svc.cfg.limits.http_connections);
+  const auto imap_budget = tracker.add_listener("imap", svc.cfg.limits.imap_connections);
   const Smtp smtp[] = {
       {&svc.cfg.smtp, {"mx", false, false, false, mx_budget, proxy.proxy_protocol_on("smtp")}},
       {&svc.cfg.submission, {"submission", false, true, true, submission_budget, proxy.proxy_protocol_on("submission")}},
       {&svc.cfg.smtps, {"smtps", true, true, true, submission_budget, proxy.proxy_protocol_on("smtps")}},
   };
   for (const auto& s : smtp) {
+    if (!s.ep->enabled()) continue;
+    auto& acc = l->owned.emplace_back(io);
+    if (!bind_tcp(io, *s.ep, s.lc.name, acc, why)) return nullptr;
+    l->acceptors_.push_back(&acc);
+    log::info("listen", {{"listener", s.lc.name}, {"address", s.ep->to_string()}});
+  }
+  struct Imap {
+    const config::Endpoint* ep;
+    ImapListenerConfig lc;
+  };
+  const Imap imap[] = {
+      {&svc.cfg.imap, {"imap", false, imap_budget, proxy.proxy_protocol_on("imap")}},
+      {&svc.cfg.imaps, {"imaps", true, imap_budget, proxy.proxy_protocol_on("imaps")}},
+  };
+  for (const auto& s : imap) {
     if (!s.ep->enabled()) continue;
     auto& acc = l->owned.emplace_back(io);
     if (!bind_tcp(io, *s.ep, s.lc.name, acc, why)) return nullptr;
@@ -116,6 +133,10 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   for (const auto& s : smtp) {
     if (!s.ep->enabled()) continue;
     spawn_logged(io, serve_smtp(*l->acceptors_[i++], s.lc, svc), s.lc.name);
+  }
+  for (const auto& s : imap) {
+    if (!s.ep->enabled()) continue;
+    spawn_logged(io, serve_imap(*l->acceptors_[i++], s.lc, svc), s.lc.name);
   }
   if (svc.cfg.http.enabled()) {
     web::AuthOptions ao;

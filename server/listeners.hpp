@@ -1,8 +1,9 @@
 // server/listeners.hpp — the public listeners: SMTP MX, submission (STARTTLS + AUTH),
-// SMTPS (implicit TLS) and HTTP. Each accepted connection runs as one coroutine on
+// SMTPS (implicit TLS), IMAP (STARTTLS), IMAPS (implicit TLS) and HTTP. Each accepted connection runs as one coroutine on
 // the io_context; blocking work (password checks, splitting, commits) is offloaded.
 // SECURITY: per-IP and total connection limits before the greeting; a deadline on
-// every read; AUTH only after TLS unless plain_auth_on_loopback and the peer is loopback.
+// every read; AUTH / LOGIN only after TLS unless plain_auth_on_loopback and the peer is
+// loopback.
 #pragma once
 #include <memory>
 #include <string>
@@ -41,14 +42,14 @@ struct Services {
   storage::Store& store;
   Runtime rt;
   std::shared_ptr<boost::asio::ssl::context> tls;
-  // Counters shared by SMTP and HTTP, rendered at /metrics; made by start_listeners
+  // Counters shared by SMTP, IMAP and HTTP, rendered at /metrics; made by start_listeners
   // when null.
   std::shared_ptr<metrics::Metrics> metrics = nullptr;
   // The import webhook's context; null when import is off.
   std::shared_ptr<web::ImportContext> import = nullptr;
   // Wakes the relay worker after a queue row was committed (JMAP submissions).
   std::function<void()> queue_notify = nullptr;
-  // Every password check (SMTP AUTH, HTTP Basic and login): throttle + argon2 on its
+  // Every password check (SMTP AUTH, IMAP LOGIN, HTTP Basic and login): throttle + argon2 on its
   // own pool. Made by start_listeners when null (then joined when the last user goes).
   std::shared_ptr<PasswordGate> passwords = nullptr;
   // The delivery service SMTP sessions deliver through; made by start_listeners when

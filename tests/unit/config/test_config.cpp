@@ -19,6 +19,11 @@ TEST(Config, EmptyDocumentGivesEmbeddedDefaults) {
   EXPECT_EQ(c.submission.port, 2587);
   EXPECT_EQ(c.smtps.port, 2465);
   EXPECT_EQ(c.http.port, 8080);
+  EXPECT_EQ(c.imap.to_string(), "127.0.0.1:2143");
+  EXPECT_EQ(c.imaps.to_string(), "127.0.0.1:2993");
+  EXPECT_EQ(c.limits.imap_login_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c.limits.imap_command_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c.limits.imap_idle_timeout, std::chrono::seconds(1800));
   EXPECT_EQ(c.admin_socket(), "./data/refmaild.sock");
   ASSERT_EQ(c.local_domains.size(), 1u);
   EXPECT_EQ(c.limits.message_size_bytes, 50ull << 20);
@@ -40,6 +45,13 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->submission.to_string(), def->submission.to_string());
   EXPECT_EQ(file->smtps.to_string(), def->smtps.to_string());
   EXPECT_EQ(file->http.to_string(), def->http.to_string());
+  EXPECT_EQ(file->imap.to_string(), def->imap.to_string());
+  EXPECT_EQ(file->imaps.to_string(), def->imaps.to_string());
+  EXPECT_EQ(file->limits.imap_connections, def->limits.imap_connections);
+  EXPECT_EQ(file->limits.imap_login_timeout, def->limits.imap_login_timeout);
+  EXPECT_EQ(file->limits.imap_command_timeout, def->limits.imap_command_timeout);
+  EXPECT_EQ(file->limits.imap_idle_timeout, def->limits.imap_idle_timeout);
+  EXPECT_EQ(file->smtp_policy.plain_auth_on_loopback, def->smtp_policy.plain_auth_on_loopback);
   EXPECT_EQ(file->limits.message_size_bytes, def->limits.message_size_bytes);
   EXPECT_EQ(file->limits.recipients, def->limits.recipients);
   EXPECT_EQ(file->limits.connections, def->limits.connections);
@@ -81,6 +93,10 @@ TEST(Config, ProxyKeys) {
   EXPECT_TRUE(r->proxy.proxy_protocol_on("smtp"));
   EXPECT_TRUE(r->proxy.proxy_protocol_on("http"));
   EXPECT_FALSE(r->proxy.proxy_protocol_on("submission"));
+  auto imap = parse("[proxy]\ntrusted = [\"10.0.0.1\"]\nproxy_protocol = [\"imap\", \"imaps\"]\n", "proxy.toml");
+  ASSERT_TRUE(imap.has_value()) << imap.error().message;
+  EXPECT_TRUE(imap->proxy.proxy_protocol_on("imap"));
+  EXPECT_TRUE(imap->proxy.proxy_protocol_on("imaps"));
   auto def = parse("", "(defaults)");
   ASSERT_TRUE(def.has_value());
   EXPECT_TRUE(def->proxy.trusted.empty());
@@ -114,6 +130,7 @@ TEST(Config, ProxyRefusals) {
       {"[proxy]\ntrusted = \"10.0.0.0/8\"\n", "expected an array"},
       {"[proxy]\ntrusted = [8]\n", "every entry must be a string"},
       {"[proxy]\nproxy_protocol = [\"mx\"]\n", "key 'proxy.proxy_protocol': every entry must be one of"},
+      {"[proxy]\nproxy_protocol = [\"imap4\"]\n", "\"imap\", \"imaps\""},
       {"[proxy]\nproxy_protocol = [\"smtp\"]\n", "needs 'proxy.trusted'"},
       {"[proxy]\ntrusted_proxies = []\n", "proxy.toml:2: key 'proxy.trusted_proxies': unknown key"},
   };
@@ -159,6 +176,8 @@ TEST(Config, ValuesAreApplied) {
       "smtp = \"0.0.0.0:25\"\n"
       "submission = \"[::1]:587\"\n"
       "smtps = \"\"\n"
+      "imap = \"0.0.0.0:143\"\n"
+      "imaps = \"\"\n"
       "[limits]\n"
       "message_size = 10485760\n"
       "read_timeout = 60\n"
@@ -166,7 +185,11 @@ TEST(Config, ValuesAreApplied) {
       "session_timeout = 900\n"
       "mx_connections = 7\n"
       "submission_connections = 8\n"
-      "http_connections = 9\n",
+      "http_connections = 9\n"
+      "imap_connections = 10\n"
+      "imap_login_timeout = 2\n"
+      "imap_command_timeout = 3\n"
+      "imap_idle_timeout = 4\n",
       "t.toml");
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->hostname, "mx.example.org");
@@ -182,6 +205,12 @@ TEST(Config, ValuesAreApplied) {
   EXPECT_EQ(r->limits.mx_connections, 7u);
   EXPECT_EQ(r->limits.submission_connections, 8u);
   EXPECT_EQ(r->limits.http_connections, 9u);
+  EXPECT_EQ(r->imap.to_string(), "0.0.0.0:143");
+  EXPECT_FALSE(r->imaps.enabled());
+  EXPECT_EQ(r->limits.imap_connections, 10u);
+  EXPECT_EQ(r->limits.imap_login_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(r->limits.imap_command_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(r->limits.imap_idle_timeout, std::chrono::seconds(4));
 }
 
 struct Refusal {
@@ -207,6 +236,10 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"[listen]\nsmtp = \"127.0.0.1\"\n", "bad.toml:2: key 'listen.smtp': expected \"host:port\""},
         Refusal{"[listen]\nsmtp = \"127.0.0.1:70000\"\n", "key 'listen.smtp'"},
         Refusal{"[listen]\nsmtp = \"::1:25\"\n", "key 'listen.smtp'"},
+        Refusal{"[listen]\nimap = \"127.0.0.1\"\n", "bad.toml:2: key 'listen.imap': expected \"host:port\""},
+        Refusal{"[listen]\nimaps = 993\n", "bad.toml:2: key 'listen.imaps': expected a string"},
+        Refusal{"[limits]\nimap_idle_timeout = 0\n", "bad.toml:2: key 'limits.imap_idle_timeout': must be between"},
+        Refusal{"[limits]\nimap_login_timeout = \"1m\"\n", "key 'limits.imap_login_timeout': expected an integer"},
         Refusal{"local_domains = \"example.org\"\n", "bad.toml:1: key 'local_domains': expected an array"},
         Refusal{"local_domains = [\"bad domain\"]\n", "key 'local_domains'"},
         Refusal{"local_domains = []\n", "local_domains"},
