@@ -41,42 +41,46 @@ std::string Deflater::compress(std::string_view in, bool flush) {
 
 struct Inflater::Impl {
   z_stream z{};
-  std::size_t max_piece = 0;
+  std::string in;        // compressed bytes; z.next_in points into it
+  std::size_t used = 0;  // of `in`, consumed
   bool ended = false;
-  std::vector<char> buf;
+  bool full = false;  // the last output() filled its buffer: zlib may hold more
 };
 
-Inflater::Inflater(std::size_t max_piece) : impl_(std::make_unique<Impl>()) {
-  impl_->max_piece = max_piece == 0 ? 1 : max_piece;
-  impl_->buf.resize(impl_->max_piece);
-  REFMAIL_CHECK(inflateInit2(&impl_->z, -15) == Z_OK);
-}
+Inflater::Inflater() : impl_(std::make_unique<Impl>()) { REFMAIL_CHECK(inflateInit2(&impl_->z, -15) == Z_OK); }
 
 Inflater::~Inflater() { inflateEnd(&impl_->z); }
 
-boost::system::result<void> Inflater::decompress(std::string_view in,
-                                                 const std::function<void(std::string_view)>& out) {
+void Inflater::input(std::string_view compressed) {
   Impl& m = *impl_;
-  z_stream& z = m.z;
-  if (in.empty()) return {};
-  if (m.ended) return make_error_code(errc::syntax);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  for (;;) {
-    z.next_out = reinterpret_cast<Bytef*>(m.buf.data());
-    z.avail_out = static_cast<uInt>(m.buf.size());
-    int rc = inflate(&z, Z_SYNC_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return make_error_code(errc::syntax);
-    const std::size_t n = m.buf.size() - z.avail_out;
-    if (n > 0) out(std::string_view(m.buf.data(), n));
-    if (rc == Z_STREAM_END) {
-      m.ended = true;
-      if (z.avail_in != 0) return make_error_code(errc::syntax);
-      return {};
-    }
-    if (z.avail_in == 0 && z.avail_out != 0) return {};
-    if (rc == Z_BUF_ERROR && n == 0) return {};
+  m.in.erase(0, m.used);
+  m.used = 0;
+  m.in.append(compressed);
+}
+
+std::size_t Inflater::pending() const noexcept { return impl_->in.size() - impl_->used; }
+
+boost::system::result<std::string> Inflater::output(std::size_t max) {
+  Impl& m = *impl_;
+  std::string out;
+  if (max == 0 || (m.used == m.in.size() && !m.full)) return out;
+  if (m.ended) {
+    if (m.used == m.in.size()) return out;
+    return make_error_code(errc::syntax);  // bytes after the end of the stream
   }
+  out.resize(max);
+  z_stream& z = m.z;
+  z.next_in = reinterpret_cast<Bytef*>(m.in.data() + m.used);
+  z.avail_in = static_cast<uInt>(m.in.size() - m.used);
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(max);
+  const int rc = inflate(&z, Z_SYNC_FLUSH);
+  if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return make_error_code(errc::syntax);
+  m.used = m.in.size() - z.avail_in;
+  m.full = z.avail_out == 0;
+  out.resize(max - z.avail_out);
+  if (rc == Z_STREAM_END) m.ended = true;
+  return out;
 }
 
 }  // namespace refmail::imap

@@ -3,11 +3,13 @@
 // server passes every byte it writes through a Deflater (flushed at the end of each
 // batch so the client can act on it) and every byte it reads through an Inflater before
 // Session::feed().
-// SECURITY: inflation output is produced in bounded pieces (a few bytes of a hostile
-// stream can expand a thousandfold); a corrupt stream is an error (the server closes).
+// SECURITY: inflation is pulled in bounded pieces (a few bytes of a hostile stream can
+// expand a thousandfold): the server asks for the next piece only when the session
+// wants input and reads from the socket only when the inflater has nothing left, so it
+// never holds more than one read of compressed bytes and one piece of plain ones. A
+// corrupt stream is an error (the server closes).
 #pragma once
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,15 +35,18 @@ class Deflater {
 
 class Inflater {
  public:
-  // `max_piece`: the most bytes handed to `out` at once.
-  explicit Inflater(std::size_t max_piece = 64 * 1024);
+  Inflater();
   ~Inflater();
   Inflater(const Inflater&) = delete;
   Inflater& operator=(const Inflater&) = delete;
-  // Decompresses `in`, calling `out` with each piece (at most max_piece bytes) in
-  // order. An error for a corrupt stream or data after its end.
-  [[nodiscard]] boost::system::result<void> decompress(std::string_view in,
-                                                       const std::function<void(std::string_view)>& out);
+  // Appends compressed bytes (kept until output() has consumed them).
+  void input(std::string_view compressed);
+  // The next decompressed bytes, at most `max` of them; "" when every byte given so far
+  // is consumed and its output handed out. An error for a corrupt stream or data
+  // after its end.
+  [[nodiscard]] boost::system::result<std::string> output(std::size_t max);
+  // Compressed bytes given and not consumed yet.
+  [[nodiscard]] std::size_t pending() const noexcept;
 
  private:
   struct Impl;

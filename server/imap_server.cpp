@@ -1,7 +1,8 @@
 // server/imap_server.cpp — one coroutine per IMAP connection driving an imap::Session:
 // wait for input (with the deadline the session names), feed, perform the actions in
 // order (write, stream a literal, STARTTLS, check a password, run a mailbox request or
-// hand APPEND bytes to the mailbox layer on the blocking pool, close). While the client IDLEs in a selected mailbox the session is
+// hand APPEND bytes to the mailbox layer on the blocking pool, start COMPRESS=DEFLATE,
+// close). While the client IDLEs in a selected mailbox the session is
 // polled at once and then every 500 ms (a timer; the read stays pending meanwhile), so
 // new mail shows within a second. The session is touched only from this coroutine.
 // SECURITY: the greeting is sent only after the connection limits (total, listener,
@@ -26,6 +27,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "imap/compress.hpp"
 #include "imap/mailbox/engine.hpp"
 #include "imap/session.hpp"
 #include "metrics/metrics.hpp"
@@ -66,6 +68,10 @@ struct Conn {
   // The coroutine sleeps on this until the next deadline or IDLE poll; the read's
   // completion, the daemon's drain and shedding cancel it.
   asio::steady_timer wake;
+  // COMPRESS=DEFLATE (RFC 4978), once the session asked for it: every byte written goes
+  // through `deflate` (flushed per write), every byte read through `inflate`.
+  std::unique_ptr<imap::Deflater> deflate;
+  std::unique_ptr<imap::Inflater> inflate;
 };
 
 // Shuts the socket however the coroutine ends (an exception included), so a read still
@@ -104,6 +110,7 @@ void start_read(const std::shared_ptr<Conn>& c) {
 // one read and one write at a time, and the write's timer is its own.
 asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
   if (c.outbuf.empty()) co_return true;
+  if (c.deflate) c.outbuf = c.deflate->compress(c.outbuf, true);
   beast::get_lowest_layer(c.stream).expires_after(timeout);
   boost::system::error_code ec;
   if (c.tls) {
@@ -321,6 +328,16 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
           svc.metrics->add("refmail_internal_errors_total{task=\"imap_append\"}");
           lost = true;
         }
+      } else if (auto* z = std::get_if<imap::action::StartCompression>(&action)) {
+        // The tagged OK goes out as it is; everything after it is compressed, both ways.
+        if (!co_await flush(*c, write_timeout)) {
+          lost = true;
+          break;
+        }
+        c->deflate = std::make_unique<imap::Deflater>();
+        c->inflate = std::make_unique<imap::Inflater>();
+        c->inflate->input(z->pending);  // received after the command: fed below
+        log::debug("imap.compress", {{"listener", lc.name}, {"peer", peer_ip}});
       } else if (std::holds_alternative<imap::action::Close>(action)) {
         closing = true;
       } else {
@@ -365,6 +382,20 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
     }
     // Before login a newcomer may take this connection's slot when a budget is full.
     slot.set_standing(session.user() ? ConnectionTracker::Standing::busy : ConnectionTracker::Standing::idle);
+    if (c->inflate && session.wants_input()) {
+      // Decompressed input first, one piece at a time and only while the session takes
+      // input (a small compressed read can expand a thousandfold); the socket is read
+      // again once the inflater has nothing left.
+      auto piece = c->inflate->output(kReadBytes);
+      if (!piece) {
+        log::info("imap.compress_failed", {{"listener", lc.name}, {"peer", peer_ip}});
+        break;
+      }
+      if (!piece->empty()) {
+        push(session.feed(*piece));
+        continue;
+      }
+    }
     if (!c->reading && !c->read_done) start_read(c);
     if (!c->read_done) {
       c->wake.expires_at(next_poll ? std::min(*read_deadline, *next_poll) : *read_deadline);
@@ -379,7 +410,11 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
         if (stop_requested || shed || svc.rt.connections.stopping()) continue;
         break;
       }
-      push(session.feed(std::string_view(c->buf.data(), c->read_n)));
+      if (c->inflate) {
+        c->inflate->input(std::string_view(c->buf.data(), c->read_n));  // fed piece by piece above
+      } else {
+        push(session.feed(std::string_view(c->buf.data(), c->read_n)));
+      }
       continue;
     }
     if (stop_requested || shed || svc.rt.connections.stopping()) continue;

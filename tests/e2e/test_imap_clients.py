@@ -211,3 +211,79 @@ SyncState *
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CompressTest(unittest.TestCase):
+    """COMPRESS=DEFLATE (RFC 4978) with Python's zlib as the client's codec, over IMAPS."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+        cls.d.add_user(USER, PW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_compressed_session(self):
+        import socket, zlib
+        body = "x" * 200_000
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
+            s.sendmail("sender@outside.test", [USER], message(1, "X-Pad: yes\r\n").replace("Body of message 1.", body))
+        raw = socket.create_connection(("127.0.0.1", self.d.ports["imaps"]), timeout=30)
+        sock = tls_ctx().wrap_socket(raw)
+        buf = b""
+
+        def read_until(tag, inflate=None):
+            nonlocal buf
+            while True:
+                if inflate is None:
+                    i = buf.find(tag)
+                    if i >= 0:
+                        end = buf.index(b"\r\n", i) + 2
+                        out, buf = buf[:end], buf[end:]
+                        return out
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk, "connection closed")
+                buf += chunk if inflate is None else b""
+                if inflate is not None:
+                    plain.extend(inflate.decompress(chunk))
+                    i = bytes(plain).find(tag)
+                    if i >= 0:
+                        end = bytes(plain).index(b"\r\n", i) + 2
+                        out = bytes(plain[:end])
+                        del plain[:end]
+                        return out
+
+        plain = bytearray()
+        read_until(b"* OK")
+        sock.sendall(f"a LOGIN {USER} {PW}\r\n".encode())
+        self.assertIn(b"COMPRESS=DEFLATE", read_until(b"a OK"))
+        # The command and, pipelined in the same packet, the first compressed command.
+        deflate = zlib.compressobj(wbits=-15)
+        first = deflate.compress(b"c SELECT INBOX\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH)
+        sock.sendall(b"b COMPRESS DEFLATE\r\n" + first)
+        self.assertEqual(read_until(b"b "), b"b OK DEFLATE active\r\n")
+        inflate = zlib.decompressobj(wbits=-15)
+        plain.extend(inflate.decompress(buf))
+        buf = b""
+        out = read_until(b"c OK", inflate)
+        self.assertIn(b"EXISTS", out)
+        sock.sendall(deflate.compress(b"d FETCH 1 (BODY.PEEK[])\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH))
+        out = read_until(b"d OK", inflate)
+        self.assertIn(body.encode(), out)
+        sock.sendall(deflate.compress(b"e COMPRESS DEFLATE\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH))
+        self.assertIn(b"e NO [COMPRESSIONACTIVE]", read_until(b"e NO", inflate))
+        # A corrupt compressed stream ends the connection.
+        sock.sendall(b"\xff\xff\xff\xff\xff\xff garbage")
+        sock.settimeout(10)
+        closed = False
+        try:
+            for _ in range(10):
+                if not sock.recv(65536):
+                    closed = True
+                    break
+        except (ConnectionError, ssl.SSLError, OSError):
+            closed = True
+        self.assertTrue(closed)
+        sock.close()
