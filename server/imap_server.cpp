@@ -1,7 +1,7 @@
 // server/imap_server.cpp — one coroutine per IMAP connection driving an imap::Session:
 // wait for input (with the deadline the session names), feed, perform the actions in
-// order (write, stream a literal, STARTTLS, check a password, run a mailbox request or
-// hand APPEND bytes to the mailbox layer on the blocking pool, close). While the client IDLEs in a selected mailbox the session is
+// order (write, stream a literal, STARTTLS, COMPRESS=DEFLATE, check a password, run a
+// mailbox request or hand APPEND bytes to the mailbox layer on the blocking pool, close). While the client IDLEs in a selected mailbox the session is
 // polled at once and then every 500 ms (a timer; the read stays pending meanwhile), so
 // new mail shows within a second. The session is touched only from this coroutine.
 // SECURITY: the greeting is sent only after the connection limits (total, listener,
@@ -26,6 +26,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "imap/compress.hpp"
 #include "imap/mailbox/engine.hpp"
 #include "imap/session.hpp"
 #include "metrics/metrics.hpp"
@@ -47,6 +48,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kReadBytes = 64 * 1024;     // one read; the session bounds what it keeps
 constexpr std::size_t kLiteralChunk = 64 * 1024;  // one LiteralSource::read, on the pool
 constexpr std::size_t kFlushAt = 256 * 1024;      // output written out before more is made
+// COMPRESS=DEFLATE: compressed input is inflated this many bytes at a time, so one step
+// yields at most about 1032 times as much (deflate's limit) before its actions run.
+constexpr std::size_t kInflateSlice = 64;
 constexpr auto kPollInterval = std::chrono::milliseconds(500);
 constexpr auto kGoodbyeTimeout = std::chrono::seconds(5);
 
@@ -57,6 +61,8 @@ struct Conn {
   beast::ssl_stream<beast::tcp_stream> stream;
   bool tls = false;
   std::string outbuf;
+  // After COMPRESS DEFLATE (RFC 4978): every byte written from then on.
+  std::unique_ptr<imap::Deflater> deflate;
   // The one read in flight: its buffer and, once done, its result.
   std::array<char, kReadBytes> buf{};
   bool reading = false;
@@ -104,6 +110,9 @@ void start_read(const std::shared_ptr<Conn>& c) {
 // one read and one write at a time, and the write's timer is its own.
 asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
   if (c.outbuf.empty()) co_return true;
+  // RFC 4978 4: after COMPRESS every byte is deflated; a sync flush at the end of each
+  // write lets the client decode all of it at once.
+  if (c.deflate) c.outbuf = c.deflate->compress(c.outbuf, true);
   beast::get_lowest_layer(c.stream).expires_after(timeout);
   boost::system::error_code ec;
   if (c.tls) {
@@ -231,6 +240,10 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
   bool polled = false;                         // the actions in hand answer a poll, not the client
   bool closing = false;
   bool lost = false;  // the connection broke: nothing more is written
+  // COMPRESS=DEFLATE: the client's bytes are inflated before they are fed; `inflate_in`
+  // holds compressed bytes received and not yet inflated (fed a slice at a time).
+  std::unique_ptr<imap::Inflater> inflater;
+  std::string inflate_in;
 
   for (;;) {
     while (!pending.empty() && !closing && !lost) {
@@ -321,6 +334,17 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
           svc.metrics->add("refmail_internal_errors_total{task=\"imap_append\"}");
           lost = true;
         }
+      } else if (auto* z = std::get_if<imap::action::StartCompression>(&action)) {
+        // RFC 4978 3: the tagged OK goes out uncompressed; everything after, both ways,
+        // is deflated. What the client sent after COMPRESS is already compressed.
+        if (!co_await flush(*c, write_timeout)) {
+          lost = true;
+          break;
+        }
+        c->deflate = std::make_unique<imap::Deflater>();
+        inflater = std::make_unique<imap::Inflater>();
+        inflate_in += z->pending;
+        log::debug("imap.compress", {{"listener", lc.name}, {"peer", peer_ip}});
       } else if (std::holds_alternative<imap::action::Close>(action)) {
         closing = true;
       } else {
@@ -347,6 +371,21 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
       co_await flush(*c, kGoodbyeTimeout);
       log::info("imap.shed", {{"listener", lc.name}, {"peer", peer_ip}, {"state", imap::to_string(session.state())}});
       break;
+    }
+
+    if (inflater && !inflate_in.empty()) {
+      // Compressed input waits: inflate one slice, feed what it yields, perform that.
+      const std::size_t n = std::min(inflate_in.size(), kInflateSlice);
+      std::string plain;
+      auto r = inflater->decompress(std::string_view(inflate_in.data(), n),
+                                    [&plain](std::string_view piece) { plain.append(piece); });
+      inflate_in.erase(0, n);
+      if (!r) {
+        log::info("imap.compress_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", r.error().message()}});
+        break;
+      }
+      if (!plain.empty()) push(session.feed(plain));
+      continue;
     }
 
     // Wait for the client's bytes, the read deadline, or the next IDLE poll.
@@ -379,7 +418,11 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
         if (stop_requested || shed || svc.rt.connections.stopping()) continue;
         break;
       }
-      push(session.feed(std::string_view(c->buf.data(), c->read_n)));
+      if (inflater) {
+        inflate_in.append(c->buf.data(), c->read_n);
+      } else {
+        push(session.feed(std::string_view(c->buf.data(), c->read_n)));
+      }
       continue;
     }
     if (stop_requested || shed || svc.rt.connections.stopping()) continue;
