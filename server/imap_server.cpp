@@ -374,12 +374,18 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
     }
 
     if (inflater && !inflate_in.empty()) {
-      // Compressed input waits: inflate one slice, feed what it yields, perform that.
-      const std::size_t n = std::min(inflate_in.size(), kInflateSlice);
+      // Compressed input waits: inflate slices until about one read's worth came out
+      // (at most kReadBytes plus one slice's yield), feed it, perform that.
       std::string plain;
-      auto r = inflater->decompress(std::string_view(inflate_in.data(), n),
-                                    [&plain](std::string_view piece) { plain.append(piece); });
-      inflate_in.erase(0, n);
+      std::size_t used = 0;
+      boost::system::result<void> r;
+      while (used < inflate_in.size() && plain.size() < kReadBytes && r) {
+        const std::size_t n = std::min(inflate_in.size() - used, kInflateSlice);
+        r = inflater->decompress(std::string_view(inflate_in.data() + used, n),
+                                 [&plain](std::string_view piece) { plain.append(piece); });
+        used += n;
+      }
+      inflate_in.erase(0, used);
       if (!r) {
         log::info("imap.compress_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", r.error().message()}});
         break;

@@ -511,8 +511,13 @@ class ImapMailbox(unittest.TestCase):
             self.assertIn(b"Subject: compressed", text)
             self.assertEqual(text.count(b"Squeeze me."), 2000)
             self.assertRegex(text, rb"a5 OK")
-            s.sendall(out.compress(b"a6 LOGOUT\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
-            self.assertIn(b"* BYE", until(b"a6"))
+            # An APPEND literal inside the compressed stream (LITERAL+, no "+" to wait for).
+            msg = b"From: alice@example.test\r\nSubject: deflated append\r\n\r\n" + b"x" * 300000 + b"\r\n"
+            s.sendall(out.compress(b"a6 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+                      + out.flush(zlib.Z_SYNC_FLUSH))
+            self.assertRegex(until(b"a6"), rb"a6 OK \[APPENDUID")
+            s.sendall(out.compress(b"a7 LOGOUT\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
+            self.assertIn(b"* BYE", until(b"a7"))
         finally:
             s.close()
 
