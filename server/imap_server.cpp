@@ -1,10 +1,10 @@
 // server/imap_server.cpp — one coroutine per IMAP connection driving an imap::Session:
 // wait for input (with the deadline the session names), feed, perform the actions in
-// order (write, stream a literal, STARTTLS, check a password, run a mailbox request or
-// hand APPEND bytes to the mailbox layer on the blocking pool, start COMPRESS=DEFLATE,
-// close). While the client IDLEs in a selected mailbox the session is
-// polled at once and then every 500 ms (a timer; the read stays pending meanwhile), so
-// new mail shows within a second. The session is touched only from this coroutine.
+// order (write, stream a literal, STARTTLS, COMPRESS=DEFLATE, check a password, run a
+// mailbox request or hand APPEND bytes to the mailbox layer on the blocking pool,
+// close). While the client IDLEs in a selected mailbox the session is polled at once
+// and then every 500 ms (a timer; the read stays pending meanwhile), so new mail shows
+// within a second. The session is touched only from this coroutine.
 // SECURITY: the greeting is sent only after the connection limits (total, listener,
 // address) and the PROXY header; LOGIN / AUTHENTICATE PLAIN without TLS only when
 // smtp.plain_auth_on_loopback and the peer is loopback (never through a trusted proxy);

@@ -6,7 +6,7 @@ three end the session), LOGOUT, the deadlines ("* BYE Autologout"), IDLE, the pe
 connection limit, PROXY v2 from a trusted peer, the drain on SIGTERM, and the metrics; through the mailbox layer
 (imap/mailbox): new mail shown to an IDLE client within a second, a message larger than
 one literal chunk fetched whole, APPEND streamed into the store."""
-import imaplib, os, re, select, signal, smtplib, socket, ssl, time, unittest, urllib.request
+import imaplib, os, re, select, signal, smtplib, socket, ssl, time, unittest, urllib.request, zlib
 from harness import Daemon, main, with_attachment
 from test_proxy import proxy_v2
 
@@ -475,6 +475,63 @@ class ImapMailbox(unittest.TestCase):
         finally:
             for s in socks:
                 s.close()
+
+    def test_compress_deflate(self):
+        # RFC 4978: after "OK DEFLATE active" both directions are raw deflate; the command
+        # pipelined behind COMPRESS is already compressed.
+        self.send("alice@example.test", b"From: sender@outside.test\r\nTo: alice@example.test\r\n"
+                                        b"Subject: compressed\r\n\r\n" + b"Squeeze me.\r\n" * 2000)
+        s = connect(self.d.ports["imap"])
+        try:
+            read_line(s)
+            s.sendall(b"a1 LOGIN alice@example.test alice-imap-pw\r\n")
+            caps = until_tagged(s, "a1")[-1]
+            self.assertIn("COMPRESS=DEFLATE", caps)
+            out = zlib.compressobj(wbits=-15)
+            inflate = zlib.decompressobj(wbits=-15)
+            s.sendall(b"a2 COMPRESS DEFLATE\r\n" + out.compress(b"a3 NOOP\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
+            self.assertRegex(until_tagged(s, "a2")[-1], r"^a2 OK")
+            got = b""
+
+            def until(tag):
+                """The inflated responses up to and including the tagged one."""
+                nonlocal got
+                pattern = rb"(^|\r\n)" + tag + rb" [A-Z]+[^\r\n]*\r\n"
+                while not (m := re.search(pattern, got)):
+                    chunk = s.recv(65536)
+                    self.assertTrue(chunk, got[-300:])
+                    got += inflate.decompress(chunk)
+                text, got = got[:m.end()], got[m.end():]
+                return text
+
+            self.assertRegex(until(b"a3"), rb"a3 OK")
+            s.sendall(out.compress(b"a4 SELECT INBOX\r\na5 FETCH * (BODY.PEEK[])\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
+            self.assertRegex(until(b"a4"), rb"a4 OK")
+            text = until(b"a5")
+            self.assertIn(b"Subject: compressed", text)
+            self.assertEqual(text.count(b"Squeeze me."), 2000)
+            self.assertRegex(text, rb"a5 OK")
+            # An APPEND literal inside the compressed stream (LITERAL+, no "+" to wait for).
+            msg = b"From: alice@example.test\r\nSubject: deflated append\r\n\r\n" + b"x" * 300000 + b"\r\n"
+            s.sendall(out.compress(b"a6 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+                      + out.flush(zlib.Z_SYNC_FLUSH))
+            self.assertRegex(until(b"a6"), rb"a6 OK \[APPENDUID")
+            s.sendall(out.compress(b"a7 LOGOUT\r\n") + out.flush(zlib.Z_SYNC_FLUSH))
+            self.assertIn(b"* BYE", until(b"a7"))
+        finally:
+            s.close()
+
+    def test_a_corrupt_deflate_stream_closes_the_connection(self):
+        s = connect(self.d.ports["imap"])
+        try:
+            read_line(s)
+            s.sendall(b"a1 LOGIN alice@example.test alice-imap-pw\r\na2 COMPRESS DEFLATE\r\n")
+            self.assertRegex(until_tagged(s, "a2")[-1], r"^a2 OK")
+            s.sendall(b"\xff" * 64)  # not a deflate stream
+            self.assertNotIn("<still open>", until_closed(s, 15))
+        finally:
+            s.close()
+        self.assertIn("imap.compress_failed listener=imap peer=127.0.0.1", self.d.tail(400))
 
     def test_fetch_streams_a_message_larger_than_a_literal_chunk(self):
         payload = os.urandom(300 * 1024)
