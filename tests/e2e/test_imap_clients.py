@@ -191,7 +191,7 @@ SyncState *
             self.assertEqual(int(data[0]), want)
             typ, data = m.search(None, "FLAGGED")
             self.assertEqual(len(data[0].split()), 10)
-            typ, data = m.search(None, "SUBJECT", "sync 5001")
+            typ, data = m.search(None, "SUBJECT", '"sync 5001"')
             self.assertEqual(len(data[0].split()), 1)
             m.logout()
             files = local_files()
@@ -199,18 +199,19 @@ SyncState *
             seen_remote = [name for name in files if "S" in name.partition(":2,")[2]]
             self.assertGreaterEqual(len(seen_remote), 10 + 7)
 
-            out = mbsync()
-            # A third sync has nothing to do.
-            counts = re.findall(r"(?:near|far|master|slave): \+(\d+) \*(\d+) #(\d+) -(\d+)", out)
-            self.assertTrue(counts, out[-2000:])
-            for c in counts:
-                self.assertEqual(c, ("0", "0", "0", "0"), out[-2000:])
+            # A third sync has nothing to do: the server's HIGHESTMODSEQ (every flag
+            # change, append and expunge moves it) and the local files stay as they are.
+            def server_state():
+                m = self.imap()
+                typ, data = m.status("INBOX", "(MESSAGES HIGHESTMODSEQ)")
+                m.logout()
+                return data
+            before_server, before_local = server_state(), sorted(local_files())
+            mbsync()
+            self.assertEqual(server_state(), before_server)
+            self.assertEqual(sorted(local_files()), before_local)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 class CompressTest(unittest.TestCase):
@@ -227,7 +228,7 @@ class CompressTest(unittest.TestCase):
 
     def test_compressed_session(self):
         import socket, zlib
-        body = "x" * 200_000
+        body = "\r\n".join("line %05d " % i + "x" * 60 for i in range(3000))  # ~210 KB
         with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
             s.sendmail("sender@outside.test", [USER], message(1, "X-Pad: yes\r\n").replace("Body of message 1.", body))
         raw = socket.create_connection(("127.0.0.1", self.d.ports["imaps"]), timeout=30)
@@ -287,3 +288,7 @@ class CompressTest(unittest.TestCase):
             closed = True
         self.assertTrue(closed)
         sock.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
