@@ -9,6 +9,7 @@
 #include "mime/summary.hpp"
 #include "storage/store.hpp"
 #include "web/admin.hpp"
+#include "web/autoconfig.hpp"
 
 namespace refmail::web {
 
@@ -77,6 +78,14 @@ Response Router::dispatch(const Request& req) {
   if (path == "/healthz" && (m == "GET" || m == "HEAD")) {
     Response r;
     r.body = "{\"status\":\"ok\"}";
+    return r;
+  }
+  // Mail client set-up (web/autoconfig.hpp): public, no account.
+  if ((path == "/.well-known/autoconfig/mail/config-v1.1.xml" || path == "/mail/config-v1.1.xml") &&
+      (m == "GET" || m == "HEAD")) {
+    Response r;
+    r.content_type = "application/xml; charset=utf-8";
+    r.body = autoconfig_xml(cfg_, query_value(req.target, "emailaddress"));
     return r;
   }
   if (path == "/api/login") return auth_.login(req);
