@@ -86,6 +86,7 @@ MailboxReply MailboxEngine::Impl::fetch(const Fetch& c) {
         wrote_flags(row.uid);
       }
     }
+    bool modseq_sent = false;
     std::string head = "* " + std::to_string(sel->msn(row.uid)) + " FETCH (";
     bool first = true;
     auto item = [&](std::string_view s) {
@@ -103,7 +104,10 @@ MailboxReply MailboxEngine::Impl::fetch(const Fetch& c) {
         case FetchAtt::Kind::Flags: item("FLAGS " + mailbox::flag_list(row.keywords)); break;
         case FetchAtt::Kind::InternalDate: item("INTERNALDATE \"" + mailbox::internal_date(row.internal_date) + "\""); break;
         case FetchAtt::Kind::Rfc822Size: item("RFC822.SIZE " + std::to_string(row.logical_size)); break;
-        case FetchAtt::Kind::ModSeq: break;  // once, below
+        case FetchAtt::Kind::ModSeq:
+          if (!modseq_sent) item("MODSEQ (" + std::to_string(row.modseq) + ")");
+          modseq_sent = true;
+          break;
         case FetchAtt::Kind::EmailId: item("EMAILID (" + row.message_id + ")"); break;
         case FetchAtt::Kind::ThreadId: item("THREADID (T" + row.thread_id + ")"); break;
         case FetchAtt::Kind::Rfc822:
@@ -125,7 +129,8 @@ MailboxReply MailboxEngine::Impl::fetch(const Fetch& c) {
         default: break;
       }
     }
-    if (want_modseq) item("MODSEQ (" + std::to_string(row.modseq) + ")");
+    // RFC 7162 3.1.4.1: CHANGEDSINCE implies MODSEQ.
+    if (want_modseq && !modseq_sent) item("MODSEQ (" + std::to_string(row.modseq) + ")");
     if (seen_now && !asks_flags) item("FLAGS " + mailbox::flag_list(row.keywords));
     head += ")\r\n";
     write(std::move(head));
