@@ -74,9 +74,7 @@ struct Writer {
     }
     if (tags.empty()) {
       b.atom("NIL");
-    } else if (tags.size() == 1) {
-      str(tags[0]);
-    } else {
+    } else {  // a list even for one tag (as Dovecot; RFC 9051 allows both)
       b.open();
       for (std::size_t i = 0; i < tags.size(); ++i) {
         if (i) b.sp();
@@ -141,16 +139,22 @@ struct Writer {
     return n;
   }
 
+  // ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 [NIL NIL NIL NIL])
+  void empty_text() {
+    b.atom("(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+    b.atom(extensible ? " NIL NIL NIL NIL)" : ")");
+  }
+
   void part(std::size_t i) {
     if (error) return;
     const mime::Part& p = l.parts[i];
     b.open();
-    if (p.is_multipart) {
-      if (p.children.empty()) {  // RFC 9051: 1*body; no delimiter came
-        b.atom("(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
-        b.atom(extensible ? " NIL NIL NIL NIL)" : ")");
-      }
-      for (std::size_t c : p.children) part(c);
+    // A multipart that was not parsed as one (no boundary, limits) is a multipart with
+    // one empty text/plain part, as one whose delimiters never came (as Dovecot).
+    if (p.is_multipart || p.type == "multipart") {
+      if (p.children.empty() || !p.is_multipart) empty_text();  // RFC 9051: 1*body
+      if (p.is_multipart)
+        for (std::size_t c : p.children) part(c);
       b.sp();
       str(p.subtype);
       if (extensible) {
@@ -165,7 +169,10 @@ struct Writer {
     b.sp();
     str(p.subtype);
     b.sp();
-    if (p.type == "text" && p.type_param("charset") == nullptr) {
+    const bool has_charset = std::any_of(p.type_params.begin(), p.type_params.end(), [](const mime::Param& x) {
+      return x.name == "charset" || x.name.starts_with("charset*");  // RFC 2231 forms too
+    });
+    if (p.type == "text" && !has_charset) {
       // RFC 2045 5.2: text without a charset is us-ascii (added last, as Dovecot does).
       std::vector<mime::Param> with = p.type_params;
       with.push_back({"charset", "us-ascii"});
@@ -187,6 +194,13 @@ struct Writer {
       view_detail::write_envelope(l.parts[m], o, b);
       b.sp();
       part(m);
+      b.sp();
+      b.number(lines(i));
+    } else if (p.type == "message" && (p.subtype == "rfc822" || p.subtype == "global")) {
+      // Not parsed (encoded, or past a limit): RFC 9051 still requires envelope, body and
+      // lines after "message" "rfc822"; an empty envelope and body (as Dovecot).
+      b.atom(" (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) ");
+      empty_text();
       b.sp();
       b.number(lines(i));
     } else if (p.type == "text") {

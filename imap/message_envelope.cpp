@@ -101,6 +101,7 @@ void addr_spec(const std::vector<const Token*>& toks, EnvAddress& a) {
     }
     (at ? domain : local) += t->text;
   }
+  if (const std::size_t at2 = domain.find('@'); at2 != std::string::npos) domain.resize(at2);  // a@b@c: b
   a.mailbox = local.empty() ? "MISSING_MAILBOX" : local;
   a.host = domain.empty() ? "MISSING_DOMAIN" : domain;
 }
@@ -170,12 +171,47 @@ std::vector<EnvAddress> parse_addresses(std::string_view value) {
   return out;
 }
 
-void write_addresses(const mime::Part& p, std::string_view field, const ViewOptions& o, ResponseBuilder& b,
-                     const mime::HeaderField* fallback = nullptr) {
-  const mime::HeaderField* f = p.field(field);
+// Text shown to people (Subject, display names): every run of SP, TAB, CR and LF becomes
+// one space, none at either end (as Dovecot's imap_append_string_for_humans).
+std::string for_humans(std::string_view s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+// Every field named `field` (a message with two To fields lists both, as Dovecot).
+std::vector<EnvAddress> addresses_of(const mime::Part& p, std::string_view field) {
   std::vector<EnvAddress> list;
-  if (f) list = parse_addresses(f->value);
-  if (list.empty() && fallback) list = parse_addresses(fallback->value);
+  for (const mime::HeaderField& f : p.fields) {
+    if (!iequals(f.name, field) || list.size() >= mime::kMaxAddresses) continue;
+    std::vector<EnvAddress> more = parse_addresses(f.value);
+    more.resize(std::min(more.size(), mime::kMaxAddresses - list.size()));
+    for (EnvAddress& a : more) list.push_back(std::move(a));
+  }
+  return list;
+}
+
+void write_addresses(const mime::Part& p, std::string_view field, const ViewOptions& o, ResponseBuilder& b,
+                     std::string_view fallback = {}) {
+  std::vector<EnvAddress> list = addresses_of(p, field);
+  if (list.empty() && !fallback.empty()) list = addresses_of(p, fallback);
   if (list.empty()) {
     b.atom("NIL");
     return;
@@ -183,7 +219,8 @@ void write_addresses(const mime::Part& p, std::string_view field, const ViewOpti
   b.open();
   for (const EnvAddress& a : list) {
     b.open();
-    b.nstring(a.name ? &*a.name : nullptr, o.utf8).sp();
+    const std::optional<std::string> name = a.name ? std::optional(for_humans(*a.name)) : std::nullopt;
+    b.nstring(name ? &*name : nullptr, o.utf8).sp();
     b.nstring(a.adl ? &*a.adl : nullptr, o.utf8).sp();
     b.nstring(a.mailbox ? &*a.mailbox : nullptr, o.utf8).sp();
     b.nstring(a.host ? &*a.host : nullptr, o.utf8);
@@ -203,14 +240,16 @@ void write_envelope(const mime::Part& p, const ViewOptions& o, ResponseBuilder& 
   b.open();
   write_value(p, "date", o, b);
   b.sp();
-  write_value(p, "subject", o, b);
+  const mime::HeaderField* subject = p.field("subject");
+  const std::optional<std::string> human = subject ? std::optional(for_humans(subject->value)) : std::nullopt;
+  b.nstring(human ? &*human : nullptr, o.utf8);
   b.sp();
   write_addresses(p, "from", o, b);
   b.sp();
   // RFC 3501 7.4.2: an absent or empty Sender / Reply-To is From.
-  write_addresses(p, "sender", o, b, p.field("from"));
+  write_addresses(p, "sender", o, b, "from");
   b.sp();
-  write_addresses(p, "reply-to", o, b, p.field("from"));
+  write_addresses(p, "reply-to", o, b, "from");
   b.sp();
   write_addresses(p, "to", o, b);
   b.sp();

@@ -57,7 +57,9 @@ struct ViewOptions {
 
 // The ENVELOPE of the top-level header: "(date subject from sender reply-to to cc bcc
 // in-reply-to message-id)". Values as sent, unfolded (RFC 5322 2.2.3) and trimmed:
-// encoded words are not decoded; NIL for an absent field. Addresses are "(name adl
+// encoded words are not decoded; NIL for an absent field; the first field of a name,
+// but every From/Sender/Reply-To/To/Cc/Bcc field's addresses; the subject and display
+// names with each whitespace run as one space (as Dovecot). Addresses are "(name adl
 // mailbox host)" with the quoted-string name unquoted, the route as "@a,@b", a comment
 // as the name when there is no phrase (as Dovecot); a group is "(NIL NIL name NIL)",
 // its members, "(NIL NIL NIL NIL)" (RFC 3501 7.4.2); a missing local part or domain is
@@ -70,14 +72,20 @@ struct ViewOptions {
 // 7.5.2) or BODY (`extensible` false). Types, subtypes, parameter names and the
 // transfer encoding are lower-case (the scanner's tokens; IMAP compares them without
 // case), parameter values as sent (RFC 2231 continuations and encoded words passed
-// through, as Dovecot); a text part without a charset gets "charset" "us-ascii" last
-// (RFC 2045 5.2, as Dovecot).
+// through); a text part without a charset (nor an RFC 2231 charset*) gets "charset"
+// "us-ascii" last (RFC 2045 5.2, as Dovecot); Content-Language is always a list.
+// A multipart not parsed as one (no boundary) has one empty text/plain part; a
+// message/rfc822 part whose content was not parsed (base64, a limit) has an all-NIL
+// envelope and an empty text/plain body (RFC 9051 requires both; as Dovecot).
 // Sizes are body sizes in the JOINED message (a cut counts its encoded_size); lines
 // (text/*, message/rfc822) count LF bytes of the body in the joined message, from the
 // skeleton bytes, and for cuts inside the body: base64 by arithmetic (line_length,
 // line ending, last-line form), identity and quoted-printable by reading the cut's
 // text through a Joiner from `blobs` (error needs_blobs if null). A multipart whose
 // delimiters never came has one empty text/plain part (RFC 9051: 1*body).
+// Deviations from Dovecot 2.3.19 (checked on the corpus): Dovecot serves and sizes bare-LF
+// messages as CRLF, we size the stored bytes; Dovecot joins RFC 2231 continuations into
+// one "name*" parameter, we pass each as sent; Dovecot keeps the type's case as sent.
 [[nodiscard]] boost::system::result<std::string> body_structure(const mime::Skeleton& skel,
                                                                 bool extensible,
                                                                 mime::BlobSource* blobs = nullptr,
