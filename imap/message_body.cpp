@@ -219,7 +219,7 @@ struct Writer {
 
 boost::system::result<std::string> body_structure(const mime::Skeleton& skel, bool extensible,
                                                   mime::BlobSource* blobs, ViewOptions options) {
-  auto layout = view_detail::make_layout(skel);
+  auto layout = view_detail::make_layout(skel, options.limits);
   if (!layout) return layout.error();
   Writer w{*layout, extensible, blobs, options, {}, {}};
   w.part(0);

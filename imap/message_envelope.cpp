@@ -267,7 +267,7 @@ void write_envelope(const mime::Part& p, const ViewOptions& o, ResponseBuilder& 
 
 std::string envelope(const mime::Skeleton& skel, ViewOptions options) {
   ResponseBuilder b;
-  view_detail::write_envelope(view_detail::top_header(skel), options, b);
+  view_detail::write_envelope(view_detail::top_header(skel, options.limits), options, b);
   return b.take();
 }
 

@@ -119,7 +119,7 @@ std::ptrdiff_t Layout::find(const std::vector<std::uint32_t>& path) const {
   return -1;
 }
 
-boost::system::result<Layout> make_layout(const mime::Skeleton& skel) {
+boost::system::result<Layout> make_layout(const mime::Skeleton& skel, const mime::Limits& limits) {
   Layout l;
   l.skel = &skel;
   l.cut_before.reserve(skel.cuts.size() + 1);
@@ -142,7 +142,7 @@ boost::system::result<Layout> make_layout(const mime::Skeleton& skel) {
     pos = c.offset;
   }
   l.scanned.append(skel.bytes, pos);
-  l.parts = mime::scan_message(l.scanned);
+  l.parts = mime::scan_message(l.scanned, limits);
   if (l.parts.empty()) return mime::errc::skeleton_corrupt;  // the scanner always reports the top
   return l;
 }
@@ -159,9 +159,8 @@ class TopHeader final : public mime::ScanHandler {
 };
 }  // namespace
 
-mime::Part top_header(const mime::Skeleton& skel) {
+mime::Part top_header(const mime::Skeleton& skel, const mime::Limits& limits) {
   TopHeader h;
-  mime::Limits limits;
   mime::Scanner scanner(limits, h);
   constexpr std::size_t kChunk = 64 * 1024;
   const std::string_view bytes(skel.bytes);
@@ -184,8 +183,9 @@ mime::Part top_header(const mime::Skeleton& skel) {
 
 }  // namespace view_detail
 
-boost::system::result<SectionBytes> locate_section(const mime::Skeleton& skel, const Section& section) {
-  auto layout = view_detail::make_layout(skel);
+boost::system::result<SectionBytes> locate_section(const mime::Skeleton& skel, const Section& section,
+                                                   const ViewOptions& options) {
+  auto layout = view_detail::make_layout(skel, options.limits);
   if (!layout) return layout.error();
   const view_detail::Layout& l = *layout;
   using Text = Section::Text;
@@ -237,9 +237,9 @@ SectionBytes apply_partial(const SectionBytes& bytes, const Partial& partial) {
 
 boost::system::result<BinaryBytes> locate_binary(const mime::Skeleton& skel,
                                                  const std::vector<std::uint32_t>& part,
-                                                 mime::BlobSource* blobs) {
+                                                 mime::BlobSource* blobs, const ViewOptions& options) {
   if (part.empty()) return view_errc::not_a_leaf;
-  auto layout = view_detail::make_layout(skel);
+  auto layout = view_detail::make_layout(skel, options.limits);
   if (!layout) return layout.error();
   const view_detail::Layout& l = *layout;
   const std::ptrdiff_t found = l.find(part);

@@ -25,6 +25,7 @@
 #include "imap/command.hpp"
 #include "mime/blob_io.hpp"
 #include "mime/joiner.hpp"
+#include "mime/limits.hpp"
 #include "mime/skeleton.hpp"
 #include "mime/window_source.hpp"
 
@@ -53,6 +54,10 @@ struct ViewOptions {
   // Strings may be quoted UTF-8 (UTF8=ACCEPT / IMAP4rev2); otherwise 8-bit values are
   // literals. Either way the bytes are the header's bytes.
   bool utf8 = false;
+  // The MIME parser's bounds: pass the ones the message was split with (delivery uses
+  // config limits.mime_max_depth / mime_max_parts), so that the parts IMAP numbers are
+  // the parts the splitter and the summary saw; past them the rest is opaque body.
+  mime::Limits limits;
 };
 
 // The ENVELOPE of the top-level header: "(date subject from sender reply-to to cc bcc
@@ -111,7 +116,8 @@ struct SectionBytes {
 // of a message/rfc822 part (its encapsulated message's header and body). Errors:
 // view_errc::no_such_part (also for MIME with no part); skeleton_corrupt.
 [[nodiscard]] boost::system::result<SectionBytes> locate_section(const mime::Skeleton& skel,
-                                                                 const Section& section);
+                                                                 const Section& section,
+                                                                 const ViewOptions& options = {});
 
 // The <offset.length> of a FETCH (RFC 9051 6.4.5): the sub-range, empty when offset is
 // past the end.
@@ -131,7 +137,8 @@ struct BinaryBytes {
 };
 [[nodiscard]] boost::system::result<BinaryBytes> locate_binary(const mime::Skeleton& skel,
                                                                const std::vector<std::uint32_t>& part,
-                                                               mime::BlobSource* blobs = nullptr);
+                                                               mime::BlobSource* blobs = nullptr,
+                                                               const ViewOptions& options = {});
 
 // Streams [offset, offset + size) of the joined message (a FETCH literal): a Joiner
 // seeked to `offset`, so only the blobs the range covers are read, and within identity

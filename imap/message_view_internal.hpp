@@ -43,11 +43,11 @@ struct Layout {
 
 // Checks the cut table (ordered, inside the bytes, sizes summing without overflow)
 // and scans the skeleton with its placeholders. mime::errc::skeleton_corrupt otherwise.
-[[nodiscard]] boost::system::result<Layout> make_layout(const mime::Skeleton& skel);
+[[nodiscard]] boost::system::result<Layout> make_layout(const mime::Skeleton& skel, const mime::Limits& limits);
 
 // The top-level entity's header only (for ENVELOPE): stops feeding at its end; total
 // (placeholders are fed for cuts whose offsets are in order, the rest are ignored).
-[[nodiscard]] mime::Part top_header(const mime::Skeleton& skel);
+[[nodiscard]] mime::Part top_header(const mime::Skeleton& skel, const mime::Limits& limits);
 
 // Writes the ENVELOPE of an entity's header fields.
 void write_envelope(const mime::Part& part, const ViewOptions& options, ResponseBuilder& out);

@@ -238,6 +238,20 @@ TEST(MessageView, NestedAlternativeAndAttachedMessage) {
   EXPECT_EQ(locate_binary(*s->skel, {1}).error(), make_error_code(view_errc::not_a_leaf));
 }
 
+// The parser's limits are the caller's (those the message was split with): past them
+// the rest is opaque body, so IMAP numbers the parts the splitter and the summary saw.
+TEST(MessageView, LimitsAreTheCallers) {
+  auto s = store(kForward);
+  ViewOptions shallow;
+  shallow.limits.max_depth = 1;  // the multipart/alternative at depth 1 is not parsed
+  EXPECT_TRUE(locate_section(*s->skel, section("1.2")).has_value());
+  EXPECT_EQ(locate_section(*s->skel, section("1.2"), shallow).error(), make_error_code(view_errc::no_such_part));
+  EXPECT_EQ(located(*s, section("1")), slice(kForward, mime::scan_message(kForward)[1].body));
+  const std::string bs = body_structure(*s->skel, false, nullptr, shallow).value();
+  EXPECT_TRUE(bs.starts_with("(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"alternative\")")) << bs;
+  EXPECT_NE(body_structure(*s->skel, false).value(), bs);
+}
+
 TEST(MessageView, NonMultipartMessage) {
   auto s = store(kPlain);
   EXPECT_EQ(envelope(*s->skel), "(NIL \"x\" NIL NIL NIL NIL NIL NIL NIL NIL)");
