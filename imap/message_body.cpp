@@ -23,7 +23,7 @@ struct Writer {
   ResponseBuilder b;
   boost::system::error_code error;
 
-  void str(std::string_view s) { b.string(s, o.utf8); }
+  void str(std::string_view s) { view_detail::write_string(b, s, o.utf8); }
 
   void params(const std::vector<mime::Param>& ps) {
     if (ps.empty()) {
@@ -42,7 +42,7 @@ struct Writer {
 
   void field(const mime::Part& p, std::string_view name) {
     const mime::HeaderField* f = p.field(name);
-    b.nstring(f ? &f->value : nullptr, o.utf8);
+    view_detail::write_nstring(b, f ? &f->value : nullptr, o.utf8);
   }
 
   // body-fld-dsp SP body-fld-lang SP body-fld-loc

@@ -220,10 +220,13 @@ void write_addresses(const mime::Part& p, std::string_view field, const ViewOpti
   for (const EnvAddress& a : list) {
     b.open();
     const std::optional<std::string> name = a.name ? std::optional(for_humans(*a.name)) : std::nullopt;
-    b.nstring(name ? &*name : nullptr, o.utf8).sp();
-    b.nstring(a.adl ? &*a.adl : nullptr, o.utf8).sp();
-    b.nstring(a.mailbox ? &*a.mailbox : nullptr, o.utf8).sp();
-    b.nstring(a.host ? &*a.host : nullptr, o.utf8);
+    write_nstring(b, name ? &*name : nullptr, o.utf8);
+    b.sp();
+    write_nstring(b, a.adl ? &*a.adl : nullptr, o.utf8);
+    b.sp();
+    write_nstring(b, a.mailbox ? &*a.mailbox : nullptr, o.utf8);
+    b.sp();
+    write_nstring(b, a.host ? &*a.host : nullptr, o.utf8);
     b.close();
   }
   b.close();
@@ -231,7 +234,7 @@ void write_addresses(const mime::Part& p, std::string_view field, const ViewOpti
 
 void write_value(const mime::Part& p, std::string_view field, const ViewOptions& o, ResponseBuilder& b) {
   const mime::HeaderField* f = p.field(field);
-  b.nstring(f ? &f->value : nullptr, o.utf8);
+  write_nstring(b, f ? &f->value : nullptr, o.utf8);
 }
 
 }  // namespace
@@ -242,7 +245,7 @@ void write_envelope(const mime::Part& p, const ViewOptions& o, ResponseBuilder& 
   b.sp();
   const mime::HeaderField* subject = p.field("subject");
   const std::optional<std::string> human = subject ? std::optional(for_humans(subject->value)) : std::nullopt;
-  b.nstring(human ? &*human : nullptr, o.utf8);
+  write_nstring(b, human ? &*human : nullptr, o.utf8);
   b.sp();
   write_addresses(p, "from", o, b);
   b.sp();

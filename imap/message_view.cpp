@@ -72,6 +72,25 @@ const boost::system::error_category& view_category() noexcept {
 
 namespace view_detail {
 
+void write_string(ResponseBuilder& b, std::string_view s, bool utf8) {
+  if (s.find('\0') == std::string_view::npos) {
+    b.string(s, utf8);
+    return;
+  }
+  std::string copy(s);
+  for (char& c : copy)
+    if (c == '\0') c = '\x80';
+  b.string(copy, utf8);
+}
+
+void write_nstring(ResponseBuilder& b, const std::string* s, bool utf8) {
+  if (s == nullptr) {
+    b.atom("NIL");
+    return;
+  }
+  write_string(b, *s, utf8);
+}
+
 std::uint64_t Layout::joined(std::uint64_t y) const {
   // Placeholder k sits at scanned offset cuts[k].offset + k (offsets are ordered).
   const auto& cuts = skel->cuts;

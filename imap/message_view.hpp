@@ -38,7 +38,7 @@ enum class view_errc {
                      // that is not message/rfc822): the engine answers NO, as RFC 9051
                      // leaves it open (Dovecot answers an empty string; a NO tells the
                      // client its request was wrong)
-  not_a_leaf,        // BINARY of a multipart or message/rfc822 part, or of the whole
+  not_a_leaf,        // BINARY of a multipart or a parsed message/rfc822 part, or of the whole
                      // message (use BODY[] / BODY[n]: no transfer encoding applies)
   unknown_cte,       // BINARY of a part whose Content-Transfer-Encoding is not 7bit, 8bit,
                      // binary, base64 or quoted-printable: NO [UNKNOWN-CTE] (RFC 3516 4.3)

@@ -49,6 +49,11 @@ struct Layout {
 // (placeholders are fed for cuts whose offsets are in order, the rest are ignored).
 [[nodiscard]] mime::Part top_header(const mime::Skeleton& skel, const mime::Limits& limits);
 
+// Header bytes as an IMAP string (quoted or literal): NUL, allowed only in a literal8,
+// becomes 0x80 (as Dovecot), so no value can end the literal early for a client.
+void write_string(ResponseBuilder& b, std::string_view s, bool utf8);
+void write_nstring(ResponseBuilder& b, const std::string* s, bool utf8);
+
 // Writes the ENVELOPE of an entity's header fields.
 void write_envelope(const mime::Part& part, const ViewOptions& options, ResponseBuilder& out);
 

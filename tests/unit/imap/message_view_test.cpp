@@ -317,6 +317,16 @@ TEST(MessageView, EightBitValuesAreLiteralsUnlessUtf8) {
   EXPECT_NE(utf8.find("\"caf\xc3\xa9\" ((\"Jos\xc3\xa9\" NIL \"j\" \"x.test\"))"), std::string::npos) << utf8;
 }
 
+TEST(MessageView, NulInHeaderValuesNeverReachesALiteral) {
+  auto s = store(std::string("Subject: a\0b\r\nContent-Type: text/plain; name=\"x\0y\"\r\n\r\nx\r\n", 57));
+  const std::string env = envelope(*s->skel);
+  EXPECT_EQ(env.find('\0'), std::string::npos);
+  EXPECT_NE(env.find("{3}\r\na\x80" "b"), std::string::npos) << env;
+  const std::string bs = body_structure(*s->skel, true).value();
+  EXPECT_EQ(bs.find('\0'), std::string::npos);
+  EXPECT_NE(bs.find("{3}\r\nx\x80y"), std::string::npos) << bs;
+}
+
 TEST(MessageView, LinesOfCutTextParts) {
   // Text attachments are cut; their line counts come from the cut's parameters (base64)
   // or from its text (identity, QP: read through the blobs).
