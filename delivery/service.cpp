@@ -82,9 +82,7 @@ std::optional<storage::DeliveryReceipt> commit(storage::Delivery& d, Outcome& ou
 mime::SplitParams split_params(const config::Config& cfg) {
   mime::SplitParams sp;
   sp.min_cut_bytes = cfg.smtp_policy.min_cut_bytes;
-  sp.limits.max_depth = cfg.limits.mime_max_depth;
-  sp.limits.max_parts = cfg.limits.mime_max_parts;
-  sp.limits.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  sp.limits = mime_limits(cfg);
   return sp;
 }
 
@@ -350,6 +348,14 @@ Intake Service::open_intake(const Inbound& in) {
   Intake intake(std::move(st));
   intake.write(received_header(in, cfg_.hostname, intake.st_->trace_id, intake.st_->now));
   return intake;
+}
+
+mime::Limits mime_limits(const config::Config& cfg) {
+  mime::Limits l;
+  l.max_depth = cfg.limits.mime_max_depth;
+  l.max_parts = cfg.limits.mime_max_parts;
+  l.max_header_bytes = cfg.limits.mime_max_header_bytes;
+  return l;
 }
 
 Intake Service::open_append() {

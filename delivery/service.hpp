@@ -249,6 +249,10 @@ class Service {
   RecipientHook hook_;
 };
 
+// The MIME parser's bounds every message is split with (config [limits] mime_*): what
+// reads a stored skeleton's structure (the IMAP message view) must use the same ones.
+[[nodiscard]] mime::Limits mime_limits(const config::Config& cfg);
+
 // The Subject field's value in a header section, unfolded and trimmed ("" when absent).
 [[nodiscard]] std::string subject_of(std::string_view headers);
 

@@ -27,6 +27,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "delivery/service.hpp"
 #include "imap/compress.hpp"
 #include "imap/mailbox/engine.hpp"
 #include "imap/session.hpp"
@@ -275,6 +276,7 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
           imap::EngineOptions eo;
           eo.append_limit = cfg.limits.message_size_bytes;
           eo.delivery = svc.delivery.get();  // APPEND; svc (this frame) keeps it alive
+          eo.mime_limits = delivery::mime_limits(cfg);  // part numbers as the splitter saw them
           engine = std::make_shared<imap::MailboxEngine>(svc.store, account, eo);
           log::info("imap.login", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account},
                                    {"mechanism", a->mechanism}, {"tls", c->tls ? "yes" : "no"}});

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "imap/action.hpp"
+#include "mime/limits.hpp"
 
 namespace refmail::storage {
 class Store;
@@ -30,6 +31,9 @@ struct EngineOptions {
   // APPEND stores through it (delivery/service.hpp: split, dedup, quota, one commit per
   // message); null: APPEND is refused with NO [CANNOT].
   delivery::Service* delivery = nullptr;
+  // The MIME parser's bounds the messages were split with (delivery: config
+  // limits.mime_max_depth / mime_max_parts), so IMAP part numbers are the splitter's.
+  mime::Limits mime_limits;
 };
 
 class MailboxEngine {

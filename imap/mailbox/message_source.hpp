@@ -1,6 +1,7 @@
 // imap/mailbox/message_source.hpp — a LiteralSource (imap/action.hpp) over one stored
 // message: the bytes [offset, offset + size) of the joined message (skeleton + blobs),
-// read from the store only when the server writes the literal.
+// read from the store only when the server writes the literal (the skeleton is loaded
+// then, so a reply of many literals holds no skeletons).
 // Must never: produce more than `size` bytes, or hold the whole message.
 #pragma once
 #include <cstdint>

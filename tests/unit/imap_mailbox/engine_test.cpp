@@ -490,3 +490,56 @@ TEST_F(EngineFixture, ThreadReferencesRefusesLoops) {
 
 }  // namespace
 }  // namespace refmail::imap::test
+
+namespace refmail::imap::test {
+namespace {
+
+bool got(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
+
+TEST_F(EngineFixture, FetchStructureSectionsAndBinary) {
+  const std::string payload(60000, 'q');
+  const std::string raw = web::testing::mime_with_attachment("report", payload);
+  deliver(raw);
+  auto c = client();
+  c.cmd("a", "SELECT INBOX");
+  auto out = c.cmd("b", "FETCH 1 (ENVELOPE BODYSTRUCTURE)");
+  EXPECT_TRUE(got(out, "ENVELOPE (\"Mon, 1 Jan 2024 10:00:00 +0000\" \"report\" ((\"Sender\" NIL \"sender\" \"outside.test\"))"))
+      << out;
+  EXPECT_TRUE(got(out, "BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 20 0")) << out;
+  EXPECT_TRUE(got(out, "(\"application\" \"pdf\" (\"name\" \"report.pdf\") NIL NIL \"base64\" ")) << out;
+  EXPECT_TRUE(got(out, "\"mixed\" (\"boundary\" \"b1\")")) << out;
+  EXPECT_TRUE(got(out, "b OK FETCH completed")) << out;
+  // Sections are the original bytes.
+  const auto header_end = raw.find("\r\n\r\n") + 4;
+  out = c.cmd("c", "FETCH 1 (BODY.PEEK[HEADER])");
+  EXPECT_EQ(out, "* 1 FETCH (BODY[HEADER] {" + std::to_string(header_end) + "}\r\n" + raw.substr(0, header_end) +
+                     ")\r\nc OK FETCH completed\r\n");
+  out = c.cmd("d", "FETCH 1 (BODY.PEEK[1])");
+  EXPECT_EQ(out, "* 1 FETCH (BODY[1] {20}\r\nSee attached report.)\r\nd OK FETCH completed\r\n");
+  out = c.cmd("e", "FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])");
+  EXPECT_EQ(out, "* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {19}\r\nSubject: report\r\n\r\n)\r\ne OK FETCH completed\r\n");
+  // The cut attachment: BODY[3] as encoded in the message, BINARY[3] the stored blob.
+  const auto b64_start = raw.find("base64\r\n\r\n") + 10;
+  const auto b64_end = raw.find("--b1--") - 2;
+  out = c.cmd("f", "FETCH 1 (BODY.PEEK[3]<0.100>)");
+  EXPECT_EQ(out, "* 1 FETCH (BODY[3]<0> {100}\r\n" + raw.substr(b64_start, 100) + ")\r\nf OK FETCH completed\r\n");
+  out = c.cmd("g", "FETCH 1 (BINARY.SIZE[3] BINARY.PEEK[3])");
+  EXPECT_EQ(out, "* 1 FETCH (BINARY.SIZE[3] 60000 BINARY[3] ~{60000}\r\n" + payload + ")\r\ng OK FETCH completed\r\n");
+  out = c.cmd("h", "FETCH 1 (BODY.PEEK[3])");
+  EXPECT_TRUE(got(out, "{" + std::to_string(b64_end - b64_start) + "}\r\n" + raw.substr(b64_start, b64_end - b64_start) + ")"));
+  out = c.cmd("i", "FETCH 1 (BINARY.PEEK[2])");  // uncut: decoded here
+  EXPECT_EQ(out, "* 1 FETCH (BINARY[2] ~{9}\r\ntiny note)\r\ni OK FETCH completed\r\n");
+  out = c.cmd("j", "FETCH 1 (RFC822.HEADER)");
+  EXPECT_TRUE(got(out, "RFC822.HEADER {" + std::to_string(header_end) + "}")) << out;
+  EXPECT_TRUE(got(c.cmd("k", "FETCH 1 FLAGS"), "FLAGS ()"));  // nothing above set \Seen
+  EXPECT_EQ(c.cmd("l", "FETCH 1 (BODY.PEEK[9])"), "l NO FETCH: no such part in message 1\r\n");
+  out = c.cmd("m", "FETCH 1 (BODY[TEXT])");
+  EXPECT_TRUE(got(out, "BODY[TEXT] {" + std::to_string(raw.size() - header_end) + "}\r\n" + raw.substr(header_end) +
+                           " FLAGS (\\Seen))"))
+      << out.substr(0, 100);
+  out = c.cmd("n", "FETCH 1 BODY");
+  EXPECT_TRUE(got(out, "BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 20 0)")) << out;
+}
+
+}  // namespace
+}  // namespace refmail::imap::test
