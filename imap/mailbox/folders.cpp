@@ -238,6 +238,11 @@ MailboxReply MailboxEngine::Impl::create(const Create& c) {
   // RFC 6154 3: special-use attributes on CREATE (CREATE-SPECIAL-USE is not offered:
   // the special mailboxes are the system ones).
   if (!c.special_use.empty()) return no("USEATTR", "Special-use attributes cannot be set");
+  // RFC 9051 6.3.4: the superior names the new one needs are created too.
+  for (auto p = name->find('/'); p != std::string::npos; p = name->find('/', p + 1)) {
+    auto parent = store.create_mailbox(account, name->substr(0, p));
+    if (!parent && parent.error() != storage::errc::exists) return store_error(parent.error(), "CREATE failed");
+  }
   auto r = store.create_mailbox(account, *name);
   if (!r) return store_error(r.error(), "CREATE failed");
   // RFC 8474 4.1: the new mailbox's id.

@@ -10,7 +10,7 @@
 Everything on 127.0.0.1, refmaild started and stopped by PID (harness.Daemon)."""
 import email.utils, imaplib, os, re, shutil, smtplib, ssl, subprocess, sys, tempfile, time, unittest
 
-from harness import Daemon
+from harness import Daemon, JmapClient
 
 USER, PW = "alice@example.test", "alice-pw-1234"
 
@@ -288,6 +288,105 @@ class CompressTest(unittest.TestCase):
             closed = True
         self.assertTrue(closed)
         sock.close()
+
+
+class ImaplibCommandsTest(unittest.TestCase):
+    """Python's imaplib through every command of IMAP4rev1/rev2 and the extensions, and one
+    mailbox model with JMAP: a flag set over IMAP is a keyword in JMAP and back, a move
+    over JMAP is seen by an IMAP NOOP."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
+        cls.d.add_user(USER, PW)
+        with smtplib.SMTP("127.0.0.1", cls.d.ports["smtp"], timeout=60) as s:
+            for i in range(5):
+                s.sendmail("sender@outside.test", [USER], message(i, f"References: <sync{i - 1}@outside.test>\r\n" if i else ""))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def ok(self, r):
+        self.assertEqual(r[0], "OK", r)
+        return r[1]
+
+    def test_every_command(self):
+        for name, states in (("ID", ("NONAUTH", "AUTH", "SELECTED")), ("UNSELECT", ("SELECTED",)),
+                             ("MOVE", ("SELECTED",))):
+            imaplib.Commands.setdefault(name, states)
+        m = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=60)
+        caps = m.capabilities
+        for want in ("IMAP4REV2", "IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH", "SORT",
+                     "THREAD=REFERENCES", "QUOTA", "BINARY", "OBJECTID", "COMPRESS=DEFLATE", "SPECIAL-USE"):
+            self.assertIn(want, caps)
+        self.ok(m.login(USER, PW))
+        self.ok(m.noop())
+        self.ok(m._simple_command("ID", '("name" "imaplib")'))
+        self.ok(m.namespace())
+        # Folders.
+        self.ok(m.create("Projects/2024"))
+        self.assertIn(b'"/" "Projects/2024"', b"".join(self.ok(m.list('""', "*"))))
+        self.ok(m.rename("Projects", "Work"))
+        self.assertIn(b'"Work/2024"', b"".join(self.ok(m.list('""', "Work/*"))))
+        self.ok(m.subscribe("Work"))
+        self.assertIn(b'"Work"', b"".join(self.ok(m.lsub('""', "*"))))
+        self.assertEqual(m.unsubscribe("Work")[0], "NO")
+        st = self.ok(m.status("INBOX", "(MESSAGES UNSEEN UIDNEXT UIDVALIDITY HIGHESTMODSEQ SIZE)"))[0]
+        self.assertIn(b"MESSAGES 5", st)
+        # Selected state.
+        typ, data = m.select("INBOX")
+        self.assertEqual((typ, data[0]), ("OK", b"5"))
+        self.ok(m.check())
+        self.assertEqual(self.ok(m.search(None, "ALL"))[0], b"1 2 3 4 5")
+        self.assertEqual(self.ok(m.uid("SEARCH", None, "SUBJECT", '"sync 3"'))[0], b"4")
+        self.ok(m.store("1", "+FLAGS", r"(\Flagged)"))
+        data = self.ok(m.fetch("1", "(FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+        blob = b"".join(x if isinstance(x, bytes) else x[0] + x[1] for x in data)
+        self.assertIn(b"\\Flagged", blob)
+        self.assertIn(b'"sync 0"', blob)
+        self.assertIn(b"Subject: sync 0", blob)
+        self.assertIn(b'("text" "plain"', blob)
+        self.assertEqual(self.ok(m.sort("(REVERSE SUBJECT)", "UTF-8", "ALL"))[0], b"5 4 3 2 1")
+        threads = self.ok(m.thread("REFERENCES", "UTF-8", "ALL"))[0]
+        self.assertEqual(threads, b"(1 2 3 4 5)")
+        copied = m.copy("1:2", "Archive")
+        self.assertIn(b"COPYUID", copied[1][0])
+        typ, data = m.uid("MOVE", "5", "Trash")
+        self.assertEqual(typ, "OK")
+        self.ok(m.store("2", "+FLAGS.SILENT", r"(\Deleted)"))
+        self.assertEqual(self.ok(m.expunge())[-1], b"2")  # after MOVE's own "5"
+        self.ok(m.getquotaroot("INBOX"))
+        self.ok(m._simple_command("UNSELECT"))
+        self.ok(m.select("Archive", readonly=True))
+        self.assertEqual(m.store("1", "+FLAGS", r"(\Seen)")[0], "NO")
+        self.ok(m.close())
+        app = self.ok(m.append("Drafts", r"(\Draft)", None, message(99).encode()))
+        self.assertIn(b"APPENDUID", app[0])
+        self.ok(m.delete("Work/2024"))
+        self.ok(m.delete("Work"))
+
+        # One mailbox model with JMAP.
+        j = JmapClient(self.d.ports["http"], USER, PW)
+        boxes = j.mailboxes()
+        r = j.call(["Email/query", {"accountId": j.account, "filter": {"inMailbox": boxes["inbox"]},
+                                    "sort": [{"property": "receivedAt", "isAscending": True}]}, "q"],
+                   ["Email/get", {"accountId": j.account, "properties": ["keywords", "subject"],
+                                  "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
+        emails = r[1][1]["list"]
+        self.assertEqual([e["subject"] for e in emails], ["sync 0", "sync 2", "sync 3"])
+        self.assertEqual(emails[0]["keywords"], {"$flagged": True})
+        # JMAP sets $seen on "sync 3" and moves "sync 2" to Archive; IMAP sees both.
+        m.select("INBOX")
+        m.untagged_responses.clear()
+        j.call(["Email/set", {"accountId": j.account, "update": {
+            emails[2]["id"]: {"keywords/$seen": True},
+            emails[1]["id"]: {"mailboxIds": {boxes["archive"]: True}}}}, "s"])
+        typ, data = m.noop()
+        untagged = b" ".join(x for x in m.untagged_responses.get("FETCH", []) if isinstance(x, bytes))
+        self.assertIn(b"\\Seen", untagged)
+        self.assertEqual(m.untagged_responses.get("EXPUNGE"), [b"2"])
+        m.logout()
 
 
 if __name__ == "__main__":

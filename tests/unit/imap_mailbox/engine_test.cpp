@@ -233,15 +233,15 @@ TEST_F(EngineFixture, ListAndHierarchy) {
   auto out = c.cmd("c", "LIST \"\" *");
   EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n")) << out;
   EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\n")) << out;
-  EXPECT_TRUE(has(out, "* LIST (\\Noselect \\HasChildren) \"/\" \"Lists\"\r\n")) << out;
+  EXPECT_TRUE(has(out, "* LIST (\\HasChildren) \"/\" \"Lists\"\r\n")) << out;  // CREATE made the parent
   EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren) \"/\" \"Lists/rust\"\r\n")) << out;
   out = c.cmd("d", "LIST \"\" %");
   EXPECT_FALSE(has(out, "Lists/rust")) << out;
   EXPECT_TRUE(has(out, "\"/\" \"Lists\"\r\n")) << out;
   EXPECT_EQ(c.cmd("e", "LIST \"\" \"\""), "* LIST (\\Noselect) \"/\" \"\"\r\ne OK LIST completed\r\n");
   EXPECT_TRUE(has(c.cmd("f", "LIST \"\" inbox"), "\"/\" \"INBOX\"\r\n"));
-  EXPECT_TRUE(has(c.cmd("g", "RENAME Lists Groups"), "g NO [NONEXISTENT]"));
-  EXPECT_TRUE(has(c.cmd("h", "CREATE Lists"), "h OK"));
+  EXPECT_TRUE(has(c.cmd("g", "RENAME Nowhere Groups"), "g NO [NONEXISTENT]"));
+  EXPECT_TRUE(has(c.cmd("h", "CREATE Lists"), "h NO [ALREADYEXISTS]"));
   EXPECT_TRUE(has(c.cmd("i", "RENAME Lists Groups"), "i OK"));
   out = c.cmd("j", "LIST \"\" Groups*");
   EXPECT_TRUE(has(out, "* LIST (\\HasChildren) \"/\" \"Groups\"\r\n")) << out;
@@ -252,6 +252,10 @@ TEST_F(EngineFixture, ListAndHierarchy) {
   EXPECT_TRUE(has(c.cmd("n", "SUBSCRIBE Groups"), "n OK"));
   EXPECT_TRUE(has(c.cmd("o", "UNSUBSCRIBE Groups"), "o NO [CANNOT]"));
   EXPECT_TRUE(has(c.cmd("p", "SUBSCRIBE Nowhere"), "p NO [NONEXISTENT]"));
+  // A level without a mailbox of its own (made over JMAP, or its parent deleted).
+  ASSERT_TRUE(store_->create_mailbox("alice@example.test", "Deep/child"));
+  EXPECT_TRUE(has(c.cmd("q", "LIST \"\" %"), "* LIST (\\Noselect \\HasChildren) \"/\" \"Deep\"\r\n"));
+  EXPECT_TRUE(has(c.cmd("r", "LIST (SUBSCRIBED) \"\" %"), "* LIST (\\NonExistent \\HasChildren) \"/\" \"Deep\"\r\n"));
 }
 
 TEST_F(EngineFixture, ListStatusAndUtf7Names) {
