@@ -34,8 +34,8 @@ struct Write {
 
 }  // namespace action
 
-// Where a streamed literal's bytes come from (the store's joiner or a blob reader in
-// later slices). The server calls read() until `size` bytes were written.
+// Where a streamed literal's bytes come from (the store's joiner, seeked to a section, or
+// a blob). The server calls read() until `size` bytes were written.
 class LiteralSource {
  public:
   virtual ~LiteralSource() = default;
