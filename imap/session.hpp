@@ -80,6 +80,7 @@ using ExtensionSet = std::uint64_t;
 // (imap/mailbox/engine.hpp) and are advertised only with Options::mailbox_requests.
 inline constexpr ExtensionSet kMailboxExtensions =
     Extension::Unselect | Extension::UidPlus | Extension::Move | Extension::Esearch | Extension::Searchres |
+    Extension::ListExtended |
     Extension::ListStatus | Extension::SpecialUse | Extension::Children | Extension::Binary | Extension::StatusSize |
     Extension::AppendLimit | Extension::ObjectId | Extension::Condstore | Extension::Qresync |
     Extension::Quota | Extension::Sort | Extension::ThreadOrderedSubject |

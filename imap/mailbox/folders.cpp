@@ -1,5 +1,7 @@
 // imap/mailbox/folders.cpp — the mailbox-level commands: LIST (RFC 9051 6.3.9, with
-// LIST-EXTENDED selection/return options RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE
+// LIST-EXTENDED selection/return options RFC 5258 (SUBSCRIBED, SPECIAL-USE,
+// RECURSIVEMATCH with CHILDINFO; REMOTE selects nothing more: there are no remote
+// mailboxes; CHILDREN is always returned), LIST-STATUS RFC 5819, SPECIAL-USE
 // RFC 6154), LSUB (RFC 3501 6.3.9), STATUS (6.3.11), CREATE, DELETE, RENAME (6.3.4-6.3.6),
 // SUBSCRIBE / UNSUBSCRIBE (6.3.7, 6.3.8).
 // Hierarchy: "/" separates levels in the store's flat names ("Lists/rust"); a level with
@@ -190,7 +192,24 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
     const bool exists = names.count(level) != 0;
     const bool has_children = parents.count(level) != 0;
     std::string special = exists ? special_use(level) : "";
-    if (c.special_use && special.empty()) continue;  // LIST (SPECIAL-USE) selection
+    // RFC 5258 3.5: with RECURSIVEMATCH, a level that does not match the selection
+    // itself is listed when a descendant does, with CHILDINFO naming the criterion.
+    // Every existing mailbox is subscribed, so only levels without a mailbox qualify
+    // under SUBSCRIBED; under SPECIAL-USE, those with a special-use descendant.
+    std::string childinfo;
+    if (c.subscribed && !exists) {
+      if (!c.recursive_match || !has_children) continue;
+      childinfo = "SUBSCRIBED";
+    }
+    if (c.special_use && special.empty()) {
+      bool special_below = false;
+      if (c.recursive_match)
+        for (const auto& n : names)
+          special_below = special_below || (n.size() > level.size() && n.compare(0, level.size(), level) == 0 &&
+                                            n[level.size()] == '/' && !special_use(n).empty());
+      if (!special_below) continue;  // LIST (SPECIAL-USE) selection
+      childinfo = childinfo.empty() ? "SPECIAL-USE" : childinfo + "\" \"SPECIAL-USE";
+    }
     std::string attrs;
     auto add = [&](std::string_view a) {
       if (!attrs.empty()) attrs += ' ';
@@ -200,7 +219,9 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
     add(has_children ? "\\HasChildren" : "\\HasNoChildren");
     if (!special.empty()) add(special);
     if (exists && (c.subscribed || c.return_subscribed)) add("\\Subscribed");
-    line("LIST (" + attrs + ") \"/\" " + wire_name(level));
+    std::string l = "LIST (" + attrs + ") \"/\" " + wire_name(level);
+    if (!childinfo.empty()) l += " (\"CHILDINFO\" (\"" + childinfo + "\"))";
+    line(l);
     if (c.return_status && exists) {
       auto items = status_items(*by_name[level], *c.return_status);
       if (!items) return store_error(items.error(), "LIST-STATUS failed");

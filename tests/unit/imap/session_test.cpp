@@ -34,7 +34,7 @@ const std::string kPlainB64 = "AHVzZXIAcGFzcw==";
 const std::string kLoggedIn = greeting(kPlain) + "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kBase + "] Logged in\r\n";
 // With the mailbox layer (Options::mailbox_requests) its extensions are advertised too.
 const std::string kMailboxCaps = kCore +
-    " UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-STATUS SPECIAL-USE CHILDREN BINARY STATUS=SIZE APPENDLIMIT=52428800 OBJECTID SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT QUOTA QUOTA=RES-STORAGE COMPRESS=DEFLATE";
+    " UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN BINARY STATUS=SIZE APPENDLIMIT=52428800 OBJECTID SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT QUOTA QUOTA=RES-STORAGE COMPRESS=DEFLATE";
 const std::string kLoggedInMailbox = greeting(kMailboxCaps + " AUTH=PLAIN") +
                                      "<<Auth LOGIN user pass>>a OK [CAPABILITY " + kMailboxCaps + "] Logged in\r\n";
 std::vector<Step> login_steps() { return {c("a LOGIN user pass\r\n"), auth(AuthOutcome::Ok)}; }
@@ -61,9 +61,8 @@ TEST(ImapSession, CapabilityOnLoopbackPlaintextAndWithoutTls) {
 
 TEST(ImapSession, CapabilityFollowsLimitsAndOnlyImplementedExtensions) {
   Options o = tls_opts();
-  // LIST-EXTENDED is not implemented yet; without the mailbox layer its
-  // extensions (SORT...) are not advertised either.
-  o.extensions = kImplementedExtensions | Extension::ListExtended;
+  // Without the mailbox layer its extensions (SORT...) are not advertised.
+  o.extensions = kImplementedExtensions;
   Limits l;
   l.non_sync = NonSyncLiterals::LiteralMinus;
   Session s(o, l);

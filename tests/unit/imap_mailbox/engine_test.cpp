@@ -255,7 +255,14 @@ TEST_F(EngineFixture, ListAndHierarchy) {
   // A level without a mailbox of its own (made over JMAP, or its parent deleted).
   ASSERT_TRUE(store_->create_mailbox("alice@example.test", "Deep/child"));
   EXPECT_TRUE(has(c.cmd("q", "LIST \"\" %"), "* LIST (\\Noselect \\HasChildren) \"/\" \"Deep\"\r\n"));
-  EXPECT_TRUE(has(c.cmd("r", "LIST (SUBSCRIBED) \"\" %"), "* LIST (\\NonExistent \\HasChildren) \"/\" \"Deep\"\r\n"));
+  auto sub = c.cmd("r", "LIST (SUBSCRIBED) \"\" %");
+  EXPECT_FALSE(has(sub, "\"Deep\"")) << sub;  // not a mailbox: not subscribed
+  EXPECT_TRUE(has(sub, "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\"\r\n")) << sub;
+  EXPECT_TRUE(has(c.cmd("s", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %"),
+                  "* LIST (\\NonExistent \\HasChildren) \"/\" \"Deep\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"));
+  auto special = c.cmd("t", "LIST (SPECIAL-USE) \"\" *");
+  EXPECT_TRUE(has(special, "\\Sent) \"/\" \"Sent\"")) << special;
+  EXPECT_FALSE(has(special, "\"INBOX\"")) << special;
 }
 
 TEST_F(EngineFixture, ListStatusAndUtf7Names) {
