@@ -48,7 +48,7 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadBytes = 64 * 1024;     // one read; the session bounds what it keeps
-constexpr std::size_t kLiteralChunk = 64 * 1024;  // one LiteralSource::read, on the pool
+constexpr std::size_t kLiteralChunk = 256 * 1024;  // one LiteralSource::read, on the pool (a pool hop and a write each)
 constexpr std::size_t kFlushAt = 256 * 1024;      // output written out before more is made
 constexpr auto kPollInterval = std::chrono::milliseconds(500);
 constexpr auto kGoodbyeTimeout = std::chrono::seconds(5);

@@ -258,10 +258,18 @@ void MailboxEngine::Impl::expunged(std::vector<std::uint32_t> uids) {
     for (auto n : msns) gone.push_back(sel->uids[n - 1]);
     line("VANISHED " + mailbox::compact(gone));
   }
-  for (auto it = msns.rbegin(); it != msns.rend(); ++it) {
-    if (!modes.qresync) line(std::to_string(*it) + " EXPUNGE");
-    sel->uids.erase(sel->uids.begin() + (*it - 1));
+  if (!modes.qresync) {
+    std::string lines;
+    for (auto it = msns.rbegin(); it != msns.rend(); ++it) lines += "* " + std::to_string(*it) + " EXPUNGE\r\n";
+    write(std::move(lines));
   }
+  // One pass, whatever the count (erasing one by one would be quadratic).
+  std::vector<char> gone(sel->uids.size() + 1, 0);
+  for (auto n : msns) gone[n] = 1;
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < sel->uids.size(); ++i)
+    if (!gone[i + 1]) sel->uids[k++] = sel->uids[i];
+  sel->uids.resize(k);
   if (!sel->saved.empty()) {
     std::erase_if(sel->saved, [&](std::uint32_t u) { return std::binary_search(uids.begin(), uids.end(), u); });
   }
