@@ -16,6 +16,10 @@ bash tools/build-ui.sh
 if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
   npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
 fi
+# imapflow, the IMAP client library tests/e2e/test_imap_clients.py drives.
+if [ ! -d tests/clients/node_modules ] || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
+  npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error >/dev/null
+fi
 ctest --test-dir build --output-on-failure -j2 --timeout 900
 
 # The acceptance checks beside the project drive refmaild on its default ports, as a user

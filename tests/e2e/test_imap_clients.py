@@ -4,11 +4,13 @@
   Maildir, then flags and deletions made on both sides (locally in the Maildir, on the
   server over IMAP from another client), a second sync that carries them both ways, and a
   third that changes nothing.
+- imapflow (npm, tests/clients): a QRESYNC resync (RFC 7162) after changes made over JMAP
+  and a delivery reports exactly the vanished UID, the changed flags and the new message.
 - A message delivered over SMTP is fetched over IMAP byte for byte as it was sent, and
   a DKIM-signed one keeps a valid signature: Debian's python3-dkim (dkimpy) signs it and
   verifies what IMAP returns, with the public key served by the test (no DNS).
 Everything on 127.0.0.1, refmaild started and stopped by PID (harness.Daemon)."""
-import email.utils, imaplib, os, re, shutil, smtplib, ssl, subprocess, sys, tempfile, time, unittest
+import email.utils, imaplib, json, os, re, shutil, smtplib, ssl, subprocess, sys, tempfile, time, unittest
 
 from harness import Daemon, JmapClient
 
@@ -387,6 +389,64 @@ class ImaplibCommandsTest(unittest.TestCase):
         self.assertIn(b"\\Seen", untagged)
         self.assertEqual(m.untagged_responses.get("EXPUNGE"), [b"2"])
         m.logout()
+
+
+class ImapflowTest(unittest.TestCase):
+    """imapflow's QRESYNC resync after changes made over JMAP (tests/clients)."""
+    CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
+        cls.d.add_user(USER, PW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def node(self, mode, state):
+        if not os.path.isdir(os.path.join(self.CLIENTS, "node_modules", "imapflow")):
+            self.fail("imapflow is not installed: tools/test.sh runs npm ci --prefix tests/clients")
+        r = subprocess.run(["node", os.path.join(self.CLIENTS, "imapflow_resync.mjs"), mode, str(self.d.ports["imap"]),
+                            USER, PW, state], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def test_qresync_after_jmap_changes(self):
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
+            for i in range(5):
+                s.sendmail("sender@outside.test", [USER], message(i))
+        m = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=60)
+        m.login(USER, PW)
+        m.select("INBOX")
+        ids = {}
+        for item in m.uid("FETCH", "1:*", "(EMAILID)")[1]:
+            uid, eid = re.search(rb"UID (\d+) EMAILID \(([^)\s]+)\)", item).groups()
+            ids[int(uid)] = eid.decode()
+        m.logout()
+        self.assertEqual(sorted(ids), [1, 2, 3, 4, 5])
+        work = tempfile.mkdtemp(prefix="refmail-imapflow-")
+        try:
+            state = os.path.join(work, "state.json")
+            self.node("snapshot", state)
+            with open(state) as f:
+                self.assertEqual(sorted(map(int, json.load(f)["flags"])), [1, 2, 3, 4, 5])
+            j = JmapClient(self.d.ports["http"], USER, PW)
+            r = j.call(["Email/set", {"accountId": j.account, "update": {ids[2]: {"keywords/$flagged": True}},
+                                      "destroy": [ids[4]]}, "s"])
+            self.assertIn(ids[2], r[0][1]["updated"] or {}, r)
+            self.assertEqual(r[0][1]["destroyed"], [ids[4]])
+            with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
+                s.sendmail("sender@outside.test", [USER], message(5))
+            out = json.loads(self.node("resync", state))
+            self.assertTrue(out["qresync"], out)
+            self.assertEqual(out["vanished"], [4], out)
+            self.assertIn("\\Flagged", out["changed"].get("2", []), out)
+            self.assertNotIn("1", out["changed"], out)  # unchanged messages are not resent
+            self.assertEqual(out["fresh"], [6], out)
+            self.assertEqual(out["exists"], 5, out)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
