@@ -22,7 +22,7 @@ attachment), then on each, one client connection (imaplib; plaintext on loopback
                  refmaild's RSS growth / C; Dovecot's: the RSS of its imap and imap-login
                  processes / C (one process per connection)
 
-  python3 tools/bench/imap_bench.py BUILD_DIR [--messages N] [--idle C]
+  python3 tools/bench/imap_bench.py BUILD_DIR [--messages N] [--idle C] [--only refmail|dovecot]
 """
 import argparse, imaplib, os, re, shutil, smtplib, socket, statistics, subprocess, sys, tempfile, threading, time
 
@@ -177,60 +177,64 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--idle", type=int, default=500)
+    ap.add_argument("--only", choices=("refmail", "dovecot"), help="measure one side (a re-run)")
     a = ap.parse_args()
     from test_import import Dovecot
     results = {}
     tmp = tempfile.mkdtemp(prefix="refmail-imapbench-")
-    r = smtp_compare.Refmaild(os.path.abspath(a.build), os.path.join(tmp, "data"), tmp, "warn")
-    with open(r.config, "a") as f:
-        f.write("[smtp]\nplain_auth_on_loopback = true\n[limits]\nconnections = 2000\nimap_connections = 1500\n"
-                "connections_per_ip = 2000\n")
-    pid = r.start()
-    dc = None
+    r, dc = None, None
     try:
-        r.ctl("user", "add", USER, "--password-stdin", stdin=PW + "\n")
-        smtp_compare.log("filling refmail with", a.messages)
-        mailbox_scale.fill(r.ports["smtp"], 0, a.messages)
-        mailbox_scale.settle(pid)
+        if a.only != "dovecot":
+            r = smtp_compare.Refmaild(os.path.abspath(a.build), os.path.join(tmp, "data"), tmp, "warn")
+            with open(r.config, "a") as f:
+                f.write("[smtp]\nplain_auth_on_loopback = true\n[limits]\nconnections = 2000\n"
+                        "imap_connections = 1500\nconnections_per_ip = 2000\n")
+            pid = r.start()
+            r.ctl("user", "add", USER, "--password-stdin", stdin=PW + "\n")
+            smtp_compare.log("filling refmail with", a.messages)
+            mailbox_scale.fill(r.ports["smtp"], 0, a.messages)
+            mailbox_scale.settle(pid)
 
-        def deliver_refmail(raw):
-            with smtplib.SMTP("127.0.0.1", r.ports["smtp"], timeout=120) as s:
-                s.sendmail("a@outside.test", [USER], raw)
-        results["refmail"] = measure("refmail", r.ports["imap"], PW, deliver_refmail, lambda: rss_kb(pid),
-                                     a.idle, a.messages)
-        smtp_compare.log("refmail", results["refmail"])
-        r.stop()
-        extra = ("default_process_limit = %d\ndefault_client_limit = %d\nmail_max_userip_connections = %d\n"
-                 % (a.idle + 100, 2 * a.idle + 200, a.idle + 100))
+            def deliver_refmail(raw):
+                with smtplib.SMTP("127.0.0.1", r.ports["smtp"], timeout=120) as s:
+                    s.sendmail("a@outside.test", [USER], raw)
+            results["refmail"] = measure("refmail", r.ports["imap"], PW, deliver_refmail, lambda: rss_kb(pid),
+                                         a.idle, a.messages)
+            smtp_compare.log("refmail", results["refmail"])
+            r.stop()
+        if a.only != "refmail":
+            extra = ("default_process_limit = %d\ndefault_client_limit = %d\nmail_max_userip_connections = %d\n"
+                     % (a.idle + 100, 2 * a.idle + 200, a.idle + 100))
 
-        class BenchDovecot(Dovecot):
-            """test_import's instance with room for the IDLE connections (its config is
-            written in __init__, which starts it: the lines go in before that start)."""
+            class BenchDovecot(Dovecot):
+                """test_import's instance with room for the IDLE connections (its config is
+                written in __init__, which starts it: the lines go in before that start)."""
 
-            def start(self):
-                if extra and not getattr(self, "_extended", False):
-                    with open(self.conf, "a") as f:
-                        f.write(extra)
-                    self._extended = True
-                super().start()
-        dc = BenchDovecot()
-        smtp_compare.log("filling dovecot with", a.messages)
-        mailbox_scale.fill(dc.lmtp_port, 0, a.messages, lmtp=True)
-        mailbox_scale.settle(dc.pid())
+                def start(self):
+                    if not getattr(self, "_extended", False):
+                        with open(self.conf, "a") as f:
+                            f.write(extra)
+                        self._extended = True
+                    super().start()
+            dc = BenchDovecot()
+            smtp_compare.log("filling dovecot with", a.messages)
+            mailbox_scale.fill(dc.lmtp_port, 0, a.messages, lmtp=True)
+            mailbox_scale.settle(dc.pid())
 
-        def deliver_dovecot(raw):
-            with smtplib.LMTP("127.0.0.1", dc.lmtp_port) as s:
-                s.sendmail("a@outside.test", [USER], raw)
-        def forget_cache():
-            for root, _, files in os.walk(os.path.join(dc.dir, "mail")):
-                for f in files:
-                    if f == "dovecot.index.cache":
-                        os.unlink(os.path.join(root, f))
-        results["dovecot"] = measure("dovecot", dc.imap_port, "pass", deliver_dovecot,
-                                     lambda: dovecot_rss_kb(dc.pid()), a.idle, a.messages, forget_cache)
-        smtp_compare.log("dovecot", results["dovecot"])
+            def deliver_dovecot(raw):
+                with smtplib.LMTP("127.0.0.1", dc.lmtp_port) as s:
+                    s.sendmail("a@outside.test", [USER], raw)
+
+            def forget_cache():
+                for root, _, files in os.walk(os.path.join(dc.dir, "mail")):
+                    for f in files:
+                        if f == "dovecot.index.cache":
+                            os.unlink(os.path.join(root, f))
+            results["dovecot"] = measure("dovecot", dc.imap_port, "pass", deliver_dovecot,
+                                         lambda: dovecot_rss_kb(dc.pid()), a.idle, a.messages, forget_cache)
+            smtp_compare.log("dovecot", results["dovecot"])
     finally:
-        if r.proc and r.proc.poll() is None:
+        if r and r.proc and r.proc.poll() is None:
             r.stop()
         if dc:
             dc.cleanup()
