@@ -16,6 +16,7 @@
 
 #include "imap/message_view.hpp"
 #include "mime/errc.hpp"
+#include "mime/memory_blobs.hpp"
 #include "mime/scanner.hpp"
 #include "mime/splitter.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
@@ -24,27 +25,7 @@ using namespace refmail;
 
 namespace {
 
-class MemoryBlobs final : public mime::BlobSink, public mime::BlobSource {
- public:
-  std::map<std::string, std::string> blobs;
-  std::string cur;
-  void begin() override { cur.clear(); }
-  void append(std::span<const char> d) override { cur.append(d.data(), d.size()); }
-  boost::system::result<std::string> commit() override {
-    std::string id = "b" + std::to_string(blobs.size());
-    blobs.emplace(id, cur);
-    return id;
-  }
-  void discard() override { cur.clear(); }
-  boost::system::result<std::size_t> read(std::string_view id, std::uint64_t off, std::span<char> out) override {
-    auto it = blobs.find(std::string(id));
-    if (it == blobs.end()) return mime::errc::blob_missing;
-    if (off >= it->second.size()) return std::size_t{0};
-    const std::size_t n = std::min<std::size_t>(out.size(), it->second.size() - off);
-    std::memcpy(out.data(), it->second.data() + off, n);
-    return n;
-  }
-};
+using mime::MemoryBlobs;
 
 std::vector<std::uint32_t> numbers(std::string_view path) {
   std::vector<std::uint32_t> out;

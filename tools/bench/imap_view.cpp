@@ -12,6 +12,7 @@
 
 #include "imap/message_view.hpp"
 #include "mime/codec.hpp"
+#include "mime/memory_blobs.hpp"
 #include "mime/errc.hpp"
 #include "mime/splitter.hpp"
 
@@ -19,27 +20,7 @@ namespace {
 
 using namespace refmail;
 
-class Blobs final : public mime::BlobSink, public mime::BlobSource {
- public:
-  std::map<std::string, std::string> blobs;
-  std::string current;
-  void begin() override { current.clear(); }
-  void append(std::span<const char> d) override { current.append(d.data(), d.size()); }
-  boost::system::result<std::string> commit() override {
-    std::string id = "b" + std::to_string(blobs.size());
-    blobs.emplace(id, std::move(current));
-    return id;
-  }
-  void discard() override { current.clear(); }
-  boost::system::result<std::size_t> read(std::string_view id, std::uint64_t off, std::span<char> out) override {
-    auto it = blobs.find(std::string(id));
-    if (it == blobs.end()) return mime::errc::blob_missing;
-    if (off >= it->second.size()) return std::size_t{0};
-    const std::size_t n = std::min<std::size_t>(out.size(), it->second.size() - off);
-    std::memcpy(out.data(), it->second.data() + off, n);
-    return n;
-  }
-};
+using Blobs = mime::MemoryBlobs;
 
 struct Fixture {
   Blobs blobs;

@@ -17,6 +17,7 @@
 #include "mime/blob_io.hpp"
 #include "mime/codec.hpp"
 #include "mime/joiner.hpp"
+#include "mime/memory_blobs.hpp"
 #include "mime/splitter.hpp"
 
 namespace {
@@ -71,30 +72,7 @@ class NullSink final : public BlobSink {
 
 // Content-addressed in-memory store (id = std::hash of content + size; the bench is not
 // adversarial, the real store compares bytes).
-class MemoryStore final : public BlobSink, public BlobSource {
- public:
-  std::unordered_map<std::string, std::string> blobs;
-  std::string cur;
-  void begin() override { cur.clear(); }
-  void append(std::span<const char> d) override { cur.append(d.data(), d.size()); }
-  boost::system::result<std::string> commit() override {
-    const std::size_t h = std::hash<std::string_view>{}(cur);
-    std::string id = std::to_string(h) + "-" + std::to_string(cur.size());
-    blobs.try_emplace(id, std::move(cur));
-    cur.clear();
-    return id;
-  }
-  void discard() override { cur.clear(); }
-  boost::system::result<std::size_t> read(std::string_view id, std::uint64_t off,
-                                          std::span<char> out) override {
-    auto it = blobs.find(std::string(id));
-    if (it == blobs.end()) return boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory);
-    if (off >= it->second.size()) return std::size_t{0};
-    const std::size_t n = std::min<std::size_t>(out.size(), it->second.size() - off);
-    std::memcpy(out.data(), it->second.data() + off, n);
-    return n;
-  }
-};
+using MemoryStore = MemoryBlobs;
 
 void BM_Split(benchmark::State& state) {
   const Workload& w = workload();
@@ -142,7 +120,7 @@ Prepared& prepared() {
       p.cut_count += r->cuts.size();
       p.skeletons.push_back(std::move(*r));
     }
-    for (auto& [id, b] : p.store.blobs) p.unique_blob_bytes += b.size();
+    for (auto& [id, b] : p.store.blobs()) p.unique_blob_bytes += b.size();
     return p;
   }();
   return p;

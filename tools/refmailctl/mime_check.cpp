@@ -18,6 +18,7 @@
 #include "mime/blob_io.hpp"
 #include "mime/errc.hpp"
 #include "mime/joiner.hpp"
+#include "mime/memory_blobs.hpp"
 #include "mime/splitter.hpp"
 #include "tools/refmailctl/commands.hpp"
 
@@ -28,51 +29,7 @@ using namespace refmail::mime;
 
 // In-memory content-addressed blobs: id = FNV-1a-64 of the bytes (hex) + "-" + size,
 // with a suffix on a real collision (bytes are compared, never trusted by hash).
-class MemoryBlobs final : public BlobSink, public BlobSource {
- public:
-  void begin() override { cur_.clear(); }
-  void append(std::span<const char> d) override { cur_.append(d.data(), d.size()); }
-  boost::system::result<std::string> commit() override {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : cur_) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%016llx-%llu", static_cast<unsigned long long>(h),
-                  static_cast<unsigned long long>(cur_.size()));
-    std::string id = buf;
-    for (int n = 1;; ++n) {
-      auto it = blobs_.find(id);
-      if (it == blobs_.end()) {
-        unique_bytes_ += cur_.size();
-        blobs_.emplace(id, std::move(cur_));
-        break;
-      }
-      if (it->second == cur_) break;
-      id = std::string(buf) + "_" + std::to_string(n);
-    }
-    cur_.clear();
-    return id;
-  }
-  void discard() override { cur_.clear(); }
-  boost::system::result<std::size_t> read(std::string_view id, std::uint64_t off,
-                                          std::span<char> out) override {
-    auto it = blobs_.find(std::string(id));
-    if (it == blobs_.end()) return errc::blob_missing;
-    if (off >= it->second.size()) return std::size_t{0};
-    const std::size_t n = std::min<std::size_t>(out.size(), it->second.size() - off);
-    std::copy_n(it->second.data() + off, n, out.data());
-    return n;
-  }
-  [[nodiscard]] std::uint64_t unique_bytes() const { return unique_bytes_; }
-  [[nodiscard]] std::size_t count() const { return blobs_.size(); }
-
- private:
-  std::map<std::string, std::string> blobs_;
-  std::string cur_;
-  std::uint64_t unique_bytes_ = 0;
-};
+using mime::MemoryBlobs;
 
 struct Msg {
   std::size_t offset;  // in the file (after the "From " line for mbox)
@@ -215,14 +172,14 @@ int mime_check(const std::vector<std::string>& files, bool json, std::ostream& o
         << ",\"different\":" << t.messages - t.identical << ",\"parts\":" << t.parts
         << ",\"cut\":" << t.cut << ",\"kept\":" << t.kept << ",\"bytes\":" << t.bytes
         << ",\"skeleton_bytes\":" << t.skeleton_bytes << ",\"cut_bytes\":" << t.cut_bytes
-        << ",\"unique_blobs\":" << blobs.count() << ",\"unique_blob_bytes\":" << blobs.unique_bytes()
+        << ",\"unique_blobs\":" << blobs.blobs().size() << ",\"unique_blob_bytes\":" << blobs.unique_bytes()
         << ",\"saved\":" << saved << "}}\n";
   } else {
     out << "summary: files=" << t.files << " messages=" << t.messages
         << " identical=" << t.identical << " different=" << t.messages - t.identical
         << " unreadable=" << t.unreadable << " parts=" << t.parts << " cut=" << t.cut
         << " kept=" << t.kept << " bytes=" << t.bytes << " skeleton_bytes=" << t.skeleton_bytes
-        << " unique_blobs=" << blobs.count() << " unique_blob_bytes=" << blobs.unique_bytes()
+        << " unique_blobs=" << blobs.blobs().size() << " unique_blob_bytes=" << blobs.unique_bytes()
         << " saved=" << saved << "\n";
   }
   if (t.unreadable > 0) return 2;
