@@ -78,6 +78,15 @@ std::string canonical_pattern(std::string_view p) {
   return s;
 }
 
+// RFC 9051 6.3.9: the reference names a level and the pattern is interpreted below it
+// (the separator between them implied).
+std::string full_pattern(std::string_view reference, std::string_view pattern) {
+  std::string full(reference);
+  if (!reference.empty() && reference.back() != '/' && !pattern.empty() && pattern.front() != '/') full += '/';
+  full += pattern;
+  return canonical_pattern(full);
+}
+
 }  // namespace
 
 storage::result<std::string> MailboxEngine::Impl::status_items(const storage::MailboxInfo& m,
@@ -181,9 +190,7 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
   levels.insert(parents.begin(), parents.end());
   std::vector<std::string> pats;
   for (const auto& p : c.patterns) {
-    std::string full = c.reference + p;
-    if (!c.reference.empty() && c.reference.back() != '/' && !p.empty() && p.front() != '/') full = c.reference + p;
-    pats.push_back(canonical_pattern(full));
+    pats.push_back(full_pattern(c.reference, p));
   }
   for (const auto& level : levels) {
     bool match = false;
@@ -234,7 +241,7 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
 MailboxReply MailboxEngine::Impl::lsub(const Lsub& c) {
   auto all = store.list_mailboxes(account);
   if (!all) return store_error(all.error(), "LSUB failed");
-  const std::string pat = canonical_pattern(c.reference + c.pattern);
+  const std::string pat = full_pattern(c.reference, c.pattern);
   for (const auto& m : *all)
     if (wildcard_match(pat, m.name)) line("LSUB () \"/\" " + wire_name(m.name));
   return ok("LSUB completed");

@@ -243,6 +243,8 @@ TEST_F(EngineFixture, ListAndHierarchy) {
   EXPECT_TRUE(has(c.cmd("g", "RENAME Nowhere Groups"), "g NO [NONEXISTENT]"));
   EXPECT_TRUE(has(c.cmd("h", "CREATE Lists"), "h NO [ALREADYEXISTS]"));
   EXPECT_TRUE(has(c.cmd("i", "RENAME Lists Groups"), "i OK"));
+  // A reference names a level: "Groups" + "%" lists its children.
+  EXPECT_TRUE(has(c.cmd("j0", "LIST Groups %"), "* LIST (\\HasNoChildren) \"/\" \"Groups/rust\"\r\n"));
   out = c.cmd("j", "LIST \"\" Groups*");
   EXPECT_TRUE(has(out, "* LIST (\\HasChildren) \"/\" \"Groups\"\r\n")) << out;
   EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren) \"/\" \"Groups/rust\"\r\n")) << out;
