@@ -42,6 +42,7 @@
 #include "config/config.hpp"
 #include "storage/store.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/fuzz/fuzz_dir.hpp"
 #include "tests/unit/web/store_setup.hpp"
 #include "web/router.hpp"
 
@@ -93,16 +94,6 @@ void close_router() {
 }
 
 // A previous run that crashed (libFuzzer exits with _Exit) left its folder behind.
-void remove_stale_dirs(const fs::path& tmp) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(tmp, ec)) {
-    std::string name = e.path().filename().string();
-    if (!name.starts_with(kDirPrefix)) continue;
-    long pid = std::strtol(name.c_str() + kDirPrefix.size(), nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
-  }
-}
-
 void write_file(const fs::path& p, std::string_view text) {
   FILE* f = std::fopen(p.c_str(), "wb");
   if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) die("write " + p.string());
@@ -421,14 +412,9 @@ extern "C" const char* __lsan_default_suppressions() { return "leak:__cxa_thread
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   h = new Harness;
   h->verbose = std::getenv("FUZZ_JMAP_VERBOSE") != nullptr;
-  std::error_code ec;
-  fs::path tmp = fs::temp_directory_path(ec);
-  if (ec) die("no temporary directory");
-  remove_stale_dirs(tmp);
-  h->dir = tmp / (std::string(kDirPrefix) + std::to_string(::getpid()));
-  fs::remove_all(h->dir, ec);
-  fs::create_directories(h->dir, ec);
-  if (ec) die("cannot create " + h->dir.string());
+  auto dir = fuzz::make_process_dir(kDirPrefix);
+  if (!dir) die("cannot create a folder in the temporary directory");
+  h->dir = *dir;
   h->data = h->dir / "store";
   h->checkpoint = h->dir / "checkpoint";
   make_webroot();

@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -17,26 +16,12 @@
 #include "imap/mailbox/engine.hpp"
 #include "imap/session.hpp"
 #include "storage/store.hpp"
+#include "tests/unit/sendmail/temp_dir.hpp"
 #include "tests/unit/web/store_setup.hpp"
 
 namespace refmail::imap::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("refmail-imapmb-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using sendmail::test::TempDir;
 
 // One client connection: a session and, after login, its engine.
 class Client {
@@ -109,7 +94,7 @@ class Client {
 class EngineFixture : public ::testing::Test {
  public:
   void SetUp() override {
-    auto s = web::testing::open_test_store(dir_.path() / "data");
+    auto s = web::testing::open_test_store(dir_.path / "data");
     ASSERT_TRUE(s);
     store_ = std::move(*s);
     ASSERT_TRUE(store_->add_domain("example.test"));
