@@ -461,6 +461,11 @@ MailboxReply MailboxEngine::Impl::select(const Select& c) {
     write(untagged_status(Condition::Ok, "PERMANENTFLAGS (" + std::string(mailbox::kSystemFlags) + " \\*)",
                           "Flags permitted"));
   line(std::to_string(s.exists()) + " EXISTS");
+  if (modes.imap4rev2) {
+    // RFC 9051 6.3.2: the mailbox's LIST response (its name as the server spells it).
+    const std::string special = mailbox::special_use(s.name);
+    line("LIST (" + special + ") \"/\" " + wire_name(s.name));
+  }
   if (!modes.imap4rev2) {
     // RFC 3501 only: \Recent is not kept (RFC 9051 removed it), so nothing is recent.
     line("0 RECENT");

@@ -56,6 +56,9 @@ bool wildcard_match(std::string_view pattern, std::string_view name) {
   return live[pat.size()] != 0;
 }
 
+}  // namespace
+
+namespace mailbox {
 std::string special_use(std::string_view name) {
   if (name == "Sent") return "\\Sent";
   if (name == "Drafts") return "\\Drafts";
@@ -64,6 +67,9 @@ std::string special_use(std::string_view name) {
   if (name == "Junk" || name == "Spam") return "\\Junk";
   return "";
 }
+}  // namespace mailbox
+
+namespace {
 
 // INBOX matches case-insensitively (RFC 9051 5.1): a pattern that starts with "inbox"
 // in any case is compared with "INBOX" spelled upper-case.
@@ -198,7 +204,7 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
     if (!match) continue;
     const bool exists = names.count(level) != 0;
     const bool has_children = parents.count(level) != 0;
-    std::string special = exists ? special_use(level) : "";
+    std::string special = exists ? mailbox::special_use(level) : "";
     // RFC 5258 3.5: with RECURSIVEMATCH, a level that does not match the selection
     // itself is listed when a descendant does, with CHILDINFO naming the criterion.
     // Every existing mailbox is subscribed, so only levels without a mailbox qualify
@@ -213,7 +219,7 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
       if (c.recursive_match)
         for (const auto& n : names)
           special_below = special_below || (n.size() > level.size() && n.compare(0, level.size(), level) == 0 &&
-                                            n[level.size()] == '/' && !special_use(n).empty());
+                                            n[level.size()] == '/' && !mailbox::special_use(n).empty());
       if (!special_below) continue;  // LIST (SPECIAL-USE) selection
       childinfo = childinfo.empty() ? "SPECIAL-USE" : childinfo + "\" \"SPECIAL-USE";
     }

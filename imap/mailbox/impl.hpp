@@ -44,6 +44,9 @@ struct Selected {
 // (an unknown system flag, characters JMAP does not allow). "\Recent" maps to "".
 [[nodiscard]] std::optional<std::string> flag_to_keyword(std::string_view flag);
 [[nodiscard]] std::string keyword_to_flag(std::string_view keyword);
+// The special-use attribute (RFC 6154) of a mailbox name: "\Sent", "\Drafts", "\Trash",
+// "\Archive", "\Junk" (a mailbox named Junk or Spam), else "".
+[[nodiscard]] std::string special_use(std::string_view name);
 // "(\Seen $label1)"
 [[nodiscard]] std::string flag_list(const std::vector<std::string>& keywords);
 [[nodiscard]] bool has_keyword(const std::vector<std::string>& keywords, std::string_view k);

@@ -28,6 +28,18 @@ TEST_F(EngineFixture, SelectReportsCountsAndUids) {
   EXPECT_TRUE(has(out, "b OK FETCH completed")) << out;
 }
 
+TEST_F(EngineFixture, Imap4rev2SelectNamesTheMailboxAndDropsRecent) {
+  deliver(message(1));
+  auto c = client();
+  c.cmd("e", "ENABLE IMAP4rev2");
+  auto out = c.cmd("a", "SELECT Sent");
+  EXPECT_TRUE(has(out, "* LIST (\\Sent) \"/\" \"Sent\"\r\n")) << out;
+  EXPECT_FALSE(has(out, "RECENT")) << out;
+  out = c.cmd("b", "SELECT inbox");
+  EXPECT_TRUE(has(out, "* LIST () \"/\" \"INBOX\"\r\n")) << out;
+  EXPECT_TRUE(has(out, "* 1 EXISTS\r\n")) << out;
+}
+
 TEST_F(EngineFixture, SelectUnknownMailboxFailsAndDeselects) {
   auto c = client();
   EXPECT_TRUE(has(c.cmd("a", "SELECT INBOX"), "a OK"));
