@@ -465,25 +465,11 @@ asio::awaitable<void> serve_imap(tcp::acceptor& acceptor, ImapListenerConfig lc,
       log::warn("imap.accept_failed", {{"listener", lc.name}, {"error", ec.message()}});
       continue;
     }
-    boost::system::error_code rec;
-    auto remote = socket.remote_endpoint(rec);
-    std::string ip = rec ? "?" : remote.address().to_string();
-    auto admission = svc.rt.connections.acquire(lc.budget, ip);
-    if (admission.shed_one) svc.metrics->add("refmail_connections_shed_total{listener=\"" + lc.name + "\"}");
-    if (!admission.slot) {
-      // RFC 9051 7.1.5: a BYE greeting refuses the connection (imaps: just closed).
-      if (!lc.implicit_tls) {
-        static constexpr std::string_view kBusy = "* BYE Too many connections, try again later\r\n";
-        boost::system::error_code wec;
-        asio::write(socket, asio::buffer(kBusy), wec);
-      }
-      const char* reason = ConnectionTracker::to_string(admission.refused);
-      log::warn("imap.refused", {{"listener", lc.name}, {"peer", ip}, {"reason", reason}});
-      svc.metrics->add("refmail_connections_refused_total{listener=\"" + lc.name + "\",reason=\"" + reason + "\"}");
-      continue;
-    }
-    auto slot = std::move(admission.slot);
-    socket.set_option(tcp::no_delay(true), rec);
+    // RFC 9051 7.1.5: a BYE greeting refuses the connection (imaps: just closed, its client
+    // expects a TLS handshake).
+    auto slot = admit(socket, svc, lc.budget, lc.name, "imap",
+                      lc.implicit_tls ? "" : "* BYE Too many connections, try again later\r\n");
+    if (!slot) continue;
     asio::co_spawn(acceptor.get_executor(), imap_session(std::move(socket), lc, svc, std::move(slot)),
                    log::on_exception("imap.session_failed", "listener", lc.name));
   }

@@ -457,23 +457,9 @@ asio::awaitable<void> serve_smtp(tcp::acceptor& acceptor, SmtpListenerConfig lc,
       log::warn("smtp.accept_failed", {{"listener", lc.name}, {"error", ec.message()}});
       continue;
     }
-    boost::system::error_code rec;
-    auto remote = socket.remote_endpoint(rec);
-    std::string ip = rec ? "?" : remote.address().to_string();
-    auto admission = svc.rt.connections.acquire(lc.budget, ip);
-    if (admission.shed_one) svc.metrics->add("refmail_connections_shed_total{listener=\"" + lc.name + "\"}");
-    if (!admission.slot) {
-      // RFC 5321 3.1: a server may refuse with 421 and close.
-      static constexpr std::string_view kBusy = "421 4.7.0 Too many connections, try again later\r\n";
-      boost::system::error_code wec;
-      asio::write(socket, asio::buffer(kBusy), wec);
-      const char* reason = ConnectionTracker::to_string(admission.refused);
-      log::warn("smtp.refused", {{"listener", lc.name}, {"peer", ip}, {"reason", reason}});
-      svc.metrics->add("refmail_connections_refused_total{listener=\"" + lc.name + "\",reason=\"" + reason + "\"}");
-      continue;
-    }
-    auto slot = std::move(admission.slot);
-    socket.set_option(tcp::no_delay(true), rec);
+    // RFC 5321 3.1: a server may refuse with 421 and close.
+    auto slot = admit(socket, svc, lc.budget, lc.name, "smtp", "421 4.7.0 Too many connections, try again later\r\n");
+    if (!slot) continue;
     asio::co_spawn(acceptor.get_executor(), smtp_session(std::move(socket), lc, svc, std::move(slot)),
                    log::on_exception("smtp.session_failed", "listener", lc.name));
   }
