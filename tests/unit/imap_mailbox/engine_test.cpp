@@ -10,7 +10,7 @@ namespace {
 
 bool has(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
 
-TEST_F(EngineFixture, SelectReportsCountsAndUids) {
+TEST_P(EngineFixture, SelectReportsCountsAndUids) {
   for (int i = 1; i <= 3; ++i) deliver(message(i));
   auto c = client();
   auto out = c.cmd("a", "SELECT INBOX");
@@ -28,7 +28,7 @@ TEST_F(EngineFixture, SelectReportsCountsAndUids) {
   EXPECT_TRUE(has(out, "b OK FETCH completed")) << out;
 }
 
-TEST_F(EngineFixture, Imap4rev2SelectNamesTheMailboxAndDropsRecent) {
+TEST_P(EngineFixture, Imap4rev2SelectNamesTheMailboxAndDropsRecent) {
   deliver(message(1));
   auto c = client();
   c.cmd("e", "ENABLE IMAP4rev2");
@@ -40,7 +40,7 @@ TEST_F(EngineFixture, Imap4rev2SelectNamesTheMailboxAndDropsRecent) {
   EXPECT_TRUE(has(out, "* 1 EXISTS\r\n")) << out;
 }
 
-TEST_F(EngineFixture, SelectUnknownMailboxFailsAndDeselects) {
+TEST_P(EngineFixture, SelectUnknownMailboxFailsAndDeselects) {
   auto c = client();
   EXPECT_TRUE(has(c.cmd("a", "SELECT INBOX"), "a OK"));
   auto out = c.cmd("b", "SELECT Nowhere");
@@ -50,7 +50,7 @@ TEST_F(EngineFixture, SelectUnknownMailboxFailsAndDeselects) {
   EXPECT_TRUE(has(c.cmd("c", "FETCH 1 FLAGS"), "c BAD No mailbox selected"));
 }
 
-TEST_F(EngineFixture, BodyFetchIsByteExactAndSetsSeen) {
+TEST_P(EngineFixture, BodyFetchIsByteExactAndSetsSeen) {
   const std::string raw = web::testing::mime_with_attachment("report", std::string(100000, 'x'));
   deliver(raw);
   auto c = client();
@@ -65,7 +65,7 @@ TEST_F(EngineFixture, BodyFetchIsByteExactAndSetsSeen) {
   EXPECT_TRUE(has(out, "RFC822 {" + std::to_string(raw.size()) + "}\r\n" + raw + ")")) << out.substr(0, 200);
 }
 
-TEST_F(EngineFixture, ExamineIsReadOnly) {
+TEST_P(EngineFixture, ExamineIsReadOnly) {
   deliver(message(1));
   auto c = client();
   auto out = c.cmd("a", "EXAMINE INBOX");
@@ -76,7 +76,7 @@ TEST_F(EngineFixture, ExamineIsReadOnly) {
   EXPECT_TRUE(has(c.cmd("d", "FETCH 1 FLAGS"), "FLAGS ()"));
 }
 
-TEST_F(EngineFixture, StoreFlagsAreJmapKeywords) {
+TEST_P(EngineFixture, StoreFlagsAreJmapKeywords) {
   deliver(message(1));
   auto c = client();
   c.cmd("a", "SELECT INBOX");
@@ -93,7 +93,7 @@ TEST_F(EngineFixture, StoreFlagsAreJmapKeywords) {
   EXPECT_TRUE(has(c.cmd("e", "STORE 1 +FLAGS (\\Bogus)"), "e BAD"));
 }
 
-TEST_F(EngineFixture, StoreUnchangedSinceReportsModified) {
+TEST_P(EngineFixture, StoreUnchangedSinceReportsModified) {
   deliver(message(1));
   deliver(message(2));
   auto c = client();
@@ -106,7 +106,7 @@ TEST_F(EngineFixture, StoreUnchangedSinceReportsModified) {
   EXPECT_TRUE(has(out, "* 1 FETCH (FLAGS (\\Seen) MODSEQ (")) << out;
 }
 
-TEST_F(EngineFixture, ExpungeRemovesDeletedAndRenumbers) {
+TEST_P(EngineFixture, ExpungeRemovesDeletedAndRenumbers) {
   for (int i = 1; i <= 4; ++i) deliver(message(i));
   auto c = client();
   c.cmd("a", "SELECT INBOX");
@@ -121,7 +121,7 @@ TEST_F(EngineFixture, ExpungeRemovesDeletedAndRenumbers) {
   EXPECT_EQ(out, "* 2 EXPUNGE\r\nf OK UID EXPUNGE completed\r\n");
 }
 
-TEST_F(EngineFixture, CloseExpungesSilentlyUnselectDoesNot) {
+TEST_P(EngineFixture, CloseExpungesSilentlyUnselectDoesNot) {
   for (int i = 1; i <= 2; ++i) deliver(message(i));
   auto c = client();
   c.cmd("a", "SELECT INBOX");
@@ -133,7 +133,7 @@ TEST_F(EngineFixture, CloseExpungesSilentlyUnselectDoesNot) {
   EXPECT_TRUE(has(c.cmd("f", "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)"), "* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 3 UNSEEN 1)"));
 }
 
-TEST_F(EngineFixture, CopyAndMoveGiveCopyUid) {
+TEST_P(EngineFixture, CopyAndMoveGiveCopyUid) {
   for (int i = 1; i <= 3; ++i) deliver(message(i));
   auto c = client();
   c.cmd("a", "SELECT INBOX");
@@ -153,7 +153,7 @@ TEST_F(EngineFixture, CopyAndMoveGiveCopyUid) {
   EXPECT_EQ(a->message_id, i->message_id);
 }
 
-TEST_F(EngineFixture, SequenceNumbersAreChecked) {
+TEST_P(EngineFixture, SequenceNumbersAreChecked) {
   deliver(message(1));
   auto c = client();
   c.cmd("a", "SELECT INBOX");
@@ -163,14 +163,14 @@ TEST_F(EngineFixture, SequenceNumbersAreChecked) {
   EXPECT_EQ(c.cmd("d", "UID FETCH 9:* FLAGS"), "* 1 FETCH (UID 1 FLAGS ())\r\nd OK UID FETCH completed\r\n");
 }
 
-TEST_F(EngineFixture, EmptyMailboxStarRangeIsEmpty) {
+TEST_P(EngineFixture, EmptyMailboxStarRangeIsEmpty) {
   auto c = client();
   EXPECT_TRUE(has(c.cmd("a", "SELECT INBOX"), "* 0 EXISTS"));
   EXPECT_EQ(c.cmd("b", "FETCH 1:* FLAGS"), "b OK FETCH completed\r\n");
   EXPECT_EQ(c.cmd("c", "SEARCH ALL"), "* SEARCH\r\nc OK SEARCH completed\r\n");
 }
 
-TEST_F(EngineFixture, SearchKeys) {
+TEST_P(EngineFixture, SearchKeys) {
   deliver(message(1));
   deliver(message(2, "Cc: Carol <carol@else.test>\r\nX-Tag: blue\r\n"));
   deliver(message(3));
@@ -195,7 +195,7 @@ TEST_F(EngineFixture, SearchKeys) {
   EXPECT_EQ(c.cmd("p", "FETCH $ UID"), "* 2 FETCH (UID 2)\r\np OK FETCH completed\r\n");
 }
 
-TEST_F(EngineFixture, NoopReportsOtherSessionsChanges) {
+TEST_P(EngineFixture, NoopReportsOtherSessionsChanges) {
   for (int i = 1; i <= 3; ++i) deliver(message(i));
   auto a = client();
   auto b = client();
@@ -212,7 +212,7 @@ TEST_F(EngineFixture, NoopReportsOtherSessionsChanges) {
   EXPECT_EQ(a.cmd("g", "NOOP"), "g OK NOOP completed\r\n");
 }
 
-TEST_F(EngineFixture, FetchDoesNotReportExpunges) {
+TEST_P(EngineFixture, FetchDoesNotReportExpunges) {
   for (int i = 1; i <= 2; ++i) deliver(message(i));
   auto a = client();
   auto b = client();
@@ -226,7 +226,7 @@ TEST_F(EngineFixture, FetchDoesNotReportExpunges) {
   EXPECT_EQ(a.cmd("g", "NOOP"), "* 1 EXPUNGE\r\ng OK NOOP completed\r\n");
 }
 
-TEST_F(EngineFixture, IdlePollsReportNewMail) {
+TEST_P(EngineFixture, IdlePollsReportNewMail) {
   deliver(message(1));
   auto c = client();
   c.cmd("a", "SELECT INBOX");
@@ -238,7 +238,7 @@ TEST_F(EngineFixture, IdlePollsReportNewMail) {
   EXPECT_EQ(c.poll(), "");  // not idling: nothing
 }
 
-TEST_F(EngineFixture, ListAndHierarchy) {
+TEST_P(EngineFixture, ListAndHierarchy) {
   auto c = client();
   EXPECT_TRUE(has(c.cmd("a", "CREATE Lists/rust"), "a OK"));
   EXPECT_TRUE(has(c.cmd("b", "CREATE Lists/rust"), "b NO [ALREADYEXISTS]"));
@@ -279,7 +279,7 @@ TEST_F(EngineFixture, ListAndHierarchy) {
   EXPECT_FALSE(has(special, "\"INBOX\"")) << special;
 }
 
-TEST_F(EngineFixture, ListStatusAndUtf7Names) {
+TEST_P(EngineFixture, ListStatusAndUtf7Names) {
   auto c = client();
   ASSERT_TRUE(store_->create_mailbox("alice@example.test", "Entwürfe"));
   auto out = c.cmd("a", "LIST \"\" *");
@@ -290,7 +290,7 @@ TEST_F(EngineFixture, ListStatusAndUtf7Names) {
   EXPECT_TRUE(has(out, "* STATUS \"INBOX\" (MESSAGES 0 UNSEEN 0)")) << out;
 }
 
-TEST_F(EngineFixture, AccountsAreSeparate) {
+TEST_P(EngineFixture, AccountsAreSeparate) {
   deliver(message(1), "bob@example.test");
   auto c = client();
   EXPECT_TRUE(has(c.cmd("a", "SELECT INBOX"), "* 0 EXISTS"));
@@ -304,7 +304,7 @@ namespace {
 
 bool contains(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
 
-TEST_F(EngineFixture, AppendStoresExactBytesThroughDelivery) {
+TEST_P(EngineFixture, AppendStoresExactBytesThroughDelivery) {
   const std::string raw = web::testing::mime_with_attachment("saved", std::string(50000, 'y'));
   auto c = client();
   auto out = c.send("a APPEND Sent (\\Seen) \"01-Feb-2024 10:00:00 +0100\" {" + std::to_string(raw.size()) + "}\r\n");
@@ -330,7 +330,7 @@ TEST_F(EngineFixture, AppendStoresExactBytesThroughDelivery) {
   EXPECT_EQ(after->blobs, before->blobs);
 }
 
-TEST_F(EngineFixture, AppendIntoSelectedMailboxReportsExists) {
+TEST_P(EngineFixture, AppendIntoSelectedMailboxReportsExists) {
   auto c = client();
   c.cmd("a", "SELECT INBOX");
   const std::string raw = message(7);
@@ -338,7 +338,7 @@ TEST_F(EngineFixture, AppendIntoSelectedMailboxReportsExists) {
   EXPECT_TRUE(contains(out, "* 1 EXISTS\r\nb OK [APPENDUID ")) << out;
 }
 
-TEST_F(EngineFixture, AppendRefusalsComeBeforeTheBytes) {
+TEST_P(EngineFixture, AppendRefusalsComeBeforeTheBytes) {
   auto c = client();
   EXPECT_EQ(c.send("a APPEND Nowhere {10}\r\n"), "a NO [TRYCREATE] No such mailbox\r\n");
   // A refused non-synchronizing literal is skipped; the next command works.
@@ -350,7 +350,7 @@ TEST_F(EngineFixture, AppendRefusalsComeBeforeTheBytes) {
   for (const auto& [id, n] : *counts) EXPECT_EQ(n.total, 0u);
 }
 
-TEST_F(EngineFixture, MultiAppendStoresEveryMessage) {
+TEST_P(EngineFixture, MultiAppendStoresEveryMessage) {
   auto c = client();
   const std::string m1 = message(1), m2 = message(2);
   auto out = c.send("a APPEND Drafts (\\Draft) {" + std::to_string(m1.size()) + "+}\r\n" + m1 + " {" +
@@ -359,7 +359,7 @@ TEST_F(EngineFixture, MultiAppendStoresEveryMessage) {
   EXPECT_TRUE(contains(c.cmd("b", "STATUS Drafts (MESSAGES)"), "(MESSAGES 2)"));
 }
 
-TEST_F(EngineFixture, AppendOverQuotaIsRefusedAndStoresNothing) {
+TEST_P(EngineFixture, AppendOverQuotaIsRefusedAndStoresNothing) {
   ASSERT_TRUE(store_->set_quota("alice@example.test", 100));
   auto c = client();
   const std::string raw = message(1) + std::string(500, 'z');
@@ -383,7 +383,7 @@ std::uint64_t highest(storage::Store& s, const char* mailbox) {
   return 0;
 }
 
-TEST_F(EngineFixture, CondstoreModseqs) {
+TEST_P(EngineFixture, CondstoreModseqs) {
   for (int i = 1; i <= 3; ++i) deliver(message(i));
   auto c = client();
   EXPECT_TRUE(in(c.cmd("e", "ENABLE CONDSTORE"), "* ENABLED CONDSTORE\r\n"));
@@ -401,7 +401,7 @@ TEST_F(EngineFixture, CondstoreModseqs) {
   EXPECT_TRUE(in(c.cmd("t", "STATUS INBOX (HIGHESTMODSEQ)"), "HIGHESTMODSEQ " + std::to_string(h1)));
 }
 
-TEST_F(EngineFixture, QresyncReportsVanishedAndChanged) {
+TEST_P(EngineFixture, QresyncReportsVanishedAndChanged) {
   for (int i = 1; i <= 5; ++i) deliver(message(i));
   auto boxes = store_->list_mailboxes("alice@example.test");
   std::uint32_t validity = 0;
@@ -440,7 +440,7 @@ TEST_F(EngineFixture, QresyncReportsVanishedAndChanged) {
 namespace refmail::imap::test {
 namespace {
 
-TEST_F(EngineFixture, QuotaRootIsTheAccount) {
+TEST_P(EngineFixture, QuotaRootIsTheAccount) {
   deliver(message(1));
   auto c = client();
   EXPECT_EQ(c.cmd("a", "GETQUOTAROOT INBOX"), "* QUOTAROOT \"INBOX\" \"\"\r\n* QUOTA \"\" ()\r\na OK GETQUOTAROOT completed\r\n");
@@ -461,7 +461,7 @@ std::string dated(int n, const std::string& subject, const std::string& from, co
          "\r\nMessage-ID: <s" + std::to_string(n) + "@outside.test>\r\n\r\nbody " + std::to_string(n) + "\r\n";
 }
 
-TEST_F(EngineFixture, SortAndOrderedSubjectThreads) {
+TEST_P(EngineFixture, SortAndOrderedSubjectThreads) {
   deliver(dated(1, "Lunch", "zed@x.test", "Mon, 1 Jan 2024 12:00:00 +0000"));
   deliver(dated(2, "Re: Lunch", "amy@x.test", "Mon, 1 Jan 2024 13:00:00 +0000"));
   deliver(dated(3, "Budget", "bob@x.test", "Mon, 1 Jan 2024 09:00:00 +0000"));
@@ -482,7 +482,7 @@ std::string threaded(int n, const std::string& subject, const std::string& date,
          "\r\nMessage-ID: <t" + std::to_string(n) + "@x>\r\n" + refs + "\r\nbody\r\n";
 }
 
-TEST_F(EngineFixture, ThreadReferences) {
+TEST_P(EngineFixture, ThreadReferences) {
   // 1 <- 2 <- 3, 1 <- 4 (two replies to 1, one to 2); 5 alone; 6 replies to a message
   // this mailbox does not have (<gone@x>), as does 7: they join under a dummy; 8 has
   // 5's subject with Re: and no references: it joins 5's thread.
@@ -503,7 +503,7 @@ TEST_F(EngineFixture, ThreadReferences) {
   EXPECT_EQ(c.cmd("d", "THREAD REFERENCES UTF-8 SUBJECT nothing"), "* THREAD\r\nd OK THREAD completed\r\n");
 }
 
-TEST_F(EngineFixture, ThreadReferencesRefusesLoops) {
+TEST_P(EngineFixture, ThreadReferencesRefusesLoops) {
   // 1 says it follows 2, 2 says it follows 1: no loop, both shown once.
   deliver(threaded(1, "Loop", "Mon, 1 Jan 2024 10:00:00 +0000", "References: <t2@x>\r\n"));
   deliver(threaded(2, "Loop", "Mon, 1 Jan 2024 11:00:00 +0000", "References: <t1@x>\r\n"));
@@ -521,7 +521,7 @@ namespace {
 
 bool got(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
 
-TEST_F(EngineFixture, FetchStructureSectionsAndBinary) {
+TEST_P(EngineFixture, FetchStructureSectionsAndBinary) {
   const std::string payload(60000, 'q');
   const std::string raw = web::testing::mime_with_attachment("report", payload);
   deliver(raw);
@@ -565,6 +565,16 @@ TEST_F(EngineFixture, FetchStructureSectionsAndBinary) {
   out = c.cmd("n", "FETCH 1 BODY");
   EXPECT_TRUE(got(out, "BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 20 0)")) << out;
 }
+
+INSTANTIATE_TEST_SUITE_P(Feeds, EngineFixture,
+                         ::testing::Values(Client::Feed::Whole, Client::Feed::ByteByByte, Client::Feed::Chunks),
+                         [](const ::testing::TestParamInfo<Client::Feed>& info) {
+                           switch (info.param) {
+                             case Client::Feed::Whole: return "Whole";
+                             case Client::Feed::ByteByByte: return "ByteByByte";
+                             default: return "Chunks";
+                           }
+                         });
 
 }  // namespace
 }  // namespace refmail::imap::test

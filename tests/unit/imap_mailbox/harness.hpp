@@ -2,12 +2,15 @@
 // over imap::MailboxEngine on a real store (a temporary folder), the way the server's
 // listener drives them (server/imap_server.cpp): every MailboxRequest runs through the
 // engine, every literal source is read to its end. Sessions share the store, so one
-// test can watch another session's (or JMAP's, or a delivery's) changes.
+// test can watch another session's (or JMAP's, or a delivery's) changes. Every test runs
+// three times (fresh store each time): the client's bytes fed whole, one byte at a time,
+// and in pseudo-random chunks of 1..7 bytes; the outputs must not depend on it.
 #pragma once
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -26,8 +29,11 @@ using sendmail::test::TempDir;
 // One client connection: a session and, after login, its engine.
 class Client {
  public:
-  Client(storage::Store& store, delivery::Service* service, std::string user)
-      : store_(store), service_(service), user_(std::move(user)) {
+  // How send() feeds the session: whole, one byte at a time, or random 1..7-byte chunks.
+  enum class Feed { Whole, ByteByByte, Chunks };
+
+  Client(storage::Store& store, delivery::Service* service, std::string user, Feed feed = Feed::Whole)
+      : store_(store), service_(service), user_(std::move(user)), feed_(feed) {
     Options o;
     o.login_without_tls = true;
     o.mailbox_requests = true;
@@ -36,8 +42,18 @@ class Client {
   }
 
   // Sends bytes (whole lines, CRLF included) and returns everything the server wrote
-  // until it waits for input again.
-  std::string send(std::string_view bytes) { return perform(session_->feed(bytes)); }
+  // until it waits for input again, fed as this client's Feed says.
+  std::string send(std::string_view bytes) {
+    if (feed_ == Feed::Whole) return perform(session_->feed(bytes));
+    std::string out;
+    for (std::size_t at = 0; at < bytes.size();) {
+      std::size_t n = feed_ == Feed::ByteByByte ? 1 : 1 + rng_() % 7;
+      n = std::min(n, bytes.size() - at);
+      out += perform(session_->feed(bytes.substr(at, n)));
+      at += n;
+    }
+    return out;
+  }
   // "<tag> <command>\r\n", then the output.
   std::string cmd(std::string_view tag, std::string_view command) {
     return send(std::string(tag) + " " + std::string(command) + "\r\n");
@@ -87,11 +103,13 @@ class Client {
   storage::Store& store_;
   delivery::Service* service_;
   std::string user_;
+  Feed feed_;
+  std::minstd_rand rng_{7};
   std::unique_ptr<Session> session_;
   std::unique_ptr<MailboxEngine> engine_;
 };
 
-class EngineFixture : public ::testing::Test {
+class EngineFixture : public ::testing::TestWithParam<Client::Feed> {
  public:
   void SetUp() override {
     auto s = web::testing::open_test_store(dir_.path / "data");
@@ -114,7 +132,7 @@ class EngineFixture : public ::testing::Test {
            extra_headers + "\r\nBody of message " + std::to_string(n) + ".\r\n";
   }
   Client client(std::string user = "alice@example.test") {
-    Client c(*store_, service_.get(), user);
+    Client c(*store_, service_.get(), user, GetParam());
     EXPECT_NE(c.login().find("L OK"), std::string::npos);
     return c;
   }
