@@ -4,6 +4,9 @@
   Maildir, then flags and deletions made on both sides (locally in the Maildir, on the
   server over IMAP from another client), a second sync that carries them both ways, and a
   third that changes nothing.
+- offlineimap3 (Debian's offlineimap3), scripted, over IMAPS: the same two-way round into
+  its own Maildir with a second folder, messages byte for byte, and a last sync that
+  changes nothing.
 - imapflow (npm, tests/clients): a QRESYNC resync (RFC 7162) after changes made over JMAP
   and a delivery reports exactly the vanished UID, the changed flags and the new message.
 - A message delivered over SMTP is fetched over IMAP byte for byte as it was sent, and
@@ -212,6 +215,161 @@ SyncState *
             mbsync()
             self.assertEqual(server_state(), before_server)
             self.assertEqual(sorted(local_files()), before_local)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class OfflineimapTest(unittest.TestCase):
+    """offlineimap3, scripted (-o: one run, -u quiet), against its own refmaild."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
+        cls.d.add_user(USER, PW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def imap(self):
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_ctx(), timeout=60)
+        m.login(USER, PW)
+        return m
+
+    def test_two_way_sync(self):
+        if not shutil.which("offlineimap"):
+            self.fail("offlineimap (Debian's offlineimap3) is not installed: tools/install-deps.sh --test installs it")
+        n = 200
+        sent = {}
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=120) as s:
+            for i in range(n):
+                sent[i] = message(i).encode()
+                s.sendmail("sender@outside.test", [USER], message(i))
+        m = self.imap()
+        self.assertEqual(m.create("Projects")[0], "OK")
+        for i in range(n, n + 20):
+            sent[i] = message(i).encode()
+            self.assertEqual(m.append("Projects", None, None, sent[i])[0], "OK")
+        m.logout()
+        work = tempfile.mkdtemp(prefix="refmail-offlineimap-")
+        try:
+            local = os.path.join(work, "mail")
+            cert = os.path.join(self.d.data, "tls", "cert.pem")
+            fingerprint = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha512"],
+                                         capture_output=True, text=True, check=True).stdout
+            fingerprint = fingerprint.strip().split("=", 1)[1].replace(":", "").lower()
+            rc = os.path.join(work, "offlineimaprc")
+            with open(rc, "w") as f:
+                f.write(f"""[general]
+accounts = refmail
+metadata = {work}/meta
+ui = quiet
+
+[Account refmail]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = {local}
+
+[Repository remote]
+type = IMAP
+remotehost = 127.0.0.1
+remoteport = {self.d.ports['imaps']}
+remoteuser = {USER}
+remotepass = {PW}
+ssl = yes
+cert_fingerprint = {fingerprint}
+folderfilter = lambda folder: folder in ['INBOX', 'Projects']
+""")
+
+            def sync():
+                r = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], capture_output=True, text=True,
+                                   timeout=600)
+                out = r.stdout + r.stderr
+                self.assertEqual(r.returncode, 0, out[-3000:])
+                self.assertNotIn("ERROR", out, out[-3000:])
+                return out
+
+            def local_files(box):
+                out = {}
+                for sub in ("cur", "new"):
+                    d = os.path.join(local, box, sub)
+                    for name in os.listdir(d) if os.path.isdir(d) else []:
+                        out[name] = os.path.join(d, name)
+                return out
+
+            def by_number(box):
+                out = {}
+                for name, path in local_files(box).items():
+                    with open(path, "rb") as f:
+                        raw = f.read()
+                    hit = re.search(rb"Subject: sync (\d+)", raw)
+                    if hit:
+                        out[int(hit.group(1))] = (name, raw)
+                return out
+
+            sync()
+            inbox, projects = by_number("INBOX"), by_number("Projects")
+            self.assertEqual(sorted(inbox), list(range(n)))
+            self.assertEqual(sorted(projects), list(range(n, n + 20)))
+            # Byte for byte: refmail's Received line on top of delivered mail, then what was
+            # sent; appended mail as is (offlineimap writes local files with LF line ends).
+            for i, (_, raw) in inbox.items():
+                self.assertTrue(raw.replace(b"\n", b"\r\n").endswith(sent[i]), i)
+            for i, (_, raw) in projects.items():
+                self.assertEqual(raw.replace(b"\n", b"\r\n"), sent[i], i)
+
+            # Local changes: 6 flagged and seen, 4 trashed (T: offlineimap deletes them on
+            # the server), 2 new messages in Projects.
+            for i in range(6):
+                name, _ = inbox[i]
+                base, _, flags = name.partition(":2,")
+                os.rename(local_files("INBOX")[name],
+                          os.path.join(local, "INBOX", "cur", base + ":2," + "".join(sorted(set(flags + "FS")))))
+            for i in range(6, 10):
+                os.unlink(local_files("INBOX")[inbox[i][0]])
+            for k in range(2):
+                with open(os.path.join(local, "Projects", "new", f"{int(time.time())}_{k}.local.host"), "wb") as f:
+                    f.write(message(9000 + k).encode())
+            # Server changes from another client: 5 answered, 3 expunged, one delivery
+            # (message i was delivered i-th, so its UID is i + 1).
+            m = self.imap()
+            m.select("INBOX")
+            self.assertEqual(m.uid("STORE", "101:105", "+FLAGS.SILENT", r"(\Answered)")[0], "OK")
+            self.assertEqual(m.uid("STORE", "151:153", "+FLAGS.SILENT", r"(\Deleted)")[0], "OK")
+            self.assertEqual(m.expunge()[0], "OK")
+            m.logout()
+            with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
+                s.sendmail("sender@outside.test", [USER], message(8000))
+
+            sync()
+            m = self.imap()
+            typ, data = m.select("INBOX")
+            self.assertEqual(int(data[0]), n - 4 - 3 + 1)
+            self.assertEqual(len(m.search(None, "FLAGGED")[1][0].split()), 6)
+            self.assertEqual(len(m.search(None, "ANSWERED")[1][0].split()), 5)
+            typ, data = m.select("Projects")
+            self.assertEqual(int(data[0]), 22)
+            self.assertEqual(len(m.search(None, "SUBJECT", '"sync 9001"')[1][0].split()), 1)
+            m.logout()
+            inbox = by_number("INBOX")
+            self.assertEqual(len(inbox), n - 4 - 3 + 1)
+            self.assertIn(8000, inbox)
+            self.assertFalse({150, 151, 152} & set(inbox))
+            answered = [i for i, (name, _) in inbox.items() if "R" in name.partition(":2,")[2]]
+            self.assertEqual(sorted(answered), list(range(100, 105)))
+
+            # A last sync has nothing to do on either side.
+            def server_state():
+                m = self.imap()
+                out = [m.status(box, "(MESSAGES HIGHESTMODSEQ)")[1] for box in ("INBOX", "Projects")]
+                m.logout()
+                return out
+            before = server_state(), sorted(local_files("INBOX")), sorted(local_files("Projects"))
+            sync()
+            self.assertEqual((server_state(), sorted(local_files("INBOX")), sorted(local_files("Projects"))), before)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
