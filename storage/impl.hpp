@@ -76,6 +76,9 @@ struct MailboxMeta {
   std::uint32_t mailbox_id = 0;
   std::uint32_t uidvalidity = 0;
   std::int64_t created = 0;
+  // IMAP SUBSCRIBE / JMAP isSubscribed. Records written before subscriptions were kept
+  // have no flags byte and read as subscribed (every mailbox was then).
+  bool subscribed = true;
 };
 
 struct UserRecord {

@@ -21,6 +21,8 @@ std::string encode_mailbox(const MailboxMeta& m) {
   put_u32(v, m.mailbox_id);
   put_u32(v, m.uidvalidity);
   put_i64(v, m.created);
+  // Flags: bit 0 = unsubscribed (absent in records from before subscriptions were kept).
+  v.push_back(static_cast<char>(m.subscribed ? 0 : 1));
   return v;
 }
 
@@ -30,7 +32,12 @@ std::optional<MailboxMeta> decode_mailbox(std::string_view v) {
   m.mailbox_id = r.u32();
   m.uidvalidity = r.u32();
   m.created = r.i64();
-  if (!r.done()) return std::nullopt;
+  if (!r.ok()) return std::nullopt;
+  if (!r.done()) {
+    auto flags = r.u8();
+    if (!r.done() || (flags & ~1u) != 0) return std::nullopt;
+    m.subscribed = (flags & 1u) == 0;
+  }
   return m;
 }
 
@@ -367,6 +374,7 @@ result<std::vector<MailboxInfo>> Store::list_mailboxes(std::string_view account)
     info.mailbox_id = m->mailbox_id;
     info.uidvalidity = m->uidvalidity;
     info.is_system = is_system(info.name);
+    info.subscribed = m->subscribed;
     auto key = uidnext_key(*acct, m->mailbox_id);
     {
       std::lock_guard lock(impl_->local.uid_mu);
@@ -411,7 +419,27 @@ result<MailboxInfo> Store::create_mailbox(std::string_view account, std::string_
   auto w = impl_->write(batch);
   ticket.finish(bool(w));
   if (!w) return w.error();
-  return MailboxInfo{*mbox, m.mailbox_id, m.uidvalidity, 1, false};
+  return MailboxInfo{*mbox, m.mailbox_id, m.uidvalidity, 1, false, true};
+}
+
+result<void> Store::set_subscribed(std::string_view account, std::string_view name, bool subscribed) {
+  auto acct = canonical_address(account);
+  auto mbox = canonical_mailbox(name);
+  if (!acct || !mbox) return fail(errc::invalid_argument, "malformed account or mailbox name");
+  std::unique_lock admin(impl_->local.admin_mu);
+  auto m = impl_->require_mailbox(*acct, *mbox);
+  if (!m) return m.error();
+  if (m->subscribed == subscribed) return {};
+  m->subscribed = subscribed;
+  auto batch = impl_->kv->batch();
+  impl_->put_mailbox(batch, *acct, *mbox, *m);
+  ChangeTicket ticket;
+  auto logged = impl_->log_changes(
+      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
+  if (!logged) return logged.error();
+  auto w = impl_->write(batch);
+  ticket.finish(bool(w));
+  return w;
 }
 
 result<void> Store::rename_mailbox(std::string_view account, std::string_view from,

@@ -155,6 +155,9 @@ class Store {
   // System mailboxes (INBOX, Sent, Drafts, Trash, Archive) cannot be renamed or deleted.
   [[nodiscard]] result<void> rename_mailbox(std::string_view account, std::string_view from,
                                             std::string_view to);
+  // IMAP SUBSCRIBE/UNSUBSCRIBE and JMAP isSubscribed of an existing mailbox (a new one
+  // is subscribed; a rename keeps it). Errors: not_found.
+  [[nodiscard]] result<void> set_subscribed(std::string_view account, std::string_view name, bool subscribed);
   // Expunges every row of the mailbox, then removes it.
   [[nodiscard]] result<void> delete_mailbox(std::string_view account, std::string_view name);
   // Rows in UID order.

@@ -129,6 +129,7 @@ struct MailboxInfo {
   std::uint32_t uidvalidity = 0;       // RFC 3501 2.3.1.1
   std::uint32_t uidnext = 0;           // the next UID that may be assigned
   bool is_system = false;              // INBOX, Sent, Drafts, Trash, Archive
+  bool subscribed = true;              // IMAP SUBSCRIBE / JMAP isSubscribed
 };
 
 struct RowReceipt {

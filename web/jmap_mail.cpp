@@ -190,7 +190,7 @@ void mailbox_get(Ctx& ctx, json::object& args, const std::string& call_id, json:
                                              {"maySetSeen", true}, {"maySetKeywords", true},
                                              {"mayCreateChild", false}, {"mayRename", !b.is_system},
                                              {"mayDelete", !b.is_system}, {"maySubmit", true}}},
-                   {"isSubscribed", true}};
+                   {"isSubscribed", b.subscribed}};
     if (props) {
       json::object p{{"id", id}};
       for (const auto& k : *props) {
@@ -242,6 +242,15 @@ void mailbox_set(Ctx& ctx, json::object& args, const std::string& call_id, json:
         continue;
       }
       std::string id = "m" + std::to_string(r->mailbox_id);
+      // A new mailbox is subscribed unless the client says otherwise (RFC 8621 2.1).
+      if (const auto* s = o->if_contains("isSubscribed"); s && s->is_bool() && !s->as_bool()) {
+        if (!ctx.j.store.set_subscribed(ctx.account, r->name, false)) {
+          (void)ctx.j.store.delete_mailbox(ctx.account, r->name);  // not half made
+          not_created[kv.key()] = set_error("serverFail", "cannot store isSubscribed");
+          ctx.invalidate();
+          continue;
+        }
+      }
       ctx.created_ids[std::string(kv.key())] = id;
       created[kv.key()] = json::object{{"id", id}};
       ctx.invalidate();
@@ -267,7 +276,16 @@ void mailbox_set(Ctx& ctx, json::object& args, const std::string& call_id, json:
             break;
           }
           ctx.invalidate();
-        } else if (p.key() == "isSubscribed" || p.key() == "sortOrder" || (p.key() == "parentId" && p.value().is_null())) {
+          name = to;  // a later property of this update names the renamed mailbox
+        } else if (p.key() == "isSubscribed" && p.value().is_bool()) {
+          // The same flag as IMAP SUBSCRIBE (storage's MailboxInfo::subscribed).
+          if (!ctx.j.store.set_subscribed(ctx.account, *name, p.value().as_bool())) {
+            not_updated[kv.key()] = set_error("serverFail", "cannot store isSubscribed");
+            ok = false;
+            break;
+          }
+          ctx.invalidate();
+        } else if (p.key() == "sortOrder" || (p.key() == "parentId" && p.value().is_null())) {
           // accepted, not stored
         } else {
           not_updated[kv.key()] = set_error("invalidProperties", "cannot change " + std::string(p.key()));

@@ -6,8 +6,11 @@
 // SUBSCRIBE / UNSUBSCRIBE (6.3.7, 6.3.8).
 // Hierarchy: "/" separates levels in the store's flat names ("Lists/rust"); a level with
 // children but no mailbox of its own is listed \NonExistent (\Noselect for IMAP4rev1).
-// Subscriptions: every mailbox is subscribed (the store keeps no subscription list yet);
-// UNSUBSCRIBE of an existing mailbox is refused rather than accepted and forgotten.
+// Subscriptions are a flag of each mailbox in the store (JMAP's isSubscribed is the same
+// flag): a new mailbox is subscribed, a rename keeps it, DELETE drops it with the mailbox.
+// Only existing mailboxes can be subscribed (SUBSCRIBE of another name is NO
+// [NONEXISTENT], as Gmail and Stalwart answer); UNSUBSCRIBE of a name that is not a
+// mailbox is OK, there being nothing to forget.
 // Must never: list another account's mailbox; delete or rename INBOX or a system mailbox.
 #include <algorithm>
 #include <map>
@@ -205,13 +208,18 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
     const bool exists = names.count(level) != 0;
     const bool has_children = parents.count(level) != 0;
     std::string special = exists ? mailbox::special_use(level) : "";
+    const bool subscribed = exists && by_name[level]->subscribed;
     // RFC 5258 3.5: with RECURSIVEMATCH, a level that does not match the selection
     // itself is listed when a descendant does, with CHILDINFO naming the criterion.
-    // Every existing mailbox is subscribed, so only levels without a mailbox qualify
-    // under SUBSCRIBED; under SPECIAL-USE, those with a special-use descendant.
     std::string childinfo;
-    if (c.subscribed && !exists) {
+    if (c.subscribed && !subscribed) {
       if (!c.recursive_match || !has_children) continue;
+      bool subscribed_below = false;
+      for (auto it = by_name.lower_bound(level + "/"); it != by_name.end() && !subscribed_below; ++it) {
+        if (it->first.compare(0, level.size() + 1, level + "/") != 0) break;
+        subscribed_below = it->second->subscribed;
+      }
+      if (!subscribed_below) continue;
       childinfo = "SUBSCRIBED";
     }
     if (c.special_use && special.empty()) {
@@ -231,7 +239,7 @@ MailboxReply MailboxEngine::Impl::list(const List& c) {
     if (!exists) add(modes.imap4rev2 || c.extended ? "\\NonExistent" : "\\Noselect");
     add(has_children ? "\\HasChildren" : "\\HasNoChildren");
     if (!special.empty()) add(special);
-    if (exists && (c.subscribed || c.return_subscribed)) add("\\Subscribed");
+    if (subscribed && (c.subscribed || c.return_subscribed)) add("\\Subscribed");
     std::string l = "LIST (" + attrs + ") \"/\" " + wire_name(level);
     if (!childinfo.empty()) l += " (\"CHILDINFO\" (\"" + childinfo + "\"))";
     line(l);
@@ -249,7 +257,7 @@ MailboxReply MailboxEngine::Impl::lsub(const Lsub& c) {
   if (!all) return store_error(all.error(), "LSUB failed");
   const std::string pat = full_pattern(c.reference, c.pattern);
   for (const auto& m : *all)
-    if (wildcard_match(pat, m.name)) line("LSUB () \"/\" " + wire_name(m.name));
+    if (m.subscribed && wildcard_match(pat, m.name)) line("LSUB () \"/\" " + wire_name(m.name));
   return ok("LSUB completed");
 }
 
@@ -338,13 +346,13 @@ MailboxReply MailboxEngine::Impl::subscribe(std::string_view mailbox, bool on) {
     if (!f) return store_error(f.error(), on ? "SUBSCRIBE failed" : "UNSUBSCRIBE failed");
     info = std::move(*f);
   }
-  if (on) {
-    if (!info) return no("NONEXISTENT", "No such mailbox");
-    return ok("SUBSCRIBE completed (every mailbox is subscribed)");
+  if (!info) {
+    if (on) return no("NONEXISTENT", "No such mailbox");
+    return ok("UNSUBSCRIBE completed");  // nothing to forget for a name that is not a mailbox
   }
-  // Nothing to forget for a name that is not a mailbox.
-  if (!info) return ok("UNSUBSCRIBE completed");
-  return no("CANNOT", "Every mailbox is subscribed; delete the mailbox to drop it");
+  auto r = store.set_subscribed(account, info->name, on);
+  if (!r) return store_error(r.error(), on ? "SUBSCRIBE failed" : "UNSUBSCRIBE failed");
+  return ok(on ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
 }
 
 }  // namespace refmail::imap

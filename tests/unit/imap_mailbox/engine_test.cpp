@@ -264,8 +264,26 @@ TEST_P(EngineFixture, ListAndHierarchy) {
   EXPECT_TRUE(has(c.cmd("l", "DELETE Groups/rust"), "l OK"));
   EXPECT_TRUE(has(c.cmd("m", "LSUB \"\" *"), "* LSUB () \"/\" \"Groups\"\r\n"));
   EXPECT_TRUE(has(c.cmd("n", "SUBSCRIBE Groups"), "n OK"));
-  EXPECT_TRUE(has(c.cmd("o", "UNSUBSCRIBE Groups"), "o NO [CANNOT]"));
   EXPECT_TRUE(has(c.cmd("p", "SUBSCRIBE Nowhere"), "p NO [NONEXISTENT]"));
+  EXPECT_TRUE(has(c.cmd("p1", "UNSUBSCRIBE Nowhere"), "p1 OK"));
+  // UNSUBSCRIBE is kept: in the store (JMAP's isSubscribed), for LSUB, LIST (SUBSCRIBED)
+  // and LIST RETURN (SUBSCRIBED), across sessions and renames.
+  EXPECT_TRUE(has(c.cmd("o", "UNSUBSCRIBE Groups"), "o OK"));
+  auto boxes = store_->list_mailboxes("alice@example.test");
+  ASSERT_TRUE(boxes);
+  for (const auto& m : *boxes) EXPECT_EQ(m.subscribed, m.name != "Groups") << m.name;
+  auto c2 = client();
+  out = c2.cmd("o1", "LSUB \"\" *");
+  EXPECT_FALSE(has(out, "\"Groups\"")) << out;
+  EXPECT_TRUE(has(out, "* LSUB () \"/\" \"INBOX\"\r\n")) << out;
+  out = c2.cmd("o2", "LIST \"\" Groups RETURN (SUBSCRIBED)");
+  EXPECT_TRUE(has(out, "* LIST (\\HasNoChildren) \"/\" \"Groups\"\r\n")) << out;
+  EXPECT_FALSE(has(c2.cmd("o3", "LIST (SUBSCRIBED) \"\" *"), "\"Groups\""));
+  EXPECT_TRUE(has(c2.cmd("o4", "RENAME Groups Teams"), "o4 OK"));
+  EXPECT_TRUE(has(c2.cmd("o5", "LIST \"\" Teams RETURN (SUBSCRIBED)"), "* LIST (\\HasNoChildren) \"/\" \"Teams\"\r\n"));
+  EXPECT_TRUE(has(c2.cmd("o6", "SUBSCRIBE Teams"), "o6 OK"));
+  EXPECT_TRUE(has(c2.cmd("o7", "LSUB \"\" Teams"), "* LSUB () \"/\" \"Teams\"\r\n"));
+  EXPECT_TRUE(has(c2.cmd("o8", "RENAME Teams Groups"), "o8 OK"));
   // A level without a mailbox of its own (made over JMAP, or its parent deleted).
   ASSERT_TRUE(store_->create_mailbox("alice@example.test", "Deep/child"));
   EXPECT_TRUE(has(c.cmd("q", "LIST \"\" %"), "* LIST (\\Noselect \\HasChildren) \"/\" \"Deep\"\r\n"));
@@ -274,6 +292,13 @@ TEST_P(EngineFixture, ListAndHierarchy) {
   EXPECT_TRUE(has(sub, "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\"\r\n")) << sub;
   EXPECT_TRUE(has(c.cmd("s", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %"),
                   "* LIST (\\NonExistent \\HasChildren) \"/\" \"Deep\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"));
+  // An unsubscribed mailbox with a subscribed child: listed for the child, not \Subscribed.
+  ASSERT_TRUE(store_->create_mailbox("alice@example.test", "Deep"));
+  EXPECT_TRUE(has(c.cmd("s1", "UNSUBSCRIBE Deep"), "s1 OK"));
+  EXPECT_TRUE(has(c.cmd("s2", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %"),
+                  "* LIST (\\HasChildren) \"/\" \"Deep\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"));
+  EXPECT_TRUE(has(c.cmd("s3", "UNSUBSCRIBE Deep/child"), "s3 OK"));
+  EXPECT_FALSE(has(c.cmd("s4", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %"), "\"Deep\""));
   auto special = c.cmd("t", "LIST (SPECIAL-USE) \"\" *");
   EXPECT_TRUE(has(special, "\\Sent) \"/\" \"Sent\"")) << special;
   EXPECT_FALSE(has(special, "\"INBOX\"")) << special;

@@ -2,6 +2,7 @@
 // change log (created, updated, destroyed, maxChanges paging, updatedProperties,
 // expired and malformed states), threads (a reply shares its parent's thread,
 // Thread/get order, collapseThreads) and a cookie session that survives a restart.
+#include <map>
 #include <set>
 
 #include "helpers.hpp"
@@ -232,6 +233,39 @@ TEST_F(JmapChanges, MailboxChangesReportCountsOnly) {
   api("alice", json::array{json::array{"Mailbox/set", json::object{{"accountId", acct("alice")}, {"destroy", json::array{work}}}, "s"}});
   c = mchanges(s3);
   EXPECT_EQ(strings(c.at("destroyed")), std::set<std::string>{work});
+}
+
+TEST_F(JmapChanges, IsSubscribedIsStoredAndSharedWithImap) {
+  auto subscribed = [&](const std::string& id) {
+    auto r = api("alice", json::array{json::array{
+        "Mailbox/get", json::object{{"accountId", acct("alice")}, {"ids", json::array{id.c_str()}},
+                                    {"properties", json::array{"isSubscribed"}}}, "g"}});
+    return r.at(0).at(1).at("list").at(0).at("isSubscribed").as_bool();
+  };
+  auto created = api("alice", json::array{json::array{
+      "Mailbox/set", json::object{{"accountId", acct("alice")},
+                                  {"create", json::object{{"a", json::object{{"name", "Quiet"}, {"isSubscribed", false}}},
+                                                          {"b", json::object{{"name", "Loud"}}}}}}, "s"}});
+  std::string quiet(created.at(0).at(1).at("created").at("a").at("id").as_string());
+  std::string loud(created.at(0).at(1).at("created").at("b").at("id").as_string());
+  EXPECT_FALSE(subscribed(quiet));
+  EXPECT_TRUE(subscribed(loud));
+  // Renamed and unsubscribed in one update: both stick, in either order of properties.
+  auto r = api("alice", json::array{json::array{
+      "Mailbox/set", json::object{{"accountId", acct("alice")},
+                                  {"update", json::object{{loud, json::object{{"name", "Louder"}, {"isSubscribed", false}}},
+                                                          {quiet, json::object{{"isSubscribed", true}}}}}}, "s"}});
+  EXPECT_EQ(r.at(0).at(1).at("updated").as_object().size(), 2u) << json::serialize(r);
+  EXPECT_FALSE(subscribed(loud));
+  EXPECT_TRUE(subscribed(quiet));
+  auto boxes = store_->list_mailboxes("alice@example.test");
+  ASSERT_TRUE(boxes);
+  std::map<std::string, bool> by_name;
+  for (const auto& b : *boxes) by_name[b.name] = b.subscribed;
+  EXPECT_EQ(by_name.count("Louder"), 1u);
+  EXPECT_FALSE(by_name["Louder"]);
+  EXPECT_TRUE(by_name["Quiet"]);
+  EXPECT_TRUE(by_name["INBOX"]);
 }
 
 TEST_F(JmapChanges, RepliesShareAThread) {
