@@ -469,15 +469,15 @@ result<void> Store::scan_mailbox_view(std::string_view account, std::uint32_t ma
   return walk_view(*impl_, *acct, view_prefix(*acct, mailbox_id), newest_first, /*dated=*/true, visit);
 }
 
-result<void> Store::scan_account_view(std::string_view account, bool newest_first,
-                                      const std::function<bool(std::uint32_t, const ViewEntry&)>& visit) {
-  auto acct = canonical_address(account);
-  if (!acct) return fail(errc::invalid_argument, "malformed account");
-  auto boxes = list_mailboxes(*acct);
-  if (!boxes && boxes.error() == errc::not_found) return {};  // no such account: nothing to visit
-  if (!boxes) return boxes.error();
-  // A merge of the mailboxes' date views: each cursor holds its next entry; the one whose
-  // key (date, email id, UID) comes first in the walk's order goes next.
+namespace {
+
+// A merge of one view kind over the account's mailboxes (`prefix_of` names a mailbox's
+// view): each cursor holds its next entry; the one whose key after the prefix (date or
+// sort key, email id, UID: alike in every mailbox) comes first in the walk's order goes
+// next.
+result<void> merge_views(Store::Impl& impl, const std::string& acct, const std::vector<MailboxInfo>& boxes,
+                         const std::function<std::string(std::uint32_t)>& prefix_of, bool descending, bool dated,
+                         const std::function<bool(std::uint32_t, const ViewEntry&)>& visit) {
   struct Head {
     std::uint32_t mailbox_id = 0;
     std::unique_ptr<ViewCursor> cursor;
@@ -485,15 +485,15 @@ result<void> Store::scan_account_view(std::string_view account, bool newest_firs
     std::string order;
   };
   std::vector<Head> heads;
-  heads.reserve(boxes->size());
-  for (const auto& b : *boxes) {
-    Head h{b.mailbox_id, std::make_unique<ViewCursor>(*impl_, view_prefix(*acct, b.mailbox_id), newest_first, true), {}, {}};
+  heads.reserve(boxes.size());
+  for (const auto& b : boxes) {
+    Head h{b.mailbox_id, std::make_unique<ViewCursor>(impl, prefix_of(b.mailbox_id), descending, dated), {}, {}};
     if (h.cursor->next(h.entry, &h.order)) heads.push_back(std::move(h));
-    else if (auto r = h.cursor->check(*acct); !r) return r;
+    else if (auto r = h.cursor->check(acct); !r) return r;
   }
   // `a` goes after `b` in the walk (a max-heap's "less").
-  auto after = [newest_first](const Head& a, const Head& b) {
-    return newest_first ? a.order < b.order : a.order > b.order;
+  auto after = [descending](const Head& a, const Head& b) {
+    return descending ? a.order < b.order : a.order > b.order;
   };
   std::make_heap(heads.begin(), heads.end(), after);
   while (!heads.empty()) {
@@ -503,11 +503,37 @@ result<void> Store::scan_account_view(std::string_view account, bool newest_firs
     if (h.cursor->next(h.entry, &h.order)) {
       std::push_heap(heads.begin(), heads.end(), after);
     } else {
-      if (auto r = h.cursor->check(*acct); !r) return r;
+      if (auto r = h.cursor->check(acct); !r) return r;
       heads.pop_back();
     }
   }
   return {};
+}
+
+}  // namespace
+
+result<void> Store::scan_account_view(std::string_view account, bool newest_first,
+                                      const std::function<bool(std::uint32_t, const ViewEntry&)>& visit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto boxes = list_mailboxes(*acct);
+  if (!boxes && boxes.error() == errc::not_found) return {};  // no such account: nothing to visit
+  if (!boxes) return boxes.error();
+  return merge_views(
+      *impl_, *acct, *boxes, [&](std::uint32_t id) { return view_prefix(*acct, id); }, newest_first, /*dated=*/true,
+      visit);
+}
+
+result<void> Store::scan_account_sorted_view(std::string_view account, SortView kind, bool descending,
+                                             const std::function<bool(std::uint32_t, const ViewEntry&)>& visit) {
+  auto acct = canonical_address(account);
+  if (!acct) return fail(errc::invalid_argument, "malformed account");
+  auto boxes = list_mailboxes(*acct);
+  if (!boxes && boxes.error() == errc::not_found) return {};
+  if (!boxes) return boxes.error();
+  return merge_views(
+      *impl_, *acct, *boxes, [&](std::uint32_t id) { return sorted_view_prefix(*acct, id, kind); }, descending,
+      /*dated=*/false, visit);
 }
 
 result<void> Store::scan_sorted_view(std::string_view account, std::uint32_t mailbox_id, SortView kind,

@@ -263,6 +263,11 @@ class Store {
   // bound the mailboxes: web/jmap_query.cpp).
   [[nodiscard]] result<void> scan_account_view(std::string_view account, bool newest_first,
                                                const std::function<bool(std::uint32_t, const ViewEntry&)>& visit);
+  // The same merge over the mailboxes' sorted views of `kind` (ties by email id, then
+  // UID): an email in several mailboxes is visited once per row, its rows one after the
+  // other (they share the sort key). Costs and bounds as scan_account_view.
+  [[nodiscard]] result<void> scan_account_sorted_view(std::string_view account, SortView kind, bool descending,
+                                                      const std::function<bool(std::uint32_t, const ViewEntry&)>& visit);
   // Visits one mailbox's rows in the order of a sorted view, ties by email id, both
   // descending when `descending`, until `visit` returns false (ViewEntry::internal_date is
   // not set). Costs what is visited.

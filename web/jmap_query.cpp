@@ -558,8 +558,9 @@ constexpr std::size_t kMaxMergedMailboxes = 512;
 
 // A query walked in a view's order, the filter tested on each email as it is passed: the
 // date or sorted view of the filter's top-level inMailbox, or without one the account's
-// date order (its mailboxes' date views merged; an email is taken at its earliest row,
-// where the receivedAt sort places it). A page costs the emails walked to fill it; the
+// order (its mailboxes' date or sorted views merged; by date an email is taken at its
+// earliest row, where the receivedAt sort places it; by a sorted view its rows share
+// the key and the first is taken). A page costs the emails walked to fill it; the
 // count walks them all. nullopt: a sort no view gives (`failed` on a store error).
 std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, const json::object* filter,
                                         const std::vector<Comparator>& comparators,
@@ -572,7 +573,6 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
     if (comparators[0].property != "receivedAt" && !(sorted = sort_view(comparators[0].property))) return std::nullopt;
   }
   const json::value* in = filter ? top_mailbox(*filter) : nullptr;
-  if (sorted && !in) return std::nullopt;  // sorted views are per mailbox
   const auto* boxes = ctx.mailbox_list();
   if (!boxes) return failed = true, std::nullopt;
   // The account's order holds a cursor per mailbox at once: past this many mailboxes the
@@ -609,7 +609,11 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
       return visit(index++, e.message_id, thread);
     };
     storage::result<void> w;
-    if (!box) {
+    if (!box && sorted) {
+      // The email's rows come one after the other (same sort key): `taken` keeps the first.
+      w = cx->j.store.scan_account_sorted_view(
+          cx->account, *sorted, descending, [&](std::uint32_t, const storage::ViewEntry& e) { return each(e, false); });
+    } else if (!box) {
       w = cx->j.store.scan_account_view(cx->account, descending,
                                         [&](std::uint32_t, const storage::ViewEntry& e) { return each(e, true); });
     } else if (sorted) {
