@@ -428,6 +428,10 @@ class ViewCursor {
         e.internal_date = UnixSeconds(std::chrono::seconds(date));
       }
       e.uid = get_be32(key.substr(key.size() - 4));
+      // [sort key][email id][\0][UID]
+      const std::size_t tail = e.message_id.size() + 5;
+      if (key.size() < prefix_.size() + tail) return !(corrupt_ = true);
+      e.sort_key.assign(key.substr(prefix_.size(), key.size() - prefix_.size() - tail));
       if (order) order->assign(key.substr(prefix_.size()));
       step();
       return true;

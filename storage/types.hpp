@@ -106,6 +106,9 @@ struct ViewEntry {
   UnixSeconds internal_date{};
   std::string message_id;
   std::string thread_id;  // the thread's id (the message's own id for a thread of one)
+  // The view key's bytes that order the entry before its email id (the date, or the
+  // sorted view's size, sentAt or text key): equal for entries that tie on the sort.
+  std::string sort_key;
 };
 
 // A row's UID and modseq (Store::changed_since; for Store::vanished_since the modseq

@@ -1,14 +1,16 @@
 // web/jmap_query.cpp — RFC 8621 4.4 Email/query and RFC 8620 5.6 Email/queryChanges.
-// A query of one mailbox sorted by receivedAt, size, sentAt, from or subject (optionally
-// only its unread or read mail) walks the store's view of that mailbox and costs the page;
-// text conditions come from the search index (search/index.hpp) and read only the rows
-// they name; anything else filters and sorts the account's rows in memory, with every
-// filter and sort of the RFC. Email/queryChanges reports every email logged since the old
+// A query whose first sort is receivedAt, size, sentAt, from or subject walks the store's
+// view of its mailbox (or the account's views merged) and costs the page: the filter is
+// tested on each email walked, later comparators order each run of ties in memory. Text
+// conditions come from the search index (search/index.hpp) and read only the rows they
+// name; anything else (a first sort on keywords or "to") filters and sorts the rows of its
+// mailbox, else of the account, in memory, with every filter and sort of the RFC. Email/queryChanges reports every email logged since the old
 // state (and, collapsed, every email of a touched thread) as removed and re-adds those the
 // results hold now.
 // SECURITY: filters are bounded (depth 16, 256 nodes, 64 text conditions of at most 1 KB)
 // before any row is read; every id answered is one of the caller's rows.
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -565,10 +567,13 @@ constexpr std::size_t kMaxMergedMailboxes = 512;
 std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, const json::object* filter,
                                         const std::vector<Comparator>& comparators,
                                         std::shared_ptr<const TextHits> hits, bool& failed) {
-  if (comparators.size() > 1) return std::nullopt;
+  // Further comparators order each run of emails that tie on the first one (the view's
+  // key), sorted in memory when the run ends: a page costs the runs it reaches.
+  const std::vector<Comparator> rest(comparators.size() > 1 ? comparators.begin() + 1 : comparators.end(),
+                                     comparators.end());
   std::optional<storage::SortView> sorted;
   bool descending = true;  // no sort: newest first
-  if (comparators.size() == 1) {
+  if (!comparators.empty()) {
     descending = !comparators[0].ascending;
     if (comparators[0].property != "receivedAt" && !(sorted = sort_view(comparators[0].property))) return std::nullopt;
   }
@@ -588,10 +593,27 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
   const bool collapse = bool_arg(args, "collapseThreads");
   Ctx* cx = &ctx;
   Results r;
-  r.walk = [cx, filter, hits, box, sorted, descending, collapse](const auto& visit) {
+  r.walk = [cx, filter, hits, box, sorted, descending, collapse, rest](const auto& visit) {
     std::set<std::string> taken, threads;
     std::int64_t index = 0;
     bool failed_read = false;
+    bool stopped = false;
+    // With `rest`: the current run of emails tied on the view's key, and their rows.
+    std::string run_key;
+    std::deque<std::vector<MailboxRow>> run_rows;
+    std::vector<Candidate> run;
+    auto flush = [&]() -> bool {
+      if (run.empty()) return true;
+      if (!sort_candidates(*cx, rest, run)) return !(failed_read = true);
+      for (auto& c : run) {
+        const auto& thread = c.view.rows->front().thread_id;
+        if (collapse && !threads.insert(thread).second) continue;
+        if (!visit(index++, c.id, thread)) return !(stopped = true);
+      }
+      run.clear();
+      run_rows.clear();
+      return true;
+    };
     // Each email's rows are read here and dropped after its test (not kept in the
     // request's cache): a count holds no more than the ids of emails with several rows.
     auto each = [&](const storage::ViewEntry& e, bool account_order) {
@@ -604,9 +626,17 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
       if (rows->size() > 1) taken.insert(e.message_id);  // another view entry is the same email
       std::string bad;  // filter_supported checked every value
       if (filter && matches(*cx, c, *filter, bad, hits.get()) != 1) return true;
+      if (!rest.empty()) {
+        if (e.sort_key != run_key && !flush()) return false;
+        run_key = e.sort_key;
+        run_rows.push_back(std::move(*rows));
+        run.push_back(Candidate{e.message_id, view_of(run_rows.back()), std::move(c.summary)});
+        return true;
+      }
       const auto& thread = rows->front().thread_id;
       if (collapse && !threads.insert(thread).second) return true;
-      return visit(index++, e.message_id, thread);
+      if (!visit(index++, e.message_id, thread)) return !(stopped = true);
+      return true;
     };
     storage::result<void> w;
     if (!box && sorted) {
@@ -623,6 +653,7 @@ std::optional<Results> streamed_results(Ctx& ctx, const json::object& args, cons
       w = cx->j.store.scan_mailbox_view(cx->account, *box, descending,
                                         [&](const storage::ViewEntry& e) { return each(e, false); });
     }
+    if (w && !failed_read && !stopped) flush();  // the last run
     return bool(w) && !failed_read;
   };
   r.count = [walk = r.walk]() -> std::optional<std::int64_t> {
