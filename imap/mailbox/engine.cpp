@@ -263,13 +263,11 @@ void MailboxEngine::Impl::expunged(std::vector<std::uint32_t> uids) {
     for (auto it = msns.rbegin(); it != msns.rend(); ++it) lines += "* " + std::to_string(*it) + " EXPUNGE\r\n";
     write(std::move(lines));
   }
-  // One pass, whatever the count (erasing one by one would be quadratic).
-  std::vector<char> gone(sel->uids.size() + 1, 0);
-  for (auto n : msns) gone[n] = 1;
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < sel->uids.size(); ++i)
-    if (!gone[i + 1]) sel->uids[k++] = sel->uids[i];
-  sel->uids.resize(k);
+  // One pass over the runs, whatever the count (erasing one by one would be quadratic).
+  std::vector<std::uint32_t> known;
+  known.reserve(msns.size());
+  for (auto n : msns) known.push_back(sel->uids[n - 1]);
+  sel->uids.remove(known);
   if (!sel->saved.empty()) {
     std::erase_if(sel->saved, [&](std::uint32_t u) { return std::binary_search(uids.begin(), uids.end(), u); });
   }
@@ -567,7 +565,7 @@ MailboxReply MailboxEngine::Impl::close_mailbox(bool do_expunge) {
   if (do_expunge && !sel->read_only) {
     // RFC 9051 6.4.1: CLOSE expunges \Deleted messages silently.
     std::vector<std::uint32_t> del;
-    auto r = rows(sel->uids, [&](storage::MailboxRow&& row) {
+    auto r = rows(sel->uids.to_vector(), [&](storage::MailboxRow&& row) {
       if (mailbox::has_keyword(row.keywords, "$deleted")) del.push_back(row.uid);
       return true;
     });

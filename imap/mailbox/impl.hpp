@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "imap/mailbox/engine.hpp"
+#include "imap/mailbox/uid_list.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::delivery {
@@ -26,7 +27,7 @@ struct Selected {
   std::uint32_t mailbox_id = 0;
   std::uint32_t uidvalidity = 0;
   bool read_only = false;
-  std::vector<std::uint32_t> uids;  // sequence number n -> uids[n - 1], ascending
+  UidList uids;  // sequence number n -> uids[n - 1], ascending
   std::uint64_t modseq = 0;          // flag changes up to this modseq were reported
   std::uint64_t expunge_modseq = 0;  // expunges up to this modseq were reported
   std::vector<std::uint32_t> saved;  // SEARCH RETURN (SAVE) result ("$"), as UIDs

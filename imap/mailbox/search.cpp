@@ -210,7 +210,7 @@ storage::result<std::vector<std::uint32_t>> MailboxEngine::Impl::matching(const 
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<std::uint32_t> hits;  // UIDs, ascending
-  auto r = rows(sel->uids, [&](storage::MailboxRow&& row) {
+  auto r = rows(sel->uids.to_vector(), [&](storage::MailboxRow&& row) {
     Candidate m{store, row, sel->msn(row.uid), sel->exists(), sel->uids.empty() ? 0 : sel->uids.back(),
                 &sel->saved, now, std::nullopt, std::nullopt, false};
     if (match(key, m)) {

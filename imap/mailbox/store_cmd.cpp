@@ -91,7 +91,7 @@ MailboxReply MailboxEngine::Impl::store_flags(const Store& c) {
 MailboxReply MailboxEngine::Impl::expunge(const Expunge& c) {
   if (sel->read_only) return no("READ-ONLY", "The mailbox is read-only (EXAMINE)");
   report_updates(true);
-  std::vector<std::uint32_t> candidates = sel->uids;
+  std::vector<std::uint32_t> candidates = sel->uids.to_vector();
   if (c.uids) {
     std::string why;
     auto u = resolve(*c.uids, true, why);
