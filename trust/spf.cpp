@@ -96,8 +96,8 @@ struct MacroValues {
 };
 
 // Expands a macro-string (or an explain-string when `explanation`); nullopt on a
-// syntax error or when the result would pass kMaxExpansion octets. `letters_only`
-// checks syntax without expanding (nothing is looked up).
+// syntax error or when the result would pass kMaxExpansion octets. With `v` null it
+// only checks the syntax (nothing is expanded, nothing looked up).
 std::optional<std::string> expand(std::string_view text, const MacroValues* v, bool explanation,
                                   std::string* why = nullptr) {
   auto fail = [&](const char* reason) -> std::optional<std::string> {
