@@ -3,7 +3,9 @@
 // back concatenated, a 4000-octet TXT record arrives (truncated over UDP, then TCP),
 // MX by preference with a null MX, PTR names, NXDOMAIN vs NODATA vs SERVFAIL vs
 // silence, CNAMEs followed by the resolver; and check_host() over the real resolver.
+// Also the Public Suffix List file loader (server/public_suffix_file.hpp).
 #include "server/dns_lookup.hpp"
+#include "server/public_suffix_file.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -315,6 +317,16 @@ TEST_F(DnsLookupTest, SpfOverTheRealResolver) {
             trust::SpfResult::Fail);
   EXPECT_EQ(trust::check_host("192.0.2.9", "servfail.test", "a@servfail.test", "h", dns).result,
             trust::SpfResult::TempError);
+}
+
+TEST(PublicSuffixFile, DebianListLoadsAndBadFilesAreRefused) {
+  std::string why;
+  auto psl = load_public_suffix_list(trust::kDebianPublicSuffixPath, &why);
+  ASSERT_TRUE(psl) << why << " (install Debian's publicsuffix package)";
+  EXPECT_EQ(psl->organizational_domain("mx.mail.example.co.uk"), "example.co.uk");
+  EXPECT_FALSE(load_public_suffix_list("/nonexistent/public_suffix_list.dat", &why));
+  EXPECT_NE(why.find("cannot be read"), std::string::npos);
+  EXPECT_FALSE(load_public_suffix_list("/dev/null", &why));  // no rules
 }
 
 }  // namespace
