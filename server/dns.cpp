@@ -1,5 +1,5 @@
-// server/dns.cpp — see dns.hpp. c-ares 1.18 API: ares_query + ares_parse_*_reply,
-// driven with ares_getsock / poll / ares_process_fd on the calling thread.
+// server/dns.cpp — see dns.hpp. c-ares 1.18 API: ares_query (through the shared
+// channel of dns_internal.hpp) + ares_parse_*_reply.
 #include "server/dns.hpp"
 
 #include <ares.h>
@@ -13,99 +13,16 @@
 #include <cstdint>
 #include <mutex>
 
+#include "server/dns_internal.hpp"
+
 namespace refmail::server {
 namespace {
 
-enum class Answer { Ok, NoData, NxDomain, TempFail };
-
-struct Query {
-  int status = ARES_ETIMEOUT;
-  std::string answer;  // raw DNS message
-  bool done = false;
-};
-
-void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
-  auto* q = static_cast<Query*>(arg);
-  q->status = status;
-  if (abuf && alen > 0) q->answer.assign(reinterpret_cast<const char*>(abuf), static_cast<std::size_t>(alen));
-  q->done = true;
-}
-
-class Channel {
- public:
-  explicit Channel(const DnsOptions& o) {
-    static std::once_flag once;
-    std::call_once(once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
-    ares_options opts{};
-    opts.timeout = static_cast<int>(o.timeout.count());
-    opts.tries = o.tries;
-    int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
-    ok_ = ares_init_options(&ch_, &opts, mask) == ARES_SUCCESS;
-    if (ok_ && !o.servers.empty()) {
-      std::string csv;
-      for (const auto& s : o.servers) {
-        if (!csv.empty()) csv += ",";
-        csv += s;
-      }
-      ok_ = ares_set_servers_ports_csv(ch_, csv.c_str()) == ARES_SUCCESS;
-    }
-  }
-  ~Channel() {
-    if (ch_) ares_destroy(ch_);
-  }
-  Channel(const Channel&) = delete;
-  Channel& operator=(const Channel&) = delete;
-
-  [[nodiscard]] bool ok() const { return ok_; }
-
-  // One query, run to completion.
-  Query run(const std::string& name, int type) {
-    Query q;
-    ares_query(ch_, name.c_str(), ns_c_in, type, on_answer, &q);
-    while (!q.done) {
-      ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-      int bits = ares_getsock(ch_, socks, ARES_GETSOCK_MAXNUM);
-      pollfd fds[ARES_GETSOCK_MAXNUM];
-      int n = 0;
-      for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-        short ev = 0;
-        if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
-        if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
-        if (ev) fds[n++] = pollfd{socks[i], ev, 0};
-      }
-      timeval tv{};
-      timeval* tvp = ares_timeout(ch_, nullptr, &tv);
-      int ms = tvp ? static_cast<int>(tvp->tv_sec * 1000 + tvp->tv_usec / 1000) : 1000;
-      if (n == 0 && !tvp) break;  // nothing pending and no timer: c-ares gave up
-      int r = ::poll(fds, static_cast<nfds_t>(n), ms);
-      if (r <= 0) {
-        ares_process_fd(ch_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
-        continue;
-      }
-      for (int i = 0; i < n; ++i) {
-        ares_process_fd(ch_, (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD,
-                        (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD);
-      }
-    }
-    if (!q.done) ares_cancel(ch_);
-    return q;
-  }
-
- private:
-  ares_channel ch_ = nullptr;
-  bool ok_ = false;
-};
-
-Answer classify(int status) {
-  switch (status) {
-    case ARES_SUCCESS: return Answer::Ok;
-    case ARES_ENODATA: return Answer::NoData;
-    case ARES_ENOTFOUND: return Answer::NxDomain;
-    default: return Answer::TempFail;  // SERVFAIL, refused, timeout, bad reply
-  }
-}
-
-std::string why(int status) { return ares_strerror(status); }
+using dns_detail::Answer;
+using dns_detail::Channel;
+using dns_detail::classify;
+using dns_detail::Query;
+using dns_detail::why;
 
 // A then AAAA of one name. ok: at least one address. `ttl`: lowered to the smallest
 // TTL of the address records used.
