@@ -156,7 +156,19 @@ void BodyHasher::line_end() {
 }
 
 void BodyHasher::update(std::string_view chunk) {
-  for (char c : chunk) {
+  const bool relaxed = canon_ == Canon::Relaxed;
+  for (std::size_t i = 0; i < chunk.size(); ++i) {
+    const char c = chunk[i];
+    // Fast path: a run of ordinary bytes (no CR, LF, or WSP when relaxed) is written at
+    // once; attachments are mostly such runs.
+    if (!pending_cr_ && c != '\r' && c != '\n' && !(relaxed && is_wsp(c))) {
+      std::size_t j = i + 1;
+      while (j < chunk.size() && chunk[j] != '\r' && chunk[j] != '\n' && !(relaxed && is_wsp(chunk[j]))) ++j;
+      content(c);
+      if (j > i + 1) emit(chunk.data() + i + 1, j - i - 1);
+      i = j - 1;
+      continue;
+    }
     if (pending_cr_) {
       pending_cr_ = false;
       if (c == '\n') {

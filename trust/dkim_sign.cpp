@@ -112,7 +112,9 @@ struct Signer::Impl {
     for (const std::string& n : c.oversign) add_name(to_lower(n));
     std::vector<std::string> h;
     for (const std::string& n : names) {
-      if (n.empty() || n.find(':') != std::string::npos || n.find(';') != std::string::npos) return errc::bad_argument;
+      if (n.empty()) return errc::bad_argument;
+      for (char ch : n)  // RFC 5322 field-name: printable ASCII but ':'; no ';' in a tag
+        if (ch < 0x21 || ch > 0x7e || ch == ':' || ch == ';') return errc::bad_argument;
       std::size_t count = 0;
       for (const RawField& f : headers.fields())
         if (f.name == n) ++count;
