@@ -288,6 +288,32 @@ TEST(DkimSignVerify, BodyLengthLargerThanBody) {
   EXPECT_EQ(d.queries, 0);  // decided before any DNS query
 }
 
+TEST(DkimSignVerify, BadSignatureFieldsArePermErrorsWithoutDns) {
+  const std::string good = *sign(kMessage, config("ed"), keys().ed, kNow);
+  struct Case {
+    std::string from, to, reason_part;
+  };
+  const std::vector<Case> cases = {
+      {"a=ed25519-sha256", "a=rsa-sha1", "rsa-sha1"},
+      {"v=1;", "v=1; v=1;", "duplicate tag"},
+      {"v=1;", "v=1; 9garbage;", "syntax"},
+      {"d=example.com;", "d=example.com; i=@evil.example;", "i= domain"},
+      {"h=from:from:", "h=", "From is not signed"},
+  };
+  for (const Case& c : cases) {
+    std::string field = good;
+    const std::size_t at = field.find(c.from);
+    ASSERT_NE(at, std::string::npos) << c.from;
+    field.replace(at, c.from.size(), c.to);
+    MapLookup d = dns();
+    auto r = verify(field + kMessage, d, kNow);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, Status::PermError) << c.to;
+    EXPECT_NE(r[0].reason.find(c.reason_part), std::string::npos) << c.to << " -> " << r[0].reason;
+    EXPECT_EQ(d.queries, 0);
+  }
+}
+
 TEST(DkimSignVerify, SignaturesAreBounded) {
   const std::string one = *sign(kMessage, config("ed"), keys().ed, kNow);
   std::string m;
