@@ -214,6 +214,11 @@ class Verifier {
 
   // REQUIRES: finish() not yet called.
   void feed(std::string_view chunk);
+  // Once the header block is complete (header_complete()): the key names finish() will
+  // ask KeyLookup for, in order, without duplicates, so a caller with an asynchronous
+  // resolver can fetch them while the body streams and answer from its cache.
+  [[nodiscard]] bool header_complete() const noexcept;
+  [[nodiscard]] std::vector<std::string> key_queries();
   [[nodiscard]] std::vector<SignatureResult> finish();
 
  private:

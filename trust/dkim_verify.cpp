@@ -3,6 +3,7 @@
 // are evaluated); one body pass per (body canonicalization, l=) serves all signatures.
 // SECURITY: the message, its signatures and the key records are untrusted. Work is
 // bounded: signatures per message, names per h=, RSA sizes (both ways), header bytes.
+#include <algorithm>
 #include <map>
 
 #include "trust/dkim.hpp"
@@ -221,6 +222,20 @@ Verifier::~Verifier() = default;
 void Verifier::feed(std::string_view chunk) {
   if (impl_->finished) return;
   impl_->headers.feed(chunk, [this](std::string_view b) { impl_->body(b); });
+}
+
+bool Verifier::header_complete() const noexcept { return impl_->headers.in_body(); }
+
+std::vector<std::string> Verifier::key_queries() {
+  std::vector<std::string> out;
+  if (!impl_->headers.in_body()) return out;
+  if (!impl_->prepared) impl_->prepare();
+  for (const Impl::Pending& p : impl_->pending) {
+    if (!p.sig) continue;
+    std::string q = p.sig->selector + "._domainkey." + p.sig->domain;
+    if (std::find(out.begin(), out.end(), q) == out.end()) out.push_back(std::move(q));
+  }
+  return out;
 }
 
 std::vector<SignatureResult> Verifier::finish() {

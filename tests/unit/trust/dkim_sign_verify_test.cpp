@@ -152,6 +152,29 @@ TEST(DkimSignVerify, StreamedSigningEqualsWhole) {
   EXPECT_EQ(r[1].algorithm, "ed25519-sha256");
 }
 
+TEST(DkimSignVerify, KeyQueriesKnownAfterHeaderBlock) {
+  std::vector<SignRequest> reqs = {{config("rsa"), keys().rsa}, {config("ed"), keys().ed}};
+  Signer s(reqs);
+  s.feed(kMessage);
+  auto fields = s.finish(kNow);
+  ASSERT_TRUE(fields);
+  const std::string m = (*fields)[0] + (*fields)[1] + (*fields)[0] + kMessage;
+  MapLookup d = dns();
+  Verifier v(d, kNow);
+  const std::size_t header_end = m.find("\r\n\r\n") + 4;
+  v.feed(std::string_view(m).substr(0, header_end - 1));
+  EXPECT_FALSE(v.header_complete());
+  EXPECT_TRUE(v.key_queries().empty());
+  v.feed(std::string_view(m).substr(header_end - 1, 1));
+  EXPECT_TRUE(v.header_complete());
+  EXPECT_EQ(v.key_queries(),
+            (std::vector<std::string>{"rsa._domainkey.example.com", "ed._domainkey.example.com"}));
+  v.feed(std::string_view(m).substr(header_end));
+  auto r = v.finish();
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& x : r) EXPECT_EQ(x.status, Status::Pass) << x.reason;
+}
+
 TEST(DkimSignVerify, TamperingFails) {
   for (std::string_view sel : {"rsa", "ed"}) {
     const std::string m = signed_message(kMessage, sel);
