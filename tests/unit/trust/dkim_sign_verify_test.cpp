@@ -117,7 +117,9 @@ TEST(DkimSignVerify, FieldIsFoldedAndOversigns) {
     const std::size_t end = field->find("\r\n", start);
     ASSERT_NE(end, std::string::npos);
     EXPECT_LE(end - start, 78u) << field->substr(start, end - start);
-    if (start > 0) EXPECT_EQ((*field)[start], ' ');
+    if (start > 0) {
+      EXPECT_EQ((*field)[start], ' ');
+    }
     start = end + 2;
   }
   auto parsed = parse_signature(field->substr(field->find(':') + 1));
