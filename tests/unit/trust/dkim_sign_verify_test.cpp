@@ -354,9 +354,46 @@ TEST(DkimSignVerify, SignaturesAreBounded) {
     } else {
       EXPECT_EQ(r[i].status, Status::None) << i;
       EXPECT_EQ(r[i].reason, "not checked: too many signatures");
+      EXPECT_EQ(r[i].domain, "example.com");  // still reported
+      EXPECT_TRUE(authentication_result(r[i]).starts_with(
+          "dkim=none reason=\"not checked: too many signatures\" header.d=example.com header.s=ed"))
+          << authentication_result(r[i]);
     }
   }
   EXPECT_EQ(d.queries, static_cast<int>(kMaxSignaturesVerified));
+}
+
+TEST(DkimSignVerify, LargeBodyStreamsInChunks) {
+  // 8 MiB of base64-like lines: signed and verified in 64 KiB chunks, never whole.
+  std::string line(76, 'A');
+  line += "\r\n";
+  const std::size_t lines = (8u << 20) / line.size();
+  const std::string head = "From: a@example.com\r\nSubject: big\r\n\r\n";
+  auto feed_all = [&](auto& sink) {
+    sink.feed(head);
+    std::string chunk;
+    for (std::size_t i = 0; i < lines; ++i) {
+      chunk += line;
+      if (chunk.size() >= 64 * 1024) {
+        sink.feed(chunk);
+        chunk.clear();
+      }
+    }
+    sink.feed(chunk);
+  };
+  Signer s({{config("rsa"), keys().rsa}, {config("ed", Canon::Simple, Canon::Simple), keys().ed}});
+  feed_all(s);
+  auto fields = s.finish(kNow);
+  ASSERT_TRUE(fields);
+  MapLookup d = dns();
+  Verifier v(d, kNow);
+  v.feed((*fields)[0]);
+  v.feed((*fields)[1]);
+  feed_all(v);
+  auto r = v.finish();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].status, Status::Pass) << r[0].reason;
+  EXPECT_EQ(r[1].status, Status::Pass) << r[1].reason;
 }
 
 TEST(DkimSignVerify, AuthenticationResultText) {
