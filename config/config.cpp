@@ -332,6 +332,16 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_password_file; })},
       {"relay.smarthost_ca_file",
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_ca_file; })},
+      {"auth.verify", boolean_at([](Config& c) -> bool& { return c.auth.verify; })},
+      {"auth.skip_networks",
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.auth.skip_networks; },
+                       "expected an array of addresses or networks such as \"10.0.0.0/8\"",
+                       [](const std::string& v) -> std::string {
+                         std::string why;
+                         return net::Network::parse(v, &why) ? "" : "'" + v + "': " + why;
+                       })},
+      {"auth.enforce_dmarc_reject", boolean_at([](Config& c) -> bool& { return c.auth.enforce_dmarc_reject; })},
+      {"auth.public_suffix_list", string_at([](Config& c) -> std::string& { return c.auth.public_suffix_list; })},
       {"proxy.trusted",
        string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.trusted; },
                        "expected an array of addresses or networks such as \"10.0.0.0/8\"",
@@ -366,7 +376,8 @@ const std::map<std::string, Setter, std::less<>>& schema() {
 // The sections that may appear as tables; everything else must be a leaf key.
 bool is_section(std::string_view name) {
   return name == "listen" || name == "tls" || name == "limits" || name == "smtp" ||
-         name == "relay" || name == "admin" || name == "webmail" || name == "proxy";
+         name == "relay" || name == "admin" || name == "webmail" || name == "proxy" ||
+         name == "auth";
 }
 
 std::string where(std::string_view source, const toml::node& n) {

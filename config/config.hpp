@@ -108,6 +108,19 @@ struct Relay {
   std::string smarthost_ca_file;           // empty: the system CA store
 };
 
+// Inbound authentication (docs/ARCHITECTURE.md "Inbound authentication"): SPF, DKIM and
+// DMARC of mail received on the MX listener, in an Authentication-Results field. DNS
+// comes from relay.dns_servers.
+struct Auth {
+  bool verify = true;
+  // Clients whose mail is not checked (local scripts and relays, as Postfix's
+  // mynetworks): addresses or networks. Authenticated sessions are never checked.
+  std::vector<std::string> skip_networks{"127.0.0.0/8", "::1"};
+  // A DMARC p=reject (after pct) is refused with 550 5.7.1; off: quarantined (Junk).
+  bool enforce_dmarc_reject = false;
+  std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+};
+
 struct Admin {
   std::string socket_path;  // empty: <data_dir>/refmaild.sock
   Endpoint listen;          // optional TCP admin API; requires token
@@ -146,6 +159,7 @@ struct Config {
   Limits limits;
   Smtp smtp_policy;
   Relay relay;
+  Auth auth;
   Admin admin;
   Webmail webmail;
   Proxy proxy;

@@ -14,6 +14,7 @@
 #include "smtp/address.hpp"
 #include "smtp/recipient_policy.hpp"
 #include "storage/store.hpp"
+#include "trust/inbound.hpp"
 
 namespace refmail::delivery {
 namespace {
@@ -117,14 +118,17 @@ struct Split {
 // once, here, from the skeleton's bytes and the staged cut bodies: equal to the whole
 // message's summary), blob ids, logical size, thread keys. nullopt (and out.detail)
 // when the split failed.
+// `adjust`, when given, may change the skeleton's header section first (inbound
+// authentication); false from it ends the delivery (it sets `out`).
 std::optional<Split> finish_split(storage::Delivery& d, mime::Splitter& splitter, const config::Config& cfg,
-                                  Outcome& out) {
+                                  Outcome& out, const std::function<bool(mime::Skeleton&)>& adjust = {}) {
   auto skel = splitter.finish();
   if (!skel) {
     out.status = Status::invalid;
     out.detail = "split failed: " + skel.error().message();
     return std::nullopt;
   }
+  if (adjust && !adjust(*skel)) return std::nullopt;
   mime::SummaryLimits lim;
   lim.limits = split_params(cfg).limits;  // the splitter's, so part paths match the cuts
   Split s{std::move(*skel), {}};
@@ -166,6 +170,7 @@ smtp::DeliveryStatus smtp_status(Status s) {
     case Status::quota_exceeded: return smtp::DeliveryStatus::QuotaExceeded;
     case Status::sender_rejected:
     case Status::from_rejected: return smtp::DeliveryStatus::SenderRejected;
+    case Status::dmarc_rejected: return smtp::DeliveryStatus::DmarcRejected;
     case Status::temp_fail:
     case Status::bad_recipients:
     case Status::invalid: break;
@@ -311,6 +316,10 @@ struct Intake::State {
   mime::Splitter splitter;  // writes into delivery's blob sink: declared after it
   std::uint64_t written = 0;
   std::string failure;  // an exception while writing (a bug): the delivery fails
+  // Inbound authentication (Inbound::verify): fed what the splitter is fed after the
+  // trace header, i.e. the message as received. The check uses `dns`: declared after.
+  std::unique_ptr<trust::DnsLookup> dns;
+  std::unique_ptr<trust::InboundCheck> check;
 
   State(storage::Store& store, const config::Config& cfg)
       : delivery(store.begin_delivery()), splitter(split_params(cfg), delivery.blob_sink()) {}
@@ -326,6 +335,7 @@ void Intake::write(std::string_view bytes) {
   st_->written += bytes.size();
   try {
     st_->splitter.feed(bytes);
+    if (st_->check) st_->check->feed(bytes);
   } catch (const std::exception& e) {
     st_->failure = std::string("internal error: ") + e.what();
   } catch (...) {
@@ -347,8 +357,70 @@ Intake Service::open_intake(const Inbound& in) {
   st->now = std::time(nullptr);
   Intake intake(std::move(st));
   intake.write(received_header(in, cfg_.hostname, intake.st_->trace_id, intake.st_->now));
+  if (in.verify && auth_.dns && auth_.psl) {
+    Intake::State& s = *intake.st_;
+    trust::InboundFacts f;
+    f.authserv_id = cfg_.hostname;
+    f.client_ip = in.peer_ip;
+    f.helo = in.envelope.ehlo_domain;
+    f.mail_from = in.envelope.mail_from.is_null() ? std::string() : in.envelope.mail_from.to_string();
+    f.now = static_cast<std::int64_t>(s.now);
+    unsigned char r[2];
+    if (RAND_bytes(r, sizeof r) != 1) std::abort();
+    f.random_percent = ((static_cast<unsigned>(r[0]) << 8) | r[1]) % 100;
+    s.dns = auth_.dns();
+    if (s.dns) s.check = std::make_unique<trust::InboundCheck>(*s.dns, *auth_.psl, std::move(f));
+  }
   return intake;
 }
+
+namespace {
+
+// The recipient's Junk mailbox ("Junk" or "Spam", any case), else INBOX.
+std::string junk_mailbox(storage::Store& store, const std::string& account) {
+  auto boxes = store.list_mailboxes(account);
+  if (boxes) {
+    for (const auto& b : *boxes) {
+      const auto n = lower(b.name);
+      if (n == "junk" || n == "spam") return b.name;
+    }
+  }
+  return "INBOX";
+}
+
+// The finished inbound check applied to the skeleton's header section: forged
+// Authentication-Results claiming `authserv_id` removed, ours added on top. False (and
+// `out` set) when DMARC says reject and `enforce` is on.
+bool authenticate(trust::InboundCheck& check, const std::string& authserv_id, bool enforce, mime::Skeleton& s,
+                  Outcome& out) {
+  const auto from_bodies = mime::header_field_bodies(s.bytes, {"from"});
+  std::vector<std::string_view> from(from_bodies.begin(), from_bodies.end());
+  auto v = check.finish(from);
+  auto& h = v.header;
+  out.authentication = h.substr(h.find(':') + 2);
+  std::erase(out.authentication, '\r');
+  std::replace(out.authentication.begin(), out.authentication.end(), '\n', ' ');
+  std::erase(out.authentication, '\t');
+  if (!out.authentication.empty() && out.authentication.back() == ' ') out.authentication.pop_back();
+  if (v.dmarc.disposition == trust::DmarcPolicy::Reject && enforce) {
+    out.status = Status::dmarc_rejected;
+    out.detail = "DMARC policy of " + v.dmarc.policy_domain + " is reject: " + out.authentication;
+    return false;
+  }
+  out.quarantined = v.dmarc.disposition != trust::DmarcPolicy::None;
+  // Every range lies in the header section, before every cut.
+  const auto forged = trust::claimed_results(s.bytes, authserv_id);
+  std::uint64_t removed = 0;
+  for (auto it = forged.rbegin(); it != forged.rend(); ++it) {
+    s.bytes.erase(it->first, it->second - it->first);
+    removed += it->second - it->first;
+  }
+  s.bytes.insert(0, h);
+  for (auto& c : s.cuts) c.offset = c.offset - removed + h.size();
+  return true;
+}
+
+}  // namespace
 
 mime::Limits mime_limits(const config::Config& cfg) {
   mime::Limits l;
@@ -418,7 +490,11 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
   }
   storage::Delivery& d = st.delivery;
   d.set_per_recipient_quota();
-  auto split = finish_split(d, st.splitter, cfg_, out);
+  std::function<bool(mime::Skeleton&)> adjust;
+  if (st.check) {
+    adjust = [&](mime::Skeleton& s) { return authenticate(*st.check, cfg_.hostname, auth_.enforce_reject, s, out); };
+  }
+  auto split = finish_split(d, st.splitter, cfg_, out, adjust);
   if (!split) return out;
   // The header section is the skeleton's own (never cut): what the client sent.
   if (in.check_header_senders && !in.sent_account.empty() &&
@@ -434,6 +510,10 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     Placement p;
     if (hook_) p = hook_(RecipientFacts{a, in.envelope, split->summary});
     if (p.discard) continue;
+    if (out.quarantined) {
+      if (p.mailbox == "INBOX") p.mailbox = junk_mailbox(store_, a);
+      if (std::find(p.keywords.begin(), p.keywords.end(), "$junk") == p.keywords.end()) p.keywords.push_back("$junk");
+    }
     d.add_mailbox_row(a, p.mailbox, p.keywords, internal);
     ++rows;
   }

@@ -36,6 +36,11 @@ class Store;
 class Delivery;
 }  // namespace refmail::storage
 
+namespace refmail::trust {
+class DnsLookup;
+class PublicSuffixList;
+}  // namespace refmail::trust
+
 namespace refmail::delivery {
 
 // Where one accepted recipient's copies go.
@@ -52,6 +57,7 @@ enum class Status {
   from_rejected,      // a From: or Sender: address is not the user's (RFC 6409 8)
   bad_recipients,     // a recipient is malformed, unknown, or there is none
   invalid,            // the message cannot be split or composed
+  dmarc_rejected,     // the From domain's DMARC policy says reject, and [auth] enforces it
 };
 
 struct Outcome {
@@ -72,6 +78,22 @@ struct Outcome {
   std::string over_quota_report;
   // The delivery failed on an exception (a bug), not on a store error.
   bool internal_error = false;
+  // Inbound authentication (Inbound::verify): the Authentication-Results field added,
+  // without its name and folds, for the log; "" when the message was not checked.
+  std::string authentication;
+  bool quarantined = false;  // DMARC quarantine: the copies went to Junk
+};
+
+// Inbound authentication for mail from the world (Inbound::verify): SPF, DKIM and DMARC
+// (trust/inbound.hpp) before the commit, their results in one Authentication-Results
+// field above the trace header, forged fields claiming our host name removed (RFC 8601
+// 5). A DMARC quarantine lands in the recipient's Junk (INBOX when it has none) with
+// $junk; a DMARC reject is refused (550 5.7.1) only when `enforce_reject`, else
+// quarantined. Set by the server from [auth].
+struct InboundAuth {
+  std::function<std::unique_ptr<trust::DnsLookup>()> dns;  // one resolver per message
+  std::shared_ptr<const trust::PublicSuffixList> psl;
+  bool enforce_reject = false;
 };
 
 // What the per-recipient hook decides for one local account before the commit (the
@@ -100,6 +122,9 @@ struct Inbound {
   // Submission: the From: and Sender: addresses must be sent_account's too
   // (header_senders_allowed), checked on the received header section.
   bool check_header_senders = false;
+  // Mail from the world (the MX, unauthenticated, a client outside [auth] skip_networks):
+  // checked with the service's InboundAuth when it has one. Read by open_intake.
+  bool verify = false;
 };
 
 // A message arriving in pieces (SMTP DATA/BDAT): each piece goes through the splitter
@@ -181,6 +206,7 @@ class Service {
 
   void set_wake_relay(std::function<void()> wake) { wake_relay_ = std::move(wake); }
   void set_recipient_hook(RecipientHook hook) { hook_ = std::move(hook); }
+  void set_inbound_auth(InboundAuth auth) { auth_ = std::move(auth); }
 
   // --- routing and policy (RCPT TO, EmailSubmission recipients)
 
@@ -247,6 +273,7 @@ class Service {
   const config::Config& cfg_;
   std::function<void()> wake_relay_;
   RecipientHook hook_;
+  InboundAuth auth_;
 };
 
 // The MIME parser's bounds every message is split with (config [limits] mime_*): what

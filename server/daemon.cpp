@@ -11,7 +11,9 @@
 #include <boost/asio.hpp>
 
 #include "server/http_server.hpp"
+#include "server/dns_lookup.hpp"
 #include "server/import_worker.hpp"
+#include "server/public_suffix_file.hpp"
 #include "server/search_worker.hpp"
 #include "search/index.hpp"
 #include "server/listeners.hpp"
@@ -195,6 +197,25 @@ int run_daemon(const config::Config& cfg) {
   // Every delivery (SMTP, and the bounces of the relay itself) wakes the relay when it
   // queued rows; JMAP's router gets the same waker (listeners.cpp).
   auto mail = std::make_shared<delivery::Service>(*store, cfg, [r = relay.get()] { r->notify(); });
+  if (cfg.auth.verify) {
+    // [auth]: SPF, DKIM and DMARC of mail from the world, DNS as the relay asks it.
+    std::string why;
+    auto psl = load_public_suffix_list(cfg.auth.public_suffix_list, &why);
+    if (!psl) {
+      std::cerr << "refmaild: auth.public_suffix_list: " << why
+                << " (install Debian's publicsuffix package, or set auth.verify = false)\n";
+      return 1;
+    }
+    delivery::InboundAuth auth;
+    auth.psl = std::make_shared<const trust::PublicSuffixList>(std::move(*psl));
+    auth.enforce_reject = cfg.auth.enforce_dmarc_reject;
+    auth.dns = [servers = cfg.relay.dns_servers]() -> std::unique_ptr<trust::DnsLookup> {
+      DnsOptions o;
+      o.servers = servers;
+      return std::make_unique<AresDnsLookup>(std::move(o));
+    };
+    mail->set_inbound_auth(std::move(auth));
+  }
   admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
   {
     std::string why;

@@ -104,6 +104,9 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   if (!svc.trusted_proxies) {
     svc.trusted_proxies = std::make_shared<const net::NetworkSet>(net::NetworkSet::from_strings(svc.cfg.proxy.trusted));
   }
+  if (!svc.auth_skip) {
+    svc.auth_skip = std::make_shared<const net::NetworkSet>(net::NetworkSet::from_strings(svc.cfg.auth.skip_networks));
+  }
   const auto& proxy = svc.cfg.proxy;
   auto& io = svc.rt.io;
   struct Smtp {

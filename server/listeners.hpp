@@ -57,6 +57,8 @@ struct Services {
   std::shared_ptr<delivery::Service> delivery = nullptr;
   // [proxy] trusted, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> trusted_proxies = nullptr;
+  // [auth] skip_networks, parsed once; made by start_listeners when null.
+  std::shared_ptr<const net::NetworkSet> auth_skip = nullptr;
   // The full-text index for JMAP Email/query; null: text filters scan summaries.
   std::shared_ptr<search::Index> search = nullptr;
 };

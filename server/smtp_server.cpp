@@ -70,13 +70,17 @@ class StreamIn final : public smtp::ContentConsumer {
  public:
   static constexpr std::size_t kStep = 256u << 10;
 
-  StreamIn(delivery::Service& svc, std::string peer_ip) : svc_(svc), peer_ip_(std::move(peer_ip)) {}
+  // `verify`: mail on this connection comes from the world ([auth]: the MX listener, a
+  // client outside skip_networks); an authenticated transaction is never checked.
+  StreamIn(delivery::Service& svc, std::string peer_ip, bool verify)
+      : svc_(svc), peer_ip_(std::move(peer_ip)), verify_(verify) {}
 
   void begin(const smtp::Envelope& envelope) override {
     discard();
     facts_ = delivery::Inbound{};
     facts_.envelope = envelope;
     facts_.peer_ip = peer_ip_;
+    facts_.verify = verify_ && !envelope.auth_user;
     open_ = true;
   }
   void write(std::string_view bytes) override {
@@ -121,6 +125,7 @@ class StreamIn final : public smtp::ContentConsumer {
  private:
   delivery::Service& svc_;
   const std::string peer_ip_;
+  const bool verify_;
   delivery::Inbound facts_;  // envelope and peer, for the trace header
   std::string pending_;
   std::optional<delivery::Intake> intake_;
@@ -193,7 +198,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   lim.max_data_line = cfg.limits.data_line_bytes;
   opts.bare_lf = cfg.smtp_policy.reject_bare_lf ? smtp::BareLfPolicy::Reject : smtp::BareLfPolicy::Accept;
   smtp::Session session(opts, lim);
-  StreamIn stream(*svc.delivery, peer_ip);  // declared after the session: outlives its use
+  const bool verify = cfg.auth.verify && lc.name == "mx" && !(svc.auth_skip && svc.auth_skip->contains(peer_ip));
+  StreamIn stream(*svc.delivery, peer_ip, verify);  // declared after the session: outlives its use
   session.set_content_consumer(&stream);
 
   std::deque<smtp::Action> pending;

@@ -85,6 +85,9 @@ enum class DeliveryStatus {
   Rejected,       // 554 5.7.1 (content policy)
   // 550 5.7.1: a From: or Sender: address the authenticated user may not use (RFC 6409 8).
   SenderRejected,
+  // 550 5.7.1: the From domain's DMARC policy is reject and the server enforces it
+  // (RFC 7489 6.6.4, 10.3: rejected during the SMTP transaction).
+  DmarcRejected,
 };
 
 }  // namespace refmail::smtp

@@ -607,6 +607,9 @@ std::vector<Action> Session::delivery_result(DeliveryStatus status, std::string_
     case DeliveryStatus::SenderRejected:
       fail(550, "5.7.1 Error: From/Sender header address not owned by the authenticated user");
       break;
+    case DeliveryStatus::DmarcRejected:
+      fail(550, "5.7.1 Error: rejected by the DMARC policy of the From domain");
+      break;
   }
   run();
   return take_out();

@@ -28,6 +28,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def closed_udp_port():
+    """A loopback UDP port nobody listens on: a DNS server there answers every query
+    with ECONNREFUSED at once (a resolver configured with it fails fast, never hangs)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_port(port, proc, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -6,18 +6,10 @@ recipients; `refmailctl queue list --json`) and the same Sent copy (mailbox, key
 subject, recipients). Both accept the user's alias as sender and refuse another user's
 address. The relay's DNS server is a port nobody answers on, so the rows stay queued
 (a temporary failure) while the test reads them."""
-import json, smtplib, socket, unittest
-from harness import Daemon, JmapClient, main
+import json, smtplib, unittest
+from harness import Daemon, JmapClient, main, closed_udp_port
 
 RCPTS = ["x@one.test", "y@two.test", "z@one.test"]
-
-
-def closed_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def message(subject, frm="alice@example.test"):

@@ -8,7 +8,7 @@ plain_auth_on_loopback no longer applies; a malformed header closes that connect
 only. Untrusted loopback sources are 127.0.0.x addresses other than the trusted one
 (Linux routes all of 127/8 to lo)."""
 import base64, http.client, json, smtplib, socket, ssl, struct, unittest, urllib.parse
-from harness import Daemon, main
+from harness import Daemon, closed_udp_port, main
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -118,8 +118,11 @@ class SmtpProxyProtocol(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # The carried clients are not loopback, so [auth] checks their mail: DNS fails at
+        # once (temperror), never through the machine's resolver.
         cls.d = Daemon(extra_toml='[proxy]\ntrusted = ["127.0.0.1"]\nproxy_protocol = ["smtp", "submission"]\n'
-                                  "[smtp]\nplain_auth_on_loopback = true\n[limits]\nconnections_per_ip = 2\n")
+                                  "[smtp]\nplain_auth_on_loopback = true\n[limits]\nconnections_per_ip = 2\n"
+                                  f'[relay]\ndns_servers = ["127.0.0.1:{closed_udp_port()}"]\n')
         cls.d.add_user("bob@example.test", "bob-pw")
 
     @classmethod
@@ -161,7 +164,10 @@ class SmtpProxyProtocol(unittest.TestCase):
         finally:
             s.quit()
         raw = self.raw_message("proxied-1")
-        received = raw.split(b"\r\n")[0]
+        # The carried client's mail was checked ([auth]): our Authentication-Results on top,
+        # then the trace line naming that client.
+        self.assertTrue(raw.startswith(b"Authentication-Results: mx.example.test;\r\n\tspf=temperror"), raw[:400])
+        received = raw[raw.index(b"\r\nReceived: ") + 2:].split(b"\r\n")[0]
         self.assertEqual(received, b"Received: from client.example ([203.0.113.9])", raw[:400])
         self.assertNotIn(b"127.0.0.1", raw.split(b"\r\n\r\n")[0])
         self.assertIn("smtp.proxied listener=mx peer=203.0.113.9 via=127.0.0.1", log_text(self.d))

@@ -53,6 +53,10 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->limits.imap_idle_timeout, def->limits.imap_idle_timeout);
   EXPECT_EQ(file->smtp_policy.plain_auth_on_loopback, def->smtp_policy.plain_auth_on_loopback);
   EXPECT_EQ(file->limits.message_size_bytes, def->limits.message_size_bytes);
+  EXPECT_EQ(file->auth.verify, def->auth.verify);
+  EXPECT_EQ(file->auth.skip_networks, def->auth.skip_networks);
+  EXPECT_EQ(file->auth.enforce_dmarc_reject, def->auth.enforce_dmarc_reject);
+  EXPECT_EQ(file->auth.public_suffix_list, def->auth.public_suffix_list);
   EXPECT_EQ(file->limits.recipients, def->limits.recipients);
   EXPECT_EQ(file->limits.connections, def->limits.connections);
   EXPECT_EQ(file->limits.connections_per_ip, def->limits.connections_per_ip);
@@ -269,6 +273,17 @@ TEST(Endpoint, Parsing) {
   EXPECT_FALSE(parse_endpoint("[::1]25", e));
   EXPECT_TRUE(parse_endpoint("", e));
   EXPECT_FALSE(e.enabled());
+}
+
+TEST(Config, AuthSection) {
+  auto c = parse("[auth]\nverify = false\nskip_networks = [\"10.0.0.0/8\"]\nenforce_dmarc_reject = true\n", "t");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_FALSE(c->auth.verify);
+  EXPECT_EQ(c->auth.skip_networks, std::vector<std::string>{"10.0.0.0/8"});
+  EXPECT_TRUE(c->auth.enforce_dmarc_reject);
+  auto bad = parse("[auth]\nskip_networks = [\"10.1.0.0/8\"]\n", "t");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("auth.skip_networks"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace

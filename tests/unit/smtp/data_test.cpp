@@ -44,6 +44,7 @@ TEST(Data, DeliveryOutcomes) {
       {DeliveryStatus::Rejected, "554 5.7.1 Error: message rejected\r\n"},
       {DeliveryStatus::SenderRejected,
        "550 5.7.1 Error: From/Sender header address not owned by the authenticated user\r\n"},
+      {DeliveryStatus::DmarcRejected, "550 5.7.1 Error: rejected by the DMARC policy of the From domain\r\n"},
   };
   for (const auto& c : cases) {
     Responder r;
