@@ -12,7 +12,7 @@ build_pkgs=(
   libssl-dev librocksdb-dev libxxhash-dev libmimetic-dev libxapian-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libc-ares-dev libtomlplusplus-dev libspdlog-dev libcli11-dev libsodium-dev
-  openssl
+  openssl publicsuffix  # publicsuffix: the Public Suffix List DMARC reads ([auth] public_suffix_list)
 )
 test_pkgs=( python3 swaks curl dovecot-imapd dovecot-lmtpd )  # dovecot: tests/e2e/test_import.py
 test_pkgs+=( isync offlineimap3 python3-dkim )  # tests/e2e/test_imap_clients.py: mbsync, offlineimap, and dkimpy as the DKIM oracle

@@ -37,6 +37,34 @@ json::object body_part(const std::string& message_id, const mime::PartSummary& p
   return o;
 }
 
+// headers and header:{name}[:asRaw][:all] (RFC 8621 4.1.3) of `props`, raw form only,
+// from `headers` (an Email's or a body part's). Other forms are not offered: left out.
+void add_header_properties(json::object& o, const std::vector<std::pair<std::string, std::string>>& headers,
+                           const std::set<std::string>& props) {
+  if (props.count("headers")) {
+    json::array hs;
+    for (const auto& [name, value] : headers) hs.push_back(json::object{{"name", name}, {"value", value}});
+    o["headers"] = std::move(hs);
+  }
+  for (const std::string& k : props) {
+    if (!k.starts_with("header:")) continue;
+    std::string_view rest = std::string_view(k).substr(7);
+    bool all = false;
+    if (rest.ends_with(":all")) {
+      all = true;
+      rest.remove_suffix(4);
+    }
+    if (rest.ends_with(":asRaw")) rest.remove_suffix(6);
+    if (rest.empty() || rest.find(':') != std::string_view::npos) continue;  // other forms: not offered
+    const std::string want = ascii_lower(rest);
+    json::array values;
+    for (const auto& [name, value] : headers)
+      if (ascii_lower(name) == want) values.emplace_back(value);
+    if (all) o[k] = std::move(values);
+    else o[k] = values.empty() ? json::value(nullptr) : values.back();
+  }
+}
+
 json::object structure_part(const std::string& message_id, const mime::StructurePart& n,
                             const std::optional<std::set<std::string>>& props) {
   json::object o = body_part(message_id, n.part, props);
@@ -45,31 +73,7 @@ json::object structure_part(const std::string& message_id, const mime::Structure
     for (const char* k : {"partId", "blobId", "charset"})
       if (o.contains(k)) o[k] = nullptr;
   }
-  if (props && props->count("headers")) {
-    json::array hs;
-    for (const auto& [name, value] : n.headers) hs.push_back(json::object{{"name", name}, {"value", value}});
-    o["headers"] = std::move(hs);
-  }
-  if (props) {
-    // header:{name}[:asRaw][:all] (RFC 8621 4.1.3), raw form only.
-    for (const std::string& k : *props) {
-      if (!k.starts_with("header:")) continue;
-      std::string_view rest = std::string_view(k).substr(7);
-      bool all = false;
-      if (rest.ends_with(":all")) {
-        all = true;
-        rest.remove_suffix(4);
-      }
-      if (rest.ends_with(":asRaw")) rest.remove_suffix(6);
-      if (rest.empty() || rest.find(':') != std::string_view::npos) continue;  // other forms: not offered
-      const std::string want = ascii_lower(rest);
-      json::array values;
-      for (const auto& [name, value] : n.headers)
-        if (ascii_lower(name) == want) values.emplace_back(value);
-      if (all) o[k] = std::move(values);
-      else o[k] = values.empty() ? json::value(nullptr) : values.back();
-    }
-  }
+  if (props) add_header_properties(o, n.headers, *props);
   if (n.is_multipart) {
     json::array subs;
     for (const auto& c : n.sub_parts) subs.push_back(structure_part(message_id, c, props));

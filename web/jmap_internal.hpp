@@ -136,6 +136,10 @@ std::optional<PartContent> resolve_part_blob(Ctx& ctx, std::string_view blob_id)
 // bodyProperties.
 json::object body_part(const std::string& message_id, const mime::PartSummary& p,
                        const std::optional<std::set<std::string>>& props);
+// "headers" and "header:{name}[:asRaw][:all]" (RFC 8621 4.1.3, raw form) listed in
+// `props`, from `headers` (an Email's own or a body part's) into `o`.
+void add_header_properties(json::object& o, const std::vector<std::pair<std::string, std::string>>& headers,
+                           const std::set<std::string>& props);
 // The bodyStructure tree: body_part() per node, subParts on multiparts, "headers" and
 // "header:{name}[:all]" (raw form) when listed in `props`.
 json::object structure_part(const std::string& message_id, const mime::StructurePart& n,

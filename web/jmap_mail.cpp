@@ -486,6 +486,9 @@ json::object email_object(Ctx& ctx, const std::string& id, const std::vector<Mai
   if (props && props->count("bodyStructure")) {
     o["bodyStructure"] = structure ? json::value(structure_part(id, *structure, body_props)) : json::value(nullptr);
   }
+  // The Email's own header fields (RFC 8621 4.1.3): the structure root's (the top-level
+  // header section), e.g. header:Authentication-Results for the inbound verdicts.
+  if (props && structure) add_header_properties(o, structure->headers, *props);
   if (want("bodyValues")) {
     bool all = bool_arg(args, "fetchAllBodyValues");
     bool text = all || bool_arg(args, "fetchTextBodyValues");
@@ -528,10 +531,14 @@ void email_get(Ctx& ctx, json::object& args, const std::string& call_id, json::a
     return out.push_back(method_error("requestTooLarge", call_id));
   }
   auto props = read_properties(args);
-  const bool want_structure = props && props->count("bodyStructure");
-  bool structure_headers = false;
+  // The Email's own headers (headers, header:*) come from the structure root.
+  const bool email_headers = props && std::any_of(props->begin(), props->end(), [](const std::string& p) {
+    return p == "headers" || p.starts_with("header:");
+  });
+  const bool want_structure = props && (props->count("bodyStructure") || email_headers);
+  bool structure_headers = email_headers;
   if (auto bp = read_properties(args, "bodyProperties")) {
-    structure_headers = std::any_of(bp->begin(), bp->end(), [](const std::string& p) {
+    structure_headers = structure_headers || std::any_of(bp->begin(), bp->end(), [](const std::string& p) {
       return p == "headers" || p.starts_with("header:");
     });
   }

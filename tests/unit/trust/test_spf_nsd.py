@@ -10,21 +10,13 @@ Usage: test_spf_nsd.py PATH/TO/refmail_spf_tool   (ctest passes it)
 Fails loudly when nsd is missing (tools/install-deps.sh --test installs it).
 """
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 
-NSD = shutil.which("nsd") or "/usr/sbin/nsd"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "e2e"))
+from nsd_server import Nsd, txt  # noqa: E402  (tests/e2e/nsd_server.py)
 
 BIG = "v=spf1" + "".join(" ip4:10.%d.%d.1" % (i // 250, i % 250) for i in range(270)) + " ip4:192.0.2.77 -all"
-
-
-def txt(value):
-    # A TXT record as character-strings of at most 250 octets.
-    return " ".join('"%s"' % value[i:i + 250] for i in range(0, len(value), 250))
 
 
 ZONE = """$ORIGIN test.
@@ -76,75 +68,15 @@ CASES = [
 ]
 
 
-def free_port():
-    # A port free for both UDP and TCP (nsd listens on both).
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
-
-
 def main():
     tool = sys.argv[1]
-    if not os.path.exists(NSD):
-        print("nsd is not installed (apt-get install nsd; tools/install-deps.sh --test)")
-        return 1
-    work = tempfile.mkdtemp(prefix="refmail-nsd-")
-    port = free_port()
-    with open(os.path.join(work, "test.zone"), "w") as f:
-        f.write(ZONE)
-    with open(os.path.join(work, "reverse.zone"), "w") as f:
-        f.write(REVERSE)
-    conf = os.path.join(work, "nsd.conf")
-    with open(conf, "w") as f:
-        f.write("""server:
-  ip-address: 127.0.0.1
-  port: %d
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "%s"
-  database: ""
-  zonelistfile: "%s/zone.list"
-  xfrdfile: "%s/xfrd.state"
-  pidfile: "%s/nsd.pid"
-  logfile: "%s/nsd.log"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: "test"
-  zonefile: "test.zone"
-zone:
-  name: "2.0.192.in-addr.arpa"
-  zonefile: "reverse.zone"
-""" % (port, work, work, work, work, work))
-    proc = subprocess.Popen([NSD, "-d", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 15
-        while True:
-            if proc.poll() is not None:
-                print("nsd exited: %s" % proc.stderr.read().decode(errors="replace"))
-                return 1
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    print("nsd did not start on port %d" % port)
-                    return 1
-                time.sleep(0.1)
+        nsd = Nsd({"test": ZONE, "2.0.192.in-addr.arpa": REVERSE})
+    except RuntimeError as e:
+        print(e)
+        return 1
+    port = nsd.port
+    try:
         stdin = "".join("%s %s h.test\n" % (ip, sender) for ip, sender, _ in CASES)
         out = subprocess.run([tool, "dns:127.0.0.1:%d" % port], input=stdin, capture_output=True, text=True,
                              timeout=60, check=True).stdout.split("\n")
@@ -159,13 +91,7 @@ zone:
         print("%d SPF checks through c-ares and nsd as expected" % len(CASES))
         return 0
     finally:
-        proc.terminate()  # the nsd this test started, by its own handle
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        nsd.stop()
 
 
 if __name__ == "__main__":
