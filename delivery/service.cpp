@@ -1,6 +1,8 @@
 // delivery/service.cpp — see service.hpp.
 #include "delivery/service.hpp"
 
+#include "delivery/dkim_signing.hpp"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include "mime/address.hpp"
 #include "mime/dsn.hpp"
 #include "mime/headers.hpp"
+#include "mime/joiner.hpp"
 #include "mime/splitter.hpp"
 #include "smtp/address.hpp"
 #include "smtp/recipient_policy.hpp"
@@ -320,6 +323,8 @@ struct Intake::State {
   // trace header, i.e. the message as received. The check uses `dns`: declared after.
   std::unique_ptr<trust::DnsLookup> dns;
   std::unique_ptr<trust::InboundCheck> check;
+  // DKIM signing of a submission (the envelope has an authenticated user).
+  std::unique_ptr<SubmissionSigner> signer;
 
   State(storage::Store& store, const config::Config& cfg)
       : delivery(store.begin_delivery()), splitter(split_params(cfg), delivery.blob_sink()) {}
@@ -336,6 +341,7 @@ void Intake::write(std::string_view bytes) {
   try {
     st_->splitter.feed(bytes);
     if (st_->check) st_->check->feed(bytes);
+    if (st_->signer) st_->signer->feed(bytes);
   } catch (const std::exception& e) {
     st_->failure = std::string("internal error: ") + e.what();
   } catch (...) {
@@ -371,6 +377,10 @@ Intake Service::open_intake(const Inbound& in) {
     s.dns = auth_.dns();
     if (s.dns) s.check = std::make_unique<trust::InboundCheck>(*s.dns, *auth_.psl, std::move(f));
   }
+  if (in.envelope.auth_user && dkim_) {
+    intake.st_->signer =
+        std::make_unique<SubmissionSigner>([keys = dkim_](std::string_view domain) { return keys->signers(domain); });
+  }
   return intake;
 }
 
@@ -386,6 +396,12 @@ std::string junk_mailbox(storage::Store& store, const std::string& account) {
     }
   }
   return "INBOX";
+}
+
+// Header fields put on top of the skeleton (above the trace header): every cut moves.
+void prepend(mime::Skeleton& s, std::string_view fields) {
+  s.bytes.insert(0, fields);
+  for (auto& c : s.cuts) c.offset += fields.size();
 }
 
 // The finished inbound check applied to the skeleton's header section: forged
@@ -415,9 +431,26 @@ bool authenticate(trust::InboundCheck& check, const std::string& authserv_id, bo
     s.bytes.erase(it->first, it->second - it->first);
     removed += it->second - it->first;
   }
-  s.bytes.insert(0, h);
-  for (auto& c : s.cuts) c.offset = c.offset - removed + h.size();
+  for (auto& c : s.cuts) c.offset -= removed;
+  prepend(s, h);
   return true;
+}
+
+// The submission's DKIM signatures on top of the skeleton. A failure to sign is logged
+// through `out.dkim` and the message goes unsigned (the receiver's DMARC decides).
+void sign_into(SubmissionSigner& signer, std::time_t now, mime::Skeleton& s, Outcome& out) {
+  std::string why;
+  const auto fields = signer.finish(static_cast<std::int64_t>(now), why);
+  if (!why.empty()) {
+    out.dkim = why;
+    return;
+  }
+  if (fields.empty()) return;
+  std::string all;
+  for (const auto& f : fields) all += f;
+  out.dkim = "d=" + signer.domain() + " s=";
+  for (const auto& sel : signer.selectors()) out.dkim += (out.dkim.back() == '=' ? "" : ",") + sel;
+  prepend(s, all);
 }
 
 }  // namespace
@@ -491,8 +524,12 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
   storage::Delivery& d = st.delivery;
   d.set_per_recipient_quota();
   std::function<bool(mime::Skeleton&)> adjust;
-  if (st.check) {
-    adjust = [&](mime::Skeleton& s) { return authenticate(*st.check, cfg_.hostname, auth_.enforce_reject, s, out); };
+  if (st.check || st.signer) {
+    adjust = [&](mime::Skeleton& s) {
+      if (st.check && !authenticate(*st.check, cfg_.hostname, auth_.enforce_reject, s, out)) return false;
+      if (st.signer) sign_into(*st.signer, st.now, s, out);
+      return true;
+    };
   }
   auto split = finish_split(d, st.splitter, cfg_, out, adjust);
   if (!split) return out;
@@ -612,6 +649,33 @@ Outcome Service::submit(Submission s) {
   return guarded("", [&] { return submit_message(std::move(s)); });
 }
 
+// DKIM for a JMAP submission: the stored message joined from its blobs streams through
+// the signer (no whole copy), the signatures go on top of its skeleton. Unsigned (and
+// why in out.dkim) when it cannot be read.
+void Service::sign_record(storage::MessageRecord& record, Outcome& out) {
+  auto skel = mime::Skeleton::parse(record.skeleton);
+  if (!skel) {
+    out.dkim = "not signed: skeleton unreadable";
+    return;
+  }
+  SubmissionSigner signer([keys = dkim_](std::string_view domain) { return keys->signers(domain); });
+  mime::Joiner joiner(*skel, store_.blob_source());
+  std::string buf(64 * 1024, '\0');
+  for (;;) {
+    auto n = joiner.read(std::span<char>(buf.data(), buf.size()));
+    if (!n) {
+      out.dkim = "not signed: " + n.error().message();
+      return;
+    }
+    if (*n == 0) break;
+    signer.feed(std::string_view(buf.data(), *n));
+  }
+  sign_into(signer, std::time(nullptr), *skel, out);
+  if (!out.dkim.starts_with("d=")) return;
+  record.skeleton = skel->serialize();
+  record.logical_size = skel->joined_size();
+}
+
 Outcome Service::submit_message(Submission s) {
   Outcome out;
   auto summary = mime::Summary::parse(s.record.summary);
@@ -652,6 +716,9 @@ Outcome Service::submit_message(Submission s) {
       if (std::find(local.begin(), local.end(), a) == local.end()) local.push_back(std::move(a));
     for (auto& f : route.foreign) foreign.push_back(std::move(f));
   }
+  // Signed here, once (the sender's own stored copy stays as composed): the local
+  // recipients' rows and the relayed copies share the signed record.
+  if (dkim_) sign_record(s.record, out);
   auto d = store_.begin_delivery();
   d.set_message(s.record);  // same skeleton: blobs referenced, not copied
   if (summary) set_thread_keys(d, *summary);

@@ -82,6 +82,9 @@ struct Outcome {
   // without its name and folds, for the log; "" when the message was not checked.
   std::string authentication;
   bool quarantined = false;  // DMARC quarantine: the copies went to Junk
+  // DKIM signing at submission: "d=<domain> s=<selector>,<selector>", or why it failed;
+  // "" when no key applied.
+  std::string dkim;
 };
 
 // Inbound authentication for mail from the world (Inbound::verify): SPF, DKIM and DMARC
@@ -90,6 +93,8 @@ struct Outcome {
 // 5). A DMARC quarantine lands in the recipient's Junk (INBOX when it has none) with
 // $junk; a DMARC reject is refused (550 5.7.1) only when `enforce_reject`, else
 // quarantined. Set by the server from [auth].
+class DkimKeyring;
+
 struct InboundAuth {
   std::function<std::unique_ptr<trust::DnsLookup>()> dns;  // one resolver per message
   std::shared_ptr<const trust::PublicSuffixList> psl;
@@ -207,6 +212,9 @@ class Service {
   void set_wake_relay(std::function<void()> wake) { wake_relay_ = std::move(wake); }
   void set_recipient_hook(RecipientHook hook) { hook_ = std::move(hook); }
   void set_inbound_auth(InboundAuth auth) { auth_ = std::move(auth); }
+  // DKIM keys (delivery/dkim_signing.hpp): messages submitted by an authenticated user
+  // whose From domain has signing keys are signed once, at submission, and stored signed.
+  void set_dkim(std::shared_ptr<DkimKeyring> keys) { dkim_ = std::move(keys); }
 
   // --- routing and policy (RCPT TO, EmailSubmission recipients)
 
@@ -262,6 +270,7 @@ class Service {
  private:
   Outcome deliver_inbound(Inbound in, Intake& intake);
   Outcome submit_message(Submission s);
+  void sign_record(storage::MessageRecord& record, Outcome& out);
   Outcome import_message(Import in);
   std::size_t add_queue_rows(storage::Delivery& d, const QueueEnvelope& base, const std::vector<std::string>& foreign,
                              storage::UnixSeconds when) const;
@@ -274,6 +283,7 @@ class Service {
   std::function<void()> wake_relay_;
   RecipientHook hook_;
   InboundAuth auth_;
+  std::shared_ptr<DkimKeyring> dkim_;
 };
 
 // The MIME parser's bounds every message is split with (config [limits] mime_*): what

@@ -17,6 +17,7 @@
 #include "server/search_worker.hpp"
 #include "search/index.hpp"
 #include "server/listeners.hpp"
+#include "delivery/dkim_signing.hpp"
 #include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
@@ -216,6 +217,9 @@ int run_daemon(const config::Config& cfg) {
     };
     mail->set_inbound_auth(std::move(auth));
   }
+  // DKIM keys (refmailctl dkim): submissions from a domain with keys are signed.
+  auto dkim_keys = std::make_shared<delivery::DkimKeyring>(cfg.data_dir + "/dkim");
+  mail->set_dkim(dkim_keys);
   admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
   {
     std::string why;
@@ -231,6 +235,7 @@ int run_daemon(const config::Config& cfg) {
   services.passwords = passwords;
   services.delivery = mail;
   services.search = search_index;
+  services.dkim = dkim_keys;
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;

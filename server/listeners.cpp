@@ -169,6 +169,7 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     l->router->set_import(svc.import);
     l->router->set_queue_notifier(svc.queue_notify);
     l->router->set_search(svc.search);
+    if (svc.dkim) l->router->set_dkim(svc.dkim);
     HttpOptions o;
     o.name = "http";
     o.budget = http_budget;

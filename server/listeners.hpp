@@ -24,6 +24,7 @@ namespace refmail::search {
 class Index;
 }
 namespace refmail::delivery {
+class DkimKeyring;
 class Service;
 }
 namespace refmail::metrics {
@@ -57,6 +58,8 @@ struct Services {
   std::shared_ptr<delivery::Service> delivery = nullptr;
   // [proxy] trusted, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> trusted_proxies = nullptr;
+  // DKIM keys for JMAP submissions (the SMTP ones sign through `delivery`).
+  std::shared_ptr<delivery::DkimKeyring> dkim = nullptr;
   // [auth] skip_networks, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> auth_skip = nullptr;
   // The full-text index for JMAP Email/query; null: text filters scan summaries.

@@ -321,7 +321,9 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
                                       {"queue_rows", outcome.queue_rows},
                                       {"bytes", outcome.bytes},
                                       {"cuts", outcome.cuts},
-                                      {"new_blob_bytes", outcome.new_blob_bytes}});
+                                      {"new_blob_bytes", outcome.new_blob_bytes},
+                                      {"auth", outcome.authentication},
+                                      {"dkim", outcome.dkim}});
         }
         if (!outcome.over_quota.empty()) {
           log::info("ingest.over_quota", {{"id", outcome.trace_id}, {"accounts", outcome.over_quota.size()},

@@ -38,6 +38,10 @@ namespace refmail::search {
 class Index;
 }
 
+namespace refmail::delivery {
+class DkimKeyring;
+}  // namespace refmail::delivery
+
 namespace refmail::web {
 
 class ConcurrencyLimit;
@@ -87,6 +91,8 @@ class Jmap {
   // one (or while it cannot answer) it scans the account's summaries. REQUIRES: set
   // before requests are served.
   void set_search(std::shared_ptr<search::Index> index);
+  // DKIM keys: EmailSubmission/set signs with them (delivery::Service::set_dkim).
+  void set_dkim(std::shared_ptr<delivery::DkimKeyring> keys);
 
   struct Impl;
 

@@ -335,6 +335,7 @@ Jmap::~Jmap() = default;
 
 void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->mail.set_wake_relay(std::move(notify)); }
 void Jmap::set_search(std::shared_ptr<search::Index> index) { impl_->search = std::move(index); }
+void Jmap::set_dkim(std::shared_ptr<delivery::DkimKeyring> keys) { impl_->mail.set_dkim(std::move(keys)); }
 
 Response Jmap::session(const std::string& account) {
   const auto& l = limits_;

@@ -52,6 +52,7 @@ class Router {
   void set_queue_notifier(std::function<void()> notify) { jmap_.set_queue_notifier(std::move(notify)); }
   // The full-text index for Email/query (Jmap::set_search).
   void set_search(std::shared_ptr<search::Index> index) { jmap_.set_search(std::move(index)); }
+  void set_dkim(std::shared_ptr<delivery::DkimKeyring> keys) { jmap_.set_dkim(std::move(keys)); }
   [[nodiscard]] std::shared_ptr<metrics::Metrics> shared_metrics() { return metrics_; }
 
  private:

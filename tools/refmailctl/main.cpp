@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "tools/refmailctl/admin_client.hpp"
 #include "tools/refmailctl/commands.hpp"
+#include "tools/refmailctl/dkim.hpp"
 #include "tools/refmailctl/import.hpp"
 #include "tools/refmailctl/offline.hpp"
 #include "tools/refmailctl/queue.hpp"
@@ -238,6 +239,25 @@ int main(int argc, char** argv) {
   mime_check->add_option("files", files, "Maildir files, .eml files or mbox files")->required();
   mime_check->add_flag("--json", g.json, "print JSON");
 
+  // dkim (tools/refmailctl/dkim.hpp): on the key files under <data_dir>/dkim.
+  auto* dkim = app.add_subcommand("dkim", "DKIM signing keys per domain")->require_subcommand(1);
+  refmail::tools::DkimArgs dkim_args;
+  auto* dkim_keygen = dkim->add_subcommand("keygen", "make DOMAIN's signing keys (RSA + Ed25519); prints the DNS records");
+  dkim_keygen->add_option("domain", dkim_args.domain)->required();
+  dkim_keygen->add_option("--bits", dkim_args.bits, "RSA key size (default 2048)");
+  auto* dkim_rotate = dkim->add_subcommand("rotate", "new signing keys for DOMAIN; the old ones are retired");
+  dkim_rotate->add_option("domain", dkim_args.domain)->required();
+  dkim_rotate->add_option("--bits", dkim_args.bits, "RSA key size (default 2048)");
+  auto* dkim_list = dkim->add_subcommand("list", "every key: domain, selector, algorithm, bits, signing or retired");
+  dkim_list->add_option("domain", dkim_args.domain);
+  dkim_list->add_flag("--json", g.json, "print JSON");
+  auto* dkim_show = dkim->add_subcommand("show", "DOMAIN's DNS TXT records, zone-file form");
+  dkim_show->add_option("domain", dkim_args.domain)->required();
+  dkim_show->add_flag("--json", g.json, "print JSON");
+  auto* dkim_remove = dkim->add_subcommand("remove", "delete a retired key");
+  dkim_remove->add_option("domain", dkim_args.domain)->required();
+  dkim_remove->add_option("selector", dkim_args.selector)->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -370,6 +390,11 @@ int main(int argc, char** argv) {
     };
     return refmail::tools::import_command(import_cmd->get_subcommands().front()->get_name(), import_source,
                                           import_user, import_mailbox, g.json, admin_call, std::cout);
+  }
+  if (dkim->parsed()) {
+    dkim_args.sub = dkim->get_subcommands().front()->get_name();
+    dkim_args.json = g.json;
+    return refmail::tools::dkim_command(load_config(g).data_dir, dkim_args, std::cout, std::cerr);
   }
   if (mime->parsed()) {
     return refmail::tools::mime_check(files, g.json, std::cout, std::cerr);

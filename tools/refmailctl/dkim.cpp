@@ -1,0 +1,103 @@
+// tools/refmailctl/dkim.cpp — `refmailctl dkim ...` (see dkim.hpp).
+#include "tools/refmailctl/dkim.hpp"
+
+#include <sysexits.h>
+
+#include <ctime>
+
+#include <boost/json.hpp>
+
+#include "delivery/dkim_signing.hpp"
+
+namespace refmail::tools {
+
+namespace {
+
+// A TXT record in zone-file form, in character-strings of at most 255 octets.
+std::string zone_line(const delivery::DkimKeyInfo& k) {
+  std::string line = k.dns_name + ". 3600 IN TXT (";
+  for (std::size_t i = 0; i < k.dns_record.size(); i += 255) line += " \"" + k.dns_record.substr(i, 255) + "\"";
+  return line + " )";
+}
+
+void print(const std::vector<delivery::DkimKeyInfo>& keys, bool json, bool records, std::ostream& out) {
+  if (json) {
+    boost::json::array a;
+    for (const auto& k : keys) {
+      a.push_back(boost::json::object{{"domain", k.domain},       {"selector", k.selector},
+                                      {"algorithm", k.algorithm}, {"bits", k.bits},
+                                      {"signing", k.signing},     {"dns_name", k.dns_name},
+                                      {"dns_record", k.dns_record}});
+    }
+    out << boost::json::serialize(boost::json::object{{"keys", a}}) << "\n";
+    return;
+  }
+  for (const auto& k : keys) {
+    if (records) {
+      out << "; " << k.algorithm << (k.signing ? ", signing" : ", retired: keep published until mail signed with it "
+                                                               "has been delivered, then remove")
+          << "\n" << zone_line(k) << "\n";
+    } else {
+      out << k.domain << " " << k.selector << " " << k.algorithm << " " << k.bits << " "
+          << (k.signing ? "signing" : "retired") << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+int dkim_command(const std::string& data_dir, const DkimArgs& a, std::ostream& out, std::ostream& err) {
+  delivery::DkimKeyring ring(data_dir + "/dkim");
+  std::string why;
+  if (a.sub == "keygen" || a.sub == "rotate") {
+    auto existing = ring.list(a.domain, why);
+    bool signing = false;
+    for (const auto& k : existing) signing = signing || k.signing;
+    if (a.sub == "keygen" && signing) {
+      err << "refmailctl: " << a.domain << " already has signing keys; `refmailctl dkim rotate " << a.domain
+          << "` makes new ones\n";
+      return EX_USAGE;
+    }
+    if (a.sub == "rotate" && !signing) {
+      err << "refmailctl: " << a.domain << " has no signing keys; `refmailctl dkim keygen " << a.domain << "` first\n";
+      return EX_USAGE;
+    }
+    auto made = ring.generate(a.domain, a.bits, std::time(nullptr), why);
+    if (!made) {
+      err << "refmailctl: " << why << "\n";
+      return EX_SOFTWARE;
+    }
+    if (!a.json) {
+      out << "; publish these TXT records; mail from " << a.domain << " is signed with them from now on\n";
+    }
+    print(*made, a.json, true, out);
+    if (!a.json && a.sub == "rotate") {
+      out << "; the previous keys are retired (no longer signing) and still listed by `refmailctl dkim show`\n";
+    }
+    return 0;
+  }
+  if (a.sub == "list" || a.sub == "show") {
+    auto keys = ring.list(a.domain, why);
+    if (!why.empty()) {
+      err << "refmailctl: " << why << "\n";
+      return EX_SOFTWARE;
+    }
+    if (a.sub == "show" && keys.empty()) {
+      err << "refmailctl: no DKIM keys for " << a.domain << "\n";
+      return EX_DATAERR;
+    }
+    print(keys, a.json, a.sub == "show", out);
+    return 0;
+  }
+  if (a.sub == "remove") {
+    if (!ring.remove(a.domain, a.selector, why)) {
+      err << "refmailctl: " << why << "\n";
+      return EX_DATAERR;
+    }
+    out << "removed " << a.selector << "._domainkey." << a.domain << "\n";
+    return 0;
+  }
+  return EX_USAGE;
+}
+
+}  // namespace refmail::tools
