@@ -35,7 +35,10 @@ def free_port():
 
 
 class Nsd:
-    """nsd on 127.0.0.1:<port> serving `zones` ({origin without dot: zone text})."""
+    """nsd on 127.0.0.1:<port> serving `zones` ({origin without dot: zone text}).
+    Response rate limiting is off: every client here is 127.0.0.1, and nsd's default
+    (200 answers/s per source) drops answers under a benchmark's load, which a resolver
+    then waits out (5 s) as a lost packet."""
 
     def __init__(self, zones):
         if not os.path.exists(NSD):
@@ -64,6 +67,8 @@ class Nsd:
   logfile: "%s/nsd.log"
   server-count: 1
   verbosity: 1
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
 remote-control:
   control-enable: no
 """ % (self.port, w, w, w, w, w) + zone_conf)

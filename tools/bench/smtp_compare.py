@@ -60,13 +60,13 @@ def du_sb(path):
 
 
 class Refmaild:
-    def __init__(self, build, data_dir, workdir, log_level):
+    def __init__(self, build, data_dir, workdir, log_level, extra_toml=""):
         self.build, self.data, self.dir = build, data_dir, workdir
         self.ports = {k: free_port() for k in ("smtp", "submission", "smtps", "imap", "imaps", "http")}
         self.config = os.path.join(workdir, "refmail.toml")
         with open(self.config, "w") as f:
             f.write('data_dir = "%s"\nhostname = "mx.example.test"\nlocal_domains = ["example.test"]\n'
-                    'log_level = "%s"\n[listen]\n' % (data_dir, log_level)
+                    'log_level = "%s"\n%s\n[listen]\n' % (data_dir, log_level, extra_toml)
                     + "".join('%s = "127.0.0.1:%d"\n' % kv for kv in self.ports.items()))
         self.proc = None
 
