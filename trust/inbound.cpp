@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "net/address.hpp"
+
 namespace refmail::trust {
 
 namespace {
@@ -63,6 +65,62 @@ std::string_view authserv_id_of(std::string_view v) {
 
 }  // namespace
 
+std::string_view to_string(IprevResult r) {
+  switch (r) {
+    case IprevResult::Pass: return "pass";
+    case IprevResult::Fail: return "fail";
+    case IprevResult::TempError: return "temperror";
+    case IprevResult::PermError: return "permerror";
+  }
+  return "permerror";
+}
+
+IprevVerdict check_iprev(std::string_view ip, DnsLookup& dns) {
+  IprevVerdict v;
+  const auto addr = net::IpAddress::parse(ip);
+  if (!addr) return v;  // permerror: nothing to look up
+  const auto ptr = dns.ptr(addr->to_string());
+  if (ptr.status == DnsStatus::TempError) {
+    v.result = IprevResult::TempError;
+    return v;
+  }
+  if (ptr.records.empty()) return v;  // permerror: no PTR data
+  std::size_t temp = 0, asked = 0;
+  for (const auto& name : ptr.records) {
+    if (asked == kMaxIprevNames) break;
+    ++asked;
+    if (name.empty()) continue;
+    const auto fwd = addr->v6 ? dns.aaaa(name) : dns.a(name);
+    if (fwd.status == DnsStatus::TempError) {
+      ++temp;
+      continue;
+    }
+    for (const auto& a : fwd.records) {
+      const auto got = net::IpAddress::parse(a);
+      if (got && *got == *addr) {
+        v.result = IprevResult::Pass;
+        v.name = name;
+        return v;
+      }
+    }
+  }
+  v.result = temp == asked ? IprevResult::TempError : IprevResult::Fail;
+  return v;
+}
+
+std::string iprev_auth_result(const IprevVerdict& v, std::string_view ip) {
+  std::string out = "iprev=" + std::string(to_string(v.result)) + " policy.iprev=" + std::string(ip);
+  if (v.result == IprevResult::Pass) {
+    // A comment: only characters that cannot end it or the field.
+    std::string name;
+    for (char c : v.name.substr(0, 253)) {
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') name += c;
+    }
+    if (!name.empty()) out += " (" + name + ")";
+  }
+  return out;
+}
+
 dkim::KeyAnswer DnsKeyLookup::txt(std::string_view qname) {
   auto a = dns_.txt(qname);
   dkim::KeyAnswer k;
@@ -104,6 +162,8 @@ InboundVerdict InboundCheck::finish(const std::vector<std::string_view>& from_fi
   m.finished = true;
   const auto& f = m.facts;
 
+  v.iprev = check_iprev(f.client_ip, m.dns);
+
   SpfOptions opt;
   opt.receiver = f.authserv_id;
   opt.now = f.now;
@@ -122,6 +182,8 @@ InboundVerdict InboundCheck::finish(const std::vector<std::string_view>& from_fi
   v.dmarc = check_dmarc(in, m.dns, m.psl);
 
   std::string h = "Authentication-Results: " + f.authserv_id + ";\r\n\t";
+  const auto ip = net::IpAddress::parse(f.client_ip);
+  h += iprev_auth_result(v.iprev, ip ? ip->to_string() : std::string("unknown")) + ";\r\n\t";
   h += spf_auth_result(v.spf, v.spf_helo ? f.helo : f.mail_from, v.spf_helo);
   if (v.dkim.empty()) {
     h += ";\r\n\tdkim=none";

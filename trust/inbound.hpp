@@ -1,6 +1,7 @@
 // trust/inbound.hpp — the checks one received message gets before it is accepted:
-// SPF of the MAIL FROM identity (the HELO identity for a null reverse path), every
-// DKIM signature, and DMARC of the From domain over both, reported in one
+// iprev of the client (RFC 8601 3), SPF of the MAIL FROM identity (the HELO identity
+// for a null reverse path), every DKIM signature, and DMARC of the From domain over
+// SPF and DKIM, reported in one
 // Authentication-Results field (RFC 8601) under refmail's authserv-id. Sans-I/O like
 // the cores it joins: DNS through DnsLookup (blocking; the caller runs this on a pool
 // thread), the clock and the pct draw from the caller.
@@ -32,12 +33,31 @@ struct InboundFacts {
   unsigned random_percent = 0;  // uniform in [0, 100): DMARC pct (RFC 7489 6.6.4)
 };
 
+// RFC 8601 2.7.3 / 3: the client's PTR names, each confirmed by its own A/AAAA.
+enum class IprevResult { Pass, Fail, TempError, PermError };
+[[nodiscard]] std::string_view to_string(IprevResult r);
+
+struct IprevVerdict {
+  IprevResult result = IprevResult::PermError;
+  std::string name;  // pass: the confirmed name
+};
+
+// Looks up the PTR names of `ip` (at most kMaxIprevNames are confirmed) and each name's
+// addresses of `ip`'s family. pass: a name maps back to `ip`; permerror: no PTR data
+// (NXDOMAIN or NODATA); temperror: the PTR query, or every forward query, failed
+// temporarily; fail otherwise.
+inline constexpr std::size_t kMaxIprevNames = 10;
+[[nodiscard]] IprevVerdict check_iprev(std::string_view ip, DnsLookup& dns);
+// "iprev=pass policy.iprev=192.0.2.1 (mail.example.com)".
+[[nodiscard]] std::string iprev_auth_result(const IprevVerdict& v, std::string_view ip);
+
 struct InboundVerdict {
+  IprevVerdict iprev;
   SpfVerdict spf;
   bool spf_helo = false;  // the identity SPF checked was HELO (null reverse path)
   std::vector<dkim::SignatureResult> dkim;
   DmarcVerdict dmarc;
-  // "Authentication-Results: <authserv-id>;\r\n\tspf=...;\r\n\tdkim=...;\r\n\tdmarc=...\r\n"
+  // "Authentication-Results: <authserv-id>;\r\n\tiprev=...;\r\n\tspf=...;\r\n\tdkim=...;\r\n\tdmarc=...\r\n"
   std::string header;
 };
 

@@ -166,6 +166,23 @@ class DkimSigningTest(unittest.TestCase):
         self.assertEqual(self.verify_all(local, records), signing)
         self.assertEqual(signature_fields(relayed), signature_fields(local))
 
+    def test_5_dns_prints_every_record(self):
+        out = self.d.ctl("dns", "Example.Test").stdout
+        lines = [l for l in out.splitlines() if not l.startswith(";")]
+        self.assertIn("example.test. 3600 IN MX 10 mx.example.test.", lines)
+        self.assertIn('example.test. 3600 IN TXT "v=spf1 mx -all"', lines)
+        self.assertIn('_dmarc.example.test. 3600 IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.test"', lines)
+        self.assertIn(f"_imaps._tcp.example.test. 3600 IN SRV 0 1 {self.d.ports['imaps']} mx.example.test.", lines)
+        self.assertIn(f"_submission._tcp.example.test. 3600 IN SRV 10 1 {self.d.ports['submission']} mx.example.test.",
+                      lines)
+        # Every DKIM key's record, its strings joined, is the key's record.
+        for k in self.keys():
+            line = next(l for l in lines if l.startswith(k["dns_name"] + ". 3600 IN TXT ("))
+            strings = line[line.index("(") + 1:line.rindex(")")].split('"')[1::2]
+            self.assertTrue(all(len(x) <= 255 for x in strings))
+            self.assertEqual("".join(strings), k["dns_record"])
+        self.assertNotEqual(self.d.ctl("dns", "bad domain!", check=False).returncode, 0)
+
 
 def records_sel(keys):
     return [k["selector"] for k in keys if k["signing"]]

@@ -61,7 +61,11 @@ _dmarc.q IN TXT "v=DMARC1; p=quarantine"
 r IN TXT "v=spf1 -all"
 _dmarc.r IN TXT "v=DMARC1; p=reject"
 """ % txt(cls.record)
-        cls.nsd = Nsd({"test": zone})
+        # The client (127.0.0.1) has a PTR name that maps back to it: iprev passes.
+        reverse = ("$ORIGIN 0.0.127.in-addr.arpa.\n$TTL 60\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n"
+                   "@ IN NS ns.test.\n1 IN PTR out.sender.test.\n")
+        zone += "out.sender IN A 127.0.0.1\n"
+        cls.nsd = Nsd({"test": zone, "0.0.127.in-addr.arpa": reverse})
         try:
             # Loopback is checked too here (skip_networks = []): the test's client is the world.
             cls.d = Daemon(extra_toml=f'[relay]\ndns_servers = ["127.0.0.1:{cls.nsd.port}"]\n'
@@ -119,7 +123,8 @@ _dmarc.r IN TXT "v=DMARC1; p=reject"
             m.logout()
         head = raw[:raw.index(b"\r\nReceived: ") + 2]
         self.assertTrue(head.startswith(b"Authentication-Results: mx.example.test;\r\n"), raw[:600])
-        for want in (b"spf=pass smtp.mailfrom=alice@sender.test",
+        for want in (b"iprev=pass policy.iprev=127.0.0.1 (out.sender.test)",
+                     b"spf=pass smtp.mailfrom=alice@sender.test",
                      b"dkim=pass header.d=sender.test header.s=sel header.a=rsa-sha256",
                      b"dmarc=pass (p=reject dis=none) header.from=sender.test"):
             self.assertIn(want, head)
@@ -153,7 +158,8 @@ _dmarc.r IN TXT "v=DMARC1; p=reject"
         finally:
             m.logout()
         self.assertIn(b"$junk", flags.lower())
-        self.assertTrue(raw.startswith(b"Authentication-Results: mx.example.test;\r\n\tspf=fail"), raw[:400])
+        self.assertTrue(raw.startswith(b"Authentication-Results: mx.example.test;\r\n\tiprev=pass"
+                                       b" policy.iprev=127.0.0.1 (out.sender.test);\r\n\tspf=fail"), raw[:400])
         self.assertIn(b"dmarc=fail (p=quarantine dis=quarantine) header.from=q.test", raw)
         # The field claiming our name came from outside: removed; the foreign one kept.
         self.assertNotIn(b"mx.example.test; dkim=pass", raw)

@@ -166,7 +166,8 @@ class SmtpProxyProtocol(unittest.TestCase):
         raw = self.raw_message("proxied-1")
         # The carried client's mail was checked ([auth]): our Authentication-Results on top,
         # then the trace line naming that client.
-        self.assertTrue(raw.startswith(b"Authentication-Results: mx.example.test;\r\n\tspf=temperror"), raw[:400])
+        self.assertTrue(raw.startswith(b"Authentication-Results: mx.example.test;\r\n\t"
+                                       b"iprev=temperror policy.iprev=203.0.113.9;\r\n\tspf=temperror"), raw[:400])
         received = raw[raw.index(b"\r\nReceived: ") + 2:].split(b"\r\n")[0]
         self.assertEqual(received, b"Received: from client.example ([203.0.113.9])", raw[:400])
         self.assertNotIn(b"127.0.0.1", raw.split(b"\r\n\r\n")[0])

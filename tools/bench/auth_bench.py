@@ -4,9 +4,9 @@
 
 "on": [auth] verify with skip_networks = [] (the loopback load client is checked like the
 world), DNS answered by nsd on loopback (tests/e2e/nsd_server.py) serving the workload's
-sender domain with SPF (pass) and DMARC (p=none) records: every message costs SPF, a
-DKIM pass over it (unsigned: dkim=none) and DMARC, with two DNS round trips to a local
-authoritative server. "off": [auth] verify = false. Modes alternate round by round.
+sender domain with SPF (pass) and DMARC (p=none) records and the client's PTR: every
+message costs iprev, SPF, a DKIM pass over it (unsigned: dkim=none) and DMARC, with four
+DNS round trips to a local authoritative server. "off": [auth] verify = false. Modes alternate round by round.
 Load: tools/bench/smtp_load.py (PIPELINING, 8 connections, --limit messages) to the MX.
 
 Usage:
@@ -27,6 +27,13 @@ $TTL 3600
 ns IN A 127.0.0.1
 @ IN TXT "v=spf1 ip4:127.0.0.1 -all"
 _dmarc IN TXT "v=DMARC1; p=none"
+client IN A 127.0.0.1
+"""
+REVERSE = """$ORIGIN 0.0.127.in-addr.arpa.
+$TTL 3600
+@ IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 60
+@ IN NS ns.example.test.
+1 IN PTR client.example.test.
 """
 
 
@@ -56,7 +63,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--limit", type=int, default=1000)
     a = ap.parse_args()
-    nsd = Nsd({"example.test": ZONE})
+    nsd = Nsd({"example.test": ZONE, "0.0.127.in-addr.arpa": REVERSE})
     tmp = tempfile.mkdtemp(prefix="auth-bench-")
     modes = {"off": "[auth]\nverify = false\n",
              "on": f'[auth]\nskip_networks = []\n[relay]\ndns_servers = ["127.0.0.1:{nsd.port}"]\n'}

@@ -46,6 +46,50 @@ void print(const std::vector<delivery::DkimKeyInfo>& keys, bool json, bool recor
 
 }  // namespace
 
+int dns_command(const config::Config& cfg, const std::string& domain_in, std::ostream& out, std::ostream& err) {
+  std::string domain = domain_in;
+  for (auto& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!domain.empty() && domain.back() == '.') domain.pop_back();
+  if (domain.empty() || domain.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos) {
+    err << "refmailctl: not a domain name: " << domain_in << "\n";
+    return EX_USAGE;
+  }
+  const std::string host = cfg.hostname + ".";
+  const std::string d = domain + ".";
+  out << "; DNS records for " << domain << ", mail served by " << cfg.hostname << " (refmail)\n";
+  if (cfg.hostname == "localhost" || cfg.hostname.find('.') == std::string::npos) {
+    out << "; WARNING: hostname = \"" << cfg.hostname << "\" in the configuration: set the server's public name\n";
+  }
+  out << d << " 3600 IN MX 10 " << host << "\n";
+  out << "; SPF: the hosts of the MX records may send for " << domain << "\n";
+  out << d << " 3600 IN TXT \"v=spf1 mx -all\"\n";
+  delivery::DkimKeyring ring(cfg.data_dir + "/dkim");
+  std::string why;
+  auto keys = ring.list(domain, why);
+  if (keys.empty()) {
+    out << "; DKIM: no keys yet; `refmailctl dkim keygen " << domain << "` makes them\n";
+  } else {
+    out << "; DKIM (refmailctl dkim show " << domain << ")\n";
+    for (const auto& k : keys) out << zone_line(k) << (k.signing ? "" : "  ; retired") << "\n";
+  }
+  out << "; DMARC: start with p=none, read the reports, then quarantine or reject\n";
+  out << "_dmarc." << d << " 3600 IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@" << domain << "\"\n";
+  out << "; TLS reporting (RFC 8460): daily reports on TLS to this MX, to postmaster\n";
+  out << "_smtp._tls." << d << " 3600 IN TXT \"v=TLSRPTv1; rua=mailto:postmaster@" << domain << "\"\n";
+  out << "; mail clients (RFC 6186, RFC 8314), for the ports configured in [listen]\n";
+  auto srv = [&](const char* name, const config::Endpoint& ep, int prio) {
+    if (ep.enabled()) out << name << "._tcp." << d << " 3600 IN SRV " << prio << " 1 " << ep.port << " " << host << "\n";
+  };
+  srv("_imaps", cfg.imaps, 0);
+  srv("_imap", cfg.imap, 10);
+  srv("_submissions", cfg.smtps, 0);
+  srv("_submission", cfg.submission, 10);
+  out << "; Thunderbird-style autoconfig is served at /.well-known/autoconfig/mail/config-v1.1.xml on the\n"
+         "; HTTP listener; point autoconfig." << domain << " at the host that serves it on port 80/443.\n";
+  out << "; Not printed: MTA-STS (refmail does not serve a policy yet).\n";
+  return 0;
+}
+
 int dkim_command(const std::string& data_dir, const DkimArgs& a, std::ostream& out, std::ostream& err) {
   delivery::DkimKeyring ring(data_dir + "/dkim");
   std::string why;

@@ -6,6 +6,8 @@
 #include <ostream>
 #include <string>
 
+#include "config/config.hpp"
+
 namespace refmail::tools {
 
 struct DkimArgs {
@@ -18,5 +20,12 @@ struct DkimArgs {
 
 // Returns the exit status.
 [[nodiscard]] int dkim_command(const std::string& data_dir, const DkimArgs& a, std::ostream& out, std::ostream& err);
+
+// `refmailctl dns DOMAIN`: every record DOMAIN needs for mail served by this refmail, in
+// zone-file form: MX (the configured hostname), SPF, the DKIM selectors (signing and
+// retired), DMARC and TLS-RPT with reports to postmaster@DOMAIN, and the client set-up
+// SRV records for the configured listeners' ports.
+[[nodiscard]] int dns_command(const config::Config& cfg, const std::string& domain, std::ostream& out,
+                              std::ostream& err);
 
 }  // namespace refmail::tools

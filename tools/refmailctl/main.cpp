@@ -258,6 +258,11 @@ int main(int argc, char** argv) {
   dkim_remove->add_option("domain", dkim_args.domain)->required();
   dkim_remove->add_option("selector", dkim_args.selector)->required();
 
+  std::string dns_domain;
+  app.add_subcommand("dns", "every DNS record DOMAIN needs (MX, SPF, DKIM, DMARC, TLS-RPT, SRV), zone-file form")
+      ->add_option("domain", dns_domain)
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -391,6 +396,7 @@ int main(int argc, char** argv) {
     return refmail::tools::import_command(import_cmd->get_subcommands().front()->get_name(), import_source,
                                           import_user, import_mailbox, g.json, admin_call, std::cout);
   }
+  if (app.got_subcommand("dns")) return refmail::tools::dns_command(load_config(g), dns_domain, std::cout, std::cerr);
   if (dkim->parsed()) {
     dkim_args.sub = dkim->get_subcommands().front()->get_name();
     dkim_args.json = g.json;

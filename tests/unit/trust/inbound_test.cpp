@@ -31,6 +31,8 @@ struct Fixture {
     dns.add("sel._domainkey.sender.test", "TXT", key->dns_record());
     dns.add("sender.test", "TXT", "v=spf1 ip4:192.0.2.0/24 -all");
     dns.add("_dmarc.sender.test", "TXT", "v=DMARC1; p=reject");
+    dns.add("1.2.0.192.in-addr.arpa", "PTR", "out.sender.test");
+    dns.add("out.sender.test", "A", "192.0.2.1");
     dkim::SignerConfig c;
     c.domain = "sender.test";
     c.selector = "sel";
@@ -62,7 +64,8 @@ TEST(Inbound, AllPassInOneField) {
   EXPECT_EQ(v.dkim[0].status, dkim::Status::Pass);
   EXPECT_EQ(v.dmarc.result, DmarcResult::Pass);
   EXPECT_EQ(v.dmarc.disposition, DmarcPolicy::None);
-  EXPECT_EQ(v.header.rfind("Authentication-Results: mx.local.test;\r\n\tspf=pass smtp.mailfrom=alice@sender.test;\r\n\t"
+  EXPECT_EQ(v.header.rfind("Authentication-Results: mx.local.test;\r\n\tiprev=pass policy.iprev=192.0.2.1 "
+                           "(out.sender.test);\r\n\tspf=pass smtp.mailfrom=alice@sender.test;\r\n\t"
                            "dkim=pass header.d=sender.test header.s=sel header.a=ed25519-sha256",
                            0),
             0u)
@@ -120,6 +123,40 @@ TEST(Inbound, DnsTempErrorsAreTemperrorNotFail) {
   EXPECT_EQ(v.dkim[0].status, dkim::Status::TempError);
   EXPECT_NE(v.dmarc.result, DmarcResult::Fail);
   EXPECT_EQ(v.dmarc.disposition, DmarcPolicy::None);
+}
+
+TEST(Inbound, Iprev) {
+  DnsTable dns;
+  dns.add("1.2.0.192.in-addr.arpa", "PTR", "nothing.test");  // no A: not confirmed
+  dns.add("1.2.0.192.in-addr.arpa", "PTR", "mail.test");
+  dns.add("mail.test", "A", "192.0.2.9");
+  dns.add("mail.test", "A", "192.0.2.1");
+  dns.add("2.2.0.192.in-addr.arpa", "PTR", "liar.test");
+  dns.add("liar.test", "A", "192.0.2.77");
+  dns.add("3.2.0.192.in-addr.arpa", "PTR", "broken.test");
+  dns.servfail("broken.test");
+  dns.servfail("4.2.0.192.in-addr.arpa");
+  dns.add("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", "PTR", "v6.test");
+  dns.add("v6.test", "AAAA", "2001:db8:0:0::1");
+  dns.add("v6.test", "A", "192.0.2.1");
+  auto pass = check_iprev("192.0.2.1", dns);
+  EXPECT_EQ(pass.result, IprevResult::Pass);
+  EXPECT_EQ(pass.name, "mail.test");
+  EXPECT_EQ(iprev_auth_result(pass, "192.0.2.1"), "iprev=pass policy.iprev=192.0.2.1 (mail.test)");
+  EXPECT_EQ(check_iprev("::ffff:192.0.2.1", dns).result, IprevResult::Pass);  // mapped = IPv4
+  EXPECT_EQ(check_iprev("192.0.2.2", dns).result, IprevResult::Fail);
+  EXPECT_EQ(check_iprev("192.0.2.3", dns).result, IprevResult::TempError);
+  EXPECT_EQ(check_iprev("192.0.2.4", dns).result, IprevResult::TempError);
+  EXPECT_EQ(check_iprev("192.0.2.5", dns).result, IprevResult::PermError);  // no PTR
+  EXPECT_EQ(check_iprev("not an ip", dns).result, IprevResult::PermError);
+  EXPECT_EQ(check_iprev("2001:db8::1", dns).result, IprevResult::Pass);  // AAAA, not A
+  EXPECT_EQ(iprev_auth_result(check_iprev("192.0.2.2", dns), "192.0.2.2"), "iprev=fail policy.iprev=192.0.2.2");
+  // A hostile PTR name cannot end the comment or the field.
+  DnsTable evil;
+  evil.add("1.2.0.192.in-addr.arpa", "PTR", "a)b;\r\nX: y");
+  evil.add("a)b;\r\nX: y", "A", "192.0.2.1");
+  auto e = check_iprev("192.0.2.1", evil);
+  EXPECT_EQ(iprev_auth_result(e, "192.0.2.1"), "iprev=pass policy.iprev=192.0.2.1 (abXy)");
 }
 
 TEST(Inbound, ClaimedResultsFindsOnlyOurAuthservId) {
