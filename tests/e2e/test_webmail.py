@@ -310,6 +310,26 @@ class Webmail(unittest.TestCase):
         self.assertTrue(r["first_page"]["top"].startswith("Bulk "))  # receivedAt has 1 s resolution
         self.assertEqual(r["second_page"], {"label": "51–60 of 60", "rows": 10})
 
+    def test_6_dmarc_warning(self):
+        # As refmaild writes them on top (tests/e2e/test_inbound_auth.py proves it does):
+        # from loopback nothing is checked, so these fields arrive as the top ones.
+        self.d.add_user("erin@example.test", "erin-password-1")
+        self.users["erin@example.test"] = "erin-password-1"
+        fail = ("Authentication-Results: mx.example.test;\r\n\tspf=fail smtp.mailfrom=billing@bank.test;\r\n"
+                "\tdkim=none;\r\n\tdmarc=fail (p=none dis=none) header.from=bank.test\r\n"
+                "From: Bank <billing@bank.test>\r\nTo: erin@example.test\r\nSubject: Your invoice\r\n\r\nPay here.\r\n")
+        ok = ("Authentication-Results: mx.example.test;\r\n\tspf=pass smtp.mailfrom=news@shop.test;\r\n"
+              "\tdkim=pass header.d=shop.test;\r\n\tdmarc=pass (p=reject dis=none) header.from=shop.test\r\n"
+              "From: news@shop.test\r\nTo: erin@example.test\r\nSubject: Weekly news\r\n\r\nHello.\r\n")
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
+            s.sendmail("billing@bank.test", ["erin@example.test"], fail)
+            s.sendmail("news@shop.test", ["erin@example.test"], ok)
+        r = run_spec("webmail_trust.mjs", self.env("erin@example.test", FAIL_SUBJECT="Your invoice",
+                                                    PASS_SUBJECT="Weekly news"))
+        self.assertIn("bank.test", r["fail_warning"])
+        self.assertIn("DMARC check failed", r["fail_warning"])
+        self.assertEqual(r["pass_warnings"], 0)
+
     def test_5_admin(self):
         r = run_spec("webmail_admin.mjs", self.env("root@example.test"))
         self.assertEqual(r["admin_link"], 1)

@@ -13,7 +13,7 @@ const PAGE = 50;
 const LIST_PROPS = ['id', 'blobId', 'mailboxIds', 'keywords', 'from', 'to', 'subject', 'preview', 'receivedAt',
   'hasAttachment', 'attachments', 'size'];
 const READ_PROPS = [...LIST_PROPS, 'cc', 'bcc', 'replyTo', 'sentAt', 'messageId', 'references', 'textBody',
-  'htmlBody', 'bodyValues'];
+  'htmlBody', 'bodyValues', 'header:Authentication-Results:all'];
 
 const jmap = new Jmap();
 const app = document.getElementById('app');
@@ -262,6 +262,19 @@ function bodyNode(e) {
   return [truncated ? truncatedNotice(e) : null, h('pre', { class: 'plain', id: 'plain-body' }, linkify(text))];
 }
 
+// refmail puts its own Authentication-Results field on top of every message it checked
+// (and removes outside fields claiming its name). Only a failure is shown: a field forged
+// on mail that was not checked could claim a pass, never harm by claiming a fail.
+function dmarcWarning(e) {
+  const fields = e['header:Authentication-Results:all'] || [];
+  const m = fields.length ? /(?:^|[;\s])dmarc=fail\b[^;]*/i.exec(fields[0]) : null;
+  if (!m) return null;
+  const d = /header\.from=([A-Za-z0-9.-]+)/i.exec(m[0]);
+  return h('div', { class: 'notice warning', id: 'dmarc-warning', role: 'alert' },
+    `Careful: this message says it comes from ${d ? d[1] : 'a domain'}, but that domain's DMARC check failed. ` +
+    'It may be forged: do not trust its links, attachments or requests.');
+}
+
 function truncatedNotice(e) {
   return h('div', { class: 'notice' }, 'This body is long; only its beginning is shown. ',
     h('a', { href: jmap.downloadUrl(e.blobId, 'message.eml', 'message/rfc822'), download: 'message.eml' }, 'Show original'));
@@ -287,6 +300,7 @@ function renderReader(e) {
       h('button', { id: 'toggle-flag', 'aria-pressed': flagged ? 'true' : 'false', onclick: () => guard(() => setKeyword(e, '$flagged', !flagged)) }, flagged ? 'Unflag' : 'Flag'),
       move,
       h('button', { id: 'delete', class: 'danger', onclick: () => guard(() => remove(e)) }, inTrash ? 'Delete for good' : 'Delete')),
+    dmarcWarning(e),
     h('h2', { class: 'subject', id: 'reader-subject' }, e.subject || '(no subject)'),
     h('dl', { class: 'meta' },
       h('dt', {}, 'From'), h('dd', { id: 'reader-from' }, addressText(e.from, true)),
