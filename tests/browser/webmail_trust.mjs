@@ -14,7 +14,7 @@ await run(async (result, keep) => {
   await open(env('FAIL_SUBJECT'));
   await page.locator('#dmarc-warning').waitFor();
   result.fail_warning = await page.locator('#dmarc-warning').textContent();
-  await shot(page, 'webmail-dmarc-warning');
+  await shot(page, 'dmarc-warning');
   await open(env('PASS_SUBJECT'));
   await page.locator('#plain-body').waitFor();
   result.pass_warnings = await page.locator('#dmarc-warning').count();
