@@ -2,6 +2,7 @@
 #include "delivery/service.hpp"
 
 #include "delivery/dkim_signing.hpp"
+#include "delivery/srs.hpp"
 
 #include <openssl/rand.h>
 
@@ -193,6 +194,18 @@ smtp::RcptVerdict Service::route(const smtp::Address& rcpt, const std::optional<
   // "<postmaster>" (no domain) goes to the first local domain.
   const std::string addr = rcpt.domain.empty() ? lower(rcpt.local_part) + "@" + cfg_.local_domains.front()
                                                : rcpt.local_part + "@" + lower(rcpt.domain);
+  if (srs_ && !rcpt.domain.empty() && Srs::looks_like_srs(rcpt.local_part)) {
+    // A reply or bounce to a sender we rewrote: back to the address it stands for, when
+    // it is one of ours (local domain, hash, age); anything else names no mailbox.
+    auto local = store_.is_local_domain(lower(rcpt.domain));
+    if (!local) return smtp::RcptVerdict::TempFail;
+    if (*local) {
+      auto back = srs_->reverse(rcpt.local_part, std::time(nullptr));
+      if (!back) return smtp::RcptVerdict::UnknownUser;
+      out.foreign = {std::move(*back)};
+      return smtp::RcptVerdict::Accept;
+    }
+  }
   smtp::RecipientDirectory dir;
   dir.is_local_domain = [&](std::string_view domain) {
     auto r = store_.is_local_domain(domain.empty() ? cfg_.local_domains.front() : std::string(domain));
@@ -555,7 +568,15 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     ++rows;
   }
   if (!in.sent_account.empty()) d.add_mailbox_row(in.sent_account, "Sent", {"$seen"}, internal), ++rows;
-  out.queue_rows = add_queue_rows(d, queue_envelope(in.envelope, in.foreign), in.foreign, internal);
+  auto qenv = queue_envelope(in.envelope, in.foreign);
+  if (srs_ && in.sent_account.empty() && !in.foreign.empty() && !qenv.mail_from.empty()) {
+    // Forwarding mail from elsewhere: the next hop checks SPF of the envelope sender's
+    // domain, which never listed us. A sender of our own domains stays as it is.
+    const auto at = qenv.mail_from.rfind('@');
+    auto local = store_.is_local_domain(at == std::string::npos ? "" : lower(qenv.mail_from.substr(at + 1)));
+    if (local && !*local) qenv.mail_from = srs_->forward(qenv.mail_from, st.now);
+  }
+  out.queue_rows = add_queue_rows(d, qenv, in.foreign, internal);
   if (rows == 0 && out.queue_rows == 0 && !in.local_accounts.empty()) {
     // Every recipient's hook discarded the message: accepted, nothing to store.
     out.status = Status::ok;

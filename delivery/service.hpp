@@ -94,6 +94,7 @@ struct Outcome {
 // $junk; a DMARC reject is refused (550 5.7.1) only when `enforce_reject`, else
 // quarantined. Set by the server from [auth].
 class DkimKeyring;
+class Srs;
 
 struct InboundAuth {
   std::function<std::unique_ptr<trust::DnsLookup>()> dns;  // one resolver per message
@@ -215,6 +216,10 @@ class Service {
   // DKIM keys (delivery/dkim_signing.hpp): messages submitted by an authenticated user
   // whose From domain has signing keys are signed once, at submission, and stored signed.
   void set_dkim(std::shared_ptr<DkimKeyring> keys) { dkim_ = std::move(keys); }
+  // SRS (delivery/srs.hpp): mail from the world that an alias forwards to another domain
+  // leaves with an SRS0/SRS1 envelope sender at our domain; RCPT to such an address (a
+  // bounce coming back) routes to the sender it stands for, only when its hash holds.
+  void set_srs(std::shared_ptr<const Srs> srs) { srs_ = std::move(srs); }
 
   // --- routing and policy (RCPT TO, EmailSubmission recipients)
 
@@ -284,6 +289,7 @@ class Service {
   RecipientHook hook_;
   InboundAuth auth_;
   std::shared_ptr<DkimKeyring> dkim_;
+  std::shared_ptr<const Srs> srs_;
 };
 
 // The MIME parser's bounds every message is split with (config [limits] mime_*): what

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <boost/asio.hpp>
@@ -18,6 +21,7 @@
 #include "search/index.hpp"
 #include "server/listeners.hpp"
 #include "delivery/dkim_signing.hpp"
+#include "delivery/srs.hpp"
 #include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
@@ -36,6 +40,42 @@ using asio::ip::tcp;
 
 // Seeds the configured local domains; on a store with no users, creates a first admin
 // user and prints its password once.
+// The SRS secret: <data_dir>/srs.key, 32 random bytes as hex, made at the first start
+// (mode 0600) and kept, so addresses handed out before a restart still verify.
+std::optional<std::string> srs_secret(const std::string& data_dir, std::string& why) {
+  const std::string path = data_dir + "/srs.key";
+  if (std::ifstream in(path); in) {
+    std::string s;
+    std::getline(in, s);
+    if (s.size() >= 32) return s;
+    why = path + ": shorter than 32 characters";
+    return std::nullopt;
+  }
+  unsigned char b[32];
+  if (RAND_bytes(b, sizeof b) != 1) {
+    why = "no random bytes for the SRS secret";
+    return std::nullopt;
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) s += {hex[c >> 4], hex[c & 15]};
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << s << "\n";
+    if (!out.flush()) {
+      why = tmp + ": cannot write";
+      return std::nullopt;
+    }
+  }
+  ::chmod(tmp.c_str(), 0600);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    why = path + ": cannot write";
+    return std::nullopt;
+  }
+  return s;
+}
+
 bool seed(storage::Store& store, const config::Config& cfg) {
   for (const auto& d : cfg.local_domains) {
     auto r = store.add_domain(d);
@@ -218,6 +258,16 @@ int run_daemon(const config::Config& cfg) {
   // DKIM keys (refmailctl dkim): submissions from a domain with keys are signed.
   auto dkim_keys = std::make_shared<delivery::DkimKeyring>(cfg.data_dir + "/dkim");
   mail->set_dkim(dkim_keys);
+  // SRS for what aliases forward to other domains, at the first local domain.
+  if (!cfg.local_domains.empty()) {
+    std::string why;
+    auto secret = srs_secret(cfg.data_dir, why);
+    if (!secret) {
+      std::cerr << "refmaild: " << why << "\n";
+      return 1;
+    }
+    mail->set_srs(std::make_shared<const delivery::Srs>(*secret, cfg.local_domains.front()));
+  }
   admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
   {
     std::string why;

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""tests/e2e/test_srs.py — forwarding that stays valid (issue 18): an alias whose target is
+in another domain forwards mail from the world with an SRS0 envelope sender at refmail's
+domain (the foreign MX, tests/e2e/test_relay.py's Peer found through nsd, sees it), and a
+bounce sent back to that address is delivered to the original sender; an SRS address with
+a wrong hash is refused at RCPT."""
+import smtplib
+import unittest
+
+from harness import Daemon, main
+from nsd_server import Nsd
+from test_relay import RELAY_BASE, Peer
+
+ZONE = """$ORIGIN test.
+$TTL 60
+@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+@ IN NS ns.test.
+ns IN A 127.0.0.1
+remote IN MX 10 mx.remote.test.
+origin IN MX 10 mx.remote.test.
+mx.remote IN A 127.0.0.1
+"""
+
+
+class SrsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.peer = Peer()
+        cls.nsd = Nsd({"test": ZONE})
+        try:
+            cls.d = Daemon(extra_toml=RELAY_BASE + f'dns_servers = ["127.0.0.1:{cls.nsd.port}"]\n'
+                                                   f"mx_port = {cls.peer.port}\n")
+        except Exception:
+            cls.nsd.stop()
+            cls.peer.close()
+            raise
+        cls.d.add_user("bob@example.test", "bob-pw")
+        cls.d.ctl("alias", "add", "fwd@example.test", "carol@remote.test")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        cls.nsd.stop()
+        cls.peer.close()
+
+    def mx(self):
+        s = smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=30)
+        s.ehlo("mail.origin.test")
+        return s
+
+    def test_forward_rewrites_and_bounce_returns(self):
+        before = len(self.peer.messages)
+        with self.mx() as s:
+            s.sendmail("dave@origin.test", ["fwd@example.test"],
+                       b"From: dave@origin.test\r\nTo: fwd@example.test\r\nSubject: forwarded\r\n\r\nhello\r\n")
+        msgs = self.peer.wait(before + 1)
+        self.assertGreater(len(msgs), before, self.d.tail())
+        mail_from, rcpts, data, _, _ = msgs[before]
+        self.assertEqual(rcpts, ["carol@remote.test"])
+        local, _, domain = mail_from.rpartition("@")
+        self.assertEqual(domain, "example.test", mail_from)
+        self.assertTrue(local.startswith("SRS0=") and local.endswith("=origin.test=dave"), mail_from)
+        self.assertIn(b"Subject: forwarded", data)
+
+        # The next hop bounces to the SRS address: it reaches dave, with a null sender.
+        with self.mx() as s:
+            s.sendmail("", [mail_from], b"From: MAILER-DAEMON@remote.test\r\nSubject: Undelivered\r\n\r\nbounce\r\n")
+        msgs = self.peer.wait(before + 2)
+        self.assertGreater(len(msgs), before + 1, self.d.tail())
+        b_from, b_rcpts, b_data, _, _ = msgs[before + 1]
+        self.assertEqual((b_from, b_rcpts), ("", ["dave@origin.test"]))
+        self.assertIn(b"Subject: Undelivered", b_data)
+
+        # A forged or altered SRS address names no mailbox: no relay through it.
+        forged = "SRS0=AAAA" + local[9:] if not local.startswith("SRS0=AAAA") else "SRS0=BBBB" + local[9:]
+        with self.mx() as s:
+            s.mail("")
+            code, _ = s.rcpt(forged + "@example.test")
+            self.assertEqual(code, 550)
+            code, _ = s.rcpt(local.replace("=dave", "=eve") + "@example.test")
+            self.assertEqual(code, 550)
+
+    def test_local_senders_are_not_rewritten(self):
+        # A sender of our own domain keeps its address: SPF at the next hop lists us.
+        before = len(self.peer.messages)
+        with self.mx() as s:
+            s.sendmail("bob@example.test", ["fwd@example.test"],
+                       b"From: bob@example.test\r\nTo: fwd@example.test\r\nSubject: local\r\n\r\nhi\r\n")
+        msgs = self.peer.wait(before + 1)
+        self.assertGreater(len(msgs), before, self.d.tail())
+        self.assertEqual(msgs[before][0], "bob@example.test")
+
+
+if __name__ == "__main__":
+    main()
