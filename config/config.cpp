@@ -342,6 +342,27 @@ const std::map<std::string, Setter, std::less<>>& schema() {
                        })},
       {"auth.enforce_dmarc_reject", boolean_at([](Config& c) -> bool& { return c.auth.enforce_dmarc_reject; })},
       {"auth.public_suffix_list", string_at([](Config& c) -> std::string& { return c.auth.public_suffix_list; })},
+      {"auth.mta_sts_mode",
+       [](const toml::node& n, Config& c) -> std::string {
+         auto v = n.value<std::string>();
+         if (!n.is_string() || !v || (*v != "none" && *v != "testing" && *v != "enforce")) {
+           return "expected \"none\", \"testing\" or \"enforce\"";
+         }
+         c.auth.mta_sts_mode = *v;
+         return {};
+       }},
+      {"auth.mta_sts_mx",
+       string_array_at([](Config& c) -> std::vector<std::string>& { return c.auth.mta_sts_mx; },
+                       "expected an array of MX host names or \"*.example.org\" patterns",
+                       [](const std::string& v) -> std::string {
+                         const bool ok = !v.empty() && v.size() <= 253 &&
+                                         v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*") ==
+                                             std::string::npos &&
+                                         (v.find('*') == std::string::npos || (v.rfind("*.", 0) == 0 && v.find('*', 1) == std::string::npos));
+                         return ok ? "" : "'" + v + "' is not a host name or a *.domain pattern";
+                       })},
+      {"auth.mta_sts_max_age",
+       seconds_at([](Config& c) -> std::chrono::seconds& { return c.auth.mta_sts_max_age; }, 86400, 31557600)},
       {"proxy.trusted",
        string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.trusted; },
                        "expected an array of addresses or networks such as \"10.0.0.0/8\"",

@@ -119,6 +119,11 @@ struct Auth {
   // A DMARC p=reject (after pct) is refused with 550 5.7.1; off: quarantined (Junk).
   bool enforce_dmarc_reject = false;
   std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+  // The MTA-STS policy (RFC 8461) served at /.well-known/mta-sts.txt: "none" (not
+  // served), "testing" or "enforce"; the MX host patterns (empty: hostname) and max_age.
+  std::string mta_sts_mode = "none";
+  std::vector<std::string> mta_sts_mx;
+  std::chrono::seconds mta_sts_max_age{604800};
 };
 
 struct Admin {

@@ -9,6 +9,7 @@
 #include "mime/summary.hpp"
 #include "storage/store.hpp"
 #include "web/admin.hpp"
+#include "config/mta_sts.hpp"
 #include "web/autoconfig.hpp"
 
 namespace refmail::web {
@@ -86,6 +87,16 @@ Response Router::dispatch(const Request& req) {
     Response r;
     r.content_type = "application/xml; charset=utf-8";
     r.body = autoconfig_xml(cfg_, query_value(req.target, "emailaddress"));
+    return r;
+  }
+  // The MTA-STS policy (RFC 8461 3.3), when [auth] mta_sts_mode publishes one: public;
+  // senders fetch it over HTTPS at mta-sts.<domain> (a TLS front for this listener).
+  if (path == "/.well-known/mta-sts.txt" && (m == "GET" || m == "HEAD")) {
+    auto policy = config::mta_sts_policy(cfg_);
+    if (policy.empty()) return error_response(404, "no MTA-STS policy is published ([auth] mta_sts_mode)");
+    Response r;
+    r.content_type = "text/plain";
+    r.body = std::move(policy);
     return r;
   }
   if (path == "/api/login") return auth_.login(req);

@@ -181,6 +181,7 @@ class DkimSigningTest(unittest.TestCase):
             strings = line[line.index("(") + 1:line.rindex(")")].split('"')[1::2]
             self.assertTrue(all(len(x) <= 255 for x in strings))
             self.assertEqual("".join(strings), k["dns_record"])
+        self.assertIn("; MTA-STS: not published", out)
         self.assertNotEqual(self.d.ctl("dns", "bad domain!", check=False).returncode, 0)
 
 

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "config/mta_sts.hpp"
 #include "delivery/dkim_signing.hpp"
 
 namespace refmail::tools {
@@ -86,7 +87,14 @@ int dns_command(const config::Config& cfg, const std::string& domain_in, std::os
   srv("_submission", cfg.submission, 10);
   out << "; Thunderbird-style autoconfig is served at /.well-known/autoconfig/mail/config-v1.1.xml on the\n"
          "; HTTP listener; point autoconfig." << domain << " at the host that serves it on port 80/443.\n";
-  out << "; Not printed: MTA-STS (refmail does not serve a policy yet).\n";
+  if (const auto policy = config::mta_sts_policy(cfg); !policy.empty()) {
+    out << "; MTA-STS (RFC 8461): refmail serves the policy at /.well-known/mta-sts.txt on its HTTP listener;\n"
+           "; senders fetch https://mta-sts." << domain << "/.well-known/mta-sts.txt: point that name at an HTTPS\n"
+           "; front (a certificate valid for it) that passes the path to refmail\n";
+    out << "_mta-sts." << d << " 3600 IN TXT \"v=STSv1; id=" << config::mta_sts_id(cfg) << "\"\n";
+  } else {
+    out << "; MTA-STS: not published ([auth] mta_sts_mode = \"none\")\n";
+  }
   return 0;
 }
 

@@ -57,6 +57,9 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->auth.skip_networks, def->auth.skip_networks);
   EXPECT_EQ(file->auth.enforce_dmarc_reject, def->auth.enforce_dmarc_reject);
   EXPECT_EQ(file->auth.public_suffix_list, def->auth.public_suffix_list);
+  EXPECT_EQ(file->auth.mta_sts_mode, def->auth.mta_sts_mode);
+  EXPECT_EQ(file->auth.mta_sts_mx, def->auth.mta_sts_mx);
+  EXPECT_EQ(file->auth.mta_sts_max_age, def->auth.mta_sts_max_age);
   EXPECT_EQ(file->limits.recipients, def->limits.recipients);
   EXPECT_EQ(file->limits.connections, def->limits.connections);
   EXPECT_EQ(file->limits.connections_per_ip, def->limits.connections_per_ip);
@@ -281,6 +284,10 @@ TEST(Config, AuthSection) {
   EXPECT_FALSE(c->auth.verify);
   EXPECT_EQ(c->auth.skip_networks, std::vector<std::string>{"10.0.0.0/8"});
   EXPECT_TRUE(c->auth.enforce_dmarc_reject);
+  EXPECT_TRUE(parse("[auth]\nmta_sts_mode = \"enforce\"\nmta_sts_mx = [\"*.example.org\"]\n", "t").has_value());
+  EXPECT_FALSE(parse("[auth]\nmta_sts_mode = \"on\"\n", "t").has_value());
+  EXPECT_FALSE(parse("[auth]\nmta_sts_mx = [\"a.*.org\"]\n", "t").has_value());
+  EXPECT_FALSE(parse("[auth]\nmta_sts_max_age = 60\n", "t").has_value());
   auto bad = parse("[auth]\nskip_networks = [\"10.1.0.0/8\"]\n", "t");
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message.find("auth.skip_networks"), std::string::npos) << bad.error().message;

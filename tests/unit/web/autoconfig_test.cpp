@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "helpers.hpp"
+#include "config/mta_sts.hpp"
 #include "web/autoconfig.hpp"
 
 namespace refmail::web::testing {
@@ -51,6 +52,26 @@ TEST_F(AutoconfigRoute, ServedWithoutAnAccountAtBothPaths) {
     EXPECT_NE(r.body.find("<incomingServer type=\"imap\">"), std::string::npos);
   }
   EXPECT_EQ(router_->handle(req("POST", "/mail/config-v1.1.xml", "")).status, 405);
+}
+
+TEST_F(AutoconfigRoute, MtaStsPolicyOnlyWhenPublished) {
+  EXPECT_EQ(router_->handle(req("GET", "/.well-known/mta-sts.txt", "")).status, 404);
+  cfg_.hostname = "mx1.example.test";
+  cfg_.auth.mta_sts_mode = "enforce";
+  make_router();
+  auto r = router_->handle(req("GET", "/.well-known/mta-sts.txt", ""));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/plain");  // RFC 8461 3.2: text/plain, CRLF or LF
+  EXPECT_EQ(r.body, "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 604800\r\n");
+  const auto id = config::mta_sts_id(cfg_);
+  EXPECT_EQ(id.size(), 16u);
+  cfg_.auth.mta_sts_mx = {"mx1.example.test", "*.backup.example.test"};
+  cfg_.auth.mta_sts_mode = "testing";
+  make_router();
+  r = router_->handle(req("GET", "/.well-known/mta-sts.txt", ""));
+  EXPECT_EQ(r.body, "version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmx: *.backup.example.test\r\n"
+                    "max_age: 604800\r\n");
+  EXPECT_NE(config::mta_sts_id(cfg_), id);  // a new policy, a new id
 }
 
 }  // namespace
