@@ -550,6 +550,9 @@ struct Store::Impl {
   void progress(std::string_view stage, std::uint64_t rows);
   std::uint32_t allocate_uidvalidity();
   result<std::optional<UserRecord>> load_user(std::string_view account);
+  // Logs one change of the mailbox (Mailbox/changes, IMAP) in `batch` and writes it.
+  result<void> write_mailbox_change(KvBatch& batch, const std::string& account, std::uint32_t mailbox_id,
+                                    ChangeKind kind);
   void put_mailbox(KvBatch& batch, std::string_view account, std::string_view name,
                    const MailboxMeta& m);
   // Removes one row (REQUIRES: admin_mu held shared or exclusive). Blobs whose

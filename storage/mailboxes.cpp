@@ -412,14 +412,18 @@ result<MailboxInfo> Store::create_mailbox(std::string_view account, std::string_
   impl_->put_mailbox(batch, *acct, *mbox, m);
   batch.merge(kCfCounter, mailbox_next_key(*acct), max_operand(m.mailbox_id + 1));
   batch.merge(kCfCounter, kUidValidity, max_operand(m.uidvalidity));
-  ChangeTicket ticket;
-  auto logged = impl_->log_changes(
-      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::created, std::to_string(m.mailbox_id)}}, &ticket);
-  if (!logged) return logged.error();
-  auto w = impl_->write(batch);
-  ticket.finish(bool(w));
-  if (!w) return w.error();
+  if (auto w = impl_->write_mailbox_change(batch, *acct, m.mailbox_id, ChangeKind::created); !w) return w.error();
   return MailboxInfo{*mbox, m.mailbox_id, m.uidvalidity, 1, false, true};
+}
+
+result<void> Store::Impl::write_mailbox_change(KvBatch& batch, const std::string& account,
+                                               std::uint32_t mailbox_id, ChangeKind kind) {
+  ChangeTicket ticket;
+  auto logged = log_changes(batch, account, {Change{ChangeType::mailbox, kind, std::to_string(mailbox_id)}}, &ticket);
+  if (!logged) return logged.error();
+  auto w = write(batch);
+  ticket.finish(bool(w));
+  return w;
 }
 
 result<void> Store::set_subscribed(std::string_view account, std::string_view name, bool subscribed) {
@@ -433,13 +437,7 @@ result<void> Store::set_subscribed(std::string_view account, std::string_view na
   m->subscribed = subscribed;
   auto batch = impl_->kv->batch();
   impl_->put_mailbox(batch, *acct, *mbox, *m);
-  ChangeTicket ticket;
-  auto logged = impl_->log_changes(
-      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
-  if (!logged) return logged.error();
-  auto w = impl_->write(batch);
-  ticket.finish(bool(w));
-  return w;
+  return impl_->write_mailbox_change(batch, *acct, m->mailbox_id, ChangeKind::updated);
 }
 
 result<void> Store::rename_mailbox(std::string_view account, std::string_view from,
@@ -461,13 +459,7 @@ result<void> Store::rename_mailbox(std::string_view account, std::string_view fr
   auto batch = impl_->kv->batch();
   batch.del(kCfMailbox, mailbox_name_key(*acct, *src));
   impl_->put_mailbox(batch, *acct, *dst, *m);
-  ChangeTicket ticket;
-  auto logged = impl_->log_changes(
-      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
-  if (!logged) return logged.error();
-  auto w = impl_->write(batch);
-  ticket.finish(bool(w));
-  return w;
+  return impl_->write_mailbox_change(batch, *acct, m->mailbox_id, ChangeKind::updated);
 }
 
 result<void> Store::delete_mailbox(std::string_view account, std::string_view name) {
@@ -491,13 +483,7 @@ result<void> Store::delete_mailbox(std::string_view account, std::string_view na
     if (m->mailbox_id == 0xffffffff) to = from.substr(0, from.size() - 4) + "\xff\xff\xff\xff\xff";
     batch.delete_range(kCfMailbox, from, to);
   }
-  ChangeTicket ticket;
-  auto logged = impl_->log_changes(
-      batch, *acct, {Change{ChangeType::mailbox, ChangeKind::updated, std::to_string(m->mailbox_id)}}, &ticket);
-  if (!logged) return logged.error();
-  auto w = impl_->write(batch);
-  ticket.finish(bool(w));
-  return w;
+  return impl_->write_mailbox_change(batch, *acct, m->mailbox_id, ChangeKind::updated);
 }
 
 namespace {

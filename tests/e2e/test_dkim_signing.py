@@ -22,41 +22,20 @@ except ImportError:
             sys.path.append(p)
 import dkim  # noqa: E402
 
-from harness import Daemon, JmapClient, main  # noqa: E402
-from nsd_server import Nsd  # noqa: E402
-from test_relay import RELAY_BASE, Peer, message, submit  # noqa: E402
-
-ZONE = """$ORIGIN test.
-$TTL 60
-@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
-@ IN NS ns.test.
-ns IN A 127.0.0.1
-remote IN MX 10 mx.remote.test.
-mx.remote IN A 127.0.0.1
-"""
-
+from harness import JmapClient, main  # noqa: E402
+from test_relay import ForeignMx, message, submit  # noqa: E402
 
 class DkimSigningTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.peer = Peer()
-        cls.nsd = Nsd({"test": ZONE})
-        try:
-            cls.d = Daemon(extra_toml=RELAY_BASE + f'dns_servers = ["127.0.0.1:{cls.nsd.port}"]\n'
-                                                   f"mx_port = {cls.peer.port}\n"
-                                                   "[smtp]\nplain_auth_on_loopback = true\n")
-        except Exception:
-            cls.nsd.stop()
-            cls.peer.close()
-            raise
+        cls.fx = ForeignMx("[smtp]\nplain_auth_on_loopback = true\n")
+        cls.peer, cls.d = cls.fx.peer, cls.fx.d
         cls.d.add_user("alice@example.test", "alice-pw")
         cls.d.add_user("bob@example.test", "bob-pw")
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.nsd.stop()
-        cls.peer.close()
+        cls.fx.close()
 
     def keys(self):
         return json.loads(self.d.ctl("dkim", "list", "example.test", "--json").stdout)["keys"]

@@ -45,7 +45,9 @@ def message(i, extra=""):
             f"\r\nBody of message {i}.\r\n")
 
 
-class ImapClientsTest(unittest.TestCase):
+class OwnDaemon:
+    """A refmaild of the test class's own, USER in it, and an IMAPS login to it."""
+
     @classmethod
     def setUpClass(cls):
         cls.d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
@@ -59,6 +61,9 @@ class ImapClientsTest(unittest.TestCase):
         m = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_ctx(), timeout=60)
         m.login(USER, PW)
         return m
+
+
+class ImapClientsTest(OwnDaemon, unittest.TestCase):
 
     def smtp_send(self, raw, rcpt=USER):
         with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
@@ -219,22 +224,8 @@ SyncState *
             shutil.rmtree(work, ignore_errors=True)
 
 
-class OfflineimapTest(unittest.TestCase):
+class OfflineimapTest(OwnDaemon, unittest.TestCase):
     """offlineimap3, scripted (-o: one run, -u quiet), against its own refmaild."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
-        cls.d.add_user(USER, PW)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-
-    def imap(self):
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.d.ports["imaps"], ssl_context=tls_ctx(), timeout=60)
-        m.login(USER, PW)
-        return m
 
     def test_two_way_sync(self):
         if not shutil.which("offlineimap"):

@@ -7,6 +7,7 @@ and the queue admin routes (list, hold, release, retry, delete)."""
 import base64, http.client, json, os, random, shutil, smtplib, socket, socketserver, ssl, struct
 import subprocess, tempfile, threading, time, unittest
 from harness import Daemon, main, free_port, UnixHTTP
+from nsd_server import Nsd
 
 
 # ---------------------------------------------------------------- DNS responder
@@ -290,6 +291,45 @@ def strip_received(data):
 
 
 RELAY_BASE = "[relay]\nretry_schedule = [1, 2]\ntimeout = 10\n"
+
+# remote.test and origin.test have their MX on 127.0.0.1 (where ForeignMx's Peer listens).
+FOREIGN_ZONE = """$ORIGIN test.
+$TTL 60
+@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+@ IN NS ns.test.
+ns IN A 127.0.0.1
+remote IN MX 10 mx.remote.test.
+origin IN MX 10 mx.remote.test.
+mx.remote IN A 127.0.0.1
+"""
+
+
+class ForeignMx:
+    """The world for a relaying refmaild: a Peer as the MX of remote.test and origin.test,
+    found through nsd (a real authoritative server, tests/e2e/nsd_server.py), and the
+    refmaild (`d`) relaying to it. close() stops all three."""
+
+    def __init__(self, extra_toml=""):
+        self.peer = Peer()
+        try:
+            self.nsd = Nsd({"test": FOREIGN_ZONE})
+        except Exception:
+            self.peer.close()
+            raise
+        try:
+            self.d = Daemon(extra_toml=RELAY_BASE + f'dns_servers = ["127.0.0.1:{self.nsd.port}"]\n'
+                                                    f"mx_port = {self.peer.port}\n" + extra_toml)
+        except Exception:
+            self.nsd.stop()
+            self.peer.close()
+            raise
+
+    def close(self):
+        try:
+            self.d.cleanup()
+        finally:
+            self.nsd.stop()
+            self.peer.close()
 
 
 # ---------------------------------------------------------------- MX relay

@@ -7,41 +7,20 @@ a wrong hash is refused at RCPT."""
 import smtplib
 import unittest
 
-from harness import Daemon, main
-from nsd_server import Nsd
-from test_relay import RELAY_BASE, Peer
-
-ZONE = """$ORIGIN test.
-$TTL 60
-@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
-@ IN NS ns.test.
-ns IN A 127.0.0.1
-remote IN MX 10 mx.remote.test.
-origin IN MX 10 mx.remote.test.
-mx.remote IN A 127.0.0.1
-"""
-
+from harness import main
+from test_relay import ForeignMx
 
 class SrsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.peer = Peer()
-        cls.nsd = Nsd({"test": ZONE})
-        try:
-            cls.d = Daemon(extra_toml=RELAY_BASE + f'dns_servers = ["127.0.0.1:{cls.nsd.port}"]\n'
-                                                   f"mx_port = {cls.peer.port}\n")
-        except Exception:
-            cls.nsd.stop()
-            cls.peer.close()
-            raise
+        cls.fx = ForeignMx()
+        cls.peer, cls.d = cls.fx.peer, cls.fx.d
         cls.d.add_user("bob@example.test", "bob-pw")
         cls.d.ctl("alias", "add", "fwd@example.test", "carol@remote.test")
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.nsd.stop()
-        cls.peer.close()
+        cls.fx.close()
 
     def mx(self):
         s = smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=30)

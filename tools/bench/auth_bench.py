@@ -17,7 +17,8 @@ import argparse, os, shutil, sys, tempfile
 HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "e2e"))
-import smtp_compare  # noqa: E402  (Refmaild, prepare_template, run_client, client_cmd)
+import mail_core_bench  # noqa: E402  (throughput_round)
+import smtp_compare  # noqa: E402  (prepare_template)
 from nsd_server import Nsd  # noqa: E402
 
 ZONE = """$ORIGIN example.test.
@@ -37,25 +38,6 @@ $TTL 3600
 """
 
 
-def round_(a, tmp, template, extra):
-    work = tempfile.mkdtemp(prefix="auth-", dir=tmp)
-    data = os.path.join(work, "data")
-    shutil.copytree(template, data)
-    d = smtp_compare.Refmaild(a.build, data, work, "warn", extra)
-    pid = d.start()
-    try:
-        ca = argparse.Namespace(workload=a.workload, concurrency=8, limit=a.limit)
-        res = smtp_compare.run_client(smtp_compare.client_cmd("ours", ca, d.ports["smtp"],
-                                                              os.path.join(work, "load.json"), "auth", [pid]),
-                                      [pid], False)
-    finally:
-        d.stop()
-        log = open(os.path.join(work, "refmaild.log")).read()
-        shutil.rmtree(work, ignore_errors=True)
-    return {"msg_per_s": res.get("accepted_msgs_per_s"), "server_cpu_ms_per_msg": res.get("outside_server_cpu_ms_per_msg"),
-            "errors": res.get("errors", 0), "loadavg": smtp_compare.loadavg(), "log_errors": log.count(" error ")}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", required=True)
@@ -73,7 +55,7 @@ def main():
         template = smtp_compare.prepare_template(ta, tempfile.mkdtemp(prefix="tpl-", dir=tmp))
         for r in range(a.rounds):
             for m in (("off", "on") if r % 2 == 0 else ("on", "off")):
-                res = round_(a, tmp, template, modes[m])
+                res = mail_core_bench.throughput_round(a.build, a, tmp, template, modes[m])
                 results[m].append(res)
                 print(f"round {r + 1} {m} {res}", flush=True)
     finally:

@@ -91,11 +91,11 @@ def memory_round(build, msg, tmp):
             "download_s": round(dl_s, 2)}
 
 
-def throughput_round(build, a, tmp, template):
+def throughput_round(build, a, tmp, template, extra_toml=""):
     work = tempfile.mkdtemp(prefix="load-", dir=tmp)
     data = os.path.join(work, "data")
     shutil.copytree(template, data)
-    d = smtp_compare.Refmaild(build, data, work, "warn")
+    d = smtp_compare.Refmaild(build, data, work, "warn", extra_toml)
     pid = d.start()
     try:
         ca = argparse.Namespace(workload=a.workload, concurrency=8, limit=a.limit)
