@@ -4,146 +4,28 @@
 // TTLs and the RouteCache (TTL, caps, negative caching, bound).
 #include "server/dns.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/relay/dns_responder.hpp"
+
 namespace refmail::server {
 namespace {
 
-// Answers from fixed tables; unknown names get NXDOMAIN, "servfail.test" SERVFAIL,
-// "silent.test" no answer at all.
-class Responder {
- public:
-  std::map<std::string, std::vector<std::pair<int, std::string>>> mx;
-  std::map<std::string, std::vector<std::string>> a;
-  std::map<std::string, std::uint32_t> ttl;  // per name; 60 s when absent
-
-  Responder() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    socklen_t len = sizeof sa;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-  }
-  ~Responder() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    ::close(fd_);
-  }
-  void start() { thread_ = std::thread([this] { serve(); }); }
-  [[nodiscard]] std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  static std::string name(const std::string& n) {
-    std::string out;
-    std::size_t pos = 0;
-    while (pos < n.size()) {
-      auto dot = n.find('.', pos);
-      if (dot == std::string::npos) dot = n.size();
-      out.push_back(static_cast<char>(dot - pos));
-      out.append(n, pos, dot - pos);
-      pos = dot + 1;
-    }
-    out.push_back('\0');
-    return out;
-  }
-  static void u16(std::string& s, unsigned v) {
-    s.push_back(static_cast<char>(v >> 8));
-    s.push_back(static_cast<char>(v & 0xff));
-  }
-
-  void serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      char buf[512];
-      sockaddr_in from{};
-      socklen_t fl = sizeof from;
-      auto n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-      if (n < 17) continue;
-      std::string q(buf, static_cast<std::size_t>(n));
-      std::size_t pos = 12;
-      std::string qname;
-      while (pos < q.size() && q[pos] != 0) {
-        auto len = static_cast<unsigned char>(q[pos]);
-        if (!qname.empty()) qname += ".";
-        qname += q.substr(pos + 1, len);
-        pos += 1 + len;
-      }
-      unsigned qtype = (static_cast<unsigned char>(q[pos + 1]) << 8) | static_cast<unsigned char>(q[pos + 2]);
-      std::string question = q.substr(12, pos + 5 - 12);
-      if (qname == "silent.test") continue;
-      std::vector<std::pair<unsigned, std::string>> answers;
-      unsigned rcode = 0;
-      if (qname == "servfail.test") {
-        rcode = 2;
-      } else if (qtype == 15 && mx.count(qname)) {
-        for (auto& [pref, host] : mx[qname]) {
-          std::string rd;
-          u16(rd, static_cast<unsigned>(pref));
-          rd += host == "." ? std::string(1, '\0') : name(host);
-          answers.emplace_back(15, rd);
-        }
-      } else if (qtype == 1 && a.count(qname)) {
-        for (auto& ip : a[qname]) {
-          in_addr ad{};
-          inet_pton(AF_INET, ip.c_str(), &ad);
-          answers.emplace_back(1, std::string(reinterpret_cast<char*>(&ad), 4));
-        }
-      } else if (!mx.count(qname) && !a.count(qname)) {
-        rcode = 3;
-      }
-      std::string r;
-      r.append(q, 0, 2);
-      u16(r, 0x8180 | rcode);
-      u16(r, 1);
-      u16(r, static_cast<unsigned>(answers.size()));
-      u16(r, 0);
-      u16(r, 0);
-      r += question;
-      const std::uint32_t t = ttl.count(qname) ? ttl[qname] : 60;
-      for (auto& [type, rd] : answers) {
-        r += "\xc0\x0c";
-        u16(r, type);
-        u16(r, 1);
-        u16(r, t >> 16);
-        u16(r, t & 0xffff);
-        u16(r, static_cast<unsigned>(rd.size()));
-        r += rd;
-      }
-      ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
-    }
-  }
-
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
+using dnstest::Responder;
 
 class Dns : public ::testing::Test {
  protected:
   void SetUp() override {
-    r_.mx["multi.test"] = {{20, "b.multi.test"}, {10, "a.multi.test"}, {30, "gone.multi.test"}};
-    r_.a["a.multi.test"] = {"192.0.2.1"};
-    r_.a["b.multi.test"] = {"192.0.2.2", "192.0.2.3"};
-    r_.mx["null.test"] = {{0, "."}};
-    r_.a["implicit.test"] = {"192.0.2.9"};
-    r_.mx["noaddr.test"] = {{10, "gone.noaddr.test"}};
+    r_.records[{"multi.test", 15}] = {Responder::mx(20, "b.multi.test"), Responder::mx(10, "a.multi.test"),
+                                      Responder::mx(30, "gone.multi.test")};
+    r_.records[{"a.multi.test", 1}] = {Responder::ip4("192.0.2.1")};
+    r_.records[{"b.multi.test", 1}] = {Responder::ip4("192.0.2.2"), Responder::ip4("192.0.2.3")};
+    r_.records[{"null.test", 15}] = {Responder::mx(0, ".")};
+    r_.records[{"implicit.test", 1}] = {Responder::ip4("192.0.2.9")};
+    r_.records[{"noaddr.test", 15}] = {Responder::mx(10, "gone.noaddr.test")};
     r_.start();
     opts_.servers = {r_.server()};
     opts_.timeout = std::chrono::milliseconds(300);
@@ -205,11 +87,11 @@ TEST_F(Dns, AddressLiterals) {
 // ---- TTLs and the route cache ----
 
 TEST_F(Dns, RouteTtlIsTheSmallestOfMxAndAddressRecords) {
-  r_.mx["ttl.test"] = {{10, "mx.ttl.test"}};
-  r_.a["mx.ttl.test"] = {"192.0.2.20"};
+  r_.records[{"ttl.test", 15}] = {Responder::mx(10, "mx.ttl.test")};
+  r_.records[{"mx.ttl.test", 1}] = {Responder::ip4("192.0.2.20")};
   r_.ttl["ttl.test"] = 300;
   r_.ttl["mx.ttl.test"] = 45;
-  r_.a["short.test"] = {"192.0.2.21"};  // implicit MX: the address record's TTL
+  r_.records[{"short.test", 1}] = {Responder::ip4("192.0.2.21")};  // implicit MX: the address record's TTL
   r_.ttl["short.test"] = 7;
   auto r = resolve_mail_route(opts_, "ttl.test");
   ASSERT_EQ(r.status, RouteStatus::Ok) << r.detail;
