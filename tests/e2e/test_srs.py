@@ -3,12 +3,26 @@
 in another domain forwards mail from the world with an SRS0 envelope sender at refmail's
 domain (the foreign MX, tests/e2e/test_relay.py's Peer found through nsd, sees it), and a
 bounce sent back to that address is delivered to the original sender; an SRS address with
-a wrong hash is refused at RCPT."""
+a wrong hash is refused at RCPT. And the byte-exact claim end to end: a message with an
+attachment that its sender signed (dkimpy) is received, split and stored, downloaded raw
+over JMAP by a local recipient and forwarded to the foreign MX, and dkimpy verifies the
+sender's signature at every step."""
+import os
 import smtplib
+import sys
 import unittest
 
-from harness import main
-from test_relay import ForeignMx
+try:
+    import dkim  # noqa: F401
+except ImportError:
+    for p in ("/usr/lib/python3/dist-packages",):
+        if os.path.isdir(os.path.join(p, "dkim")) and p not in sys.path:
+            sys.path.append(p)
+import dkim  # noqa: E402
+
+from harness import JmapClient, main, with_attachment  # noqa: E402
+from test_inbound_auth import rsa_key  # noqa: E402
+from test_relay import ForeignMx  # noqa: E402
 
 class SrsTest(unittest.TestCase):
     @classmethod
@@ -16,6 +30,7 @@ class SrsTest(unittest.TestCase):
         cls.fx = ForeignMx()
         cls.peer, cls.d = cls.fx.peer, cls.fx.d
         cls.d.add_user("bob@example.test", "bob-pw")
+        cls.d.add_user("erin@example.test", "erin-pw")
         cls.d.ctl("alias", "add", "fwd@example.test", "carol@remote.test")
 
     @classmethod
@@ -58,6 +73,40 @@ class SrsTest(unittest.TestCase):
             self.assertEqual(code, 550)
             code, _ = s.rcpt(local.replace("=dave", "=eve") + "@example.test")
             self.assertEqual(code, 550)
+
+    def test_signed_message_verifies_stored_downloaded_and_forwarded(self):
+        key, record = rsa_key()
+
+        def dnsfunc(name, timeout=5):
+            self.assertEqual(name.rstrip(b"."), b"sel._domainkey.origin.test")
+            return record.encode()
+        msg = with_attachment("signed-forward", os.urandom(200000), "fwd@example.test, erin@example.test",
+                              frm="Dave <dave@origin.test>")
+        signed = dkim.sign(msg, b"sel", b"origin.test", key, canonicalize=(b"relaxed", b"relaxed"),
+                           include_headers=[b"from", b"to", b"subject", b"mime-version", b"content-type"]) + msg
+        self.assertTrue(dkim.verify(signed, dnsfunc=dnsfunc))
+        before = len(self.peer.messages)
+        with self.mx() as s:
+            s.sendmail("dave@origin.test", ["fwd@example.test", "erin@example.test"], signed)
+        # Stored and downloaded raw: the sent bytes under our trace header, still valid.
+        j = JmapClient(self.d.ports["http"], "erin@example.test", "erin-pw")
+        r = j.call(["Email/query", {"accountId": j.account, "filter": {"subject": "signed-forward"}}, "q"],
+                   ["Email/get", {"accountId": j.account, "properties": ["blobId", "hasAttachment"],
+                                  "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
+        got = r[1][1]["list"]
+        self.assertEqual(len(got), 1, r)
+        self.assertTrue(got[0]["hasAttachment"])
+        raw = j.curl("-f", j.base + j.download_path(got[0]["blobId"], "m.eml", "message/rfc822"))
+        self.assertTrue(raw.endswith(signed))
+        self.assertTrue(dkim.verify(raw, dnsfunc=dnsfunc))
+        # Forwarded to the foreign MX (SRS sender): the same bytes, still valid.
+        msgs = self.peer.wait(before + 1)
+        self.assertGreater(len(msgs), before, self.d.tail())
+        mail_from, rcpts, relayed, _, _ = msgs[before]
+        self.assertEqual(rcpts, ["carol@remote.test"])
+        self.assertTrue(mail_from.startswith("SRS0="), mail_from)
+        self.assertTrue(relayed.endswith(signed))
+        self.assertTrue(dkim.verify(relayed, dnsfunc=dnsfunc))
 
     def test_local_senders_are_not_rewritten(self):
         # A sender of our own domain keeps its address: SPF at the next hop lists us.
