@@ -390,7 +390,7 @@ Intake Service::open_intake(const Inbound& in) {
     s.dns = auth_.dns();
     if (s.dns) s.check = std::make_unique<trust::InboundCheck>(*s.dns, *auth_.psl, std::move(f));
   }
-  if (in.envelope.auth_user && dkim_) {
+  if ((in.envelope.auth_user || in.sign) && dkim_) {
     intake.st_->signer =
         std::make_unique<SubmissionSigner>([keys = dkim_](std::string_view domain) { return keys->signers(domain); });
   }
@@ -641,6 +641,7 @@ Outcome Service::deliver_report(mime::DsnInput report, bool relay_foreign) {
   dsn.bytes = mime::compose_dsn(report);
   dsn.peer_ip = "127.0.0.1";
   dsn.peer_name = "localhost";
+  dsn.sign = true;
   return deliver(std::move(dsn));
 }
 

@@ -131,6 +131,9 @@ struct Inbound {
   // Mail from the world (the MX, unauthenticated, a client outside [auth] skip_networks):
   // checked with the service's InboundAuth when it has one. Read by open_intake.
   bool verify = false;
+  // The server's own reports (bounces, over-quota and delay notices): DKIM-signed with the
+  // From domain's keys (the hostname's), as a submission is. Read by open_intake.
+  bool sign = false;
 };
 
 // A message arriving in pieces (SMTP DATA/BDAT): each piece goes through the splitter

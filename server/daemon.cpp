@@ -224,8 +224,12 @@ int run_daemon(const config::Config& cfg) {
     spawn_logged(io, serve_http(admin_tcp, admin_rt, o, admin_handler), "admin-tcp");
   }
 
+  // DKIM keys (refmailctl dkim): submissions from a domain with keys are signed, and the
+  // server's own reports (bounces, notices) when the hostname's domain has keys.
+  auto dkim_keys = std::make_shared<delivery::DkimKeyring>(cfg.data_dir + "/dkim");
   // The relay worker starts before the listeners, so the first queued row wakes it.
   auto relay = std::make_unique<RelayWorker>(cfg, *store, io, pool);
+  relay->set_dkim(dkim_keys);
   {
     std::string why;
     if (!relay->start(why)) {
@@ -255,8 +259,6 @@ int run_daemon(const config::Config& cfg) {
     };
     mail->set_inbound_auth(std::move(auth));
   }
-  // DKIM keys (refmailctl dkim): submissions from a domain with keys are signed.
-  auto dkim_keys = std::make_shared<delivery::DkimKeyring>(cfg.data_dir + "/dkim");
   mail->set_dkim(dkim_keys);
   // SRS for what aliases forward to other domains, at the first local domain.
   if (!cfg.local_domains.empty()) {

@@ -881,6 +881,8 @@ RelayWorker::~RelayWorker() {
   if (impl_) impl_->dns_pool.join();
 }
 
+void RelayWorker::set_dkim(std::shared_ptr<delivery::DkimKeyring> keys) { impl_->mail.set_dkim(std::move(keys)); }
+
 bool RelayWorker::start(std::string& why) {
   auto& im = *impl_;
   const auto& rc = im.cfg.relay;

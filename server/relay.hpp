@@ -26,6 +26,10 @@
 #include "server/runtime.hpp"
 #include "delivery/queue_envelope.hpp"
 
+namespace refmail::delivery {
+class DkimKeyring;
+}  // namespace refmail::delivery
+
 namespace refmail::storage {
 class Store;
 }
@@ -116,6 +120,8 @@ class RelayWorker {
   [[nodiscard]] bool start(std::string& why);
   // New or changed queue rows: look again now. Thread-safe.
   void notify();
+  // DKIM keys for the bounces and delay notices the worker writes (before start()).
+  void set_dkim(std::shared_ptr<delivery::DkimKeyring> keys);
   // Begins the drain: no new deliveries; live connections are closed (their rows are
   // retried later). Call on the io thread; in-flight coroutines then finish quickly.
   void stop();

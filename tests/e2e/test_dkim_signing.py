@@ -12,6 +12,7 @@ import json
 import os
 import random
 import sys
+import time
 import unittest
 
 try:
@@ -162,6 +163,30 @@ class DkimSigningTest(unittest.TestCase):
             self.assertEqual("".join(strings), k["dns_record"])
         self.assertIn("; MTA-STS: not published", out)
         self.assertNotEqual(self.d.ctl("dns", "bad domain!", check=False).returncode, 0)
+
+    def test_6_bounces_are_signed_with_the_hostnames_keys(self):
+        self.d.ctl("dkim", "keygen", "mx.example.test")
+        host_keys = json.loads(self.d.ctl("dkim", "list", "mx.example.test", "--json").stdout)["keys"]
+        records = {k["dns_name"]: k["dns_record"] for k in host_keys}
+        # The foreign MX refuses this recipient (the Peer's "reject*"): the relay bounces to alice.
+        data = message("will-bounce", "reject-me@remote.test", b"x" * 3000)
+        self.assertEqual(submit(self.d, ["reject-me@remote.test"], data), {})
+        m = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=60)
+        try:
+            m.login("alice@example.test", "alice-pw")
+            deadline = time.time() + 30
+            nums = []
+            while time.time() < deadline and not nums:
+                m.select("INBOX")
+                nums = m.search(None, "FROM", '"MAILER-DAEMON"')[1][0].split()
+                time.sleep(0.2)
+            self.assertEqual(len(nums), 1, self.d.tail())
+            raw = m.fetch(nums[0], "(BODY.PEEK[])")[1][0][1]
+        finally:
+            m.logout()
+        self.assertIn(b"will-bounce", raw)
+        self.assertEqual(self.verify_all(raw, records), sorted(k["selector"] for k in host_keys))
+        self.assertIn(b"d=mx.example.test", raw)
 
 
 def records_sel(keys):
