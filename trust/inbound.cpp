@@ -141,10 +141,11 @@ struct InboundCheck::Impl {
   InboundFacts facts;
   DnsKeyLookup keys;
   dkim::Verifier verifier;
+  arc::Verifier arc_verifier;
   bool finished = false;
 
   Impl(DnsLookup& d, const PublicSuffixList& p, InboundFacts f)
-      : dns(d), psl(p), facts(std::move(f)), keys(d), verifier(keys, facts.now) {}
+      : dns(d), psl(p), facts(std::move(f)), keys(d), verifier(keys, facts.now), arc_verifier(keys, facts.now) {}
 };
 
 InboundCheck::InboundCheck(DnsLookup& dns, const PublicSuffixList& psl, InboundFacts facts)
@@ -152,7 +153,9 @@ InboundCheck::InboundCheck(DnsLookup& dns, const PublicSuffixList& psl, InboundF
 InboundCheck::~InboundCheck() = default;
 
 void InboundCheck::feed(std::string_view chunk) {
-  if (!impl_->finished) impl_->verifier.feed(chunk);
+  if (impl_->finished) return;
+  impl_->verifier.feed(chunk);
+  impl_->arc_verifier.feed(chunk);
 }
 
 InboundVerdict InboundCheck::finish(const std::vector<std::string_view>& from_fields) {
@@ -171,6 +174,7 @@ InboundVerdict InboundCheck::finish(const std::vector<std::string_view>& from_fi
   v.spf = check_mail_from(f.client_ip, f.mail_from, f.helo, m.dns, opt);
 
   v.dkim = m.verifier.finish();
+  v.arc = m.arc_verifier.finish();
 
   DmarcInput in;
   in.from_fields = from_fields;
@@ -193,6 +197,7 @@ InboundVerdict InboundCheck::finish(const std::vector<std::string_view>& from_fi
       if (const auto note = r.body_length_note(); !note.empty()) h += " (" + note + ")";
     }
   }
+  if (v.arc.result != arc::ArcResult::None) h += ";\r\n\t" + arc::arc_auth_result(v.arc);
   h += ";\r\n\t" + dmarc_auth_result(v.dmarc) + "\r\n";
   v.header = std::move(h);
   return v;

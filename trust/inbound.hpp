@@ -1,7 +1,7 @@
 // trust/inbound.hpp — the checks one received message gets before it is accepted:
 // iprev of the client (RFC 8601 3), SPF of the MAIL FROM identity (the HELO identity
-// for a null reverse path), every DKIM signature, and DMARC of the From domain over
-// SPF and DKIM, reported in one
+// for a null reverse path), every DKIM signature, the ARC chain (RFC 8617), and DMARC of
+// the From domain over SPF and DKIM, reported in one
 // Authentication-Results field (RFC 8601) under refmail's authserv-id. Sans-I/O like
 // the cores it joins: DNS through DnsLookup (blocking; the caller runs this on a pool
 // thread), the clock and the pct draw from the caller.
@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "trust/arc.hpp"
 #include "trust/dkim.hpp"
 #include "trust/dmarc.hpp"
 #include "trust/dns_lookup.hpp"
@@ -56,6 +57,7 @@ struct InboundVerdict {
   SpfVerdict spf;
   bool spf_helo = false;  // the identity SPF checked was HELO (null reverse path)
   std::vector<dkim::SignatureResult> dkim;
+  arc::ArcVerdict arc;  // none when the message has no ARC header fields
   DmarcVerdict dmarc;
   // "Authentication-Results: <authserv-id>;\r\n\tiprev=...;\r\n\tspf=...;\r\n\tdkim=...;\r\n\tdmarc=...\r\n"
   std::string header;

@@ -145,6 +145,26 @@ _dmarc.r IN TXT "v=DMARC1; p=reject"
         self.assertEqual(downloaded, raw)
         self.assertTrue(dkim.verify(downloaded, dnsfunc=self.dnsfunc))
 
+    def test_arc_sealed_message_is_reported(self):
+        # A mailing list at sender.test sealed it (dkimpy); refmail validates the chain.
+        msg = (b"Authentication-Results: sender.test; spf=pass smtp.mailfrom=x@elsewhere.test\r\n"
+               b"From: Alice <alice@sender.test>\r\nTo: bob@example.test\r\nSubject: arc-1\r\n\r\nvia a list\r\n")
+        sealed = b"".join(dkim.arc_sign(msg, b"sel", b"sender.test", self.key, b"sender.test",
+                                        include_headers=[b"from", b"to", b"subject"])) + msg
+        self.send("alice@sender.test", sealed)
+        tampered = sealed.replace(b"via a list", b"via a list!").replace(b"arc-1", b"arc-2")
+        self.send("alice@sender.test", tampered)
+        m = self.imap()
+        try:
+            raw1, _ = self.fetch(m, "INBOX", "arc-1")
+            raw2, _ = self.fetch(m, "INBOX", "arc-2")
+        finally:
+            m.logout()
+        head1 = raw1[:raw1.index(b"\r\nReceived: ")]
+        self.assertIn(b"\r\n\tarc=pass (i=1 d=sender.test);\r\n", head1)
+        head2 = raw2[:raw2.index(b"\r\nReceived: ")]
+        self.assertIn(b"\tarc=fail (ARC-Message-Signature 1: ", head2)
+
     def test_quarantine_goes_to_junk_and_forged_results_are_removed(self):
         m = self.imap()
         try:

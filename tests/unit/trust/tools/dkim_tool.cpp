@@ -8,6 +8,8 @@
 //   verify --keys FILE [--time T] < message
 //          (FILE: lines "qname TXT-value"; prints one RFC 8601 result per signature,
 //           exit 0 iff there is at least one signature and all pass)
+//   arc-verify --keys FILE [--time T] < message
+//          (ARC chain validation, trust/arc.hpp: prints the arc= result, exit 0 iff pass)
 //   keygen --algo rsa|ed25519 --out FILE   (writes the PEM, prints the DNS TXT value)
 #include <ctime>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "mime/codec.hpp"
+#include "trust/arc.hpp"
 #include "trust/dkim.hpp"
 
 using namespace refmail::trust::dkim;
@@ -130,7 +133,7 @@ int main(int argc, char** argv) {
     std::cout << message;
     return 0;
   }
-  if (cmd == "verify") {
+  if (cmd == "verify" || cmd == "arc-verify") {
     FileLookup keys;
     std::istringstream lines(read_file(one("--keys")));
     std::string line;
@@ -140,6 +143,16 @@ int main(int argc, char** argv) {
       std::string name = line.substr(0, sp);
       if (name.ends_with(".")) name.pop_back();
       keys.records[name].push_back(line.substr(sp + 1));
+    }
+    if (cmd == "arc-verify") {
+      // ARC (trust/arc.hpp): one RFC 8601 result; exit 0 iff the chain passes.
+      refmail::trust::arc::Verifier av(keys, now);
+      char abuf[777];
+      while (std::cin.read(abuf, sizeof abuf) || std::cin.gcount() > 0)
+        av.feed(std::string_view(abuf, static_cast<std::size_t>(std::cin.gcount())));
+      const auto verdict = av.finish();
+      std::cout << refmail::trust::arc::arc_auth_result(verdict) << "\n";
+      return verdict.result == refmail::trust::arc::ArcResult::Pass ? 0 : 1;
     }
     Verifier v(keys, now);
     char buf[777];
