@@ -116,6 +116,12 @@ std::vector<trust::dkim::SignRequest> DkimKeyring::signers(std::string_view doma
   const std::string domain_dir = dir_ + "/" + std::string(domain);
   const auto stamp = file_stamp(domain_dir + "/signing");
   std::lock_guard lock(mu_);
+  if (stamp.second == -2) {
+    // No keys: nothing to remember (any From domain may be asked, so the cache holds only
+    // domains that have keys).
+    cache_.erase(std::string(domain));
+    return {};
+  }
   auto& c = cache_[std::string(domain)];
   if (c.stamp == stamp) return c.signers;
   c.stamp = stamp;

@@ -16,15 +16,6 @@ using dkim::Algorithm;
 using dkim::Canon;
 using namespace dkim::detail;
 
-bool is_fws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string strip_fws(std::string_view s) {
-  std::string out;
-  for (char c : s)
-    if (!is_fws(c)) out += c;
-  return out;
-}
-
 std::optional<unsigned> instance_of(std::string_view v) {
   const std::string s = strip_fws(v);
   if (s.empty() || s.size() > 3) return std::nullopt;

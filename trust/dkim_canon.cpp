@@ -26,6 +26,14 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+std::string strip_fws(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s)
+    if (!is_fws(c)) out += c;
+  return out;
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)

@@ -92,6 +92,10 @@ struct PublicKey {
                                     std::string_view sig);
 [[nodiscard]] boost::system::result<std::string> sign_data(const PrivateKey& key, std::string_view data);
 
+// FWS characters (SP, HTAB, CR, LF) and a tag value with all of them removed.
+[[nodiscard]] inline bool is_fws(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+[[nodiscard]] std::string strip_fws(std::string_view s);
+
 [[nodiscard]] char lower(char c) noexcept;
 [[nodiscard]] std::string to_lower(std::string_view s);
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;

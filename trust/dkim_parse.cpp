@@ -15,7 +15,6 @@ using namespace detail;
 
 namespace {
 
-bool is_fws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -25,13 +24,6 @@ std::string_view trim_fws(std::string_view s) {
   return s;
 }
 
-std::string strip_fws(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s)
-    if (!is_fws(c)) out += c;
-  return out;
-}
 
 SignatureError err(errc code, std::string reason) { return SignatureError{code, std::move(reason)}; }
 
