@@ -15,7 +15,7 @@ build_pkgs=(
   openssl publicsuffix  # publicsuffix: the Public Suffix List DMARC reads ([auth] public_suffix_list)
 )
 test_pkgs=( python3 swaks curl dovecot-imapd dovecot-lmtpd )  # dovecot: tests/e2e/test_import.py
-test_pkgs+=( isync offlineimap3 python3-dkim )  # tests/e2e/test_imap_clients.py: mbsync, offlineimap, and dkimpy as the DKIM oracle
+test_pkgs+=( isync offlineimap3 python3-dkim python3-authres )  # mbsync, offlineimap; dkimpy as the DKIM and ARC oracle (its ARC code imports authres, only "suggested" by python3-dkim)
 test_pkgs+=( python3-spf )  # tests/unit/trust/test_spf_pyspf.py: pyspf, the independent SPF implementation trust/spf is compared with
 test_pkgs+=( nsd )  # tests/unit/trust/test_spf_nsd.py: an authoritative DNS server on loopback for the c-ares DnsLookup
 test_pkgs+=( chromium )  # tests/e2e/test_webmail.py drives it headless (playwright-core)
