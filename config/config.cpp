@@ -109,6 +109,15 @@ Setter string_array_at(std::function<std::vector<std::string>&(Config&)> pick, s
   };
 }
 
+// An array of addresses or networks ("10.0.0.0/8", "fd00::/8"), each checked by net::Network.
+Setter networks_at(std::function<std::vector<std::string>&(Config&)> pick) {
+  return string_array_at(std::move(pick), "expected an array of addresses or networks such as \"10.0.0.0/8\"",
+                         [](const std::string& v) -> std::string {
+                           std::string why;
+                           return net::Network::parse(v, &why) ? "" : "'" + v + "': " + why;
+                         });
+}
+
 Setter endpoint_at(std::function<Endpoint&(Config&)> pick) {
   return [pick](const toml::node& n, Config& c) -> std::string {
     std::string s;
@@ -333,13 +342,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
       {"relay.smarthost_ca_file",
        string_at([](Config& c) -> std::string& { return c.relay.smarthost_ca_file; })},
       {"auth.verify", boolean_at([](Config& c) -> bool& { return c.auth.verify; })},
-      {"auth.skip_networks",
-       string_array_at([](Config& c) -> std::vector<std::string>& { return c.auth.skip_networks; },
-                       "expected an array of addresses or networks such as \"10.0.0.0/8\"",
-                       [](const std::string& v) -> std::string {
-                         std::string why;
-                         return net::Network::parse(v, &why) ? "" : "'" + v + "': " + why;
-                       })},
+      {"auth.skip_networks", networks_at([](Config& c) -> std::vector<std::string>& { return c.auth.skip_networks; })},
       {"auth.enforce_dmarc_reject", boolean_at([](Config& c) -> bool& { return c.auth.enforce_dmarc_reject; })},
       {"auth.public_suffix_list", string_at([](Config& c) -> std::string& { return c.auth.public_suffix_list; })},
       {"auth.mta_sts_mode",
@@ -363,13 +366,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
                        })},
       {"auth.mta_sts_max_age",
        seconds_at([](Config& c) -> std::chrono::seconds& { return c.auth.mta_sts_max_age; }, 86400, 31557600)},
-      {"proxy.trusted",
-       string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.trusted; },
-                       "expected an array of addresses or networks such as \"10.0.0.0/8\"",
-                       [](const std::string& v) -> std::string {
-                         std::string why;
-                         return net::Network::parse(v, &why) ? "" : "'" + v + "': " + why;
-                       })},
+      {"proxy.trusted", networks_at([](Config& c) -> std::vector<std::string>& { return c.proxy.trusted; })},
       {"proxy.proxy_protocol",
        string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.proxy_protocol; },
                        "expected an array of listener names", [](const std::string& v) -> std::string {

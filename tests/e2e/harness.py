@@ -2,7 +2,7 @@
 ports with a temporary data folder and a config file, and drives it with real
 clients (smtplib, refmailctl, swaks, openssl). Everything stays on 127.0.0.1; every
 process started here is stopped by PID."""
-import base64, http.client, json, os, shutil, signal, socket, subprocess, tempfile, time, unittest
+import base64, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
 import urllib.error, urllib.parse, urllib.request
 
 BUILD = os.environ.get("REFMAIL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -26,6 +26,19 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def dkimpy():
+    """Debian's python3-dkim (dkimpy), the independent DKIM/ARC oracle, also when the
+    python3 running the tests is not Debian's own (its dist-packages added to the path)."""
+    try:
+        import dkim
+    except ImportError:
+        p = "/usr/lib/python3/dist-packages"
+        if os.path.isdir(os.path.join(p, "dkim")) and p not in sys.path:
+            sys.path.append(p)
+        import dkim
+    return dkim
 
 
 def closed_udp_port():

@@ -11,20 +11,14 @@ import imaplib
 import json
 import os
 import random
-import sys
 import time
 import unittest
 
-try:
-    import dkim  # noqa: F401
-except ImportError:
-    for p in ("/usr/lib/python3/dist-packages",):
-        if os.path.isdir(os.path.join(p, "dkim")) and p not in sys.path:
-            sys.path.append(p)
-import dkim  # noqa: E402
+from harness import JmapClient, main, dkimpy
+from test_relay import ForeignMx, message, submit
 
-from harness import JmapClient, main  # noqa: E402
-from test_relay import ForeignMx, message, submit  # noqa: E402
+dkim = dkimpy()
+
 
 class DkimSigningTest(unittest.TestCase):
     @classmethod

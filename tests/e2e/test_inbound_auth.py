@@ -14,20 +14,13 @@ import imaplib
 import os
 import smtplib
 import subprocess
-import sys
 import tempfile
 import unittest
 
-try:
-    import dkim  # noqa: F401
-except ImportError:
-    for p in ("/usr/lib/python3/dist-packages",):
-        if os.path.isdir(os.path.join(p, "dkim")) and p not in sys.path:
-            sys.path.append(p)
-import dkim  # noqa: E402
+from harness import Daemon, JmapClient, main, with_attachment, dkimpy
+from nsd_server import Nsd, txt
 
-from harness import Daemon, JmapClient, main, with_attachment  # noqa: E402
-from nsd_server import Nsd, txt  # noqa: E402
+dkim = dkimpy()
 
 USER, PW = "bob@example.test", "bob-pw"
 

@@ -9,20 +9,14 @@ over JMAP by a local recipient and forwarded to the foreign MX, and dkimpy verif
 sender's signature at every step."""
 import os
 import smtplib
-import sys
 import unittest
 
-try:
-    import dkim  # noqa: F401
-except ImportError:
-    for p in ("/usr/lib/python3/dist-packages",):
-        if os.path.isdir(os.path.join(p, "dkim")) and p not in sys.path:
-            sys.path.append(p)
-import dkim  # noqa: E402
+from harness import JmapClient, main, with_attachment, dkimpy
+from test_inbound_auth import rsa_key
+from test_relay import ForeignMx
 
-from harness import JmapClient, main, with_attachment  # noqa: E402
-from test_inbound_auth import rsa_key  # noqa: E402
-from test_relay import ForeignMx  # noqa: E402
+dkim = dkimpy()
+
 
 class SrsTest(unittest.TestCase):
     @classmethod
