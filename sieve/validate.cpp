@@ -376,7 +376,7 @@ class Checker {
     }
     // hasflag/setflag with the optional variable-list argument absent: mark with an empty
     // list in front so args.back() is always the flag/key list.
-    if (spec_.optional_first && pos.size() < spec_.positional.size()) n_.args.insert(n_.args.begin(), {});
+    if (spec_.optional_first && pos.size() < spec_.positional.size()) n_.args.insert(n_.args.begin(), std::vector<std::string>{});
     return std::nullopt;
   }
 
