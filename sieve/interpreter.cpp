@@ -471,7 +471,12 @@ class Interpreter {
         }
         return match_keys(n, values, strs(n.args[1]));
       }
-      case Op::Body: return match_keys(n, body(n.transform, strs(n.content_types)), strs(n.args[0]));
+      case Op::Body: {
+        // RFC 5173 5: :text is the text parts (as :content "text").
+        std::vector<std::string> types =
+            n.transform == BodyTransform::Text ? std::vector<std::string>{"text"} : strs(n.content_types);
+        return match_keys(n, body(n.transform, types), strs(n.args[0]));
+      }
       case Op::Date: case Op::CurrentDate: return date(n);
       case Op::MailboxExists:
         for (const auto& mb : strs(n.args[0]))
