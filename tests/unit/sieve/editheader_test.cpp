@@ -43,6 +43,20 @@ TEST(SieveEditHeader, DeleteHeader) {
   EXPECT_EQ(o.header_edits[1].value, "two");
 }
 
+TEST(SieveEditHeader, NoInjectionThroughVariables) {
+  // A value taken from the message cannot start a new field.
+  auto o = run_script("require [\"editheader\", \"variables\"]; if header :matches \"subject\" \"*\" {"
+                      " addheader \"X-Orig\" \"${1}\"; }",
+                      "Subject: =?utf-8?q?a=0D=0ABcc:_victim@example.net?=\r\n\r\nbody");
+  ASSERT_EQ(o.header_edits.size(), 1u);
+  EXPECT_EQ(o.header_edits[0].value.find('\n'), std::string::npos) << o.header_edits[0].value;
+  EXPECT_EQ(o.header_edits[0].value.find('\r'), std::string::npos) << o.header_edits[0].value;
+  // A field name from a variable is checked at run time.
+  auto bad = run_script("require [\"editheader\", \"variables\"]; set \"n\" \"X-A: b\"; addheader \"${n}\" \"v\";", kMsg);
+  EXPECT_TRUE(bad.runtime_error);
+  EXPECT_TRUE(bad.header_edits.empty());
+}
+
 TEST(SieveEditHeader, ProtectedFields) {
   auto o = run_script("require \"editheader\"; deleteheader \"received\"; addheader \"Auto-Submitted\" \"no\";"
                       "if exists \"received\" { discard; }", kMsg);
