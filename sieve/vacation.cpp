@@ -110,6 +110,12 @@ bool vacation_allowed(const Message& m, const Context& c, const Vacation& v) {
 std::string vacation_reply(const Message& m, const Context& c, const Vacation& v, std::string_view hostname,
                            std::string_view message_id_local) {
   std::string from = one_line(v.from);
+  if (!from.empty()) {
+    // RFC 5230 4.3: :from is an address, perhaps with a display name: written back through
+    // the address formatter, so a UTF-8 name is RFC 2047 encoded.
+    auto parsed = mime::parse_address_list(from, 1);
+    if (!parsed.empty()) from = one_line(mime::format_address(parsed.front(), 6));
+  }
   if (from.empty()) from = one_line(bare(m.envelope_to()));
   if (from.empty() && !c.user_addresses.empty()) from = one_line(c.user_addresses.front());
   std::string to = one_line(bare(m.envelope_from()));
