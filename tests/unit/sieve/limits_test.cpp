@@ -1,6 +1,8 @@
 // tests/unit/sieve/limits_test.cpp — every Limits bound, hostile inputs (huge scripts,
 // huge strings, many actions, step budget) ending in clean compile errors or run-time
 // errors with the implicit keep, and a compiled Script shared across runs.
+#include <thread>
+
 #include "tests/unit/sieve/sieve_test_util.hpp"
 
 namespace refmail::sieve::test {
@@ -82,6 +84,26 @@ TEST(SieveLimits, CompiledScriptIsReusable) {
   EXPECT_EQ(mailboxes(run(*c.script, a, {})), std::vector<std::string>{"one"});
   EXPECT_EQ(mailboxes(run(*c.script, b, {})), std::vector<std::string>{"two"});
   EXPECT_EQ(mailboxes(run(*c.script, a, {})), std::vector<std::string>{"one"});
+}
+
+TEST(SieveLimits, CompiledScriptIsSharedAcrossThreads) {
+  auto c = compile("require [\"fileinto\", \"variables\", \"regex\"];"
+                   "if header :regex \"subject\" \"^(.*)-([0-9]+)$\" { fileinto \"${1}.${2}\"; }");
+  ASSERT_TRUE(c.script);
+  std::vector<std::thread> threads;
+  std::vector<int> good(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string subject = "box" + std::to_string(t) + "-" + std::to_string(i);
+        FakeMessage m("Subject: " + subject + "\r\n\r\n");
+        auto o = run(*c.script, m, {});
+        if (o.fileinto.size() == 1 && o.fileinto[0].mailbox == "box" + std::to_string(t) + "." + std::to_string(i)) ++good[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good, (std::vector<int>{200, 200, 200, 200}));
 }
 
 TEST(SieveLimits, Capabilities) {
