@@ -89,3 +89,97 @@ TEST(SieveIndex, HeaderAndDate) {
 
 }  // namespace
 }  // namespace refmail::sieve::test
+
+namespace refmail::sieve::test {
+namespace {
+
+// The examples of RFC 5173 6, RFC 5260 7 and RFC 5490, as scripts that must compile and
+// decide as the RFCs describe.
+class MultipartMessage : public FakeMessage {
+ public:
+  using FakeMessage::FakeMessage;
+  std::vector<std::string> body_text(const std::vector<std::string>& types) const override {
+    // Parts: text/plain "launch the missile", audio/mp3 (binary).
+    std::vector<std::string> out;
+    for (const auto& t : types) {
+      if (t == "text" || t == "text/plain" || t.empty()) out.push_back("launch the missile");
+      if (t == "audio/mp3" || t == "audio" || t.empty()) out.push_back("\x01\x02ID3");
+    }
+    return out;
+  }
+};
+
+TEST(SieveRfcExamples, Rfc5173Body) {
+  const char* s = R"(require ["body", "fileinto"];
+if body :content "text" :contains ["missile", "coordinates"] {
+    fileinto "secrets";
+}
+if body :content "audio/mp3" :contains "" {
+    fileinto "jukebox";
+}
+if body :text :contains "MAKE MONEY FAST" {
+    discard;
+}
+)";
+  MultipartMessage m("Subject: x\r\n\r\n");
+  auto o = run_script(s, m);
+  EXPECT_EQ(mailboxes(o), (std::vector<std::string>{"secrets", "jukebox"}));
+  EXPECT_FALSE(o.discard);
+}
+
+TEST(SieveRfcExamples, Rfc5260Date) {
+  const char* office = R"(require ["date", "relational", "fileinto"];
+if allof(header :is "from" "boss@example.com",
+         date :value "ge" :originalzone "date" "hour" "09",
+         date :value "lt" :originalzone "date" "hour" "17")
+{ fileinto "urgent"; }
+)";
+  EXPECT_EQ(mailboxes(run_script(office, "From: boss@example.com\r\nDate: Tue, 1 Apr 1997 09:06:31 -0800\r\n\r\n")),
+            std::vector<std::string>{"urgent"});
+  EXPECT_TRUE(mailboxes(run_script(office, "From: boss@example.com\r\nDate: Tue, 1 Apr 1997 18:06:31 -0800\r\n\r\n")).empty());
+
+  const char* away = R"(require ["date", "relational", "vacation"];
+if allof(currentdate :value "ge" "date" "2007-06-30",
+         currentdate :value "le" "date" "2007-07-07")
+{ vacation :days 7  "I'm away during the first week in July."; }
+)";
+  Context in_july;
+  in_july.now_unix = 1183334400;  // 2007-07-02
+  FakeMessage m("Subject: x\r\n\r\n");
+  EXPECT_TRUE(run_script(away, m, in_july).vacation);
+  Context later;
+  later.now_unix = 1700000000;
+  EXPECT_FALSE(run_script(away, m, later).vacation);
+
+  const char* stamp = R"(require ["date", "variables", "editheader"];
+if currentdate :matches "std11" "*" {addheader "Processing-date" "${0}";}
+)";
+  auto o = run_script(stamp, m, later);
+  ASSERT_EQ(o.header_edits.size(), 1u);
+  EXPECT_EQ(o.header_edits[0].name, "Processing-date");
+  EXPECT_EQ(o.header_edits[0].value, "Tue, 14 Nov 2023 22:13:20 +0000");
+}
+
+TEST(SieveRfcExamples, Rfc5490Mailbox) {
+  const char* s = R"(require ["fileinto", "reject", "mailbox"];
+if mailboxexists "Fnord" {
+    fileinto "Fnord";
+    stop;
+}
+reject "Ooops!";
+)";
+  Context has;
+  has.mailbox_exists = [](std::string_view mb) { return mb == "Fnord"; };
+  Context hasnt;
+  hasnt.mailbox_exists = [](std::string_view) { return false; };
+  FakeMessage m("Subject: x\r\n\r\n");
+  EXPECT_EQ(mailboxes(run_script(s, m, has)), std::vector<std::string>{"Fnord"});
+  auto o = run_script(s, m, hasnt);
+  ASSERT_TRUE(o.reject);
+  EXPECT_EQ(*o.reject, "Ooops!");
+  EXPECT_EQ(mailboxes(run_script("require [\"fileinto\", \"mailbox\"]; fileinto :create \"INBOX.folder\";", m, hasnt)),
+            std::vector<std::string>{"INBOX.folder"});
+}
+
+}  // namespace
+}  // namespace refmail::sieve::test
