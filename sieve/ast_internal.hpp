@@ -41,7 +41,7 @@ enum Ext : unsigned {
   kExtVariables = 1u << 7, kExtRelational = 1u << 8, kExtSubaddress = 1u << 9,
   kExtCopy = 1u << 10, kExtBody = 1u << 11, kExtDate = 1u << 12, kExtIndex = 1u << 13,
   kExtMailbox = 1u << 14, kExtRegex = 1u << 15, kExtEditHeader = 1u << 16,
-  kExtNumeric = 1u << 17,
+  kExtNumeric = 1u << 17, kExtEncodedCharacter = 1u << 18,
 };
 
 struct Node {
@@ -84,6 +84,10 @@ class Script {
 };
 
 namespace detail {
+// RFC 5228 2.4.2.4 encoded-character: replaces "${hex:...}" and "${unicode:...}" in
+// `s`; malformed sequences stay as written. False for a code point that is a surrogate
+// or above U+10FFFF (a compile error).
+[[nodiscard]] bool decode_encoded_characters(std::string& s);
 // parser.cpp: source -> Script (calls validate_* below).
 [[nodiscard]] Compiled parse_script(std::string_view source, const Limits& limits);
 }  // namespace detail

@@ -1,9 +1,10 @@
 // sieve/parser.cpp — RFC 5228 8.2 grammar over the lexer's tokens: commands, blocks,
 // arguments, tests and test lists, with require placement (3.2) and if/elsif/else
-// chaining (3.1). Each command or test is checked against the table in validate.cpp
+// chaining (3.1), encoded-character decoding (2.4.2.4). Each command or test is checked against the table in validate.cpp
 // as soon as it is read.
 // SECURITY: recursion (blocks, nested tests) is bounded by Limits::max_nesting, checked
 // before descending, so 10,000 nested tests are a compile error, not a stack overflow.
+#include <cstdint>
 #include <utility>
 
 #include "sieve/ast_internal.hpp"
@@ -104,14 +105,14 @@ class Parser {
         a.kind = RawArg::Number;
         a.number = next().number;
       } else if (t.kind == Tok::String) {
-        a.strings.push_back(next().text);
+        if (auto e = string_value(next(), a.strings)) return e;
       } else if (t.kind == Tok::LBracket) {
         next();
         a.list = true;
         for (;;) {
           const Token& s = next();
           if (s.kind != Tok::String) return err(s, std::string("expected a string in the list, found ") + describe(s.kind));
-          a.strings.push_back(s.text);
+          if (auto e = string_value(s, a.strings)) return e;
           const Token& sep = next();
           if (sep.kind == Tok::RBracket) break;
           if (sep.kind != Tok::Comma) return err(sep, std::string("expected ',' or ']', found ") + describe(sep.kind));
@@ -143,6 +144,15 @@ class Parser {
     return std::nullopt;
   }
 
+  // A string argument, with RFC 5228 2.4.2.4 encoded characters decoded once
+  // "encoded-character" is required.
+  std::optional<Error> string_value(const Token& t, std::vector<std::string>& out) {
+    out.push_back(t.text);
+    if ((extensions_ & kExtEncodedCharacter) && !decode_encoded_characters(out.back()))
+      return err(t, "bad code point in ${unicode:...}");
+    return std::nullopt;
+  }
+
   std::optional<Error> test(std::size_t depth, Node& out) {
     const Token& name = next();
     if (name.kind != Tok::Identifier) return err(name, std::string("expected a test, found ") + describe(name.kind));
@@ -163,6 +173,62 @@ class Parser {
 };
 
 }  // namespace
+
+bool decode_encoded_characters(std::string& s) {
+  if (s.find("${") == std::string::npos) return true;
+  auto hexval = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (s.compare(i, 2, "${") == 0) {
+      std::size_t colon = s.find(':', i + 2);
+      std::string kind = colon == std::string::npos ? std::string() : s.substr(i + 2, colon - i - 2);
+      for (auto& c : kind) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+      if (kind == "hex" || kind == "unicode") {
+        std::size_t j = colon + 1;
+        std::string decoded;
+        bool ok = true, any = false;
+        for (;;) {
+          while (j < s.size() && blank(s[j])) ++j;
+          if (j >= s.size()) { ok = false; break; }
+          if (s[j] == '}') break;
+          std::size_t start = j;
+          std::uint32_t v = 0;
+          while (j < s.size() && hexval(s[j]) >= 0 && j - start < 8) v = v * 16 + static_cast<std::uint32_t>(hexval(s[j++]));
+          std::size_t n = j - start;
+          if (kind == "hex" ? n != 2 : (n == 0 || n > 6)) { ok = false; break; }
+          if (j < s.size() && !blank(s[j]) && s[j] != '}') { ok = false; break; }
+          any = true;
+          if (kind == "hex") {
+            decoded.push_back(static_cast<char>(v));
+          } else {
+            if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return false;
+            // UTF-8 encoding of v
+            if (v < 0x80) decoded.push_back(static_cast<char>(v));
+            else if (v < 0x800) { decoded.push_back(static_cast<char>(0xC0 | (v >> 6))); decoded.push_back(static_cast<char>(0x80 | (v & 0x3F))); }
+            else if (v < 0x10000) { decoded.push_back(static_cast<char>(0xE0 | (v >> 12))); decoded.push_back(static_cast<char>(0x80 | ((v >> 6) & 0x3F))); decoded.push_back(static_cast<char>(0x80 | (v & 0x3F))); }
+            else { decoded.push_back(static_cast<char>(0xF0 | (v >> 18))); decoded.push_back(static_cast<char>(0x80 | ((v >> 12) & 0x3F))); decoded.push_back(static_cast<char>(0x80 | ((v >> 6) & 0x3F))); decoded.push_back(static_cast<char>(0x80 | (v & 0x3F))); }
+          }
+        }
+        (void)any;  // "${hex:}" is an empty sequence: decodes to nothing
+        if (ok) {
+          out += decoded;
+          i = j + 1;
+          continue;
+        }
+      }
+    }
+    out.push_back(s[i++]);
+  }
+  s = std::move(out);
+  return true;
+}
 
 Compiled parse_script(std::string_view source, const Limits& limits) {
   Compiled out;

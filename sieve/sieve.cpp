@@ -11,7 +11,7 @@ Outcome interpret(const Script& s, const Message& m, const Context& c, const Lim
 Compiled compile(std::string_view source, const Limits& limits) { return detail::parse_script(source, limits); }
 
 std::string_view capabilities() {
-  return "body comparator-i;ascii-numeric copy date editheader envelope ereject fileinto imap4flags index "
+  return "body comparator-i;ascii-numeric copy date editheader encoded-character envelope ereject fileinto imap4flags index "
          "mailbox regex reject relational subaddress vacation vacation-seconds variables";
 }
 

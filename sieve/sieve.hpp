@@ -2,7 +2,8 @@
 // compile a script once, run it per delivered message. Sans-I/O: the message and the
 // delivery context come through sieve/message.hpp, the decisions go out as an Outcome.
 // Extensions (capabilities()): body (RFC 5173), comparator-i;ascii-numeric (RFC 4790),
-// copy (RFC 3894), date + index (RFC 5260), editheader (RFC 5293), envelope,
+// copy (RFC 3894), date + index (RFC 5260), editheader (RFC 5293), encoded-character
+// (RFC 5228 2.4.2.4), envelope,
 // fileinto, reject + ereject (RFC 5429), imap4flags (RFC 5232), mailbox (RFC 5490),
 // regex (draft-ietf-sieve-regex, POSIX ERE), relational (RFC 5231), subaddress
 // (RFC 5233), vacation + vacation-seconds (RFC 5230, 6131), variables (RFC 5229).

@@ -84,7 +84,7 @@ constexpr std::array kExtensions = {
     ExtName{"subaddress", kExtSubaddress}, ExtName{"copy", kExtCopy}, ExtName{"body", kExtBody},
     ExtName{"date", kExtDate}, ExtName{"index", kExtIndex}, ExtName{"mailbox", kExtMailbox},
     ExtName{"regex", kExtRegex}, ExtName{"editheader", kExtEditHeader},
-    ExtName{"comparator-i;ascii-numeric", kExtNumeric},
+    ExtName{"comparator-i;ascii-numeric", kExtNumeric}, ExtName{"encoded-character", kExtEncodedCharacter},
     // RFC 5228 2.7.3: always available, may be required anyway.
     ExtName{"comparator-i;octet", 0}, ExtName{"comparator-i;ascii-casemap", 0},
 };

@@ -83,3 +83,23 @@ TEST(SieveLexer, Utf8IsAccepted) {
 
 }  // namespace
 }  // namespace refmail::sieve::test
+
+namespace refmail::sieve::test {
+namespace {
+
+TEST(SieveEncodedCharacter, Rfc5228Section2_4_2_4) {
+  const char* req = "require [\"encoded-character\", \"fileinto\"];";
+  EXPECT_EQ(mailboxes(run_script(std::string(req) + "fileinto \"${hex:40 41}\";")), std::vector<std::string>{"@A"});
+  EXPECT_EQ(mailboxes(run_script(std::string(req) + "fileinto \"a${HEX: 4A\r\n 4b }b\";")), std::vector<std::string>{"aJKb"});
+  EXPECT_EQ(mailboxes(run_script(std::string(req) + "fileinto \"${unicode:E9 1F600}\";")),
+            std::vector<std::string>{"\xC3\xA9\xF0\x9F\x98\x80"});
+  // Malformed sequences stay as written.
+  EXPECT_EQ(mailboxes(run_script(std::string(req) + "fileinto \"${hex:4}${hex:zz}${foo:41}\";")),
+            std::vector<std::string>{"${hex:4}${hex:zz}${foo:41}"});
+  // Without the require nothing is decoded.
+  EXPECT_EQ(mailboxes(run_script("require \"fileinto\"; fileinto \"${hex:40}\";")), std::vector<std::string>{"${hex:40}"});
+  EXPECT_EQ(compile_error(std::string(req) + "fileinto \"${unicode:D800}\";"), "1:52: bad code point in ${unicode:...}");
+}
+
+}  // namespace
+}  // namespace refmail::sieve::test
