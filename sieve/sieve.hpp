@@ -3,8 +3,8 @@
 // delivery context come through sieve/message.hpp, the decisions go out as an Outcome.
 // Extensions (capabilities()): body (RFC 5173), comparator-i;ascii-numeric (RFC 4790),
 // copy (RFC 3894), date + index (RFC 5260), editheader (RFC 5293), encoded-character
-// (RFC 5228 2.4.2.4), envelope,
-// fileinto, reject + ereject (RFC 5429), imap4flags (RFC 5232), mailbox (RFC 5490),
+// (RFC 5228 2.4.2.4), envelope, fileinto, reject + ereject (RFC 5429), imap4flags
+// (RFC 5232), mailbox (RFC 5490),
 // regex (draft-ietf-sieve-regex, POSIX ERE), relational (RFC 5231), subaddress
 // (RFC 5233), vacation + vacation-seconds (RFC 5230, 6131), variables (RFC 5229).
 // SECURITY: scripts and messages are untrusted; compile and run are total, never throw
