@@ -196,6 +196,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
       {"listen.imap", endpoint_at([](Config& c) -> Endpoint& { return c.imap; })},
       {"listen.imaps", endpoint_at([](Config& c) -> Endpoint& { return c.imaps; })},
       {"listen.http", endpoint_at([](Config& c) -> Endpoint& { return c.http; })},
+      {"listen.managesieve", endpoint_at([](Config& c) -> Endpoint& { return c.managesieve; })},
       {"tls.cert_file", string_at([](Config& c) -> std::string& { return c.tls.cert_file; })},
       {"tls.key_file", string_at([](Config& c) -> std::string& { return c.tls.key_file; })},
       {"limits.message_size",
@@ -387,10 +388,17 @@ const std::map<std::string, Setter, std::less<>>& schema() {
        string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.proxy_protocol; },
                        "expected an array of listener names", [](const std::string& v) -> std::string {
                          bool ok = v == "smtp" || v == "submission" || v == "smtps" || v == "imap" ||
-                                   v == "imaps" || v == "http";
+                                   v == "imaps" || v == "http" || v == "managesieve";
                          return ok ? "" : "every entry must be one of \"smtp\", \"submission\", \"smtps\", "
-                                          "\"imap\", \"imaps\", \"http\"";
+                                          "\"imap\", \"imaps\", \"http\", \"managesieve\"";
                        })},
+      {"sieve.max_script_bytes",
+       integer_at<std::uint64_t>([](Config& c) -> std::uint64_t& { return c.sieve.max_script_bytes; }, 1024,
+                                 16ll << 20)},
+      {"sieve.max_scripts",
+       integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.sieve.max_scripts; }, 1, 10000)},
+      {"sieve.max_redirects",
+       integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.sieve.max_redirects; }, 0, 100)},
       {"webmail.enabled", boolean_at([](Config& c) -> bool& { return c.webmail.enabled; })},
       {"webmail.dir", string_at([](Config& c) -> std::string& { return c.webmail.dir; })},
       {"admin.socket", string_at([](Config& c) -> std::string& { return c.admin.socket_path; })},
@@ -411,7 +419,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
 bool is_section(std::string_view name) {
   return name == "listen" || name == "tls" || name == "limits" || name == "smtp" ||
          name == "relay" || name == "admin" || name == "webmail" || name == "proxy" ||
-         name == "auth" || name == "spam";
+         name == "auth" || name == "spam" || name == "sieve";
 }
 
 std::string where(std::string_view source, const toml::node& n) {

@@ -155,10 +155,18 @@ struct Admin {
 // the client's address; such a connection never has loopback privileges.
 struct Proxy {
   std::vector<std::string> trusted;  // addresses or networks: "127.0.0.1", "10.0.0.0/8", "fd00::/8"
-  // Listeners ("smtp", "submission", "smtps", "imap", "imaps", "http", as in [listen]) where a connection
+  // Listeners ("smtp", "submission", "smtps", "imap", "imaps", "http", "managesieve", as in [listen]) where a connection
   // from a trusted peer must open with a PROXY protocol v2 header.
   std::vector<std::string> proxy_protocol;
   [[nodiscard]] bool proxy_protocol_on(std::string_view listener) const;
+};
+
+// Sieve scripts (storage/sieve.cpp) and the ManageSieve listener (RFC 5804,
+// server/managesieve_server.cpp).
+struct Sieve {
+  std::uint64_t max_script_bytes = 256u << 10;  // a script; larger: NO (QUOTA/MAXSIZE)
+  std::uint32_t max_scripts = 32;                // per account; more: NO (QUOTA/MAXSCRIPTS)
+  std::uint32_t max_redirects = 4;               // MAXREDIRECTS advertised (redirects per message)
 };
 
 // The webmail (web/static_files.hpp) served on the HTTP listener at "/".
@@ -178,6 +186,7 @@ struct Config {
   Endpoint imap{"127.0.0.1", 2143};   // STARTTLS (production: 143)
   Endpoint imaps{"127.0.0.1", 2993};  // implicit TLS (production: 993)
   Endpoint http{"127.0.0.1", 8080};
+  Endpoint managesieve{"127.0.0.1", 4190};  // RFC 5804, STARTTLS before AUTHENTICATE
   Tls tls;
   Limits limits;
   Smtp smtp_policy;
@@ -187,6 +196,7 @@ struct Config {
   Admin admin;
   Webmail webmail;
   Proxy proxy;
+  Sieve sieve;
   Import import;  // [import]: legacy IMAP sources (config/import_config.hpp)
   std::string log_level = "info";  // debug, info, warn, error
 

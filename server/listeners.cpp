@@ -1,4 +1,4 @@
-// server/listeners.cpp — binds the public listeners and spawns their accept loops.
+// server/listeners.cpp — binds the public listeners (SMTP, IMAP, ManageSieve, HTTP) and spawns their accept loops.
 #include "server/listeners.hpp"
 
 #include <list>
@@ -8,6 +8,7 @@
 #include "server/http_server.hpp"
 #include "server/imap_server.hpp"
 #include "server/log.hpp"
+#include "server/managesieve_server.hpp"
 #include "server/password_gate.hpp"
 #include "server/smtp_server.hpp"
 #include "metrics/metrics.hpp"
@@ -119,6 +120,8 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   const auto submission_budget = tracker.add_listener("submission", svc.cfg.limits.submission_connections);
   const auto http_budget = tracker.add_listener("http", svc.cfg.limits.http_connections);
   const auto imap_budget = tracker.add_listener("imap", svc.cfg.limits.imap_connections);
+  // ManageSieve: a budget of its own, as large as IMAP's (a flood of one leaves the other its slots).
+  const auto managesieve_budget = tracker.add_listener("managesieve", svc.cfg.limits.imap_connections);
   const Smtp smtp[] = {
       {&svc.cfg.smtp, {"mx", false, false, false, mx_budget, proxy.proxy_protocol_on("smtp")}},
       {&svc.cfg.submission, {"submission", false, true, true, submission_budget, proxy.proxy_protocol_on("submission")}},
@@ -146,6 +149,12 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     l->acceptors_.push_back(&acc);
     log::info("listen", {{"listener", s.lc.name}, {"address", s.ep->to_string()}});
   }
+  if (svc.cfg.managesieve.enabled()) {
+    auto& acc = l->owned.emplace_back(io);
+    if (!bind_tcp(io, svc.cfg.managesieve, "managesieve", acc, why)) return nullptr;
+    l->acceptors_.push_back(&acc);
+    log::info("listen", {{"listener", "managesieve"}, {"address", svc.cfg.managesieve.to_string()}});
+  }
   if (svc.cfg.http.enabled()) {
     auto& acc = l->owned.emplace_back(io);
     if (!bind_tcp(io, svc.cfg.http, "http", acc, why)) return nullptr;
@@ -161,6 +170,10 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
   for (const auto& s : imap) {
     if (!s.ep->enabled()) continue;
     spawn_logged(io, serve_imap(*l->acceptors_[i++], s.lc, svc), s.lc.name);
+  }
+  if (svc.cfg.managesieve.enabled()) {
+    ManageSieveListenerConfig lc{"managesieve", managesieve_budget, proxy.proxy_protocol_on("managesieve")};
+    spawn_logged(io, serve_managesieve(*l->acceptors_[i++], lc, svc), "managesieve");
   }
   if (svc.cfg.http.enabled()) {
     web::AuthOptions ao;

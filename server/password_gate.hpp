@@ -1,5 +1,5 @@
 // server/password_gate.hpp — the one way every listener checks a password (SMTP AUTH,
-// HTTP Basic and webmail login, IMAP LOGIN / AUTHENTICATE; ManageSieve later): wait out the guessing
+// HTTP Basic and webmail login, IMAP LOGIN / AUTHENTICATE, ManageSieve AUTHENTICATE): wait out the guessing
 // throttle (auth::Throttle) on a timer, then run argon2id on the gate's own small
 // pool with a bounded queue, then record the outcome (throttle, log, metrics).
 // Guesses therefore never hold a thread of the shared pool, so they cannot starve
@@ -37,7 +37,7 @@ struct PasswordGateOptions {
 class PasswordGate {
  public:
   // Protocol names used in logs and metric labels (series exist from start-up at 0).
-  static constexpr const char* kProtocols[] = {"smtp", "http", "imap"};
+  static constexpr const char* kProtocols[] = {"smtp", "http", "imap", "managesieve"};
 
   PasswordGate(storage::Store& store, std::shared_ptr<auth::Throttle> throttle,
                std::shared_ptr<metrics::Metrics> metrics, PasswordGateOptions options = {});

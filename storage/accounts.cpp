@@ -459,6 +459,14 @@ result<void> Store::remove_user(std::string_view address) {
     }
     if (auto ec = it->check("listing sessions")) return ec;
   }
+  // Its Sieve scripts and the active copy (sieve.cpp; writers wait on admin_mu).
+  {
+    const auto prefix = sieve_prefix(*acct);
+    auto it = impl_->iter(kCfAccount);
+    for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) batch.del(kCfAccount, it->key());
+    if (auto ec = it->check("listing Sieve scripts")) return ec;
+    batch.del(kCfAccount, sieve_active_key(*acct));
+  }
   // The state key stays: a re-created account must never repeat an old state.
   batch.del(kCfAccount, user_key(*acct));
   return impl_->write(batch);

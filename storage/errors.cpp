@@ -28,6 +28,8 @@ class Category final : public boost::system::error_category {
       case errc::busy: return "busy";
       case errc::expired: return "state too old for the change log";
       case errc::modified: return "changed since the given modseq";
+      case errc::too_large: return "too large";
+      case errc::in_use: return "in use";
     }
     return "unknown storage error";
   }

@@ -28,6 +28,8 @@ enum class errc {
   busy,               // the operation conflicts with another one in progress
   expired,            // a change-log state older than the log keeps (JMAP cannotCalculateChanges)
   modified,           // the row changed after the caller's modseq (IMAP UNCHANGEDSINCE)
+  too_large,          // a value over its configured size (a Sieve script: QUOTA/MAXSIZE)
+  in_use,             // the active Sieve script cannot be deleted (RFC 5804 ACTIVE)
 };
 
 [[nodiscard]] const boost::system::error_category& storage_category() noexcept;

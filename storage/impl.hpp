@@ -383,6 +383,27 @@ inline std::string thread_alias_key(std::string_view account, std::string_view t
 // account CF "s" + SHA-256(session token) (32 bytes) -> [str account][str csrf][i64 expires]
 inline constexpr std::string_view kSessionPrefix = "s";
 
+// ---- Sieve scripts (sieve.cpp), account CF ----
+// "k" account \0 name -> [u8 1][content]: every script of the account;
+// "K" account -> [u8 1][str name][content]: the active script, a copy of its row, so
+// delivery reads it in one point read. Both change in one batch under sieve_mu.
+inline constexpr char kSieveScriptPrefix = 'k', kSieveActivePrefix = 'K';
+inline std::string sieve_prefix(std::string_view account) {
+  std::string k(1, kSieveScriptPrefix);
+  k.append(account).push_back('\0');
+  return k;
+}
+inline std::string sieve_key(std::string_view account, std::string_view name) {
+  auto k = sieve_prefix(account);
+  k.append(name);
+  return k;
+}
+inline std::string sieve_active_key(std::string_view account) {
+  std::string k(1, kSieveActivePrefix);
+  k.append(account);
+  return k;
+}
+
 inline constexpr std::array<std::string_view, 5> kSystemMailboxes = {"INBOX", "Sent", "Drafts",
                                                                      "Trash", "Archive"};
 

@@ -86,6 +86,9 @@ struct LocalState {
   // changes (mailbox rename/delete, user removal) and fsck repair.
   std::shared_mutex admin_mu;
   std::mutex queue_mu;  // queue row reschedule/removal
+  // Sieve script edits (sieve.cpp): the count and size checks, the active copy and the
+  // script rows change together under it (edits are rare; one mutex for all accounts).
+  std::mutex sieve_mu;
   // Bytes of commits in flight per account, so concurrent deliveries cannot together
   // overshoot a quota (each checks committed usage + everything reserved).
   std::mutex quota_mu;

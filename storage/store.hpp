@@ -354,7 +354,7 @@ class Store {
   [[nodiscard]] result<void> set_password(std::string_view address, std::string_view password);
   [[nodiscard]] result<void> set_quota(std::string_view address, std::uint64_t quota_bytes);
   [[nodiscard]] result<void> set_admin(std::string_view address, bool is_admin);
-  // Expunges all the user's rows, removes its mailboxes, counters and the user.
+  // Expunges all the user's rows, removes its mailboxes, counters, Sieve scripts and the user.
   [[nodiscard]] result<void> remove_user(std::string_view address);
   // `address` "@domain" is a catch-all for the domain. Targets may be foreign.
   [[nodiscard]] result<void> add_alias(std::string_view address,
@@ -364,6 +364,35 @@ class Store {
   // Errors: not_local_domain (domain not hosted), not_found (no such user/alias).
   // Aliases expand recursively (depth <= 8); a user beats an alias of the same name.
   [[nodiscard]] result<Resolution> resolve_recipient(std::string_view address);
+
+  // ---- Sieve scripts (storage/sieve.cpp; ManageSieve RFC 5804, delivery) ----
+  // Named scripts per account and at most one active script. Names are checked with
+  // valid_sieve_name (invalid_argument); scripts are opaque bytes here (the caller
+  // validates them). Writers fail with not_found when the account does not exist.
+  // The account's scripts in name order (byte order of the UTF-8 names).
+  [[nodiscard]] result<std::vector<SieveScriptInfo>> sieve_list(std::string_view account);
+  // The script's content; nullopt when the account has no script of that name.
+  [[nodiscard]] result<std::optional<std::string>> sieve_get(std::string_view account, std::string_view name);
+  // Whether a script of `size_bytes` may be stored as `name` (RFC 5804 HAVESPACE):
+  // too_large over limits.max_script_bytes, quota_exceeded when `name` is new and the
+  // account already holds limits.max_scripts scripts. Writes nothing.
+  [[nodiscard]] result<void> sieve_check_space(std::string_view account, std::string_view name,
+                                               std::uint64_t size_bytes, const SieveLimits& limits);
+  // Creates or replaces a script (an active one stays active, with the new content);
+  // the checks of sieve_check_space first. One synced batch.
+  [[nodiscard]] result<void> sieve_put(std::string_view account, std::string_view name, std::string_view content,
+                                       const SieveLimits& limits);
+  // Errors: not_found; in_use when it is the active script (RFC 5804 DELETESCRIPT ACTIVE).
+  [[nodiscard]] result<void> sieve_delete(std::string_view account, std::string_view name);
+  // Keeps the active flag. Errors: not_found (no `from`), exists (`to` is taken).
+  // Renaming a script to its own name is a success that writes nothing.
+  [[nodiscard]] result<void> sieve_rename(std::string_view account, std::string_view from, std::string_view to);
+  // Makes `name` the active script; "" deactivates (success also when none is active).
+  // Errors: not_found.
+  [[nodiscard]] result<void> sieve_activate(std::string_view account, std::string_view name);
+  // The active script with its content, or nullopt: one point read (delivery calls it
+  // for every message; the active key holds a copy of the content).
+  [[nodiscard]] result<std::optional<SieveScript>> sieve_active(std::string_view account);
 
   // ---- maintenance ----
   // Deletes blobs whose refcount is zero (left by a crash between an expunge and its

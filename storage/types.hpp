@@ -273,6 +273,27 @@ struct SessionRecord {
   UnixSeconds expires{};
 };
 
+// Sieve scripts (RFC 5228) of an account, kept for ManageSieve (RFC 5804) and read by
+// delivery (storage/sieve.cpp).
+struct SieveScriptInfo {
+  std::string name;
+  bool active = false;
+  std::uint64_t size_bytes = 0;
+};
+struct SieveScript {
+  std::string name;
+  std::string content;
+};
+// [sieve] max_script_bytes / max_scripts: beyond them Store::sieve_put refuses with
+// errc::too_large (QUOTA/MAXSIZE) and errc::quota_exceeded (QUOTA/MAXSCRIPTS).
+struct SieveLimits {
+  std::uint64_t max_script_bytes = 256u << 10;
+  std::uint32_t max_scripts = 32;
+};
+// A script name (RFC 5804 1.6): 1..128 Unicode characters of valid UTF-8, no control
+// characters (C0, DEL, C1, U+2028, U+2029), and no '/' (refmail's own rule).
+[[nodiscard]] bool valid_sieve_name(std::string_view name) noexcept;
+
 // Bounds on what a mailbox row carries.
 inline constexpr std::size_t kMaxKeywords = 128;
 inline constexpr std::size_t kMaxKeywordBytes = 255;

@@ -69,7 +69,7 @@ class Daemon:
 
     def __init__(self, extra_toml="", domains=("example.test",)):
         self.dir = tempfile.mkdtemp(prefix="refmail-e2e-")
-        self.ports = {k: free_port() for k in ("smtp", "submission", "smtps", "imap", "imaps", "http")}
+        self.ports = {k: free_port() for k in ("smtp", "submission", "smtps", "imap", "imaps", "http", "managesieve")}
         self.data = os.path.join(self.dir, "data")
         self.config = os.path.join(self.dir, "refmail.toml")
         doms = ", ".join(f'"{d}"' for d in domains)

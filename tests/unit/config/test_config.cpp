@@ -47,6 +47,10 @@ TEST(Config, ExampleFileEqualsTheDefaults) {
   EXPECT_EQ(file->http.to_string(), def->http.to_string());
   EXPECT_EQ(file->imap.to_string(), def->imap.to_string());
   EXPECT_EQ(file->imaps.to_string(), def->imaps.to_string());
+  EXPECT_EQ(file->managesieve.to_string(), def->managesieve.to_string());
+  EXPECT_EQ(file->sieve.max_script_bytes, def->sieve.max_script_bytes);
+  EXPECT_EQ(file->sieve.max_scripts, def->sieve.max_scripts);
+  EXPECT_EQ(file->sieve.max_redirects, def->sieve.max_redirects);
   EXPECT_EQ(file->limits.imap_connections, def->limits.imap_connections);
   EXPECT_EQ(file->limits.imap_login_timeout, def->limits.imap_login_timeout);
   EXPECT_EQ(file->limits.imap_command_timeout, def->limits.imap_command_timeout);
@@ -185,6 +189,10 @@ TEST(Config, ValuesAreApplied) {
       "smtps = \"\"\n"
       "imap = \"0.0.0.0:143\"\n"
       "imaps = \"\"\n"
+      "managesieve = \"\"\n"
+      "[sieve]\n"
+      "max_script_bytes = 2048\n"
+      "max_scripts = 3\n"
       "[limits]\n"
       "message_size = 10485760\n"
       "read_timeout = 60\n"
@@ -214,6 +222,9 @@ TEST(Config, ValuesAreApplied) {
   EXPECT_EQ(r->limits.http_connections, 9u);
   EXPECT_EQ(r->imap.to_string(), "0.0.0.0:143");
   EXPECT_FALSE(r->imaps.enabled());
+  EXPECT_FALSE(r->managesieve.enabled());
+  EXPECT_EQ(r->sieve.max_script_bytes, 2048u);
+  EXPECT_EQ(r->sieve.max_scripts, 3u);
   EXPECT_EQ(r->limits.imap_connections, 10u);
   EXPECT_EQ(r->limits.imap_login_timeout, std::chrono::seconds(2));
   EXPECT_EQ(r->limits.imap_command_timeout, std::chrono::seconds(3));

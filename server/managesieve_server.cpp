@@ -1,0 +1,412 @@
+// server/managesieve_server.cpp — one coroutine per ManageSieve connection driving a
+// managesieve::Session: wait for input (with the deadline the session names), feed,
+// perform the actions in order (write, STARTTLS, check a password, run a script
+// request on the blocking pool, close). The session is touched only from this coroutine.
+// Deadlines are the IMAP listener's ([limits] imap_login_timeout before login,
+// imap_command_timeout for a command begun, imap_idle_timeout logged in), through the
+// same ImapReadClock; the connection budget is its own, sized as IMAP's.
+// SECURITY: the greeting is sent only after the connection limits (total, listener,
+// address) and the PROXY header; AUTHENTICATE PLAIN without TLS only when
+// smtp.plain_auth_on_loopback and the peer is loopback (never through a trusted proxy),
+// as on IMAP; passwords go through the PasswordGate (throttle, argon2id on its own
+// pool) and are never logged; each failed authentication logs a warning with the peer
+// and the user; one read of 64 KiB at most is in flight, none while the session awaits
+// an outcome (the session bounds what it holds).
+#include "server/managesieve_server.hpp"
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "metrics/metrics.hpp"
+#include "server/imap_deadline.hpp"
+#include "server/log.hpp"
+#include "server/password_gate.hpp"
+#include "server/proxy_peer.hpp"
+#include "storage/store.hpp"
+
+namespace refmail::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kReadBytes = 64 * 1024;
+constexpr auto kGoodbyeTimeout = std::chrono::seconds(5);
+
+// The SIEVE capability until the Sieve compiler lands: sieve::compile plugs in here
+// (its extension list replaces this one).
+constexpr const char* kSieveExtensions = "fileinto envelope imap4flags vacation copy";
+
+struct Conn {
+  Conn(tcp::socket s, ssl::context& tls) : stream(beast::tcp_stream(std::move(s)), tls), wake(stream.get_executor()) {}
+  beast::ssl_stream<beast::tcp_stream> stream;
+  bool tls = false;
+  std::string outbuf;
+  std::array<char, kReadBytes> buf{};
+  bool reading = false;
+  bool read_done = false;
+  boost::system::error_code read_ec;
+  std::size_t read_n = 0;
+  asio::steady_timer wake;  // the read's completion, the drain and shedding cancel it
+};
+
+struct CloseOnExit {
+  std::shared_ptr<Conn> c;
+  ~CloseOnExit() {
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(c->stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(c->stream).close();
+    c->wake.cancel();
+  }
+};
+
+void start_read(const std::shared_ptr<Conn>& c) {
+  c->reading = true;
+  c->read_done = false;
+  beast::get_lowest_layer(c->stream).expires_never();
+  auto done = [c](const boost::system::error_code& ec, std::size_t n) {
+    c->reading = false;
+    c->read_done = true;
+    c->read_ec = ec;
+    c->read_n = n;
+    c->wake.cancel();
+  };
+  if (c->tls) {
+    c->stream.async_read_some(asio::buffer(c->buf), std::move(done));
+  } else {
+    c->stream.next_layer().async_read_some(asio::buffer(c->buf), std::move(done));
+  }
+}
+
+asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
+  if (c.outbuf.empty()) co_return true;
+  beast::get_lowest_layer(c.stream).expires_after(timeout);
+  boost::system::error_code ec;
+  if (c.tls) {
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(c.stream, asio::buffer(c.outbuf), asio::as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, std::ignore) = co_await asio::async_write(c.stream.next_layer(), asio::buffer(c.outbuf),
+                                                           asio::as_tuple(use_awaitable));
+  }
+  c.outbuf.clear();
+  co_return !ec;
+}
+
+imap::Deadline to_imap_deadline(managesieve::Deadline d) {
+  switch (d) {
+    case managesieve::Deadline::None: return imap::Deadline::None;
+    case managesieve::Deadline::Unauthenticated: return imap::Deadline::Unauthenticated;
+    case managesieve::Deadline::Authenticated: return imap::Deadline::Authenticated;
+    case managesieve::Deadline::InCommand: return imap::Deadline::InCommand;
+  }
+  return imap::Deadline::None;
+}
+
+managesieve::AuthOutcome to_auth_outcome(auth::Outcome o) {
+  switch (o) {
+    case auth::Outcome::Ok: return managesieve::AuthOutcome::Ok;
+    case auth::Outcome::Bad: return managesieve::AuthOutcome::Failed;
+    case auth::Outcome::Throttled:
+    case auth::Outcome::Busy: return managesieve::AuthOutcome::Temporary;  // NO (TRYLATER), not counted
+  }
+  return managesieve::AuthOutcome::Temporary;
+}
+
+asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListenerConfig lc, Services svc,
+                                          ConnectionTracker::Slot slot) {
+  const config::Config& cfg = svc.cfg;
+  auto c = std::make_shared<Conn>(std::move(socket), *svc.tls);
+  CloseOnExit closer{c};
+  bool stop_requested = false;
+  bool shed = false;
+  slot.set_on_stop([c, &stop_requested] {
+    stop_requested = true;
+    c->wake.cancel();
+  });
+  slot.set_on_shed([c, &shed] {
+    shed = true;
+    c->wake.cancel();
+  });
+  const ImapTimeouts timeouts{cfg.limits.imap_login_timeout, cfg.limits.imap_command_timeout,
+                              cfg.limits.imap_idle_timeout};
+  const auto write_timeout = cfg.limits.read_timeout;
+  const std::string label = "{listener=\"" + lc.name + "\"}";
+
+  auto identify = identify_peer(beast::get_lowest_layer(c->stream), *svc.trusted_proxies, lc.proxy_protocol);
+  const PeerIdentity who = co_await std::move(identify);
+  if (who.header_error) {
+    log::warn("proxy.bad_header", {{"listener", lc.name}, {"via", who.socket_ip}, {"error", who.header_error.message()}});
+    co_return;
+  }
+  const std::string peer_ip = who.ip;
+  if (!slot.rekey(peer_ip)) {
+    c->outbuf = "BYE \"Too many connections, try again later\"\r\n";
+    co_await flush(*c, kGoodbyeTimeout);
+    log::warn("managesieve.refused", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip},
+                                      {"reason", "connection limit"}});
+    co_return;
+  }
+
+  managesieve::Options opts;
+  opts.tls_available = true;
+  opts.tls_active = false;
+  // The IMAP rule (imap_server.cpp): plaintext credentials only from loopback, by config,
+  // and never from a trusted proxy (who.loopback() is false then).
+  opts.login_without_tls = cfg.smtp_policy.plain_auth_on_loopback && who.loopback();
+  opts.max_script_bytes = cfg.sieve.max_script_bytes;
+  opts.max_redirects = cfg.sieve.max_redirects;
+  opts.sieve_extensions = kSieveExtensions;
+  opts.validate = check_script_placeholder;  // sieve::compile plugs in here
+  const storage::SieveLimits limits{cfg.sieve.max_script_bytes, cfg.sieve.max_scripts};
+  managesieve::Session session(opts);
+
+  std::deque<managesieve::Action> pending;
+  auto push = [&pending](std::vector<managesieve::Action> v) {
+    for (auto& a : v) pending.push_back(std::move(a));
+  };
+  push(session.start());
+  log::debug("managesieve.connect", {{"listener", lc.name}, {"peer", peer_ip}});
+  svc.metrics->add("refmail_managesieve_sessions_total" + label);
+
+  std::string account;
+  std::uint64_t requests = 0;
+  ImapReadClock clock(timeouts, Clock::now());
+  bool closing = false;
+  bool lost = false;
+
+  for (;;) {
+    while (!pending.empty() && !closing && !lost) {
+      managesieve::Action action = std::move(pending.front());
+      pending.pop_front();
+      if (auto* w = std::get_if<managesieve::action::Write>(&action)) {
+        c->outbuf += w->bytes;
+      } else if (std::holds_alternative<managesieve::action::StartTls>(action)) {
+        // The OK goes out in plaintext, then the handshake (RFC 5804 2.2).
+        if (!co_await flush(*c, write_timeout)) {
+          lost = true;
+          break;
+        }
+        beast::get_lowest_layer(c->stream).expires_after(timeouts.command);
+        auto [hec] = co_await c->stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
+        if (hec) {
+          log::info("managesieve.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
+          lost = true;
+          break;
+        }
+        c->tls = true;
+        push(session.tls_started());
+      } else if (auto* a = std::get_if<managesieve::action::Authenticate>(&action)) {
+        auto check = svc.passwords->check("managesieve", peer_ip, a->user, a->password);
+        auth::Verdict verdict = co_await std::move(check);
+        if (verdict.outcome == auth::Outcome::Ok) {
+          account = verdict.account;
+          log::info("managesieve.login", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account},
+                                          {"mechanism", a->mechanism}, {"tls", c->tls ? "yes" : "no"}});
+          svc.metrics->add("refmail_managesieve_logins_total" + label);
+        } else if (verdict.outcome == auth::Outcome::Bad) {
+          log::warn("managesieve.auth_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}});
+        } else {
+          log::info("managesieve.auth_unavailable", {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}});
+        }
+        push(session.auth_result(to_auth_outcome(verdict.outcome)));
+      } else if (auto* r = std::get_if<managesieve::ScriptRequest>(&action)) {
+        if (account.empty() || !session.user()) {
+          log::error("managesieve.request_without_login", {{"listener", lc.name}, {"peer", peer_ip}});
+          lost = true;
+          break;
+        }
+        ++requests;
+        svc.metrics->add("refmail_managesieve_requests_total" + label);
+        const auto op = r->op;
+        auto run = [&store = svc.store, account, req = std::move(*r), limits] {
+          return run_script_request(store, account, req, limits);
+        };
+        managesieve::ScriptReply reply = co_await offload(svc.rt.pool, std::move(run));
+        if (reply.status == managesieve::ScriptStatus::Ok && op != managesieve::ScriptOp::List &&
+            op != managesieve::ScriptOp::Get && op != managesieve::ScriptOp::HaveSpace) {
+          log::info("managesieve.script", {{"listener", lc.name}, {"user", account}, {"op", managesieve::to_string(op)}});
+        }
+        push(session.script_result(std::move(reply)));
+      } else if (std::holds_alternative<managesieve::action::Close>(action)) {
+        closing = true;
+      }
+    }
+    if (lost) break;
+    const bool wrote = !c->outbuf.empty();
+    if (!co_await flush(*c, write_timeout)) break;
+    if (wrote) clock.answered(Clock::now());
+    if (closing || session.closed()) break;
+    if (!session.user()) account.clear();  // UNAUTHENTICATE
+    if (stop_requested || svc.rt.connections.stopping()) {
+      c->outbuf = "BYE \"Server shutting down\"\r\n";
+      co_await flush(*c, kGoodbyeTimeout);
+      break;
+    }
+    if (shed) {
+      c->outbuf = "BYE \"Too busy, closing idle connection\"\r\n";
+      co_await flush(*c, kGoodbyeTimeout);
+      log::info("managesieve.shed", {{"listener", lc.name}, {"peer", peer_ip}});
+      break;
+    }
+    const auto kind = to_imap_deadline(session.deadline());
+    const auto read_deadline = clock.deadline(kind, Clock::now());
+    if (!read_deadline) {
+      log::error("managesieve.no_deadline", {{"listener", lc.name}, {"state", managesieve::to_string(session.state())}});
+      break;
+    }
+    slot.set_standing(session.user() ? ConnectionTracker::Standing::busy : ConnectionTracker::Standing::idle);
+    if (!c->reading && !c->read_done) start_read(c);
+    if (!c->read_done) {
+      c->wake.expires_at(*read_deadline);
+      (void)co_await c->wake.async_wait(asio::as_tuple(use_awaitable));
+    }
+    slot.set_standing(ConnectionTracker::Standing::busy);
+    if (c->read_done) {
+      c->read_done = false;
+      if (c->read_ec) {
+        if (stop_requested || shed || svc.rt.connections.stopping()) continue;
+        break;
+      }
+      push(session.feed(std::string_view(c->buf.data(), c->read_n)));
+      continue;
+    }
+    if (stop_requested || shed || svc.rt.connections.stopping()) continue;
+    if (Clock::now() >= *read_deadline) {
+      c->outbuf = "BYE \"Autologout; idle too long\"\r\n";
+      co_await flush(*c, kGoodbyeTimeout);
+      const char* name = imap_deadline_name(kind);
+      log::info("managesieve.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"deadline", name}});
+      svc.metrics->add("refmail_managesieve_timeouts_total{listener=\"" + lc.name + "\",deadline=\"" + name + "\"}");
+      break;
+    }
+  }
+  log::debug("managesieve.disconnect", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account}, {"requests", requests}});
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (std::size_t j = 1; j < len; ++j) {
+      const auto cc = static_cast<unsigned char>(s[i + j]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> check_script_placeholder(std::string_view script) {
+  // sieve::compile plugs in here: until then a script is only checked to be text.
+  if (script.empty()) return "1:1: empty script";
+  if (script.find('\0') != std::string_view::npos) return "script contains a NUL byte";
+  if (!valid_utf8(script)) return "script is not valid UTF-8";
+  return std::nullopt;
+}
+
+managesieve::ScriptReply run_script_request(storage::Store& store, const std::string& account,
+                                            const managesieve::ScriptRequest& req, const storage::SieveLimits& limits) {
+  using managesieve::ScriptOp;
+  using managesieve::ScriptStatus;
+  managesieve::ScriptReply reply;
+  auto fail = [&reply, &account](const boost::system::error_code& ec) {
+    using storage::errc;
+    if (ec == errc::not_found) {
+      reply.status = ScriptStatus::NonExistent;
+    } else if (ec == errc::in_use) {
+      reply.status = ScriptStatus::Active;
+    } else if (ec == errc::exists) {
+      reply.status = ScriptStatus::AlreadyExists;
+    } else if (ec == errc::too_large) {
+      reply.status = ScriptStatus::MaxSize;
+    } else if (ec == errc::quota_exceeded) {
+      reply.status = ScriptStatus::MaxScripts;
+    } else if (ec == errc::invalid_argument) {
+      reply.status = ScriptStatus::Invalid;
+    } else {
+      reply.status = ScriptStatus::TryLater;
+      log::error("managesieve.store_failed", {{"user", account}, {"error", storage::error_detail(ec)}});
+    }
+    return reply;
+  };
+  switch (req.op) {
+    case ScriptOp::List: {
+      auto l = store.sieve_list(account);
+      if (!l) return fail(l.error());
+      for (auto& s : *l) reply.scripts.push_back({std::move(s.name), s.active});
+      return reply;
+    }
+    case ScriptOp::Get: {
+      auto g = store.sieve_get(account, req.name);
+      if (!g) return fail(g.error());
+      if (!*g) {
+        reply.status = ScriptStatus::NonExistent;
+        return reply;
+      }
+      reply.content = std::move(**g);
+      return reply;
+    }
+    case ScriptOp::Put: {
+      auto r = store.sieve_put(account, req.name, req.content, limits);
+      return r ? reply : fail(r.error());
+    }
+    case ScriptOp::Delete: {
+      auto r = store.sieve_delete(account, req.name);
+      return r ? reply : fail(r.error());
+    }
+    case ScriptOp::Rename: {
+      auto r = store.sieve_rename(account, req.name, req.new_name);
+      return r ? reply : fail(r.error());
+    }
+    case ScriptOp::Activate: {
+      auto r = store.sieve_activate(account, req.name);
+      return r ? reply : fail(r.error());
+    }
+    case ScriptOp::HaveSpace: {
+      auto r = store.sieve_check_space(account, req.name, req.size_bytes, limits);
+      return r ? reply : fail(r.error());
+    }
+  }
+  return reply;
+}
+
+asio::awaitable<void> serve_managesieve(tcp::acceptor& acceptor, ManageSieveListenerConfig lc, Services svc) {
+  const std::string label = "{listener=\"" + lc.name + "\"}";
+  for (const char* series : {"refmail_managesieve_sessions_total", "refmail_managesieve_logins_total",
+                             "refmail_managesieve_requests_total"}) {
+    svc.metrics->add(series + label, 0);
+  }
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec) {
+      log::warn("managesieve.accept_failed", {{"listener", lc.name}, {"error", ec.message()}});
+      continue;
+    }
+    // RFC 5804 1.7: BYE as the greeting refuses the connection.
+    auto slot = admit(socket, svc, lc.budget, lc.name, "managesieve", "BYE \"Too many connections, try again later\"\r\n");
+    if (!slot) continue;
+    asio::co_spawn(acceptor.get_executor(), managesieve_session(std::move(socket), lc, svc, std::move(slot)),
+                   log::on_exception("managesieve.session_failed", "listener", lc.name));
+  }
+}
+
+}  // namespace refmail::server
