@@ -397,6 +397,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
                                  16ll << 20)},
       {"sieve.max_scripts",
        integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.sieve.max_scripts; }, 1, 10000)},
+      {"sieve.before", string_at([](Config& c) -> std::string& { return c.sieve.before; })},
       {"sieve.max_redirects",
        integer_at<std::uint32_t>([](Config& c) -> std::uint32_t& { return c.sieve.max_redirects; }, 0, 100)},
       {"webmail.enabled", boolean_at([](Config& c) -> bool& { return c.webmail.enabled; })},

@@ -167,6 +167,9 @@ struct Sieve {
   std::uint64_t max_script_bytes = 256u << 10;  // a script; larger: NO (QUOTA/MAXSIZE)
   std::uint32_t max_scripts = 32;                // per account; more: NO (QUOTA/MAXSCRIPTS)
   std::uint32_t max_redirects = 4;               // MAXREDIRECTS advertised (redirects per message)
+  // The admin's script (a file), run for every local recipient before its own script
+  // (Dovecot's sieve_before); "" for none. Checked at start: a bad script stops refmaild.
+  std::string before;
 };
 
 // The webmail (web/static_files.hpp) served on the HTTP listener at "/".

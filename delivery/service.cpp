@@ -4,12 +4,15 @@
 #include "delivery/dkim_signing.hpp"
 #include "delivery/srs.hpp"
 #include "delivery/spam.hpp"
+#include "delivery/sieve_filter.hpp"
+#include "sieve/vacation.hpp"
 
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <set>
 
 #include "mime/address.hpp"
 #include "mime/dsn.hpp"
@@ -176,6 +179,7 @@ smtp::DeliveryStatus smtp_status(Status s) {
     case Status::sender_rejected:
     case Status::from_rejected: return smtp::DeliveryStatus::SenderRejected;
     case Status::dmarc_rejected: return smtp::DeliveryStatus::DmarcRejected;
+    case Status::sieve_rejected: return smtp::DeliveryStatus::Rejected;
     case Status::spam_rejected: return smtp::DeliveryStatus::SpamRejected;
     case Status::spam_deferred: return smtp::DeliveryStatus::SpamDeferred;
     case Status::temp_fail:
@@ -188,7 +192,15 @@ smtp::DeliveryStatus smtp_status(Status s) {
 }
 
 Service::Service(storage::Store& store, const config::Config& cfg, std::function<void()> wake_relay)
-    : store_(store), cfg_(cfg), wake_relay_(std::move(wake_relay)) {}
+    : store_(store),
+      cfg_(cfg),
+      wake_relay_(std::move(wake_relay)),
+      sieve_cache_(std::make_shared<SieveCache>()),
+      sieve_(std::make_shared<const SieveSetup>()) {}
+
+void Service::set_sieve(std::shared_ptr<const SieveSetup> setup) {
+  if (setup) sieve_ = std::move(setup);
+}
 
 // ---------------------------------------------------------------- routing and policy
 
@@ -630,16 +642,129 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
 
   const auto internal = to_seconds(st.now);
   std::size_t rows = 0;
-  for (const auto& a : in.local_accounts) {
+  // Each local recipient once: its hook placement, or its Sieve plan. Local redirect
+  // targets join the list; one already served is not served again (a redirect loop
+  // between local accounts ends here, RFC 5228 4.2).
+  const auto& skel = split->skeleton;
+  const auto header_end = std::min(skel.bytes.size(), mime::header_section(skel.bytes).size());
+  const std::string sender = in.envelope.mail_from.is_null() ? std::string() : in.envelope.mail_from.to_string();
+  std::vector<std::string> todo(in.local_accounts.begin(), in.local_accounts.end());
+  std::set<std::string> served;
+  std::map<std::string, std::size_t> rows_of;
+  std::vector<std::string> relay_redirects;
+  std::vector<SieveFollowUp> after;
+  std::size_t rejected = 0;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    const std::string a = todo[i];
+    if (!served.insert(a).second) {
+      // Redirected back to an account already served (a loop): it ends in that account's
+      // INBOX when its own script sent the message away, so nothing is lost.
+      if (i >= in.local_accounts.size() && rows_of[a] == 0) {
+        d.add_mailbox_row(a, "INBOX", {}, internal);
+        ++rows_of[a];
+        ++rows;
+      }
+      continue;
+    }
     Placement p;
     if (hook_) p = hook_(RecipientFacts{a, in.envelope, split->summary});
     if (p.discard) continue;
-    if (out.quarantined || out.spam_junk) {
-      if (p.mailbox == "INBOX") p.mailbox = junk_mailbox(store_, a);
-      if (std::find(p.keywords.begin(), p.keywords.end(), "$junk") == p.keywords.end()) p.keywords.push_back("$junk");
+    auto spam_place = [&](std::string& mailbox, std::vector<std::string>& keywords) {
+      if (!out.quarantined && !out.spam_junk) return;
+      if (mailbox == "INBOX") mailbox = junk_mailbox(store_, a);
+      if (std::find(keywords.begin(), keywords.end(), "$junk") == keywords.end()) keywords.push_back("$junk");
+    };
+    auto active = store_.sieve_active(a);
+    const bool has_script = active && *active;
+    if (!has_script && !sieve_->before) {
+      spam_place(p.mailbox, p.keywords);
+      d.add_mailbox_row(a, p.mailbox, p.keywords, internal);
+      ++rows_of[a];
+      ++rows;
+      continue;
     }
-    d.add_mailbox_row(a, p.mailbox, p.keywords, internal);
-    ++rows;
+    SieveCache::Entry user;
+    if (has_script) user = sieve_cache_->get((*active)->content, sieve_->limits);
+    // The recipient as the sender addressed it (RCPT TO), else the account.
+    std::string rcpt = a;
+    for (const auto& r : in.envelope.rcpt_to) {
+      auto route = store_.resolve_recipient(lower(r.address.to_string()));
+      if (route && std::find(route->accounts.begin(), route->accounts.end(), a) != route->accounts.end()) {
+        rcpt = r.address.to_string();
+        break;
+      }
+    }
+    DeliveredMessage view(std::string_view(skel.bytes).substr(0, header_end), std::string_view(skel.bytes).substr(header_end),
+                          split->summary, sender, rcpt, skel.joined_size());
+    sieve::Context ctx;
+    ctx.now_unix = static_cast<std::int64_t>(st.now);
+    ctx.user_addresses = {a};
+    if (rcpt != a) ctx.user_addresses.push_back(lower(rcpt));
+    std::optional<std::vector<storage::MailboxInfo>> boxes;
+    ctx.mailbox_exists = [&](std::string_view name) {
+      if (!boxes) {
+        auto l = store_.list_mailboxes(a);
+        boxes = l ? std::move(*l) : std::vector<storage::MailboxInfo>{};
+      }
+      for (const auto& b : *boxes) {
+        if (b.name == name || (lower(b.name) == "inbox" && lower(std::string(name)) == "inbox")) return true;
+      }
+      return false;
+    };
+    auto plan = plan_sieve(sieve_->before.get(), user.script.get(), user.error, view, ctx, sieve_->limits);
+    std::string error = plan.error;
+    std::vector<std::string> placed;  // mailboxes this account got a row in (no twice)
+    for (auto& r : plan.rows) {
+      std::vector<std::string> keywords = p.keywords;
+      for (const auto& f : r.keywords) {
+        auto k = storage::flag_to_keyword(f);
+        if (k && !k->empty() && std::find(keywords.begin(), keywords.end(), *k) == keywords.end()) keywords.push_back(*k);
+      }
+      std::string mailbox = r.mailbox;
+      if (r.implicit) {
+        mailbox = p.mailbox;
+        spam_place(mailbox, keywords);
+      } else if (!ctx.mailbox_exists(mailbox)) {
+        // fileinto a missing mailbox: made with :create (RFC 5490 3.2), else an error
+        // and the message kept (RFC 5228 4.1 leaves it to the implementation).
+        bool made = false;
+        if (r.create) {
+          auto c = store_.create_mailbox(a, mailbox);
+          made = c || c.error() == storage::errc::exists;
+        }
+        if (!made) {
+          if (!error.empty()) error += "; ";
+          error += "fileinto \"" + mailbox + "\": no such mailbox";
+          mailbox = p.mailbox;
+          spam_place(mailbox, keywords);
+        }
+        boxes.reset();
+      }
+      const auto key = lower(mailbox);
+      if (std::find(placed.begin(), placed.end(), key) != placed.end()) continue;
+      placed.push_back(key);
+      d.add_mailbox_row(a, mailbox, keywords, internal);
+      ++rows_of[a];
+      ++rows;
+    }
+    for (const auto& to : plan.redirects) {
+      auto path = smtp::parse_path("<" + to + ">", smtp::PathKind::Forward);
+      if (!path || !path->rest.empty()) {
+        if (!error.empty()) error += "; ";
+        error += "redirect to a malformed address";
+        continue;
+      }
+      const std::string addr = lower(path->address.to_string());
+      auto local = store_.resolve_recipient(addr);
+      if (local && !local->accounts.empty()) {
+        for (const auto& t : local->accounts) todo.push_back(t);
+        for (const auto& f : local->foreign) relay_redirects.push_back(f);
+      } else {
+        relay_redirects.push_back(path->address.to_string());
+      }
+    }
+    if (plan.reject && plan.rows.empty()) ++rejected;
+    if (plan.vacation || plan.reject || !error.empty()) after.push_back({a, rcpt, plan.vacation, plan.reject, error});
   }
   if (!in.sent_account.empty()) d.add_mailbox_row(in.sent_account, "Sent", {"$seen"}, internal), ++rows;
   auto qenv = queue_envelope(in.envelope, in.foreign);
@@ -651,8 +776,27 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     if (local && !*local) qenv.mail_from = srs_->forward(qenv.mail_from, st.now);
   }
   out.queue_rows = add_queue_rows(d, qenv, in.foreign, internal);
+  if (!relay_redirects.empty()) {
+    // Sieve redirect (RFC 5228 4.2): the original sender stays (SRS for a foreign one).
+    auto renv = queue_envelope(in.envelope, relay_redirects);
+    if (srs_ && !renv.mail_from.empty()) {
+      const auto at = renv.mail_from.rfind('@');
+      auto local = store_.is_local_domain(at == std::string::npos ? "" : lower(renv.mail_from.substr(at + 1)));
+      if (local && !*local) renv.mail_from = srs_->forward(renv.mail_from, st.now);
+    }
+    out.queue_rows += add_queue_rows(d, renv, relay_redirects, internal);
+  }
   if (rows == 0 && out.queue_rows == 0 && !in.local_accounts.empty()) {
-    // Every recipient's hook discarded the message: accepted, nothing to store.
+    if (rejected > 0 && in.sent_account.empty()) {
+      // Every recipient's script rejected it and no one else gets it: refused in the
+      // SMTP transaction (RFC 5429 2.1: the reason goes to the sender's MTA).
+      out.status = Status::sieve_rejected;
+      for (const auto& x : after) {
+        if (x.reject) out.detail = "rejected by the recipient's filter: " + *x.reject;
+      }
+      return out;
+    }
+    // Every recipient's hook or script discarded the message: accepted, nothing to store.
     out.status = Status::ok;
     return out;
   }
@@ -662,6 +806,11 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
   committed_queue_rows(out.queue_rows);
   out.over_quota = receipt->over_quota;
   if (!out.over_quota.empty()) report_over_quota(in.envelope, split->skeleton.bytes, out.over_quota, st.now, out);
+  if (!after.empty()) {
+    DeliveredMessage view(std::string_view(skel.bytes).substr(0, header_end), std::string_view(skel.bytes).substr(header_end),
+                          split->summary, sender, "", skel.joined_size());
+    sieve_follow_up(view, in.envelope, st.now, after, out);
+  }
   return out;
 }
 
@@ -688,35 +837,96 @@ void Service::report_over_quota(const smtp::Envelope& env, std::string_view mess
 }
 
 Outcome Service::deliver_report(mime::DsnInput report, bool relay_foreign) {
+  report.date = std::time(nullptr);
+  report.original_subject = subject_of(report.original_headers);
+  report.random_seed = random64();
+  const std::string to = report.to;
+  return send_generated(to, mime::compose_dsn(report), relay_foreign);
+}
+
+Outcome Service::send_generated(const std::string& to_address, std::string bytes, bool relay_foreign) {
   Outcome out;
-  const std::string path = "<" + report.to + ">";
+  const std::string path = "<" + to_address + ">";
   auto to = smtp::parse_path(path, smtp::PathKind::Forward);
-  if (report.to.empty() || !to || !to->rest.empty()) {
+  if (to_address.empty() || !to || !to->rest.empty()) {
     out.status = Status::bad_recipients;
     out.detail = "no report: the reverse-path is null or malformed";
     return out;
   }
-  Inbound dsn;
-  auto local = store_.resolve_recipient(lower(report.to));
+  Inbound msg;
+  auto local = store_.resolve_recipient(lower(to_address));
   if (local && !local->accounts.empty()) {
-    dsn.local_accounts = local->accounts;
+    msg.local_accounts = local->accounts;
   } else if (relay_foreign) {
-    dsn.foreign = {report.to};
+    msg.foreign = {to_address};
   } else {
     out.status = Status::bad_recipients;
-    out.detail = "sender " + report.to + " is not local: no report";
+    out.detail = "sender " + to_address + " is not local: no report";
     return out;
   }
-  report.date = std::time(nullptr);
-  report.original_subject = subject_of(report.original_headers);
-  report.random_seed = random64();
-  dsn.envelope.ehlo_domain = cfg_.hostname;
-  dsn.envelope.rcpt_to.push_back(smtp::Recipient{to->address, {}});
-  dsn.bytes = mime::compose_dsn(report);
-  dsn.peer_ip = "127.0.0.1";
-  dsn.peer_name = "localhost";
-  dsn.sign = true;
-  return deliver(std::move(dsn));
+  msg.envelope.ehlo_domain = cfg_.hostname;
+  msg.envelope.rcpt_to.push_back(smtp::Recipient{to->address, {}});
+  msg.bytes = std::move(bytes);
+  msg.peer_ip = "127.0.0.1";
+  msg.peer_name = "localhost";
+  msg.sign = true;
+  return deliver(std::move(msg));
+}
+
+// After the commit: vacation replies (RFC 5230: allowed, not yet sent to this sender in
+// the period, with a null reverse-path), rejection notices for recipients whose script
+// rejected a message others received (RFC 5429 2.1, as a DSN), and, once per distinct
+// error, a note in the user's INBOX that their script failed.
+void Service::sieve_follow_up(DeliveredMessage& view, const smtp::Envelope& env, std::time_t now,
+                              const std::vector<SieveFollowUp>& items, Outcome& out) {
+  const std::string sender = env.mail_from.is_null() ? std::string() : env.mail_from.to_string();
+  for (const auto& x : items) {
+    view.set_envelope_to(x.rcpt);
+    sieve::Context ctx;
+    ctx.now_unix = static_cast<std::int64_t>(now);
+    ctx.user_addresses = {x.account};
+    if (lower(x.rcpt) != x.account) ctx.user_addresses.push_back(lower(x.rcpt));
+    if (x.vacation && !sender.empty() && sieve::vacation_allowed(view, ctx, *x.vacation)) {
+      const auto key = "vacation:" + sieve::vacation_key(*x.vacation, lower(sender));
+      const auto period = std::max<std::int64_t>(x.vacation->period_seconds, 1);
+      auto first = store_.sieve_remember(x.account, key, ctx.now_unix, ctx.now_unix + period);
+      if (first && *first) {
+        auto sent = send_generated(sender, sieve::vacation_reply(view, ctx, *x.vacation, cfg_.hostname, random_id()), true);
+        out.sieve_notes.push_back("vacation " + x.account + " -> " + sender + ": " +
+                                  (sent.status == Status::ok ? "sent" : "failed: " + sent.detail));
+      }
+    }
+    if (x.reject && !sender.empty()) {
+      mime::DsnInput r;
+      r.reporting_mta = cfg_.hostname;
+      r.to = sender;
+      r.original_envid = env.params.envid;
+      r.arrival_date = now;
+      r.original_headers = std::string(view.header_section());
+      r.recipients.push_back({x.rcpt, "failed", "5.7.1", "", "550 5.7.1 rejected by the recipient's filter: " +
+                                                               std::string(mime::truncate_utf8(*x.reject, 400))});
+      auto sent = deliver_report(std::move(r), true);
+      out.sieve_notes.push_back("reject " + x.account + ": " + (sent.status == Status::ok ? "reported" : sent.detail));
+    }
+    if (!x.error.empty()) {
+      out.sieve_notes.push_back("error " + x.account + ": " + x.error);
+      const auto key = "error:" + sieve::vacation_key(sieve::Vacation{}, x.error);
+      auto first = store_.sieve_remember(x.account, key, ctx.now_unix, ctx.now_unix + 30LL * 86400);
+      if (first && *first) {
+        std::string note = "From: Mail Delivery System <MAILER-DAEMON@" + cfg_.hostname + ">\r\nTo: <" + x.account +
+                           ">\r\nSubject: Your mail filter (Sieve) failed\r\nDate: " +
+                           mime::format_rfc5322_date(static_cast<std::int64_t>(now)) + "\r\nMessage-ID: <" +
+                           random_id() + "@" + cfg_.hostname +
+                           ">\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+                           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                           "Your mail filter could not run on a message, which was delivered to your INBOX.\r\n"
+                           "You are told once per error for 30 days.\r\n\r\nThe error: ";
+        for (char c : mime::truncate_utf8(x.error, 2000)) note += (c == '\r' || c == '\n') ? ' ' : c;
+        note += "\r\n";
+        (void)send_generated(x.account, std::move(note), false);
+      }
+    }
+  }
 }
 
 std::string subject_of(std::string_view headers) {

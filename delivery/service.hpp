@@ -58,6 +58,7 @@ enum class Status {
   bad_recipients,     // a recipient is malformed, unknown, or there is none
   invalid,            // the message cannot be split or composed
   dmarc_rejected,     // the From domain's DMARC policy says reject, and [auth] enforces it
+  sieve_rejected,     // every local recipient's Sieve script rejected it (RFC 5429), no one else
   spam_rejected,      // rspamd says reject ([spam] reject), or an outbound submission is spam
   spam_deferred,      // rspamd says soft reject or greylist, or failed with fail_mode closed
 };
@@ -93,6 +94,9 @@ struct Outcome {
   double spam_score = 0;
   bool spam_junk = false;
   std::string spam_error;  // unchecked: why
+  // Sieve: what happened after the commit (vacation replies, rejection reports, script
+  // errors), one line each, for the log.
+  std::vector<std::string> sieve_notes;
 };
 
 // Inbound authentication for mail from the world (Inbound::verify): SPF, DKIM and DMARC
@@ -104,6 +108,10 @@ struct Outcome {
 class DkimKeyring;
 class Srs;
 class SpamFilter;
+class SieveCache;
+struct SieveSetup;
+struct SieveFollowUp;
+class DeliveredMessage;
 
 struct InboundAuth {
   std::function<std::unique_ptr<trust::DnsLookup>()> dns;  // one resolver per message
@@ -240,6 +248,10 @@ class Service {
   // checked after the split and before the commit, with the message streamed from the
   // skeleton and the staged attachments (nothing copied).
   void set_spam(std::shared_ptr<SpamFilter> filter) { spam_ = std::move(filter); }
+  // Sieve (delivery/sieve_filter.hpp): every local recipient of mail delivered through
+  // deliver() runs the admin's `before` script and its active script (Store::sieve_active)
+  // before the commit. Without a call: no before script, default limits.
+  void set_sieve(std::shared_ptr<const SieveSetup> setup);
 
   // --- routing and policy (RCPT TO, EmailSubmission recipients)
 
@@ -302,6 +314,12 @@ class Service {
   void report_over_quota(const smtp::Envelope& env, std::string_view message, const std::vector<std::string>& accounts,
                          std::time_t arrival, Outcome& out);
   void committed_queue_rows(std::size_t rows) const;
+  // A message the server writes (report, vacation reply, notice) to `to`, with a null
+  // reverse-path: into the local account's INBOX, or through the relay when
+  // `relay_foreign` (else bad_recipients). DKIM-signed like a submission.
+  Outcome send_generated(const std::string& to, std::string bytes, bool relay_foreign);
+  void sieve_follow_up(DeliveredMessage& view, const smtp::Envelope& env, std::time_t now,
+                       const std::vector<SieveFollowUp>& items, Outcome& out);
 
   storage::Store& store_;
   const config::Config& cfg_;
@@ -311,6 +329,8 @@ class Service {
   std::shared_ptr<DkimKeyring> dkim_;
   std::shared_ptr<const Srs> srs_;
   std::shared_ptr<SpamFilter> spam_;
+  std::shared_ptr<SieveCache> sieve_cache_;
+  std::shared_ptr<const SieveSetup> sieve_;
 };
 
 // The MIME parser's bounds every message is split with (config [limits] mime_*): what

@@ -27,6 +27,8 @@
 #include "server/password_gate.hpp"
 #include "server/relay.hpp"
 #include "server/rspamd.hpp"
+#include "server/managesieve_server.hpp"
+#include "delivery/sieve_filter.hpp"
 #include "config/import_config.hpp"
 #include "server/tls.hpp"
 #include "storage/store.hpp"
@@ -271,6 +273,26 @@ int run_daemon(const config::Config& cfg) {
       return 1;
     }
     mail->set_srs(std::make_shared<const delivery::Srs>(*secret, cfg.local_domains.front()));
+  }
+  // [sieve]: the bounds of every run, and the admin's script run before each user's.
+  {
+    auto setup = std::make_shared<delivery::SieveSetup>();
+    setup->limits = sieve_limits(cfg);
+    if (!cfg.sieve.before.empty()) {
+      std::ifstream f(cfg.sieve.before, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      if (!f.is_open() || f.bad()) {
+        std::cerr << "refmaild: sieve.before: cannot read " << cfg.sieve.before << "\n";
+        return 1;
+      }
+      if (auto why = check_script(text, setup->limits)) {
+        std::cerr << "refmaild: sieve.before: " << cfg.sieve.before << ":" << *why << "\n";
+        return 1;
+      }
+      setup->before = sieve::compile(text, setup->limits).script;
+      log::info("sieve.before", {{"file", cfg.sieve.before}, {"bytes", text.size()}});
+    }
+    mail->set_sieve(std::move(setup));
   }
   // [spam]: rspamd checks mail before the 250; moves into and out of Junk teach it.
   std::shared_ptr<SpamLearner> spam_learner;

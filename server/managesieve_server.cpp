@@ -14,6 +14,8 @@
 // an outcome (the session bounds what it holds).
 #include "server/managesieve_server.hpp"
 
+#include "delivery/sieve_filter.hpp"
+
 #include <array>
 #include <deque>
 #include <memory>
@@ -43,9 +45,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kReadBytes = 64 * 1024;
 constexpr auto kGoodbyeTimeout = std::chrono::seconds(5);
 
-// The SIEVE capability until the Sieve compiler lands: sieve::compile plugs in here
-// (its extension list replaces this one).
-constexpr const char* kSieveExtensions = "fileinto envelope imap4flags vacation copy";
 
 struct Conn {
   Conn(tcp::socket s, ssl::context& tls) : stream(beast::tcp_stream(std::move(s)), tls), wake(stream.get_executor()) {}
@@ -166,8 +165,8 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
   opts.login_without_tls = cfg.smtp_policy.plain_auth_on_loopback && who.loopback();
   opts.max_script_bytes = cfg.sieve.max_script_bytes;
   opts.max_redirects = cfg.sieve.max_redirects;
-  opts.sieve_extensions = kSieveExtensions;
-  opts.validate = check_script_placeholder;  // sieve::compile plugs in here
+  opts.sieve_extensions = delivery::sieve_capabilities();
+  opts.validate = [limits = sieve_limits(cfg)](std::string_view script) { return check_script(script, limits); };
   const storage::SieveLimits limits{cfg.sieve.max_script_bytes, cfg.sieve.max_scripts};
   managesieve::Session session(opts);
 
@@ -314,12 +313,19 @@ bool valid_utf8(std::string_view s) {
 
 }  // namespace
 
-std::optional<std::string> check_script_placeholder(std::string_view script) {
-  // sieve::compile plugs in here: until then a script is only checked to be text.
-  if (script.empty()) return "1:1: empty script";
+std::optional<std::string> check_script(std::string_view script, const sieve::Limits& limits) {
   if (script.find('\0') != std::string_view::npos) return "script contains a NUL byte";
   if (!valid_utf8(script)) return "script is not valid UTF-8";
+  auto why = delivery::validate_sieve(script, limits);
+  if (!why.empty()) return why;
   return std::nullopt;
+}
+
+sieve::Limits sieve_limits(const config::Config& cfg) {
+  sieve::Limits l;
+  l.max_script_bytes = static_cast<std::size_t>(cfg.sieve.max_script_bytes);
+  l.max_redirects = cfg.sieve.max_redirects;
+  return l;
 }
 
 managesieve::ScriptReply run_script_request(storage::Store& store, const std::string& account,

@@ -329,6 +329,11 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
                                       {"spam", outcome.spam_action},
                                       {"junk", outcome.spam_junk ? "yes" : "no"}});
         }
+        for (const auto& note : outcome.sieve_notes) {
+          log::info("sieve.after", {{"id", outcome.trace_id}, {"note", note}});
+          if (note.starts_with("vacation ") && note.ends_with(": sent")) svc.metrics->add("refmail_sieve_vacation_replies_total");
+          if (note.starts_with("error ")) svc.metrics->add("refmail_sieve_errors_total");
+        }
         if (!outcome.spam_action.empty()) {
           svc.metrics->add(metrics::with_label("refmail_spam_actions_total", "action", outcome.spam_action));
           if (outcome.status == delivery::Status::spam_rejected && session.auth_user()) {

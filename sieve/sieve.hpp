@@ -36,6 +36,10 @@ struct Compiled {
 // capability, RFC 5804 1.7).
 [[nodiscard]] std::string_view capabilities();
 
+// Whether the script requires the extension `name` (as in capabilities()): lets a host
+// refuse scripts using an extension it does not carry out.
+[[nodiscard]] bool uses_extension(const Script& script, std::string_view name);
+
 // Runs `script` over `message`. Never throws for bad input; a run-time error (budget,
 // too many actions, conflicting actions, bad regex) gives Outcome::runtime_error and the
 // implicit keep.

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "sieve/date_internal.hpp"
+#include "sieve/sieve.hpp"
 #include "sieve/regex_internal.hpp"
 #include "sieve/validate_internal.hpp"
 
@@ -514,3 +515,14 @@ std::optional<Error> validate(RawNode&& raw, unsigned& extensions, const Limits&
 }
 
 }  // namespace refmail::sieve::detail
+
+namespace refmail::sieve {
+
+bool uses_extension(const Script& script, std::string_view name) {
+  for (const auto& e : detail::kExtensions) {
+    if (e.name == name) return e.bits != 0 && (script.extensions & e.bits) == e.bits;
+  }
+  return false;
+}
+
+}  // namespace refmail::sieve

@@ -466,6 +466,10 @@ result<void> Store::remove_user(std::string_view address) {
     for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) batch.del(kCfAccount, it->key());
     if (auto ec = it->check("listing Sieve scripts")) return ec;
     batch.del(kCfAccount, sieve_active_key(*acct));
+    const auto memo = sieve_memo_prefix(*acct);
+    auto mt = impl_->iter(kCfAccount);
+    for (mt->seek(memo); mt->valid() && starts_with(mt->key(), memo); mt->next()) batch.del(kCfAccount, mt->key());
+    if (auto ec = mt->check("listing Sieve memos")) return ec;
   }
   // The state key stays: a re-created account must never repeat an old state.
   batch.del(kCfAccount, user_key(*acct));

@@ -398,6 +398,14 @@ inline std::string sieve_key(std::string_view account, std::string_view name) {
   k.append(name);
   return k;
 }
+// "v" account \0 key -> [i64 until]: what delivery remembers per account (a vacation
+// reply sent to a sender, a Sieve failure the user was told of), until a time.
+inline constexpr char kSieveMemoPrefix = 'v';
+inline std::string sieve_memo_prefix(std::string_view account) {
+  std::string k(1, kSieveMemoPrefix);
+  k.append(account).push_back('\0');
+  return k;
+}
 inline std::string sieve_active_key(std::string_view account) {
   std::string k(1, kSieveActivePrefix);
   k.append(account);

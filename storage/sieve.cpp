@@ -264,4 +264,26 @@ result<std::optional<SieveScript>> Store::sieve_active(std::string_view account)
   return read_active(*impl_, *a);
 }
 
+result<bool> Store::sieve_remember(std::string_view account, std::string_view key, std::int64_t now,
+                                   std::int64_t until) {
+  // result<bool> is not made from an error_code implicitly (bool would take it).
+  auto err = [](boost::system::error_code ec) { return result<bool>(boost::system::in_place_error, ec); };
+  auto a = sieve_account(account);
+  if (!a) return err(a.error());
+  if (key.empty() || key.size() > 256) return err(fail(errc::invalid_argument, "bad memo key"));
+  std::shared_lock admin(impl_->local.admin_mu);
+  std::lock_guard lock(impl_->local.sieve_mu);
+  if (auto u = require_user(*impl_, *a); !u) return err(u.error());
+  std::string k = sieve_memo_prefix(*a);
+  k.append(key);
+  auto v = impl_->get(kCfAccount, k);
+  if (!v) return err(v.error());
+  if (*v && (*v)->size() >= 8 && decode_i64(**v) > now) return false;
+  auto batch = impl_->kv->batch();
+  batch.put(kCfAccount, k, encode_i64(until));
+  auto w = impl_->write(batch);
+  if (!w) return err(w.error());
+  return true;
+}
+
 }  // namespace refmail::storage

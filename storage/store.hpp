@@ -393,6 +393,12 @@ class Store {
   // The active script with its content, or nullopt: one point read (delivery calls it
   // for every message; the active key holds a copy of the content).
   [[nodiscard]] result<std::optional<SieveScript>> sieve_active(std::string_view account);
+  // Delivery's memory per account (vacation: one reply per sender per period, RFC 5230
+  // 4.2; a failing script: the user told once): true when `key` (at most 256 bytes) was
+  // unknown or remembered only until before `now`, and then remembers it until `until`;
+  // false when still remembered. Atomic per store (two deliveries never both get true).
+  [[nodiscard]] result<bool> sieve_remember(std::string_view account, std::string_view key, std::int64_t now,
+                                            std::int64_t until);
 
   // ---- maintenance ----
   // Deletes blobs whose refcount is zero (left by a crash between an expunge and its

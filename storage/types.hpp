@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -297,5 +298,11 @@ struct SieveLimits {
 // Bounds on what a mailbox row carries.
 inline constexpr std::size_t kMaxKeywords = 128;
 inline constexpr std::size_t kMaxKeywordBytes = 255;
+// An IMAP flag as a keyword: system flags map to JMAP's ("\Seen" -> "$seen"), others
+// lower-cased; "" for \Recent (not stored); nullopt for what is not a flag (RFC 8621
+// 4.1.1 keyword characters, at most kMaxKeywordBytes). (storage/keywords.cpp)
+[[nodiscard]] std::optional<std::string> flag_to_keyword(std::string_view flag);
+// A keyword as the IMAP flag clients know ("$seen" -> "\Seen"; others as they are).
+[[nodiscard]] std::string keyword_to_flag(std::string_view keyword);
 
 }  // namespace refmail::storage

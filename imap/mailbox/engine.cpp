@@ -28,44 +28,11 @@ std::uint32_t Selected::msn(std::uint32_t uid) const noexcept {
   return static_cast<std::uint32_t>(it - uids.begin()) + 1;
 }
 
-namespace {
-constexpr std::pair<std::string_view, std::string_view> kSystem[] = {
-    {"\\seen", "$seen"}, {"\\answered", "$answered"}, {"\\flagged", "$flagged"},
-    {"\\draft", "$draft"}, {"\\deleted", "$deleted"},
-};
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& ch : r) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return r;
-}
-}  // namespace
+// The IMAP flag <-> keyword mapping is the store's (storage/keywords.cpp): Sieve's
+// imap4flags at delivery uses the same one.
+std::optional<std::string> flag_to_keyword(std::string_view flag) { return storage::flag_to_keyword(flag); }
 
-std::optional<std::string> flag_to_keyword(std::string_view flag) {
-  std::string l = lower(flag);
-  if (!l.empty() && l[0] == '\\') {
-    for (auto [f, k] : kSystem)
-      if (l == f) return std::string(k);
-    if (l == "\\recent") return std::string();
-    return std::nullopt;
-  }
-  // RFC 8621 4.1.1: 1-255 of %x21-%x7e except ( ) { ] % * " \ (the IMAP atom rules).
-  if (l.empty() || l.size() > storage::kMaxKeywordBytes) return std::nullopt;
-  for (unsigned char ch : l)
-    if (ch < 0x21 || ch > 0x7e || std::string_view("(){]%*\"\\").find(static_cast<char>(ch)) != std::string_view::npos)
-      return std::nullopt;
-  return l;
-}
-
-std::string keyword_to_flag(std::string_view keyword) {
-  for (auto [f, k] : kSystem)
-    if (keyword == k) {
-      std::string r = "\\";
-      r += static_cast<char>(std::toupper(static_cast<unsigned char>(f[1])));
-      r += f.substr(2);
-      return r;
-    }
-  return std::string(keyword);
-}
+std::string keyword_to_flag(std::string_view keyword) { return storage::keyword_to_flag(keyword); }
 
 std::string flag_list(const std::vector<std::string>& keywords) {
   std::string s = "(";

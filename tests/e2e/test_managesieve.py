@@ -129,8 +129,10 @@ class ManageSievePlainOnLoopback(unittest.TestCase):
         self.assertEqual(c.errcode, b"QUOTA/MAXSIZE")
         self.assertFalse(c.havespace("big", len(big)))
         self.assertEqual(c.errcode, b"QUOTA/MAXSIZE")
-        # An empty script is refused by the (placeholder) validator.
-        self.assertFalse(c.putscript("empty", ""))
+        # A script that does not compile is refused with line:column, and not stored.
+        self.assertFalse(c.putscript("broken", 'require "fileinto";\r\nfileint "x";\r\n'))
+        self.assertIn(b"2:1", c.errmsg)
+        self.assertNotIn("broken", c.listscripts()[1])
         # max_scripts = 3.
         for n in ("a", "b", "c"):
             self.assertTrue(c.putscript("limit-" + n, "keep;\r\n"), getattr(c, "errmsg", b""))

@@ -157,6 +157,29 @@ TEST_P(SieveStore, RemovedWithTheAccount) {
   testing::expect_fsck_clean(s);
 }
 
+// Delivery's memory (vacation: one reply per sender per period; a failing script: told
+// once): true the first time and after the time passed, false meanwhile; per account;
+// gone with the account.
+TEST_P(SieveStore, RememberOnceUntil) {
+  auto& s = *store_;
+  auto r = s.sieve_remember("a@example.test", "vacation:k1", 1000, 1000 + 86400);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(*r);
+  EXPECT_FALSE(*s.sieve_remember("a@example.test", "vacation:k1", 2000, 2000 + 86400));
+  EXPECT_TRUE(*s.sieve_remember("b@example.test", "vacation:k1", 2000, 2000 + 86400));  // another account
+  EXPECT_TRUE(*s.sieve_remember("a@example.test", "vacation:k2", 2000, 2000 + 86400));  // another key
+  EXPECT_TRUE(*s.sieve_remember("a@example.test", "vacation:k1", 1000 + 86400, 1000 + 2 * 86400));  // expired
+  EXPECT_FALSE(*s.sieve_remember("a@example.test", "vacation:k1", 1000 + 86401, 1000 + 3 * 86400));
+  EXPECT_FALSE(s.sieve_remember("a@example.test", "", 1, 2));
+  EXPECT_FALSE(s.sieve_remember("a@example.test", std::string(300, 'k'), 1, 2));
+  auto nobody = s.sieve_remember("nobody@example.test", "k", 1, 2);
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error(), errc::not_found);
+  ASSERT_TRUE(s.remove_user("a@example.test"));
+  testing::add_users(s, {"a@example.test"});
+  EXPECT_TRUE(*s.sieve_remember("a@example.test", "vacation:k1", 1000 + 86402, 1000 + 3 * 86400));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SieveStore, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Memory" : "RocksDB"; });
 
