@@ -16,6 +16,9 @@ struct Limits {
   std::size_t max_redirects = 4;
   std::size_t max_steps = 100000;            // commands + tests + match work (regex/wildcard)
   std::size_t max_variables = 128;
+  // Commands + tests in one script: bounds the compiled form's memory (a few hundred
+  // bytes per node), which max_script_bytes alone would let reach ~150 MB ("stop;" x 200k).
+  std::size_t max_commands = 16384;
 };
 
 // A compile error at a 1-based line and column of the source (column in bytes).

@@ -58,8 +58,15 @@ class Parser {
     return std::nullopt;
   }
 
+  std::optional<Error> count(const Token& t) {
+    if (++nodes_ > limits_.max_commands)
+      return err(t, "too many commands and tests (limit " + std::to_string(limits_.max_commands) + ")");
+    return std::nullopt;
+  }
+
   std::optional<Error> command(std::size_t depth, const std::vector<Node>& siblings, Node& out) {
     const Token& name = next();
+    if (auto e = count(name)) return e;
     if (name.kind != Tok::Identifier) return err(name, std::string("expected a command, found ") + describe(name.kind));
     RawNode raw;
     raw.name = name.text;
@@ -155,6 +162,7 @@ class Parser {
 
   std::optional<Error> test(std::size_t depth, Node& out) {
     const Token& name = next();
+    if (auto e = count(name)) return e;
     if (name.kind != Tok::Identifier) return err(name, std::string("expected a test, found ") + describe(name.kind));
     RawNode raw;
     raw.name = name.text;
@@ -170,6 +178,7 @@ class Parser {
   std::size_t i_ = 0;
   bool seen_other_ = false;
   unsigned extensions_ = 0;
+  std::size_t nodes_ = 0;
 };
 
 }  // namespace

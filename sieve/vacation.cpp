@@ -150,11 +150,36 @@ std::string vacation_reply(const Message& m, const Context& c, const Vacation& v
   out += "Auto-Submitted: auto-replied\r\n";  // RFC 5230 5.6, RFC 3834 5
   out += "MIME-Version: 1.0\r\n";
   if (v.mime) {
-    // RFC 5230 4.3: the reason is a MIME entity (its own header fields, a blank line,
-    // the body).
+    // RFC 5230 4.4: the reason is a MIME entity (its own header fields, a blank line,
+    // the body). Only its Content-* fields are taken: the entity may carry text from
+    // the message (variables), and must not add Bcc:, To: or any other field.
     std::string entity = crlf(v.reason);
-    if (entity.rfind("\r\n", 0) == 0) out += "Content-Type: text/plain; charset=utf-8\r\n";
-    out += entity;
+    std::size_t i = 0;
+    bool keep_field = false, any = false;
+    std::string fields;
+    while (i < entity.size()) {
+      std::size_t eol = entity.find("\r\n", i);
+      if (eol == std::string::npos) eol = entity.size();
+      std::string_view line(entity.data() + i, eol - i);
+      i = eol + 2;
+      if (line.empty()) break;
+      if (line.front() == ' ' || line.front() == '\t') {
+        if (keep_field) fields.append(line).append("\r\n");
+        continue;
+      }
+      auto colon = line.find(':');
+      keep_field = colon != std::string_view::npos && colon >= 8 &&
+                   detail::iequals(line.substr(0, 8), "content-") &&
+                   line.substr(0, colon).find_first_of(" \t") == std::string_view::npos;
+      if (keep_field) {
+        fields.append(line).append("\r\n");
+        any = true;
+      }
+    }
+    if (!any) fields = "Content-Type: text/plain; charset=utf-8\r\n";
+    out += fields;
+    out += "\r\n";
+    if (i < entity.size()) out += entity.substr(i);
   } else {
     out += "Content-Type: text/plain; charset=utf-8\r\n";
     out += "Content-Transfer-Encoding: 8bit\r\n\r\n";

@@ -27,6 +27,21 @@ TEST(SieveLimits, StringSize) {
   EXPECT_EQ(compile_error(t), "1:30: string too long");
 }
 
+TEST(SieveLimits, CommandCount) {
+  // 200,000 commands fit in 1 MiB of source; the compiled form would not fit in memory
+  // as cheaply: refused.
+  std::string stops;
+  for (int i = 0; i < 200000; ++i) stops += "stop;";
+  EXPECT_EQ(compile_error(stops), "1:81921: too many commands and tests (limit 16384)");
+  std::string tests = "if anyof(";
+  for (int i = 0; i < 20000; ++i) tests += "true,";
+  tests += "true) {}";
+  EXPECT_EQ(compile_error(tests), "1:81920: too many commands and tests (limit 16384)");
+  std::string ok;
+  for (int i = 0; i < 16000; ++i) ok += "keep;";
+  EXPECT_EQ(compile_error(ok), "");
+}
+
 TEST(SieveLimits, Actions) {
   std::string s = "require \"fileinto\";";
   for (int i = 0; i < 100; ++i) s += "fileinto \"box" + std::to_string(i) + "\";";

@@ -157,6 +157,13 @@ TEST(SieveVacation, Reply) {
   mv.reason = "Content-Type: text/html\r\n\r\n<p>away</p>\r\n";
   r = vacation_reply(m, user_ctx(), mv, "h", "i");
   EXPECT_NE(r.find("MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<p>away</p>\r\n"), std::string::npos) << r;
+  // Only Content-* fields of the entity reach the reply's header.
+  mv.reason = "Content-Type: text/plain\r\nBcc: victim@example.net\r\n  continued\r\nContent-Transfer-Encoding:\r\n 7bit\r\n\r\nbody\r\n";
+  r = vacation_reply(m, user_ctx(), mv, "h", "i");
+  EXPECT_EQ(r.find("Bcc:"), std::string::npos) << r;
+  EXPECT_EQ(r.find("continued"), std::string::npos) << r;
+  EXPECT_NE(r.find("MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding:\r\n 7bit\r\n\r\nbody\r\n"),
+            std::string::npos) << r;
 }
 
 TEST(SieveVacation, Key) {
