@@ -526,8 +526,12 @@ bool check_spam(SpamFilter& filter, const config::Spam& cfg, const Inbound& in, 
         return false;
       }
       break;
-    case SpamAction::soft_reject:
     case SpamAction::greylist:
+      // The score passed the greylist threshold: rspamd's greylisting module, when it
+      // runs, answers "soft reject" itself for a triplet it delays; "greylist" is what it
+      // answers once it lets the message through (or when it does not run: no Redis).
+      break;
+    case SpamAction::soft_reject:
       out.status = Status::spam_deferred;
       out.detail = "spam check: " + out.spam_action;
       return false;
@@ -631,7 +635,12 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     };
   }
   auto split = finish_split(d, st.splitter, cfg_, out, adjust);
-  if (!split) return out;
+  if (!split) {
+    if (out.status == Status::spam_rejected && in.envelope.auth_user) {
+      tell_admins_outbound_spam(*in.envelope.auth_user, out, st.now);
+    }
+    return out;
+  }
   // The header section is the skeleton's own (never cut): what the client sent.
   if (in.check_header_senders && !in.sent_account.empty() &&
       !header_senders_allowed(in.sent_account, split->skeleton.bytes)) {
@@ -873,6 +882,31 @@ Outcome Service::send_generated(const std::string& to_address, std::string bytes
   return deliver(std::move(msg));
 }
 
+// A submission the spam check refused: a compromised account, or a user about to be
+// blocked by the world. Every admin gets a note in INBOX, at most one per user per hour
+// (the log and refmail_spam_outbound_blocked_total count every refusal).
+void Service::tell_admins_outbound_spam(const std::string& user, Outcome& out, std::time_t now) {
+  const auto t = static_cast<std::int64_t>(now);
+  auto first = store_.sieve_remember(user, "spam-outbound-notice", t, t + 3600);
+  if (!first || !*first) return;
+  auto users = store_.list_users();
+  if (!users) return;
+  for (const auto& u : *users) {
+    if (!u.is_admin) continue;
+    std::string note = "From: Mail Delivery System <MAILER-DAEMON@" + cfg_.hostname + ">\r\nTo: <" + u.address +
+                       ">\r\nSubject: Outgoing spam stopped from " + user + "\r\nDate: " +
+                       mime::format_rfc5322_date(t) + "\r\nMessage-ID: <" + random_id() + "@" + cfg_.hostname +
+                       ">\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+                       "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                       "The spam filter refused a message submitted by " + user + " (" + out.detail +
+                       ").\r\nIf the account is compromised, reset its password (refmailctl user passwd).\r\n"
+                       "Further refusals for this user within the hour are logged (spam.outbound_blocked)\r\n"
+                       "and counted (refmail_spam_outbound_blocked_total) without another note.\r\n";
+    auto sent = send_generated(u.address, std::move(note), false);
+    out.after_notes.push_back("admin notice " + u.address + ": " + (sent.status == Status::ok ? "sent" : sent.detail));
+  }
+}
+
 // After the commit: vacation replies (RFC 5230: allowed, not yet sent to this sender in
 // the period, with a null reverse-path), rejection notices for recipients whose script
 // rejected a message others received (RFC 5429 2.1, as a DSN), and, once per distinct
@@ -892,7 +926,7 @@ void Service::sieve_follow_up(DeliveredMessage& view, const smtp::Envelope& env,
       auto first = store_.sieve_remember(x.account, key, ctx.now_unix, ctx.now_unix + period);
       if (first && *first) {
         auto sent = send_generated(sender, sieve::vacation_reply(view, ctx, *x.vacation, cfg_.hostname, random_id()), true);
-        out.sieve_notes.push_back("vacation " + x.account + " -> " + sender + ": " +
+        out.after_notes.push_back("vacation " + x.account + " -> " + sender + ": " +
                                   (sent.status == Status::ok ? "sent" : "failed: " + sent.detail));
       }
     }
@@ -906,10 +940,10 @@ void Service::sieve_follow_up(DeliveredMessage& view, const smtp::Envelope& env,
       r.recipients.push_back({x.rcpt, "failed", "5.7.1", "", "550 5.7.1 rejected by the recipient's filter: " +
                                                                std::string(mime::truncate_utf8(*x.reject, 400))});
       auto sent = deliver_report(std::move(r), true);
-      out.sieve_notes.push_back("reject " + x.account + ": " + (sent.status == Status::ok ? "reported" : sent.detail));
+      out.after_notes.push_back("reject " + x.account + ": " + (sent.status == Status::ok ? "reported" : sent.detail));
     }
     if (!x.error.empty()) {
-      out.sieve_notes.push_back("error " + x.account + ": " + x.error);
+      out.after_notes.push_back("error " + x.account + ": " + x.error);
       const auto key = "error:" + sieve::vacation_key(sieve::Vacation{}, x.error);
       auto first = store_.sieve_remember(x.account, key, ctx.now_unix, ctx.now_unix + 30LL * 86400);
       if (first && *first) {

@@ -60,7 +60,7 @@ enum class Status {
   dmarc_rejected,     // the From domain's DMARC policy says reject, and [auth] enforces it
   sieve_rejected,     // every local recipient's Sieve script rejected it (RFC 5429), no one else
   spam_rejected,      // rspamd says reject ([spam] reject), or an outbound submission is spam
-  spam_deferred,      // rspamd says soft reject or greylist, or failed with fail_mode closed
+  spam_deferred,      // rspamd says soft reject (its greylisting), or failed with fail_mode closed
 };
 
 struct Outcome {
@@ -94,9 +94,9 @@ struct Outcome {
   double spam_score = 0;
   bool spam_junk = false;
   std::string spam_error;  // unchecked: why
-  // Sieve: what happened after the commit (vacation replies, rejection reports, script
-  // errors), one line each, for the log.
-  std::vector<std::string> sieve_notes;
+  // What was sent after the delivery (vacation replies, rejection reports, notes about a
+  // failing script or an account sending spam), one line each, for the log.
+  std::vector<std::string> after_notes;
 };
 
 // Inbound authentication for mail from the world (Inbound::verify): SPF, DKIM and DMARC
@@ -318,6 +318,7 @@ class Service {
   // reverse-path: into the local account's INBOX, or through the relay when
   // `relay_foreign` (else bad_recipients). DKIM-signed like a submission.
   Outcome send_generated(const std::string& to, std::string bytes, bool relay_foreign);
+  void tell_admins_outbound_spam(const std::string& user, Outcome& out, std::time_t now);
   void sieve_follow_up(DeliveredMessage& view, const smtp::Envelope& env, std::time_t now,
                        const std::vector<SieveFollowUp>& items, Outcome& out);
 

@@ -329,8 +329,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
                                       {"spam", outcome.spam_action},
                                       {"junk", outcome.spam_junk ? "yes" : "no"}});
         }
-        for (const auto& note : outcome.sieve_notes) {
-          log::info("sieve.after", {{"id", outcome.trace_id}, {"note", note}});
+        for (const auto& note : outcome.after_notes) {
+          log::info("delivery.after", {{"id", outcome.trace_id}, {"note", note}});
           if (note.starts_with("vacation ") && note.ends_with(": sent")) svc.metrics->add("refmail_sieve_vacation_replies_total");
           if (note.starts_with("error ")) svc.metrics->add("refmail_sieve_errors_total");
         }

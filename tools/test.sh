@@ -27,7 +27,7 @@ ctest --test-dir build --output-on-failure -j2 --timeout 900
 checks="$root/../shared/checks"
 if [ -d "$checks" ]; then
   busy=$(python3 -c 'import socket
-for p in (2525, 2587, 2465, 2143, 2993, 8080):
+for p in (2525, 2587, 2465, 2143, 2993, 8080, 4190):
     s = socket.socket()
     if s.connect_ex(("127.0.0.1", p)) == 0: print(p)
     s.close()')

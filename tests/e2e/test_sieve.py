@@ -123,7 +123,7 @@ class SieveDelivery(unittest.TestCase):
         self.assertIn("lost 2", inbox)
         notes = [s for s in inbox if s.startswith("Your mail filter (Sieve) failed")]
         self.assertEqual(len(notes), 1, inbox)
-        self.assertIn("sieve.after", self.d.tail(400))
+        self.assertIn("delivery.after", self.d.tail(400))
 
     def test_reject_is_refused_in_the_transaction(self):
         put_script(self.d, "carol@example.test", 'require "reject";\r\nif header :contains "subject" "sales" '

@@ -96,6 +96,7 @@ class SpamTest(unittest.TestCase):
         cls.d = Daemon(extra_toml=spam_toml(max_size="200000"))
         cls.d.add_user(USER, PW)
         cls.d.add_user("alice@example.test", "alice-pw")
+        cls.d.ctl("user", "add", "root@example.test", "--admin", "--password-stdin", stdin="root-pw\n")
         cls.mb = Mailbox(cls.d)
 
     @classmethod
@@ -199,6 +200,23 @@ class SpamTest(unittest.TestCase):
         self.assertIn("spam.outbound_blocked", self.d.tail(200))
         self.assertIn("alice@example.test", [l for l in self.d.tail(200).splitlines() if "outbound_blocked" in l][0])
         self.assertIn("refmail_spam_outbound_blocked_total 1", metrics(self.d))
+        # The admins are told, once per user per hour (a second refusal: logged, no note).
+        s = smtplib.SMTP("127.0.0.1", self.d.ports["submission"], timeout=30)
+        try:
+            s.login("alice@example.test", "alice-pw")
+            with self.assertRaises(smtplib.SMTPDataError):
+                s.sendmail("alice@example.test", ["carol@remote.test"], msg)
+        finally:
+            s.close()
+        m = imaplib.IMAP4("127.0.0.1", self.d.ports["imap"], timeout=60)
+        m.login("root@example.test", "root-pw")
+        try:
+            m.select("INBOX")
+            typ, data = m.search(None, "SUBJECT", '"Outgoing spam stopped from alice@example.test"')
+            self.assertEqual(len(data[0].split()), 1, data)
+        finally:
+            m.logout()
+        self.assertIn("refmail_spam_outbound_blocked_total 2", metrics(self.d))
 
 
 class RejectAsJunkTest(unittest.TestCase):

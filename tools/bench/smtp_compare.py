@@ -62,7 +62,8 @@ def du_sb(path):
 class Refmaild:
     def __init__(self, build, data_dir, workdir, log_level, extra_toml=""):
         self.build, self.data, self.dir = build, data_dir, workdir
-        self.ports = {k: free_port() for k in ("smtp", "submission", "smtps", "imap", "imaps", "http")}
+        self.ports = {k: free_port() for k in ("smtp", "submission", "smtps", "imap", "imaps", "http",
+                                                    "managesieve")}
         self.config = os.path.join(workdir, "refmail.toml")
         with open(self.config, "w") as f:
             f.write('data_dir = "%s"\nhostname = "mx.example.test"\nlocal_domains = ["example.test"]\n'
