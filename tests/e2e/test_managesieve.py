@@ -76,6 +76,11 @@ class ManageSievePlainOnLoopback(unittest.TestCase):
         self.assertIn("fileinto", c.get_sieve_capabilities())
         self.assertTrue(c.has_tls_support())
         c.logout()
+        # SASL LOGIN (sievelib sends both answers without waiting for the challenges).
+        c = Client("127.0.0.1", self.port)
+        self.assertTrue(c.connect(USER, PASSWORD, authmech="LOGIN"))
+        self.assertEqual(c.listscripts()[0], None)
+        c.logout()
 
     def test_script_lifecycle(self):
         c = self.client()
@@ -235,7 +240,7 @@ class ManageSieveTls(unittest.TestCase):
         t = ctx.wrap_socket(s)
         g = t.makefile("rb")
         caps = read_until_response(g)  # RFC 5804 2.2: capabilities again after the handshake
-        self.assertIn('"SASL" "PLAIN"\r\n', caps)
+        self.assertIn('"SASL" "PLAIN LOGIN"\r\n', caps)
         self.assertNotIn('"STARTTLS"\r\n', caps)
         t.close()
 
