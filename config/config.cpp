@@ -367,6 +367,22 @@ const std::map<std::string, Setter, std::less<>>& schema() {
                        })},
       {"auth.mta_sts_max_age",
        seconds_at([](Config& c) -> std::chrono::seconds& { return c.auth.mta_sts_max_age; }, 86400, 31557600)},
+      {"spam.rspamd", endpoint_at([](Config& c) -> Endpoint& { return c.spam.rspamd; })},
+      {"spam.controller", endpoint_at([](Config& c) -> Endpoint& { return c.spam.controller; })},
+      {"spam.password", string_at([](Config& c) -> std::string& { return c.spam.password; })},
+      {"spam.password_file", string_at([](Config& c) -> std::string& { return c.spam.password_file; })},
+      {"spam.timeout", seconds_at([](Config& c) -> std::chrono::seconds& { return c.spam.timeout; }, 1, 600)},
+      {"spam.fail_mode",
+       [](const toml::node& n, Config& c) -> std::string {
+         auto v = n.value<std::string>();
+         if (!n.is_string() || !v || (*v != "open" && *v != "closed")) return "expected \"open\" or \"closed\"";
+         c.spam.fail_open = *v == "open";
+         return {};
+       }},
+      {"spam.reject", boolean_at([](Config& c) -> bool& { return c.spam.reject; })},
+      {"spam.max_size",
+       integer_at<std::uint64_t>([](Config& c) -> std::uint64_t& { return c.spam.max_size_bytes; }, 1024, 1ll << 34)},
+      {"spam.outbound", boolean_at([](Config& c) -> bool& { return c.spam.outbound; })},
       {"proxy.trusted", networks_at([](Config& c) -> std::vector<std::string>& { return c.proxy.trusted; })},
       {"proxy.proxy_protocol",
        string_array_at([](Config& c) -> std::vector<std::string>& { return c.proxy.proxy_protocol; },
@@ -403,7 +419,7 @@ const std::map<std::string, Setter, std::less<>>& schema() {
 bool is_section(std::string_view name) {
   return name == "listen" || name == "tls" || name == "limits" || name == "smtp" ||
          name == "relay" || name == "admin" || name == "webmail" || name == "proxy" ||
-         name == "auth" || name == "sieve";
+         name == "auth" || name == "spam" || name == "sieve";
 }
 
 std::string where(std::string_view source, const toml::node& n) {

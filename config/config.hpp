@@ -126,6 +126,24 @@ struct Auth {
   std::chrono::seconds mta_sts_max_age{604800};
 };
 
+// Spam filtering through rspamd (docs/ARCHITECTURE.md "Spam filtering"): mail from the
+// world is checked before the 250, submissions with the outbound policy. Off while
+// `rspamd` is disabled.
+struct Spam {
+  Endpoint rspamd;      // the normal worker (checkv2), e.g. 127.0.0.1:11333
+  Endpoint controller;  // the controller (learnspam/learnham); disabled: no learning
+  std::string password;  // the controller's password, or password_file
+  std::string password_file;
+  std::chrono::seconds timeout{20};  // the whole check; past it the fail mode applies
+  bool fail_open = true;             // rspamd down or slow: deliver unchecked (false: 451)
+  bool reject = true;                // a reject verdict answers 550 (false: Junk)
+  // Messages above this are sent to rspamd as their skeleton (header, text parts, MIME
+  // structure; attachment bodies left out): attachments are never sent twice.
+  std::uint64_t max_size_bytes = 20ull << 20;
+  bool outbound = true;  // check authenticated submissions (reject: 550 and a warn line)
+  [[nodiscard]] bool enabled() const { return rspamd.enabled(); }
+};
+
 struct Admin {
   std::string socket_path;  // empty: <data_dir>/refmaild.sock
   Endpoint listen;          // optional TCP admin API; requires token
@@ -174,6 +192,7 @@ struct Config {
   Smtp smtp_policy;
   Relay relay;
   Auth auth;
+  Spam spam;
   Admin admin;
   Webmail webmail;
   Proxy proxy;

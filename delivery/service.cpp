@@ -3,6 +3,7 @@
 
 #include "delivery/dkim_signing.hpp"
 #include "delivery/srs.hpp"
+#include "delivery/spam.hpp"
 
 #include <openssl/rand.h>
 
@@ -175,6 +176,8 @@ smtp::DeliveryStatus smtp_status(Status s) {
     case Status::sender_rejected:
     case Status::from_rejected: return smtp::DeliveryStatus::SenderRejected;
     case Status::dmarc_rejected: return smtp::DeliveryStatus::DmarcRejected;
+    case Status::spam_rejected: return smtp::DeliveryStatus::SpamRejected;
+    case Status::spam_deferred: return smtp::DeliveryStatus::SpamDeferred;
     case Status::temp_fail:
     case Status::bad_recipients:
     case Status::invalid: break;
@@ -399,15 +402,18 @@ Intake Service::open_intake(const Inbound& in) {
 
 namespace {
 
-// The recipient's Junk mailbox ("Junk" or "Spam", any case), else INBOX.
+// The recipient's Junk mailbox ("Junk" or "Spam", any case); an account without one
+// gets "Junk" made (as a client's first "mark as spam" would, and Dovecot's autocreate
+// does), so spam never lands in INBOX. INBOX only when even that fails.
 std::string junk_mailbox(storage::Store& store, const std::string& account) {
   auto boxes = store.list_mailboxes(account);
   if (boxes) {
     for (const auto& b : *boxes) {
-      const auto n = lower(b.name);
-      if (n == "junk" || n == "spam") return b.name;
+      if (is_junk_mailbox(b.name)) return b.name;
     }
   }
+  auto made = store.create_mailbox(account, "Junk");
+  if (made || made.error() == storage::errc::exists) return "Junk";
   return "INBOX";
 }
 
@@ -464,6 +470,70 @@ void sign_into(SubmissionSigner& signer, std::time_t now, mime::Skeleton& s, Out
   out.dkim = "d=" + signer.domain() + " s=";
   for (const auto& sel : signer.selectors()) out.dkim += (out.dkim.back() == '=' ? "" : ",") + sel;
   prepend(s, all);
+}
+
+// The spam check of a split message, before the commit (Inbound::spam_check). The
+// message is streamed from the skeleton and the staged attachments; above
+// [spam] max_size only the skeleton goes (header, text, structure), so an attachment is
+// never sent twice. False (and `out` set) when the message is refused or deferred.
+bool check_spam(SpamFilter& filter, const config::Spam& cfg, const Inbound& in, const std::string& hostname,
+                const std::string& trace_id, storage::Delivery& d, mime::Skeleton& s, Outcome& out) {
+  SpamQuery q;
+  q.ip = in.peer_ip;
+  q.helo = in.envelope.ehlo_domain;
+  q.peer_name = in.peer_name;
+  q.mail_from = in.envelope.mail_from.is_null() ? std::string() : in.envelope.mail_from.to_string();
+  for (const auto& r : in.envelope.rcpt_to) q.rcpt_to.push_back(r.address.to_string());
+  q.user = in.envelope.auth_user.value_or("");
+  q.queue_id = trace_id;
+  q.hostname = hostname;
+  const bool outbound = !q.user.empty();
+  SpamVerdict v;
+  const std::uint64_t size = s.joined_size();
+  if (size <= cfg.max_size_bytes) {
+    mime::Joiner joiner(s, d.staged_source());
+    v = filter.check(q, size, [&](std::span<char> buf) { return joiner.read(buf); });
+  } else {
+    std::size_t pos = 0;
+    v = filter.check(q, s.bytes.size(), [&](std::span<char> buf) -> boost::system::result<std::size_t> {
+      const std::size_t n = std::min(buf.size(), s.bytes.size() - pos);
+      std::copy_n(s.bytes.data() + pos, n, buf.data());
+      pos += n;
+      return n;
+    });
+    v.truncated = true;
+  }
+  out.spam_action = std::string(to_string(v.action));
+  out.spam_score = v.score;
+  out.spam_error = v.error;
+  switch (v.action) {
+    case SpamAction::unchecked:
+      if (!cfg.fail_open) {
+        out.status = Status::spam_deferred;
+        out.detail = "spam check failed: " + v.error;
+        return false;
+      }
+      break;
+    case SpamAction::soft_reject:
+    case SpamAction::greylist:
+      out.status = Status::spam_deferred;
+      out.detail = "spam check: " + out.spam_action;
+      return false;
+    case SpamAction::reject:
+      if (cfg.reject || outbound) {
+        out.status = Status::spam_rejected;
+        out.detail = "spam check: reject, score " + std::to_string(v.score);
+        return false;
+      }
+      out.spam_junk = true;
+      break;
+    case SpamAction::add_header:
+    case SpamAction::rewrite_subject: out.spam_junk = !outbound; break;
+    case SpamAction::no_action: break;
+  }
+  // A submission leaves as it was written: the verdict is for the log only.
+  if (!outbound) apply_spam_fields(s, v, out.spam_junk);
+  return true;
 }
 
 }  // namespace
@@ -537,9 +607,13 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
   storage::Delivery& d = st.delivery;
   d.set_per_recipient_quota();
   std::function<bool(mime::Skeleton&)> adjust;
-  if (st.check || st.signer) {
+  const bool spam = spam_ && in.spam_check;
+  if (st.check || st.signer || spam) {
     adjust = [&](mime::Skeleton& s) {
       if (st.check && !authenticate(*st.check, cfg_.hostname, auth_.enforce_reject, s, out)) return false;
+      // Before the signature: a submission's verdict adds nothing; an inbound one adds
+      // fields above the trace header.
+      if (spam && !check_spam(*spam_, cfg_.spam, in, cfg_.hostname, st.trace_id, d, s, out)) return false;
       if (st.signer) sign_into(*st.signer, st.now, s, out);
       return true;
     };
@@ -560,7 +634,7 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     Placement p;
     if (hook_) p = hook_(RecipientFacts{a, in.envelope, split->summary});
     if (p.discard) continue;
-    if (out.quarantined) {
+    if (out.quarantined || out.spam_junk) {
       if (p.mailbox == "INBOX") p.mailbox = junk_mailbox(store_, a);
       if (std::find(p.keywords.begin(), p.keywords.end(), "$junk") == p.keywords.end()) p.keywords.push_back("$junk");
     }

@@ -58,6 +58,8 @@ enum class Status {
   bad_recipients,     // a recipient is malformed, unknown, or there is none
   invalid,            // the message cannot be split or composed
   dmarc_rejected,     // the From domain's DMARC policy says reject, and [auth] enforces it
+  spam_rejected,      // rspamd says reject ([spam] reject), or an outbound submission is spam
+  spam_deferred,      // rspamd says soft reject or greylist, or failed with fail_mode closed
 };
 
 struct Outcome {
@@ -85,6 +87,12 @@ struct Outcome {
   // DKIM signing at submission: "d=<domain> s=<selector>,<selector>", or why it failed;
   // "" when no key applied.
   std::string dkim;
+  // The spam check (Inbound::spam_check): rspamd's action ("" when not checked), its
+  // score, and whether the copies went to Junk.
+  std::string spam_action;
+  double spam_score = 0;
+  bool spam_junk = false;
+  std::string spam_error;  // unchecked: why
 };
 
 // Inbound authentication for mail from the world (Inbound::verify): SPF, DKIM and DMARC
@@ -95,6 +103,7 @@ struct Outcome {
 // quarantined. Set by the server from [auth].
 class DkimKeyring;
 class Srs;
+class SpamFilter;
 
 struct InboundAuth {
   std::function<std::unique_ptr<trust::DnsLookup>()> dns;  // one resolver per message
@@ -131,6 +140,10 @@ struct Inbound {
   // Mail from the world (the MX, unauthenticated, a client outside [auth] skip_networks):
   // checked with the service's InboundAuth when it has one. Read by open_intake.
   bool verify = false;
+  // Checked by the service's SpamFilter when it has one ([spam]): mail from the world
+  // with the inbound policy (reject, Junk, defer), an authenticated submission with the
+  // outbound one (reject and defer only; nothing is added to the message).
+  bool spam_check = false;
   // The server's own reports (bounces, over-quota and delay notices): DKIM-signed with the
   // From domain's keys (the hostname's), as a submission is. Read by open_intake.
   bool sign = false;
@@ -223,6 +236,10 @@ class Service {
   // leaves with an SRS0/SRS1 envelope sender at our domain; RCPT to such an address (a
   // bounce coming back) routes to the sender it stands for, only when its hash holds.
   void set_srs(std::shared_ptr<const Srs> srs) { srs_ = std::move(srs); }
+  // Spam filtering (delivery/spam.hpp, config [spam]): Inbound::spam_check messages are
+  // checked after the split and before the commit, with the message streamed from the
+  // skeleton and the staged attachments (nothing copied).
+  void set_spam(std::shared_ptr<SpamFilter> filter) { spam_ = std::move(filter); }
 
   // --- routing and policy (RCPT TO, EmailSubmission recipients)
 
@@ -293,6 +310,7 @@ class Service {
   InboundAuth auth_;
   std::shared_ptr<DkimKeyring> dkim_;
   std::shared_ptr<const Srs> srs_;
+  std::shared_ptr<SpamFilter> spam_;
 };
 
 // The MIME parser's bounds every message is split with (config [limits] mime_*): what

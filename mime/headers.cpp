@@ -3,6 +3,7 @@
 // SECURITY: bounded loops over the input only; no locale, no clocks, no exceptions.
 #include "mime/headers.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -310,6 +311,38 @@ std::vector<std::string> header_field_bodies(std::string_view message,
       current = &out.back();
       break;
     }
+  }
+  return out;
+}
+
+std::vector<FieldSpan> header_fields(std::string_view section, std::size_t max_scan_bytes) {
+  std::vector<FieldSpan> out;
+  section = section.substr(0, std::min(section.size(), max_scan_bytes));
+  std::size_t pos = 0;
+  while (pos < section.size()) {
+    // One field: its first line and every continuation line (starting with WSP).
+    const std::size_t start = pos;
+    std::size_t end = pos;
+    bool complete = false;
+    for (;;) {
+      const auto nl = section.find('\n', end);
+      if (nl == std::string_view::npos) break;
+      end = nl + 1;
+      if (end >= section.size() || (section[end] != ' ' && section[end] != '\t')) {
+        complete = true;
+        break;
+      }
+    }
+    if (!complete) break;  // cut by the scan bound
+    const std::string_view field = section.substr(start, end - start);
+    if (field == "\r\n" || field == "\n") break;  // the end of the header section
+    const auto colon = field.find(':');
+    if (colon != std::string_view::npos) {
+      std::string_view name = field.substr(0, colon);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      out.push_back(FieldSpan{start, end, name, field.substr(colon + 1)});
+    }
+    pos = end;
   }
   return out;
 }

@@ -49,6 +49,21 @@ inline constexpr std::size_t kMaxFieldBodyBytes = 64 * 1024;
                                                            std::initializer_list<std::string_view> names,
                                                            std::size_t max_scan_bytes = kMaxHeaderScanBytes);
 
+// One complete top-level field of a header section: [start, end) covers its name, its
+// value and every continuation line with their line endings; `name` has no trailing
+// WSP (obs-optional), `value` is everything after the colon up to `end`, unfolded not.
+struct FieldSpan {
+  std::size_t start = 0;
+  std::size_t end = 0;
+  std::string_view name;
+  std::string_view value;
+};
+// The fields of the first header block in order, within the first `max_scan_bytes`: a
+// field cut by the bound (or by the end of `section`) is left out, and so is every line
+// without a colon. Views into `section`.
+[[nodiscard]] std::vector<FieldSpan> header_fields(std::string_view section,
+                                                   std::size_t max_scan_bytes = kMaxHeaderScanBytes);
+
 // `s` cut to at most `max_bytes` without splitting a UTF-8 sequence.
 [[nodiscard]] std::string_view truncate_utf8(std::string_view s, std::size_t max_bytes) noexcept;
 

@@ -26,6 +26,8 @@
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
 #include "server/relay.hpp"
+#include "server/rspamd.hpp"
+#include "config/import_config.hpp"
 #include "server/tls.hpp"
 #include "storage/store.hpp"
 #include "web/admin.hpp"
@@ -269,6 +271,31 @@ int run_daemon(const config::Config& cfg) {
       return 1;
     }
     mail->set_srs(std::make_shared<const delivery::Srs>(*secret, cfg.local_domains.front()));
+  }
+  // [spam]: rspamd checks mail before the 250; moves into and out of Junk teach it.
+  std::shared_ptr<SpamLearner> spam_learner;
+  if (cfg.spam.enabled()) {
+    std::string password;
+    if (cfg.spam.controller.enabled() && (!cfg.spam.password.empty() || !cfg.spam.password_file.empty())) {
+      std::string why;
+      auto secret = config::read_secret(cfg.spam.password, cfg.spam.password_file, why);
+      if (!secret) {
+        std::cerr << "refmaild: spam.password_file: " << why << "\n";
+        return 1;
+      }
+      password = std::move(*secret);
+    }
+    auto rspamd = std::make_shared<RspamdClient>(cfg.spam, std::move(password), metrics);
+    mail->set_spam(rspamd);
+    if (cfg.spam.controller.enabled()) {
+      spam_learner = std::make_shared<SpamLearner>(rspamd, *store, pool, metrics);
+      store->set_row_copied([l = spam_learner](std::string_view a, std::string_view from, std::string_view to,
+                                               std::string_view id) { l->row_copied(a, from, to, id); });
+    }
+    log::info("spam", {{"rspamd", cfg.spam.rspamd.to_string()},
+                       {"controller", cfg.spam.controller.to_string()},
+                       {"fail_mode", cfg.spam.fail_open ? "open" : "closed"},
+                       {"reject", cfg.spam.reject ? "550" : "junk"}});
   }
   admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
   {

@@ -304,6 +304,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
           req.sent_account = *req.envelope.auth_user;
           req.check_header_senders = true;
         }
+        // [spam]: mail from the world always, submissions with the outbound policy.
+        req.spam_check = cfg.spam.enabled() && (!req.envelope.auth_user || cfg.spam.outbound);
         (void)held.set(stream.held_bytes());
         auto run = [&stream, r = std::move(req)]() mutable { return stream.finish(std::move(r)); };
         delivery::Outcome outcome;
@@ -323,7 +325,18 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
                                       {"cuts", outcome.cuts},
                                       {"new_blob_bytes", outcome.new_blob_bytes},
                                       {"auth", outcome.authentication},
-                                      {"dkim", outcome.dkim}});
+                                      {"dkim", outcome.dkim},
+                                      {"spam", outcome.spam_action},
+                                      {"junk", outcome.spam_junk ? "yes" : "no"}});
+        }
+        if (!outcome.spam_action.empty()) {
+          svc.metrics->add(metrics::with_label("refmail_spam_actions_total", "action", outcome.spam_action));
+          if (outcome.status == delivery::Status::spam_rejected && session.auth_user()) {
+            // A compromised account sending spam: stopped here, and the admin is told.
+            log::warn("spam.outbound_blocked", {{"user", *session.auth_user()}, {"peer", peer_ip},
+                                                {"id", outcome.trace_id}, {"score", std::to_string(outcome.spam_score)}});
+            svc.metrics->add("refmail_spam_outbound_blocked_total");
+          }
         }
         if (!outcome.over_quota.empty()) {
           log::info("ingest.over_quota", {{"id", outcome.trace_id}, {"accounts", outcome.over_quota.size()},

@@ -88,6 +88,8 @@ enum class DeliveryStatus {
   // 550 5.7.1: the From domain's DMARC policy is reject and the server enforces it
   // (RFC 7489 6.6.4, 10.3: rejected during the SMTP transaction).
   DmarcRejected,
+  SpamRejected,  // 550 5.7.1: the content check (rspamd) says reject
+  SpamDeferred,  // 451 4.7.1: the content check says try later, or could not run
 };
 
 }  // namespace refmail::smtp

@@ -610,6 +610,12 @@ std::vector<Action> Session::delivery_result(DeliveryStatus status, std::string_
     case DeliveryStatus::DmarcRejected:
       fail(550, "5.7.1 Error: rejected by the DMARC policy of the From domain");
       break;
+    case DeliveryStatus::SpamRejected:
+      fail(550, "5.7.1 Error: message rejected as spam");
+      break;
+    case DeliveryStatus::SpamDeferred:
+      fail(451, "4.7.1 Error: content check deferred, try again later");
+      break;
   }
   run();
   return take_out();

@@ -480,6 +480,7 @@ class ChangeTicket;
 class UidHold;
 
 struct Store::Impl {
+  Store::RowCopied row_copied;  // set_row_copied
   StoreOptions options;
   std::unique_ptr<Kv> kv;  // the backend (storage/rocksdb/ by default)
   std::string secret;  // >= 136 bytes (XXH3_SECRET_SIZE_MIN), from a CSPRNG

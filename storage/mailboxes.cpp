@@ -796,8 +796,15 @@ result<std::uint32_t> Store::copy_row(std::string_view account, std::string_view
   auto w = impl_->write(batch);
   ticket.finish(bool(w));
   if (!w) return w.error();
+  const std::string message_id = r->message_id;
+  index_locks->clear();
+  if (locked->lock.owns_lock()) locked->lock.unlock();
+  admin.unlock();
+  if (impl_->row_copied) impl_->row_copied(*acct, *src, *dst, message_id);
   return new_uid;
 }
+
+void Store::set_row_copied(RowCopied observer) { impl_->row_copied = std::move(observer); }
 
 result<void> Store::expunge(std::string_view account, std::string_view mailbox,
                             std::span<const std::uint32_t> uids) {

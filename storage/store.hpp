@@ -176,7 +176,8 @@ class Store {
                                           std::uint32_t uid, std::vector<std::string> keywords,
                                           std::optional<std::uint64_t> unchanged_since = std::nullopt);
   // Adds the row's message to another mailbox of the same account (new UID there);
-  // with `move` the source row is expunged in the same batch.
+  // with `move` the source row is expunged in the same batch. Tells the row-copied
+  // observer after the write.
   [[nodiscard]] result<std::uint32_t> copy_row(std::string_view account,
                                                std::string_view from_mailbox, std::uint32_t uid,
                                                std::string_view to_mailbox, bool move = false);
@@ -184,6 +185,13 @@ class Store {
   // references are deleted (GC), physical bytes drop.
   [[nodiscard]] result<void> expunge(std::string_view account, std::string_view mailbox,
                                      std::span<const std::uint32_t> uids);
+
+  // Who is told of every row copy_row wrote (JMAP and IMAP copies and moves): the spam
+  // learner. Called on the copying thread after the write, outside the row, index and
+  // admin locks (the new UID is still held); it must not block. REQUIRES: set once, before the store is shared between threads.
+  using RowCopied = std::function<void(std::string_view account, std::string_view from_mailbox,
+                                       std::string_view to_mailbox, std::string_view message_id)>;
+  void set_row_copied(RowCopied observer);
 
   // ---- relay queue ----
   [[nodiscard]] result<std::vector<QueueEntry>> due_queue(UnixSeconds now, std::size_t limit);

@@ -18,6 +18,7 @@ test_pkgs=( python3 swaks curl dovecot-imapd dovecot-lmtpd )  # dovecot: tests/e
 test_pkgs+=( isync offlineimap3 python3-dkim python3-authres )  # mbsync, offlineimap; dkimpy as the DKIM and ARC oracle (its ARC code imports authres, only "suggested" by python3-dkim)
 test_pkgs+=( python3-spf )  # tests/unit/trust/test_spf_pyspf.py: pyspf, the independent SPF implementation trust/spf is compared with
 test_pkgs+=( nsd )  # tests/unit/trust/test_spf_nsd.py: an authoritative DNS server on loopback for the c-ares DnsLookup
+test_pkgs+=( rspamd )  # tests/e2e/test_spam.py: the real spam filter on loopback (its own config and SQLite Bayes in a temporary folder)
 test_pkgs+=( sieve-connect python3-sievelib )  # tests/e2e/test_managesieve.py: two real ManageSieve clients
 test_pkgs+=( chromium )  # tests/e2e/test_webmail.py drives it headless (playwright-core)
 # The webmail (web/ui) is built with npm; a node already on the machine is kept.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "mime/headers.hpp"
 #include "net/address.hpp"
 
 namespace refmail::trust {
@@ -207,34 +208,11 @@ std::vector<std::pair<std::size_t, std::size_t>> claimed_results(std::string_vie
                                                                  std::size_t max_scan_bytes) {
   std::vector<std::pair<std::size_t, std::size_t>> out;
   if (id.empty()) return out;
-  section = section.substr(0, std::min(section.size(), max_scan_bytes));
-  std::size_t pos = 0;
-  while (pos < section.size()) {
-    // One field: its first line and every continuation line (starting with WSP).
-    const std::size_t start = pos;
-    std::size_t end = pos;
-    bool complete = false;
-    for (;;) {
-      const auto nl = section.find('\n', end);
-      if (nl == std::string_view::npos) break;
-      end = nl + 1;
-      if (end >= section.size() || (section[end] != ' ' && section[end] != '\t')) {
-        complete = true;
-        break;
-      }
+  // A field cut by the scan bound is never removed (header_fields leaves it out).
+  for (const auto& f : mime::header_fields(section, max_scan_bytes)) {
+    if (iequal(f.name, "authentication-results") && iequal(authserv_id_of(f.value), id)) {
+      out.emplace_back(f.start, f.end);
     }
-    if (!complete) break;  // a field cut by the scan bound: never removed
-    const std::string_view field = section.substr(start, end - start);
-    if (field == "\r\n" || field == "\n") break;  // the end of the header section
-    const auto colon = field.find(':');
-    if (colon != std::string_view::npos) {
-      std::string_view name = field.substr(0, colon);
-      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-      if (iequal(name, "authentication-results") && iequal(authserv_id_of(field.substr(colon + 1)), id)) {
-        out.emplace_back(start, end);
-      }
-    }
-    pos = end;
   }
   return out;
 }

@@ -108,6 +108,7 @@ std::string role_of(std::string_view name) {
   if (name == "Drafts") return "drafts";
   if (name == "Trash") return "trash";
   if (name == "Archive") return "archive";
+  if (name == "Junk") return "junk";  // made by the first spam verdict (delivery/service.cpp)
   return {};
 }
 

@@ -45,6 +45,8 @@ TEST(Data, DeliveryOutcomes) {
       {DeliveryStatus::SenderRejected,
        "550 5.7.1 Error: From/Sender header address not owned by the authenticated user\r\n"},
       {DeliveryStatus::DmarcRejected, "550 5.7.1 Error: rejected by the DMARC policy of the From domain\r\n"},
+      {DeliveryStatus::SpamRejected, "550 5.7.1 Error: message rejected as spam\r\n"},
+      {DeliveryStatus::SpamDeferred, "451 4.7.1 Error: content check deferred, try again later\r\n"},
   };
   for (const auto& c : cases) {
     Responder r;
