@@ -103,7 +103,7 @@ void Session::enter_state(SessionState next) {
 std::string Session::capabilities() const {
   std::string c = "\"IMPLEMENTATION\" " + quoted_or_literal(opt_.implementation) + "\r\n";
   // Mirrors IMAP's LOGINDISABLED: no mechanism is offered where it would be refused.
-  c += plaintext_allowed() ? "\"SASL\" \"PLAIN\"\r\n" : "\"SASL\" \"\"\r\n";
+  c += plaintext_allowed() ? "\"SASL\" \"PLAIN LOGIN\"\r\n" : "\"SASL\" \"\"\r\n";
   c += "\"SIEVE\" " + quoted_or_literal(opt_.sieve_extensions) + "\r\n";
   if (opt_.tls_available && !tls_active_ && !authenticated()) c += "\"STARTTLS\"\r\n";
   if (opt_.max_redirects > 0) c += "\"MAXREDIRECTS\" \"" + std::to_string(opt_.max_redirects) + "\"\r\n";

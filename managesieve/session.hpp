@@ -3,7 +3,7 @@
 // no storage: script commands become ScriptRequest actions the server runs on the
 // store and answers with script_result(); passwords become Authenticate actions.
 // Commands: CAPABILITY, STARTTLS, AUTHENTICATE (PLAIN, with an initial response or
-// a continuation), UNAUTHENTICATE, LOGOUT, NOOP, HAVESPACE, PUTSCRIPT, CHECKSCRIPT,
+// a continuation; LOGIN), UNAUTHENTICATE, LOGOUT, NOOP, HAVESPACE, PUTSCRIPT, CHECKSCRIPT,
 // LISTSCRIPTS, SETACTIVE, GETSCRIPT, DELETESCRIPT, RENAMESCRIPT.
 // Must never: hold a literal larger than the limit that applies to it (a script
 // literal over Options::max_script_bytes is skipped as it streams and answered
@@ -197,6 +197,7 @@ class Session {
   void cmd_checkscript(const std::vector<Arg>& a);
   void cmd_script(ScriptOp op, const std::vector<Arg>& a);
   void finish_plain(std::string_view base64);
+  void login_step(std::string_view base64);
   void auth_failed(std::string_view text);
 
   void write(std::string bytes);
@@ -228,6 +229,10 @@ class Session {
   std::optional<std::string> user_;
   std::string pending_user_;
   ScriptOp pending_op_ = ScriptOp::List;
+  // AUTHENTICATE in progress: LOGIN (draft-murchison-sasl-login) asks for the user, then
+  // the password; PLAIN takes one response.
+  bool sasl_login_ = false;
+  std::string login_user_;
   unsigned errors_ = 0;
   unsigned auth_failures_ = 0;
   unsigned unauth_commands_ = 0;

@@ -1,5 +1,5 @@
 // managesieve/session_commands.cpp — the command handlers of managesieve::Session
-// (RFC 5804 2.1-2.14): connection commands, AUTHENTICATE PLAIN (RFC 4616) and the
+// (RFC 5804 2.1-2.14): connection commands, AUTHENTICATE PLAIN (RFC 4616) and LOGIN, and the
 // script commands, which become ScriptRequest actions after their arguments are checked
 // (PUTSCRIPT and CHECKSCRIPT through Options::validate first).
 // SECURITY: a PLAIN response is decoded strictly; the password only leaves in the
@@ -101,12 +101,46 @@ void Session::cmd_starttls(const Args& a) {
 void Session::cmd_authenticate(const Args& a) {
   if (a.size() < 2 || a.size() > 3 || (a.size() == 3 && !is_string(a, 2))) return error("", "Syntax error");
   if (authenticated()) return error("", "Already authenticated");
-  if (upper(a[1].value) != "PLAIN") return error("", "Unsupported SASL mechanism");
+  const std::string mech = upper(a[1].value);
+  if (mech != "PLAIN" && mech != "LOGIN") return error("", "Unsupported SASL mechanism");
   if (!plaintext_allowed()) return error("ENCRYPT-NEEDED", "Use STARTTLS first");
+  sasl_login_ = mech == "LOGIN";
+  login_user_.clear();
+  if (sasl_login_) {
+    if (a.size() == 3) return login_step(a[2].value);  // the user as an initial response
+    write("\"VXNlcm5hbWU6\"\r\n");                      // "Username:"
+    enter_state(SessionState::AuthContinue);
+    return;
+  }
   if (a.size() == 3) return finish_plain(a[2].value);
   // RFC 5804 2.1: an empty challenge, as a string; the response comes as a string line.
   write("\"\"\r\n");
   enter_state(SessionState::AuthContinue);
+}
+
+void Session::login_step(std::string_view base64) {
+  auto decoded = base64_decode(base64);
+  if (!decoded) {
+    enter_state(SessionState::NotAuthenticated);
+    return error("", "Invalid base64");
+  }
+  if (login_user_.empty()) {
+    if (decoded->empty() || decoded->find('\0') != std::string::npos) {
+      enter_state(SessionState::NotAuthenticated);
+      return auth_failed("Malformed LOGIN response");
+    }
+    login_user_ = std::move(*decoded);
+    write("\"UGFzc3dvcmQ6\"\r\n");  // "Password:"
+    enter_state(SessionState::AuthContinue);
+    return;
+  }
+  if (decoded->empty()) {
+    enter_state(SessionState::NotAuthenticated);
+    return auth_failed("Malformed LOGIN response");
+  }
+  pending_user_ = login_user_;
+  out_.emplace_back(action::Authenticate{"LOGIN", std::exchange(login_user_, {}), std::move(*decoded)});
+  enter_state(SessionState::WaitAuth);
 }
 
 void Session::on_sasl_response(std::vector<Arg>& args) {
@@ -115,6 +149,7 @@ void Session::on_sasl_response(std::vector<Arg>& args) {
   // RFC 5804 2.1: "*" cancels the exchange.
   if (args[0].value == "*") return error("", "Authentication cancelled");
   if (args[0].kind != Arg::String) return error("", "Bad SASL response");
+  if (sasl_login_) return login_step(args[0].value);
   finish_plain(args[0].value);
 }
 

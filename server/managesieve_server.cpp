@@ -156,6 +156,9 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
                                       {"reason", "connection limit"}});
     co_return;
   }
+  if (who.via_proxy) {
+    log::debug("managesieve.proxied", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip}});
+  }
 
   managesieve::Options opts;
   opts.tls_available = true;

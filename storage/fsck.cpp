@@ -163,7 +163,7 @@ result<FsckReport> Store::fsck(bool repair) {
     if (auto ec = it->check("fsck: scanning mailboxes")) return ec;
   }
 
-  // 2b. the change log ("C"), thread index ("H") and sessions ("s") belong to an
+  // 2b. the change log ("C"), thread index ("H"), sessions ("s") and Sieve scripts belong to an
   // existing account; those of a removed one are orphans (remove_user deletes them).
   {
     std::set<std::string> accounts;
@@ -180,6 +180,21 @@ result<FsckReport> Store::fsck(bool repair) {
       if (r.ok() && accounts.count(account)) continue;
       issue("orphan_session", account, 1, 0);
       fix.del(kCfAccount, at->key());
+    }
+    // Sieve scripts ("k" account \0 name) and active copies ("K" account) of a removed
+    // account (remove_user deletes them; sieve.cpp).
+    for (char p : {kSieveScriptPrefix, kSieveActivePrefix}) {
+      std::string last;
+      for (at->seek(std::string(1, p)); at->valid() && at->key()[0] == p; at->next()) {
+        const std::string key(at->key());
+        const auto z = key.find('\0');
+        const std::string account = p == kSieveActivePrefix ? key.substr(1)
+                                    : z == std::string::npos ? key.substr(1) : key.substr(1, z - 1);
+        if (accounts.count(account)) continue;
+        if (account != last) issue("orphan_sieve_script", printable(account), 1, 0);
+        last = account;
+        fix.del(kCfAccount, key);
+      }
     }
     if (auto ec = at->check("fsck: scanning accounts")) return ec;
     auto it = s.iter(kCfMailbox, snap);

@@ -3,8 +3,8 @@ python3-sievelib (sievelib.managesieve.Client) and sieve-connect (Perl, STARTTLS
 raw sockets: upload, list, activate, get, rename, delete (refused while active), HAVESPACE,
 CHECKSCRIPT, the size and count limits (QUOTA/MAXSIZE without the script being read into
 memory, QUOTA/MAXSCRIPTS), wrong passwords (NO, a warning in the log naming peer and
-user), SASL offered only after STARTTLS unless plain_auth_on_loopback, and scripts
-removed with their account."""
+user), SASL offered only after STARTTLS unless plain_auth_on_loopback, scripts removed
+with their account, the login deadline, the drain's BYE, and PROXY v2 (never loopback)."""
 import base64, os, socket, ssl, subprocess, sys, tempfile, time, unittest
 from harness import Daemon, main
 
@@ -75,6 +75,11 @@ class ManageSievePlainOnLoopback(unittest.TestCase):
         self.assertIn("PLAIN", c.get_sasl_mechanisms())
         self.assertIn("fileinto", c.get_sieve_capabilities())
         self.assertTrue(c.has_tls_support())
+        c.logout()
+        # SASL LOGIN (sievelib sends both answers without waiting for the challenges).
+        c = Client("127.0.0.1", self.port)
+        self.assertTrue(c.connect(USER, PASSWORD, authmech="LOGIN"))
+        self.assertEqual(c.listscripts()[0], None)
         c.logout()
 
     def test_script_lifecycle(self):
@@ -237,7 +242,7 @@ class ManageSieveTls(unittest.TestCase):
         t = ctx.wrap_socket(s)
         g = t.makefile("rb")
         caps = read_until_response(g)  # RFC 5804 2.2: capabilities again after the handshake
-        self.assertIn('"SASL" "PLAIN"\r\n', caps)
+        self.assertIn('"SASL" "PLAIN LOGIN"\r\n', caps)
         self.assertNotIn('"STARTTLS"\r\n', caps)
         t.close()
 
@@ -274,6 +279,51 @@ class ManageSieveTls(unittest.TestCase):
     def test_sieve_connect_wrong_password(self):
         r = self.sieve_connect("--list", password="wrong-password", check=False)
         self.assertNotEqual(r.returncode, 0)
+
+
+class ManageSieveConnection(unittest.TestCase):
+    """The deadlines, the drain and PROXY v2: the IMAP listener's rules."""
+
+    def test_login_deadline(self):
+        d = Daemon(extra_toml="[limits]\nimap_login_timeout = 1\n")
+        try:
+            s = connect(d.ports["managesieve"])
+            f = s.makefile("rb")
+            read_until_response(f)
+            start = time.time()  # nothing said after the greeting: imap_login_timeout
+            self.assertEqual(f.readline(), b'BYE "Autologout; idle too long"\r\n')
+            self.assertLess(time.time() - start, 5)
+            self.assertEqual(f.read(), b"")
+            s.close()
+            self.assertIn("managesieve.timeout", d.tail(50))
+        finally:
+            d.cleanup()
+
+    def test_sigterm_says_bye(self):
+        d = Daemon(extra_toml="[smtp]\nplain_auth_on_loopback = true\n")
+        try:
+            d.add_user(USER, PASSWORD)
+            s, f = raw_login(d.ports["managesieve"])
+            d.proc.send_signal(__import__("signal").SIGTERM)
+            self.assertEqual(f.readline(), b'BYE "Server shutting down"\r\n')
+            s.close()
+            self.assertEqual(d.stop(), 0)
+        finally:
+            d.cleanup()
+
+    def test_proxy_v2_client_is_not_loopback(self):
+        from test_proxy import proxy_v2
+        d = Daemon(extra_toml='[smtp]\nplain_auth_on_loopback = true\n'
+                              '[proxy]\ntrusted = ["127.0.0.1"]\nproxy_protocol = ["managesieve"]\n')
+        try:
+            s = connect(d.ports["managesieve"])
+            s.sendall(proxy_v2("203.0.113.9", dport=4190))
+            greeting = read_until_response(s.makefile("rb"))
+            self.assertIn('"SASL" ""\r\n', greeting)  # no plaintext login through a proxy
+            s.close()
+            self.assertIn("managesieve.proxied listener=managesieve peer=203.0.113.9 via=127.0.0.1", d.tail(100))
+        finally:
+            d.cleanup()
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ TEST(ManageSieveSession, GreetingListsCapabilities) {
   Driver d;
   const auto g = d.drain();
   EXPECT_EQ(g,
-            "\"IMPLEMENTATION\" \"refmail\"\r\n\"SASL\" \"PLAIN\"\r\n\"SIEVE\" \"fileinto vacation\"\r\n"
+            "\"IMPLEMENTATION\" \"refmail\"\r\n\"SASL\" \"PLAIN LOGIN\"\r\n\"SIEVE\" \"fileinto vacation\"\r\n"
             "\"STARTTLS\"\r\n\"MAXREDIRECTS\" \"4\"\r\n\"VERSION\" \"1.0\"\r\n\"UNAUTHENTICATE\"\r\n"
             "OK \"refmail ManageSieve ready\"\r\n");
   // Without TLS and without the loopback rule no mechanism is offered (IMAP's LOGINDISABLED).
@@ -132,7 +132,7 @@ TEST(ManageSieveSession, StartTlsDropsPipelinedBytesAndReissuesCapabilities) {
     EXPECT_EQ(d.drain(), "");
     d.take(d.s.tls_started());
     const auto caps = d.drain();
-    EXPECT_NE(caps.find("\"SASL\" \"PLAIN\"\r\n"), std::string::npos);
+    EXPECT_NE(caps.find("\"SASL\" \"PLAIN LOGIN\"\r\n"), std::string::npos);
     EXPECT_EQ(caps.find("STARTTLS"), std::string::npos);
     EXPECT_TRUE(caps.ends_with("OK \"TLS active\"\r\n"));
     d.feed("STARTTLS\r\n", split);
@@ -182,6 +182,31 @@ TEST(ManageSieveSession, AuthenticatePlainForms) {
     d.feed("AUTHENTICATE \"DIGEST-MD5\"\r\n", split);
     EXPECT_EQ(d.drain(), "NO \"Unsupported SASL mechanism\"\r\n");
     EXPECT_TRUE(d.actions.empty());
+  }
+}
+
+TEST(ManageSieveSession, AuthenticateLogin) {
+  for (auto split : kSplits) {
+    // Challenges "Username:" and "Password:"; the client may pipeline both answers.
+    Driver d;
+    d.drain();
+    d.feed("AUTHENTICATE \"LOGIN\"\r\n\"" + b64("dave@example.test") + "\"\r\n{8+}\r\n" + b64("pw-1") + "\r\n",
+           split);
+    EXPECT_EQ(d.drain(), "\"VXNlcm5hbWU6\"\r\n\"UGFzc3dvcmQ6\"\r\n");
+    auto a = d.pop<action::Authenticate>();
+    EXPECT_EQ(a.mechanism, "LOGIN");
+    EXPECT_EQ(a.user, "dave@example.test");
+    EXPECT_EQ(a.password, "pw-1");
+    d.take(d.s.auth_result(AuthOutcome::Ok));
+    EXPECT_EQ(d.drain(), "OK \"Logged in\"\r\n");
+    EXPECT_EQ(d.s.user(), "dave@example.test");
+    // The user as an initial response; an empty password is refused.
+    Driver e;
+    e.drain();
+    e.feed("AUTHENTICATE \"LOGIN\" \"" + b64("erin@example.test") + "\"\r\n\"\"\r\n", split);
+    EXPECT_EQ(e.drain(), "\"UGFzc3dvcmQ6\"\r\nNO \"Malformed LOGIN response\"\r\n");
+    EXPECT_TRUE(e.actions.empty());
+    EXPECT_EQ(e.s.state(), SessionState::NotAuthenticated);
   }
 }
 

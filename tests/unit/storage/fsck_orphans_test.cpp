@@ -102,5 +102,39 @@ TEST(Fsck, FindsAndRepairsOrphans) {
   EXPECT_EQ(s->stats()->mailbox_rows, 1u);
 }
 
+// Sieve scripts and an active copy of an account that no longer exists (remove_user
+// deletes them; a crash or a bug must not leave them to a re-created account).
+TEST(Fsck, FindsAndRepairsSieveScriptsOfARemovedAccount) {
+  TempDir dir;
+  auto o = test_options(dir.path());
+  {
+    auto s = open_store(o);
+    ASSERT_TRUE(s);
+    add_users(*s, {"a@x.test"});
+    ASSERT_TRUE(s->sieve_put("a@x.test", "mine", "keep;", SieveLimits{}));
+    ASSERT_TRUE(s->sieve_activate("a@x.test", "mine"));
+    ASSERT_TRUE(s->compact());
+  }
+  {
+    RawDb raw(dir.path());
+    ASSERT_TRUE(raw.db);
+    rocksdb::WriteOptions wo;
+    ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), std::string("kgone@x.test\0old", 16), "\x01keep;").ok());
+    ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), "Kgone@x.test", std::string("\x01\x03\0\0\0oldkeep;", 13)).ok());
+  }
+  auto s = open_store(o);
+  ASSERT_TRUE(s);
+  auto rep = s->fsck(false);
+  ASSERT_TRUE(rep);
+  std::size_t orphans = 0;
+  for (const auto& i : rep->issues) orphans += i.what == "orphan_sieve_script";
+  EXPECT_EQ(orphans, 2u);  // the script and the active copy, each once
+  ASSERT_TRUE(s->fsck(true));
+  expect_fsck_clean(*s);
+  EXPECT_FALSE(*s->sieve_active("gone@x.test"));
+  EXPECT_EQ((*s->sieve_active("a@x.test"))->name, "mine");  // the live account keeps its own
+  EXPECT_EQ(s->sieve_list("a@x.test")->size(), 1u);
+}
+
 }  // namespace
 }  // namespace refmail::storage::testing
