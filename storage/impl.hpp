@@ -384,7 +384,8 @@ inline std::string thread_alias_key(std::string_view account, std::string_view t
 inline constexpr std::string_view kSessionPrefix = "s";
 
 // ---- Sieve scripts (sieve.cpp), account CF ----
-// "k" account \0 name -> [u8 1][content]: every script of the account;
+// "k" account \0 name -> [u8 2][str id][content] (or, before JMAP ids, [u8 1][content]):
+// every script of the account;
 // "K" account -> [u8 1][str name][content]: the active script, a copy of its row, so
 // delivery reads it in one point read. Both change in one batch under sieve_mu.
 inline constexpr char kSieveScriptPrefix = 'k', kSieveActivePrefix = 'K';

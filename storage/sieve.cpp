@@ -5,6 +5,8 @@
 // batch, under LocalState::sieve_mu), or store a script of a removed account.
 // SECURITY: names are bounded and checked (valid_sieve_name); script bytes are opaque
 // here and bounded by SieveLimits; the caller (ManageSieve) compiles them first.
+#include <random>
+
 #include "storage/impl.hpp"
 
 namespace refmail::storage {
@@ -12,16 +14,51 @@ namespace refmail::storage {
 namespace {
 
 constexpr std::uint8_t kFormat = 1;
+// Script rows since JMAP for Sieve (RFC 9661): [u8 2][str id][content]. The id is made
+// once when the name is first stored and kept by replacement and rename (a JMAP id is
+// immutable). Rows of format 1 ([u8 1][content]) read with legacy_id(name) and are
+// rewritten as format 2 by the next put or rename.
+constexpr std::uint8_t kFormatWithId = 2;
 constexpr std::size_t kMaxNameChars = 128;
 
-std::string encode_script(std::string_view content) {
-  std::string v(1, static_cast<char>(kFormat));
+struct ScriptRow {
+  std::string id;
+  std::string_view content;
+};
+
+std::string legacy_id(std::string_view name) {
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64: stable across builds
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  static const char* digits = "0123456789abcdef";
+  std::string id = "L";
+  for (int i = 15; i >= 0; --i) id.push_back(digits[(h >> (4 * i)) & 15]);
+  return id;
+}
+
+std::string new_id() {
+  std::random_device rd;  // getrandom(2) on Linux
+  const std::uint64_t v = (std::uint64_t{rd()} << 32) ^ rd();
+  static const char* digits = "0123456789abcdef";
+  std::string id = "S";
+  for (int i = 15; i >= 0; --i) id.push_back(digits[(v >> (4 * i)) & 15]);
+  return id;
+}
+
+std::string encode_script(std::string_view id, std::string_view content) {
+  std::string v(1, static_cast<char>(kFormatWithId));
+  put_str(v, id);
   v.append(content);
   return v;
 }
-std::optional<std::string_view> decode_script(std::string_view v) {
-  if (v.empty() || static_cast<std::uint8_t>(v[0]) != kFormat) return std::nullopt;
-  return v.substr(1);
+std::optional<ScriptRow> decode_script(std::string_view v, std::string_view name) {
+  if (v.empty()) return std::nullopt;
+  if (static_cast<std::uint8_t>(v[0]) == kFormat) return ScriptRow{legacy_id(name), v.substr(1)};
+  if (static_cast<std::uint8_t>(v[0]) != kFormatWithId) return std::nullopt;
+  Reader r(v.substr(1));
+  const auto n = r.u32();
+  auto id = r.bytes(n);
+  if (!r.ok() || id.empty()) return std::nullopt;
+  return ScriptRow{std::string(id), v.substr(1 + 4 + n)};
 }
 std::string encode_active(std::string_view name, std::string_view content) {
   std::string v(1, static_cast<char>(kFormat));
@@ -151,7 +188,10 @@ result<std::vector<SieveScriptInfo>> Store::sieve_list(std::string_view account)
   for (it->seek(prefix); it->valid() && it->key().starts_with(prefix); it->next()) {
     SieveScriptInfo info;
     info.name = std::string(it->key().substr(prefix.size()));
-    info.size_bytes = it->value().empty() ? 0 : it->value().size() - 1;
+    auto row = decode_script(it->value(), info.name);
+    if (!row) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
+    info.id = std::move(row->id);
+    info.size_bytes = row->content.size();
     info.active = *active && (*active)->name == info.name;
     out.push_back(std::move(info));
   }
@@ -166,9 +206,9 @@ result<std::optional<std::string>> Store::sieve_get(std::string_view account, st
   auto v = impl_->get(kCfAccount, sieve_key(*a, name));
   if (!v) return v.error();
   if (!*v) return std::optional<std::string>();
-  auto content = decode_script(**v);
-  if (!content) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
-  return std::optional<std::string>(std::string(*content));
+  auto row = decode_script(**v, name);
+  if (!row) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
+  return std::optional<std::string>(std::string(row->content));
 }
 
 result<void> Store::sieve_check_space(std::string_view account, std::string_view name, std::uint64_t size_bytes,
@@ -190,8 +230,18 @@ result<void> Store::sieve_put(std::string_view account, std::string_view name, s
   if (auto r = check_space(*impl_, *a, name, content.size(), limits); !r) return r;
   auto active = read_active(*impl_, *a);
   if (!active) return active.error();
+  auto old = impl_->get(kCfAccount, sieve_key(*a, name));
+  if (!old) return old.error();
+  std::string id;  // a replaced script keeps its id
+  if (*old) {
+    auto row = decode_script(**old, name);
+    if (!row) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
+    id = std::move(row->id);
+  } else {
+    id = new_id();
+  }
   auto batch = impl_->kv->batch();
-  batch.put(kCfAccount, sieve_key(*a, name), encode_script(content));
+  batch.put(kCfAccount, sieve_key(*a, name), encode_script(id, content));
   if (*active && (*active)->name == name) batch.put(kCfAccount, sieve_active_key(*a), encode_active(name, content));
   return impl_->write(batch);
 }
@@ -228,14 +278,16 @@ result<void> Store::sieve_rename(std::string_view account, std::string_view from
   auto taken = impl_->get(kCfAccount, to_key);
   if (!taken) return taken.error();
   if (*taken) return fail(errc::exists, "a Sieve script of that name exists");
-  auto content = decode_script(**v);
-  if (!content) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
+  auto row = decode_script(**v, from);
+  if (!row) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
   auto active = read_active(*impl_, *a);
   if (!active) return active.error();
   auto batch = impl_->kv->batch();
-  batch.put(kCfAccount, to_key, **v);
+  batch.put(kCfAccount, to_key, encode_script(row->id, row->content));  // the id moves with it
   batch.del(kCfAccount, from_key);
-  if (*active && (*active)->name == from) batch.put(kCfAccount, sieve_active_key(*a), encode_active(to, *content));
+  if (*active && (*active)->name == from) {
+    batch.put(kCfAccount, sieve_active_key(*a), encode_active(to, row->content));
+  }
   return impl_->write(batch);
 }
 
@@ -252,9 +304,9 @@ result<void> Store::sieve_activate(std::string_view account, std::string_view na
   auto v = impl_->get(kCfAccount, sieve_key(*a, name));
   if (!v) return v.error();
   if (!*v || !valid_sieve_name(name)) return fail(errc::not_found, "no Sieve script of that name");
-  auto content = decode_script(**v);
-  if (!content) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
-  batch.put(kCfAccount, sieve_active_key(*a), encode_active(name, *content));
+  auto row = decode_script(**v, name);
+  if (!row) return fail(errc::corrupt, "Sieve script of " + *a + " is corrupt");
+  batch.put(kCfAccount, sieve_active_key(*a), encode_active(name, row->content));
   return impl_->write(batch);
 }
 

@@ -277,6 +277,8 @@ struct SessionRecord {
 // Sieve scripts (RFC 5228) of an account, kept for ManageSieve (RFC 5804) and read by
 // delivery (storage/sieve.cpp).
 struct SieveScriptInfo {
+  // Made when the name is first stored; kept by replacement and rename (JMAP, RFC 9661).
+  std::string id;
   std::string name;
   bool active = false;
   std::uint64_t size_bytes = 0;

@@ -366,6 +366,15 @@ Response Jmap::download(const std::string& account, std::string_view rest, const
       return std::make_shared<LiteralStream>(shared, off, len);
     });
   }
+  if (blob_id.front() == 'Z') {  // a Sieve script's content (RFC 9661), jmap_sieve.cpp
+    auto content = resolve_sieve_blob(ctx, blob_id);
+    if (!content) return not_found();
+    if (accept.empty()) type = "application/sieve";
+    auto shared = std::make_shared<const std::string>(std::move(*content));
+    return serve(req, blob_id, shared->size(), type, name, [&](std::uint64_t off, std::uint64_t len) {
+      return std::make_shared<LiteralStream>(shared, off, len);
+    });
+  }
   // A store blob: the account must hold a grant (a row's message or an upload hold).
   if (blob_id.size() > mime::kMaxBlobIdBytes) return not_found();
   auto g = store.grant_count(account, blob_id);

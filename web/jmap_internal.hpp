@@ -130,6 +130,17 @@ struct PartContent {
 };
 std::optional<PartContent> resolve_part_blob(Ctx& ctx, std::string_view blob_id);
 
+// ---- JMAP for Sieve Scripts, RFC 9661 (jmap_sieve.cpp)
+// "urn:ietf:params:jmap:sieve".
+std::string_view sieve_capability_name();
+// The account capability (RFC 9661 1.2.1) from [sieve].
+json::object sieve_account_capability(const config::Config& cfg);
+// SieveScript/* by name; nullptr for any other name.
+MethodFn find_sieve_method(std::string_view name);
+// The content a script blob id ("Z" + script id + "-" + content hash) stands for, when the
+// account holds that script with that very content; nullopt otherwise.
+std::optional<std::string> resolve_sieve_blob(Ctx& ctx, std::string_view blob_id);
+
 // ---- EmailBodyPart both ways (jmap_body_structure.cpp)
 
 // RFC 8621 4.1.4 EmailBodyPart of a leaf from the summary; `props` null = the default

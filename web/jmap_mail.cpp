@@ -647,7 +647,7 @@ MethodFn find_method(std::string_view name) {
       {"EmailSubmission/set", submission_set}, {"EmailSubmission/get", submission_get},
   };
   auto it = kMethods.find(name);
-  return it == kMethods.end() ? nullptr : it->second;
+  return it == kMethods.end() ? find_sieve_method(name) : it->second;  // SieveScript/*: jmap_sieve.cpp
 }
 
 }  // namespace refmail::web

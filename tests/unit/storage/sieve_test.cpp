@@ -87,6 +87,32 @@ TEST_P(SieveStore, ActiveScriptFollowsPutRenameAndDeactivate) {
   EXPECT_TRUE(s.sieve_activate("a@example.test", ""));  // none active: still fine
 }
 
+// JMAP (RFC 9661) ids are immutable: replacement and rename keep a script's id; a name
+// deleted and stored again is a new script with a new id.
+TEST_P(SieveStore, IdsSurviveReplaceAndRename) {
+  auto& s = *store_;
+  ASSERT_TRUE(s.sieve_put("a@example.test", "one", "keep;", lim_));
+  ASSERT_TRUE(s.sieve_put("a@example.test", "two", "keep;", lim_));
+  auto l = s.sieve_list("a@example.test");
+  ASSERT_TRUE(l);
+  ASSERT_EQ(l->size(), 2u);
+  const std::string one = (*l)[0].id, two = (*l)[1].id;
+  EXPECT_FALSE(one.empty());
+  EXPECT_NE(one, two);
+  ASSERT_TRUE(s.sieve_put("a@example.test", "one", "discard;", lim_));
+  ASSERT_TRUE(s.sieve_rename("a@example.test", "one", "uno"));
+  l = s.sieve_list("a@example.test");
+  ASSERT_EQ(l->size(), 2u);
+  EXPECT_EQ((*l)[1].name, "uno");
+  EXPECT_EQ((*l)[1].id, one);
+  EXPECT_EQ((*l)[1].size_bytes, 8u);
+  EXPECT_EQ(**s.sieve_get("a@example.test", "uno"), "discard;");
+  ASSERT_TRUE(s.sieve_delete("a@example.test", "two"));
+  ASSERT_TRUE(s.sieve_put("a@example.test", "two", "keep;", lim_));
+  l = s.sieve_list("a@example.test");
+  EXPECT_NE((*l)[0].id, two);
+}
+
 TEST_P(SieveStore, DeleteRefusesTheActiveScript) {
   auto& s = *store_;
   ASSERT_TRUE(s.sieve_put("a@example.test", "one", "keep;", lim_));
