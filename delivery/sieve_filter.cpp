@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/config.hpp"
 #include "mime/headers.hpp"
 #include "mime/summary.hpp"
 
@@ -160,7 +161,38 @@ SievePlan plan_sieve(const sieve::Script* before, const sieve::Script* user, std
   return plan;
 }
 
+namespace {
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (std::size_t j = 1; j < len; ++j) {
+      const auto cc = static_cast<unsigned char>(s[i + j]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+sieve::Limits sieve_limits(const config::Config& cfg) {
+  sieve::Limits l;
+  l.max_script_bytes = static_cast<std::size_t>(cfg.sieve.max_script_bytes);
+  l.max_redirects = cfg.sieve.max_redirects;
+  return l;
+}
+
 std::string validate_sieve(std::string_view source, const sieve::Limits& limits) {
+  if (source.find('\0') != std::string_view::npos) return "script contains a NUL byte";
+  if (!valid_utf8(source)) return "script is not valid UTF-8";
   auto c = sieve::compile(source, limits);
   if (c.error) return c.error->to_string();
   for (auto ext : kNotCarriedOut) {

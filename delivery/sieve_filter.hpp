@@ -23,6 +23,9 @@
 namespace refmail::mime {
 struct Summary;
 }
+namespace refmail::config {
+struct Config;
+}
 namespace refmail::smtp {
 struct Envelope;
 }
@@ -112,9 +115,13 @@ struct SieveFollowUp {
                                    const sieve::Message& message, const sieve::Context& context,
                                    const sieve::Limits& limits);
 
-// A script fit to store (ManageSieve PUTSCRIPT/CHECKSCRIPT, JMAP): "" when it compiles
-// with every extension refmail carries out, else the line:column message.
+// A script fit to store (ManageSieve PUTSCRIPT/CHECKSCRIPT, JMAP SieveScript/set and
+// /validate, the admin's before script): "" when it is UTF-8 text without NUL (RFC 5228
+// 2.2) that compiles with every extension refmail carries out, else why ("line:column: ..."
+// for a compile error).
 [[nodiscard]] std::string validate_sieve(std::string_view source, const sieve::Limits& limits = {});
+// The bounds of every compile and run from [sieve] (script size, redirects per message).
+[[nodiscard]] sieve::Limits sieve_limits(const config::Config& cfg);
 // The SIEVE capability: the extensions validate_sieve accepts.
 [[nodiscard]] std::string sieve_capabilities();
 

@@ -277,7 +277,7 @@ int run_daemon(const config::Config& cfg) {
   // [sieve]: the bounds of every run, and the admin's script run before each user's.
   {
     auto setup = std::make_shared<delivery::SieveSetup>();
-    setup->limits = sieve_limits(cfg);
+    setup->limits = delivery::sieve_limits(cfg);
     if (!cfg.sieve.before.empty()) {
       std::ifstream f(cfg.sieve.before, std::ios::binary);
       std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -285,8 +285,8 @@ int run_daemon(const config::Config& cfg) {
         std::cerr << "refmaild: sieve.before: cannot read " << cfg.sieve.before << "\n";
         return 1;
       }
-      if (auto why = check_script(text, setup->limits)) {
-        std::cerr << "refmaild: sieve.before: " << cfg.sieve.before << ":" << *why << "\n";
+      if (auto why = delivery::validate_sieve(text, setup->limits); !why.empty()) {
+        std::cerr << "refmaild: sieve.before: " << cfg.sieve.before << ":" << why << "\n";
         return 1;
       }
       setup->before = sieve::compile(text, setup->limits).script;

@@ -169,7 +169,11 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
   opts.max_script_bytes = cfg.sieve.max_script_bytes;
   opts.max_redirects = cfg.sieve.max_redirects;
   opts.sieve_extensions = delivery::sieve_capabilities();
-  opts.validate = [limits = sieve_limits(cfg)](std::string_view script) { return check_script(script, limits); };
+  opts.validate = [limits = delivery::sieve_limits(cfg)](std::string_view script) -> std::optional<std::string> {
+    auto why = delivery::validate_sieve(script, limits);
+    if (why.empty()) return std::nullopt;
+    return why;
+  };
   const storage::SieveLimits limits{cfg.sieve.max_script_bytes, cfg.sieve.max_scripts};
   managesieve::Session session(opts);
 
@@ -296,40 +300,7 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
   log::debug("managesieve.disconnect", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account}, {"requests", requests}});
 }
 
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-    for (std::size_t j = 1; j < len; ++j) {
-      const auto cc = static_cast<unsigned char>(s[i + j]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
-}
-
 }  // namespace
-
-std::optional<std::string> check_script(std::string_view script, const sieve::Limits& limits) {
-  if (script.find('\0') != std::string_view::npos) return "script contains a NUL byte";
-  if (!valid_utf8(script)) return "script is not valid UTF-8";
-  auto why = delivery::validate_sieve(script, limits);
-  if (!why.empty()) return why;
-  return std::nullopt;
-}
-
-sieve::Limits sieve_limits(const config::Config& cfg) {
-  sieve::Limits l;
-  l.max_script_bytes = static_cast<std::size_t>(cfg.sieve.max_script_bytes);
-  l.max_redirects = cfg.sieve.max_redirects;
-  return l;
-}
 
 managesieve::ScriptReply run_script_request(storage::Store& store, const std::string& account,
                                             const managesieve::ScriptRequest& req, const storage::SieveLimits& limits) {

@@ -12,7 +12,6 @@
 
 #include "managesieve/session.hpp"
 #include "server/listeners.hpp"
-#include "sieve/limits.hpp"
 #include "storage/types.hpp"
 
 namespace refmail::storage {
@@ -35,12 +34,6 @@ struct ManageSieveListenerConfig {
                                                           const managesieve::ScriptRequest& request,
                                                           const storage::SieveLimits& limits);
 
-// PUTSCRIPT/CHECKSCRIPT: nullopt when the script is text (UTF-8, no NUL) that compiles
-// with the extensions delivery carries out (delivery::validate_sieve), else the
-// "line:column: message" error.
-[[nodiscard]] std::optional<std::string> check_script(std::string_view script, const sieve::Limits& limits);
-// The Sieve bounds from [sieve] (script size, redirects per message).
-[[nodiscard]] sieve::Limits sieve_limits(const config::Config& cfg);
 
 // Accepts until `acceptor` is closed. REQUIRES: `acceptor` outlives the coroutine;
 // svc.tls, svc.passwords, svc.metrics and svc.trusted_proxies are set (start_listeners).

@@ -97,38 +97,10 @@ const ScriptView* by_name(const std::vector<ScriptView>& scripts, std::string_vi
   return nullptr;
 }
 
-sieve::Limits sieve_limits(const config::Config& cfg) {
-  // As server::sieve_limits (ManageSieve) builds them: web cannot include server/.
-  sieve::Limits l;
-  l.max_script_bytes = static_cast<std::size_t>(cfg.sieve.max_script_bytes);
-  l.max_redirects = cfg.sieve.max_redirects;
-  return l;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-    for (std::size_t j = 1; j < len; ++j) {
-      const auto cc = static_cast<unsigned char>(s[i + j]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
-}
-
-// "" when the script may be stored (as ManageSieve's PUTSCRIPT checks it: UTF-8 text
-// without NUL that compiles with what delivery carries out), else "line:column: why".
+// "" when the script may be stored (delivery::validate_sieve, as ManageSieve checks it),
+// else why.
 std::string check_script(const config::Config& cfg, std::string_view script) {
-  if (script.find('\0') != std::string_view::npos) return "script contains a NUL byte";
-  if (!valid_utf8(script)) return "script is not valid UTF-8";
-  return delivery::validate_sieve(script, sieve_limits(cfg));
+  return delivery::validate_sieve(script, delivery::sieve_limits(cfg));
 }
 
 // The bytes a blobId stands for, for a script: an upload (or any blob) the account holds

@@ -3,6 +3,8 @@
 // RFC 5804 response codes; the placeholder script check.
 #include <gtest/gtest.h>
 
+#include "delivery/sieve_filter.hpp"
+
 #include "server/managesieve_server.hpp"
 #include "storage/store.hpp"
 
@@ -72,13 +74,15 @@ TEST_F(ManageSieveStore, EveryRequestAndItsCode) {
   EXPECT_EQ(run(ScriptOp::Delete, "uno").status, ScriptStatus::Ok);
 }
 
-TEST(ManageSievePlaceholder, AcceptsNonEmptyUtf8Only) {
-  EXPECT_FALSE(check_script_placeholder("keep;\r\n"));
-  EXPECT_FALSE(check_script_placeholder("# r\xc3\xa8gle\r\nkeep;"));
-  EXPECT_TRUE(check_script_placeholder(""));
-  EXPECT_TRUE(check_script_placeholder(std::string("keep;\0", 6)));
-  EXPECT_TRUE(check_script_placeholder("keep; \xff"));
-  EXPECT_TRUE(check_script_placeholder("\xed\xa0\x80"));  // a surrogate
+TEST(ManageSieveValidate, TextThatCompiles) {
+  // What PUTSCRIPT stores: UTF-8 text without NUL that compiles (delivery::validate_sieve).
+  EXPECT_EQ(delivery::validate_sieve("keep;\r\n"), "");
+  EXPECT_EQ(delivery::validate_sieve("# r\xc3\xa8gle\r\nkeep;"), "");
+  EXPECT_EQ(delivery::validate_sieve(""), "");  // RFC 5228: no commands is the implicit keep
+  EXPECT_NE(delivery::validate_sieve(std::string("keep;\0", 6)), "");
+  EXPECT_NE(delivery::validate_sieve("keep; \xff"), "");
+  EXPECT_NE(delivery::validate_sieve("\xed\xa0\x80"), "");  // a surrogate
+  EXPECT_NE(delivery::validate_sieve("kep;"), "");
 }
 
 }  // namespace
