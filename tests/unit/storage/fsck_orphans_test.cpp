@@ -121,6 +121,7 @@ TEST(Fsck, FindsAndRepairsSieveScriptsOfARemovedAccount) {
     rocksdb::WriteOptions wo;
     ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), std::string("kgone@x.test\0old", 16), "\x01keep;").ok());
     ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), "Kgone@x.test", std::string("\x01\x03\0\0\0oldkeep;", 13)).ok());
+    ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), std::string("vgone@x.test\0vacation:k", 23), "12345678").ok());
   }
   auto s = open_store(o);
   ASSERT_TRUE(s);
@@ -129,6 +130,9 @@ TEST(Fsck, FindsAndRepairsSieveScriptsOfARemovedAccount) {
   std::size_t orphans = 0;
   for (const auto& i : rep->issues) orphans += i.what == "orphan_sieve_script";
   EXPECT_EQ(orphans, 2u);  // the script and the active copy, each once
+  std::size_t memos = 0;
+  for (const auto& i : rep->issues) memos += i.what == "orphan_sieve_memo";
+  EXPECT_EQ(memos, 1u);  // a vacation memo (Store::sieve_remember)
   ASSERT_TRUE(s->fsck(true));
   expect_fsck_clean(*s);
   EXPECT_FALSE(*s->sieve_active("gone@x.test"));
