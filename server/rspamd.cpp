@@ -2,6 +2,8 @@
 // on a private io_context so the pool thread that delivers can wait with a deadline.
 #include "server/rspamd.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -38,6 +40,14 @@ struct Reply {
   std::string body;
   std::string error;  // transport failure: no status
 };
+
+// "Trash", any case (the system mailbox deleted mail goes to).
+bool is_trash(std::string_view name) {
+  constexpr std::string_view kTrash = "trash";
+  return name.size() == kTrash.size() && std::equal(name.begin(), name.end(), kTrash.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
 
 // A header value without control characters, bounded.
 std::string header_value(std::string_view v) {
@@ -182,6 +192,9 @@ void SpamLearner::row_copied(std::string_view account, std::string_view from_mai
                              std::string_view message_id) {
   const bool into = delivery::is_junk_mailbox(to_mailbox);
   if (into == delivery::is_junk_mailbox(from_mailbox)) return;
+  // Out of Junk into Trash is how clients delete spam, not a verdict that it is ham
+  // (Dovecot's IMAPSieve antispam recipe leaves Trash out the same way).
+  if (!into && is_trash(to_mailbox)) return;
   if (pending_.fetch_add(1) >= kMaxPending) {
     pending_.fetch_sub(1);
     metrics_->add("refmail_spam_learn_total{result=\"dropped\"}");

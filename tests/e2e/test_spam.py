@@ -182,6 +182,19 @@ class SpamTest(unittest.TestCase):
         self.assertIn(ids[0], r[0][1]["updated"], r)
         self.assertTrue(rspamd.learned("ham", "learn-1@sender.test"), rspamd.tail() + self.d.tail())
         self.assertIn('refmail_spam_learn_total{result="ham"}', metrics(self.d))
+        # Deleting spam (Junk -> Trash, what clients do) teaches nothing.
+        self.mb.send(message("delete me", GTUBE_ADD_HEADER, "trash-1@sender.test"))
+        m = self.mb.imap()
+        try:
+            m.select("Junk")
+            typ, data = m.search(None, "SUBJECT", '"delete me"')
+            nums = data[0].split()
+            self.assertEqual(len(nums), 1, data)
+            typ, _ = m._simple_command("MOVE", nums[0].decode(), "Trash")
+            self.assertEqual(typ, "OK")
+        finally:
+            m.logout()
+        self.assertFalse(rspamd.learned("ham", "trash-1@sender.test", timeout=3))
 
     def test_7_spam_from_an_authenticated_user_is_stopped(self):
         s = smtplib.SMTP("127.0.0.1", self.d.ports["submission"], timeout=30)
