@@ -28,6 +28,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(names):
+    """{name: port} with every port distinct: all are held bound while they are chosen (one
+    free_port() after another may be handed the same port twice)."""
+    socks = []
+    try:
+        for _ in names:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return {n: s.getsockname()[1] for n, s in zip(names, socks)}
+    finally:
+        for s in socks:
+            s.close()
+
+
 def dkimpy():
     """Debian's python3-dkim (dkimpy), the independent DKIM/ARC oracle, also when the
     python3 running the tests is not Debian's own (its dist-packages added to the path)."""
@@ -69,7 +84,7 @@ class Daemon:
 
     def __init__(self, extra_toml="", domains=("example.test",)):
         self.dir = tempfile.mkdtemp(prefix="refmail-e2e-")
-        self.ports = {k: free_port() for k in ("smtp", "submission", "smtps", "imap", "imaps", "http", "managesieve")}
+        self.ports = free_ports(("smtp", "submission", "smtps", "imap", "imaps", "http", "managesieve"))
         self.data = os.path.join(self.dir, "data")
         self.config = os.path.join(self.dir, "refmail.toml")
         doms = ", ".join(f'"{d}"' for d in domains)

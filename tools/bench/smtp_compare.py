@@ -23,18 +23,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import smtp_load  # noqa: E402  (its /proc accounting)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "e2e"))
+from harness import free_ports  # noqa: E402  (one place: distinct free ports)
 
 SHARED_BENCH = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "bench"))
 
 
 def log(*a):
     print("[smtp_compare %s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, proc=None, timeout=60):
@@ -62,8 +58,7 @@ def du_sb(path):
 class Refmaild:
     def __init__(self, build, data_dir, workdir, log_level, extra_toml=""):
         self.build, self.data, self.dir = build, data_dir, workdir
-        self.ports = {k: free_port() for k in ("smtp", "submission", "smtps", "imap", "imaps", "http",
-                                                    "managesieve")}
+        self.ports = free_ports(("smtp", "submission", "smtps", "imap", "imaps", "http", "managesieve"))
         self.config = os.path.join(workdir, "refmail.toml")
         with open(self.config, "w") as f:
             f.write('data_dir = "%s"\nhostname = "mx.example.test"\nlocal_domains = ["example.test"]\n'
