@@ -660,6 +660,7 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
   std::vector<std::string> todo(in.local_accounts.begin(), in.local_accounts.end());
   std::set<std::string> served;
   std::map<std::string, std::size_t> rows_of;
+  std::optional<std::map<std::string, std::string>> rcpt_of;  // account -> RCPT TO address
   std::vector<std::string> relay_redirects;
   std::vector<SieveFollowUp> after;
   std::size_t rejected = 0;
@@ -694,15 +695,18 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     }
     SieveCache::Entry user;
     if (has_script) user = sieve_cache_->get((*active)->content, sieve_->limits);
-    // The recipient as the sender addressed it (RCPT TO), else the account.
-    std::string rcpt = a;
-    for (const auto& r : in.envelope.rcpt_to) {
-      auto route = store_.resolve_recipient(lower(r.address.to_string()));
-      if (route && std::find(route->accounts.begin(), route->accounts.end(), a) != route->accounts.end()) {
-        rcpt = r.address.to_string();
-        break;
+    // The recipient as the sender addressed it (RCPT TO), else the account: each RCPT
+    // resolved once per delivery, when the first script needs it.
+    if (!rcpt_of) {
+      rcpt_of.emplace();
+      for (const auto& r : in.envelope.rcpt_to) {
+        auto route = store_.resolve_recipient(lower(r.address.to_string()));
+        if (!route) continue;
+        for (const auto& acct : route->accounts) rcpt_of->emplace(acct, r.address.to_string());
       }
     }
+    const auto addressed = rcpt_of->find(a);
+    const std::string rcpt = addressed == rcpt_of->end() ? a : addressed->second;
     DeliveredMessage view(std::string_view(skel.bytes).substr(0, header_end), std::string_view(skel.bytes).substr(header_end),
                           split->summary, sender, rcpt, skel.joined_size());
     sieve::Context ctx;

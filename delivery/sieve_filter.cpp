@@ -81,14 +81,11 @@ std::vector<std::string> DeliveredMessage::body_text(const std::vector<std::stri
   std::vector<std::string> out;
   // text/plain parts and, where a message has only HTML, the HTML ones: the summary's
   // textBody and htmlBody (RFC 8621 4.1.4) hold each text part's decoded content.
-  std::vector<const mime::PartSummary*> seen;
+  std::vector<std::string_view> seen;  // part paths: a part in both lists is given once
   for (const auto* list : {&summary_.text_body, &summary_.html_body}) {
     for (const auto& p : *list) {
-      if (std::find(seen.begin(), seen.end(), &p) != seen.end()) continue;
-      bool dup = false;
-      for (const auto* s : seen) dup = dup || s->part_path == p.part_path;
-      if (dup || !wanted(p.type)) continue;
-      seen.push_back(&p);
+      if (std::find(seen.begin(), seen.end(), p.part_path) != seen.end() || !wanted(p.type)) continue;
+      seen.push_back(p.part_path);
       out.push_back(p.content);
     }
   }
@@ -112,9 +109,8 @@ SieveCache::Entry SieveCache::get(std::string_view source, const sieve::Limits& 
 
 namespace {
 
-// One run's actions into the plan. `keep_into`: false when the keep was cancelled.
-void add_outcome(const sieve::Outcome& o, SievePlan& plan) {
-  if (o.keep) plan.rows.push_back({"INBOX", o.keep_flags, false, true});
+// One run's actions into the plan, the keep aside (plan_sieve decides it once).
+void add_actions(const sieve::Outcome& o, SievePlan& plan) {
   for (const auto& f : o.fileinto) plan.rows.push_back({f.mailbox, f.flags, f.create, false});
   for (const auto& r : o.redirects) plan.redirects.push_back(r.address);
   if (o.reject) plan.reject = o.reject;
@@ -135,9 +131,7 @@ SievePlan plan_sieve(const sieve::Script* before, const sieve::Script* user, std
     } else {
       keep = o.keep;
       keep_flags = o.keep_flags;
-      sieve::Outcome actions = o;
-      actions.keep = false;  // the implicit keep is decided below, once
-      add_outcome(actions, plan);
+      add_actions(o, plan);
     }
   }
   if (keep && user != nullptr) {
@@ -150,8 +144,7 @@ SievePlan plan_sieve(const sieve::Script* before, const sieve::Script* user, std
       for (auto& f : o.keep_flags) {
         if (std::find(keep_flags.begin(), keep_flags.end(), f) == keep_flags.end()) keep_flags.push_back(f);
       }
-      o.keep = false;
-      add_outcome(o, plan);
+      add_actions(o, plan);
     }
   } else if (keep && !user_error.empty()) {
     if (!plan.error.empty()) plan.error += "; ";
