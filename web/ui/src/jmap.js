@@ -62,12 +62,13 @@ export class Jmap {
     } finally { this.forget(); }
   }
 
-  // Runs method calls; returns {name: args} keyed by call id, throws on errors.
-  async request(calls) {
+  // Runs method calls; returns {name: args} keyed by call id, throws on errors. `using`
+  // adds capabilities (Sieve, VacationResponse) to the mail ones every call names.
+  async request(calls, using = []) {
     const r = await fetch(this.session.apiUrl, {
       method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': this.csrf },
-      body: JSON.stringify({ using: CAP, methodCalls: calls }),
+      body: JSON.stringify({ using: [...CAP, ...using], methodCalls: calls }),
     });
     if (r.status === 401) { this.forget(); throw new JmapError('Your session has ended; sign in again.', 'auth'); }
     if (!r.ok) {
@@ -83,6 +84,9 @@ export class Jmap {
     }
     return out;
   }
+
+  // Whether the session offers a capability (e.g. urn:ietf:params:jmap:sieve).
+  has(capability) { return !!(this.session && this.session.capabilities && this.session.capabilities[capability]); }
 
   downloadUrl(blobId, name, type) {
     const n = encodeURIComponent(name || 'download');

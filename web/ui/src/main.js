@@ -1,5 +1,6 @@
 // refmail webmail: sign-in, mailboxes, the message list, the reader, actions, search,
-// compose (compose.js) and the admin savings page (admin.js). Plain DOM, no framework.
+// compose (compose.js), the admin savings page (admin.js) and the Filters view (vacation
+// reply, rules, Sieve scripts: filters.js). Plain DOM, no framework.
 // Mail content reaches the page only as text nodes, or sanitised inside a sandboxed
 // iframe (reader.js). Attachments are fetched only when a download link is clicked.
 import './style.css';
@@ -8,6 +9,7 @@ import { h, clear, formatSize, formatDate, addressText, linkify } from './dom.js
 import { sanitizeMail, mailFrame } from './reader.js';
 import { openCompose } from './compose.js';
 import { showAdmin } from './admin.js';
+import { showFilters } from './filters.js';
 
 const PAGE = 50;
 const LIST_PROPS = ['id', 'blobId', 'mailboxIds', 'keywords', 'from', 'to', 'subject', 'preview', 'receivedAt',
@@ -91,6 +93,7 @@ function shell() {
     h('span', { class: 'brand' }, 'refmail'), searchForm,
     h('span', { class: 'who', id: 'signed-in', title: 'Signed in as' }, jmap.username),
     h('button', { class: 'primary', id: 'compose', onclick: () => compose('new') }, 'Compose'),
+    h('button', { id: 'filters-link', onclick: () => openFilters() }, 'Filters'),
     // Offered to admin accounts only (the session's urn:refmail:params:admin capability).
     jmap.session.capabilities['urn:refmail:params:admin'] ? h('button', { id: 'admin-link', onclick: () => openAdmin() }, 'Admin') : null,
     h('button', { id: 'sign-out', onclick: signOut }, 'Sign out'));
@@ -354,7 +357,7 @@ async function refresh() {
   if (state.view === 'mail') await loadList();
 }
 
-// ------------------------------------------------------------------ compose, admin
+// ------------------------------------------------------------------ compose, admin, filters
 
 function compose(mode, e) {
   state.view = 'mail';
@@ -368,6 +371,13 @@ function openAdmin() {
   renderMailboxes();
   document.body.dataset.view = 'reader';
   guard(() => showAdmin({ jmap, container: ui.reader }));
+}
+
+function openFilters() {
+  state.view = 'filters';
+  renderMailboxes();
+  document.body.dataset.view = 'reader';
+  showFilters({ jmap, container: ui.reader, mailboxes: state.mailboxes, guard });
 }
 
 // ------------------------------------------------------------------ keyboard, events
