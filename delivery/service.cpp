@@ -684,6 +684,26 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
       if (mailbox == "INBOX") mailbox = junk_mailbox(store_, a);
       if (std::find(keywords.begin(), keywords.end(), "$junk") == keywords.end()) keywords.push_back("$junk");
     };
+    // The recipient as the sender addressed it (RCPT TO), else the account: each RCPT
+    // resolved once per delivery, when the first script or vacation reply needs it.
+    auto addressed_as = [&](const std::string& account) {
+      if (!rcpt_of) {
+        rcpt_of.emplace();
+        for (const auto& r : in.envelope.rcpt_to) {
+          auto route = store_.resolve_recipient(lower(r.address.to_string()));
+          if (!route) continue;
+          for (const auto& acct : route->accounts) rcpt_of->emplace(acct, r.address.to_string());
+        }
+      }
+      const auto it = rcpt_of->find(account);
+      return it == rcpt_of->end() ? account : it->second;
+    };
+    // The account's vacation reply (JMAP VacationResponse): never for mail the spam
+    // filter sent to Junk (no backscatter to forged senders).
+    std::optional<sieve::Vacation> away;
+    if (!out.quarantined && !out.spam_junk) {
+      if (auto settings = store_.vacation_get(a)) away = vacation_action(*settings, static_cast<std::int64_t>(st.now));
+    }
     auto active = store_.sieve_active(a);
     const bool has_script = active && *active;
     if (!has_script && !sieve_->before) {
@@ -691,22 +711,12 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
       d.add_mailbox_row(a, p.mailbox, p.keywords, internal);
       ++rows_of[a];
       ++rows;
+      if (away) after.push_back({a, addressed_as(a), std::move(away), std::nullopt, {}});
       continue;
     }
     SieveCache::Entry user;
     if (has_script) user = sieve_cache_->get((*active)->content, sieve_->limits);
-    // The recipient as the sender addressed it (RCPT TO), else the account: each RCPT
-    // resolved once per delivery, when the first script needs it.
-    if (!rcpt_of) {
-      rcpt_of.emplace();
-      for (const auto& r : in.envelope.rcpt_to) {
-        auto route = store_.resolve_recipient(lower(r.address.to_string()));
-        if (!route) continue;
-        for (const auto& acct : route->accounts) rcpt_of->emplace(acct, r.address.to_string());
-      }
-    }
-    const auto addressed = rcpt_of->find(a);
-    const std::string rcpt = addressed == rcpt_of->end() ? a : addressed->second;
+    const std::string rcpt = addressed_as(a);
     DeliveredMessage view(std::string_view(skel.bytes).substr(0, header_end), std::string_view(skel.bytes).substr(header_end),
                           split->summary, sender, rcpt, skel.joined_size());
     sieve::Context ctx;
@@ -725,6 +735,10 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
       return false;
     };
     auto plan = plan_sieve(sieve_->before.get(), user.script.get(), user.error, view, ctx, sieve_->limits);
+    // The vacation reply the user set (JMAP, webmail) stands for the script's own while it
+    // is on; none when the scripts kept the message from the user (discard, redirect, reject).
+    if (out.quarantined || out.spam_junk) plan.vacation.reset();
+    else if (away && !plan.rows.empty()) plan.vacation = std::move(away);
     std::string error = plan.error;
     std::vector<std::string> placed;  // mailboxes this account got a row in (no twice)
     for (auto& r : plan.rows) {
@@ -924,7 +938,9 @@ void Service::sieve_follow_up(DeliveredMessage& view, const smtp::Envelope& env,
     ctx.now_unix = static_cast<std::int64_t>(now);
     ctx.user_addresses = {x.account};
     if (lower(x.rcpt) != x.account) ctx.user_addresses.push_back(lower(x.rcpt));
-    if (x.vacation && !sender.empty() && sieve::vacation_allowed(view, ctx, *x.vacation)) {
+    // Not for a recipient the message did not reach (over quota: the sender gets a DSN).
+    const bool stored = std::find(out.over_quota.begin(), out.over_quota.end(), x.account) == out.over_quota.end();
+    if (x.vacation && stored && !sender.empty() && sieve::vacation_allowed(view, ctx, *x.vacation)) {
       const auto key = "vacation:" + sieve::vacation_key(*x.vacation, lower(sender));
       const auto period = std::max<std::int64_t>(x.vacation->period_seconds, 1);
       auto first = store_.sieve_remember(x.account, key, ctx.now_unix, ctx.now_unix + period);

@@ -6,8 +6,10 @@
 #include <cctype>
 
 #include "config/config.hpp"
+#include "mime/codec.hpp"
 #include "mime/headers.hpp"
 #include "mime/summary.hpp"
+#include "storage/types.hpp"
 
 namespace refmail::delivery {
 
@@ -175,6 +177,44 @@ bool valid_utf8(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<sieve::Vacation> vacation_action(const storage::VacationSettings& settings, std::int64_t now) {
+  if (!settings.enabled) return std::nullopt;
+  if (settings.from_date && now < *settings.from_date) return std::nullopt;
+  if (settings.to_date && now >= *settings.to_date) return std::nullopt;
+  constexpr std::size_t kMaxText = 256u << 10;
+  sieve::Vacation v;
+  v.period_seconds = 7 * 86400;
+  v.mime = true;
+  if (settings.subject) v.subject = *settings.subject;
+  std::string text = settings.text_body ? *settings.text_body
+                     : settings.html_body ? mime::html_to_text(*settings.html_body, kMaxText)
+                                          : std::string();
+  const mime::QpParams qp{mime::LineEnding::Lf, 76};  // the user's text: LF or CRLF lines
+  std::string plain;
+  for (char c : text) {
+    if (c != '\r') plain += c;
+  }
+  const std::string plain_part =
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+      mime::qp_encode(plain, qp);
+  if (!settings.html_body) {
+    v.reason = plain_part;
+    return v;
+  }
+  std::string html;
+  for (char c : *settings.html_body) {
+    if (c != '\r') html += c;
+  }
+  const std::string html_part =
+      "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+      mime::qp_encode(html, qp);
+  // A boundary that quoted-printable output can never hold ("=_" is not a valid escape).
+  const std::string boundary = "=_refmail_vacation";
+  v.reason = "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n--" + boundary + "\r\n" +
+             plain_part + "\r\n--" + boundary + "\r\n" + html_part + "\r\n--" + boundary + "--\r\n";
+  return v;
+}
 
 sieve::Limits sieve_limits(const config::Config& cfg) {
   sieve::Limits l;

@@ -29,6 +29,9 @@ struct Config;
 namespace refmail::smtp {
 struct Envelope;
 }
+namespace refmail::storage {
+struct VacationSettings;
+}
 
 namespace refmail::delivery {
 
@@ -114,6 +117,16 @@ struct SieveFollowUp {
 [[nodiscard]] SievePlan plan_sieve(const sieve::Script* before, const sieve::Script* user, std::string user_error,
                                    const sieve::Message& message, const sieve::Context& context,
                                    const sieve::Limits& limits);
+
+// The account's vacation reply (JMAP VacationResponse, RFC 8621 8) as the Sieve vacation
+// action it stands for (RFC 5230: the same rules, memory and reply as a script's), or
+// nullopt when it is off or `now` is outside [fromDate, toDate). One reply per sender
+// per 7 days (RFC 5230 4.1's default); the key is derived from the text, so editing the
+// message answers senders again. The reply is a MIME entity: text/plain (textBody, else
+// htmlBody as text), with htmlBody as multipart/alternative, quoted-printable (short
+// lines whatever the user typed).
+[[nodiscard]] std::optional<sieve::Vacation> vacation_action(const storage::VacationSettings& settings,
+                                                             std::int64_t now);
 
 // A script fit to store (ManageSieve PUTSCRIPT/CHECKSCRIPT, JMAP SieveScript/set and
 // /validate, the admin's before script): "" when it is UTF-8 text without NUL (RFC 5228

@@ -41,6 +41,12 @@ void Metrics::add(std::string_view series, std::uint64_t by) {
   else it->second += by;
 }
 
+std::uint64_t Metrics::counter(std::string_view series) const {
+  std::lock_guard lock(mu_);
+  auto it = counters_.find(series);
+  return it == counters_.end() ? 0 : it->second;
+}
+
 void Metrics::set_gauge(std::string_view series, double value) {
   std::lock_guard lock(mu_);
   gauges_[std::string(series)] = value;

@@ -29,6 +29,8 @@ class Metrics {
   // written by code (e.g. refmail_smtp_sessions_total{listener="mx"}).
   void add(std::string_view series, std::uint64_t by = 1);
   void set_gauge(std::string_view series, double value);
+  // A counter's value (0 when never added to), for pages that show a few of them.
+  [[nodiscard]] std::uint64_t counter(std::string_view series) const;
   // One HTTP request answered with `status` after `latency`.
   void observe_http(int status, std::chrono::microseconds latency);
   // Every series, then logical/physical bytes, messages, blobs and the queue from the

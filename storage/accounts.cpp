@@ -459,13 +459,15 @@ result<void> Store::remove_user(std::string_view address) {
     }
     if (auto ec = it->check("listing sessions")) return ec;
   }
-  // Its Sieve scripts and the active copy (sieve.cpp; writers wait on admin_mu).
+  // Its Sieve scripts, the active copy, memos and vacation settings (sieve.cpp; writers
+  // wait on admin_mu).
   {
     const auto prefix = sieve_prefix(*acct);
     auto it = impl_->iter(kCfAccount);
     for (it->seek(prefix); it->valid() && starts_with(it->key(), prefix); it->next()) batch.del(kCfAccount, it->key());
     if (auto ec = it->check("listing Sieve scripts")) return ec;
     batch.del(kCfAccount, sieve_active_key(*acct));
+    batch.del(kCfAccount, vacation_key(*acct));
     const auto memo = sieve_memo_prefix(*acct);
     auto mt = impl_->iter(kCfAccount);
     for (mt->seek(memo); mt->valid() && starts_with(mt->key(), memo); mt->next()) batch.del(kCfAccount, mt->key());

@@ -181,18 +181,22 @@ result<FsckReport> Store::fsck(bool repair) {
       issue("orphan_session", account, 1, 0);
       fix.del(kCfAccount, at->key());
     }
-    // Sieve scripts ("k" account \0 name), active copies ("K" account) and delivery's
-    // memos ("v" account \0 key) of a removed account (remove_user deletes them; sieve.cpp).
-    for (char p : {kSieveScriptPrefix, kSieveActivePrefix, kSieveMemoPrefix}) {
+    // Sieve scripts ("k" account \0 name), active copies ("K" account), delivery's memos
+    // ("v" account \0 key) and vacation settings ("W" account) of a removed account
+    // (remove_user deletes them; sieve.cpp).
+    for (char p : {kSieveScriptPrefix, kSieveActivePrefix, kSieveMemoPrefix, kVacationPrefix}) {
       std::string last;
       for (at->seek(std::string(1, p)); at->valid() && at->key()[0] == p; at->next()) {
         const std::string key(at->key());
         const auto z = key.find('\0');
-        const std::string account = p == kSieveActivePrefix ? key.substr(1)
+        const std::string account = p == kSieveActivePrefix || p == kVacationPrefix ? key.substr(1)
                                     : z == std::string::npos ? key.substr(1) : key.substr(1, z - 1);
         if (accounts.count(account)) continue;
         if (account != last) {
-          issue(p == kSieveMemoPrefix ? "orphan_sieve_memo" : "orphan_sieve_script", printable(account), 1, 0);
+          issue(p == kSieveMemoPrefix   ? "orphan_sieve_memo"
+                : p == kVacationPrefix ? "orphan_vacation"
+                                       : "orphan_sieve_script",
+                printable(account), 1, 0);
         }
         last = account;
         fix.del(kCfAccount, key);

@@ -412,6 +412,14 @@ inline std::string sieve_active_key(std::string_view account) {
   k.append(account);
   return k;
 }
+// "W" account -> [u8 1][u8 enabled][u8 which optionals are set][i64 from][i64 to]
+// [str subject][str text][str html][u64 version]: the vacation reply (sieve.cpp).
+inline constexpr char kVacationPrefix = 'W';
+inline std::string vacation_key(std::string_view account) {
+  std::string k(1, kVacationPrefix);
+  k.append(account);
+  return k;
+}
 
 inline constexpr std::array<std::string_view, 5> kSystemMailboxes = {"INBOX", "Sent", "Drafts",
                                                                      "Trash", "Archive"};

@@ -1,6 +1,7 @@
 // storage/sieve.cpp — per-account Sieve scripts (RFC 5228) for ManageSieve (RFC 5804)
 // and delivery: named scripts in the account CF, at most one active, the active one
 // copied under its own key so delivery reads it with one point read (sieve_active).
+// Also the account's vacation reply settings (JMAP VacationResponse), read by delivery.
 // Must never: let the active copy and the script row disagree (both change in one
 // batch, under LocalState::sieve_mu), or store a script of a removed account.
 // SECURITY: names are bounded and checked (valid_sieve_name); script bytes are opaque
@@ -336,6 +337,73 @@ result<bool> Store::sieve_remember(std::string_view account, std::string_view ke
   auto w = impl_->write(batch);
   if (!w) return err(w.error());
   return true;
+}
+
+namespace {
+
+constexpr std::uint8_t kVacationFormat = 1;
+enum : std::uint8_t { kHasFrom = 1, kHasTo = 2, kHasSubject = 4, kHasText = 8, kHasHtml = 16 };
+
+std::string encode_vacation(const VacationSettings& v) {
+  std::string out(1, static_cast<char>(kVacationFormat));
+  out.push_back(static_cast<char>(v.enabled ? 1 : 0));
+  std::uint8_t has = (v.from_date ? kHasFrom : 0) | (v.to_date ? kHasTo : 0) | (v.subject ? kHasSubject : 0) |
+                     (v.text_body ? kHasText : 0) | (v.html_body ? kHasHtml : 0);
+  out.push_back(static_cast<char>(has));
+  put_i64(out, v.from_date.value_or(0));
+  put_i64(out, v.to_date.value_or(0));
+  put_str(out, v.subject.value_or(""));
+  put_str(out, v.text_body.value_or(""));
+  put_str(out, v.html_body.value_or(""));
+  put_u64(out, v.version);
+  return out;
+}
+
+std::optional<VacationSettings> decode_vacation(std::string_view bytes) {
+  Reader r(bytes);
+  if (r.u8() != kVacationFormat) return std::nullopt;
+  VacationSettings v;
+  v.enabled = r.u8() != 0;
+  const auto has = r.u8();
+  const auto from = r.i64(), to = r.i64();
+  auto subject = r.str(), text = r.str(), html = r.str();
+  v.version = r.u64();
+  if (!r.done()) return std::nullopt;
+  if (has & kHasFrom) v.from_date = from;
+  if (has & kHasTo) v.to_date = to;
+  if (has & kHasSubject) v.subject = std::move(subject);
+  if (has & kHasText) v.text_body = std::move(text);
+  if (has & kHasHtml) v.html_body = std::move(html);
+  return v;
+}
+
+}  // namespace
+
+result<VacationSettings> Store::vacation_get(std::string_view account) {
+  auto a = sieve_account(account);
+  if (!a) return a.error();
+  auto v = impl_->get(kCfAccount, vacation_key(*a));
+  if (!v) return v.error();
+  if (!*v) return VacationSettings{};
+  auto d = decode_vacation(**v);
+  if (!d) return fail(errc::corrupt, "vacation settings of " + *a + " are corrupt");
+  return *d;
+}
+
+result<std::uint64_t> Store::vacation_set(std::string_view account, const VacationSettings& settings) {
+  auto a = sieve_account(account);
+  if (!a) return a.error();
+  std::shared_lock admin(impl_->local.admin_mu);
+  std::lock_guard lock(impl_->local.sieve_mu);
+  if (auto u = require_user(*impl_, *a); !u) return u.error();
+  auto old = vacation_get(*a);
+  if (!old) return old.error();
+  VacationSettings next = settings;
+  next.version = old->version + 1;
+  auto batch = impl_->kv->batch();
+  batch.put(kCfAccount, vacation_key(*a), encode_vacation(next));
+  if (auto w = impl_->write(batch); !w) return w.error();
+  return next.version;
 }
 
 }  // namespace refmail::storage

@@ -354,7 +354,8 @@ class Store {
   [[nodiscard]] result<void> set_password(std::string_view address, std::string_view password);
   [[nodiscard]] result<void> set_quota(std::string_view address, std::uint64_t quota_bytes);
   [[nodiscard]] result<void> set_admin(std::string_view address, bool is_admin);
-  // Expunges all the user's rows, removes its mailboxes, counters, Sieve scripts and the user.
+  // Expunges all the user's rows, removes its mailboxes, counters, Sieve scripts, vacation
+  // settings and the user.
   [[nodiscard]] result<void> remove_user(std::string_view address);
   // `address` "@domain" is a catch-all for the domain. Targets may be foreign.
   [[nodiscard]] result<void> add_alias(std::string_view address,
@@ -399,6 +400,12 @@ class Store {
   // false when still remembered. Atomic per store (two deliveries never both get true).
   [[nodiscard]] result<bool> sieve_remember(std::string_view account, std::string_view key, std::int64_t now,
                                             std::int64_t until);
+  // The account's vacation reply settings (defaults when never set): one point read,
+  // as delivery calls it for every recipient. Errors: not_found (no such account).
+  [[nodiscard]] result<VacationSettings> vacation_get(std::string_view account);
+  // Replaces them (the caller validates sizes and dates); returns the new version. One
+  // synced batch. Errors: not_found.
+  [[nodiscard]] result<std::uint64_t> vacation_set(std::string_view account, const VacationSettings& settings);
 
   // ---- maintenance ----
   // Deletes blobs whose refcount is zero (left by a crash between an expunge and its

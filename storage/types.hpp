@@ -293,6 +293,16 @@ struct SieveLimits {
   std::uint64_t max_script_bytes = 256u << 10;
   std::uint32_t max_scripts = 32;
 };
+// The account's out-of-office reply (JMAP VacationResponse, RFC 8621 8), carried out at
+// delivery like a Sieve vacation action (RFC 5230). Dates are Unix seconds; nullopt is
+// JMAP's null (no bound, no custom subject, no body of that kind).
+struct VacationSettings {
+  bool enabled = false;
+  std::optional<std::int64_t> from_date, to_date;
+  std::optional<std::string> subject, text_body, html_body;
+  // Bumped by every Store::vacation_set (the JMAP state); 0 when never set.
+  std::uint64_t version = 0;
+};
 // A script name (RFC 5804 1.6): 1..128 Unicode characters of valid UTF-8, no control
 // characters (C0, DEL, C1, U+2028, U+2029), and no '/' (refmail's own rule).
 [[nodiscard]] bool valid_sieve_name(std::string_view name) noexcept;

@@ -362,12 +362,14 @@ Response Jmap::session(const std::string& account) {
                      json::object{{kCore, json::object{}},
                                   {kMail, mail_caps},
                                   {kSubmission, sub_caps},
-                                  {sieve_capability_name(), sieve_account_capability(impl_->cfg)}}}};
+                                  {sieve_capability_name(), sieve_account_capability(impl_->cfg)},
+                                  {vacation_capability_name(), json::object{}}}}};
   auto st = impl_->store.account_state(account);
   json::object caps{{kCore, core},
                     {kMail, json::object{}},
                     {kSubmission, json::object{}},
-                    {sieve_capability_name(), json::object{}}};
+                    {sieve_capability_name(), json::object{}},
+                    {vacation_capability_name(), json::object{}}};
   // A vendor capability (RFC 8620 2: vendor-specific URIs) present only for admin accounts,
   // so a client (the webmail) knows to offer /api/admin/stats; it grants nothing itself.
   if (auto u = impl_->store.get_user(account); u && u->is_admin) caps[kRefmailAdmin] = json::object{};
@@ -375,7 +377,11 @@ Response Jmap::session(const std::string& account) {
       {"capabilities", std::move(caps)},
       {"accounts", json::object{{id, acct}}},
       {"primaryAccounts",
-       json::object{{kCore, id}, {kMail, id}, {kSubmission, id}, {sieve_capability_name(), id}}},
+       json::object{{kCore, id},
+                    {kMail, id},
+                    {kSubmission, id},
+                    {sieve_capability_name(), id},
+                    {vacation_capability_name(), id}}},
       {"username", account},
       {"apiUrl", "/jmap/api"},
       {"downloadUrl", "/jmap/download/{accountId}/{blobId}/{name}?accept={type}"},
@@ -411,7 +417,8 @@ Response Jmap::api(const std::string& account, const Request& req) {
   for (const auto& cap : using_v->as_array()) {
     if (!cap.is_string()) return problem("urn:ietf:params:jmap:error:notRequest", 400, "\"using\" holds strings");
     std::string_view c = cap.as_string();
-    if (c != kCore && c != kMail && c != kSubmission && c != sieve_capability_name()) {
+    if (c != kCore && c != kMail && c != kSubmission && c != sieve_capability_name() &&
+        c != vacation_capability_name()) {
       return problem("urn:ietf:params:jmap:error:unknownCapability", 400,
                      "unknown capability " + std::string(c.substr(0, 200)));
     }

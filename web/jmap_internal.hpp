@@ -130,6 +130,11 @@ struct PartContent {
 };
 std::optional<PartContent> resolve_part_blob(Ctx& ctx, std::string_view blob_id);
 
+// ---- VacationResponse, RFC 8621 8 (jmap_vacation.cpp)
+// "urn:ietf:params:jmap:vacationresponse".
+std::string_view vacation_capability_name();
+MethodFn find_vacation_method(std::string_view name);
+
 // ---- JMAP for Sieve Scripts, RFC 9661 (jmap_sieve.cpp)
 // "urn:ietf:params:jmap:sieve".
 std::string_view sieve_capability_name();

@@ -647,7 +647,9 @@ MethodFn find_method(std::string_view name) {
       {"EmailSubmission/set", submission_set}, {"EmailSubmission/get", submission_get},
   };
   auto it = kMethods.find(name);
-  return it == kMethods.end() ? find_sieve_method(name) : it->second;  // SieveScript/*: jmap_sieve.cpp
+  if (it != kMethods.end()) return it->second;
+  if (auto fn = find_sieve_method(name)) return fn;  // SieveScript/*: jmap_sieve.cpp
+  return find_vacation_method(name);                 // VacationResponse/*: jmap_vacation.cpp
 }
 
 }  // namespace refmail::web

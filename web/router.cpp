@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "delivery/spam.hpp"
 #include "mime/summary.hpp"
 #include "storage/store.hpp"
 #include "web/admin.hpp"
@@ -148,6 +149,33 @@ Response Router::dispatch(const Request& req) {
   return error_response(404, "not found");
 }
 
+namespace {
+
+// What spam filtering and Sieve did since refmaild started: the counters /metrics serves
+// (server/smtp_server.cpp and server/rspamd.cpp add to them).
+json::object filtering_json(const metrics::Metrics& m) {
+  using delivery::SpamAction;
+  json::array actions;
+  for (auto a : {SpamAction::no_action, SpamAction::greylist, SpamAction::add_header, SpamAction::rewrite_subject,
+                 SpamAction::soft_reject, SpamAction::reject, SpamAction::unchecked}) {
+    const auto name = delivery::to_string(a);
+    actions.push_back(json::object{
+        {"action", name}, {"count", m.counter(metrics::with_label("refmail_spam_actions_total", "action", name))}});
+  }
+  json::array learned;
+  for (std::string_view result : {"spam", "ham", "failed", "dropped"}) {
+    learned.push_back(json::object{
+        {"result", result}, {"count", m.counter(metrics::with_label("refmail_spam_learn_total", "result", result))}});
+  }
+  return json::object{{"spam_actions", std::move(actions)},
+                      {"spam_learned", std::move(learned)},
+                      {"spam_outbound_blocked", m.counter("refmail_spam_outbound_blocked_total")},
+                      {"sieve_errors", m.counter("refmail_sieve_errors_total")},
+                      {"vacation_replies", m.counter("refmail_sieve_vacation_replies_total")}};
+}
+
+}  // namespace
+
 Response Router::admin_stats(const std::string& account) {
   auto u = store_.get_user(account);
   if (!u || !u->is_admin) return error_response(403, "admin accounts only");
@@ -161,6 +189,7 @@ Response Router::admin_stats(const std::string& account) {
   json::value v = json::parse(doc, ec);
   json::value top = json::parse(top_shared_json(store_, 20), ec);
   if (v.is_object() && !ec) v.as_object()["top_shared"] = std::move(top);
+  if (v.is_object()) v.as_object()["filtering"] = filtering_json(*metrics_);
   r.body = json::serialize(v);
   return r;
 }

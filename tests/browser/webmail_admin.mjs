@@ -18,6 +18,8 @@ await run(async (result, keep) => {
     Object.fromEntries(els.map((e) => [e.dataset.domainBytes, Number(e.dataset.value)])));
   result.charts = await page.locator('svg.chart rect').count();
   check(result.charts >= 2, 'the chart has bars');
+  result.filtering = await page.locator('[data-filter]').evaluateAll((els) =>
+    Object.fromEntries(els.map((e) => [e.dataset.filter, Number(e.dataset.value)])));
   result.top_shared_rows = await page.locator('table:has(caption:text("Most shared")) tbody tr').count();
   await shot(page, 'admin');
 });

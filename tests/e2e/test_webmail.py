@@ -331,7 +331,36 @@ class Webmail(unittest.TestCase):
         self.assertEqual(r["pass_warnings"], 0)
 
     def test_5_admin(self):
+        # A Sieve error for the page's filtering table: dave's script files into a mailbox
+        # that does not exist (the message stays in INBOX, the error is counted).
+        dave = Jmap(self.d.ports["http"], "dave@example.test", self.users["dave@example.test"])
+        req = urllib.request.Request(dave.base + f"/jmap/upload/{dave.account}/", data=b'require "fileinto";\r\n'
+                                     b'fileinto "No such folder";\r\n', method="POST",
+                                     headers={"Authorization": dave.auth, "Content-Type": "application/sieve"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            blob = json.loads(resp.read())["blobId"]
+        made = dave.call(["SieveScript/set", {"accountId": dave.account, "create": {"s": {"name": "broken",
+                                                                                         "blobId": blob}},
+                                              "onSuccessActivateScript": "#s"}, "s"])["s"]
+        self.assertIn("s", made.get("created") or {}, made)
+        with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
+            s.sendmail("news@shop.test", ["dave@example.test"],
+                       "From: news@shop.test\r\nTo: dave@example.test\r\nSubject: Filed nowhere\r\n\r\nHi.\r\n")
         r = run_spec("webmail_admin.mjs", self.env("root@example.test"))
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.d.ports['http']}/metrics", timeout=60) as resp:
+            metrics = resp.read().decode()
+
+        def counter(series):
+            for line in metrics.splitlines():
+                if line.startswith(series + " "):
+                    return int(float(line.split()[-1]))
+            return 0
+        self.assertGreaterEqual(r["filtering"]["sieve_errors"], 1, r["filtering"])
+        self.assertEqual(r["filtering"]["sieve_errors"], counter("refmail_sieve_errors_total"))
+        self.assertEqual(r["filtering"]["vacation_replies"], counter("refmail_sieve_vacation_replies_total"))
+        self.assertEqual(r["filtering"]["spam:no action"],
+                         counter('refmail_spam_actions_total{action="no action"}'))
+        self.assertEqual(len([k for k in r["filtering"] if k.startswith("spam:")]), 7, r["filtering"])
         self.assertEqual(r["admin_link"], 1)
         s = self.d.stats()
         for k in ("logical_bytes", "physical_bytes", "messages", "blobs", "mailbox_rows"):

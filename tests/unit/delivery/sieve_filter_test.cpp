@@ -1,11 +1,13 @@
 // tests/unit/delivery/sieve_filter_test.cpp — the Sieve step of a delivery without a
 // store: the message view over a split message (fields unfolded, text parts from the
 // summary), the plan of the admin's before script and the user's script merged, errors
-// leaving the implicit keep, the upload check and the advertised extensions.
+// leaving the implicit keep, the upload check and the advertised extensions, and the
+// JMAP VacationResponse as the vacation action it stands for.
 #include <gtest/gtest.h>
 
 #include "delivery/sieve_filter.hpp"
 #include "mime/summary.hpp"
+#include "storage/types.hpp"
 
 namespace refmail::delivery {
 namespace {
@@ -145,6 +147,45 @@ TEST(SieveCache, CompilesOnceAndKeepsErrors) {
   auto bad = cache.get("kep;", {});
   EXPECT_FALSE(bad.script);
   EXPECT_NE(bad.error.find("1:1"), std::string::npos);
+}
+
+// Off, before fromDate and from toDate on: no action. On: 7 days, no handle, a MIME
+// entity in quoted-printable (text only, or text + html as multipart/alternative, the
+// text taken from the HTML when there is no textBody).
+TEST(VacationResponse, WindowAndReply) {
+  storage::VacationSettings v;
+  v.subject = "Away";
+  v.text_body = "Back soon.\nBye=";
+  EXPECT_FALSE(vacation_action(v, 1000));
+  v.enabled = true;
+  v.from_date = 1000;
+  v.to_date = 2000;
+  EXPECT_FALSE(vacation_action(v, 999));
+  EXPECT_FALSE(vacation_action(v, 2000));
+  auto a = vacation_action(v, 1000);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->period_seconds, 7 * 86400);
+  EXPECT_TRUE(a->handle.empty());
+  EXPECT_EQ(a->subject, "Away");
+  EXPECT_TRUE(a->mime);
+  EXPECT_EQ(a->reason,
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "Back soon.\nBye=3D");
+  v.from_date.reset();
+  v.to_date.reset();
+  v.text_body.reset();
+  v.subject.reset();
+  v.html_body = "<p>Back <b>soon</b></p>";
+  a = vacation_action(v, 5);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->subject.empty());  // the reply says "Auto: " + the original's
+  EXPECT_TRUE(a->reason.starts_with("Content-Type: multipart/alternative; boundary=\"=_refmail_vacation\"\r\n"))
+      << a->reason;
+  const auto plain = a->reason.find("quoted-printable\r\n\r\n");
+  ASSERT_NE(plain, std::string::npos);
+  EXPECT_NE(a->reason.find("Back", plain), a->reason.find("<p>Back"));  // the text from the HTML
+  EXPECT_NE(a->reason.find("<p>Back <b>soon</b></p>"), std::string::npos);
+  EXPECT_TRUE(a->reason.ends_with("--=_refmail_vacation--\r\n"));
 }
 
 }  // namespace

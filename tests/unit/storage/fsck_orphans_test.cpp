@@ -122,6 +122,7 @@ TEST(Fsck, FindsAndRepairsSieveScriptsOfARemovedAccount) {
     ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), std::string("kgone@x.test\0old", 16), "\x01keep;").ok());
     ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), "Kgone@x.test", std::string("\x01\x03\0\0\0oldkeep;", 13)).ok());
     ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), std::string("vgone@x.test\0vacation:k", 23), "12345678").ok());
+    ASSERT_TRUE(raw.db->Put(wo, raw.cf("account"), "Wgone@x.test", "\x01\x01").ok());
   }
   auto s = open_store(o);
   ASSERT_TRUE(s);
@@ -133,6 +134,9 @@ TEST(Fsck, FindsAndRepairsSieveScriptsOfARemovedAccount) {
   std::size_t memos = 0;
   for (const auto& i : rep->issues) memos += i.what == "orphan_sieve_memo";
   EXPECT_EQ(memos, 1u);  // a vacation memo (Store::sieve_remember)
+  std::size_t vacations = 0;
+  for (const auto& i : rep->issues) vacations += i.what == "orphan_vacation";
+  EXPECT_EQ(vacations, 1u);  // the vacation settings (Store::vacation_set)
   ASSERT_TRUE(s->fsck(true));
   expect_fsck_clean(*s);
   EXPECT_FALSE(*s->sieve_active("gone@x.test"));

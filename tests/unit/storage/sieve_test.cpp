@@ -206,6 +206,47 @@ TEST_P(SieveStore, RememberOnceUntil) {
   EXPECT_TRUE(*s.sieve_remember("a@example.test", "vacation:k1", 1000 + 86402, 1000 + 3 * 86400));
 }
 
+// The vacation reply settings (JMAP VacationResponse): defaults until set, every
+// optional kept apart from its absence, a version per write, gone with the account.
+TEST_P(SieveStore, VacationSettingsRoundTrip) {
+  auto& s = *store_;
+  auto none = s.vacation_get("a@example.test");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->enabled);
+  EXPECT_FALSE(none->subject);
+  EXPECT_EQ(none->version, 0u);
+  VacationSettings v;
+  v.enabled = true;
+  v.from_date = 0;  // a set zero is not null
+  v.to_date = 1'800'000'000;
+  v.subject = "";
+  v.text_body = std::string("away\r\n\0back", 13);
+  auto ver = s.vacation_set("a@example.test", v);
+  ASSERT_TRUE(ver);
+  EXPECT_EQ(*ver, 1u);
+  auto got = s.vacation_get("A@Example.test");
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->enabled);
+  EXPECT_EQ(got->from_date, std::optional<std::int64_t>(0));
+  EXPECT_EQ(got->to_date, std::optional<std::int64_t>(1'800'000'000));
+  EXPECT_EQ(got->subject, std::optional<std::string>(""));
+  EXPECT_EQ(got->text_body, std::optional<std::string>(std::string("away\r\n\0back", 13)));
+  EXPECT_FALSE(got->html_body);
+  EXPECT_EQ(got->version, 1u);
+  v.enabled = false;
+  v.from_date.reset();
+  EXPECT_EQ(*s.vacation_set("a@example.test", v), 2u);
+  EXPECT_FALSE(s.vacation_get("a@example.test")->from_date);
+  EXPECT_FALSE(s.vacation_get("b@example.test")->enabled);  // another account's own
+  auto nobody = s.vacation_set("nobody@example.test", v);
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error(), errc::not_found);
+  ASSERT_TRUE(s.remove_user("a@example.test"));
+  testing::add_users(s, {"a@example.test"});
+  EXPECT_EQ(s.vacation_get("a@example.test")->version, 0u);
+  testing::expect_fsck_clean(s);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SieveStore, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Memory" : "RocksDB"; });
 

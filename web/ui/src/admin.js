@@ -60,5 +60,22 @@ export async function showAdmin({ container }) {
     table('Per account', ['Account', 'Logical', 'Messages'],
       (st.accounts || []).map((a) => [a.name, h('span', { dataset: { accountBytes: a.name, value: String(a.logical_bytes) } }, formatSize(a.logical_bytes)), String(a.messages)])),
     table('Most shared attachments', ['Name', 'Size', 'References', 'Saved'],
-      (st.top_shared || []).map((t) => [t.name || '(unnamed)', formatSize(t.size), String(t.references), formatSize(t.bytes_saved)])));
+      (st.top_shared || []).map((t) => [t.name || '(unnamed)', formatSize(t.size), String(t.references), formatSize(t.bytes_saved)])),
+    filtering(st.filtering));
+}
+
+// Spam filtering and Sieve since refmaild started (the counters of /metrics).
+function filtering(f) {
+  if (!f) return null;
+  const count = (key, n) => h('span', { dataset: { filter: key, value: String(n) } }, String(n));
+  return h('section', { id: 'admin-filtering' },
+    h('h2', {}, 'Filtering since refmaild started'),
+    table('Spam verdicts (rspamd)', ['Action', 'Messages'],
+      f.spam_actions.map((a) => [a.action, count(`spam:${a.action}`, a.count)])),
+    table('Learning from users (moves into and out of Junk)', ['Result', 'Messages'],
+      f.spam_learned.map((a) => [a.result, count(`learn:${a.result}`, a.count)])),
+    table('Sieve and outbound', ['Outcome', 'Count'], [
+      ['Vacation replies sent', count('vacation_replies', f.vacation_replies)],
+      ['Sieve script errors', count('sieve_errors', f.sieve_errors)],
+      ['Outbound spam blocked', count('spam_outbound_blocked', f.spam_outbound_blocked)]]));
 }

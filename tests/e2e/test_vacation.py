@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""tests/e2e/test_vacation.py — JMAP VacationResponse (RFC 8621 8) and the replies it
+makes at delivery (issue 20: the JMAP object compiled into the Sieve vacation action):
+the capability and the singleton's defaults; /set updates with state and ifInState,
+create and destroy refused as "singleton", bad values refused as invalidProperties;
+mail from a foreign sender (the relay's peer is that sender's MX, found through a real
+authoritative DNS server) gets exactly one reply within the period, as a
+multipart/alternative quoted-printable message, never to list mail; it replies beside an
+active Sieve script that files the message, not when the script discards it, not before
+fromDate, and not once switched off."""
+import email
+import email.policy
+import json
+import smtplib
+import time
+import unittest
+
+from harness import JmapClient, main
+from test_relay import ForeignMx
+
+VACATION = "urn:ietf:params:jmap:vacationresponse"
+USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:ietf:params:jmap:sieve", VACATION]
+USERS = {"bob@example.test": "bob-pw-1"}
+
+
+def call(c, *calls):
+    body = json.dumps({"using": USING, "methodCalls": [list(x) for x in calls]}).encode()
+    st, data, _ = c.request("POST", "/jmap/api", body, {"Content-Type": "application/json"})
+    assert st == 200, (st, data[:300])
+    return json.loads(data)["methodResponses"]
+
+
+def send(d, sender, subject, extra=b""):
+    msg = (b"From: <" + sender.encode() + b">\r\nTo: Bob <bob@example.test>\r\nSubject: " + subject.encode() +
+           b"\r\nMessage-ID: <" + subject.replace(" ", "-").encode() + b"@origin.test>\r\n" + extra +
+           b"\r\nHello Bob.\r\n")
+    with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=60) as s:
+        s.ehlo("mail.origin.test")
+        s.sendmail(sender, ["bob@example.test"], msg)
+
+
+class VacationResponse(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fx = ForeignMx()
+        cls.peer, cls.d = cls.fx.peer, cls.fx.d
+        for u, p in USERS.items():
+            cls.d.add_user(u, p)
+        cls.c = JmapClient(cls.d.ports["http"], "bob@example.test", USERS["bob@example.test"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fx.close()
+
+    def get(self):
+        r = call(self.c, ["VacationResponse/get", {"accountId": self.c.account}, "g"])[0]
+        self.assertEqual(r[0], "VacationResponse/get", r)
+        return r[1]
+
+    def set(self, patch, **extra):
+        r = call(self.c, ["VacationResponse/set",
+                          {"accountId": self.c.account, "update": {"singleton": patch}, **extra}, "s"])[0]
+        self.assertEqual(r[0], "VacationResponse/set", r)
+        return r[1]
+
+    def replies(self, before, expect, wait=3):
+        """The peer's messages after `before`, waiting for `expect` of them, then `wait`
+        seconds more so that a reply queued later would be seen too."""
+        self.peer.wait(before + expect)
+        time.sleep(wait)
+        return self.peer.messages[before:]
+
+    def test_1_capability_and_defaults(self):
+        s = self.c.session
+        self.assertIn(VACATION, s["capabilities"])
+        self.assertIn(VACATION, s["accounts"][self.c.account]["accountCapabilities"])
+        self.assertEqual(s["primaryAccounts"][VACATION], self.c.account)
+        g = self.get()
+        self.assertEqual(g["list"], [{"id": "singleton", "isEnabled": False, "fromDate": None, "toDate": None,
+                                      "subject": None, "textBody": None, "htmlBody": None}])
+        self.assertEqual(g["notFound"], [])
+        r = call(self.c, ["VacationResponse/get", {"accountId": self.c.account, "ids": ["other", "singleton"],
+                                                   "properties": ["isEnabled"]}, "g"])[0][1]
+        self.assertEqual(r["list"], [{"id": "singleton", "isEnabled": False}])
+        self.assertEqual(r["notFound"], ["other"])
+
+    def test_2_set_rules(self):
+        state = self.get()["state"]
+        r = call(self.c, ["VacationResponse/set", {"accountId": self.c.account, "create": {"x": {"isEnabled": True}},
+                                                   "destroy": ["singleton"]}, "s"])[0][1]
+        self.assertEqual(r["notCreated"]["x"]["type"], "singleton")
+        self.assertEqual(r["notDestroyed"]["singleton"]["type"], "singleton")
+        self.assertEqual(r["newState"], state)
+        r = self.set({"fromDate": "next week"})
+        self.assertEqual(r["notUpdated"]["singleton"]["type"], "invalidProperties")
+        self.assertEqual(r["notUpdated"]["singleton"]["properties"], ["fromDate"])
+        r = self.set({"color": "blue"})
+        self.assertEqual(r["notUpdated"]["singleton"]["properties"], ["color"])
+        r = self.set({"textBody": "x" * (300 << 10)})
+        self.assertEqual(r["notUpdated"]["singleton"]["properties"], ["textBody"])
+        r = call(self.c, ["VacationResponse/set", {"accountId": self.c.account, "ifInState": state + "9",
+                                                   "update": {"singleton": {"isEnabled": True}}}, "s"])[0]
+        self.assertEqual(r, ["error", {"type": "stateMismatch"}, "s"])
+        r = self.set({"subject": "Away", "textBody": "Back soon."}, ifInState=state)
+        self.assertEqual(r["updated"], {"singleton": None})
+        self.assertNotEqual(r["newState"], state)
+        g = self.get()
+        self.assertEqual(g["state"], r["newState"])
+        self.assertEqual((g["list"][0]["subject"], g["list"][0]["textBody"], g["list"][0]["isEnabled"]),
+                         ("Away", "Back soon.", False))
+        self.assertFalse(self.get()["list"][0]["isEnabled"])
+
+    def test_3_replies_once_per_sender_and_never_to_lists(self):
+        long_line = "I am away " * 30  # one 300-byte line: quoted-printable keeps it short
+        r = self.set({"isEnabled": True, "subject": "Out of office, été", "toDate": "2099-01-01T00:00:00Z",
+                      "fromDate": "2020-01-01T00:00:00Z",
+                      "textBody": long_line + "\nBack on Monday.", "htmlBody": "<p>Back on <b>Monday</b>.</p>"})
+        self.assertEqual(r["updated"], {"singleton": None}, r)
+        g = self.get()["list"][0]
+        self.assertEqual((g["fromDate"], g["toDate"]), ("2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z"))
+        before = len(self.peer.messages)
+        send(self.d, "fay@origin.test", "question 1")
+        send(self.d, "fay@origin.test", "question 2")
+        send(self.d, "news-bounces@origin.test", "digest", b"List-Id: <news.origin.test>\r\n")
+        got = self.replies(before, 1)
+        self.assertEqual(len(got), 1, (got, self.d.tail()))
+        mail_from, rcpts, data, _, _ = got[0]
+        self.assertEqual((mail_from, rcpts), ("", ["fay@origin.test"]))
+        body = data.split(b"\r\n\r\n", 1)[1]
+        self.assertTrue(all(len(line) <= 78 for line in body.split(b"\r\n")), body)
+        m = email.message_from_bytes(data, policy=email.policy.default)
+        self.assertEqual(str(m["Subject"]), "Out of office, été")
+        self.assertEqual(m["Auto-Submitted"], "auto-replied")
+        self.assertEqual(m["In-Reply-To"], "<question-1@origin.test>")
+        self.assertIn("bob@example.test", str(m["From"]))
+        self.assertEqual(m.get_content_type(), "multipart/alternative")
+        plain = m.get_body(("plain",)).get_content()
+        html = m.get_body(("html",)).get_content()
+        self.assertIn(long_line + "\n", plain.replace("\r\n", "\n"))
+        self.assertIn("Back on Monday.", plain)
+        self.assertIn("<b>Monday</b>", html)
+
+    def test_4_beside_a_sieve_script_and_switched_off(self):
+        # A script that files mail by subject: the reply still goes; one that discards: none.
+        script = (b'require ["fileinto", "mailbox"];\r\n'
+                  b'if header :contains "subject" "invoice" { fileinto :create "Billing"; }\r\n'
+                  b'if header :contains "subject" "junkmail" { discard; }\r\n')
+        st, body, _ = self.c.upload(script, "application/sieve")
+        self.assertEqual(st, 201, body)
+        r = call(self.c, ["SieveScript/set", {"accountId": self.c.account, "create": {
+            "f": {"name": "rules", "blobId": json.loads(body)["blobId"]}}, "onSuccessActivateScript": "#f"}, "s"])
+        self.assertIn("f", r[0][1]["created"], r)
+        before = len(self.peer.messages)
+        send(self.d, "gus@origin.test", "invoice 7")
+        send(self.d, "hal@origin.test", "junkmail offer")
+        got = self.replies(before, 1)
+        self.assertEqual([g[1] for g in got], [["gus@origin.test"]], self.d.tail())
+        # Not yet started (fromDate ahead), then switched off: no reply to new senders.
+        self.set({"fromDate": "2098-01-01T00:00:00Z"})
+        send(self.d, "ida@origin.test", "question 3")
+        self.set({"fromDate": None, "isEnabled": False})
+        send(self.d, "joe@origin.test", "question 4")
+        got = self.replies(before + 1, 0)
+        self.assertEqual(got, [], self.d.tail())
+
+
+if __name__ == "__main__":
+    main()
