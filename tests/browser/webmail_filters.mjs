@@ -35,6 +35,7 @@ async function setVacation(page, result) {
   result.vacation_empty_error = await page.locator('#vacation-note').textContent();
   await page.locator('#vacation-subject').fill(env('VACATION_SUBJECT'));
   await page.locator('#vacation-body').fill(env('VACATION_TEXT'));
+  await page.locator('#vacation-to').fill(env('VACATION_UNTIL'));  // local time (the driver sets TZ)
   await page.locator('#vacation-note').evaluate((el) => { delete el.dataset.outcome; });
   await page.locator('#vacation-save').click();
   await page.locator('#vacation-note[data-outcome]').waitFor();
@@ -107,6 +108,8 @@ async function setup(page, result) {
       enabled: await page.locator('#vacation-enabled').isChecked(),
       subject: await page.locator('#vacation-subject').inputValue(),
       text: await page.locator('#vacation-body').inputValue(),
+      until: await page.locator('#vacation-to').inputValue(),
+      from: await page.locator('#vacation-from').inputValue(),
     };
   }
   await tab(page, 'rules');

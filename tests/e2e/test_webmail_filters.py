@@ -10,6 +10,8 @@ into Y (and the quoted rule flagged one), seen over JMAP and in the webmail; the
 editor showed the server's line:column error for a broken script on Check and on Save,
 and the rules script stayed active and unchanged; a hand-written "webmail-rules" script is
 not parsed by the rule editor. Prerequisites as tests/e2e/test_webmail.py."""
+import email
+import email.policy
 import json
 import os
 import smtplib
@@ -30,6 +32,8 @@ RULE_FOLDER = "Projects-Zeta"
 FLAG_SUBJECT = 'say "hi" \\ now'  # say "hi" \ now
 VACATION_SUBJECT = "Away until the 14th"
 VACATION_TEXT = "I am walking in the hills and read no mail until Monday the 14th."
+# The browser runs in Berlin (TZ): the page turns local time into a UTCDate (CEST = UTC+2).
+BROWSER_TZ, VACATION_UNTIL, VACATION_UNTIL_UTC = "Europe/Berlin", "2027-06-30T18:00", "2027-06-30T16:00:00Z"
 MARKER = "# refmail webmail rules v1 (written by the webmail rule editor: edit them there)"
 
 
@@ -92,7 +96,8 @@ class WebmailFilters(unittest.TestCase):
         e = {"REFMAIL_URL": f"http://127.0.0.1:{self.d.ports['http']}", "REFMAIL_USER": user,
              "REFMAIL_PASSWORD": USERS[user], "REFMAIL_LOG": self.d.log_path, "PHASE": phase,
              "RULE_SUBJECT": RULE_SUBJECT, "RULE_FOLDER": RULE_FOLDER, "FLAG_SUBJECT": FLAG_SUBJECT,
-             "VACATION_SUBJECT": VACATION_SUBJECT, "VACATION_TEXT": VACATION_TEXT}
+             "VACATION_SUBJECT": VACATION_SUBJECT, "VACATION_TEXT": VACATION_TEXT,
+             "VACATION_UNTIL": VACATION_UNTIL, "TZ": BROWSER_TZ}
         e.update({k: str(v) for k, v in extra.items()})
         return e
 
@@ -179,7 +184,7 @@ class WebmailFilters(unittest.TestCase):
         self.assertEqual(r["rules_before_save"], want_rules)
         self.assertEqual(r["rules_after_reload"], want_rules)  # read back from the stored script
         self.assertEqual(r["vacation_after_reload"], {"enabled": True, "subject": VACATION_SUBJECT,
-                                                      "text": VACATION_TEXT})
+                                                      "text": VACATION_TEXT, "until": VACATION_UNTIL, "from": ""})
         self.assertEqual(sorted(r["scripts"]), [["old-filter", False], ["webmail-rules", True]])
 
         # The raw editor: Check and Save both showed the server's line:column error ...
@@ -205,8 +210,8 @@ class WebmailFilters(unittest.TestCase):
         v = call(bob, ["VacationResponse/get", {"accountId": bob.account, "ids": ["singleton"]}, "v"])["v"]
         self.assertEqual(len(v["list"]), 1)
         vr = v["list"][0]
-        self.assertEqual((vr["id"], vr["isEnabled"], vr["subject"], vr["textBody"]),
-                         ("singleton", True, VACATION_SUBJECT, VACATION_TEXT))
+        self.assertEqual((vr["id"], vr["isEnabled"], vr["subject"], vr["textBody"], vr["fromDate"], vr["toDate"]),
+                         ("singleton", True, VACATION_SUBJECT, VACATION_TEXT, None, VACATION_UNTIL_UTC))
 
         # Mail from a foreign sender: one reply, whatever else the sender sends this week.
         before = len(self.peer.messages)
@@ -217,10 +222,11 @@ class WebmailFilters(unittest.TestCase):
         self.assertEqual(len(msgs), before + 1, self.d.tail())
         mail_from, rcpts, data, _, _ = msgs[before]
         self.assertEqual((mail_from, rcpts), ("", ["fay@origin.test"]))
-        self.assertIn(b"Subject: " + VACATION_SUBJECT.encode(), data)
-        self.assertIn(b"Auto-Submitted: auto-replied", data)
-        self.assertIn(b"In-Reply-To: <Lunch-on-Friday?@origin.test>", data)
-        self.assertIn(b"walking in the hills", data)
+        reply = email.message_from_bytes(data, policy=email.policy.default)
+        self.assertEqual(reply["Subject"], VACATION_SUBJECT)
+        self.assertEqual(reply["Auto-Submitted"], "auto-replied")
+        self.assertEqual(reply["In-Reply-To"], "<Lunch-on-Friday?@origin.test>")
+        self.assertEqual(reply.get_body(("plain",)).get_content().strip(), VACATION_TEXT)
         with smtplib.SMTP("127.0.0.1", self.d.ports["smtp"], timeout=60) as s:
             s.ehlo("mail.origin.test")
             s.sendmail("fay@origin.test", ["bob@example.test"], message(RULE_SUBJECT + " for Q4"))
