@@ -5,7 +5,7 @@
 // in the raw editor: Check and Save both show the server's line:column error.
 // PHASE=verify (after the driver sent mail): the folder the rule filed into, as the
 // webmail lists it; and a hand-written "webmail-rules" script of another account is not
-// parsed by the rule editor, which says so.
+// parsed by the rule editor, which says so and offers to start a new rule list.
 import { launch, signIn, shot, run, check, env } from './lib.mjs';
 
 const tab = async (page, key) => {
@@ -155,6 +155,12 @@ async function verify(page, result) {
   result.foreign_reason = await page.locator('#rules-foreign').getAttribute('data-reason');
   result.foreign_text = await page.locator('#rules-foreign').textContent();
   result.foreign_rules_shown = await page.locator('#rules-list').count();
+  await shot(page, 'filters-foreign');
+  // "Start a new rule list" gives an empty editor (nothing is saved here).
+  await page.locator('#rules-start-over').click();
+  await page.locator('#rules-list').waitFor();
+  result.start_over = { rules: await page.locator('#rules-list .rule').count(),
+    save: await page.locator('#rules-save').count(), foreign: await page.locator('#rules-foreign').count() };
 }
 
 await run(async (result, keep) => {

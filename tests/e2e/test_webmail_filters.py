@@ -259,6 +259,9 @@ class WebmailFilters(unittest.TestCase):
         self.assertEqual(r["foreign_reason"], "it was changed outside the rule editor")
         self.assertIn("cannot be edited here", r["foreign_text"])
         self.assertEqual(r["foreign_rules_shown"], 0)
+        self.assertEqual(r["start_over"], {"rules": 0, "save": 1, "foreign": 0})
+        # Nothing was saved: carol's script is still the hand-written one, not active.
+        self.assertEqual(self.scripts(carol), {"webmail-rules": (False, MARKER + '\r\n# {"v":1,"rules":[]}\r\nkeep;\r\n')})
 
 
 if __name__ == "__main__":
