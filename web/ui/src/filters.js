@@ -371,15 +371,37 @@ export function showFilters({ jmap, container, mailboxes, guard, tab = 'vacation
     onclick: () => open(key),
   }, label));
   function open(key) {
-    for (const b of buttons) b.setAttribute('aria-selected', String(b.dataset.tab === key));
+    for (const b of buttons) {
+      b.setAttribute('aria-selected', String(b.dataset.tab === key));
+      b.tabIndex = b.dataset.tab === key ? 0 : -1;  // one tab stop; arrows move within
+    }
     pane.setAttribute('aria-labelledby', `filters-tab-${key}`);
     pane.dataset.tab = key;
     delete pane.dataset.loaded;
     clear(pane, h('p', {}, 'Loading…'));
     const show = TABS.find((t) => t[0] === key)[2];
-    guard(async () => { await show(jmap, pane, mailboxes); pane.dataset.loaded = key; });
+    guard(async () => {
+      try {
+        await show(jmap, pane, mailboxes);
+      } catch (e) {
+        clear(pane, h('p', { class: 'filter-note error', role: 'alert' }, `Could not load this page: ${e.message || e}`));
+        throw e;  // guard shows it too, or goes back to the sign-in page
+      }
+      pane.dataset.loaded = key;
+    });
   }
-  clear(container, h('h2', { id: 'filters-title' }, 'Filters'),
-    h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Filter settings' }, buttons), pane);
+  // WAI-ARIA tabs: the arrow keys move between the tabs (Home/End to the ends).
+  const tablist = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Filter settings' }, buttons);
+  tablist.addEventListener('keydown', (e) => {
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    const j = e.key === 'ArrowRight' ? (i + 1) % buttons.length : e.key === 'ArrowLeft' ? (i + buttons.length - 1) % buttons.length
+      : e.key === 'Home' ? 0 : e.key === 'End' ? buttons.length - 1 : -1;
+    if (j < 0) return;
+    e.preventDefault();
+    buttons[j].focus();
+    open(buttons[j].dataset.tab);
+  });
+  clear(container, h('h2', { id: 'filters-title' }, 'Filters'), tablist, pane);
   open(tab);
 }
