@@ -149,6 +149,7 @@ async function verify(page, result) {
   await shot(page, 'filters-folder');
   // Another account, whose "webmail-rules" script was written by hand.
   await page.locator('#sign-out').click();
+  await page.locator('#login-user').waitFor();  // signed out before the next sign-in loads the page
   await signIn(page, env('FOREIGN_USER'), env('FOREIGN_PASSWORD'));
   await openFilters(page);
   await tab(page, 'rules');

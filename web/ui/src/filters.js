@@ -366,6 +366,7 @@ const TABS = [
 // tab loads reach `guard` (the status line, or the sign-in page when the session ended).
 export function showFilters({ jmap, container, mailboxes, guard, tab = 'vacation' }) {
   const pane = h('div', { class: 'filter-pane', id: 'filter-pane', role: 'tabpanel' });
+  let loads = 0;
   const buttons = TABS.map(([key, label]) => h('button', {
     role: 'tab', id: `filters-tab-${key}`, dataset: { tab: key }, 'aria-controls': 'filter-pane',
     onclick: () => open(key),
@@ -380,13 +381,20 @@ export function showFilters({ jmap, container, mailboxes, guard, tab = 'vacation
     delete pane.dataset.loaded;
     clear(pane, h('p', {}, 'Loading…'));
     const show = TABS.find((t) => t[0] === key)[2];
+    // Each tab draws into its own box, put in the pane only if it is still the tab asked
+    // for last: a slower load of a tab the user already left must not replace the new one.
+    const generation = ++loads;
+    const box = h('div', { class: 'filter-tab', dataset: { tab: key } });
     guard(async () => {
       try {
-        await show(jmap, pane, mailboxes);
+        await show(jmap, box, mailboxes);
       } catch (e) {
+        if (generation !== loads) return;
         clear(pane, h('p', { class: 'filter-note error', role: 'alert' }, `Could not load this page: ${e.message || e}`));
         throw e;  // guard shows it too, or goes back to the sign-in page
       }
+      if (generation !== loads) return;
+      clear(pane, box);
       pane.dataset.loaded = key;
     });
   }
