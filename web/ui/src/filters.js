@@ -157,7 +157,7 @@ async function showRules(jmap, pane, mailboxes) {
   function row(r, i) {
     const fieldSel = select(FIELDS, r.field, { 'aria-label': `Rule ${i + 1}: header` , class: 'rule-field' });
     const matchSel = select(MATCHES, r.match, { 'aria-label': `Rule ${i + 1}: comparison`, class: 'rule-match' });
-    const value = h('input', { value: r.value, 'aria-label': `Rule ${i + 1}: text to look for`, class: 'rule-value' });
+    const value = h('input', { value: r.value, 'aria-label': `Rule ${i + 1}: text to look for`, placeholder: 'text to look for', class: 'rule-value' });
     const actionSel = select(ACTIONS, r.action, { 'aria-label': `Rule ${i + 1}: action`, class: 'rule-action' });
     const target = h('input', { value: r.target || '', class: 'rule-target' });
     const copy = h('input', { type: 'checkbox', checked: !!r.copy, class: 'rule-copy', id: uid('copy') });
@@ -283,7 +283,7 @@ async function showScripts(jmap, pane) {
       const m = e.type === 'invalidSieve' && /^(\d+):(\d+)/.exec(e.description || '');
       if (m) {
         const lines = area.value.split('\n');
-        const line = Math.min(Number(m[1]), lines.length);
+        const line = Math.min(Math.max(Number(m[1]), 1), lines.length);
         let at = 0;
         for (let i = 0; i < line - 1; i++) at += lines[i].length + 1;
         at += Math.min(Math.max(Number(m[2]) - 1, 0), lines[line - 1].length);
