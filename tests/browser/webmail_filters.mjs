@@ -2,7 +2,8 @@
 // PHASE=setup: a script made and activated in the raw editor; the rule editor says it will
 // replace it; a vacation reply and two rules (added, one moved up, one holding quotes and
 // a backslash) saved; the rules read back after a reload; the active rules script broken
-// in the raw editor: Check and Save both show the server's line:column error.
+// in the raw editor: Check and Save both show the server's line:column error; the old
+// script deleted (two clicks; the active one cannot be).
 // PHASE=verify (after the driver sent mail): the folder the rule filed into, as the
 // webmail lists it; and a hand-written "webmail-rules" script of another account is not
 // parsed by the rule editor, which says so and offers to start a new rule list.
@@ -136,6 +137,18 @@ async function setup(page, result) {
   result.save_error = await page.locator('#script-result').textContent();
   result.save_line = await page.locator('#script-result').getAttribute('data-line');
   await shot(page, 'filters-script-error');
+
+  // 6. Delete: the active script's button is disabled; another takes two clicks.
+  result.active_delete_disabled = await page.locator('[data-script-name="webmail-rules"] .script-delete').isDisabled();
+  await page.locator('#script-close').click();
+  const del = page.locator('[data-script-name="old-filter"] .script-delete');
+  await del.click();
+  result.delete_asks = await del.textContent();
+  result.after_one_click = await page.locator('[data-script-name="old-filter"]').count();
+  await del.click();
+  await page.locator('#scripts-note[data-outcome]').waitFor();
+  result.delete_note = await page.locator('#scripts-note').textContent();
+  result.after_delete = await page.locator('#script-list .script').evaluateAll((lis) => lis.map((li) => li.dataset.scriptName));
 }
 
 async function verify(page, result) {

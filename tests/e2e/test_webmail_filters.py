@@ -8,8 +8,11 @@ vacation reply reaches the sender's MX (a test SMTP peer found through nsd, as i
 test_sieve.py) even after more mail from the same sender; the matching messages were filed
 into Y (and the quoted rule flagged one), seen over JMAP and in the webmail; the raw
 editor showed the server's line:column error for a broken script on Check and on Save,
-and the rules script stayed active and unchanged; a hand-written "webmail-rules" script is
-not parsed by the rule editor. Prerequisites as tests/e2e/test_webmail.py."""
+and the rules script stayed active and unchanged; the first script was deleted (two
+clicks; the active one cannot be); a hand-written "webmail-rules" script is not parsed by
+the rule editor. And every rule shape, with values that would break naive quoting, gives a
+script the server validates and that reads back to the same rules. Prerequisites as
+tests/e2e/test_webmail.py."""
 import email
 import email.policy
 import json
@@ -194,12 +197,16 @@ class WebmailFilters(unittest.TestCase):
         self.assertIn("unchanged", r["save_error"])
         self.assertRegex(r["save_error"], r"error at %s:\d+: " % line)
         self.assertEqual(r["save_line"], line)
+        # The old script was deleted with two clicks; the active one could not be.
+        self.assertTrue(r["active_delete_disabled"])
+        self.assertEqual((r["delete_asks"], r["after_one_click"]), ("Really delete?", 1))
+        self.assertEqual(r["delete_note"], "Deleted “old-filter”.")
+        self.assertEqual(r["after_delete"], ["webmail-rules"])
         # ... and the rules script stayed active and unchanged (what the rule editor wrote).
         scripts = self.scripts(bob)
-        self.assertEqual(set(scripts), {"old-filter", "webmail-rules"})
+        self.assertEqual(set(scripts), {"webmail-rules"})
         active, text = scripts["webmail-rules"]
         self.assertTrue(active)
-        self.assertFalse(scripts["old-filter"][0])
         self.assertNotIn("fileint ", text)
         self.assertTrue(text.startswith(MARKER + "\r\n# {"), text[:200])
         self.assertIn('if header :contains "subject" "say \\"hi\\" \\\\ now" {\r\n  addflag "\\\\Flagged";\r\n}', text)
