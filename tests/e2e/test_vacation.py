@@ -8,7 +8,9 @@ authoritative DNS server) gets exactly one reply within the period, as a
 multipart/alternative quoted-printable message, never to list mail; it replies beside an
 active Sieve script that files the message, not when the script discards it, not before
 fromDate, and not once switched off; and mail a colleague sends from the webmail (JMAP
-EmailSubmission) meets the same Sieve rules and vacation reply as mail from the world."""
+EmailSubmission) meets the same Sieve rules and vacation reply as mail from the world; a
+reply to an address that bounces is dropped by the relay (null reverse-path: no bounce of
+a bounce), nothing else is lost."""
 import email
 import email.policy
 import json
@@ -202,6 +204,26 @@ class VacationResponse(unittest.TestCase):
         self.assertIn("s", r[1][1].get("created") or {}, r)
         time.sleep(2)
         self.assertEqual(subjects(a, "inbox"), ["Away again"])
+
+    def test_6_reply_to_an_address_that_bounces(self):
+        self.set({"isEnabled": True, "subject": "Away again", "textBody": "Back later.", "fromDate": None})
+        inbox_before = len(self.c.latest(["subject"]))
+        send(self.d, "reject-me@origin.test", "question 6")
+        # The reply is refused by the sender's MX (550): the queue row goes, and no report
+        # is made of it (RFC 5321 4.5.5, RFC 5230 5.1: the reply has a null reverse-path).
+        deadline = time.time() + 30
+        rows = None
+        while time.time() < deadline:
+            rows = json.loads(self.d.ctl("queue", "list", "--json").stdout)["queue"]
+            if not rows and "vacation bob@example.test -> reject-me@origin.test: sent" in self.d.tail(400):
+                break
+            time.sleep(0.2)
+        self.assertEqual(rows, [], self.d.tail(40))
+        self.assertIn("vacation bob@example.test -> reject-me@origin.test: sent", self.d.tail(400))
+        time.sleep(2)
+        subjects = [e["subject"] for e in self.c.latest(["subject"])]
+        self.assertEqual(len(subjects), inbox_before + 1, subjects)  # the message itself, no report
+        self.assertIn("question 6", subjects)
 
 
 if __name__ == "__main__":
