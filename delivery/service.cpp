@@ -484,26 +484,34 @@ void sign_into(SubmissionSigner& signer, std::time_t now, mime::Skeleton& s, Out
   prepend(s, all);
 }
 
-// The spam check of a split message, before the commit (Inbound::spam_check). The
-// message is streamed from the skeleton and the staged attachments; above
+// The spam check of a split message, before the commit (Inbound::spam_check), or of a
+// stored one being submitted. The message is streamed from the skeleton and `blobs` (the
+// staged attachments, or the store's); above
 // [spam] max_size only the skeleton goes (header, text, structure), so an attachment is
 // never sent twice. False (and `out` set) when the message is refused or deferred.
-bool check_spam(SpamFilter& filter, const config::Spam& cfg, const Inbound& in, const std::string& hostname,
-                const std::string& trace_id, storage::Delivery& d, mime::Skeleton& s, Outcome& out) {
+// The envelope as rspamd is told it (its HTTP headers): `peer_*` empty when the message
+// did not come over SMTP (a JMAP submission).
+SpamQuery spam_query(const smtp::Envelope& env, const std::string& peer_ip, const std::string& peer_name,
+                     const std::string& hostname, const std::string& trace_id) {
   SpamQuery q;
-  q.ip = in.peer_ip;
-  q.helo = in.envelope.ehlo_domain;
-  q.peer_name = in.peer_name;
-  q.mail_from = in.envelope.mail_from.is_null() ? std::string() : in.envelope.mail_from.to_string();
-  for (const auto& r : in.envelope.rcpt_to) q.rcpt_to.push_back(r.address.to_string());
-  q.user = in.envelope.auth_user.value_or("");
+  q.ip = peer_ip;
+  q.helo = env.ehlo_domain;
+  q.peer_name = peer_name;
+  q.mail_from = env.mail_from.is_null() ? std::string() : env.mail_from.to_string();
+  for (const auto& r : env.rcpt_to) q.rcpt_to.push_back(r.address.to_string());
+  q.user = env.auth_user.value_or("");
   q.queue_id = trace_id;
   q.hostname = hostname;
+  return q;
+}
+
+bool check_spam(SpamFilter& filter, const config::Spam& cfg, const SpamQuery& q, mime::BlobSource& blobs,
+                mime::Skeleton& s, Outcome& out) {
   const bool outbound = !q.user.empty();
   SpamVerdict v;
   const std::uint64_t size = s.joined_size();
   if (size <= cfg.max_size_bytes) {
-    mime::Joiner joiner(s, d.staged_source());
+    mime::Joiner joiner(s, blobs);
     v = filter.check(q, size, [&](std::span<char> buf) { return joiner.read(buf); });
   } else {
     std::size_t pos = 0;
@@ -608,68 +616,36 @@ Outcome Service::deliver(Inbound in) {
 
 Outcome Service::deliver(Inbound in, Intake intake) {
   const std::string id = intake.st_->trace_id;
-  return guarded(id, [&] { return deliver_inbound(std::move(in), intake); });
+  const std::string user = in.envelope.auth_user.value_or(""), peer = in.peer_ip;
+  auto out = guarded(id, [&] { return deliver_inbound(std::move(in), intake); });
+  if (observer_) observer_(out, Observed{user, peer});
+  return out;
 }
 
-Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
-  Outcome out;
-  Intake::State& st = *intake.st_;
-  out.trace_id = st.trace_id;
-  if (!st.failure.empty()) {
-    out.internal_error = true;
-    out.detail = st.failure;
-    return out;
-  }
-  storage::Delivery& d = st.delivery;
-  d.set_per_recipient_quota();
-  std::function<bool(mime::Skeleton&)> adjust;
-  const bool spam = spam_ && in.spam_check;
-  if (st.check || st.signer || spam) {
-    adjust = [&](mime::Skeleton& s) {
-      if (st.check && !authenticate(*st.check, cfg_.hostname, auth_.enforce_reject, s, out)) return false;
-      // Before the signature: a submission's verdict adds nothing; an inbound one adds
-      // fields above the trace header.
-      if (spam && !check_spam(*spam_, cfg_.spam, in, cfg_.hostname, st.trace_id, d, s, out)) return false;
-      if (st.signer) sign_into(*st.signer, st.now, s, out);
-      return true;
-    };
-  }
-  auto split = finish_split(d, st.splitter, cfg_, out, adjust);
-  if (!split) {
-    if (out.status == Status::spam_rejected && in.envelope.auth_user) {
-      tell_admins_outbound_spam(*in.envelope.auth_user, out, st.now);
-    }
-    return out;
-  }
-  // The header section is the skeleton's own (never cut): what the client sent.
-  if (in.check_header_senders && !in.sent_account.empty() &&
-      !header_senders_allowed(in.sent_account, split->skeleton.bytes)) {
-    out.status = Status::from_rejected;
-    out.detail = "From/Sender header not owned by " + in.sent_account;
-    return out;
-  }
-
-  const auto internal = to_seconds(st.now);
-  std::size_t rows = 0;
-  // Each local recipient once: its hook placement, or its Sieve plan. Local redirect
-  // targets join the list; one already served is not served again (a redirect loop
-  // between local accounts ends here, RFC 5228 4.2).
-  const auto& skel = split->skeleton;
+// Each local recipient once: its hook placement, or its Sieve plan (with the vacation
+// reply it set), rows into `d`. Local redirect targets join the list; one already served
+// is not served again (a redirect loop between local accounts ends here, RFC 5228 4.2).
+Service::LocalPlacement Service::place_local(storage::Delivery& d, const std::vector<std::string>& accounts,
+                                             const smtp::Envelope& env, const mime::Skeleton& skel,
+                                             const mime::Summary& summary, std::time_t now,
+                                             storage::UnixSeconds internal, Outcome& out) {
+  LocalPlacement out_p;
+  std::size_t& rows = out_p.rows;
+  std::size_t& rejected = out_p.rejected;
+  std::vector<std::string>& relay_redirects = out_p.relay_redirects;
+  std::vector<SieveFollowUp>& after = out_p.after;
   const auto header_end = std::min(skel.bytes.size(), mime::header_section(skel.bytes).size());
-  const std::string sender = in.envelope.mail_from.is_null() ? std::string() : in.envelope.mail_from.to_string();
-  std::vector<std::string> todo(in.local_accounts.begin(), in.local_accounts.end());
+  const std::string sender = env.mail_from.is_null() ? std::string() : env.mail_from.to_string();
+  std::vector<std::string> todo(accounts.begin(), accounts.end());
   std::set<std::string> served;
   std::map<std::string, std::size_t> rows_of;
   std::optional<std::map<std::string, std::string>> rcpt_of;  // account -> RCPT TO address
-  std::vector<std::string> relay_redirects;
-  std::vector<SieveFollowUp> after;
-  std::size_t rejected = 0;
   for (std::size_t i = 0; i < todo.size(); ++i) {
     const std::string a = todo[i];
     if (!served.insert(a).second) {
       // Redirected back to an account already served (a loop): it ends in that account's
       // INBOX when its own script sent the message away, so nothing is lost.
-      if (i >= in.local_accounts.size() && rows_of[a] == 0) {
+      if (i >= accounts.size() && rows_of[a] == 0) {
         d.add_mailbox_row(a, "INBOX", {}, internal);
         ++rows_of[a];
         ++rows;
@@ -677,7 +653,7 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
       continue;
     }
     Placement p;
-    if (hook_) p = hook_(RecipientFacts{a, in.envelope, split->summary});
+    if (hook_) p = hook_(RecipientFacts{a, env, summary});
     if (p.discard) continue;
     auto spam_place = [&](std::string& mailbox, std::vector<std::string>& keywords) {
       if (!out.quarantined && !out.spam_junk) return;
@@ -689,7 +665,7 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     auto addressed_as = [&](const std::string& account) {
       if (!rcpt_of) {
         rcpt_of.emplace();
-        for (const auto& r : in.envelope.rcpt_to) {
+        for (const auto& r : env.rcpt_to) {
           auto route = store_.resolve_recipient(lower(r.address.to_string()));
           if (!route) continue;
           for (const auto& acct : route->accounts) rcpt_of->emplace(acct, r.address.to_string());
@@ -702,7 +678,7 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     // filter sent to Junk (no backscatter to forged senders).
     std::optional<sieve::Vacation> away;
     if (!out.quarantined && !out.spam_junk) {
-      if (auto settings = store_.vacation_get(a)) away = vacation_action(*settings, static_cast<std::int64_t>(st.now));
+      if (auto settings = store_.vacation_get(a)) away = vacation_action(*settings, static_cast<std::int64_t>(now));
     }
     auto active = store_.sieve_active(a);
     const bool has_script = active && *active;
@@ -718,9 +694,9 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     if (has_script) user = sieve_cache_->get((*active)->content, sieve_->limits);
     const std::string rcpt = addressed_as(a);
     DeliveredMessage view(std::string_view(skel.bytes).substr(0, header_end), std::string_view(skel.bytes).substr(header_end),
-                          split->summary, sender, rcpt, skel.joined_size());
+                          summary, sender, rcpt, skel.joined_size());
     sieve::Context ctx;
-    ctx.now_unix = static_cast<std::int64_t>(st.now);
+    ctx.now_unix = static_cast<std::int64_t>(now);
     ctx.user_addresses = {a};
     if (rcpt != a) ctx.user_addresses.push_back(lower(rcpt));
     std::optional<std::vector<storage::MailboxInfo>> boxes;
@@ -793,6 +769,58 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
     if (plan.reject && plan.rows.empty()) ++rejected;
     if (plan.vacation || plan.reject || !error.empty()) after.push_back({a, rcpt, plan.vacation, plan.reject, error});
   }
+  return out_p;
+}
+
+Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
+  Outcome out;
+  Intake::State& st = *intake.st_;
+  out.trace_id = st.trace_id;
+  if (!st.failure.empty()) {
+    out.internal_error = true;
+    out.detail = st.failure;
+    return out;
+  }
+  storage::Delivery& d = st.delivery;
+  d.set_per_recipient_quota();
+  std::function<bool(mime::Skeleton&)> adjust;
+  const bool spam = spam_ && in.spam_check;
+  if (st.check || st.signer || spam) {
+    adjust = [&](mime::Skeleton& s) {
+      if (st.check && !authenticate(*st.check, cfg_.hostname, auth_.enforce_reject, s, out)) return false;
+      // Before the signature: a submission's verdict adds nothing; an inbound one adds
+      // fields above the trace header.
+      if (spam && !check_spam(*spam_, cfg_.spam,
+                              spam_query(in.envelope, in.peer_ip, in.peer_name, cfg_.hostname, st.trace_id),
+                              d.staged_source(), s, out)) {
+        return false;
+      }
+      if (st.signer) sign_into(*st.signer, st.now, s, out);
+      return true;
+    };
+  }
+  auto split = finish_split(d, st.splitter, cfg_, out, adjust);
+  if (!split) {
+    if (out.status == Status::spam_rejected && in.envelope.auth_user) {
+      tell_admins_outbound_spam(*in.envelope.auth_user, out, st.now);
+    }
+    return out;
+  }
+  // The header section is the skeleton's own (never cut): what the client sent.
+  if (in.check_header_senders && !in.sent_account.empty() &&
+      !header_senders_allowed(in.sent_account, split->skeleton.bytes)) {
+    out.status = Status::from_rejected;
+    out.detail = "From/Sender header not owned by " + in.sent_account;
+    return out;
+  }
+
+  const auto internal = to_seconds(st.now);
+  auto placed = place_local(d, in.local_accounts, in.envelope, split->skeleton, split->summary, st.now, internal, out);
+  std::size_t rows = placed.rows;
+  const std::size_t rejected = placed.rejected;
+  const auto& relay_redirects = placed.relay_redirects;
+  const auto& after = placed.after;
+  const auto& skel = split->skeleton;
   if (!in.sent_account.empty()) d.add_mailbox_row(in.sent_account, "Sent", {"$seen"}, internal), ++rows;
   auto qenv = queue_envelope(in.envelope, in.foreign);
   if (srs_ && in.sent_account.empty() && !in.foreign.empty() && !qenv.mail_from.empty()) {
@@ -833,12 +861,18 @@ Outcome Service::deliver_inbound(Inbound in, Intake& intake) {
   committed_queue_rows(out.queue_rows);
   out.over_quota = receipt->over_quota;
   if (!out.over_quota.empty()) report_over_quota(in.envelope, split->skeleton.bytes, out.over_quota, st.now, out);
-  if (!after.empty()) {
-    DeliveredMessage view(std::string_view(skel.bytes).substr(0, header_end), std::string_view(skel.bytes).substr(header_end),
-                          split->summary, sender, "", skel.joined_size());
-    sieve_follow_up(view, in.envelope, st.now, after, out);
-  }
+  follow_up(placed, in.envelope, skel, split->summary, st.now, out);
   return out;
+}
+
+void Service::follow_up(const LocalPlacement& placed, const smtp::Envelope& env, const mime::Skeleton& skel,
+                        const mime::Summary& summary, std::time_t now, Outcome& out) {
+  if (placed.after.empty()) return;
+  const auto header_end = std::min(skel.bytes.size(), mime::header_section(skel.bytes).size());
+  const std::string sender = env.mail_from.is_null() ? std::string() : env.mail_from.to_string();
+  DeliveredMessage view(std::string_view(skel.bytes).substr(0, header_end), std::string_view(skel.bytes).substr(header_end),
+                        summary, sender, "", skel.joined_size());
+  sieve_follow_up(view, env, now, placed.after, out);
 }
 
 // RFC 3464: the sender learns which recipients were over quota (the others got the
@@ -1006,7 +1040,10 @@ Outcome Service::store_composed(Composed c) {
 }
 
 Outcome Service::submit(Submission s) {
-  return guarded("", [&] { return submit_message(std::move(s)); });
+  const std::string user = s.account;
+  auto out = guarded("", [&] { return submit_message(std::move(s)); });
+  if (observer_) observer_(out, Observed{user, ""});
+  return out;
 }
 
 // DKIM for a JMAP submission: the stored message joined from its blobs streams through
@@ -1062,6 +1099,12 @@ Outcome Service::submit_message(Submission s) {
     return out;
   }
   std::vector<std::string> local, foreign;
+  // The envelope as an SMTP submission would have it: what local recipients' scripts see.
+  smtp::Envelope env;
+  env.auth_user = s.account;
+  if (auto from = smtp::parse_path("<" + s.mail_from + ">", smtp::PathKind::Reverse); from && from->rest.empty()) {
+    env.mail_from = from->address;
+  }
   for (const auto& r : s.rcpt_to) {
     std::string path = "<" + r + ">";
     auto parsed = smtp::parse_path(path, smtp::PathKind::Forward);
@@ -1072,9 +1115,21 @@ Outcome Service::submit_message(Submission s) {
       out.detail = "recipient " + r.substr(0, 320) + " is malformed or unknown";
       return out;
     }
+    env.rcpt_to.push_back(smtp::Recipient{parsed->address, {}, {}});
     for (auto& a : route.accounts)
       if (std::find(local.begin(), local.end(), a) == local.end()) local.push_back(std::move(a));
     for (auto& f : route.foreign) foreign.push_back(std::move(f));
+  }
+  // The outbound spam policy, as for an SMTP submission: refused or deferred, never
+  // altered (a compromised account's spam is stopped and the admins are told).
+  if (spam_ && cfg_.spam.outbound) {
+    if (auto skel = mime::Skeleton::parse(s.record.skeleton)) {
+      if (!check_spam(*spam_, cfg_.spam, spam_query(env, "", "", cfg_.hostname, random_id()), store_.blob_source(),
+                      *skel, out)) {
+        if (out.status == Status::spam_rejected) tell_admins_outbound_spam(s.account, out, std::time(nullptr));
+        return out;
+      }
+    }
   }
   // Signed here, once (the sender's own stored copy stays as composed): the local
   // recipients' rows and the relayed copies share the signed record.
@@ -1082,8 +1137,16 @@ Outcome Service::submit_message(Submission s) {
   auto d = store_.begin_delivery();
   d.set_message(s.record);  // same skeleton: blobs referenced, not copied
   if (summary) set_thread_keys(d, *summary);
-  const auto now = to_seconds(std::time(nullptr));
-  for (const auto& a : local) d.add_mailbox_row(a, "INBOX", {}, now);
+  const std::time_t t = std::time(nullptr);
+  const auto now = to_seconds(t);
+  // Local recipients are placed as mail from the world is: hook, Sieve, vacation.
+  auto skel = mime::Skeleton::parse(s.record.skeleton);
+  LocalPlacement placed;
+  if (skel && summary) {
+    placed = place_local(d, local, env, *skel, *summary, t, now, out);
+  } else {
+    for (const auto& a : local) d.add_mailbox_row(a, "INBOX", {}, now), ++placed.rows;
+  }
   QueueEnvelope base;
   base.mail_from = s.mail_from;
   // SMTPUTF8 when an address needs it (RFC 6531 3.4).
@@ -1092,10 +1155,23 @@ Outcome Service::submit_message(Submission s) {
   };
   base.smtputf8 = utf8(s.mail_from) || std::any_of(foreign.begin(), foreign.end(), utf8);
   out.queue_rows = add_queue_rows(d, base, foreign, now);
-  auto receipt = commit(d, out);
-  if (!receipt) return out;
-  committed_queue_rows(out.queue_rows);
+  if (!placed.relay_redirects.empty()) {
+    base.smtputf8 = base.smtputf8 || std::any_of(placed.relay_redirects.begin(), placed.relay_redirects.end(), utf8);
+    out.queue_rows += add_queue_rows(d, base, placed.relay_redirects, now);
+  }
+  if (placed.rows > 0 || out.queue_rows > 0) {
+    auto receipt = commit(d, out);
+    if (!receipt) return out;
+    committed_queue_rows(out.queue_rows);
+    out.over_quota = receipt->over_quota;
+  } else {
+    // Every local recipient's script discarded or rejected it: sent, nothing stored (the
+    // sender gets the rejection reports); the submission still gets an id of its own.
+    out.status = Status::ok;
+    out.message_id = "M" + random_id();
+  }
   out.bytes = s.record.logical_size;
+  if (skel && summary) follow_up(placed, env, *skel, *summary, t, out);
   return out;
 }
 

@@ -248,6 +248,15 @@ class Service {
   // checked after the split and before the commit, with the message streamed from the
   // skeleton and the staged attachments (nothing copied).
   void set_spam(std::shared_ptr<SpamFilter> filter) { spam_ = std::move(filter); }
+  // Told of every delivery (SMTP, reports) and submission (JMAP) once it returns, on the
+  // calling thread: the daemon logs and counts what Sieve and the spam filter did there
+  // (server/daemon.cpp), whatever path the message took. Set once at start-up.
+  struct Observed {
+    std::string_view user;  // the authenticated sender ("" for mail from the world)
+    std::string_view peer;  // the client's IP ("" when not over SMTP)
+  };
+  using Observer = std::function<void(const Outcome&, const Observed&)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
   // Sieve (delivery/sieve_filter.hpp): every local recipient of mail delivered through
   // deliver() runs the admin's `before` script and its active script (Store::sieve_active)
   // before the commit. Without a call: no before script, default limits.
@@ -321,6 +330,19 @@ class Service {
   void tell_admins_outbound_spam(const std::string& user, Outcome& out, std::time_t now);
   void sieve_follow_up(DeliveredMessage& view, const smtp::Envelope& env, std::time_t now,
                        const std::vector<SieveFollowUp>& items, Outcome& out);
+  // The local recipients' rows of one message (delivered or submitted), by hook or Sieve.
+  struct LocalPlacement {
+    std::size_t rows = 0;
+    std::size_t rejected = 0;                  // recipients whose script rejected it
+    std::vector<std::string> relay_redirects;  // Sieve redirects to foreign addresses
+    std::vector<SieveFollowUp> after;          // vacation replies, reject reports, errors
+  };
+  LocalPlacement place_local(storage::Delivery& d, const std::vector<std::string>& accounts,
+                             const smtp::Envelope& env, const mime::Skeleton& skel, const mime::Summary& summary,
+                             std::time_t now, storage::UnixSeconds internal, Outcome& out);
+  // After the commit of a message placed by place_local: its follow-ups.
+  void follow_up(const LocalPlacement& placed, const smtp::Envelope& env, const mime::Skeleton& skel,
+                 const mime::Summary& summary, std::time_t now, Outcome& out);
 
   storage::Store& store_;
   const config::Config& cfg_;
@@ -330,6 +352,7 @@ class Service {
   std::shared_ptr<DkimKeyring> dkim_;
   std::shared_ptr<const Srs> srs_;
   std::shared_ptr<SpamFilter> spam_;
+  Observer observer_;
   std::shared_ptr<SieveCache> sieve_cache_;
   std::shared_ptr<const SieveSetup> sieve_;
 };

@@ -319,6 +319,22 @@ int run_daemon(const config::Config& cfg) {
                        {"fail_mode", cfg.spam.fail_open ? "open" : "closed"},
                        {"reject", cfg.spam.reject ? "550" : "junk"}});
   }
+  // What Sieve and the spam filter did to each message, on every path (SMTP, JMAP).
+  mail->set_observer([metrics](const delivery::Outcome& outcome, const delivery::Service::Observed& seen) {
+    for (const auto& note : outcome.after_notes) {
+      log::info("delivery.after", {{"id", outcome.trace_id}, {"note", note}});
+      if (note.starts_with("vacation ") && note.ends_with(": sent")) metrics->add("refmail_sieve_vacation_replies_total");
+      if (note.starts_with("error ")) metrics->add("refmail_sieve_errors_total");
+    }
+    if (outcome.spam_action.empty()) return;
+    metrics->add(metrics::with_label("refmail_spam_actions_total", "action", outcome.spam_action));
+    if (outcome.status == delivery::Status::spam_rejected && !seen.user.empty()) {
+      // A compromised account sending spam: stopped, and the admins were told.
+      log::warn("spam.outbound_blocked", {{"user", seen.user}, {"peer", seen.peer},
+                                          {"id", outcome.trace_id}, {"score", std::to_string(outcome.spam_score)}});
+      metrics->add("refmail_spam_outbound_blocked_total");
+    }
+  });
   admin_api->set_queue_notifier([r = relay.get()] { r->notify(); });
   {
     std::string why;
@@ -334,7 +350,6 @@ int run_daemon(const config::Config& cfg) {
   services.passwords = passwords;
   services.delivery = mail;
   services.search = search_index;
-  services.dkim = dkim_keys;
   std::unique_ptr<Listeners> listeners;
   {
     std::string why;

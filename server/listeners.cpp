@@ -180,9 +180,8 @@ std::unique_ptr<Listeners> start_listeners(Services svc, std::string& why) {
     ao.throttle = svc.passwords->throttle();  // one table for SMTP and HTTP
     l->router = std::make_shared<web::Router>(svc.store, svc.cfg, svc.metrics, ao);
     l->router->set_import(svc.import);
-    l->router->set_queue_notifier(svc.queue_notify);
+    l->router->set_delivery(svc.delivery);
     l->router->set_search(svc.search);
-    if (svc.dkim) l->router->set_dkim(svc.dkim);
     HttpOptions o;
     o.name = "http";
     o.budget = http_budget;

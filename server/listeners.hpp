@@ -24,7 +24,6 @@ namespace refmail::search {
 class Index;
 }
 namespace refmail::delivery {
-class DkimKeyring;
 class Service;
 }
 namespace refmail::metrics {
@@ -48,18 +47,17 @@ struct Services {
   std::shared_ptr<metrics::Metrics> metrics = nullptr;
   // The import webhook's context; null when import is off.
   std::shared_ptr<web::ImportContext> import = nullptr;
-  // Wakes the relay worker after a queue row was committed (JMAP submissions).
+  // Wakes the relay worker after a queue row was committed (for the delivery service
+  // start_listeners makes when `delivery` is null).
   std::function<void()> queue_notify = nullptr;
   // Every password check (SMTP AUTH, IMAP LOGIN, HTTP Basic and login): throttle + argon2 on its
   // own pool. Made by start_listeners when null (then joined when the last user goes).
   std::shared_ptr<PasswordGate> passwords = nullptr;
-  // The delivery service SMTP sessions deliver through; made by start_listeners when
-  // null (waking the relay through queue_notify).
+  // The delivery service SMTP, IMAP APPEND and JMAP write through; made by
+  // start_listeners when null (waking the relay through queue_notify).
   std::shared_ptr<delivery::Service> delivery = nullptr;
   // [proxy] trusted, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> trusted_proxies = nullptr;
-  // DKIM keys for JMAP submissions (the SMTP ones sign through `delivery`).
-  std::shared_ptr<delivery::DkimKeyring> dkim = nullptr;
   // [auth] skip_networks, parsed once; made by start_listeners when null.
   std::shared_ptr<const net::NetworkSet> auth_skip = nullptr;
   // The full-text index for JMAP Email/query; null: text filters scan summaries.

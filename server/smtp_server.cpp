@@ -329,20 +329,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
                                       {"spam", outcome.spam_action},
                                       {"junk", outcome.spam_junk ? "yes" : "no"}});
         }
-        for (const auto& note : outcome.after_notes) {
-          log::info("delivery.after", {{"id", outcome.trace_id}, {"note", note}});
-          if (note.starts_with("vacation ") && note.ends_with(": sent")) svc.metrics->add("refmail_sieve_vacation_replies_total");
-          if (note.starts_with("error ")) svc.metrics->add("refmail_sieve_errors_total");
-        }
-        if (!outcome.spam_action.empty()) {
-          svc.metrics->add(metrics::with_label("refmail_spam_actions_total", "action", outcome.spam_action));
-          if (outcome.status == delivery::Status::spam_rejected && session.auth_user()) {
-            // A compromised account sending spam: stopped here, and the admin is told.
-            log::warn("spam.outbound_blocked", {{"user", *session.auth_user()}, {"peer", peer_ip},
-                                                {"id", outcome.trace_id}, {"score", std::to_string(outcome.spam_score)}});
-            svc.metrics->add("refmail_spam_outbound_blocked_total");
-          }
-        }
+        // Sieve's and the spam filter's outcomes: logged and counted by the delivery
+        // service's observer (server/daemon.cpp), for every path a message takes.
         if (!outcome.over_quota.empty()) {
           log::info("ingest.over_quota", {{"id", outcome.trace_id}, {"accounts", outcome.over_quota.size()},
                                           {"report", outcome.over_quota_report}});

@@ -39,7 +39,7 @@ class Index;
 }
 
 namespace refmail::delivery {
-class DkimKeyring;
+class Service;
 }  // namespace refmail::delivery
 
 namespace refmail::web {
@@ -84,15 +84,15 @@ class Jmap {
   [[nodiscard]] Response event_source(const std::string& account, const Request& req);
 
   [[nodiscard]] const JmapLimits& limits() const { return limits_; }
-  // Called (from any thread) after EmailSubmission/set committed a relay queue row, so
-  // the relay worker starts at once. REQUIRES: set before requests are served.
-  void set_queue_notifier(std::function<void()> notify);
+  // The daemon's delivery service (one for every path: hook, Sieve, spam filter, DKIM,
+  // the relay's wake-up): Email/set, EmailSubmission/set and uploads go through it.
+  // Without a call: a service of its own with the defaults. REQUIRES: set before requests
+  // are served.
+  void set_delivery(std::shared_ptr<delivery::Service> service);
   // Email/query answers text conditions from this index (search/index.hpp); without
   // one (or while it cannot answer) it scans the account's summaries. REQUIRES: set
   // before requests are served.
   void set_search(std::shared_ptr<search::Index> index);
-  // DKIM keys: EmailSubmission/set signs with them (delivery::Service::set_dkim).
-  void set_dkim(std::shared_ptr<delivery::DkimKeyring> keys);
 
   struct Impl;
 

@@ -430,7 +430,7 @@ Response Jmap::upload(const std::string& account, std::string_view rest, const R
   }
   auto expires = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
                  limits_.upload_hold;
-  auto held = impl_->mail.hold_upload(account, req.body, expires);
+  auto held = impl_->mail->hold_upload(account, req.body, expires);
   if (held.status == delivery::Status::quota_exceeded) {
     return error_response(413, "overQuota: the upload would exceed the account's quota");
   }

@@ -333,9 +333,10 @@ Jmap::Jmap(storage::Store& store, const config::Config& cfg, JmapLimits limits)
       uploads_in_flight_(std::make_unique<ConcurrencyLimit>(limits.max_concurrent_upload)) {}
 Jmap::~Jmap() = default;
 
-void Jmap::set_queue_notifier(std::function<void()> notify) { impl_->mail.set_wake_relay(std::move(notify)); }
+void Jmap::set_delivery(std::shared_ptr<delivery::Service> service) {
+  if (service) impl_->mail = std::move(service);
+}
 void Jmap::set_search(std::shared_ptr<search::Index> index) { impl_->search = std::move(index); }
-void Jmap::set_dkim(std::shared_ptr<delivery::DkimKeyring> keys) { impl_->mail.set_dkim(std::move(keys)); }
 
 Response Jmap::session(const std::string& account) {
   const auto& l = limits_;

@@ -24,13 +24,14 @@ namespace refmail::web {
 namespace json = boost::json;
 
 struct Jmap::Impl {
-  Impl(storage::Store& s, const config::Config& c, JmapLimits l) : store(s), cfg(c), limits(l), mail(s, c) {}
+  Impl(storage::Store& s, const config::Config& c, JmapLimits l)
+      : store(s), cfg(c), limits(l), mail(std::make_shared<delivery::Service>(s, c)) {}
   storage::Store& store;
   const config::Config& cfg;
   JmapLimits limits;
-  // Email/set create, EmailSubmission/set and uploads go through it; it wakes the
-  // relay (set_queue_notifier) after a commit that queued rows.
-  delivery::Service mail;
+  // Email/set create, EmailSubmission/set and uploads go through it: the daemon's
+  // (Jmap::set_delivery), which wakes the relay after a commit that queued rows.
+  std::shared_ptr<delivery::Service> mail;
   // Email/query's text conditions (null: the summary scan answers them).
   std::shared_ptr<search::Index> search;
 };

@@ -193,7 +193,7 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   // As on the submission port: From is the account or one of its aliases, unless the
   // operator allows any sender (the delivery service's rule, the same for SMTP).
   if (std::any_of(d.from.begin(), d.from.end(),
-                  [&](const mime::Address& a) { return !ctx.j.mail.may_send_as(ctx.account, a.email); })) {
+                  [&](const mime::Address& a) { return !ctx.j.mail->may_send_as(ctx.account, a.email); })) {
     return desc = "from must be the account's own address or one of its aliases", "invalidProperties";
   }
   d.to = read_addresses(o.if_contains("to"));
@@ -248,7 +248,7 @@ std::string create_email(Ctx& ctx, const json::object& o, std::string& new_id, s
   c.summary = mime::summarize(composed->skeleton.bytes, composed->skeleton, lim);
   c.summary.bcc = d.bcc;  // kept for EmailSubmission's envelope; never written into the message
   c.skeleton = std::move(composed->skeleton);
-  auto stored = ctx.j.mail.store_composed(std::move(c));
+  auto stored = ctx.j.mail->store_composed(std::move(c));
   ctx.invalidate();
   if (stored.status == delivery::Status::quota_exceeded) return desc = "over quota", "overQuota";
   if (stored.status != delivery::Status::ok) return desc = stored.detail, "serverFail";
@@ -399,12 +399,13 @@ void submission_set(Ctx& ctx, json::object& args, const std::string& call_id, js
       // The delivery service applies SMTP submission's rules: the sender is the account
       // or one of its aliases, every recipient routes, one queue row per domain.
       delivery::Submission sub{ctx.account, mail_from, std::move(rcpts), msg->record};
-      auto sent = ctx.j.mail.submit(std::move(sub));
+      auto sent = ctx.j.mail->submit(std::move(sub));
       if (sent.status != delivery::Status::ok) {
         const char* type = sent.status == delivery::Status::sender_rejected  ? "forbiddenMailFrom"
                            : sent.status == delivery::Status::from_rejected  ? "forbiddenFrom"
                            : sent.status == delivery::Status::bad_recipients ? "invalidRecipients"
                            : sent.status == delivery::Status::quota_exceeded ? "overQuota"
+                           : sent.status == delivery::Status::spam_rejected  ? "forbiddenToSend"
                                                                               : "serverFail";
         not_created[kv.key()] = set_error(type, sent.detail);
         continue;

@@ -48,11 +48,10 @@ class Router {
   // Enables /api/import/notify (the legacy server's new-mail webhook). REQUIRES: called
   // before the router serves requests.
   void set_import(std::shared_ptr<ImportContext> ctx) { import_ = std::move(ctx); }
-  // Wakes the relay after JMAP submissions queue mail for foreign domains.
-  void set_queue_notifier(std::function<void()> notify) { jmap_.set_queue_notifier(std::move(notify)); }
+  // The delivery service JMAP writes through (Jmap::set_delivery).
+  void set_delivery(std::shared_ptr<delivery::Service> service) { jmap_.set_delivery(std::move(service)); }
   // The full-text index for Email/query (Jmap::set_search).
   void set_search(std::shared_ptr<search::Index> index) { jmap_.set_search(std::move(index)); }
-  void set_dkim(std::shared_ptr<delivery::DkimKeyring> keys) { jmap_.set_dkim(std::move(keys)); }
   [[nodiscard]] std::shared_ptr<metrics::Metrics> shared_metrics() { return metrics_; }
 
  private:

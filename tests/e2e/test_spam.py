@@ -5,7 +5,8 @@ rejected with 550 5.7.1, filed into Junk (made when missing) with X-Spam headers
 filed with the rewritten subject; a clean message is delivered with its verdict; header
 fields a sender forged are removed; a message above [spam] max_size is checked as its
 skeleton; moving a message into Junk (IMAP MOVE) and out of it (JMAP Email/set) teaches
-rspamd's controller; an authenticated submission with spam is stopped with a warn line.
+rspamd's controller; an authenticated submission with spam (over SMTP and over JMAP) is
+stopped with a warn line.
 And the fail modes without a working rspamd: nothing listening, a peer that never
 answers, a peer that answers garbage; open delivers marked unchecked, closed answers 451."""
 import imaplib
@@ -230,6 +231,27 @@ class SpamTest(unittest.TestCase):
         finally:
             m.logout()
         self.assertIn("refmail_spam_outbound_blocked_total 2", metrics(self.d))
+
+    def test_8_jmap_submission_meets_the_outbound_policy(self):
+        a = JmapClient(self.d.ports["http"], "alice@example.test", "alice-pw")
+        boxes = a.mailboxes()
+
+        def submit(subject, body):
+            draft = {"mailboxIds": {boxes["drafts"]: True}, "keywords": {"$draft": True},
+                     "from": [{"email": "alice@example.test"}], "to": [{"email": USER}], "subject": subject,
+                     "textBody": [{"partId": "t", "type": "text/plain"}], "bodyValues": {"t": {"value": body}}}
+            return a.call(["Email/set", {"accountId": a.account, "create": {"k": draft}}, "c"],
+                          ["EmailSubmission/set", {"accountId": a.account, "create": {"s": {"emailId": "#k"}}}, "s"])[1][1]
+        # rspamd finds its pattern only on a line of its own (here: with its line end).
+        r = submit("webmail spam", GTUBE_REJECT + "\n")
+        self.assertEqual((r.get("notCreated") or {}).get("s", {}).get("type"), "forbiddenToSend", r)
+        self.assertIn("refmail_spam_outbound_blocked_total 3", metrics(self.d))
+        self.assertIsNone(self.mb.fetch("INBOX", "webmail spam"))
+        r = submit("webmail minutes", TEXT)
+        self.assertIn("s", r.get("created") or {}, r)
+        got = self.mb.fetch("INBOX", "webmail minutes")
+        self.assertIsNotNone(got)
+        self.assertNotIn(b"X-Spam", got[0])  # a submission leaves as it was written
 
 
 class RejectAsJunkTest(unittest.TestCase):

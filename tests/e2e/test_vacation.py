@@ -7,7 +7,10 @@ mail from a foreign sender (the relay's peer is that sender's MX, found through 
 authoritative DNS server) gets exactly one reply within the period, as a
 multipart/alternative quoted-printable message, never to list mail; it replies beside an
 active Sieve script that files the message, not when the script discards it, not before
-fromDate, and not once switched off."""
+fromDate, and not once switched off; and mail a colleague sends from the webmail (JMAP
+EmailSubmission) meets the same Sieve rules and vacation reply as mail from the world; a
+reply to an address that bounces is dropped by the relay (null reverse-path: no bounce of
+a bounce), nothing else is lost."""
 import email
 import email.policy
 import json
@@ -20,7 +23,7 @@ from test_relay import ForeignMx
 
 VACATION = "urn:ietf:params:jmap:vacationresponse"
 USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:ietf:params:jmap:sieve", VACATION]
-USERS = {"bob@example.test": "bob-pw-1"}
+USERS = {"bob@example.test": "bob-pw-1", "alice@example.test": "alice-pw-1"}
 
 
 def call(c, *calls):
@@ -47,6 +50,7 @@ class VacationResponse(unittest.TestCase):
         for u, p in USERS.items():
             cls.d.add_user(u, p)
         cls.c = JmapClient(cls.d.ports["http"], "bob@example.test", USERS["bob@example.test"])
+        cls.alice = JmapClient(cls.d.ports["http"], "alice@example.test", USERS["alice@example.test"])
 
     @classmethod
     def tearDownClass(cls):
@@ -162,6 +166,64 @@ class VacationResponse(unittest.TestCase):
         send(self.d, "joe@origin.test", "question 4")
         got = self.replies(before + 1, 0)
         self.assertEqual(got, [], self.d.tail())
+
+    def test_5_jmap_submission_meets_the_rules_and_the_reply(self):
+        self.set({"isEnabled": True, "subject": "Away again", "textBody": "Back later.", "fromDate": None})
+        a = self.alice
+        boxes = a.mailboxes()
+        draft = {"mailboxIds": {boxes["drafts"]: True}, "keywords": {"$draft": True, "$seen": True},
+                 "from": [{"email": "alice@example.test"}], "to": [{"email": "bob@example.test"}],
+                 "subject": "invoice 9", "messageId": ["invoice-9@example.test"],
+                 "textBody": [{"partId": "t", "type": "text/plain"}], "bodyValues": {"t": {"value": "Pay me."}}}
+        r = a.call(["Email/set", {"accountId": a.account, "create": {"k": draft}}, "c"],
+                   ["EmailSubmission/set", {"accountId": a.account, "create": {"s": {"emailId": "#k"}}}, "s"])
+        self.assertIn("s", r[1][1].get("created") or {}, r)
+
+        def subjects(c, role):
+            b = c.mailboxes()
+            q = c.call(["Email/query", {"accountId": c.account, "filter": {"inMailbox": b[role]}}, "q"],
+                       ["Email/get", {"accountId": c.account, "properties": ["subject"],
+                                      "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
+            return sorted(e["subject"] for e in q[1][1]["list"])
+        # Bob's script filed it (the Billing folder the script made), and Alice got one
+        # reply in her INBOX; a second message gets none.
+        deadline = time.time() + 30
+        while time.time() < deadline and "Away again" not in subjects(a, "inbox"):
+            time.sleep(0.2)
+        self.assertEqual(subjects(a, "inbox"), ["Away again"], self.d.tail())
+        bob_boxes = self.c.call(["Mailbox/get", {"accountId": self.c.account}, "m"])[0][1]["list"]
+        billing = [m["id"] for m in bob_boxes if m["name"] == "Billing"]
+        self.assertEqual(len(billing), 1, bob_boxes)
+        q = self.c.call(["Email/query", {"accountId": self.c.account, "filter": {"inMailbox": billing[0]}}, "q"],
+                        ["Email/get", {"accountId": self.c.account, "properties": ["subject"],
+                                       "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
+        self.assertIn("invoice 9", [e["subject"] for e in q[1][1]["list"]])
+        draft["subject"], draft["messageId"] = "invoice 10", ["invoice-10@example.test"]
+        r = a.call(["Email/set", {"accountId": a.account, "create": {"k": draft}}, "c"],
+                   ["EmailSubmission/set", {"accountId": a.account, "create": {"s": {"emailId": "#k"}}}, "s"])
+        self.assertIn("s", r[1][1].get("created") or {}, r)
+        time.sleep(2)
+        self.assertEqual(subjects(a, "inbox"), ["Away again"])
+
+    def test_6_reply_to_an_address_that_bounces(self):
+        self.set({"isEnabled": True, "subject": "Away again", "textBody": "Back later.", "fromDate": None})
+        inbox_before = len(self.c.latest(["subject"]))
+        send(self.d, "reject-me@origin.test", "question 6")
+        # The reply is refused by the sender's MX (550): the queue row goes, and no report
+        # is made of it (RFC 5321 4.5.5, RFC 5230 5.1: the reply has a null reverse-path).
+        deadline = time.time() + 30
+        rows = None
+        while time.time() < deadline:
+            rows = json.loads(self.d.ctl("queue", "list", "--json").stdout)["queue"]
+            if not rows and "vacation bob@example.test -> reject-me@origin.test: sent" in self.d.tail(400):
+                break
+            time.sleep(0.2)
+        self.assertEqual(rows, [], self.d.tail(40))
+        self.assertIn("vacation bob@example.test -> reject-me@origin.test: sent", self.d.tail(400))
+        time.sleep(2)
+        subjects = [e["subject"] for e in self.c.latest(["subject"])]
+        self.assertEqual(len(subjects), inbox_before + 1, subjects)  # the message itself, no report
+        self.assertIn("question 6", subjects)
 
 
 if __name__ == "__main__":
