@@ -189,6 +189,7 @@ int run_daemon(const config::Config& cfg) {
   search_opts.dir = fs::path(cfg.data_dir) / "fts";
   auto search_index = std::make_shared<search::Index>(*store, search_opts);
   admin_api->set_search(search_index);
+  admin_api->set_config(cfg);
   auto search_worker = std::make_unique<SearchWorker>(*store, search_index, metrics);
   search_worker->start();
   auto import_ctx = std::make_shared<web::ImportContext>(web::ImportContext{

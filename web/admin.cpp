@@ -10,7 +10,9 @@
 
 #include <boost/json.hpp>
 
+#include "config/config.hpp"
 #include "delivery/queue_envelope.hpp"
+#include "delivery/sieve_filter.hpp"
 #include "search/index.hpp"
 #include "storage/store.hpp"
 
@@ -250,6 +252,8 @@ Response AdminApi::handle(const Request& req) {
     }
   } else if (split_route("queue", rest)) {
     return handle_queue(req, rest);
+  } else if (split_route("sieve", rest) && !rest.empty()) {
+    return handle_sieve(req, rest, body);
   } else if (split_route("rows", rest) && m == "GET" && !rest.empty()) {
     std::string mailbox = query_value(req.target, "mailbox");
     auto rows = store_.list_rows(rest, mailbox.empty() ? "INBOX" : mailbox);
@@ -398,6 +402,89 @@ Response AdminApi::handle_queue(const Request& req, const std::string& rest) {
     return json_ok(json::object{{"id", id}, {op == "hold" ? "held" : "due", op == "hold" ? json::value(true) : json::value(now.time_since_epoch().count())}});
   }
   return error_response(404, "no such queue route: " + m + " /admin/v1/queue/" + rest);
+}
+
+// A user's Sieve scripts and vacation reply, as `doveadm sieve` gives a Dovecot admin:
+// the same store rows ManageSieve and JMAP use, the same checks (delivery::validate_sieve,
+// [sieve]'s limits).
+Response AdminApi::handle_sieve(const Request& req, const std::string& rest, const json::object& body) {
+  const std::string& m = req.method;
+  // "address" or "address/name": a script name never holds '/' (storage::valid_sieve_name).
+  const auto at = rest.find('@');
+  const auto slash = rest.find('/', at == std::string::npos ? 0 : at);
+  const std::string address = rest.substr(0, slash);
+  const std::string name = slash == std::string::npos ? std::string() : rest.substr(slash + 1);
+  const sieve::Limits limits = cfg_ ? delivery::sieve_limits(*cfg_) : sieve::Limits{};
+  const storage::SieveLimits store_limits =
+      cfg_ ? storage::SieveLimits{cfg_->sieve.max_script_bytes, cfg_->sieve.max_scripts} : storage::SieveLimits{};
+  if (auto u = store_.get_user(address); !u) return store_error(u.error());
+  if (name.empty() && m == "GET") {
+    auto list = store_.sieve_list(address);
+    if (!list) return store_error(list.error());
+    auto v = store_.vacation_get(address);
+    if (!v) return store_error(v.error());
+    json::array scripts;
+    for (const auto& s : *list) {
+      scripts.push_back(json::object{{"name", s.name}, {"active", s.active}, {"bytes", s.size_bytes}});
+    }
+    json::object vacation{{"enabled", v->enabled}, {"subject", v->subject.value_or("")}};
+    vacation["from"] = v->from_date ? json::value(*v->from_date) : json::value(nullptr);
+    vacation["to"] = v->to_date ? json::value(*v->to_date) : json::value(nullptr);
+    return json_ok(json::object{{"address", address}, {"scripts", std::move(scripts)}, {"vacation", std::move(vacation)}});
+  }
+  if (name.empty() && m == "POST") {
+    // {"active": NAME} activates, {"active": ""} deactivates; {"vacation": false} turns
+    // the vacation reply off (a user who left it on).
+    if (const auto* a = body.if_contains("active")) {
+      if (!a->is_string()) return error_response(400, "\"active\" is a script name or \"\"");
+      if (auto r = store_.sieve_activate(address, a->as_string()); !r) return store_error(r.error());
+    }
+    if (const auto* v = body.if_contains("vacation")) {
+      if (!v->is_bool() || v->as_bool()) return error_response(400, "\"vacation\" can only be set to false here");
+      auto cur = store_.vacation_get(address);
+      if (!cur) return store_error(cur.error());
+      if (cur->enabled) {
+        cur->enabled = false;
+        if (auto r = store_.vacation_set(address, *cur); !r) return store_error(r.error());
+      }
+    }
+    return json_ok(json::object{{"address", address}});
+  }
+  if (name.empty()) return error_response(405, "use GET or POST");
+  if (m == "GET") {
+    auto content = store_.sieve_get(address, name);
+    if (!content) return store_error(content.error());
+    if (!*content) return error_response(404, "no script " + name + " for " + address);
+    auto active = store_.sieve_active(address);
+    if (!active) return store_error(active.error());
+    return json_ok(json::object{{"name", name},
+                                {"active", *active && (*active)->name == name},
+                                {"content", std::move(**content)}});
+  }
+  if (m == "PUT") {
+    std::string content;
+    if (!string_field(body, "content", content)) return error_response(400, "\"content\" is required");
+    if (auto why = delivery::validate_sieve(content, limits); !why.empty()) return error_response(400, why);
+    if (auto r = store_.sieve_put(address, name, content, store_limits); !r) {
+      if (r.error() == storage::errc::too_large || r.error() == storage::errc::quota_exceeded) {
+        return error_response(413, storage::error_detail(r.error()));
+      }
+      return store_error(r.error());
+    }
+    const auto* activate = body.if_contains("activate");
+    if (activate && activate->is_bool() && activate->as_bool()) {
+      if (auto r = store_.sieve_activate(address, name); !r) return store_error(r.error());
+    }
+    return json_ok(json::object{{"address", address}, {"name", name}}, 201);
+  }
+  if (m == "DELETE") {
+    if (auto r = store_.sieve_delete(address, name); !r) {
+      if (r.error() == storage::errc::in_use) return error_response(409, "the script is active: deactivate it first");
+      return store_error(r.error());
+    }
+    return json_ok(json::object{{"removed", name}});
+  }
+  return error_response(405, "use GET, PUT or DELETE");
 }
 
 }  // namespace refmail::web

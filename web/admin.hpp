@@ -9,6 +9,8 @@
 //   GET /admin/v1/queue, GET|DELETE /admin/v1/queue/{id}, POST /admin/v1/queue/{id}/retry,
 //   POST /admin/v1/queue/{id}/hold, POST /admin/v1/queue/{id}/release,
 //   POST /admin/v1/queue/retry-all, GET /admin/v1/rows/{account}[?mailbox=INBOX]
+//   GET /admin/v1/sieve/{address} (scripts, vacation), GET|PUT|DELETE
+//   /admin/v1/sieve/{address}/{name}, POST /admin/v1/sieve/{address} {"active"?, "vacation"?}
 // SECURITY: every route requires Request::peer_trusted; otherwise 403. Passwords in
 // requests are never logged; a generated password is returned once, never stored plain.
 #pragma once
@@ -18,11 +20,18 @@
 
 #include "web/http.hpp"
 
+namespace boost::json {
+class object;
+}
+
 namespace refmail::storage {
 class Store;
 }
 namespace refmail::search {
 class Index;
+}
+namespace refmail::config {
+struct Config;
 }
 
 namespace refmail::web {
@@ -36,10 +45,15 @@ class AdminApi {
   void set_queue_notifier(std::function<void()> notify) { queue_notify_ = std::move(notify); }
   // The full-text index POST /admin/v1/index/rebuild rebuilds. Set once at start-up.
   void set_search(std::shared_ptr<search::Index> index) { search_ = std::move(index); }
+  // [sieve]'s bounds for scripts put through /admin/v1/sieve (defaults without a call).
+  // Set once at start-up; `cfg` outlives the API.
+  void set_config(const config::Config& cfg) { cfg_ = &cfg; }
 
  private:
   [[nodiscard]] Response handle_queue(const Request& req, const std::string& rest);
+  [[nodiscard]] Response handle_sieve(const Request& req, const std::string& rest, const boost::json::object& body);
   storage::Store& store_;
+  const config::Config* cfg_ = nullptr;
   std::function<void()> queue_notify_;
   std::shared_ptr<search::Index> search_;
 };

@@ -10,10 +10,14 @@ active Sieve script that files the message, not when the script discards it, not
 fromDate, and not once switched off; and mail a colleague sends from the webmail (JMAP
 EmailSubmission) meets the same Sieve rules and vacation reply as mail from the world; a
 reply to an address that bounces is dropped by the relay (null reverse-path: no bounce of
-a bounce), nothing else is lost."""
+a bounce), nothing else is lost. And the admin's view: `refmailctl sieve` lists, shows,
+stores (checked: a broken script is refused with line:column), activates, deactivates
+and deletes a user's scripts; `refmailctl vacation` shows the reply and turns it off."""
 import email
 import email.policy
 import json
+import os
+import tempfile
 import smtplib
 import time
 import unittest
@@ -224,6 +228,47 @@ class VacationResponse(unittest.TestCase):
         subjects = [e["subject"] for e in self.c.latest(["subject"])]
         self.assertEqual(len(subjects), inbox_before + 1, subjects)  # the message itself, no report
         self.assertIn("question 6", subjects)
+
+    def test_7_admin_commands(self):
+        d = self.d
+        listed = d.ctl("sieve", "list", "bob@example.test").stdout
+        self.assertIn("* rules", listed)
+        self.assertIn('fileinto :create "Billing"', d.ctl("sieve", "show", "bob@example.test", "rules").stdout)
+        with tempfile.TemporaryDirectory() as tmp:
+            good, bad = os.path.join(tmp, "good.sieve"), os.path.join(tmp, "bad.sieve")
+            with open(good, "w") as f:
+                f.write('require "fileinto";\r\nif header :contains "subject" "memo" { fileinto "Archive"; }\r\n')
+            with open(bad, "w") as f:
+                f.write('require "fileinto";\r\nfileinto "Archive"\r\n')
+            r = d.ctl("sieve", "put", "bob@example.test", "broken", bad, check=False)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertRegex(r.stdout + r.stderr, r"\d+:\d+")
+            d.ctl("sieve", "put", "bob@example.test", "memos", good, "--activate")
+        listed = json.loads(d.ctl("sieve", "list", "bob@example.test", "--json").stdout)
+        self.assertEqual({s["name"]: s["active"] for s in listed["scripts"]}, {"rules": False, "memos": True})
+        send(d, "kim@origin.test", "memo 1")
+        deadline = time.time() + 10
+        archived = []
+        while time.time() < deadline and "memo 1" not in archived:
+            boxes = self.c.mailboxes()
+            q = self.c.call(["Email/query", {"accountId": self.c.account, "filter": {"inMailbox": boxes["archive"]}}, "q"],
+                            ["Email/get", {"accountId": self.c.account, "properties": ["subject"],
+                                           "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"])
+            archived = [e["subject"] for e in q[1][1]["list"]]
+            time.sleep(0.2)
+        self.assertIn("memo 1", archived)
+        r = d.ctl("sieve", "delete", "bob@example.test", "memos", check=False)
+        self.assertNotEqual(r.returncode, 0)  # active: refused
+        d.ctl("sieve", "deactivate", "bob@example.test")
+        d.ctl("sieve", "delete", "bob@example.test", "memos")
+        listed = json.loads(d.ctl("sieve", "list", "bob@example.test", "--json").stdout)
+        self.assertEqual([(s["name"], s["active"]) for s in listed["scripts"]], [("rules", False)])
+        self.assertIn("vacation reply on", d.ctl("vacation", "show", "bob@example.test").stdout)
+        d.ctl("vacation", "off", "bob@example.test")
+        self.assertIn("vacation reply off", d.ctl("vacation", "show", "bob@example.test").stdout)
+        self.assertFalse(self.get()["list"][0]["isEnabled"])
+        r = d.ctl("sieve", "list", "nobody@example.test", check=False)
+        self.assertNotEqual(r.returncode, 0)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,6 @@ void open_router() {
   if (!s) die("cannot open the store: " + storage::error_detail(s.error()));
   h->store = std::move(*s);
   h->router = std::make_unique<web::Router>(*h->store, h->cfg);
-  h->router->set_queue_notifier([] {});
 }
 
 void close_router() {

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -92,6 +93,21 @@ AdminResponse AdminClient::call(const std::string& method, const std::string& pa
   out.status = std::atoi(resp.c_str() + 9);
   out.body = resp.substr(head_end + 4);
   return out;
+}
+
+std::string url_escape(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '@' || c == '.' || c == '-' || c == '_' || c == '+') {
+      o.push_back(static_cast<char>(c));
+    } else {
+      o.push_back('%');
+      o.push_back(hex[c >> 4]);
+      o.push_back(hex[c & 15]);
+    }
+  }
+  return o;
 }
 
 }  // namespace refmail::tools

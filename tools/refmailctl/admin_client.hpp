@@ -25,4 +25,8 @@ class AdminClient {
   std::string socket_path_;
 };
 
+// One path segment of an admin route: everything but letters, digits and @.-_+
+// percent-encoded (the daemon decodes it).
+[[nodiscard]] std::string url_escape(const std::string& s);
+
 }  // namespace refmail::tools

@@ -20,10 +20,12 @@
 #include "tools/refmailctl/import.hpp"
 #include "tools/refmailctl/offline.hpp"
 #include "tools/refmailctl/queue.hpp"
+#include "tools/refmailctl/sieve.hpp"
 
 namespace json = boost::json;
 using refmail::tools::AdminClient;
 using refmail::tools::AdminResponse;
+using refmail::tools::url_escape;
 
 namespace {
 
@@ -86,18 +88,6 @@ std::string read_password_stdin() {
     std::exit(EX_USAGE);
   }
   return pw;
-}
-
-std::string url_escape(const std::string& s) {
-  std::ostringstream o;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '@' || c == '.' || c == '-' || c == '_' || c == '+') {
-      o << c;
-    } else {
-      o << '%' << std::hex << std::uppercase << std::setw(2) << std::setfill('0') << int(c);
-    }
-  }
-  return o.str();
 }
 
 std::string human_bytes(double b) {
@@ -231,6 +221,36 @@ int main(int argc, char** argv) {
   import_run->add_option("source", import_source)->required();
   import_run->add_option("user", import_user, "the user name on the source")->required();
   import_run->add_option("--mailbox", import_mailbox, "only this mailbox (default: the mapping's list)");
+
+  // sieve and vacation (a user's scripts and vacation reply, via /admin/v1/sieve)
+  auto* sieve = app.add_subcommand("sieve", "a user's Sieve scripts")->require_subcommand(1);
+  refmail::tools::SieveArgs sieve_args;
+  auto* sieve_list = sieve->add_subcommand("list", "the user's scripts (* = active)");
+  sieve_list->add_option("user", sieve_args.user)->required();
+  sieve_list->add_flag("--json", g.json, "print JSON");
+  auto* sieve_show = sieve->add_subcommand("show", "print a script");
+  sieve_show->add_option("user", sieve_args.user)->required();
+  sieve_show->add_option("name", sieve_args.name)->required();
+  auto* sieve_put = sieve->add_subcommand("put", "store FILE as the user's script NAME (checked first)");
+  sieve_put->add_option("user", sieve_args.user)->required();
+  sieve_put->add_option("name", sieve_args.name)->required();
+  sieve_put->add_option("file", sieve_args.file)->required();
+  sieve_put->add_flag("--activate", sieve_args.activate, "make it the active script");
+  auto* sieve_activate = sieve->add_subcommand("activate", "make NAME the active script");
+  sieve_activate->add_option("user", sieve_args.user)->required();
+  sieve_activate->add_option("name", sieve_args.name)->required();
+  sieve->add_subcommand("deactivate", "no active script (mail goes to INBOX)")
+      ->add_option("user", sieve_args.user)
+      ->required();
+  auto* sieve_delete = sieve->add_subcommand("delete", "delete a script that is not active");
+  sieve_delete->add_option("user", sieve_args.user)->required();
+  sieve_delete->add_option("name", sieve_args.name)->required();
+  auto* vacation = app.add_subcommand("vacation", "a user's vacation reply (set in the webmail or JMAP)")
+                       ->require_subcommand(1);
+  auto* vacation_show = vacation->add_subcommand("show", "on or off, dates, subject");
+  vacation_show->add_option("user", sieve_args.user)->required();
+  vacation_show->add_flag("--json", g.json, "print JSON");
+  vacation->add_subcommand("off", "turn the user's vacation reply off")->add_option("user", sieve_args.user)->required();
 
   // mime check
   auto* mime = app.add_subcommand("mime", "offline MIME tools")->require_subcommand(1);
@@ -395,6 +415,17 @@ int main(int argc, char** argv) {
     };
     return refmail::tools::import_command(import_cmd->get_subcommands().front()->get_name(), import_source,
                                           import_user, import_mailbox, g.json, admin_call, std::cout);
+  }
+  if (sieve->parsed() || vacation->parsed()) {
+    auto admin_call = [&g](const std::string& method, const std::string& path, const json::value& body) {
+      return call(g, method, path, body);
+    };
+    if (vacation->parsed()) {
+      return refmail::tools::vacation_command(vacation->get_subcommands().front()->get_name(), sieve_args.user,
+                                              g.json, admin_call, std::cout);
+    }
+    return refmail::tools::sieve_command(sieve->get_subcommands().front()->get_name(), sieve_args, g.json,
+                                         admin_call, std::cout, std::cerr);
   }
   if (app.got_subcommand("dns")) return refmail::tools::dns_command(load_config(g), dns_domain, std::cout, std::cerr);
   if (dkim->parsed()) {
