@@ -98,8 +98,7 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
   // COMPRESS=DEFLATE (RFC 4978), once the session asked for it: every byte read goes
   // through `inflate` (every byte written through the connection's output filter).
   std::unique_ptr<imap::Inflater> inflate;
-  const ImapTimeouts timeouts{cfg.limits.imap_login_timeout, cfg.limits.imap_command_timeout,
-                              cfg.limits.imap_idle_timeout};
+  const ImapTimeouts timeouts = imap_timeouts(cfg.limits);
   const auto write_timeout = cfg.limits.read_timeout;
   const std::string label = "{listener=\"" + lc.name + "\"}";
 

@@ -70,8 +70,7 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
   auto c = std::make_shared<LineConnection>(std::move(socket), *svc.tls);
   LineConnection::CloseOnExit closer{c};
   c->watch(slot, svc.rt.connections);  // the drain and shedding wake the connection
-  const ImapTimeouts timeouts{cfg.limits.imap_login_timeout, cfg.limits.imap_command_timeout,
-                              cfg.limits.imap_idle_timeout};
+  const ImapTimeouts timeouts = imap_timeouts(cfg.limits);
   const auto write_timeout = cfg.limits.read_timeout;
   const std::string label = "{listener=\"" + lc.name + "\"}";
 
