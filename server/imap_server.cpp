@@ -112,7 +112,8 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
   const std::string peer_ip = who.ip;
 
   if (lc.implicit_tls) {
-    if (!co_await c->handshake(timeouts.login, line, peer_ip)) co_return;
+    auto shake = c->handshake(timeouts.login, line, peer_ip);
+    if (!co_await std::move(shake)) co_return;
   }
 
   imap::Options opts;
@@ -347,7 +348,9 @@ asio::awaitable<void> serve_imap(tcp::acceptor& acceptor, ImapListenerConfig lc,
   auto session = [lc, svc](tcp::socket socket, ConnectionTracker::Slot slot) {
     return imap_session(std::move(socket), lc, svc, std::move(slot));
   };
-  co_await serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+  auto loop = serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  co_await std::move(loop);
 }
 
 }  // namespace refmail::server

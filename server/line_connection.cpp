@@ -60,8 +60,8 @@ asio::awaitable<bool> LineConnection::flush(std::chrono::seconds timeout) {
   co_return !ec;
 }
 
-asio::awaitable<void> LineConnection::goodbye(std::string bytes) {
-  out_ = std::move(bytes);
+asio::awaitable<void> LineConnection::goodbye(std::string_view bytes) {
+  out_.assign(bytes);
   (void)co_await flush(kGoodbyeTimeout);
 }
 

@@ -77,8 +77,10 @@ class LineConnection : public std::enable_shared_from_this<LineConnection> {
   // COMPRESS=DEFLATE, RFC 4978: one sync-flushed deflate per write).
   void filter_output(std::function<void(std::string&)> filter) { filter_ = std::move(filter); }
   // Replaces the queue with `bytes` and writes it within kGoodbyeTimeout; whether it
-  // arrived does not matter, the caller closes next.
-  boost::asio::awaitable<void> goodbye(std::string bytes);
+  // arrived does not matter, the caller closes next. REQUIRES: `bytes` outlives the
+  // co_await (a literal, or a named string: no temporary with a destructor inside the
+  // co_await expression, which GCC 12 may destroy twice).
+  boost::asio::awaitable<void> goodbye(std::string_view bytes);
   // The server side of a TLS handshake within `timeout`; true, and tls() from then on,
   // when it succeeded, else false with "<l.protocol>.tls_failed" logged (info).
   // REQUIRES: no read in flight and nothing queued.

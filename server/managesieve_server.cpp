@@ -281,7 +281,9 @@ asio::awaitable<void> serve_managesieve(tcp::acceptor& acceptor, ManageSieveList
   auto session = [lc, svc](tcp::socket socket, ConnectionTracker::Slot slot) {
     return managesieve_session(std::move(socket), lc, svc, std::move(slot));
   };
-  co_await serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+  auto loop = serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  co_await std::move(loop);
 }
 
 }  // namespace refmail::server

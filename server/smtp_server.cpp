@@ -145,7 +145,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
   const bool loopback = opened->loopback();
 
   if (lc.implicit_tls) {
-    if (!co_await c->handshake(timeout, line, peer_ip)) co_return;
+    auto shake = c->handshake(timeout, line, peer_ip);
+    if (!co_await std::move(shake)) co_return;
   }
 
   smtp::Options opts;
@@ -207,8 +208,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       if (auto* r = std::get_if<smtp::Reply>(&action)) {
         c->out() += r->wire;
       } else if (std::holds_alternative<smtp::StartTls>(action)) {
-        if (!co_await c->flush(timeout)) co_return;
-        if (!co_await c->handshake(timeout, line, peer_ip)) co_return;
+        if (!co_await c->start_tls(timeout, timeout, line, peer_ip)) co_return;
         push(session.tls_started());
       } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
         // No proxy authentication: an authzid other than the user is refused.
@@ -379,7 +379,8 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     deadline.cancel();
     slot.set_standing(ConnectionTracker::Standing::busy);
     if (timed_out) {
-      co_await c->goodbye("421 4.4.2 " + cfg.hostname + " Error: timeout exceeded\r\n");
+      const std::string bye = "421 4.4.2 " + cfg.hostname + " Error: timeout exceeded\r\n";
+      co_await c->goodbye(bye);
       log::info("smtp.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())},
                                  {"deadline", deadline_kind}});
       svc.metrics->add("refmail_smtp_timeouts_total{listener=\"" + lc.name + "\",deadline=\"" +
@@ -387,13 +388,15 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       break;
     }
     if (shed) {
-      co_await c->goodbye("421 4.3.2 " + cfg.hostname + " Too busy, closing idle connection\r\n");
+      const std::string bye = "421 4.3.2 " + cfg.hostname + " Too busy, closing idle connection\r\n";
+      co_await c->goodbye(bye);
       log::info("smtp.shed", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())}});
       break;
     }
     if (rec == asio::error::operation_aborted && (stop_requested || svc.rt.connections.stopping())) {
       if (!session.in_content()) {
-        co_await c->goodbye("421 4.3.2 " + cfg.hostname + " Service shutting down\r\n");
+        const std::string bye = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
+        co_await c->goodbye(bye);
       }
       break;
     }
@@ -430,7 +433,9 @@ asio::awaitable<void> serve_smtp(tcp::acceptor& acceptor, SmtpListenerConfig lc,
   auto session = [lc, svc](tcp::socket socket, ConnectionTracker::Slot slot) {
     return smtp_session(std::move(socket), lc, svc, std::move(slot));
   };
-  co_await serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+  auto loop = serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  co_await std::move(loop);
 }
 
 }  // namespace refmail::server
