@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "net/forwarded.hpp"
+#include "server/line_connection.hpp"
 #include "server/log.hpp"
 #include "server/proxy_peer.hpp"
 
@@ -404,13 +405,8 @@ asio::awaitable<void> detect_session(beast::basic_stream<Proto> stream, Runtime 
 template <typename Acceptor, typename Peer>
 asio::awaitable<void> accept_loop(Acceptor& acceptor, Runtime rt, HttpOptions opts, HttpHandler handler,
                                   bool trusted, Peer peer_of) {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-    if (ec) {
-      log::warn("http.accept_failed", {{"listener", opts.name}, {"error", ec.message()}});
-      continue;
-    }
+  while (auto accepted = co_await next_connection(acceptor, "http", opts.name)) {
+    auto& socket = *accepted;
     auto [peer, ip] = peer_of(socket);
     auto admission = rt.connections.acquire(opts.budget, ip);
     if (!admission.slot) {

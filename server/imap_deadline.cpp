@@ -1,7 +1,13 @@
 // server/imap_deadline.cpp — see imap_deadline.hpp.
 #include "server/imap_deadline.hpp"
 
+#include "config/config.hpp"
+
 namespace refmail::server {
+
+ImapTimeouts imap_timeouts(const config::Limits& limits) noexcept {
+  return {limits.imap_login_timeout, limits.imap_command_timeout, limits.imap_idle_timeout};
+}
 
 std::optional<std::chrono::seconds> imap_timeout(imap::Deadline kind, const ImapTimeouts& t) noexcept {
   switch (kind) {

@@ -14,6 +14,10 @@
 
 #include "imap/session.hpp"
 
+namespace refmail::config {
+struct Limits;
+}
+
 namespace refmail::server {
 
 struct ImapTimeouts {
@@ -21,6 +25,10 @@ struct ImapTimeouts {
   std::chrono::seconds command{60};   // Deadline::InCommand
   std::chrono::seconds idle{1800};    // Deadline::Authenticated and Deadline::Idle
 };
+
+// [limits] imap_login_timeout, imap_command_timeout and imap_idle_timeout: the IMAP
+// listeners' and ManageSieve's.
+[[nodiscard]] ImapTimeouts imap_timeouts(const config::Limits& limits) noexcept;
 
 // The timeout of a deadline kind; nullopt for Deadline::None.
 [[nodiscard]] std::optional<std::chrono::seconds> imap_timeout(imap::Deadline kind, const ImapTimeouts& t) noexcept;

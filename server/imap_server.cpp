@@ -4,7 +4,9 @@
 // mailbox request or hand APPEND bytes to the mailbox layer on the blocking pool,
 // close). While the client IDLEs in a selected mailbox the session is polled at once
 // and then every 500 ms (a timer; the read stays pending meanwhile), so new mail shows
-// within a second. The session is touched only from this coroutine.
+// within a second. The session is touched only from this coroutine. The connection
+// plumbing (accept and admission, PROXY header, TLS, output, the woken read) is
+// server/line_connection.hpp's.
 // SECURITY: the greeting is sent only after the connection limits (total, listener,
 // address) and the PROXY header; LOGIN / AUTHENTICATE PLAIN without TLS only when
 // smtp.plain_auth_on_loopback and the peer is loopback (never through a trusted proxy);
@@ -15,7 +17,6 @@
 #include "server/imap_server.hpp"
 
 #include <algorithm>
-#include <array>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -23,9 +24,6 @@
 #include <vector>
 
 #include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include "delivery/service.hpp"
 #include "imap/compress.hpp"
@@ -33,106 +31,30 @@
 #include "imap/session.hpp"
 #include "metrics/metrics.hpp"
 #include "server/imap_deadline.hpp"
+#include "server/line_connection.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
-#include "server/proxy_peer.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::server {
 namespace {
 
-namespace beast = boost::beast;
-namespace ssl = asio::ssl;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kReadBytes = 64 * 1024;     // one read; the session bounds what it keeps
 constexpr std::size_t kLiteralChunk = 256 * 1024;  // one LiteralSource::read, on the pool (a pool hop and a write each)
 constexpr std::size_t kFlushAt = 256 * 1024;      // output written out before more is made
 constexpr auto kPollInterval = std::chrono::milliseconds(500);
-constexpr auto kGoodbyeTimeout = std::chrono::seconds(5);
-
-// The connection. Shared with the handler of the read in flight, which may complete
-// after the coroutine ended (a read abandoned at a deadline ends when the socket closes).
-struct Conn {
-  Conn(tcp::socket s, ssl::context& tls) : stream(beast::tcp_stream(std::move(s)), tls), wake(stream.get_executor()) {}
-  beast::ssl_stream<beast::tcp_stream> stream;
-  bool tls = false;
-  std::string outbuf;
-  // The one read in flight: its buffer and, once done, its result.
-  std::array<char, kReadBytes> buf{};
-  bool reading = false;
-  bool read_done = false;
-  boost::system::error_code read_ec;
-  std::size_t read_n = 0;
-  // The coroutine sleeps on this until the next deadline or IDLE poll; the read's
-  // completion, the daemon's drain and shedding cancel it.
-  asio::steady_timer wake;
-  // COMPRESS=DEFLATE (RFC 4978), once the session asked for it: every byte written goes
-  // through `deflate` (flushed per write), every byte read through `inflate`.
-  std::unique_ptr<imap::Deflater> deflate;
-  std::unique_ptr<imap::Inflater> inflate;
-};
-
-// Shuts the socket however the coroutine ends (an exception included), so a read still
-// in flight completes and releases the connection.
-struct CloseOnExit {
-  std::shared_ptr<Conn> c;
-  ~CloseOnExit() {
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(c->stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(c->stream).close();
-    c->wake.cancel();
-  }
-};
-
-void start_read(const std::shared_ptr<Conn>& c) {
-  c->reading = true;
-  c->read_done = false;
-  // The stream's own read timer is not used (a flush may have left it set): the read
-  // deadline is the wake timer's, which leaves the read pending across IDLE polls.
-  beast::get_lowest_layer(c->stream).expires_never();
-  auto done = [c](const boost::system::error_code& ec, std::size_t n) {
-    c->reading = false;
-    c->read_done = true;
-    c->read_ec = ec;
-    c->read_n = n;
-    c->wake.cancel();
-  };
-  if (c->tls) {
-    c->stream.async_read_some(asio::buffer(c->buf), std::move(done));
-  } else {
-    c->stream.next_layer().async_read_some(asio::buffer(c->buf), std::move(done));
-  }
-}
-
-// Writes the pending output. A read may be in flight (IDLE updates): TLS streams allow
-// one read and one write at a time, and the write's timer is its own.
-asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
-  if (c.outbuf.empty()) co_return true;
-  if (c.deflate) c.outbuf = c.deflate->compress(c.outbuf, true);
-  beast::get_lowest_layer(c.stream).expires_after(timeout);
-  boost::system::error_code ec;
-  if (c.tls) {
-    std::tie(ec, std::ignore) =
-        co_await asio::async_write(c.stream, asio::buffer(c.outbuf), asio::as_tuple(use_awaitable));
-  } else {
-    std::tie(ec, std::ignore) = co_await asio::async_write(c.stream.next_layer(), asio::buffer(c.outbuf),
-                                                           asio::as_tuple(use_awaitable));
-  }
-  c.outbuf.clear();
-  co_return !ec;
-}
 
 // imap::action::WriteLiteral: exactly `size` bytes from the source, read on the pool
 // (it reads the store) in chunks; false when the source fails or ends short (an IMAP
 // literal cannot be cut short: the caller closes the connection) or the write fails.
-asio::awaitable<bool> write_literal(Conn& c, asio::thread_pool& pool, const imap::action::WriteLiteral& l,
+asio::awaitable<bool> write_literal(LineConnection& c, asio::thread_pool& pool, const imap::action::WriteLiteral& l,
                                     std::chrono::seconds timeout) {
   if (l.size == 0) co_return true;
   if (!l.source) co_return false;
-  if (!co_await flush(c, timeout)) co_return false;  // the "{n}" prefix first
+  if (!co_await c.flush(timeout)) co_return false;  // the "{n}" prefix first
   auto chunk = std::make_shared<std::vector<char>>(static_cast<std::size_t>(std::min<std::uint64_t>(l.size, kLiteralChunk)));
   std::uint64_t left = l.size;
   while (left > 0) {
@@ -140,11 +62,19 @@ asio::awaitable<bool> write_literal(Conn& c, asio::thread_pool& pool, const imap
     auto read = [src = l.source, chunk, want] { return src->read(std::span<char>(chunk->data(), want)); };
     boost::system::result<std::size_t> got = co_await offload(pool, std::move(read));
     if (!got || *got == 0 || *got > want) co_return false;
-    c.outbuf.assign(chunk->data(), *got);
-    if (!co_await flush(c, timeout)) co_return false;
+    c.out().assign(chunk->data(), *got);
+    if (!co_await c.flush(timeout)) co_return false;
     left -= *got;
   }
   co_return true;
+}
+
+// What the shared plumbing (server/line_connection.hpp) needs of an IMAP listener.
+LineListener line_listener(const ImapListenerConfig& lc) {
+  // RFC 9051 7.1.5: a BYE greeting refuses the connection (imaps: just closed, its
+  // client expects a TLS handshake).
+  return {"imap", lc.name, lc.budget, lc.proxy_protocol,
+          lc.implicit_tls ? "" : "* BYE Too many connections, try again later\r\n"};
 }
 
 imap::AuthOutcome to_auth_outcome(auth::Outcome o) {
@@ -160,60 +90,35 @@ imap::AuthOutcome to_auth_outcome(auth::Outcome o) {
 asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Services svc,
                                    ConnectionTracker::Slot slot) {
   const config::Config& cfg = svc.cfg;
-  auto c = std::make_shared<Conn>(std::move(socket), *svc.tls);
-  CloseOnExit closer{c};
-  bool stop_requested = false;
-  bool shed = false;
-  slot.set_on_stop([c, &stop_requested] {
-    stop_requested = true;
-    c->wake.cancel();
-  });
-  // Shed for a newcomer while waiting for a client that has not logged in
-  // (server/connections.hpp).
-  slot.set_on_shed([c, &shed] {
-    shed = true;
-    c->wake.cancel();
-  });
-  const ImapTimeouts timeouts{cfg.limits.imap_login_timeout, cfg.limits.imap_command_timeout,
-                              cfg.limits.imap_idle_timeout};
+  auto c = std::make_shared<LineConnection>(std::move(socket), *svc.tls);
+  LineConnection::CloseOnExit closer{c};
+  // The drain, and shedding for a newcomer while waiting for a client that has not
+  // logged in (server/connections.hpp), wake the connection.
+  c->watch(slot, svc.rt.connections);
+  // COMPRESS=DEFLATE (RFC 4978), once the session asked for it: every byte read goes
+  // through `inflate` (every byte written through the connection's output filter).
+  std::unique_ptr<imap::Inflater> inflate;
+  const ImapTimeouts timeouts = imap_timeouts(cfg.limits);
   const auto write_timeout = cfg.limits.read_timeout;
   const std::string label = "{listener=\"" + lc.name + "\"}";
 
-  // [proxy] (server/proxy_peer.hpp): behind a trusted proxy, the client its PROXY header
-  // names is the peer for limits, throttles and logs, and never loopback.
-  auto identify = identify_peer(beast::get_lowest_layer(c->stream), *svc.trusted_proxies, lc.proxy_protocol);
-  const PeerIdentity who = co_await std::move(identify);
-  if (who.header_error) {
-    log::warn("proxy.bad_header", {{"listener", lc.name}, {"via", who.socket_ip}, {"error", who.header_error.message()}});
-    co_return;
-  }
+  // PROXY header and the per-address budget (server/line_connection.hpp); behind a
+  // trusted proxy the client it names is the peer for limits, throttles and logs.
+  const LineListener line = line_listener(lc);
+  auto open = open_line_session(*c, slot, svc, line);
+  const std::optional<PeerIdentity> opened = co_await std::move(open);
+  if (!opened) co_return;
+  const PeerIdentity& who = *opened;
   const std::string peer_ip = who.ip;
-  if (!slot.rekey(peer_ip)) {
-    // RFC 9051 7.1.5: BYE as the greeting refuses the connection (not on imaps, whose
-    // client expects a TLS handshake).
-    if (!lc.implicit_tls) {
-      c->outbuf = "* BYE Too many connections, try again later\r\n";
-      co_await flush(*c, kGoodbyeTimeout);
-    }
-    log::warn("imap.refused", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip},
-                               {"reason", "connection limit"}});
-    co_return;
-  }
-  if (who.via_proxy) log::debug("imap.proxied", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip}});
 
   if (lc.implicit_tls) {
-    beast::get_lowest_layer(c->stream).expires_after(timeouts.login);
-    auto [hec] = co_await c->stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
-    if (hec) {
-      log::info("imap.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
-      co_return;
-    }
-    c->tls = true;
+    auto shake = c->handshake(timeouts.login, line, peer_ip);
+    if (!co_await std::move(shake)) co_return;
   }
 
   imap::Options opts;
   opts.tls_available = true;
-  opts.tls_active = c->tls;
+  opts.tls_active = c->tls();
   // The submission rule (smtp_server.cpp): plaintext credentials only from loopback, by
   // config, and never from a trusted proxy (who.loopback() is false then).
   opts.login_without_tls = cfg.smtp_policy.plain_auth_on_loopback && who.loopback();
@@ -227,7 +132,7 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
     for (auto& a : v) pending.push_back(std::move(a));
   };
   push(session.start());
-  log::debug("imap.connect", {{"listener", lc.name}, {"peer", peer_ip}, {"tls", c->tls ? "yes" : "no"}});
+  log::debug("imap.connect", {{"listener", lc.name}, {"peer", peer_ip}, {"tls", c->tls() ? "yes" : "no"}});
   svc.metrics->add("refmail_imap_sessions_total" + label);
 
   // One mailbox engine per logged-in connection; shared with the pool job running it.
@@ -245,8 +150,8 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
       imap::Action action = std::move(pending.front());
       pending.pop_front();
       if (auto* w = std::get_if<imap::action::Write>(&action)) {
-        c->outbuf += w->bytes;
-        if (c->outbuf.size() >= kFlushAt && !co_await flush(*c, write_timeout)) lost = true;
+        c->out() += w->bytes;
+        if (c->out().size() >= kFlushAt && !co_await c->flush(write_timeout)) lost = true;
       } else if (auto* l = std::get_if<imap::action::WriteLiteral>(&action)) {
         if (!co_await write_literal(*c, svc.rt.pool, *l, write_timeout)) {
           log::warn("imap.literal_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"size", l->size}});
@@ -254,18 +159,10 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
         }
       } else if (std::holds_alternative<imap::action::StartTls>(action)) {
         // The tagged OK goes out in plaintext, then the handshake (RFC 9051 6.2.1).
-        if (!co_await flush(*c, write_timeout)) {
+        if (!co_await c->start_tls(write_timeout, timeouts.command, line, peer_ip)) {
           lost = true;
           break;
         }
-        beast::get_lowest_layer(c->stream).expires_after(timeouts.command);
-        auto [hec] = co_await c->stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
-        if (hec) {
-          log::info("imap.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
-          lost = true;
-          break;
-        }
-        c->tls = true;
         push(session.tls_started());
       } else if (auto* a = std::get_if<imap::action::Authenticate>(&action)) {
         // Throttle wait (a timer) and argon2id on the gate's own pool.
@@ -279,7 +176,7 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
           eo.mime_limits = delivery::mime_limits(cfg);  // part numbers as the splitter saw them
           engine = std::make_shared<imap::MailboxEngine>(svc.store, account, eo);
           log::info("imap.login", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account},
-                                   {"mechanism", a->mechanism}, {"tls", c->tls ? "yes" : "no"}});
+                                   {"mechanism", a->mechanism}, {"tls", c->tls() ? "yes" : "no"}});
           svc.metrics->add("refmail_imap_logins_total" + label);
         } else if (verdict.outcome == auth::Outcome::Bad) {
           log::info("imap.auth_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}});
@@ -330,15 +227,17 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
           svc.metrics->add("refmail_internal_errors_total{task=\"imap_append\"}");
           lost = true;
         }
-      } else if (auto* z = std::get_if<imap::action::StartCompression>(&action)) {
+      } else if (auto* sc = std::get_if<imap::action::StartCompression>(&action)) {
         // The tagged OK goes out as it is; everything after it is compressed, both ways.
-        if (!co_await flush(*c, write_timeout)) {
+        if (!co_await c->flush(write_timeout)) {
           lost = true;
           break;
         }
-        c->deflate = std::make_unique<imap::Deflater>();
-        c->inflate = std::make_unique<imap::Inflater>();
-        c->inflate->input(z->pending);  // received after the command: fed below
+        c->filter_output([deflate = std::make_shared<imap::Deflater>()](std::string& out) {
+          out = deflate->compress(out, true);
+        });
+        inflate = std::make_unique<imap::Inflater>();
+        inflate->input(sc->pending);  // received after the command: fed below
         log::debug("imap.compress", {{"listener", lc.name}, {"peer", peer_ip}});
       } else if (std::holds_alternative<imap::action::Close>(action)) {
         closing = true;
@@ -349,21 +248,19 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
       }
     }
     if (lost) break;
-    const bool wrote = !c->outbuf.empty();
-    if (!co_await flush(*c, write_timeout)) break;
+    const bool wrote = !c->out().empty();
+    if (!co_await c->flush(write_timeout)) break;
     if (wrote && !polled) clock.answered(Clock::now());
     polled = false;
     if (closing || session.closed()) break;
-    if (stop_requested || svc.rt.connections.stopping()) {
+    if (c->stop_requested()) {
       // Draining: RFC 9051 7.1.5, the server is closing the connection.
-      c->outbuf = "* BYE Server shutting down\r\n";
-      co_await flush(*c, kGoodbyeTimeout);
+      co_await c->goodbye("* BYE Server shutting down\r\n");
       log::debug("imap.drained", {{"listener", lc.name}, {"peer", peer_ip}});
       break;
     }
-    if (shed) {
-      c->outbuf = "* BYE Too busy, closing idle connection\r\n";
-      co_await flush(*c, kGoodbyeTimeout);
+    if (c->shed()) {
+      co_await c->goodbye("* BYE Too busy, closing idle connection\r\n");
       log::info("imap.shed", {{"listener", lc.name}, {"peer", peer_ip}, {"state", imap::to_string(session.state())}});
       break;
     }
@@ -384,11 +281,11 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
     }
     // Before login a newcomer may take this connection's slot when a budget is full.
     slot.set_standing(session.user() ? ConnectionTracker::Standing::busy : ConnectionTracker::Standing::idle);
-    if (c->inflate && session.wants_input()) {
+    if (inflate && session.wants_input()) {
       // Decompressed input first, one piece at a time and only while the session takes
       // input (a small compressed read can expand a thousandfold); the socket is read
       // again once the inflater has nothing left.
-      auto piece = c->inflate->output(kReadBytes);
+      auto piece = inflate->output(kLineReadBytes);
       if (!piece) {
         log::info("imap.compress_failed", {{"listener", lc.name}, {"peer", peer_ip}});
         break;
@@ -398,33 +295,23 @@ asio::awaitable<void> imap_session(tcp::socket socket, ImapListenerConfig lc, Se
         continue;
       }
     }
-    if (!c->reading && !c->read_done) start_read(c);
-    if (!c->read_done) {
-      c->wake.expires_at(next_poll ? std::min(*read_deadline, *next_poll) : *read_deadline);
-      (void)co_await c->wake.async_wait(asio::as_tuple(use_awaitable));
-    }
+    auto wait = c->await_input(next_poll ? std::min(*read_deadline, *next_poll) : *read_deadline);
+    const LineConnection::Woke why = co_await std::move(wait);
     slot.set_standing(ConnectionTracker::Standing::busy);
-    if (c->read_done) {
-      c->read_done = false;
-      if (c->read_ec) {
-        // Peer closed or reset, or the drain cancelled the read: the loop's top says BYE
-        // when draining; otherwise there is nobody to answer.
-        if (stop_requested || shed || svc.rt.connections.stopping()) continue;
-        break;
-      }
-      if (c->inflate) {
-        c->inflate->input(std::string_view(c->buf.data(), c->read_n));  // fed piece by piece above
+    if (why == LineConnection::Woke::closed) break;
+    if (why == LineConnection::Woke::interrupted) continue;  // the loop's top says BYE
+    if (why == LineConnection::Woke::input) {
+      if (inflate) {
+        inflate->input(c->input());  // fed piece by piece above
       } else {
-        push(session.feed(std::string_view(c->buf.data(), c->read_n)));
+        push(session.feed(c->input()));
       }
       continue;
     }
-    if (stop_requested || shed || svc.rt.connections.stopping()) continue;
     const auto woke = Clock::now();
     if (woke >= *read_deadline) {
       // RFC 9051 7.1.5: BYE before an autologout.
-      c->outbuf = "* BYE Autologout; idle too long\r\n";
-      co_await flush(*c, kGoodbyeTimeout);
+      co_await c->goodbye("* BYE Autologout; idle too long\r\n");
       const char* name = imap_deadline_name(kind);
       log::info("imap.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"state", imap::to_string(session.state())},
                                  {"deadline", name}});
@@ -458,21 +345,12 @@ asio::awaitable<void> serve_imap(tcp::acceptor& acceptor, ImapListenerConfig lc,
                          imap_deadline_name(kind) + "\"}",
                      0);
   }
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-    if (ec) {
-      log::warn("imap.accept_failed", {{"listener", lc.name}, {"error", ec.message()}});
-      continue;
-    }
-    // RFC 9051 7.1.5: a BYE greeting refuses the connection (imaps: just closed, its client
-    // expects a TLS handshake).
-    auto slot = admit(socket, svc, lc.budget, lc.name, "imap",
-                      lc.implicit_tls ? "" : "* BYE Too many connections, try again later\r\n");
-    if (!slot) continue;
-    asio::co_spawn(acceptor.get_executor(), imap_session(std::move(socket), lc, svc, std::move(slot)),
-                   log::on_exception("imap.session_failed", "listener", lc.name));
-  }
+  auto session = [lc, svc](tcp::socket socket, ConnectionTracker::Slot slot) {
+    return imap_session(std::move(socket), lc, svc, std::move(slot));
+  };
+  // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+  auto loop = serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  co_await std::move(loop);
 }
 
 }  // namespace refmail::server

@@ -72,27 +72,6 @@ bool bind_tcp(asio::io_context& io, const config::Endpoint& ep, std::string_view
   return true;
 }
 
-ConnectionTracker::Slot admit(asio::ip::tcp::socket& socket, const Services& svc, std::size_t budget,
-                              const std::string& listener, std::string_view protocol, std::string_view refusal) {
-  boost::system::error_code rec;
-  auto remote = socket.remote_endpoint(rec);
-  const std::string ip = rec ? "?" : remote.address().to_string();
-  auto admission = svc.rt.connections.acquire(budget, ip);
-  if (admission.shed_one) svc.metrics->add("refmail_connections_shed_total{listener=\"" + listener + "\"}");
-  if (!admission.slot) {
-    if (!refusal.empty()) {
-      boost::system::error_code wec;
-      asio::write(socket, asio::buffer(refusal), wec);
-    }
-    const char* reason = ConnectionTracker::to_string(admission.refused);
-    log::warn(std::string(protocol) + ".refused", {{"listener", listener}, {"peer", ip}, {"reason", reason}});
-    svc.metrics->add("refmail_connections_refused_total{listener=\"" + listener + "\",reason=\"" + reason + "\"}");
-    return {};
-  }
-  socket.set_option(asio::ip::tcp::no_delay(true), rec);
-  return std::move(admission.slot);
-}
-
 void spawn_logged(asio::io_context& io, asio::awaitable<void> task, std::string name) {
   asio::co_spawn(io, std::move(task), log::on_exception("listener.failed", "listener", std::move(name)));
 }

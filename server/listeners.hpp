@@ -75,15 +75,6 @@ class Listeners {
 [[nodiscard]] bool bind_tcp(boost::asio::io_context& io, const config::Endpoint& ep, std::string_view what,
                             boost::asio::ip::tcp::acceptor& out, std::string& why);
 
-// The admission of a socket an SMTP or IMAP listener just accepted: a connection slot
-// (server/connections.hpp) with Nagle off, or, when the budgets are full, an empty slot
-// after the refusal: `refusal` written (when not empty: the protocol's "busy" greeting),
-// "<protocol>.refused" logged, refmail_connections_refused_total counted. A newcomer
-// that shed an idle connection is counted in refmail_connections_shed_total.
-[[nodiscard]] ConnectionTracker::Slot admit(boost::asio::ip::tcp::socket& socket, const Services& svc,
-                                            std::size_t budget, const std::string& listener,
-                                            std::string_view protocol, std::string_view refusal);
-
 // Logs (never rethrows) an exception escaping a listener's coroutine.
 void spawn_logged(boost::asio::io_context& io, boost::asio::awaitable<void> task, std::string name);
 

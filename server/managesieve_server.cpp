@@ -2,6 +2,8 @@
 // managesieve::Session: wait for input (with the deadline the session names), feed,
 // perform the actions in order (write, STARTTLS, check a password, run a script
 // request on the blocking pool, close). The session is touched only from this coroutine.
+// The connection plumbing (accept and admission, PROXY header, TLS, output, the woken
+// read) is server/line_connection.hpp's, shared with IMAP.
 // Deadlines are the IMAP listener's ([limits] imap_login_timeout before login,
 // imap_command_timeout for a command begun, imap_idle_timeout logged in), through the
 // same ImapReadClock; the connection budget is its own, sized as IMAP's.
@@ -16,90 +18,30 @@
 
 #include "delivery/sieve_filter.hpp"
 
-#include <array>
 #include <deque>
 #include <memory>
 #include <optional>
 
 #include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include "metrics/metrics.hpp"
 #include "server/imap_deadline.hpp"
+#include "server/line_connection.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
-#include "server/proxy_peer.hpp"
 #include "storage/store.hpp"
 
 namespace refmail::server {
 namespace {
 
-namespace beast = boost::beast;
-namespace ssl = asio::ssl;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kReadBytes = 64 * 1024;
-constexpr auto kGoodbyeTimeout = std::chrono::seconds(5);
-
-
-struct Conn {
-  Conn(tcp::socket s, ssl::context& tls) : stream(beast::tcp_stream(std::move(s)), tls), wake(stream.get_executor()) {}
-  beast::ssl_stream<beast::tcp_stream> stream;
-  bool tls = false;
-  std::string outbuf;
-  std::array<char, kReadBytes> buf{};
-  bool reading = false;
-  bool read_done = false;
-  boost::system::error_code read_ec;
-  std::size_t read_n = 0;
-  asio::steady_timer wake;  // the read's completion, the drain and shedding cancel it
-};
-
-struct CloseOnExit {
-  std::shared_ptr<Conn> c;
-  ~CloseOnExit() {
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(c->stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(c->stream).close();
-    c->wake.cancel();
-  }
-};
-
-void start_read(const std::shared_ptr<Conn>& c) {
-  c->reading = true;
-  c->read_done = false;
-  beast::get_lowest_layer(c->stream).expires_never();
-  auto done = [c](const boost::system::error_code& ec, std::size_t n) {
-    c->reading = false;
-    c->read_done = true;
-    c->read_ec = ec;
-    c->read_n = n;
-    c->wake.cancel();
-  };
-  if (c->tls) {
-    c->stream.async_read_some(asio::buffer(c->buf), std::move(done));
-  } else {
-    c->stream.next_layer().async_read_some(asio::buffer(c->buf), std::move(done));
-  }
-}
-
-asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
-  if (c.outbuf.empty()) co_return true;
-  beast::get_lowest_layer(c.stream).expires_after(timeout);
-  boost::system::error_code ec;
-  if (c.tls) {
-    std::tie(ec, std::ignore) =
-        co_await asio::async_write(c.stream, asio::buffer(c.outbuf), asio::as_tuple(use_awaitable));
-  } else {
-    std::tie(ec, std::ignore) = co_await asio::async_write(c.stream.next_layer(), asio::buffer(c.outbuf),
-                                                           asio::as_tuple(use_awaitable));
-  }
-  c.outbuf.clear();
-  co_return !ec;
+// What the shared plumbing (server/line_connection.hpp) needs of the listener. RFC 5804
+// 1.7: BYE as the greeting refuses the connection.
+LineListener line_listener(const ManageSieveListenerConfig& lc) {
+  return {"managesieve", lc.name, lc.budget, lc.proxy_protocol, "BYE \"Too many connections, try again later\"\r\n"};
 }
 
 imap::Deadline to_imap_deadline(managesieve::Deadline d) {
@@ -125,40 +67,20 @@ managesieve::AuthOutcome to_auth_outcome(auth::Outcome o) {
 asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListenerConfig lc, Services svc,
                                           ConnectionTracker::Slot slot) {
   const config::Config& cfg = svc.cfg;
-  auto c = std::make_shared<Conn>(std::move(socket), *svc.tls);
-  CloseOnExit closer{c};
-  bool stop_requested = false;
-  bool shed = false;
-  slot.set_on_stop([c, &stop_requested] {
-    stop_requested = true;
-    c->wake.cancel();
-  });
-  slot.set_on_shed([c, &shed] {
-    shed = true;
-    c->wake.cancel();
-  });
-  const ImapTimeouts timeouts{cfg.limits.imap_login_timeout, cfg.limits.imap_command_timeout,
-                              cfg.limits.imap_idle_timeout};
+  auto c = std::make_shared<LineConnection>(std::move(socket), *svc.tls);
+  LineConnection::CloseOnExit closer{c};
+  c->watch(slot, svc.rt.connections);  // the drain and shedding wake the connection
+  const ImapTimeouts timeouts = imap_timeouts(cfg.limits);
   const auto write_timeout = cfg.limits.read_timeout;
   const std::string label = "{listener=\"" + lc.name + "\"}";
 
-  auto identify = identify_peer(beast::get_lowest_layer(c->stream), *svc.trusted_proxies, lc.proxy_protocol);
-  const PeerIdentity who = co_await std::move(identify);
-  if (who.header_error) {
-    log::warn("proxy.bad_header", {{"listener", lc.name}, {"via", who.socket_ip}, {"error", who.header_error.message()}});
-    co_return;
-  }
+  // PROXY header and the per-address budget (server/line_connection.hpp).
+  const LineListener line = line_listener(lc);
+  auto open = open_line_session(*c, slot, svc, line);
+  const std::optional<PeerIdentity> opened = co_await std::move(open);
+  if (!opened) co_return;
+  const PeerIdentity& who = *opened;
   const std::string peer_ip = who.ip;
-  if (!slot.rekey(peer_ip)) {
-    c->outbuf = "BYE \"Too many connections, try again later\"\r\n";
-    co_await flush(*c, kGoodbyeTimeout);
-    log::warn("managesieve.refused", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip},
-                                      {"reason", "connection limit"}});
-    co_return;
-  }
-  if (who.via_proxy) {
-    log::debug("managesieve.proxied", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip}});
-  }
 
   managesieve::Options opts;
   opts.tls_available = true;
@@ -196,21 +118,13 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
       managesieve::Action action = std::move(pending.front());
       pending.pop_front();
       if (auto* w = std::get_if<managesieve::action::Write>(&action)) {
-        c->outbuf += w->bytes;
+        c->out() += w->bytes;
       } else if (std::holds_alternative<managesieve::action::StartTls>(action)) {
         // The OK goes out in plaintext, then the handshake (RFC 5804 2.2).
-        if (!co_await flush(*c, write_timeout)) {
+        if (!co_await c->start_tls(write_timeout, timeouts.command, line, peer_ip)) {
           lost = true;
           break;
         }
-        beast::get_lowest_layer(c->stream).expires_after(timeouts.command);
-        auto [hec] = co_await c->stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
-        if (hec) {
-          log::info("managesieve.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
-          lost = true;
-          break;
-        }
-        c->tls = true;
         push(session.tls_started());
       } else if (auto* a = std::get_if<managesieve::action::Authenticate>(&action)) {
         auto check = svc.passwords->check("managesieve", peer_ip, a->user, a->password);
@@ -218,7 +132,7 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
         if (verdict.outcome == auth::Outcome::Ok) {
           account = verdict.account;
           log::info("managesieve.login", {{"listener", lc.name}, {"peer", peer_ip}, {"user", account},
-                                          {"mechanism", a->mechanism}, {"tls", c->tls ? "yes" : "no"}});
+                                          {"mechanism", a->mechanism}, {"tls", c->tls() ? "yes" : "no"}});
           svc.metrics->add("refmail_managesieve_logins_total" + label);
         } else if (verdict.outcome == auth::Outcome::Bad) {
           log::warn("managesieve.auth_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"user", a->user}});
@@ -249,19 +163,17 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
       }
     }
     if (lost) break;
-    const bool wrote = !c->outbuf.empty();
-    if (!co_await flush(*c, write_timeout)) break;
+    const bool wrote = !c->out().empty();
+    if (!co_await c->flush(write_timeout)) break;
     if (wrote) clock.answered(Clock::now());
     if (closing || session.closed()) break;
     if (!session.user()) account.clear();  // UNAUTHENTICATE
-    if (stop_requested || svc.rt.connections.stopping()) {
-      c->outbuf = "BYE \"Server shutting down\"\r\n";
-      co_await flush(*c, kGoodbyeTimeout);
+    if (c->stop_requested()) {
+      co_await c->goodbye("BYE \"Server shutting down\"\r\n");
       break;
     }
-    if (shed) {
-      c->outbuf = "BYE \"Too busy, closing idle connection\"\r\n";
-      co_await flush(*c, kGoodbyeTimeout);
+    if (c->shed()) {
+      co_await c->goodbye("BYE \"Too busy, closing idle connection\"\r\n");
       log::info("managesieve.shed", {{"listener", lc.name}, {"peer", peer_ip}});
       break;
     }
@@ -272,25 +184,17 @@ asio::awaitable<void> managesieve_session(tcp::socket socket, ManageSieveListene
       break;
     }
     slot.set_standing(session.user() ? ConnectionTracker::Standing::busy : ConnectionTracker::Standing::idle);
-    if (!c->reading && !c->read_done) start_read(c);
-    if (!c->read_done) {
-      c->wake.expires_at(*read_deadline);
-      (void)co_await c->wake.async_wait(asio::as_tuple(use_awaitable));
-    }
+    auto wait = c->await_input(*read_deadline);
+    const LineConnection::Woke why = co_await std::move(wait);
     slot.set_standing(ConnectionTracker::Standing::busy);
-    if (c->read_done) {
-      c->read_done = false;
-      if (c->read_ec) {
-        if (stop_requested || shed || svc.rt.connections.stopping()) continue;
-        break;
-      }
-      push(session.feed(std::string_view(c->buf.data(), c->read_n)));
+    if (why == LineConnection::Woke::closed) break;
+    if (why == LineConnection::Woke::interrupted) continue;  // the loop's top says BYE
+    if (why == LineConnection::Woke::input) {
+      push(session.feed(c->input()));
       continue;
     }
-    if (stop_requested || shed || svc.rt.connections.stopping()) continue;
     if (Clock::now() >= *read_deadline) {
-      c->outbuf = "BYE \"Autologout; idle too long\"\r\n";
-      co_await flush(*c, kGoodbyeTimeout);
+      co_await c->goodbye("BYE \"Autologout; idle too long\"\r\n");
       const char* name = imap_deadline_name(kind);
       log::info("managesieve.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"deadline", name}});
       svc.metrics->add("refmail_managesieve_timeouts_total{listener=\"" + lc.name + "\",deadline=\"" + name + "\"}");
@@ -374,19 +278,12 @@ asio::awaitable<void> serve_managesieve(tcp::acceptor& acceptor, ManageSieveList
                              "refmail_managesieve_requests_total"}) {
     svc.metrics->add(series + label, 0);
   }
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-    if (ec) {
-      log::warn("managesieve.accept_failed", {{"listener", lc.name}, {"error", ec.message()}});
-      continue;
-    }
-    // RFC 5804 1.7: BYE as the greeting refuses the connection.
-    auto slot = admit(socket, svc, lc.budget, lc.name, "managesieve", "BYE \"Too many connections, try again later\"\r\n");
-    if (!slot) continue;
-    asio::co_spawn(acceptor.get_executor(), managesieve_session(std::move(socket), lc, svc, std::move(slot)),
-                   log::on_exception("managesieve.session_failed", "listener", lc.name));
-  }
+  auto session = [lc, svc](tcp::socket socket, ConnectionTracker::Slot slot) {
+    return managesieve_session(std::move(socket), lc, svc, std::move(slot));
+  };
+  // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+  auto loop = serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  co_await std::move(loop);
 }
 
 }  // namespace refmail::server

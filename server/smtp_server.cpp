@@ -2,7 +2,8 @@
 // smtp::Session: read (with a deadline), feed, perform the actions in order, write.
 // Blocking decisions (recipients, ingest) run on the pool, passwords through the
 // PasswordGate (throttle wait on a timer, argon2id on its own pool); the session
-// is touched only from this coroutine.
+// is touched only from this coroutine. Accept and admission, the PROXY header, TLS and
+// output are server/line_connection.hpp's; the read and its deadline are this file's.
 // SECURITY: the greeting is sent only after the connection limit check; AUTH without
 // TLS only on loopback with smtp.plain_auth_on_loopback, never through a trusted proxy;
 // a failed TLS handshake or a malformed PROXY header closes the connection; passwords
@@ -15,14 +16,11 @@
 #include <optional>
 
 #include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include "delivery/service.hpp"
 #include "server/log.hpp"
 #include "server/password_gate.hpp"
-#include "server/proxy_peer.hpp"
+#include "server/line_connection.hpp"
 #include "smtp/session.hpp"
 #include "storage/store.hpp"
 #include "metrics/metrics.hpp"
@@ -30,9 +28,6 @@
 namespace refmail::server {
 namespace {
 
-namespace beast = boost::beast;
-namespace ssl = asio::ssl;
-using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
 std::string lower(std::string s) {
@@ -40,25 +35,10 @@ std::string lower(std::string s) {
   return s;
 }
 
-struct Conn {
-  beast::ssl_stream<beast::tcp_stream> stream;
-  bool tls = false;
-  std::string outbuf;
-};
-
-asio::awaitable<bool> flush(Conn& c, std::chrono::seconds timeout) {
-  if (c.outbuf.empty()) co_return true;
-  beast::get_lowest_layer(c.stream).expires_after(timeout);
-  boost::system::error_code ec;
-  if (c.tls) {
-    std::tie(ec, std::ignore) =
-        co_await asio::async_write(c.stream, asio::buffer(c.outbuf), asio::as_tuple(use_awaitable));
-  } else {
-    std::tie(ec, std::ignore) = co_await asio::async_write(c.stream.next_layer(), asio::buffer(c.outbuf),
-                                                           asio::as_tuple(use_awaitable));
-  }
-  c.outbuf.clear();
-  co_return !ec;
+// What the shared plumbing (server/line_connection.hpp) needs of an SMTP listener.
+// RFC 5321 3.1: a server may refuse with 421 and close.
+LineListener line_listener(const SmtpListenerConfig& lc) {
+  return {"smtp", lc.name, lc.budget, lc.proxy_protocol, "421 4.7.0 Too many connections, try again later\r\n"};
 }
 
 // Streaming ingest: the session hands message content here as it arrives
@@ -136,55 +116,43 @@ class StreamIn final : public smtp::ContentConsumer {
 asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Services svc,
                                    ConnectionTracker::Slot slot) {
   const config::Config& cfg = svc.cfg;
-  Conn c{beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *svc.tls), false, {}};
+  auto c = std::make_shared<LineConnection>(std::move(socket), *svc.tls);
+  // The drain and shedding (for a newcomer while idle before authentication,
+  // server/connections.hpp) cancel the read in progress: the session is woken by its
+  // read, not by LineConnection::wake().
   bool stop_requested = false;
-  slot.set_on_stop([&c, &stop_requested] {
+  slot.set_on_stop([c, &stop_requested] {
     stop_requested = true;
-    beast::get_lowest_layer(c.stream).cancel();
+    c->tcp().cancel();
   });
-  // Shed for a newcomer while idle before authentication (server/connections.hpp).
   bool shed = false;
-  slot.set_on_shed([&c, &shed] {
+  slot.set_on_shed([c, &shed] {
     shed = true;
-    beast::get_lowest_layer(c.stream).cancel();
+    c->tcp().cancel();
   });
   const auto timeout = cfg.limits.read_timeout;
   using Clock = std::chrono::steady_clock;
   const auto session_deadline = Clock::now() + cfg.limits.session_timeout;
 
-  // [proxy] (server/proxy_peer.hpp): behind a trusted proxy, the client its PROXY header
-  // names is the peer for limits, throttles, logs and Received:, and never loopback.
-  auto identify = identify_peer(beast::get_lowest_layer(c.stream), *svc.trusted_proxies, lc.proxy_protocol);
-  const PeerIdentity who = co_await std::move(identify);
-  if (who.header_error) {
-    log::warn("proxy.bad_header", {{"listener", lc.name}, {"via", who.socket_ip}, {"error", who.header_error.message()}});
-    co_return;
-  }
-  const std::string peer_ip = who.ip;
-  const bool loopback = who.loopback();
-  if (!slot.rekey(peer_ip)) {
-    c.outbuf = "421 4.7.0 Too many connections, try again later\r\n";
-    co_await flush(c, std::chrono::seconds(5));
-    log::warn("smtp.refused", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip},
-                               {"reason", "connection limit"}});
-    co_return;
-  }
-  if (who.via_proxy) log::debug("smtp.proxied", {{"listener", lc.name}, {"peer", peer_ip}, {"via", who.socket_ip}});
+  // PROXY header and the per-address budget (server/line_connection.hpp): behind a
+  // trusted proxy, the client its PROXY header names is the peer for limits, throttles,
+  // logs and Received:, and never loopback.
+  const LineListener line = line_listener(lc);
+  auto open = open_line_session(*c, slot, svc, line);
+  const std::optional<PeerIdentity> opened = co_await std::move(open);
+  if (!opened) co_return;
+  const std::string peer_ip = opened->ip;
+  const bool loopback = opened->loopback();
 
   if (lc.implicit_tls) {
-    beast::get_lowest_layer(c.stream).expires_after(timeout);
-    auto [hec] = co_await c.stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
-    if (hec) {
-      log::info("smtp.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
-      co_return;
-    }
-    c.tls = true;
+    auto shake = c->handshake(timeout, line, peer_ip);
+    if (!co_await std::move(shake)) co_return;
   }
 
   smtp::Options opts;
   opts.hostname = cfg.hostname;
   opts.tls_available = true;
-  opts.tls_active = c.tls;
+  opts.tls_active = c->tls();
   opts.auth_enabled = lc.auth;
   opts.auth_without_tls = lc.auth && cfg.smtp_policy.plain_auth_on_loopback && loopback;
   opts.require_auth = lc.require_auth;
@@ -224,7 +192,7 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     ~HeldContent() { (void)tracker.account_content(held, 0); }
   } held{svc.rt.connections};
   std::array<char, 64 * 1024> buf;
-  asio::steady_timer deadline(c.stream.get_executor());
+  asio::steady_timer deadline(c->tcp().get_executor());
   bool timed_out = false;  // set by the deadline's handler for the current read
   bool closing = false;
   // Deadlines (config.hpp Limits): each command within read_timeout of our last reply
@@ -238,16 +206,9 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       smtp::Action action = std::move(pending.front());
       pending.pop_front();
       if (auto* r = std::get_if<smtp::Reply>(&action)) {
-        c.outbuf += r->wire;
+        c->out() += r->wire;
       } else if (std::holds_alternative<smtp::StartTls>(action)) {
-        if (!co_await flush(c, timeout)) co_return;
-        beast::get_lowest_layer(c.stream).expires_after(timeout);
-        auto [hec] = co_await c.stream.async_handshake(ssl::stream_base::server, asio::as_tuple(use_awaitable));
-        if (hec) {
-          log::info("smtp.tls_failed", {{"listener", lc.name}, {"peer", peer_ip}, {"error", hec.message()}});
-          co_return;
-        }
-        c.tls = true;
+        if (!co_await c->start_tls(timeout, timeout, line, peer_ip)) co_return;
         push(session.tls_started());
       } else if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
         // No proxy authentication: an authzid other than the user is refused.
@@ -355,18 +316,18 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
         closing = true;
       }
     }
-    const bool replied = !c.outbuf.empty();
-    if (!co_await flush(c, timeout) || closing || session.closed()) break;
+    const bool replied = !c->out().empty();
+    if (!co_await c->flush(timeout) || closing || session.closed()) break;
     if (replied) turn_start = Clock::now();
     if (stop_requested || svc.rt.connections.stopping()) {
       // Draining: a connection between commands says goodbye (RFC 5321 3.8).
-      c.outbuf = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
-      co_await flush(c, timeout);
+      c->out() = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
+      (void)co_await c->flush(timeout);
       break;
     }
     // The read deadline cancels the read instead of closing the socket (as a Beast
     // expiry would), so the client still gets its 421 (RFC 5321 4.5.3.2).
-    beast::get_lowest_layer(c.stream).expires_never();
+    c->tcp().expires_never();
     const auto state = session.state();
     const bool in_transaction = state == smtp::SessionState::Mail || state == smtp::SessionState::Rcpt ||
                                 session.in_content();
@@ -393,27 +354,21 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
     slot.set_standing(sheddable ? ConnectionTracker::Standing::idle : ConnectionTracker::Standing::busy);
     timed_out = false;
     deadline.expires_at(read_deadline);
-    deadline.async_wait([&timed_out, &c, &deadline](const boost::system::error_code& tec) {
+    deadline.async_wait([&timed_out, c, &deadline](const boost::system::error_code& tec) {
       // A handler that completed just as the read did may run after the timer was
       // re-armed for the next read: only a deadline that has really passed counts.
       if (tec || deadline.expiry() > std::chrono::steady_clock::now()) return;
       timed_out = true;
       boost::system::error_code ignored;
-      beast::get_lowest_layer(c.stream).socket().cancel(ignored);
+      c->tcp().socket().cancel(ignored);
     });
-    boost::system::error_code rec;
-    std::size_t n = 0;
-    if (c.tls) {
-      std::tie(rec, n) = co_await c.stream.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
-    } else {
-      std::tie(rec, n) =
-          co_await c.stream.next_layer().async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
-    }
+    auto read = c->read_some(asio::buffer(buf));
+    const auto [rec, n] = co_await std::move(read);
     deadline.cancel();
     slot.set_standing(ConnectionTracker::Standing::busy);
     if (timed_out) {
-      c.outbuf = "421 4.4.2 " + cfg.hostname + " Error: timeout exceeded\r\n";
-      co_await flush(c, std::chrono::seconds(5));
+      const std::string bye = "421 4.4.2 " + cfg.hostname + " Error: timeout exceeded\r\n";
+      co_await c->goodbye(bye);
       log::info("smtp.timeout", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())},
                                  {"deadline", deadline_kind}});
       svc.metrics->add("refmail_smtp_timeouts_total{listener=\"" + lc.name + "\",deadline=\"" +
@@ -421,15 +376,15 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       break;
     }
     if (shed) {
-      c.outbuf = "421 4.3.2 " + cfg.hostname + " Too busy, closing idle connection\r\n";
-      co_await flush(c, std::chrono::seconds(5));
+      const std::string bye = "421 4.3.2 " + cfg.hostname + " Too busy, closing idle connection\r\n";
+      co_await c->goodbye(bye);
       log::info("smtp.shed", {{"listener", lc.name}, {"peer", peer_ip}, {"state", smtp::to_string(session.state())}});
       break;
     }
     if (rec == asio::error::operation_aborted && (stop_requested || svc.rt.connections.stopping())) {
       if (!session.in_content()) {
-        c.outbuf = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
-        co_await flush(c, std::chrono::seconds(5));
+        const std::string bye = "421 4.3.2 " + cfg.hostname + " Service shutting down\r\n";
+        co_await c->goodbye(bye);
       }
       break;
     }
@@ -456,27 +411,19 @@ asio::awaitable<void> smtp_session(tcp::socket socket, SmtpListenerConfig lc, Se
       svc.metrics->add("refmail_smtp_content_shed_total" + label);
     }
   }
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(c.stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  c->close();
   log::debug("smtp.disconnect", {{"listener", lc.name}, {"peer", peer_ip}, {"messages", messages}});
 }
 
 }  // namespace
 
 asio::awaitable<void> serve_smtp(tcp::acceptor& acceptor, SmtpListenerConfig lc, Services svc) {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-    if (ec) {
-      log::warn("smtp.accept_failed", {{"listener", lc.name}, {"error", ec.message()}});
-      continue;
-    }
-    // RFC 5321 3.1: a server may refuse with 421 and close.
-    auto slot = admit(socket, svc, lc.budget, lc.name, "smtp", "421 4.7.0 Too many connections, try again later\r\n");
-    if (!slot) continue;
-    asio::co_spawn(acceptor.get_executor(), smtp_session(std::move(socket), lc, svc, std::move(slot)),
-                   log::on_exception("smtp.session_failed", "listener", lc.name));
-  }
+  auto session = [lc, svc](tcp::socket socket, ConnectionTracker::Slot slot) {
+    return smtp_session(std::move(socket), lc, svc, std::move(slot));
+  };
+  // Named, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+  auto loop = serve_line(acceptor, svc, line_listener(lc), std::move(session));
+  co_await std::move(loop);
 }
 
 }  // namespace refmail::server

@@ -3,6 +3,7 @@
 // never an IDLE poll).
 #include <gtest/gtest.h>
 
+#include "config/config.hpp"
 #include "server/imap_deadline.hpp"
 
 namespace refmail::server {
@@ -24,6 +25,17 @@ TEST(ImapTimeout, EachKindHasItsOwn) {
   EXPECT_STREQ(imap_deadline_name(Deadline::InCommand), "command");
   EXPECT_STREQ(imap_deadline_name(Deadline::Authenticated), "autologout");
   EXPECT_STREQ(imap_deadline_name(Deadline::Idle), "idle");
+}
+
+TEST(ImapTimeout, EachComesFromItsOwnLimit) {
+  config::Limits l;
+  l.imap_login_timeout = seconds(11);
+  l.imap_command_timeout = seconds(22);
+  l.imap_idle_timeout = seconds(33);
+  const ImapTimeouts t = imap_timeouts(l);
+  EXPECT_EQ(t.login, seconds(11));
+  EXPECT_EQ(t.command, seconds(22));
+  EXPECT_EQ(t.idle, seconds(33));
 }
 
 TEST(ImapReadClock, LoginDeadlineCountsFromTheGreeting) {
