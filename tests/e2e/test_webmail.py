@@ -46,6 +46,18 @@ def missing_prerequisites():
     return missing
 
 
+def require_browser():
+    """Fails under CI, skips elsewhere, when a prerequisite is missing; makes ARTIFACTS."""
+    missing = missing_prerequisites()
+    if missing:
+        msg = "webmail browser test prerequisites missing: " + "; ".join(missing) + \
+              " (bash tools/test.sh installs them)"
+        if os.environ.get("CI"):
+            raise AssertionError(msg)
+        raise unittest.SkipTest(msg)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+
+
 def run_spec(name, env):
     full = dict(os.environ, REFMAIL_ARTIFACTS=ARTIFACTS, CHROMIUM=CHROMIUM, **env)
     r = subprocess.run(["node", os.path.join(BROWSER, name)], cwd=BROWSER, env=full, capture_output=True,
@@ -102,14 +114,7 @@ class Jmap:
 class Webmail(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        missing = missing_prerequisites()
-        if missing:
-            msg = "webmail browser test prerequisites missing: " + "; ".join(missing) + \
-                  " (bash tools/test.sh installs them)"
-            if os.environ.get("CI"):
-                raise AssertionError(msg)
-            raise unittest.SkipTest(msg)
-        os.makedirs(ARTIFACTS, exist_ok=True)
+        require_browser()
         cls.tmp = tempfile.mkdtemp(prefix="refmail-webmail-")
         cls.d = Daemon(extra_toml=f'[webmail]\ndir = "{DIST}"\n')
         cls.users = {"alice@example.test": "alice-password-1", "bob@example.test": "bob-password-1",

@@ -24,7 +24,7 @@ import unittest
 
 from harness import JmapClient, main
 from test_relay import ForeignMx
-from test_webmail import ARTIFACTS, DIST, ROOT, missing_prerequisites, run_spec
+from test_webmail import DIST, ROOT, require_browser, run_spec
 
 SIEVE = "urn:ietf:params:jmap:sieve"
 VACATION = "urn:ietf:params:jmap:vacationresponse"
@@ -77,14 +77,7 @@ def rules_js(program):
 class WebmailFilters(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        missing = missing_prerequisites()
-        if missing:
-            msg = "webmail browser test prerequisites missing: " + "; ".join(missing) + \
-                  " (bash tools/test.sh installs them)"
-            if os.environ.get("CI"):
-                raise AssertionError(msg)
-            raise unittest.SkipTest(msg)
-        os.makedirs(ARTIFACTS, exist_ok=True)
+        require_browser()
         cls.fx = ForeignMx(extra_toml=f'[webmail]\ndir = "{DIST}"\n')
         cls.peer, cls.d = cls.fx.peer, cls.fx.d
         for u, p in USERS.items():
