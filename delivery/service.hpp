@@ -1,7 +1,7 @@
 // delivery/service.hpp — the delivery service: the one way mail enters a mailbox or the
 // relay queue. SMTP (MX and submission), JMAP Email/set and EmailSubmission/set,
 // uploads, the legacy import and the server's own reports (bounces, over-quota DSNs)
-// all call it, and IMAP APPEND; Sieve actions will. It owns recipient routing (users,
+// all call it, and IMAP APPEND and Sieve's actions. It owns recipient routing (users,
 // aliases, catch-alls, postmaster), the sender rule (the same for SMTP and JMAP), trace
 // headers, the split, the summary, quota, one durable commit per message and the queue
 // rows (one per destination domain, whoever submitted). The relay is woken through the
